@@ -1,0 +1,223 @@
+"""A fixture video site on 127.0.0.1 for offline tests.
+
+Serves real media made with ffmpeg (or any bytes) through ``http.server``, so
+the real yt-dlp (generic and html5 extractors) and real httpx talk to it over
+real sockets. Routes are registered per test; ``standard_routes`` installs the
+set the end-to-end tests use.
+
+    site = FixtureSite.start()
+    site.add_bytes("/clip.mp4", data, "video/mp4")
+    site.url("/clip.mp4")  -> "http://127.0.0.1:PORT/clip.mp4"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Hit:
+    path: str
+    method: str
+    headers: dict[str, str]
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: "_Server"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass
+
+    def _dispatch(self) -> None:
+        path = self.path.split("?", 1)[0]
+        site = self.server.site
+        site.hits.append(Hit(path=self.path, method=self.command, headers=dict(self.headers)))
+        handler = site.routes.get(path)
+        if handler is None:
+            send(self, 404, b"<html><body>Not Found</body></html>", "text/html")
+            return
+        handler(self)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self._dispatch()
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+        self._dispatch()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    site: "FixtureSite"
+
+
+def send(
+    req: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Write one complete response (HEAD gets the headers only)."""
+    req.send_response(status)
+    req.send_header("Content-Type", content_type)
+    req.send_header("Content-Length", str(len(body)))
+    req.send_header("Last-Modified", "Sun, 16 Aug 2015 11:40:00 GMT")
+    for name, value in (headers or {}).items():
+        req.send_header(name, value)
+    req.end_headers()
+    if req.command != "HEAD":
+        req.wfile.write(body)
+
+
+@dataclass
+class FixtureSite:
+    server: _Server
+    thread: threading.Thread
+    routes: dict[str, Handler] = field(default_factory=dict)
+    hits: list[Hit] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, host: str = "127.0.0.1") -> "FixtureSite":
+        server = _Server((host, 0), _RequestHandler)
+        thread = threading.Thread(target=server.serve_forever, name="fixture-site", daemon=True)
+        site = cls(server=server, thread=thread)
+        server.site = site
+        thread.start()
+        return site
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # -- route builders -------------------------------------------------------------
+
+    def add(self, path: str, handler: Handler) -> str:
+        self.routes[path] = handler
+        return self.url(path)
+
+    def add_bytes(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        return self.add(path, lambda req: send(req, status, body, content_type, headers))
+
+    def add_file(self, path: str, file: Path, content_type: str) -> str:
+        return self.add_bytes(path, file.read_bytes(), content_type)
+
+    def add_redirect(self, path: str, location: str, status: int = 302) -> str:
+        return self.add(path, lambda req: send(req, status, b"", "text/plain", {"Location": location}))
+
+    def add_slow(self, path: str, body: bytes, content_type: str, *, delay: float) -> str:
+        """Headers at once, then the body trickles: one byte per ``delay`` seconds."""
+
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            req.send_response(200)
+            req.send_header("Content-Type", content_type)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            if req.command == "HEAD":
+                return
+            try:
+                for i in range(len(body)):
+                    req.wfile.write(body[i : i + 1])
+                    req.wfile.flush()
+                    time.sleep(delay)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        return self.add(path, handler)
+
+    def add_endless(self, path: str, content_type: str, *, declared: int | None = None) -> str:
+        """A body far larger than any limit: streams zeros until the client hangs up."""
+
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            req.send_response(200)
+            req.send_header("Content-Type", content_type)
+            if declared is not None:
+                req.send_header("Content-Length", str(declared))
+            else:
+                req.send_header("Connection", "close")
+            req.end_headers()
+            if req.command == "HEAD":
+                return
+            chunk = b"\0" * 65536
+            try:
+                for _ in range(16 * 1024):  # at most 1 GiB, then stop by itself
+                    req.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        return self.add(path, handler)
+
+
+# -- media made with ffmpeg ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Media:
+    """Small real media files, made once per test session."""
+
+    mp4: Path  # 2 s testsrc + sine, H.264/AAC
+    mp4_b: Path  # a second, different clip
+    jpg: Path
+    vtt: Path
+
+    def sha256(self, name: str) -> str:
+        return hashlib.sha256(getattr(self, name).read_bytes()).hexdigest()
+
+
+def make_media(directory: Path) -> Media:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("the fixture site needs ffmpeg to make its media (apt-get install ffmpeg)")
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def clip(name: str, freq: int, pattern: str) -> Path:
+        out = directory / name
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-y",
+             "-f", "lavfi", "-i", f"{pattern}=size=160x120:rate=10:duration=2",
+             "-f", "lavfi", "-i", f"sine=frequency={freq}:duration=2",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+             "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart", str(out)],
+            check=True,
+        )
+        return out
+
+    mp4 = clip("clip.mp4", 440, "testsrc")
+    mp4_b = clip("clip-b.mp4", 660, "testsrc2")
+    jpg = directory / "thumb.jpg"
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:duration=1",
+         "-frames:v", "1", str(jpg)],
+        check=True,
+    )
+    vtt = directory / "subs.ar.vtt"
+    vtt.write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nسوق دوما بعد الغارة\n", encoding="utf-8"
+    )
+    return Media(mp4=mp4, mp4_b=mp4_b, jpg=jpg, vtt=vtt)

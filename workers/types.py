@@ -1,0 +1,122 @@
+"""Values that cross the boundary between ``preserver`` and the workers.
+
+A worker receives a frozen ``CaptureJob`` and a blob store, and returns a frozen
+``CaptureResult``. Workers never touch the database; ``preserver`` records the
+result. Availability statuses are the contract list of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """Availability status of a link (DESIGN.md, contract)."""
+
+    AVAILABLE = "available"
+    # down
+    REMOVED_UPLOADER = "removed_uploader"
+    REMOVED_POLICY = "removed_policy"
+    REMOVED_COPYRIGHT = "removed_copyright"
+    ACCOUNT_TERMINATED = "account_terminated"
+    NOT_FOUND = "not_found"
+    # restricted
+    PRIVATE = "private"
+    GEO_BLOCKED = "geo_blocked"
+    AGE_RESTRICTED = "age_restricted"
+    LOGIN_REQUIRED = "login_required"
+    MEMBERS_ONLY = "members_only"
+    # inconclusive
+    RATE_LIMITED = "rate_limited"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+    @property
+    def kind(self) -> str:
+        """One of ``up``, ``down``, ``restricted``, ``inconclusive``."""
+        return _KIND[self]
+
+    @property
+    def conclusive(self) -> bool:
+        return _KIND[self] != "inconclusive"
+
+
+_KIND: dict[Status, str] = {
+    Status.AVAILABLE: "up",
+    Status.REMOVED_UPLOADER: "down",
+    Status.REMOVED_POLICY: "down",
+    Status.REMOVED_COPYRIGHT: "down",
+    Status.ACCOUNT_TERMINATED: "down",
+    Status.NOT_FOUND: "down",
+    Status.PRIVATE: "restricted",
+    Status.GEO_BLOCKED: "restricted",
+    Status.AGE_RESTRICTED: "restricted",
+    Status.LOGIN_REQUIRED: "restricted",
+    Status.MEMBERS_ONLY: "restricted",
+    Status.RATE_LIMITED: "inconclusive",
+    Status.ERROR: "inconclusive",
+    Status.UNKNOWN: "inconclusive",
+}
+
+
+class CaptureState(str, enum.Enum):
+    """How much of a target a capture holds (manifest ``outcome.state``)."""
+
+    COMPLETE = "complete"  # media (or, for web targets, the page) captured
+    PARTIAL = "partial"  # some evidence (e.g. the page snapshot) but not the media
+    FAILED = "failed"  # nothing kept
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Bounds on one capture job."""
+
+    max_bytes: int  # per downloaded file and per page body
+    timeout_seconds: float  # wall-clock limit for the whole job
+    socket_timeout_seconds: float = 20.0
+    max_redirects: int = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureJob:
+    """Everything a worker needs to capture one target."""
+
+    job_id: int
+    capture_id: str  # uuid4 hex form with dashes; names the capture in its manifest
+    target_key: str  # e.g. "youtube:45WIwFETn3E"
+    url: str  # the canonical URL to capture
+    platform: str  # "youtube" | "facebook" | "web"
+    work_dir: Path  # empty directory on the blob store's filesystem, owned by this job
+    limits: Limits
+    allow_private: bool = False  # network.allow_private
+    ffmpeg: str | None = None  # path to ffmpeg, or None when absent
+    cache_dir: Path | None = None  # yt-dlp cache directory
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapturedFile:
+    """One file of a capture, already in the blob store."""
+
+    role: str  # media | info | thumbnail | subtitle | page | component | ...
+    name: str  # built from the platform id and role, never from titles
+    sha256: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureResult:
+    """What a worker returns for one job."""
+
+    state: CaptureState
+    status: Status
+    message: str  # the platform's own words when it failed; "" otherwise
+    files: tuple[CapturedFile, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)  # title, uploader, upload_date, ...
+    resolved_url: str | None = None  # final URL after redirects, when known
+    started_at: str = ""  # RFC 3339 UTC "...Z"
+    finished_at: str = ""
+    transient: bool = False  # worth retrying (network error, 5xx, 429)

@@ -91,7 +91,9 @@ class CaptureJob:
     platform: str  # "youtube" | "facebook" | "web"
     work_dir: Path  # empty directory on the blob store's filesystem, owned by this job
     limits: Limits
-    allow_private: bool = False  # network.allow_private
+    allow_private: bool = False  # network.allow_private: every non-public address allowed
+    allow_networks: tuple[str, ...] = ()  # network.allow_networks: CIDRs allowed though not public
+    user_agent: str | None = None  # network.user_agent for page snapshots; None: httpx/yt-dlp default
     ffmpeg: str | None = None  # path to ffmpeg, or None when absent
     cache_dir: Path | None = None  # yt-dlp cache directory
 

@@ -1,0 +1,248 @@
+"""The command line: parse, call one function, render a table or JSON.
+
+One error boundary (``main``) turns ``PreserverError`` into a one-line message
+and its exit code (2 bad input, 1 failed check or run); ``--verbose`` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from preserver import render
+from preserver.app import Archive, open_archive
+from preserver.config import Config, load_config
+from preserver.errors import InputError, IntegrityError, PreserverError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Preserve the links cited in human-rights reports, with proof of custody.")
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+class _State:
+    config_path: Path | None = None
+    verbose: bool = False
+
+
+state = _State()
+
+
+@app.callback()
+def _global(
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (or PRESERVER_CONFIG).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details; tracebacks on errors.")] = False,
+) -> None:
+    state.config_path = config
+    state.verbose = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _config() -> Config:
+    return load_config(state.config_path)
+
+
+def _with_archive(fn: Callable[[Archive], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with open_archive(_config()) as archive:
+            return await fn(archive)
+
+    return asyncio.run(go())
+
+
+def _json(value: Any) -> None:
+    out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command()
+def ingest(reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html).")]) -> None:
+    """Extract and record the citations of REPORTS and queue their captures."""
+    from preserver.reports import ingest_report
+
+    async def go(archive: Archive) -> None:
+        for path in reports:
+            render.ingest_result(err, await ingest_report(archive, path))
+
+    _with_archive(go)
+
+
+def _run(archive: Archive) -> Awaitable[Any]:
+    from preserver.run import run_jobs
+
+    return render.with_run_progress(err, archive, run_jobs)
+
+
+@app.command()
+def run() -> None:
+    """Process queued capture jobs until none is left."""
+
+    async def go(archive: Archive) -> None:
+        summary = await _run(archive)
+        render.run_summary(err, summary)
+
+    _with_archive(go)
+
+
+@app.command()
+def preserve(
+    reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest REPORTS and capture every link they cite; print what was captured."""
+    from preserver import views
+    from preserver.reports import ingest_report
+
+    async def go(archive: Archive) -> list[dict[str, Any]]:
+        results = [await ingest_report(archive, path) for path in reports]
+        for result in results:
+            render.ingest_result(err, result)
+        await _run(archive)
+        items: list[dict[str, Any]] = []
+        async with archive.db.session() as session:
+            for result in results:
+                items.extend(await views.links(session, report=result.report_sha256))
+        return items
+
+    items = _with_archive(go)
+    if as_json:
+        _json(items)
+    else:
+        render.preserve_table(out, items)
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Counts of reports, targets, captures and jobs by state."""
+    from preserver import views
+
+    async def go(archive: Archive) -> dict[str, Any]:
+        async with archive.db.session() as session:
+            return await views.status(session)
+
+    result = _with_archive(go)
+    _json(result) if as_json else render.status(out, result)
+
+
+@app.command()
+def links(
+    report: Annotated[str | None, typer.Option("--report", help="Only links cited by this report (name or SHA-256).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Targets with their citations, status and captures."""
+    from preserver import views
+
+    async def go(archive: Archive) -> list[dict[str, Any]]:
+        async with archive.db.session() as session:
+            return await views.links(session, report=report)
+
+    items = _with_archive(go)
+    _json(items) if as_json else render.links_table(out, items)
+
+
+@app.command()
+def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), capture id or manifest SHA-256.")],
+         as_json: JsonOpt = False) -> None:
+    """One target: citations, captures, files with SHA-256, checks and custody events."""
+    from preserver import views
+
+    async def go(archive: Archive) -> dict[str, Any]:
+        async with archive.db.session() as session:
+            return await views.show(session, key)
+
+    item = _with_archive(go)
+    _json(item) if as_json else render.show(out, item)
+
+
+@app.command()
+def lookup(files: Annotated[list[Path], typer.Argument(help="Files to look for in the archive.")],
+           as_json: JsonOpt = False) -> None:
+    """Is each FILE byte-identical to an archived file? Which capture and citation?"""
+    from preserver import views
+    from storage import hash_file
+
+    hashes: list[tuple[Path, str]] = []
+    for path in files:
+        try:
+            hashes.append((path, hash_file(path)[0]))
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    async def go(archive: Archive) -> list[dict[str, Any]]:
+        async with archive.db.session() as session:
+            return [{"file": str(path), "sha256": sha, "matches": await views.lookup(session, sha)}
+                    for path, sha in hashes]
+
+    results = _with_archive(go)
+    _json(results) if as_json else render.lookup(out, results)
+
+
+@app.command()
+def verify(package: Annotated[Path | None, typer.Argument(help="An exported package (not yet supported).")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Re-hash every blob and check every manifest and signature. Exit 1 on any failure."""
+    from preserver.verify import verify_archive
+
+    if package is not None:
+        raise InputError("verifying exported packages is not available yet; run `preserver verify` "
+                         "without an argument to verify the archive")
+    findings = _with_archive(lambda archive: render.with_verify_progress(err, archive, verify_archive))
+    failed = [f for f in findings if f.outcome == "failed"]
+    if as_json:
+        _json([f.__dict__ for f in findings])
+    else:
+        render.verify_result(out, findings)
+    if failed:
+        raise IntegrityError(f"verification failed: {len(failed)} check(s) failed")
+
+
+@app.command()
+def doctor() -> None:
+    """What is missing for full capture, each with the fix."""
+    from preserver.doctor import run_doctor
+
+    checks = run_doctor(_config())
+    render.doctor(out, checks)
+    if any(c.outcome == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: the one error boundary."""
+    try:
+        app(standalone_mode=False)
+    except PreserverError as exc:
+        if state.verbose:
+            err.print_exception()
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except (typer.BadParameter, typer.Exit) as exc:  # pragma: no cover - click handles these
+        sys.exit(getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise

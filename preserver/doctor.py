@@ -1,0 +1,165 @@
+"""``preserver doctor``: what is missing for full capture, each with its fix.
+
+Checks: ffmpeg (merging best video and audio), a JavaScript runtime yt-dlp can
+use for YouTube (deno, node >= 22, bun, quickjs), yt-dlp's age (platforms
+change weekly; an old yt-dlp fails on YouTube), the database, the data
+directory and its free space, the signing key, and the configured TSAs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from preserver.config import Config
+from preserver.db import make_engine
+
+YT_DLP_MAX_AGE_DAYS = 60
+MIN_FREE_BYTES = 5 * 1024**3
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    name: str
+    outcome: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def _version_of(program: str, args: list[str]) -> str | None:
+    try:
+        out = subprocess.run([program, *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0] if text else ""
+
+
+def check_ffmpeg(config: Config) -> Check:
+    path = config.capture.ffmpeg or shutil.which("ffmpeg")
+    if not path or not (Path(path).is_file() or shutil.which(path)):
+        return Check(name="ffmpeg", outcome="warn",
+                     detail="not found: videos whose best quality comes as separate video and "
+                            "audio streams are kept as the best single file instead",
+                     fix="apt-get install ffmpeg (or set capture.ffmpeg to its path)")
+    version = _version_of(path, ["-version"]) or "unknown version"
+    return Check(name="ffmpeg", outcome="ok", detail=f"{path}: {version}")
+
+
+def _scripts_dirs() -> list[Path]:
+    return [Path(sys.executable).parent, Path(sys.prefix) / "bin"]
+
+
+def check_js_runtime() -> Check:
+    """yt-dlp looks in the Python scripts directory first, then on PATH; deno is its default."""
+    for name in ("deno",):
+        for directory in _scripts_dirs():
+            candidate = directory / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                version = _version_of(str(candidate), ["--version"]) or ""
+                return Check(name="JavaScript runtime", outcome="ok",
+                             detail=f"{candidate}: {version}")
+        found = shutil.which(name)
+        if found:
+            return Check(name="JavaScript runtime", outcome="ok",
+                         detail=f"{found}: {_version_of(found, ['--version']) or ''}")
+    node = shutil.which("node")
+    hint = ""
+    if node:
+        version = _version_of(node, ["--version"]) or ""
+        hint = f" (node {version} is on PATH, but yt-dlp uses only deno unless told otherwise, " \
+               "and needs node >= 22)"
+    return Check(name="JavaScript runtime", outcome="warn",
+                 detail="no deno found: YouTube extraction is degraded, some formats missing" + hint,
+                 fix='pip install "yt-dlp[default,deno]" in preserver\'s environment')
+
+
+def check_yt_dlp(today: date | None = None) -> Check:
+    try:
+        from yt_dlp.version import __version__ as version
+    except ImportError:
+        return Check(name="yt-dlp", outcome="fail", detail="not installed",
+                     fix='pip install "yt-dlp[default,deno]"')
+    match = re.match(r"^(\d{4})\.(\d{2})\.(\d{2})", version)
+    if not match:
+        return Check(name="yt-dlp", outcome="warn", detail=f"version {version}: age unknown",
+                     fix="pip install -U yt-dlp")
+    released = date(int(match[1]), int(match[2]), int(match[3]))
+    age = ((today or datetime.now(UTC).date()) - released).days
+    if age > YT_DLP_MAX_AGE_DAYS:
+        return Check(name="yt-dlp", outcome="warn",
+                     detail=f"version {version} is {age} days old: platforms change often and "
+                            "old versions fail on YouTube and Facebook",
+                     fix='pip install -U "yt-dlp[default,deno]" (then run the tests)')
+    return Check(name="yt-dlp", outcome="ok", detail=f"version {version} ({age} days old)")
+
+
+def check_data_dir(config: Config) -> Check:
+    path = config.data_dir
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("/"))
+    if not os.access(probe, os.W_OK):
+        return Check(name="data directory", outcome="fail", detail=f"{path}: not writable",
+                     fix=f"chown or chmod {probe}, or set data_dir in {config.path or 'config.toml'}")
+    free = shutil.disk_usage(probe).free
+    detail = f"{path} ({free / 1024**3:.1f} GiB free)"
+    if free < MIN_FREE_BYTES:
+        return Check(name="data directory", outcome="warn", detail=detail + ": low on space",
+                     fix="free space or move data_dir to a larger disk")
+    return Check(name="data directory", outcome="ok", detail=detail)
+
+
+async def check_database(config: Config) -> Check:
+    url = config.db_url
+    if url.startswith("sqlite") and not config.data_dir.exists():
+        return Check(name="database", outcome="ok", detail=f"{url} (created on first use)")
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        return Check(name="database", outcome="fail", detail=f"{engine.url!r}: {exc}",
+                     fix="check database_url / PRESERVER_DATABASE_URL and that the server runs")
+    finally:
+        await engine.dispose()
+    return Check(name="database", outcome="ok", detail=engine.url.render_as_string())
+
+
+def check_key(config: Config) -> Check:
+    key = config.keys_dir / "signing.key"
+    if not key.exists():
+        return Check(name="signing key", outcome="ok", detail=f"{key} (created on first use)")
+    mode = key.stat().st_mode & 0o777
+    if mode & 0o077:
+        return Check(name="signing key", outcome="fail", detail=f"{key} has mode {mode:o}",
+                     fix=f"chmod 600 {key}")
+    return Check(name="signing key", outcome="ok", detail=str(key))
+
+
+def check_tsas(config: Config) -> Check:
+    if not config.custody.tsa_urls:
+        return Check(name="timestamp authorities", outcome="warn",
+                     detail="none configured: custody checkpoints are signed but not timestamped",
+                     fix="list RFC 3161 authorities in [custody] tsa_urls")
+    return Check(name="timestamp authorities", outcome="ok",
+                 detail=", ".join(config.custody.tsa_urls))
+
+
+def run_doctor(config: Config) -> list[Check]:
+    return [
+        check_ffmpeg(config),
+        check_js_runtime(),
+        check_yt_dlp(),
+        asyncio.run(check_database(config)),
+        check_data_dir(config),
+        check_key(config),
+        check_tsas(config),
+    ]

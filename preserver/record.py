@@ -1,0 +1,116 @@
+"""Recording a worker's result: manifest, signature, rows, availability, job state.
+
+A capture is recorded (manifest v1 signed and stored as a blob, capture and
+file rows, a ``capture_stored`` custody event) when it holds files or when the
+platform gave a definite answer; a transient failure with nothing stored only
+updates the job (and is retried). Everything for one result is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from manifests import CaptureManifest, agent_details, canonical_json, sanitize_metadata, sign
+from preserver import queue
+from preserver.app import Archive
+from preserver.availability import record_check
+from preserver.events import record_event
+from preserver.models import Capture, CaptureFile, Target
+from preserver.version import __version__
+from storage import StorageError
+from workers import CaptureResult, CaptureState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRecord:
+    job_id: int
+    target_id: int
+    target_key: str
+    url: str
+    platform: str
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
+                   result: CaptureResult) -> bytes:
+    """The capture manifest v1 (DESIGN.md, contract) as canonical JSON bytes."""
+    document = {
+        "manifest_version": 1,
+        "capture_id": capture_id,
+        "target": {"key": job.target_key, "url": job.url, "platform": job.platform},
+        "requested_url": job.url,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "agent": agent_details(operator=archive.operator, software_version=__version__),
+        "outcome": {"state": result.state.value, "status": result.status.value,
+                    "message": result.message},
+        "files": [{"role": f.role, "name": f.name, "sha256": f.sha256, "size": f.size,
+                   "media_type": f.media_type} for f in result.files],
+        "metadata": sanitize_metadata(dict(result.metadata)),
+    }
+    data = canonical_json(document)
+    CaptureManifest.from_bytes(data)  # the invariants hold before anything is signed
+    return data
+
+
+async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
+                        retry_in: float | None, capture_id: str | None = None) -> str | None:
+    """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept."""
+    capture_id = capture_id or str(uuid.uuid4())
+    keep = bool(result.files) or not result.transient
+    manifest_sha: str | None = None
+    signature_sha = ""
+    if keep:
+        data = build_manifest(archive, job, capture_id, result)
+        try:
+            manifest_sha = archive.store.put_bytes(data).sha256
+            signature_sha = archive.store.put_bytes(sign(archive.key, data)).sha256
+        except StorageError as exc:
+            log.error("cannot store the manifest of %s: %s", job.target_key, exc)
+            keep, manifest_sha = False, None
+            result = CaptureResult(state=CaptureState.FAILED, status=result.status,
+                                   message=f"storage: {exc}", transient=False,
+                                   started_at=result.started_at, finished_at=result.finished_at)
+    cfg = archive.config
+    async with archive.db.session() as session:
+        target = await session.get_one(Target, job.target_id)
+        if keep and manifest_sha is not None:
+            session.add(Capture(
+                id=capture_id, target_id=job.target_id, job_id=job.job_id,
+                state=result.state.value, status=result.status.value, message=result.message,
+                requested_url=job.url, started_at=_parse_time(result.started_at),
+                finished_at=_parse_time(result.finished_at), manifest_sha256=manifest_sha,
+                signature_sha256=signature_sha, key_id=archive.key.key_id))
+            await session.flush()
+            for f in result.files:
+                session.add(CaptureFile(capture_id=capture_id, role=f.role, name=f.name,
+                                        sha256=f.sha256, size=f.size, media_type=f.media_type))
+            await record_event(session, action="capture_stored", subject=job.target_key,
+                               operator=archive.operator,
+                               details={"capture_id": capture_id, "manifest_sha256": manifest_sha,
+                                        "signature_sha256": signature_sha,
+                                        "state": result.state.value,
+                                        "status": result.status.value})
+        await record_check(session, target, status=result.status, message=result.message,
+                           probe="capture", confirmations=cfg.audit.confirmations,
+                           confirm_after=cfg.audit.confirm_after, operator=archive.operator)
+        if retry_in is not None:
+            await queue.finish(session, job.job_id, state="queued", error=result.message,
+                               retry_in=retry_in)
+        elif result.transient:
+            await queue.finish(session, job.job_id, state="retry", error=result.message,
+                               retry_in=cfg.capture.retry_delay)
+        elif result.state is CaptureState.FAILED and not result.status.conclusive:
+            await queue.finish(session, job.job_id, state="failed", error=result.message)
+        else:
+            await queue.finish(session, job.job_id, state="done",
+                               error=result.message or None)
+    return manifest_sha

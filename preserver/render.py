@@ -1,0 +1,198 @@
+"""Human-readable output: rich tables and progress bars for the CLI.
+
+Progress and notices go to stderr, results to stdout, so ``--json`` output and
+tables can be piped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from preserver.app import Archive
+
+T = TypeVar("T")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.fields[current]}"), console=console,
+                    transient=False)
+
+
+def ingest_result(console: Console, result: Any) -> None:
+    if result.already_ingested:
+        console.print(f"{result.report}: already ingested ({result.citations} citations, "
+                      f"{result.targets} targets); nothing added")
+    else:
+        console.print(f"{result.report}: {result.citations} citations of {result.targets} targets "
+                      f"({result.new_targets} new), {result.queued} captures queued")
+    for skipped in result.skipped:
+        console.print(f"  skipped line {skipped.line}: {skipped.raw_url!r}: {skipped.reason}",
+                      highlight=False)
+
+
+async def with_run_progress(console: Console, archive: Archive,
+                            run_jobs: Callable[..., Awaitable[T]]) -> T:
+    from preserver import queue
+
+    async with archive.db.session() as session:
+        counts = await queue.counts(session)
+    total = counts.get("queued", 0) + counts.get("retry", 0) + counts.get("running", 0)
+    with _progress(console) as bar:
+        task = bar.add_task("capturing", total=total or None, current="")
+        active: set[str] = set()
+
+        def on_event(event: Any) -> None:
+            if event.result is None:
+                active.add(event.target_key)
+            else:
+                active.discard(event.target_key)
+                if event.retry_in is None:
+                    bar.advance(task)
+                else:
+                    console.print(f"  {event.target_key}: {event.result.status.value}: "
+                                  f"{event.result.message[:120]} (retrying in "
+                                  f"{event.retry_in:.0f} s)", highlight=False)
+            bar.update(task, current=", ".join(sorted(active))[:80])
+
+        return await run_jobs(archive, progress=on_event)
+
+
+def run_summary(console: Console, summary: Any) -> None:
+    console.print(f"{summary.captured} captured, {summary.partial} partial, "
+                  f"{summary.failed} failed, {summary.retrying} retries")
+
+
+def _outcome(item: dict[str, Any]) -> tuple[str, str]:
+    captures = item["captures"]
+    states = {c["state"] for c in captures}
+    if "complete" in states:
+        return "captured", "green"
+    if "partial" in states:
+        return "partial", "yellow"
+    return "failed", "red"
+
+
+def preserve_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
+    table = Table(title="Preservation result")
+    for col in ("label", "target", "result", "status", "files", "detail"):
+        table.add_column(col, overflow="fold")
+    tally: Counter[str] = Counter()
+    for item in items:
+        outcome, color = _outcome(item)
+        tally[outcome] += 1
+        label = item["citations"][0]["label"] if item["citations"] else ""
+        best = next((c for c in reversed(item["captures"]) if c["state"] == "complete"),
+                    item["captures"][-1] if item["captures"] else None)
+        files = best["files"] if best else []
+        detail = ""
+        if outcome != "captured":
+            detail = (item.get("last_check") or {}).get("message") or \
+                     ((item.get("job") or {}).get("last_error") or "")
+        status = (item.get("last_check") or {}).get("status") or item["status"]
+        table.add_row(label, item["key"], f"[{color}]{outcome}[/]", status,
+                      f"{len(files)} ({_size(sum(f['size'] for f in files))})", detail[:200])
+    console.print(table)
+    console.print(f"{tally['captured']} captured, {tally['partial']} partial, "
+                  f"{tally['failed']} failed, of {len(items)} targets")
+
+
+def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
+    table = Table()
+    for col in ("target", "status", "citations", "captures", "sha256 (media)"):
+        table.add_column(col, overflow="fold")
+    for item in items:
+        cites = "; ".join(f"{c['report']}:{c['line']} {c['label']}" for c in item["citations"])
+        media = [f["sha256"][:16] for c in item["captures"] for f in c["files"] if f["role"] == "media"]
+        caps = ", ".join(c["state"] for c in item["captures"]) or "-"
+        table.add_row(item["key"], item["status"], cites, caps, " ".join(media))
+    console.print(table)
+
+
+def status(console: Console, result: dict[str, Any]) -> None:
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("count")
+    table.add_row("reports", str(result["reports"]))
+    table.add_row("citations", str(result["citations"]))
+    for section in ("targets", "availability", "captures", "jobs"):
+        for name, n in sorted(result[section].items()):
+            table.add_row(f"{section}: {name}", str(n))
+    table.add_row("files", f"{result['files']} ({_size(result['bytes'])})")
+    console.print(table)
+
+
+def show(console: Console, item: dict[str, Any]) -> None:
+    console.print(f"[bold]{item['key']}[/]  {item['url']}", highlight=False)
+    console.print(f"status: {item['status']} (since {item['status_since'] or '-'})")
+    for c in item["citations"]:
+        console.print(f"cited: {c['report']} line {c['line']}: {c['label']} — {c['raw_url']}",
+                      highlight=False)
+    for cap in item["captures"]:
+        console.print(f"capture {cap['id']} {cap['state']} {cap['status']} at {cap['finished_at']}"
+                      f" manifest {cap['manifest_sha256']}", highlight=False)
+        if cap["message"]:
+            console.print(f"  message: {cap['message']}", highlight=False)
+        for f in cap["files"]:
+            console.print(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
+                          highlight=False)
+    for check in item["checks"]:
+        console.print(f"check {check['checked_at']} {check['probe']}: {check['status']} "
+                      f"{check['message'][:120]}", highlight=False)
+    for event in item["events"]:
+        console.print(f"event #{event['id']} {event['time']} {event['action']}")
+
+
+def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
+    for r in results:
+        if not r["matches"]:
+            console.print(f"{r['file']}: [red]not in the archive[/] (sha256 {r['sha256']})",
+                          highlight=False)
+            continue
+        for m in r["matches"]:
+            console.print(f"{r['file']}: [green]identical[/] to {m['name']} of {m['target']}, "
+                          f"captured {m['captured_at']} (capture {m['capture_id']}, "
+                          f"manifest {m['manifest_sha256']})", highlight=False)
+            for c in m["citations"]:
+                console.print(f"  cited in {c['report']} line {c['line']}: {c['label']}",
+                              highlight=False)
+
+
+async def with_verify_progress(console: Console, archive: Archive,
+                               verify: Callable[..., Awaitable[T]]) -> T:
+    with _progress(console) as bar:
+        task = bar.add_task("verifying blobs", total=None, current="")
+        return await verify(archive, progress=lambda done, total: bar.update(
+            task, completed=done, total=total))
+
+
+def verify_result(console: Console, findings: Sequence[Any]) -> None:
+    tally = Counter(f.outcome for f in findings)
+    for f in findings:
+        if f.outcome == "failed":
+            console.print(f"[red]FAILED[/] {f.subject}: {f.check}: {f.detail}", highlight=False)
+    console.print(f"{tally['passed']} checks passed, {tally['failed']} failed, "
+                  f"{tally['not_checked']} not checked")
+
+
+def doctor(console: Console, checks: Sequence[Any]) -> None:
+    marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    for c in checks:
+        console.print(f"{marks[c.outcome]:<18} {c.name}: {c.detail}", highlight=False)
+        if c.fix:
+            console.print(f"       fix: {c.fix}", highlight=False)

@@ -1,0 +1,117 @@
+"""Ingest: a report file becomes citations, targets and queued capture jobs.
+
+Ingesting the same report (same bytes) twice adds nothing. The report file
+itself is kept in the blob store, so an evidence package can carry it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from preserver import queue
+from preserver.app import Archive
+from preserver.errors import InvalidReport, InvalidURL, RunError
+from preserver.events import record_event
+from preserver.ingest import ReportText, read_report
+from preserver.links import FoundLink, extract_links
+from preserver.models import Capture, Citation, Report, Target, utc_now
+from preserver.targets import Target as TargetKey
+from preserver.targets import canonical_target
+from storage import StorageError
+from workers.limits import host_group
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedLink:
+    line: int
+    raw_url: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestResult:
+    report: str
+    report_sha256: str
+    already_ingested: bool
+    citations: int
+    targets: int  # distinct targets cited by this report
+    new_targets: int
+    queued: int
+    skipped: tuple[SkippedLink, ...]
+
+
+def _resolve(found: list[FoundLink]) -> tuple[list[tuple[FoundLink, TargetKey]], list[SkippedLink]]:
+    resolved: list[tuple[FoundLink, TargetKey]] = []
+    skipped: list[SkippedLink] = []
+    for link in found:
+        try:
+            resolved.append((link, canonical_target(link.url)))
+        except InvalidURL as exc:
+            skipped.append(SkippedLink(line=link.line, raw_url=link.raw_url, reason=str(exc)))
+    return resolved, skipped
+
+
+async def _has_complete_capture(session: AsyncSession, target_id: int) -> bool:
+    found = await session.scalar(
+        sa.select(Capture.id).where(Capture.target_id == target_id, Capture.state == "complete")
+        .limit(1))
+    return found is not None
+
+
+async def ingest_report(archive: Archive, path: Path) -> IngestResult:
+    """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report."""
+    text: ReportText = read_report(path)
+    resolved, skipped = _resolve(extract_links(text.text))
+    try:
+        with path.open("rb") as fh:
+            blob = archive.store.put_stream(fh)
+    except OSError as exc:
+        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except StorageError as exc:
+        raise RunError(f"cannot store report {path}: {exc}") from exc
+
+    async with archive.db.session() as session:
+        report = await session.scalar(sa.select(Report).where(Report.sha256 == text.sha256))
+        if report is not None:
+            distinct = {t.key for _, t in resolved}
+            return IngestResult(report=report.name, report_sha256=text.sha256,
+                                already_ingested=True, citations=len(resolved),
+                                targets=len(distinct), new_targets=0, queued=0,
+                                skipped=tuple(skipped))
+        now = utc_now()
+        report = Report(name=text.name, sha256=text.sha256, size=text.size,
+                        media_type=text.media_type, blob_sha256=blob.sha256, ingested_at=now)
+        session.add(report)
+        await session.flush()
+        assert report.id is not None
+        targets: dict[str, Target] = {}
+        new_targets = queued = 0
+        for link, key in resolved:
+            target = targets.get(key.key) or await session.scalar(
+                sa.select(Target).where(Target.key == key.key))
+            if target is None:
+                target = Target(key=key.key, url=key.url, platform=key.platform, created_at=now,
+                                next_check_at=now)
+                session.add(target)
+                await session.flush()
+                new_targets += 1
+            assert target.id is not None
+            if key.key not in targets:
+                targets[key.key] = target
+                if not await _has_complete_capture(session, target.id) and await queue.enqueue(
+                        session, target_id=target.id, host=host_group(key.url)):
+                    queued += 1
+            session.add(Citation(report_id=report.id, target_id=target.id, line=link.line,
+                                 offset=link.offset, raw_url=link.raw_url, label=link.label,
+                                 start_seconds=link.start_seconds))
+        await record_event(session, action="report_ingested", subject=text.sha256,
+                           operator=archive.operator,
+                           details={"name": text.name, "sha256": text.sha256, "size": text.size,
+                                    "citations": len(resolved), "targets": sorted(targets)})
+        return IngestResult(report=text.name, report_sha256=text.sha256, already_ingested=False,
+                            citations=len(resolved), targets=len(targets),
+                            new_targets=new_targets, queued=queued, skipped=tuple(skipped))

@@ -1,0 +1,163 @@
+"""Read-only questions about the archive, answered as plain data.
+
+``links`` produces the objects of the ``links --json`` contract (DESIGN.md);
+``show`` one target in full; ``status`` counts; ``lookup`` finds files by
+SHA-256. ORM rows never leave this module: callers get dicts and frozen views.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from preserver import queue
+from preserver.errors import UnknownKey
+from preserver.events import rfc3339
+from preserver.models import (
+    AvailabilityCheck,
+    Capture,
+    CaptureFile,
+    Citation,
+    Event,
+    Job,
+    Report,
+    Target,
+)
+
+
+def _time(value: Any) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+async def _reports_named(session: AsyncSession, report: str) -> list[int]:
+    """Report ids matching a name, a path's basename, or a SHA-256 (prefix of 8+ hex)."""
+    name = report.rsplit("/", 1)[-1]
+    rows = await session.execute(sa.select(Report.id, Report.name, Report.sha256))
+    ids = [rid for rid, rname, sha in rows.all()
+           if rname == name or (len(report) >= 8 and sha.startswith(report.lower()))]
+    if not ids:
+        raise UnknownKey(f"no report named {report!r} in the archive (see `preserver status`)")
+    return ids
+
+
+async def links(session: AsyncSession, *, report: str | None = None,
+                target_keys: list[str] | None = None) -> list[dict[str, Any]]:
+    """One object per target, with its citations and captures (``links --json``)."""
+    query = sa.select(Target).order_by(Target.id)  # type: ignore[arg-type]
+    citation_filter = None
+    if report is not None:
+        report_ids = await _reports_named(session, report)
+        citation_filter = Citation.report_id.in_(report_ids)  # type: ignore[attr-defined]
+        query = query.where(Target.id.in_(  # type: ignore[union-attr]
+            sa.select(Citation.target_id).where(citation_filter)))
+    if target_keys is not None:
+        query = query.where(Target.key.in_(target_keys))  # type: ignore[attr-defined]
+    targets = (await session.scalars(query)).all()
+    ids = [t.id for t in targets]
+    cites: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    cq = (sa.select(Citation, Report).join(Report, Report.id == Citation.report_id)  # type: ignore[arg-type]
+          .where(Citation.target_id.in_(ids))  # type: ignore[attr-defined]
+          .order_by(Report.id, Citation.offset))
+    if citation_filter is not None:
+        cq = cq.where(citation_filter)
+    for c, r in (await session.execute(cq)).all():
+        cites[c.target_id].append({
+            "report": r.name, "report_sha256": r.sha256, "line": c.line, "label": c.label,
+            "raw_url": c.raw_url, "start_seconds": c.start_seconds})
+    caps: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    capture_rows = (await session.scalars(
+        sa.select(Capture).where(Capture.target_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(Capture.finished_at))).all()
+    files: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in (await session.scalars(sa.select(CaptureFile).where(
+            CaptureFile.capture_id.in_([c.id for c in capture_rows]))  # type: ignore[attr-defined]
+            .order_by(CaptureFile.id))).all():
+        files[f.capture_id].append({"role": f.role, "name": f.name, "sha256": f.sha256,
+                                    "size": f.size, "media_type": f.media_type})
+    for c in capture_rows:
+        caps[c.target_id].append({
+            "id": c.id, "state": c.state, "status": c.status, "message": c.message,
+            "started_at": _time(c.started_at), "finished_at": _time(c.finished_at),
+            "manifest_sha256": c.manifest_sha256, "signature_sha256": c.signature_sha256,
+            "files": files[c.id]})
+    jobs = {j.target_id: j for j in (await session.scalars(
+        sa.select(Job).where(Job.target_id.in_(ids)).order_by(Job.id))).all()}  # type: ignore[attr-defined, arg-type]
+    out = []
+    for t in targets:
+        assert t.id is not None
+        job = jobs.get(t.id)
+        out.append({
+            "key": t.key, "url": t.url, "platform": t.platform, "status": t.status,
+            "status_since": _time(t.status_since),
+            "last_check": None if t.last_checked_at is None else {
+                "status": t.last_status, "message": t.last_message,
+                "checked_at": _time(t.last_checked_at)},
+            "job": None if job is None else {"state": job.state, "attempts": job.attempts,
+                                             "last_error": job.last_error},
+            "citations": cites[t.id], "captures": caps[t.id]})
+    return out
+
+
+async def show(session: AsyncSession, key: str) -> dict[str, Any]:
+    """One target in full: ``links`` object plus checks and custody events."""
+    found = await links(session, target_keys=[key])
+    if not found:
+        # accept a capture id or a manifest hash as well
+        target_key = await session.scalar(
+            sa.select(Target.key).join(Capture, Capture.target_id == Target.id)  # type: ignore[arg-type]
+            .where(sa.or_(Capture.id == key, Capture.manifest_sha256 == key.lower())))
+        if target_key is None:
+            raise UnknownKey(f"no target, capture id or manifest named {key!r}")
+        found = await links(session, target_keys=[target_key])
+    item = found[0]
+    target = await session.scalar(sa.select(Target).where(Target.key == item["key"]))
+    assert target is not None
+    checks = (await session.scalars(
+        sa.select(AvailabilityCheck).where(AvailabilityCheck.target_id == target.id)
+        .order_by(AvailabilityCheck.checked_at))).all()  # type: ignore[arg-type]
+    item["checks"] = [{"checked_at": _time(c.checked_at), "status": c.status, "probe": c.probe,
+                       "http_status": c.http_status, "message": c.message} for c in checks]
+    subjects = [item["key"], *[c["id"] for c in item["captures"]]]
+    events = (await session.scalars(
+        sa.select(Event).where(Event.subject.in_(subjects)).order_by(Event.id))).all()  # type: ignore[attr-defined, arg-type]
+    item["events"] = [{"id": e.id, "time": _time(e.time), "action": e.action} for e in events]
+    return item
+
+
+async def status(session: AsyncSession) -> dict[str, Any]:
+    async def grouped(column: Any) -> dict[str, int]:
+        rows = await session.execute(sa.select(column, sa.func.count()).group_by(column))
+        return {str(k): int(n) for k, n in rows.all()}
+
+    totals = await session.execute(sa.select(sa.func.count(CaptureFile.id),  # type: ignore[arg-type]
+                                             sa.func.coalesce(sa.func.sum(CaptureFile.size), 0)))
+    nfiles, nbytes = totals.one()
+    return {
+        "reports": int(await session.scalar(sa.select(sa.func.count(Report.id))) or 0),  # type: ignore[arg-type]
+        "citations": int(await session.scalar(sa.select(sa.func.count(Citation.id))) or 0),  # type: ignore[arg-type]
+        "targets": await grouped(Target.platform),
+        "availability": await grouped(Target.status),
+        "captures": await grouped(Capture.state),
+        "jobs": await queue.counts(session),
+        "files": int(nfiles), "bytes": int(nbytes),
+    }
+
+
+async def lookup(session: AsyncSession, sha256: str) -> list[dict[str, Any]]:
+    """Every archived file with this SHA-256, with its capture, target and citations."""
+    rows = (await session.execute(
+        sa.select(CaptureFile, Capture, Target)
+        .join(Capture, Capture.id == CaptureFile.capture_id)  # type: ignore[arg-type]
+        .join(Target, Target.id == Capture.target_id)  # type: ignore[arg-type]
+        .where(CaptureFile.sha256 == sha256).order_by(Capture.finished_at))).all()
+    if not rows:
+        return []
+    cites = {t["key"]: t["citations"] for t in await links(
+        session, target_keys=sorted({t.key for _, _, t in rows}))}
+    return [{"name": f.name, "role": f.role, "size": f.size, "media_type": f.media_type,
+             "capture_id": c.id, "captured_at": _time(c.finished_at),
+             "manifest_sha256": c.manifest_sha256, "target": t.key, "url": t.url,
+             "citations": cites.get(t.key, [])} for f, c, t in rows]

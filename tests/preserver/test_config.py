@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preserver.config import load_config, parse_duration, parse_size
+from preserver.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_loads_with_documented_defaults() -> None:
+    cfg = load_config(REPO / "config.toml", env={})
+    assert cfg.data_dir == REPO / "archive"
+    assert cfg.db_url == f"sqlite+aiosqlite:///{REPO / 'archive' / 'preserver.db'}"
+    assert cfg.capture.max_bytes == 2 * 1024**3
+    assert cfg.capture.timeout == 1800
+    assert cfg.audit.confirmations == 2
+    assert cfg.audit.confirm_after == 6 * 3600
+    assert cfg.network.allow_private is False
+    assert cfg.probes.youtube_oembed_url == "https://www.youtube.com/oembed"
+    assert cfg.custody.tsa_urls == ()
+
+
+def test_every_config_key_is_commented() -> None:
+    """Each key in config.toml has a comment line directly above it."""
+    lines = (REPO / "config.toml").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            assert lines[i - 1].startswith("#"), f"config.toml key without comment: {line}"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    cfg_file = tmp_path / "sub" / "c.toml"
+    cfg_file.write_text('data_dir = "data"\n[custody]\ntsa_roots = "roots.pem"\n')
+    cfg = load_config(cfg_file, env={})
+    assert cfg.data_dir == tmp_path / "sub" / "data"
+    assert cfg.custody.tsa_roots == str(tmp_path / "sub" / "roots.pem")
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text("[capture]\nconcurrency = 3\n")
+    env = {
+        "PRESERVER_DATA_DIR": str(tmp_path / "elsewhere"),
+        "PRESERVER_DATABASE_URL": "postgresql+asyncpg://u@127.0.0.1/db",
+        "PRESERVER_OPERATOR": "archivist-1",
+        "PRESERVER_CAPTURE_CONCURRENCY": "8",
+        "PRESERVER_NETWORK_ALLOW_PRIVATE": "true",
+        "PRESERVER_NETWORK_ALLOW_NETWORKS": '["127.0.0.1/32"]',
+        "PRESERVER_AUDIT_CONFIRM_AFTER": "1d",
+    }
+    cfg = load_config(cfg_file, env=env)
+    assert cfg.data_dir == tmp_path / "elsewhere"
+    assert cfg.db_url == "postgresql+asyncpg://u@127.0.0.1/db"
+    assert cfg.operator == "archivist-1"
+    assert cfg.capture.concurrency == 8
+    assert cfg.network.allow_private is True
+    assert cfg.network.allow_networks == ("127.0.0.1/32",)
+    assert cfg.audit.confirm_after == 86400
+
+
+def test_config_named_by_environment(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('operator = "x"\n')
+    assert load_config(None, env={"PRESERVER_CONFIG": str(cfg_file)}).operator == "x"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("data_dir = [", "not valid TOML"),
+        ("unknown_key = 1", "unknown configuration key: unknown_key"),
+        ("[capture]\nconcurrency = 0", "capture.concurrency: expected a positive integer"),
+        ("[capture]\nconcurrency = 'four'", "capture.concurrency: expected a positive integer"),
+        ("[capture]\ntimeout = 'soon'", "capture.timeout: expected a duration"),
+        ("[capture]\nmax_bytes = '2 parsecs'", "capture.max_bytes: expected a size"),
+        ("[capture]\nbogus = 1", "unknown configuration key: capture.bogus"),
+        ("[network]\nallow_private = 'yes'", "network.allow_private: expected true or false"),
+        ("[network]\nallow_networks = ['not-a-net']", "is not a CIDR network"),
+        ("[network]\nallow_networks = '127.0.0.1/32'", "expected a list of strings"),
+        ("[probes.youtube]\noembed_url = 'ftp://x'", "expected an http"),
+        ("capture = 3", "capture: expected a table"),
+        ("database_url = 'just-a-path'", "database_url: expected a URL"),
+        ("operator = 5", "operator: expected a string"),
+    ],
+)
+def test_broken_config_names_the_key(tmp_path: Path, text: str, match: str) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(cfg_file, env={})
+
+
+def test_missing_and_binary_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml", env={})
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(binary, env={})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("6h", 21600), ("30m", 1800), ("20s", 20),
+                                                ("500ms", 0.5), (15, 15), ("1d", 86400)])
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value, "k") == seconds
+
+
+@pytest.mark.parametrize(("value", "size"), [("2GiB", 2 * 1024**3), ("20 MiB", 20 * 1024**2),
+                                             (1000, 1000), ("1MB", 10**6)])
+def test_sizes(value: object, size: int) -> None:
+    assert parse_size(value, "k") == size
+
+
+@pytest.mark.parametrize("value", [True, -1, "-5s", "h", None])
+def test_bad_durations(value: object) -> None:
+    with pytest.raises(ConfigError, match="k: "):
+        parse_duration(value, "k")

@@ -172,12 +172,13 @@ def lookup(files: Annotated[list[Path], typer.Argument(help="Files to look for i
            as_json: JsonOpt = False) -> None:
     """Is each FILE byte-identical to an archived file? Which capture and citation?"""
     from preserver import views
-    from storage import hash_file
+    from storage import hash_stream
 
     hashes: list[tuple[Path, str]] = []
     for path in files:
         try:
-            hashes.append((path, hash_file(path)[0]))
+            with path.open("rb") as fh:
+                hashes.append((path, hash_stream(fh)[0]))
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from manifests import CaptureManifest, agent_details, canonical_json, sanitize_metadata, sign
+from manifests import CaptureManifest, ManifestFile, Outcome, agent_details, sanitize_metadata, sign
+from manifests import Target as ManifestTarget
 from preserver import queue
 from preserver.app import Archive
 from preserver.availability import record_check
@@ -42,23 +43,20 @@ def _parse_time(text: str) -> datetime:
 def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
                    result: CaptureResult) -> bytes:
     """The capture manifest v1 (DESIGN.md, contract) as canonical JSON bytes."""
-    document = {
-        "manifest_version": 1,
-        "capture_id": capture_id,
-        "target": {"key": job.target_key, "url": job.url, "platform": job.platform},
-        "requested_url": job.url,
-        "started_at": result.started_at,
-        "finished_at": result.finished_at,
-        "agent": agent_details(operator=archive.operator, software_version=__version__),
-        "outcome": {"state": result.state.value, "status": result.status.value,
-                    "message": result.message},
-        "files": [{"role": f.role, "name": f.name, "sha256": f.sha256, "size": f.size,
-                   "media_type": f.media_type} for f in result.files],
-        "metadata": sanitize_metadata(dict(result.metadata)),
-    }
-    data = canonical_json(document)
-    CaptureManifest.from_bytes(data)  # the invariants hold before anything is signed
-    return data
+    manifest = CaptureManifest(
+        capture_id=capture_id,
+        target=ManifestTarget(key=job.target_key, url=job.url, platform=job.platform),
+        requested_url=job.url,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        agent=agent_details(operator=archive.operator, software_version=__version__),
+        outcome=Outcome(state=result.state.value, status=result.status.value,
+                        message=result.message),
+        files=tuple(ManifestFile(role=f.role, name=f.name, sha256=f.sha256, size=f.size,
+                                 media_type=f.media_type) for f in result.files),
+        metadata=sanitize_metadata(result.metadata),
+    )
+    return manifest.to_bytes()
 
 
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,

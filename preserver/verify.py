@@ -99,7 +99,7 @@ def _verify_capture(archive: Archive, capture: Capture, rows: list[CaptureFile],
         return [Finding(subject=subject, check="manifest", outcome="failed",
                         detail=f"manifest or signature blob missing: {exc}")]
     try:
-        verify_signature(archive.key.public_pem, data, signature)
+        verify_signature(archive.key.public_key_pem, data, signature)
         out.append(Finding(subject=subject, check="signature", outcome="passed"))
     except VerificationError as exc:
         out.append(Finding(subject=subject, check="signature", outcome="failed", detail=str(exc)))

@@ -9,9 +9,49 @@ complete, so a crash never leaves a wrong or partial blob under a valid name.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
+
+from storage.errors import InvalidAddress
+
+#: Every copy and every hash reads in chunks of this size: memory stays flat for any blob.
+BUFFER_SIZE = 1 << 20
+
+_ADDRESS = re.compile(r"[0-9a-f]{64}")
+
+
+def hash_stream(stream: BinaryIO) -> tuple[str, int]:
+    """Read ``stream`` to its end in fixed-size chunks; return its SHA-256 (hex) and size.
+
+    >>> import io
+    >>> hash_stream(io.BytesIO(b"abc"))[0][:16], hash_stream(io.BytesIO(b"abc"))[1]
+    ('ba7816bf8f01cfea', 3)
+    """
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(BUFFER_SIZE):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def is_address(value: object) -> bool:
+    """True when ``value`` is a blob address: a SHA-256 written as 64 lowercase hex."""
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
+
+
+def check_address(sha256: object) -> str:
+    """Return ``sha256`` if it is a blob address (64 lowercase hex), else raise ``InvalidAddress``.
+
+    Every store method that takes an address calls this first, so no argument is
+    ever turned into a path before it is known to be exactly 64 hex digits.
+    """
+    if not isinstance(sha256, str) or not is_address(sha256):
+        raise InvalidAddress(f"not a SHA-256 address (64 lowercase hex): {sha256!r:.80}")
+    return sha256
 
 
 @dataclass(frozen=True, kw_only=True)

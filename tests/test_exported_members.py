@@ -1,0 +1,64 @@
+"""The public surface of each package is pinned: a change to it is a deliberate change here."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+import manifests
+import storage
+
+EXPORTED = {
+    storage: [
+        "BlobNotFound",
+        "BlobStore",
+        "BlobTooLarge",
+        "InvalidAddress",
+        "LocalBlobStore",
+        "SourceUnreadable",
+        "StorageError",
+        "StorageUnavailable",
+        "StoredBlob",
+        "hash_stream",
+    ],
+    manifests: [
+        "Agent",
+        "CanonicalizationError",
+        "CaptureManifest",
+        "InvalidKey",
+        "InvalidManifest",
+        "JsonValue",
+        "KeyFileError",
+        "ManifestError",
+        "ManifestFile",
+        "Outcome",
+        "SigningKey",
+        "Target",
+        "VerificationError",
+        "agent_details",
+        "canonical_json",
+        "load_or_create_signing_key",
+        "load_public_key",
+        "parse_canonical",
+        "sanitize_metadata",
+        "sign",
+        "verify_capture",
+        "verify_signature",
+    ],
+}
+
+
+@pytest.mark.parametrize("package", list(EXPORTED), ids=lambda p: p.__name__)
+def test_all_is_pinned_and_sorted(package: types.ModuleType) -> None:
+    assert package.__all__ == EXPORTED[package]
+    assert package.__all__ == sorted(package.__all__)
+
+
+@pytest.mark.parametrize("package", list(EXPORTED), ids=lambda p: p.__name__)
+def test_exported_members_are_the_packages_own(package: types.ModuleType) -> None:
+    for name in package.__all__:
+        member = getattr(package, name)
+        module = getattr(member, "__module__", None)
+        if module is not None and not isinstance(member, types.GenericAlias | types.UnionType):
+            assert module.split(".")[0] == package.__name__, f"{name} comes from {module}"

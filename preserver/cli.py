@@ -23,10 +23,10 @@ from preserver.app import Archive, open_archive
 from preserver.config import Config, load_config
 from preserver.errors import InputError, IntegrityError, PreserverError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Preserve the links cited in human-rights reports, with proof of custody.")
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -222,28 +222,11 @@ def doctor() -> None:
 
 
 def main() -> None:
-    """Console entry point: the one error boundary."""
+    """Console entry point: the one error boundary (usage errors are typer's: exit 2)."""
     try:
-        app(standalone_mode=False)
+        app()
     except PreserverError as exc:
         if state.verbose:
             err.print_exception()
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except (typer.BadParameter, typer.Exit) as exc:  # pragma: no cover - click handles these
-        sys.exit(getattr(exc, "exit_code", 2))
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        raise

@@ -110,7 +110,7 @@ def _parse(url: str) -> SplitResult:
         raise InvalidURL("empty URL")
     if len(text) > MAX_URL_LENGTH:
         raise InvalidURL(f"URL is {len(text)} characters long, over the limit of {MAX_URL_LENGTH}")
-    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in text):
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in text):
         raise InvalidURL(f"URL contains whitespace or control characters: {text[:80]!r}")
     if text.startswith("//"):
         text = "https:" + text

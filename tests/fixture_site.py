@@ -13,8 +13,10 @@ set the end-to-end tests use.
 from __future__ import annotations
 
 import hashlib
+import html
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +62,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     site: "FixtureSite"
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients that hang up early (yt-dlp probing a media URL, a killed
+        # capture) are normal here, not errors worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 def send(
     req: BaseHTTPRequestHandler,
@@ -90,7 +99,12 @@ class FixtureSite:
     @classmethod
     def start(cls, host: str = "127.0.0.1") -> "FixtureSite":
         server = _Server((host, 0), _RequestHandler)
-        thread = threading.Thread(target=server.serve_forever, name="fixture-site", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # close() waits one poll interval at most
+            name="fixture-site",
+            daemon=True,
+        )
         site = cls(server=server, thread=thread)
         server.site = site
         thread.start()
@@ -221,3 +235,95 @@ def make_media(directory: Path) -> Media:
         "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nسوق دوما بعد الغارة\n", encoding="utf-8"
     )
     return Media(mp4=mp4, mp4_b=mp4_b, jpg=jpg, vtt=vtt)
+
+
+# -- streaming formats and pages (media worker tests) ------------------------------------
+
+_CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".jpg": "image/jpeg", ".vtt": "text/vtt",
+}
+
+
+def add_directory(site: FixtureSite, prefix: str, directory: Path) -> dict[str, str]:
+    """Serve every file of ``directory`` under ``prefix``; returns {name: url}."""
+    urls = {}
+    for file in sorted(directory.iterdir()):
+        ctype = _CONTENT_TYPES.get(file.suffix, "application/octet-stream")
+        urls[file.name] = site.add_file(f"{prefix.rstrip('/')}/{file.name}", file, ctype)
+    return urls
+
+
+def make_hls(source: Path, directory: Path) -> Path:
+    """A VOD HLS rendition of ``source`` (keyframe every 0.5 s, so several segments).
+
+    Returns the playlist ``index.m3u8``; segments are ``seg<N>.ts`` beside it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    playlist = directory / "index.m3u8"
+    subprocess.run(
+        [_ffmpeg(), "-v", "error", "-y", "-i", str(source),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-c:a", "aac", "-b:a", "32k",
+         "-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod",
+         "-hls_segment_filename", str(directory / "seg%d.ts"), str(playlist)],
+        check=True,
+    )
+    return playlist
+
+
+def make_dash(source: Path, directory: Path) -> Path:
+    """A static DASH rendition of ``source``: separate video and audio representations.
+
+    Returns ``manifest.mpd``; init and media segments (``*.m4s``) are beside it.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = directory / "manifest.mpd"
+    subprocess.run(
+        [_ffmpeg(), "-v", "error", "-y", "-i", str(source), "-map", "0:v", "-map", "0:a",
+         "-c", "copy", "-f", "dash", "-seg_duration", "1", "-use_template", "1",
+         "-use_timeline", "1", str(manifest)],
+        check=True,
+    )
+    return manifest
+
+
+def _ffmpeg() -> str:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("the fixture site needs ffmpeg (apt-get install ffmpeg)")
+    return ffmpeg
+
+
+def html_page(*, title: str = "Fixture page", head: str = "", body: str = "") -> bytes:
+    """A minimal UTF-8 HTML page (``title`` is escaped; ``head``/``body`` are raw HTML)."""
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title>{head}</head>\n<body>{body}</body></html>\n"
+    ).encode()
+
+
+def video_tag_page(
+    video_url: str, *, poster: str | None = None, tracks: dict[str, str] | None = None,
+    title: str = "Video tag page",
+) -> bytes:
+    """A page with one ``<video>``: optional poster and ``<track>``s ({srclang: url})."""
+    poster_attr = f' poster="{html.escape(poster)}"' if poster else ""
+    track_tags = "".join(
+        f'<track kind="subtitles" srclang="{html.escape(lang)}" src="{html.escape(url)}">'
+        for lang, url in (tracks or {}).items()
+    )
+    body = f'<video controls src="{html.escape(video_url)}"{poster_attr}>{track_tags}</video>'
+    head = f'<meta property="og:image" content="{html.escape(poster)}">' if poster else ""
+    return html_page(title=title, head=head, body=body)
+
+
+def og_video_page(video_url: str, *, title: str, image: str | None = None) -> bytes:
+    """A page announcing its video only through Open Graph tags."""
+    head = (
+        f'<meta property="og:title" content="{html.escape(title)}">'
+        f'<meta property="og:video" content="{html.escape(video_url)}">'
+        '<meta property="og:video:type" content="video/mp4">'
+    )
+    if image:
+        head += f'<meta property="og:image" content="{html.escape(image)}">'
+    return html_page(title=title, head=head, body="<p>A post with a video.</p>")

@@ -36,6 +36,7 @@ _LINE = frozenset({"br", "caption", "dd", "div", "dt", "figcaption", "li", "tr"}
 _CELL = frozenset({"td", "th"})
 _HEADING = {f"h{n}": n for n in range(1, 7)}
 _EMBED = frozenset({"iframe", "embed", "video", "audio", "source"})
+_LONE_LT = re.compile(r"<(?![A-Za-z/!?])")
 _MARK = "\x1f"  # a line of its own marks a paragraph break
 _BREAK = f"\n{_MARK}\n"
 _SPACE = re.compile(r"[ \t\n\r\f\v]+")
@@ -111,6 +112,12 @@ def _absolute(url: str | None) -> str | None:
 
 def html_to_text(source: str) -> str:
     """HTML source -> plain text (see the module docstring)."""
+    # html.parser rescans to the end of the input for every "<" that no ">"
+    # follows (quadratic: a hostile 1 MB "</</…" takes minutes), and is slow on
+    # each "<" that opens nothing. Neither can open a tag, so each is escaped to
+    # the text the parser would make of it anyway.
+    last = source.rfind(">")
+    source = _LONE_LT.sub("&lt;", source[: last + 1]) + source[last + 1 :].replace("<", "&lt;")
     parser = _TextParser()
     try:
         parser.feed(source)

@@ -1,0 +1,125 @@
+"""The CLI's error boundary: bad input exits 2 with one line and no traceback; an
+unusable archive exits 1; nothing is lost or half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(tmp_path: Path, *args: str, config: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
+    cfg = config or _config(tmp_path)
+    return subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg), *args],
+                          capture_output=True, text=True, env={**base, **(env or {})},
+                          timeout=120, cwd=tmp_path)
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "config.toml"
+    if not cfg.exists():
+        cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
+    return cfg
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, match: str) -> None:
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert match in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("binary.txt", b"\x00\x01\x02\xff" * 100, "binary"),
+        ("empty.txt", b"", "empty"),
+        ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
+        ("tool.exe", b"MZ\x90\x00\x03" + b"\x00" * 200, "not a report"),
+    ],
+)
+def test_bad_reports_exit_2_and_add_nothing(tmp_path: Path, name: str, content: bytes,
+                                            match: str) -> None:
+    report = tmp_path / name
+    report.write_bytes(content)
+    proc = run(tmp_path, "ingest", str(report))
+    assert_one_line_error(proc, 2, match)
+    status = json.loads(run(tmp_path, "status", "--json").stdout)
+    assert status["reports"] == 0 and status["citations"] == 0
+
+
+def test_missing_report_exits_2(tmp_path: Path) -> None:
+    assert_one_line_error(run(tmp_path, "preserve", str(tmp_path / "nope.txt")), 2, "nope.txt")
+
+
+def test_huge_report_is_refused(tmp_path: Path) -> None:
+    report = tmp_path / "huge.txt"
+    with report.open("wb") as fh:  # sparse: 60 MiB of nothing, larger than the limit
+        fh.truncate(60 * 1024 * 1024)
+    proc = run(tmp_path, "ingest", str(report))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_broken_config_exits_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "broken.toml"
+    cfg.write_text("[capture\nconcurrency = 4", encoding="utf-8")
+    assert_one_line_error(run(tmp_path, "status", config=cfg), 2, "not valid TOML")
+
+
+def test_bad_environment_override_exits_2(tmp_path: Path) -> None:
+    proc = run(tmp_path, "status", env={"PRESERVER_CAPTURE_CONCURRENCY": "-3"})
+    assert_one_line_error(proc, 2, "capture.concurrency")
+
+
+def test_unusable_data_dir_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a directory")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('data_dir = "afile/archive"\n', encoding="utf-8")
+    assert_one_line_error(run(tmp_path, "status", config=cfg), 1, "data directory")
+
+
+def test_unknown_key_exits_2(tmp_path: Path) -> None:
+    assert_one_line_error(run(tmp_path, "show", "youtube:xxxxxxxxxxx"), 2, "youtube:xxxxxxxxxxx")
+
+
+def test_unknown_report_filter_exits_2(tmp_path: Path) -> None:
+    assert_one_line_error(run(tmp_path, "links", "--report", "nope.txt"), 2, "no report named")
+
+
+def test_lookup_of_missing_file_exits_2(tmp_path: Path) -> None:
+    assert_one_line_error(run(tmp_path, "lookup", str(tmp_path / "clip.mp4")), 2, "cannot read")
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    proc = run(tmp_path, "frobnicate")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_verify_of_an_empty_archive_passes(tmp_path: Path) -> None:
+    proc = run(tmp_path, "verify", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [] or all(
+        f["outcome"] != "failed" for f in json.loads(proc.stdout))
+
+
+def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
+    run(tmp_path, "status")
+    key = tmp_path / "archive" / "keys" / "signing.key"
+    first = key.read_bytes()
+    assert key.stat().st_mode & 0o777 == 0o600
+    run(tmp_path, "status")
+    assert key.read_bytes() == first
+
+
+def test_doctor_reports_each_check(tmp_path: Path) -> None:
+    proc = run(tmp_path, "doctor")
+    for name in ("ffmpeg", "JavaScript runtime", "yt-dlp", "database", "data directory",
+                 "signing key", "timestamp authorities"):
+        assert name in proc.stdout

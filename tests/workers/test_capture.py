@@ -1,0 +1,307 @@
+"""capture(): page snapshot and media in parallel, files into the store, one result.
+
+The media part is the real yt-dlp against the fixture site; the store is the
+real LocalBlobStore, except for the disk-full case, which uses a fake store whose
+``put_file`` raises ``StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib
+import logging
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from storage.errors import StorageUnavailable
+from storage.local import LocalBlobStore
+from tests.fixture_site import FixtureSite, Media
+from workers.capture import _decide, _media_name, capture, file_base
+from workers.errors import StoreFailed
+from workers.media import MediaFile, MediaOutcome
+from workers.net import make_client
+from workers.page import PageOutcome
+from workers.types import CapturedFile, CaptureJob, CaptureState, Limits, Status
+
+# The module, not the function that ``workers`` re-exports under the same name.
+capture_module = importlib.import_module("workers.capture")
+LOOPBACK = ("127.0.0.1/32",)
+MOMENT = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0) as c:
+        yield c
+
+
+def make_job(
+    tmp_path: Path, url: str, *, key: str | None = None, platform: str = "web"
+) -> CaptureJob:
+    work_dir = tmp_path / "tmp" / f"job-{uuid.uuid4().hex[:8]}"
+    work_dir.mkdir(parents=True)
+    return CaptureJob(
+        job_id=1, capture_id=str(uuid.uuid4()), target_key=key or f"web:{url}", url=url,
+        platform=platform, work_dir=work_dir,
+        limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0, socket_timeout_seconds=5.0),
+        allow_networks=LOOPBACK, ffmpeg=shutil.which("ffmpeg"),
+    )
+
+
+def page_records(store: LocalBlobStore, f: CapturedFile) -> list[Any]:
+    with store.open(f.sha256) as blob:
+        return [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.content_stream().read())
+                for r in ArchiveIterator(blob, check_digests="raise")]
+
+
+async def test_direct_mp4_stores_media_and_page(
+    tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore, http: httpx.AsyncClient
+) -> None:
+    url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
+    job = make_job(tmp_path, url)
+    result = await capture(job, store, http, clock=lambda: MOMENT)
+    assert (result.state, result.status, result.message) == (
+        CaptureState.COMPLETE, Status.AVAILABLE, "")
+    assert not result.transient
+    base = file_base(job.target_key)
+    by_role = {f.role: f for f in result.files}
+    assert by_role["media"].sha256 == media.sha256("mp4")
+    assert by_role["media"].size == media.mp4.stat().st_size
+    assert by_role["media"].name == f"{base}.media.mp4"
+    assert by_role["media"].media_type == "video/mp4"
+    page = by_role["page"]
+    assert (page.name, page.media_type) == (f"{base}.page.warc.gz", "application/warc")
+    for f in result.files:
+        with store.open(f.sha256) as blob:
+            assert hashlib.sha256(blob.read()).hexdigest() == f.sha256
+    records = page_records(store, page)
+    assert [r[0] for r in records] == ["warcinfo", "response", "request"]
+    assert records[1][1] == url
+    assert media.mp4.read_bytes().startswith(records[1][2])  # capped at 1 MiB by the page part
+    assert result.started_at == result.finished_at == "2026-03-04T05:06:07.890000Z"
+    assert not job.work_dir.exists()
+
+
+async def test_link_404_fails_not_found(
+    tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient
+) -> None:
+    job = make_job(tmp_path, site.url("/v/missing.mp4"))
+    result = await capture(job, store, http)
+    assert (result.state, result.status, result.files) == (
+        CaptureState.FAILED, Status.NOT_FOUND, ())
+    assert result.message == "HTTP 404 Not Found" and not result.transient
+    assert list(store.iter_blobs()) == []
+    assert not job.work_dir.exists()
+    assert result.started_at.endswith("Z") and result.finished_at >= result.started_at
+
+
+async def test_web_page_without_media_is_complete(
+    tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient
+) -> None:
+    html = b"<html><head><title>statement</title></head><body><p>text</p></body></html>"
+    url = site.add_bytes("/statement.html", html, "text/html")
+    result = await capture(make_job(tmp_path, url), store, http)
+    assert (result.state, result.status) == (CaptureState.COMPLETE, Status.AVAILABLE)
+    assert [f.role for f in result.files] == ["page"]
+    assert page_records(store, result.files[0])[1][2] == html
+    assert result.resolved_url == url
+
+
+class DiskFullStore:
+    """A fake store (only ``put_file`` is used here): the disk is full."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def put_file(self, path: str, *, max_bytes: int | None = None) -> Any:
+        self.calls += 1
+        raise StorageUnavailable("cannot write blob: [Errno 28] No space left on device")
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"capture() must not call store.{name}")
+
+
+async def test_disk_full_store_propagates(
+    tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient
+) -> None:
+    url = site.add_bytes("/p.html", b"<html><body>x</body></html>", "text/html")
+    job = make_job(tmp_path, url)
+    fake = DiskFullStore()
+    name = r"web-[0-9a-f]{16}\.page\.warc\.gz"
+    with pytest.raises(StoreFailed, match=rf"could not store {name}: .*No space left"):
+        await capture(job, fake, http)
+    assert fake.calls == 1
+    assert not job.work_dir.exists()
+
+
+async def test_disk_full_in_work_dir_propagates(
+    tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def full(url: str, *, out: BinaryIO, **kwargs: Any) -> PageOutcome:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(capture_module, "snapshot_page", full)
+    job = make_job(tmp_path, site.url("/nothing"))
+    with pytest.raises(StoreFailed, match="work directory full"):
+        await capture(job, store, http)
+    assert not job.work_dir.exists()
+
+
+async def test_media_crash_keeps_the_page(
+    tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(job: CaptureJob) -> MediaOutcome:
+        raise RuntimeError("bug in media")
+
+    monkeypatch.setattr(capture_module, "capture_media", broken)
+    url = site.add_bytes("/p.html", b"<html><body>x</body></html>", "text/html")
+    with caplog.at_level(logging.ERROR, logger="workers.capture"):
+        result = await capture(make_job(tmp_path, url), store, http)
+    assert (result.state, result.status) == (CaptureState.PARTIAL, Status.AVAILABLE)
+    assert result.message == "media: media capture failed: RuntimeError"
+    assert [f.role for f in result.files] == ["page"]
+    assert any(r.exc_info and "bug in media" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_page_crash_keeps_the_media(
+    tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore,
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(url: str, **kwargs: Any) -> PageOutcome:
+        raise RuntimeError("bug in page")
+
+    monkeypatch.setattr(capture_module, "snapshot_page", broken)
+    url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
+    result = await capture(make_job(tmp_path, url), store, http)
+    assert (result.state, result.status) == (CaptureState.PARTIAL, Status.AVAILABLE)
+    assert [f.role for f in result.files if f.role == "media"] == ["media"]
+    assert "page" not in {f.role for f in result.files}
+
+
+# -- the decision table, as a pure function ---------------------------------------------
+
+
+def page_outcome(status: Status = Status.AVAILABLE, transient: bool = False) -> PageOutcome:
+    code = {Status.AVAILABLE: 200, Status.NOT_FOUND: 404}.get(status, 503)
+    return PageOutcome(status=status, message="" if code == 200 else f"HTTP {code}",
+                       transient=transient, http_status=code, final_url="u",
+                       content_type="text/html", body_bytes=1, truncated=False, hops=1)
+
+
+def media_outcome(
+    status: Status = Status.AVAILABLE, *, transient: bool = False, no_media: bool = False,
+    message: str = "",
+) -> MediaOutcome:
+    return MediaOutcome(status=status, message=message, transient=transient, files=(),
+                        metadata={}, resolved_url=None, no_media=no_media)
+
+
+def stored(*roles: str) -> list[CapturedFile]:
+    return [CapturedFile(role=r, name=r, sha256="0" * 64, size=1, media_type="x") for r in roles]
+
+
+YT = "youtube"
+REMOVED = "This video has been removed by the uploader"
+
+
+@pytest.mark.parametrize(
+    ("platform", "page", "media", "files", "expected"),
+    [
+        (YT, page_outcome(), media_outcome(), stored("media", "page"),
+         (CaptureState.COMPLETE, Status.AVAILABLE, "", False)),
+        (YT, page_outcome(Status.ERROR, True), media_outcome(), stored("media"),
+         (CaptureState.COMPLETE, Status.AVAILABLE, "", False)),
+        (YT, page_outcome(), media_outcome(Status.REMOVED_UPLOADER, message=REMOVED),
+         stored("page"), (CaptureState.PARTIAL, Status.REMOVED_UPLOADER, REMOVED, False)),
+        (YT, page_outcome(Status.ERROR, True),
+         media_outcome(Status.REMOVED_UPLOADER, message=REMOVED), [],
+         (CaptureState.FAILED, Status.REMOVED_UPLOADER, REMOVED, True)),
+        (YT, page_outcome(), media_outcome(Status.RATE_LIMITED, transient=True, message="bot"),
+         stored("page"), (CaptureState.PARTIAL, Status.RATE_LIMITED, "bot", True)),
+        (YT, page_outcome(), media_outcome(no_media=True), stored("page"),
+         (CaptureState.PARTIAL, Status.UNKNOWN, "no media found at this link", False)),
+        ("web", page_outcome(), media_outcome(no_media=True), stored("page"),
+         (CaptureState.COMPLETE, Status.AVAILABLE, "", False)),
+        ("web", page_outcome(), media_outcome(), stored("media", "page"),
+         (CaptureState.COMPLETE, Status.AVAILABLE, "", False)),
+        ("web", page_outcome(), media_outcome(Status.ERROR, transient=True, message="HTTP 503"),
+         stored("page"), (CaptureState.PARTIAL, Status.AVAILABLE, "media: HTTP 503", True)),
+        ("web", page_outcome(Status.NOT_FOUND), media_outcome(Status.NOT_FOUND), [],
+         (CaptureState.FAILED, Status.NOT_FOUND, "HTTP 404", False)),
+        ("web", page_outcome(Status.ERROR, True), media_outcome(Status.ERROR), [],
+         (CaptureState.FAILED, Status.ERROR, "HTTP 503", True)),
+        ("web", page_outcome(Status.ERROR, True), media_outcome(), stored("media"),
+         (CaptureState.PARTIAL, Status.AVAILABLE, "HTTP 503", False)),
+    ],
+)
+def test_decision_table(
+    tmp_path: Path, platform: str, page: PageOutcome, media: MediaOutcome,
+    files: list[CapturedFile], expected: tuple[CaptureState, Status, str, bool],
+) -> None:
+    job = make_job(tmp_path, "https://example.org/", platform=platform,
+                   key="youtube:45WIwFETn3E" if platform == YT else None)
+    assert _decide(job, page, media, files) == expected
+
+
+# -- names never come from remote text --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "base"),
+    [
+        ("youtube:45WIwFETn3E", "youtube-45WIwFETn3E"),
+        ("facebook:10153231379946729", "facebook-10153231379946729"),
+        ("facebook:pfbid02abcXYZ", "facebook-pfbid02abcXYZ"),
+        ("facebook-url:https://fb.watch/abc/", "facebook-url-"
+         + hashlib.sha256(b"https://fb.watch/abc/").hexdigest()[:16]),
+        ("web:https://example.org/a",
+         "web-" + hashlib.sha256(b"https://example.org/a").hexdigest()[:16]),
+        ("youtube:../../etc", "youtube-" + hashlib.sha256(b"../../etc").hexdigest()[:16]),
+        ("Weird Kind:x", "target-" + hashlib.sha256(b"x").hexdigest()[:16]),
+    ],
+)
+def test_file_base(key: str, base: str) -> None:
+    assert file_base(key) == base
+
+
+def test_media_names_are_unique_and_safe() -> None:
+    taken: set[str] = set()
+    files = [
+        MediaFile(path=Path("w/Title_../../x.mp4"), role="media", media_type="video/mp4"),
+        MediaFile(path=Path("w/45WIwFETn3E.ar.vtt"), role="subtitle", media_type="text/vtt"),
+        MediaFile(path=Path("w/45WIwFETn3E.ar.vtt.x.vtt"), role="subtitle", media_type="text/vtt"),
+        MediaFile(path=Path("w/45WIwFETn3E.info.json"), role="info", media_type="application/json"),
+        MediaFile(path=Path("w/45WIwFETn3E.f137.mp4"), role="component", media_type="video/mp4"),
+        MediaFile(path=Path("w/45WIwFETn3E.f140.m4a"), role="component", media_type="audio/mp4"),
+        MediaFile(path=Path("w/45WIwFETn3E.weird ext!"), role="other", media_type="x"),
+        MediaFile(path=Path("w/a.webp"), role="thumbnail", media_type="image/webp"),
+        MediaFile(path=Path("w/b.webp"), role="thumbnail", media_type="image/webp"),
+    ]
+    names = [_media_name("youtube-45WIwFETn3E", f, taken) for f in files]
+    assert names == [
+        "youtube-45WIwFETn3E.media.mp4",
+        "youtube-45WIwFETn3E.subtitle-ar.vtt",
+        "youtube-45WIwFETn3E.subtitle-x.vtt",
+        "youtube-45WIwFETn3E.info.json",
+        "youtube-45WIwFETn3E.component.mp4",
+        "youtube-45WIwFETn3E.component.m4a",
+        "youtube-45WIwFETn3E.other.bin",
+        "youtube-45WIwFETn3E.thumbnail.webp",
+        "youtube-45WIwFETn3E.thumbnail-2.webp",
+    ]

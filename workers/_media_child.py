@@ -1,0 +1,172 @@
+"""The yt-dlp run inside the killable child process (see ``workers.media``).
+
+Runs in a process of its own: ``main`` makes it a process-group leader (so a
+kill reaches ffmpeg too), installs the address guard, runs one ``YoutubeDL``
+and writes one JSON report to the pipe. JSON, not pickle: the report carries
+remote text, and the parent must not unpickle what a compromised child wrote.
+
+The report is plain data::
+
+    {"status": "available", "message": "", "transient": false, "no_media": false,
+     "oversized": false, "roles": {"Generic-clip.mp4.mp4": "media", ...},
+     "metadata": {...sanitize_info...}, "resolved_url": "...", "warnings": [...]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from yt_dlp import YoutubeDL
+from yt_dlp.utils import DownloadCancelled, YoutubeDLError
+
+from workers import _netguard
+from workers._media_options import build_options
+from workers.classify import classify
+from workers.types import CaptureJob, Status
+
+_MAX_WARNINGS = 50
+_SAFE_LANG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+
+
+def too_large_message(max_bytes: int) -> str:
+    return f"larger than the limit of {max_bytes} bytes"
+
+
+class _TooLarge(DownloadCancelled):  # type: ignore[misc]  # yt-dlp is untyped
+    """Raised from the progress hook: yt-dlp lets ``DownloadCancelled`` through unwrapped."""
+
+
+class _Run:
+    """Logger and progress hook of one run; remembers what the report needs."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.oversized = False
+        self.warnings: list[str] = []
+
+    # yt-dlp logger protocol -------------------------------------------------------
+    def debug(self, msg: str) -> None:
+        # max_filesize aborts without an exception; this line is the only sign.
+        if "is larger than max-filesize" in msg:
+            self.oversized = True
+
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        if len(self.warnings) < _MAX_WARNINGS:
+            self.warnings.append(msg.removeprefix("WARNING: "))
+
+    def error(self, msg: str) -> None:
+        pass  # the same text arrives as the DownloadError
+
+    # progress hook ----------------------------------------------------------------
+    def on_progress(self, d: dict[str, Any]) -> None:
+        # max_filesize only sees a Content-Length; streams of unknown size and
+        # HLS/DASH fragments are bounded here, on the bytes actually received.
+        if d.get("status") == "downloading" and (d.get("downloaded_bytes") or 0) > self.max_bytes:
+            self.oversized = True
+            raise _TooLarge(too_large_message(self.max_bytes))
+
+
+class _EvidenceYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp is untyped
+    """``YoutubeDL`` with the subtitle choice of ``_media_options`` and safe language keys."""
+
+    def process_subtitles(
+        self, video_id: str, normal_subtitles: Any, automatic_captions: Any
+    ) -> Any:
+        if automatic_captions:
+            orig = {k: v for k, v in automatic_captions.items() if k.endswith("-orig")}
+            automatic_captions = orig or automatic_captions
+        chosen = super().process_subtitles(video_id, normal_subtitles, automatic_captions)
+        return _safe_languages(chosen) if chosen else chosen
+
+
+def _safe_languages(subs: dict[str, Any]) -> dict[str, Any]:
+    """Language codes become file names; remote ones (``<track srclang>``) may be anything.
+
+    yt-dlp refuses an unsafe one by failing the whole capture, so rename it.
+    """
+    out: dict[str, Any] = {}
+    for i, (lang, sub) in enumerate(subs.items()):
+        key = lang if _SAFE_LANG.fullmatch(lang) else f"track{i}"
+        out[key if key not in out else f"{key}-{i}"] = sub
+    return out
+
+
+def _roles(info: dict[str, Any], home: Path) -> dict[str, str]:
+    """File roles named by yt-dlp's own record of what it wrote."""
+    roles: dict[str, str] = {}
+
+    def put(path: Any, role: str) -> None:
+        if isinstance(path, str) and path:
+            p = Path(path)
+            try:
+                roles[str((home / p).resolve().relative_to(home.resolve()))] = role
+            except ValueError:
+                pass  # outside the job directory: not ours to list
+
+    entries = info.get("entries") if info.get("_type") == "playlist" else None
+    put(info.get("infojson_filename"), "info")
+    for entry in [info, *(entries or [])]:
+        if not isinstance(entry, dict):
+            continue
+        put(entry.get("infojson_filename"), "info")
+        for thumb in entry.get("thumbnails") or []:
+            put(thumb.get("filepath"), "thumbnail")
+        for sub in (entry.get("requested_subtitles") or {}).values():
+            put(sub.get("filepath"), "subtitle")
+        for rd in entry.get("requested_downloads") or []:
+            put(rd.get("infojson_filename"), "info")
+            for component in rd.get("requested_formats") or []:
+                put(component.get("filepath"), "component")
+            put(rd.get("filepath"), "media")
+    return roles
+
+
+def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
+    """Run yt-dlp for one job in this process and describe the result."""
+    run = _Run(job.limits.max_bytes)
+    opts = build_options(job, ffmpeg=ffmpeg) | {"logger": run, "progress_hooks": [run.on_progress]}
+    report: dict[str, Any] = {
+        "status": Status.AVAILABLE.value, "message": "", "transient": False, "no_media": False,
+        "roles": {}, "metadata": {}, "resolved_url": None,
+    }
+    try:
+        with _EvidenceYoutubeDL(opts) as ydl:
+            info = ydl.extract_info(job.url, download=True)
+            metadata = ydl.sanitize_info(info) if isinstance(info, dict) else {}
+    except _TooLarge as exc:
+        report.update(status=Status.ERROR.value, message=str(exc))
+    except (YoutubeDLError, OSError) as exc:
+        c = classify(exc)
+        report.update(status=c.status.value, message=c.message, transient=c.transient,
+                      no_media=c.no_media)
+        if c.no_media:
+            # The page answered, it just holds no media: the link is up.
+            report["status"] = Status.AVAILABLE.value
+    else:
+        report.update(metadata=metadata, resolved_url=metadata.get("webpage_url"),
+                      roles=_roles(metadata, job.work_dir))
+        if run.oversized:
+            report.update(status=Status.ERROR.value, message=too_large_message(job.limits.max_bytes))
+        elif metadata.get("is_live"):
+            report.update(status=Status.UNKNOWN.value, transient=True,
+                          message="live stream in progress: capture it once it has ended")
+    report.update(oversized=run.oversized, warnings=run.warnings)
+    return report
+
+
+def main(job: CaptureJob, ffmpeg: str | None, conn: Connection) -> None:
+    """Child-process entry point: one capture, one JSON report on ``conn``, exit."""
+    os.setsid()  # own process group: the parent's kill reaches ffmpeg as well
+    _netguard.install(allow_private=job.allow_private, allow_networks=job.allow_networks)
+    data = json.dumps(capture(job, ffmpeg)).encode()
+    with open(conn.fileno(), "wb", closefd=False) as pipe:
+        pipe.write(data)
+    conn.close()

@@ -1,0 +1,221 @@
+"""The capture worker: one job in, page snapshot and media into the blob store, one result out.
+
+STYLE.md, "Workers return results": ``capture(job, store, http)`` writes blobs
+and returns a frozen ``CaptureResult``; it never touches the database.
+
+    result = await capture(job, store, http)   # http: workers.net.make_client(...)
+
+Steps:
+
+1. The page snapshot (``workers.page``, WARC into ``<work_dir>/page.warc.gz``)
+   and the media capture (``workers.media``, yt-dlp into ``<work_dir>/media/``,
+   its own directory so neither sees the other's files) run concurrently. An
+   unexpected exception in either is logged and counts as an ``error`` outcome
+   for that part; the other part still runs.
+2. Every file produced is moved into the store (``put_file``, in a thread).
+   Files are named from the target key and the role, never from remote text:
+   ``youtube-45WIwFETn3E.media.mp4``, ``web-<16 hex of sha256(url)>.page.warc.gz``.
+   The page WARC is kept when the last response was 2xx.
+3. State and status:
+
+   - youtube/facebook: ``complete`` when the media is stored; ``partial``
+     when only other files (the page, a thumbnail) are; ``failed`` when
+     nothing is. The status is the media outcome's (the platform's words).
+   - web: ``complete`` when the page was captured with a 2xx and any media
+     found was stored too (no media at all is fine); ``partial`` when
+     something was stored; ``failed`` otherwise, with the page's status.
+   - ``transient`` (worth a retry): the media's verdict, or for a capture that
+     kept nothing, the page's.
+4. The work directory is removed whatever happened (the store has the files).
+
+A store failure (``storage.errors.StorageError``: disk full, permissions) is
+not an outcome of the link: it is raised as ``workers.errors.StoreFailed``, so
+the run records the job failed and keeps no partial capture (blobs already
+written stay unreferenced in the store). A full disk while writing the page
+snapshot in the work directory is raised the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno
+import hashlib
+import logging
+import re
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from storage._base import BlobStore
+from storage.errors import StorageError
+from workers.errors import StoreFailed
+from workers.media import MediaFile, MediaOutcome, capture_media
+from workers.page import PageOutcome, snapshot_page
+from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Status
+
+__all__ = ["capture", "file_base", "utc_now"]
+
+log = logging.getLogger(__name__)
+
+_PLATFORM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_EXT = re.compile(r"[a-z0-9]{1,10}")
+_LANG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+PAGE_NAME = "page.warc.gz"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def file_base(target_key: str) -> str:
+    """The stem of every file name of a target: platform id, or a hash of the URL.
+
+    >>> file_base("youtube:45WIwFETn3E")
+    'youtube-45WIwFETn3E'
+    >>> file_base("web:https://example.org/a")
+    'web-b5b10dd0429e69ac'
+    """
+    kind, _, rest = target_key.partition(":")
+    if kind in ("youtube", "facebook") and _PLATFORM_ID.fullmatch(rest):
+        return f"{kind}-{rest}"
+    prefix = kind if re.fullmatch(r"[a-z][a-z0-9-]{0,20}", kind) else "target"
+    return f"{prefix}-{hashlib.sha256(rest.encode('utf-8')).hexdigest()[:16]}"
+
+
+def _media_name(base: str, file: MediaFile, taken: set[str]) -> str:
+    name = file.path.name.lower()
+    ext = "json" if name.endswith(".info.json") else file.path.suffix.lower().lstrip(".")
+    ext = ext if _EXT.fullmatch(ext) else "bin"
+    qualifier = ""
+    suffixes = file.path.suffixes
+    if file.role == "subtitle" and len(suffixes) >= 2 and _LANG.fullmatch(suffixes[-2][1:].lower()):
+        qualifier = "-" + suffixes[-2][1:].lower()  # the language (yt-dlp made it safe)
+    candidate, n = f"{base}.{file.role}{qualifier}.{ext}", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}.{file.role}{qualifier}-{n}.{ext}"
+    taken.add(candidate)
+    return candidate
+
+
+async def _put(
+    store: BlobStore, path: Path, *, role: str, name: str, media_type: str
+) -> CapturedFile:
+    try:
+        blob = await asyncio.to_thread(store.put_file, str(path))
+    except StorageError as exc:
+        raise StoreFailed(f"could not store {name}: {exc}") from exc
+    return CapturedFile(role=role, name=name, sha256=blob.sha256, size=blob.size,
+                        media_type=media_type)
+
+
+async def _snapshot(
+    job: CaptureJob, http: httpx.AsyncClient, clock: Callable[[], datetime]
+) -> PageOutcome:
+    try:
+        with (job.work_dir / PAGE_NAME).open("wb") as out:
+            return await snapshot_page(
+                job.url, client=http, out=out, max_bytes=job.limits.max_bytes,
+                deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
+            )
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise StoreFailed(f"work directory full while writing the page: {exc}") from exc
+        log.exception("page snapshot of %s failed", job.target_key)
+        return _page_error(exc)
+    except Exception as exc:  # a bug must not lose the media part
+        log.exception("page snapshot of %s failed unexpectedly", job.target_key)
+        return _page_error(exc)
+
+
+def _page_error(exc: BaseException) -> PageOutcome:
+    return PageOutcome(status=Status.ERROR, message=f"page snapshot failed: {type(exc).__name__}",
+                       transient=False, http_status=None, final_url=None, content_type=None,
+                       body_bytes=0, truncated=False)
+
+
+async def _media(job: CaptureJob) -> MediaOutcome:
+    try:
+        return await capture_media(job)
+    except Exception as exc:  # a bug must not lose the page part
+        log.exception("media capture of %s failed unexpectedly", job.target_key)
+        message = f"media capture failed: {type(exc).__name__}"
+        return MediaOutcome(status=Status.ERROR, message=message, transient=False, files=(),
+                            metadata={}, resolved_url=None, no_media=False)
+
+
+def _decide(
+    job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile]
+) -> tuple[CaptureState, Status, str, bool]:
+    """(state, status, message, transient) from both parts and what was stored."""
+    media_ok = media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
+    stored = bool(files)
+    if job.platform != "web":
+        if media_ok:
+            return CaptureState.COMPLETE, Status.AVAILABLE, "", False
+        status, message = media.status, media.message
+        if status is Status.AVAILABLE:  # yt-dlp found nothing to download
+            status, message = Status.UNKNOWN, message or "no media found at this link"
+        state = CaptureState.PARTIAL if stored else CaptureState.FAILED
+        return state, status, message, media.transient or (page.transient and not stored)
+    page_ok = page.status is Status.AVAILABLE
+    if page_ok and (media.no_media or media_ok):
+        return CaptureState.COMPLETE, Status.AVAILABLE, "", False
+    if page_ok:  # the page is here; media was found but not captured
+        return CaptureState.PARTIAL, Status.AVAILABLE, f"media: {media.message}", media.transient
+    status = Status.AVAILABLE if media_ok else page.status
+    state = CaptureState.PARTIAL if stored else CaptureState.FAILED
+    return state, status, page.message, media.transient or (page.transient and not stored)
+
+
+async def capture(
+    job: CaptureJob,
+    store: BlobStore,
+    http: httpx.AsyncClient,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> CaptureResult:
+    """Capture ``job``'s target: page and media, stored; see the module docstring."""
+    started = clock()
+    media_job = dataclasses.replace(job, work_dir=job.work_dir / "media")
+    try:
+        media_job.work_dir.mkdir(parents=True, exist_ok=True)
+        # (1) both parts at once; each wrapper turns a bug into an error outcome
+        outcomes = await asyncio.gather(
+            _snapshot(job, http, clock), _media(media_job), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # StoreFailed, or a cancellation: nothing partial is kept
+        page, media = outcomes
+        assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
+        # (2) into the store
+        base, taken = file_base(job.target_key), set[str]()
+        files = [
+            await _put(store, f.path, role=f.role, name=_media_name(base, f, taken),
+                       media_type=f.media_type)
+            for f in media.files
+        ]
+        if page.hops and page.http_status is not None and 200 <= page.http_status < 300:
+            files.append(await _put(store, job.work_dir / PAGE_NAME, role="page",
+                                    name=f"{base}.{PAGE_NAME}", media_type="application/warc"))
+        # (3) what it amounts to
+        state, status, message, transient = _decide(job, page, media, files)
+        return CaptureResult(
+            state=state, status=status, message=message, files=tuple(files),
+            metadata=dict(media.metadata), resolved_url=media.resolved_url or page.final_url,
+            started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
+            transient=transient and state is not CaptureState.COMPLETE,
+        )
+    finally:
+        # (4) the store has the files; nothing is kept here, whatever happened
+        shutil.rmtree(job.work_dir, ignore_errors=True)

@@ -1,0 +1,198 @@
+"""Turn a yt-dlp failure into an availability status (DESIGN.md, contract list).
+
+yt-dlp reports every failure as a ``DownloadError`` whose ``exc_info[1]`` is
+the innermost cause: an ``ExtractorError`` carrying the platform's own words
+(YouTube's ``playabilityStatus.reason``, Facebook's interstitial), an
+``HTTPError`` with a status code, or a ``TransportError``. Platforms give no
+machine-readable reason, so the platform's text is matched (case-insensitively,
+with U+2019 folded to ``'`` and HTML entities unescaped) against the texts
+collected in ``notes/yt-dlp.md`` §2.2. The first rule that matches wins.
+
+Choices where the contract leaves room (each is inconclusive unless stated):
+
+- Facebook's ``The link you followed may have expired, or the page may only be
+  visible to an audience you're not in`` is shown both for deleted posts and
+  for audience-restricted ones: ``UNKNOWN``, not transient (retrying soon will
+  not change it; the audit re-checks), with Facebook's words kept.
+- Facebook's ``only available for registered users`` also appears for deleted
+  videos, but the contract maps it to ``LOGIN_REQUIRED`` (restricted, which
+  never counts towards "down").
+- HTTP 403 from a site is as often a bot wall, hot-link rule or expired signed
+  URL as a real refusal: ``UNKNOWN``, transient. Other 4xx (400, 405, 451, ...)
+  are ``UNKNOWN`` and not transient; 408 is ``ERROR``, transient.
+- ``This live event will begin ...``/``Premieres in ...``: ``UNKNOWN``, transient.
+- A bare ``Video unavailable`` or ``This content isn't available`` (seen under
+  rate-limiting too): ``UNKNOWN``, transient.
+- An unexpected extractor error (``please report this issue``, ``Cannot parse
+  data``) means the extractor is broken for this page: ``ERROR``, not transient.
+- ``UnsupportedError`` (no extractor found media): ``UNKNOWN`` with
+  ``no_media=True``; the media worker decides what that means for the target.
+
+The message keeps the platform's words and drops yt-dlp's additions: the
+``ERROR:`` and ``[youtube] ID:`` prefixes, the bug-report tail, ``(caused by
+...)`` chains and how-to hints (cookies, VPN, ``-t sleep``).
+
+    >>> from yt_dlp.utils import ExtractorError
+    >>> c = classify(ExtractorError("Private video. Sign in if you've been granted access", expected=True))
+    >>> c.status.value, c.transient
+    ('private', False)
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.utils import (
+    DownloadCancelled,
+    DownloadError,
+    ExtractorError,
+    GeoRestrictedError,
+    UnsupportedError,
+)
+
+from workers.errors import AddressRefused
+from workers.types import Status
+
+__all__ = ["Classified", "classify", "platform_message"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Classified:
+    """What a failure means for the link."""
+
+    status: Status
+    message: str  # the platform's own words, yt-dlp's prefixes and hints removed
+    transient: bool  # worth retrying later (network, 5xx, 429, bot checks, timeouts)
+    no_media: bool = False  # yt-dlp found no media at this URL (UnsupportedError)
+
+
+# notes/yt-dlp.md §2.3, in order: first match wins.
+_RULES: tuple[tuple[str, Status, bool], ...] = (
+    (r"removed for violating|terms of service|community guidelines", Status.REMOVED_POLICY, False),
+    (r"has been terminated", Status.ACCOUNT_TERMINATED, False),
+    (r"copyright claim", Status.REMOVED_COPYRIGHT, False),
+    (r"copyright grounds|available in your country|from your location", Status.GEO_BLOCKED, False),
+    (r"removed by the (?:uploader|user)|uploader has closed their", Status.REMOVED_UPLOADER, False),
+    (r"private video|video is private", Status.PRIVATE, False),
+    (r"members-only|members on level|join this channel", Status.MEMBERS_ONLY, False),
+    (r"not a bot|captcha|rate-limited|ip is likely being blocked", Status.RATE_LIMITED, True),
+    (r"confirm your age|age-restricted|inappropriate", Status.AGE_RESTRICTED, False),
+    (r"live event will begin|premieres? in", Status.UNKNOWN, True),
+    (r"facebook said", Status.UNKNOWN, False),
+    (r"registered users|sign in", Status.LOGIN_REQUIRED, False),
+    (r"^video unavailable|^this video is unavailable|content isn't available", Status.UNKNOWN, True),
+)
+_COMPILED = tuple((re.compile(rx, re.IGNORECASE), st, tr) for rx, st, tr in _RULES)
+
+_PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[^\]\s]+\]\s+(?:\S+?:\s+)?)?")
+_TAILS = (
+    # yt-dlp's bug-report request (ExtractorError with expected=False, unsafe extension)
+    re.compile(r"[;.,]?\s*(?:If you believe this is an error,\s*)?please report this issue.*$",
+               re.IGNORECASE | re.DOTALL),
+    re.compile(r"\s*\(caused by .*$", re.DOTALL),
+    re.compile(r"\.?\s*Use --cookies.*$", re.DOTALL),  # login hints
+    re.compile(r"\s*You might want to use a VPN.*$", re.DOTALL),  # geo hint
+    re.compile(r"\.?\s*(?:Your account|The current session) has been rate-limited by YouTube.*$",
+               re.DOTALL),
+)
+
+
+def _normalize(text: str) -> str:
+    return html.unescape(text).replace("\u2019", "'").replace("\u2018", "'")
+
+
+def _body(text: str) -> str:
+    """The message without yt-dlp's ``ERROR: [ie] id:`` prefix."""
+    return _PREFIX.sub("", _normalize(text).strip(), count=1)
+
+
+def platform_message(exc: BaseException) -> str:
+    """The platform's words from a yt-dlp exception, without yt-dlp's additions."""
+    text = _body(str(exc))
+    for tail in _TAILS:
+        text = tail.sub("", text)
+    # yt-dlp appends lines (geo: "This video is available in ..."): make them sentences.
+    text = re.sub(r"(?<![.!?:;])\s*\n\s*", ". ", text.strip())
+    return " ".join(text.split())
+
+
+def _cause(exc: BaseException) -> BaseException:
+    if isinstance(exc, DownloadError) and exc.exc_info:
+        inner = exc.exc_info[1]
+        if isinstance(inner, BaseException):
+            return inner
+    return exc
+
+
+_REFUSAL = re.compile(r"refused: \S+ is not a public address")
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The network guard's words, if it refused an address anywhere in this failure."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc, _cause(exc)]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, AddressRefused):
+            return str(e)
+        stack += [e.__cause__, e.__context__]
+        for attr in ("cause", "reason", "orig_error"):  # yt-dlp, urllib3 wrappers
+            inner = getattr(e, attr, None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+    # Wrappers that keep only the text (urllib3's NameResolutionError, yt-dlp's own).
+    found = _REFUSAL.search(str(exc))
+    return found.group(0) if found else None
+
+
+def _from_http(status: int) -> tuple[Status, bool]:
+    if status in (404, 410):
+        return Status.NOT_FOUND, False
+    if status == 401:
+        return Status.LOGIN_REQUIRED, False
+    if status == 429:
+        return Status.RATE_LIMITED, True
+    if status == 403:
+        return Status.UNKNOWN, True
+    if status == 408 or status >= 500:
+        return Status.ERROR, True
+    return Status.UNKNOWN, False
+
+
+def classify(exc: BaseException) -> Classified:
+    """Map a yt-dlp exception (usually a ``DownloadError``) onto a status.
+
+    Never raises: anything unrecognised is ``ERROR`` (not transient).
+    """
+    cause = _cause(exc)
+    message = platform_message(exc)
+
+    def result(status: Status, transient: bool, *, no_media: bool = False) -> Classified:
+        return Classified(status=status, message=message, transient=transient, no_media=no_media)
+
+    if (refusal := _refusal(exc)) is not None:
+        return Classified(status=Status.ERROR, message=refusal, transient=False)
+    if isinstance(cause, GeoRestrictedError):
+        return result(Status.GEO_BLOCKED, False)
+    if isinstance(cause, UnsupportedError):
+        return result(Status.UNKNOWN, False, no_media=True)
+    if isinstance(cause, HTTPError):
+        return result(*_from_http(cause.status))
+    if isinstance(cause, TransportError | TimeoutError | ConnectionError):
+        return result(Status.ERROR, True)
+    if isinstance(cause, DownloadCancelled):
+        return result(Status.ERROR, False)
+
+    body = _body(cause.orig_msg if isinstance(cause, ExtractorError) else str(exc))
+    for pattern, status, transient in _COMPILED:
+        if pattern.search(body):
+            return result(status, transient)
+    if isinstance(cause, ExtractorError) and cause.expected:
+        return result(Status.UNKNOWN, False)
+    return result(Status.ERROR, False)  # extractor broken, post-processing, disk: not the link's fault

@@ -1,0 +1,62 @@
+"""Errors raised by the capture and probe workers.
+
+    WorkerError                  base: a worker could not do what was asked
+    ├── AddressRefused           a connection would have gone to a non-public address
+    │                            (also an ``OSError``/``socket.gaierror``, so network
+    │                            code that handles resolution failures handles it)
+    ├── CaptureFailed            the capture machinery itself failed (the child process
+    │                            died, sent no result, or sent one we cannot read)
+    └── StoreFailed              the blob store could not keep a captured file
+
+Expected outcomes of a capture (removed, private, 429, geo-blocked, too large,
+timed out) are statuses in the returned result, never exceptions (STYLE.md,
+"Expected outcomes are statuses"). These errors are the unexpected rest, and the
+refusal that the network guard raises deep inside yt-dlp, where it can only
+travel as an exception.
+"""
+
+from __future__ import annotations
+
+import socket
+
+
+class WorkerError(Exception):
+    """A worker could not complete its task."""
+
+
+class AddressRefused(WorkerError, socket.gaierror):
+    """A host resolved to an address that captures may not reach.
+
+    Captures only fetch from public addresses: loopback, private, link-local
+    (including the cloud metadata address 169.254.169.254), shared, multicast and
+    reserved ranges are refused unless the configuration allows them
+    (``network.allow_private``, ``network.allow_networks``). The message names
+    the refused address: ``refused: 10.0.0.1 is not a public address``.
+    """
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        # EAI_NONAME keeps the ``gaierror`` shape that HTTP libraries expect.
+        super().__init__(socket.EAI_NONAME, f"refused: {address} is not a public address")
+
+    def __str__(self) -> str:
+        return str(self.args[1])
+
+    def __reduce__(self) -> tuple[type[AddressRefused], tuple[str]]:
+        return (type(self), (self.address,))
+
+
+class CaptureFailed(WorkerError):
+    """The capture process failed without producing a result.
+
+    This is a fault of the capture machinery (the child process crashed or was
+    killed from outside), not a fact about the captured link.
+    """
+
+
+class StoreFailed(WorkerError):
+    """The blob store could not keep a captured file (disk full, permissions, missing directory).
+
+    The capture is abandoned: the run records the job as failed and keeps no
+    partial capture. Raised by ``workers.capture`` from the store's own error.
+    """

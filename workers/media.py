@@ -1,0 +1,273 @@
+"""Media capture with yt-dlp, in a killable child process.
+
+``capture_media(job)`` downloads whatever yt-dlp finds at ``job.url`` into
+``job.work_dir`` and says what it got: files with their roles, the platform's
+metadata, and on failure the platform's own words mapped to a status.
+
+Why a child process: a thread cannot be stopped and yt-dlp's
+``socket_timeout`` bounds one socket operation, not a job. The child is forked
+from a ``forkserver`` that has already imported yt-dlp (about 0.1 s per job
+here, against about 0.5 s for ``spawn``); on expiry of
+``job.limits.timeout_seconds`` its whole process group (ffmpeg included) gets
+SIGTERM, then SIGKILL. The ``YoutubeDL`` object is built in the child (it
+cannot be pickled) and the child answers with one JSON report.
+
+Bounds enforced here: the wall-clock deadline; ``max_bytes`` per file, by
+yt-dlp's ``max_filesize`` (declared sizes), by a progress hook (bytes
+received, for streams of unknown size), and by a watchdog on the work
+directory (anything else yt-dlp writes, such as thumbnails); non-public
+addresses, by ``_netguard`` inside the child. Partial downloads
+(``*.part``, ``*.ytdl``, ``*.part-Frag*``, ``*.temp.*``) are deleted and never
+listed.
+
+    outcome = await capture_media(job)
+    if outcome.status is Status.AVAILABLE and not outcome.no_media:
+        for f in outcome.files: ...   # hash and store
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from workers import _media_child
+from workers._media_files import list_files
+from workers._media_options import build_options
+from workers._procs import context
+from workers.errors import CaptureFailed
+from workers.types import CaptureJob, Status
+
+__all__ = ["MediaFile", "MediaOutcome", "build_options", "capture_media"]
+
+log = logging.getLogger(__name__)
+
+_MAX_REPORT = 64 * 1024 * 1024  # the child's JSON report (metadata of one video is ~1 MB)
+_WATCH_INTERVAL = 0.25  # seconds between work-directory size checks
+_EXIT_GRACE = 2.0  # seconds a child that has answered gets to exit on its own
+_NO_RESULT = "capture process ended without a result"
+_STATUSES = frozenset(s.value for s in Status)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaFile:
+    """One file yt-dlp left in the work directory."""
+
+    path: Path  # inside job.work_dir
+    role: str  # media | component | info | thumbnail | subtitle | description | other
+    media_type: str  # from the extension (an HLS capture kept as MPEG-TS says video/mp2t)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaOutcome:
+    """What a media capture got, and what it means for the link."""
+
+    status: Status
+    message: str  # the platform's own words when it failed; "" on success
+    transient: bool  # worth retrying: network errors, 5xx, 429/bot checks, timeouts
+    files: tuple[MediaFile, ...]
+    metadata: dict[str, Any]  # ydl.sanitize_info(info), raw: sanitize before storing
+    resolved_url: str | None  # info['webpage_url']
+    no_media: bool  # yt-dlp found no media at this URL; for a web link not a failure
+    warnings: tuple[str, ...] = ()  # yt-dlp's warnings, for the log
+
+
+async def capture_media(job: CaptureJob) -> MediaOutcome:
+    """Capture the media at ``job.url`` into ``job.work_dir``.
+
+    Never raises for anything the link or the network does: every failure is
+    a status. Cancelling the task kills the child process.
+    """
+    limit = job.limits.timeout_seconds
+    deadline = time.monotonic() + limit
+    report: dict[str, Any] | None = None
+    failure = ("", False)  # (message, transient) when there is no report
+    read_conn, write_conn = context().Pipe(duplex=False)
+    proc = context().Process(
+        target=_media_child.main,
+        args=(job, job.ffmpeg, write_conn),
+        name=f"preserver-media-{job.job_id}",
+        daemon=True,
+    )
+    try:
+        await _start(proc)
+        write_conn.close()  # the child holds the only write end: EOF when it exits
+        async with asyncio.timeout_at(_loop_time(deadline)):
+            report = await _receive(read_conn, job)
+    except TimeoutError:
+        failure = (f"timed out after {limit:g} s", True)
+    except _Oversized:
+        failure = (_media_child.too_large_message(job.limits.max_bytes), False)
+    except CaptureFailed as exc:
+        failure = (str(exc), False)
+    finally:
+        write_conn.close()
+        read_conn.close()
+        # Shielded: a second cancellation must not leave the child running.
+        exitcode = await asyncio.shield(
+            _stop(proc, grace=_EXIT_GRACE if report is not None else 0.0)
+        )
+    if report is None and failure[0].startswith(_NO_RESULT):
+        failure = (f"{failure[0]} (exit code {exitcode})", False)
+    return _outcome(job, report, failure)
+
+
+def _outcome(
+    job: CaptureJob, report: dict[str, Any] | None, failure: tuple[str, bool]
+) -> MediaOutcome:
+    roles = {str(k): str(v) for k, v in report["roles"].items()} if report else {}
+    files = tuple(
+        MediaFile(path=path, role=role, media_type=media_type)
+        for path, role, media_type in list_files(job.work_dir, roles)
+    )
+    if report is None:
+        message, transient = failure
+        return MediaOutcome(status=Status.ERROR, message=message, transient=transient,
+                            files=files, metadata={}, resolved_url=None, no_media=False)
+    status = Status(report["status"])
+    message = str(report.get("message", ""))
+    if status is Status.AVAILABLE and not report.get("no_media") and not any(
+        f.role == "media" for f in files
+    ):
+        status, message = Status.ERROR, "yt-dlp finished without downloading a media file"
+    warnings = tuple(str(w) for w in report.get("warnings", []))
+    for w in warnings:
+        log.info("job %s: yt-dlp: %s", job.job_id, w)
+    return MediaOutcome(
+        status=status,
+        message=message,
+        transient=bool(report.get("transient")),
+        files=files,
+        metadata=report["metadata"],
+        resolved_url=report.get("resolved_url"),
+        no_media=bool(report.get("no_media")),
+        warnings=warnings,
+    )
+
+
+class _Oversized(Exception):
+    """The watchdog saw a file in the work directory grow past the limit."""
+
+
+def _loop_time(deadline: float) -> float:
+    """Translate a ``time.monotonic`` deadline to the running loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
+
+
+async def _start(proc: BaseProcess) -> None:
+    # The first start launches the forkserver (about 0.5 s): keep it off the loop.
+    # If we are cancelled meanwhile, let the start finish so the child can be stopped.
+    started = asyncio.ensure_future(asyncio.to_thread(proc.start))
+    try:
+        await asyncio.shield(started)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await started
+        raise
+
+
+async def _receive(conn: Connection, job: CaptureJob) -> dict[str, Any]:
+    """Read the child's report until EOF, watching the work directory meanwhile."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), conn
+    )
+    read = asyncio.ensure_future(_read_all(reader))
+    try:
+        while True:
+            done, _ = await asyncio.wait({read}, timeout=_WATCH_INTERVAL)
+            if done:
+                break
+            if _largest_file(job.work_dir) > 2 * job.limits.max_bytes + (1 << 20):
+                raise _Oversized
+        data = read.result()
+    finally:
+        read.cancel()
+        transport.close()
+    if not data:
+        raise CaptureFailed(_NO_RESULT)
+    try:
+        report = json.loads(data)
+    except ValueError as exc:
+        raise CaptureFailed(f"capture process sent an unreadable result: {exc}") from exc
+    if not (
+        isinstance(report, dict)
+        and report.get("status") in _STATUSES
+        and isinstance(report.get("roles"), dict)
+        and isinstance(report.get("metadata"), dict)
+    ):
+        raise CaptureFailed("capture process sent a result of the wrong shape")
+    return report
+
+
+async def _read_all(reader: asyncio.StreamReader) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await reader.read(1 << 16):
+        size += len(chunk)
+        if size > _MAX_REPORT:
+            raise CaptureFailed(f"capture process sent more than {_MAX_REPORT} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _largest_file(directory: Path) -> int:
+    """Size of the largest file under ``directory`` (the watchdog's measure).
+
+    Twice ``max_bytes`` plus slack: a merge of two in-limit streams may be
+    larger than either; the progress hook stops downloads at ``max_bytes``.
+    """
+    largest = 0
+    for root, _dirs, names in os.walk(directory):
+        for name in names:
+            with contextlib.suppress(OSError):  # renamed or deleted meanwhile
+                largest = max(largest, os.stat(os.path.join(root, name)).st_size)
+    return largest
+
+
+async def _stop(proc: BaseProcess, *, grace: float) -> int | None:
+    """Make sure the child and its process group are gone, reap it, return its exit code."""
+    if proc.pid is None:
+        return None
+    for sig, wait in ((None, grace), (signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
+        if sig is not None:
+            _signal_group(proc.pid, sig)
+        if await _exited(proc, wait):
+            break
+    proc.join(0)
+    exitcode = proc.exitcode
+    if exitcode is not None:
+        proc.close()
+    else:  # pragma: no cover - SIGKILL failed: nothing more we can do
+        log.error("capture process %s did not exit after SIGKILL", proc.pid)
+    return exitcode
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # The child calls setsid() first thing, so its pid is its group id; a child
+    # killed before that has no group yet (ESRCH) and is signalled alone.
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+async def _exited(proc: BaseProcess, wait: float) -> bool:
+    end = time.monotonic() + wait
+    while proc.is_alive():
+        if time.monotonic() >= end:
+            return False
+        await asyncio.sleep(0.02)
+    return True

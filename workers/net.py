@@ -1,0 +1,256 @@
+"""The one HTTP client factory of the workers, and the transport that refuses private addresses.
+
+DESIGN.md (Network and safety, contract): every fetch and every redirect hop
+refuses loopback, private, link-local and metadata addresses unless
+``network.allow_private`` is set (or the address is in ``allow_networks``).
+STYLE.md: the refusal lives in one wrapping httpx transport, so every hop
+passes through it — httpx's ``_send_handling_redirects`` sends each hop
+through the client's transport.
+
+    client = make_client(allow_private=False, allow_networks=(), timeout=20.0,
+                         max_redirects=10, user_agent=None)
+    async with client:
+        await client.get("http://169.254.169.254/")   # raises AddressRefused
+
+Where the check happens, and DNS rebinding
+------------------------------------------
+A naive guard resolves the hostname, checks the answer, and lets the HTTP
+stack connect — which resolves *again*. An attacker's DNS server can answer
+the first lookup with a public address and the second with 127.0.0.1 (DNS
+rebinding). ``SafeTransport`` closes that window: its connection pool uses
+``_GuardedBackend``, which resolves the host once (``loop.getaddrinfo``),
+checks every address, and opens the TCP connection to the checked IP itself.
+TLS is still started by httpcore with the original hostname as SNI and for
+certificate verification, and the pool is keyed by hostname, so nothing else
+changes. A host is refused when *any* of its addresses is not allowed (a
+public name that also publishes a private address is suspicious).
+
+A kept-alive connection is reused without a new lookup; it was checked when
+it was opened, and it stays connected to the same checked IP.
+
+Literal-IP URLs are checked in ``handle_async_request`` before anything is
+sent, and non-HTTP schemes are refused there too.
+
+Also: ``trust_env=False`` (no proxies from the environment, which would bypass
+the guard and resolve names themselves; no ``.netrc`` credentials), and the
+client's cookie jar refuses every cookie, so nothing set by one site is sent
+to another (DESIGN.md: never store cookies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+from http.cookiejar import CookieJar, CookiePolicy
+
+import httpcore
+import httpx
+
+from workers._netguard import check_addresses
+from workers.errors import AddressRefused
+
+__all__ = ["Resolver", "SafeTransport", "make_client", "system_resolver"]
+
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""Resolve ``(host, port)`` to IP address strings; tests inject a fake."""
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The system's resolver (``loop.getaddrinfo``), TCP addresses only, in its order."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    addresses: list[str] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        ip = str(sockaddr[0]).split("%", 1)[0]  # drop an IPv6 scope id
+        if ip not in addresses:
+            addresses.append(ip)
+    return addresses
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class _Policy:
+    """Which addresses may be connected to, and the resolver that finds them."""
+
+    def __init__(
+        self, *, allow_private: bool, allow_networks: tuple[str, ...], resolver: Resolver
+    ) -> None:
+        for network in allow_networks:  # a bad CIDR is a configuration error: fail now
+            ipaddress.ip_network(network, strict=False)
+        self.allow_private = allow_private
+        self.allow_networks = tuple(allow_networks)
+        self.resolver = resolver
+
+    def check(self, addresses: list[str]) -> None:
+        check_addresses(
+            addresses, allow_private=self.allow_private, allow_networks=self.allow_networks
+        )
+
+    async def resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
+        """Resolve ``host`` and check every address; return them all (all allowed)."""
+        if _is_ip(host):
+            self.check([host])
+            return [host]
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await self.resolver(host, port)
+        except AddressRefused:  # an OSError too: keep it from the branch below
+            raise
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from exc
+        except OSError as exc:  # socket.gaierror and friends
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
+        self.check(addresses)
+        return addresses
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and checks at connect time, then connects to the checked IP (no rebinding)."""
+
+    def __init__(self, policy: _Policy) -> None:
+        self._policy = policy
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self._policy.resolve(host, port, timeout)
+        error: Exception | None = None
+        for ip in addresses:
+            try:
+                return await self._backend.connect_tcp(
+                    ip, port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc  # try the next checked address
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressRefused(f"unix:{path}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class SafeTransport(httpx.AsyncBaseTransport):
+    """An ``httpx.AsyncHTTPTransport`` that connects only to allowed (public) addresses.
+
+    Raises ``workers.errors.AddressRefused`` (not an httpx error) for a refused
+    hop; other failures are the usual ``httpx`` exceptions.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool = False,
+        allow_networks: tuple[str, ...] = (),
+        verify: bool | ssl.SSLContext = True,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self._policy = _Policy(
+            allow_private=allow_private,
+            allow_networks=allow_networks,
+            resolver=resolver or system_resolver,
+        )
+        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        self._inner = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits, trust_env=False)
+        # httpx's transport takes no network backend, so give it a pool built with
+        # ours (same settings as httpx would use). Checked, so an httpx upgrade that
+        # renames the attribute fails here rather than silently dropping the guard.
+        if not isinstance(getattr(self._inner, "_pool", None), httpcore.AsyncConnectionPool):
+            raise TypeError("httpx.AsyncHTTPTransport has no _pool to guard; check httpx")
+        self._inner._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_GuardedBackend(self._policy),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(
+                f"refused: scheme {request.url.scheme!r} is not http(s)", request=request
+            )
+        host = request.url.host
+        if _is_ip(host):  # literal address: refuse before anything is sent
+            self._policy.check([host])
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _NoCookies(CookiePolicy):
+    """Accept no cookie and send none (DESIGN.md: never store cookies)."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: typing.Any, request: typing.Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: typing.Any, request: typing.Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: typing.Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: typing.Any) -> bool:
+        return False
+
+
+def make_client(
+    *,
+    allow_private: bool,
+    allow_networks: tuple[str, ...] = (),
+    timeout: float = 20.0,
+    max_redirects: int = 10,
+    user_agent: str | None = None,
+    resolver: Resolver | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` whose every request and redirect hop goes through ``SafeTransport``.
+
+    ``timeout`` bounds connect, each read, each write and the pool wait (httpx
+    semantics: per operation, not per request; callers add an overall deadline).
+    """
+    headers = {"User-Agent": user_agent} if user_agent else None
+    return httpx.AsyncClient(
+        transport=SafeTransport(
+            allow_private=allow_private, allow_networks=allow_networks, resolver=resolver
+        ),
+        follow_redirects=True,
+        max_redirects=max_redirects,
+        timeout=httpx.Timeout(timeout),
+        headers=headers,
+        cookies=CookieJar(policy=_NoCookies()),
+        trust_env=False,
+    )

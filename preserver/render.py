@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from preserver.app import Archive
 
@@ -191,8 +192,14 @@ def verify_result(console: Console, findings: Sequence[Any]) -> None:
 
 
 def doctor(console: Console, checks: Sequence[Any]) -> None:
-    marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    styles = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for c in checks:
-        console.print(f"{marks[c.outcome]:<18} {c.name}: {c.detail}", highlight=False)
+        detail = Text(c.detail)
         if c.fix:
-            console.print(f"       fix: {c.fix}", highlight=False)
+            detail.append("\nfix: " + c.fix, style="bold")
+        table.add_row(Text(c.outcome.upper(), style=styles[c.outcome]), Text(c.name), detail)
+    console.print(table)

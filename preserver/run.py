@@ -28,7 +28,16 @@ from preserver.app import Archive
 from preserver.queue import ClaimedJob
 from preserver.record import JobRecord, record_result
 from preserver.models import utc_now
-from workers import CaptureJob, CaptureResult, CaptureState, Limits, Status, capture, decide_retry
+from workers import (
+    CaptureJob,
+    CaptureResult,
+    CaptureState,
+    Limits,
+    Status,
+    StoreFailed,
+    capture,
+    decide_retry,
+)
 from workers.net import make_client
 
 log = logging.getLogger(__name__)
@@ -125,6 +134,9 @@ async def run_jobs(
                                             timeout=cfg.timeout + 60)
         except TimeoutError:
             result = _failure(f"timed out after {cfg.timeout:.0f} s", transient=True)
+        except StoreFailed as exc:  # disk full, permissions: the operator's to fix; retry later
+            log.error("capture of %s not kept: %s", claimed.target_key, exc)
+            result = _failure(f"not kept: {exc}", transient=True)
         except asyncio.CancelledError:
             result = _failure("interrupted: the run was stopped", transient=True)
             await asyncio.shield(_finish(claimed, result, job))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,3 +32,21 @@ def work_dir(tmp_path: Path) -> Path:
     d = tmp_path / "work"
     d.mkdir()
     return d
+
+
+def mount_tmpfs(where: Path, size: str) -> bool:
+    """Mount a small tmpfs at ``where`` when this process may (root, mount allowed).
+
+    Returns False where it may not; callers then inject the same fault instead, so a
+    disk-full test never skips. Unmount with ``umount_tmpfs``.
+    """
+    mount = shutil.which("mount")
+    if mount is None or os.geteuid() != 0:
+        return False
+    done = subprocess.run([mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def umount_tmpfs(where: Path) -> None:
+    subprocess.run(["umount", "-l", str(where)], check=True)

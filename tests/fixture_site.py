@@ -204,29 +204,30 @@ class Media:
         return hashlib.sha256(getattr(self, name).read_bytes()).hexdigest()
 
 
+def make_clip(out: Path, *, freq: int = 440, pattern: str = "testsrc", duration: int = 2) -> Path:
+    """A small real video (160x120, 10 fps, H.264 + AAC sine tone) made with ffmpeg.
+
+    Different ``freq``/``pattern`` give different bytes, so clips never deduplicate.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [_ffmpeg(), "-v", "error", "-y",
+         "-f", "lavfi", "-i", f"{pattern}=size=160x120:rate=10:duration={duration}",
+         "-f", "lavfi", "-i", f"sine=frequency={freq}:duration={duration}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart", str(out)],
+        check=True,
+    )
+    return out
+
+
 def make_media(directory: Path) -> Media:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RuntimeError("the fixture site needs ffmpeg to make its media (apt-get install ffmpeg)")
     directory.mkdir(parents=True, exist_ok=True)
-
-    def clip(name: str, freq: int, pattern: str) -> Path:
-        out = directory / name
-        subprocess.run(
-            [ffmpeg, "-v", "error", "-y",
-             "-f", "lavfi", "-i", f"{pattern}=size=160x120:rate=10:duration=2",
-             "-f", "lavfi", "-i", f"sine=frequency={freq}:duration=2",
-             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart", str(out)],
-            check=True,
-        )
-        return out
-
-    mp4 = clip("clip.mp4", 440, "testsrc")
-    mp4_b = clip("clip-b.mp4", 660, "testsrc2")
+    mp4 = make_clip(directory / "clip.mp4", freq=440, pattern="testsrc")
+    mp4_b = make_clip(directory / "clip-b.mp4", freq=660, pattern="testsrc2")
     jpg = directory / "thumb.jpg"
     subprocess.run(
-        [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:duration=1",
+        [_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:duration=1",
          "-frames:v", "1", str(jpg)],
         check=True,
     )

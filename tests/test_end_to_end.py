@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixture_site import FixtureSite, Media
+from tests.fixture_site import FixtureSite, Media, og_video_page, video_tag_page
 
 pytestmark = pytest.mark.slow
 
@@ -40,28 +40,18 @@ def write_config(tmp_path: Path, **capture: str) -> Path:
     return config
 
 
-def video_page(title: str, src: str) -> bytes:
-    return (f'<!doctype html><html><head><title>{title}</title></head><body>'
-            f'<video controls poster="/v/thumb.jpg"><source src="{src}" type="video/mp4">'
-            f'<track kind="subtitles" srclang="ar" src="/v/subs.vtt"></video></body></html>').encode()
-
-
-def og_page(title: str, src: str) -> bytes:
-    return (f'<!doctype html><html><head><title>{title}</title>'
-            f'<meta property="og:title" content="{title}">'
-            f'<meta property="og:video" content="{src}"><meta property="og:video:type" '
-            f'content="video/mp4"></head><body><p>post</p></body></html>').encode()
-
-
 @pytest.fixture
 def evidence_site(site: FixtureSite, media: Media) -> FixtureSite:
     site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
     site.add_file("/v/clip-b.mp4", media.mp4_b, "video/mp4")
     site.add_file("/v/thumb.jpg", media.jpg, "image/jpeg")
     site.add_file("/v/subs.vtt", media.vtt, "text/vtt")
-    site.add_bytes("/v/page.html", video_page("../../etc/passwd سوق", "/v/clip-b.mp4"),
+    site.add_bytes("/v/page.html", video_tag_page("/v/clip-b.mp4", poster="/v/thumb.jpg",
+                                                  tracks={"ar": "/v/subs.vtt"},
+                                                  title="../../etc/passwd سوق"),
                    "text/html; charset=utf-8")
-    site.add_bytes("/v/og.html", og_page("منشور", site.url("/v/clip.mp4")), "text/html")
+    site.add_bytes("/v/og.html", og_video_page(site.url("/v/clip.mp4"), title="منشور"),
+                   "text/html")
     site.add_bytes("/v/nomedia.html", b"<html><head><title>x</title></head><body><p>"
                    b"statement</p></body></html>", "text/html")
     site.add_bytes("/v/gone410", b"gone", "text/plain", status=410)

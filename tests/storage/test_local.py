@@ -6,9 +6,7 @@ import errno
 import hashlib
 import io
 import os
-import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from storage import (
     StorageUnavailable,
     hash_stream,
 )
+from tests.conftest import mount_tmpfs, umount_tmpfs
 
 MiB = 1 << 20
 
@@ -311,30 +310,17 @@ def test_rename_error_injected(store: LocalBlobStore, monkeypatch: pytest.Monkey
     assert tmp_files(store) == []
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
-    """Mount a small tmpfs at ``where`` when this process may; False otherwise."""
-    mount = shutil.which("mount")
-    if mount is None or os.geteuid() != 0:
-        return False
-    done = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
     """A 1 MiB filesystem when mounting is permitted; otherwise a plain directory."""
     where = tmp_path / "small"
     where.mkdir()
-    mounted = _mount_tmpfs(where, "1m")
+    mounted = mount_tmpfs(where, "1m")
     try:
         yield where, mounted
     finally:
         if mounted:
-            subprocess.run(["umount", str(where)], check=True)
+            umount_tmpfs(where)
 
 
 def test_disk_full(small_disk: tuple[Path, bool], monkeypatch: pytest.MonkeyPatch) -> None:

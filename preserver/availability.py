@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from preserver.events import record_event
 from preserver.models import AvailabilityCheck, Target, utc_now
@@ -67,9 +67,9 @@ async def record_check(
     elif status.kind == "down":
         await session.flush()
         recent = (await session.scalars(
-            sa.select(AvailabilityCheck)
-            .where(AvailabilityCheck.target_id == target.id)
-            .order_by(AvailabilityCheck.checked_at.desc(), AvailabilityCheck.id.desc())  # type: ignore[attr-defined, union-attr]
+            select(AvailabilityCheck)
+            .where(col(AvailabilityCheck.target_id) == target.id)
+            .order_by(col(AvailabilityCheck.checked_at).desc(), col(AvailabilityCheck.id).desc())
             .limit(confirmations)
         )).all()
         all_down = len(recent) >= confirmations and all(_kind(c.status) == "down" for c in recent)

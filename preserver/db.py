@@ -16,7 +16,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from preserver.errors import RunError
 
@@ -27,7 +32,20 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _check_sqlite_path(url: str) -> None:
+    """A SQLite file can only be created in an existing directory: say so plainly."""
+    try:
+        database = sa.engine.make_url(url).database
+    except (SQLAlchemyError, ValueError) as exc:
+        raise RunError(f"cannot use database {_safe(url)}: {exc}") from exc
+    if database and database != ":memory:" and not Path(database).parent.is_dir():
+        raise RunError(f"cannot use database {_safe(url)}: directory "
+                       f"{Path(database).parent} does not exist")
+
+
 def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        _check_sqlite_path(url)
     try:
         engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -82,10 +100,14 @@ class Database:
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    async def open(cls, url: str, *, migrate_schema: bool = True) -> "Database":
+    async def open(cls, url: str, *, migrate_schema: bool = True) -> Database:
         engine = make_engine(url)
         if migrate_schema:
-            await migrate(engine)
+            try:
+                await migrate(engine)
+            except BaseException:
+                await engine.dispose()  # no connection thread may outlive a failed open
+                raise
         return cls(engine)
 
     @asynccontextmanager

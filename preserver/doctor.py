@@ -37,7 +37,8 @@ class Check:
 
 def _version_of(program: str, args: list[str]) -> str | None:
     try:
-        out = subprocess.run([program, *args], capture_output=True, text=True, timeout=10)
+        out = subprocess.run([program, *args], check=False, capture_output=True, text=True,
+                             timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     text = (out.stdout or out.stderr).strip().splitlines()

@@ -16,8 +16,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from preserver.models import Job, Target, utc_now
+
+# The core table behind ``Job``, for the set-based statements below. SQLModel creates
+# ``__table__`` at class creation but does not declare it, so mypy cannot see it.
+_JOBS: sa.Table = Job.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,10 +42,10 @@ async def enqueue(
 ) -> bool:
     """Queue a job for the target unless one is already waiting or running. True when queued."""
     existing = await session.scalar(
-        sa.select(Job.id).where(
-            Job.target_id == target_id,
-            Job.kind == kind,
-            Job.state.in_(("queued", "running", "retry")),  # type: ignore[attr-defined]
+        select(Job.id).where(
+            col(Job.target_id) == target_id,
+            col(Job.kind) == kind,
+            col(Job.state).in_(("queued", "running", "retry")),
         )
     )
     if existing is not None:
@@ -56,7 +61,7 @@ async def claim(
 ) -> ClaimedJob | None:
     """Atomically take the next due job (highest priority, then oldest), skipping busy hosts."""
     now = now or utc_now()
-    jobs = Job.__table__
+    jobs = _JOBS
     pick = (
         sa.select(jobs.c.id)
         .where(jobs.c.state == "queued", jobs.c.run_after <= now)
@@ -90,13 +95,13 @@ async def finish(session: AsyncSession, job_id: int, *, state: str, error: str |
     values: dict[str, object] = {"state": state, "updated_at": now, "last_error": error}
     if state in ("queued", "retry"):
         values["run_after"] = now + timedelta(seconds=retry_in or 0)
-    await session.execute(sa.update(Job.__table__).where(Job.__table__.c.id == job_id).values(**values))
+    await session.execute(sa.update(_JOBS).where(_JOBS.c.id == job_id).values(**values))
 
 
 async def requeue_stale(session: AsyncSession, *, older_than: timedelta) -> int:
     """Jobs left ``running`` by a crashed run go back to the queue. Returns how many."""
     cutoff = utc_now() - older_than
-    jobs = Job.__table__
+    jobs = _JOBS
     result = await session.execute(
         sa.update(jobs)
         .where(jobs.c.state == "running", jobs.c.claimed_at < cutoff)
@@ -108,7 +113,7 @@ async def requeue_stale(session: AsyncSession, *, older_than: timedelta) -> int:
 async def release_retries(session: AsyncSession, *, due_only: bool) -> int:
     """Move ``retry`` jobs back to ``queued``: all of them (an explicit run), or the due ones."""
     now = utc_now()
-    jobs = Job.__table__
+    jobs = _JOBS
     stmt = sa.update(jobs).where(jobs.c.state == "retry")
     if due_only:
         stmt = stmt.where(jobs.c.run_after <= now)
@@ -118,11 +123,11 @@ async def release_retries(session: AsyncSession, *, due_only: bool) -> int:
 
 async def next_due(session: AsyncSession) -> datetime | None:
     """When the earliest waiting job becomes due (None when nothing waits)."""
-    jobs = Job.__table__
-    return await session.scalar(sa.select(sa.func.min(jobs.c.run_after)).where(jobs.c.state == "queued"))
+    return await session.scalar(
+        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == "queued"))
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    jobs = Job.__table__
+    jobs = _JOBS
     rows = await session.execute(sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state))
     return {state: int(n) for state, n in rows.all()}

@@ -37,7 +37,7 @@ class JobRecord:
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def build_manifest(archive: Archive, job: JobRecord, capture_id: str,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from preserver import queue
 from preserver.app import Archive
@@ -57,7 +57,8 @@ def _resolve(found: list[FoundLink]) -> tuple[list[tuple[FoundLink, TargetKey]],
 
 async def _has_complete_capture(session: AsyncSession, target_id: int) -> bool:
     found = await session.scalar(
-        sa.select(Capture.id).where(Capture.target_id == target_id, Capture.state == "complete")
+        select(Capture.id)
+        .where(col(Capture.target_id) == target_id, col(Capture.state) == "complete")
         .limit(1))
     return found is not None
 
@@ -75,7 +76,7 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
         raise RunError(f"cannot store report {path}: {exc}") from exc
 
     async with archive.db.session() as session:
-        report = await session.scalar(sa.select(Report).where(Report.sha256 == text.sha256))
+        report = await session.scalar(select(Report).where(col(Report.sha256) == text.sha256))
         if report is not None:
             distinct = {t.key for _, t in resolved}
             return IngestResult(report=report.name, report_sha256=text.sha256,
@@ -92,7 +93,7 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
         new_targets = queued = 0
         for link, key in resolved:
             target = targets.get(key.key) or await session.scalar(
-                sa.select(Target).where(Target.key == key.key))
+                select(Target).where(col(Target.key) == key.key))
             if target is None:
                 target = Target(key=key.key, url=key.url, platform=key.platform, created_at=now,
                                 next_check_at=now)

@@ -25,9 +25,9 @@ from datetime import timedelta
 
 from preserver import queue
 from preserver.app import Archive
+from preserver.models import utc_now
 from preserver.queue import ClaimedJob
 from preserver.record import JobRecord, record_result
-from preserver.models import utc_now
 from workers import (
     CaptureJob,
     CaptureResult,
@@ -142,7 +142,7 @@ async def run_jobs(
             await asyncio.shield(_finish(claimed, result, job))
             raise
         except Exception as exc:  # a worker bug must not stop the pool: record it, go on
-            log.error("capture of %s failed unexpectedly", claimed.target_key, exc_info=True)
+            log.exception("capture of %s failed unexpectedly", claimed.target_key)
             result = _failure(f"{type(exc).__name__}: {exc}", transient=False)
         await asyncio.shield(_finish(claimed, result, job))
 

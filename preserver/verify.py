@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
+from sqlmodel import col, select
 
 from manifests import CaptureManifest, InvalidManifest, VerificationError, verify_signature
 from preserver.app import Archive
@@ -62,9 +62,9 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
     present = set(blobs)
 
     async with archive.db.session() as session:
-        captures = (await session.scalars(sa.select(Capture).order_by(Capture.finished_at))).all()  # type: ignore[arg-type]
-        rows = (await session.scalars(sa.select(CaptureFile))).all()
-        reports = (await session.scalars(sa.select(Report))).all()
+        captures = (await session.scalars(select(Capture).order_by(col(Capture.finished_at)))).all()
+        rows = (await session.scalars(select(CaptureFile))).all()
+        reports = (await session.scalars(select(Report))).all()
     recorded: dict[str, list[CaptureFile]] = {}
     for row in rows:
         recorded.setdefault(row.capture_id, []).append(row)

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from preserver import queue
 from preserver.errors import UnknownKey
@@ -35,7 +36,7 @@ def _time(value: Any) -> str | None:
 async def _reports_named(session: AsyncSession, report: str) -> list[int]:
     """Report ids matching a name, a path's basename, or a SHA-256 (prefix of 8+ hex)."""
     name = report.rsplit("/", 1)[-1]
-    rows = await session.execute(sa.select(Report.id, Report.name, Report.sha256))
+    rows = await session.execute(select(Report.id, Report.name, Report.sha256))
     ids = [rid for rid, rname, sha in rows.all()
            if rname == name or (len(report) >= 8 and sha.startswith(report.lower()))]
     if not ids:
@@ -46,21 +47,21 @@ async def _reports_named(session: AsyncSession, report: str) -> list[int]:
 async def links(session: AsyncSession, *, report: str | None = None,
                 target_keys: list[str] | None = None) -> list[dict[str, Any]]:
     """One object per target, with its citations and captures (``links --json``)."""
-    query = sa.select(Target).order_by(Target.id)  # type: ignore[arg-type]
+    query = select(Target).order_by(col(Target.id))
     citation_filter = None
     if report is not None:
         report_ids = await _reports_named(session, report)
-        citation_filter = Citation.report_id.in_(report_ids)  # type: ignore[attr-defined]
-        query = query.where(Target.id.in_(  # type: ignore[union-attr]
-            sa.select(Citation.target_id).where(citation_filter)))
+        citation_filter = col(Citation.report_id).in_(report_ids)
+        query = query.where(col(Target.id).in_(
+            select(Citation.target_id).where(citation_filter)))
     if target_keys is not None:
-        query = query.where(Target.key.in_(target_keys))  # type: ignore[attr-defined]
+        query = query.where(col(Target.key).in_(target_keys))
     targets = (await session.scalars(query)).all()
     ids = [t.id for t in targets]
     cites: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    cq = (sa.select(Citation, Report).join(Report, Report.id == Citation.report_id)  # type: ignore[arg-type]
-          .where(Citation.target_id.in_(ids))  # type: ignore[attr-defined]
-          .order_by(Report.id, Citation.offset))
+    cq = (select(Citation, Report).join(Report, col(Report.id) == col(Citation.report_id))
+          .where(col(Citation.target_id).in_(ids))
+          .order_by(col(Report.id), col(Citation.offset)))
     if citation_filter is not None:
         cq = cq.where(citation_filter)
     for c, r in (await session.execute(cq)).all():
@@ -69,22 +70,22 @@ async def links(session: AsyncSession, *, report: str | None = None,
             "raw_url": c.raw_url, "start_seconds": c.start_seconds})
     caps: dict[int, list[dict[str, Any]]] = defaultdict(list)
     capture_rows = (await session.scalars(
-        sa.select(Capture).where(Capture.target_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(Capture.finished_at))).all()
+        select(Capture).where(col(Capture.target_id).in_(ids))
+        .order_by(col(Capture.finished_at)))).all()
     files: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in (await session.scalars(sa.select(CaptureFile).where(
-            CaptureFile.capture_id.in_([c.id for c in capture_rows]))  # type: ignore[attr-defined]
-            .order_by(CaptureFile.id))).all():
+    for f in (await session.scalars(select(CaptureFile).where(
+            col(CaptureFile.capture_id).in_([cap.id for cap in capture_rows]))
+            .order_by(col(CaptureFile.id)))).all():
         files[f.capture_id].append({"role": f.role, "name": f.name, "sha256": f.sha256,
                                     "size": f.size, "media_type": f.media_type})
-    for c in capture_rows:
-        caps[c.target_id].append({
-            "id": c.id, "state": c.state, "status": c.status, "message": c.message,
-            "started_at": _time(c.started_at), "finished_at": _time(c.finished_at),
-            "manifest_sha256": c.manifest_sha256, "signature_sha256": c.signature_sha256,
-            "files": files[c.id]})
+    for cap in capture_rows:
+        caps[cap.target_id].append({
+            "id": cap.id, "state": cap.state, "status": cap.status, "message": cap.message,
+            "started_at": _time(cap.started_at), "finished_at": _time(cap.finished_at),
+            "manifest_sha256": cap.manifest_sha256, "signature_sha256": cap.signature_sha256,
+            "files": files[cap.id]})
     jobs = {j.target_id: j for j in (await session.scalars(
-        sa.select(Job).where(Job.target_id.in_(ids)).order_by(Job.id))).all()}  # type: ignore[attr-defined, arg-type]
+        select(Job).where(col(Job.target_id).in_(ids)).order_by(col(Job.id)))).all()}
     out = []
     for t in targets:
         assert t.id is not None
@@ -107,22 +108,22 @@ async def show(session: AsyncSession, key: str) -> dict[str, Any]:
     if not found:
         # accept a capture id or a manifest hash as well
         target_key = await session.scalar(
-            sa.select(Target.key).join(Capture, Capture.target_id == Target.id)  # type: ignore[arg-type]
-            .where(sa.or_(Capture.id == key, Capture.manifest_sha256 == key.lower())))
+            select(Target.key).join(Capture, col(Capture.target_id) == col(Target.id))
+            .where(sa.or_(col(Capture.id) == key, col(Capture.manifest_sha256) == key.lower())))
         if target_key is None:
             raise UnknownKey(f"no target, capture id or manifest named {key!r}")
         found = await links(session, target_keys=[target_key])
     item = found[0]
-    target = await session.scalar(sa.select(Target).where(Target.key == item["key"]))
+    target = await session.scalar(select(Target).where(col(Target.key) == item["key"]))
     assert target is not None
     checks = (await session.scalars(
-        sa.select(AvailabilityCheck).where(AvailabilityCheck.target_id == target.id)
-        .order_by(AvailabilityCheck.checked_at))).all()  # type: ignore[arg-type]
+        select(AvailabilityCheck).where(col(AvailabilityCheck.target_id) == target.id)
+        .order_by(col(AvailabilityCheck.checked_at)))).all()
     item["checks"] = [{"checked_at": _time(c.checked_at), "status": c.status, "probe": c.probe,
                        "http_status": c.http_status, "message": c.message} for c in checks]
     subjects = [item["key"], *[c["id"] for c in item["captures"]]]
     events = (await session.scalars(
-        sa.select(Event).where(Event.subject.in_(subjects)).order_by(Event.id))).all()  # type: ignore[attr-defined, arg-type]
+        select(Event).where(col(Event.subject).in_(subjects)).order_by(col(Event.id)))).all()
     item["events"] = [{"id": e.id, "time": _time(e.time), "action": e.action} for e in events]
     return item
 
@@ -132,12 +133,12 @@ async def status(session: AsyncSession) -> dict[str, Any]:
         rows = await session.execute(sa.select(column, sa.func.count()).group_by(column))
         return {str(k): int(n) for k, n in rows.all()}
 
-    totals = await session.execute(sa.select(sa.func.count(CaptureFile.id),  # type: ignore[arg-type]
+    totals = await session.execute(sa.select(sa.func.count(col(CaptureFile.id)),
                                              sa.func.coalesce(sa.func.sum(CaptureFile.size), 0)))
     nfiles, nbytes = totals.one()
     return {
-        "reports": int(await session.scalar(sa.select(sa.func.count(Report.id))) or 0),  # type: ignore[arg-type]
-        "citations": int(await session.scalar(sa.select(sa.func.count(Citation.id))) or 0),  # type: ignore[arg-type]
+        "reports": int(await session.scalar(sa.select(sa.func.count(col(Report.id)))) or 0),
+        "citations": int(await session.scalar(sa.select(sa.func.count(col(Citation.id)))) or 0),
         "targets": await grouped(Target.platform),
         "availability": await grouped(Target.status),
         "captures": await grouped(Capture.state),
@@ -149,10 +150,10 @@ async def status(session: AsyncSession) -> dict[str, Any]:
 async def lookup(session: AsyncSession, sha256: str) -> list[dict[str, Any]]:
     """Every archived file with this SHA-256, with its capture, target and citations."""
     rows = (await session.execute(
-        sa.select(CaptureFile, Capture, Target)
-        .join(Capture, Capture.id == CaptureFile.capture_id)  # type: ignore[arg-type]
-        .join(Target, Target.id == Capture.target_id)  # type: ignore[arg-type]
-        .where(CaptureFile.sha256 == sha256).order_by(Capture.finished_at))).all()
+        select(CaptureFile, Capture, Target)
+        .join(Capture, col(Capture.id) == col(CaptureFile.capture_id))
+        .join(Target, col(Target.id) == col(Capture.target_id))
+        .where(col(CaptureFile.sha256) == sha256).order_by(col(Capture.finished_at)))).all()
     if not rows:
         return []
     cites = {t["key"]: t["citations"] for t in await links(

@@ -35,10 +35,10 @@ class Hit:
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _dispatch(self) -> None:
@@ -51,16 +51,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         handler(self)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self._dispatch()
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+    def do_HEAD(self) -> None:
         self._dispatch()
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    site: "FixtureSite"
+    site: FixtureSite
 
     def handle_error(self, request: object, client_address: object) -> None:
         # Clients that hang up early (yt-dlp probing a media URL, a killed
@@ -97,7 +97,7 @@ class FixtureSite:
     hits: list[Hit] = field(default_factory=list)
 
     @classmethod
-    def start(cls, host: str = "127.0.0.1") -> "FixtureSite":
+    def start(cls, host: str = "127.0.0.1") -> FixtureSite:
         server = _Server((host, 0), _RequestHandler)
         thread = threading.Thread(
             target=server.serve_forever,

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def cli(config: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
     proc = subprocess.run([sys.executable, "-m", "preserver", "--config", str(config), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          check=False, capture_output=True, text=True, env=env, timeout=300)
     if check is not None:
         assert proc.returncode == check, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc

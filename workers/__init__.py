@@ -34,6 +34,7 @@ __all__ = [
     "Classified",
     "HostLimiter",
     "Limits",
+    "RetryDecision",
     "Status",
     "StoreFailed",
     "WorkerError",

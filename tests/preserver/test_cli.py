@@ -17,8 +17,8 @@ def run(tmp_path: Path, *args: str, config: Path | None = None,
     base = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
     cfg = config or _config(tmp_path)
     return subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg), *args],
-                          capture_output=True, text=True, env={**base, **(env or {})},
-                          timeout=120, cwd=tmp_path)
+                          check=False, capture_output=True, text=True,
+                          env={**base, **(env or {})}, timeout=120, cwd=tmp_path)
 
 
 def _config(tmp_path: Path) -> Path:

@@ -34,19 +34,25 @@ def work_dir(tmp_path: Path) -> Path:
     return d
 
 
-def mount_tmpfs(where: Path, size: str) -> bool:
-    """Mount a small tmpfs at ``where`` when this process may (root, mount allowed).
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """A real 1 MiB filesystem (tmpfs) where this process may mount one, else a plain
+    directory: ``(path, mounted)``. Tests inject the same fault when not mounted, so a
+    disk-full test never skips."""
+    where = tmp_path / "small"
+    where.mkdir()
+    mounted = _mount_tmpfs(where, "1m")
+    try:
+        yield where, mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(where)], check=True)
 
-    Returns False where it may not; callers then inject the same fault instead, so a
-    disk-full test never skips. Unmount with ``umount_tmpfs``.
-    """
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
     mount = shutil.which("mount")
     if mount is None or os.geteuid() != 0:
         return False
     done = subprocess.run([mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
                           capture_output=True, check=False)
     return done.returncode == 0
-
-
-def umount_tmpfs(where: Path) -> None:
-    subprocess.run(["umount", "-l", str(where)], check=True)

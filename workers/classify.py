@@ -151,18 +151,20 @@ def _refusal(exc: BaseException) -> str | None:
     return found.group(0) if found else None
 
 
-def _from_http(status: int) -> tuple[Status, bool]:
-    if status in (404, 410):
-        return Status.NOT_FOUND, False
-    if status == 401:
-        return Status.LOGIN_REQUIRED, False
-    if status == 429:
-        return Status.RATE_LIMITED, True
-    if status == 403:
-        return Status.UNKNOWN, True
-    if status == 408 or status >= 500:
-        return Status.ERROR, True
-    return Status.UNKNOWN, False
+_BY_CODE: dict[int, tuple[Status, bool]] = {  # (status, transient)
+    404: (Status.NOT_FOUND, False), 410: (Status.NOT_FOUND, False),
+    401: (Status.LOGIN_REQUIRED, False), 407: (Status.LOGIN_REQUIRED, False),
+    # 403 alone cannot tell a login wall from a geo block or a bot check
+    403: (Status.UNKNOWN, True), 429: (Status.RATE_LIMITED, True), 408: (Status.ERROR, True),
+}
+
+
+def http_status(code: int) -> tuple[Status, bool]:
+    """(status, transient) for an HTTP status code: the one mapping yt-dlp errors and
+    page snapshots share."""
+    if 200 <= code < 300:
+        return Status.AVAILABLE, False
+    return _BY_CODE.get(code, (Status.ERROR, True) if code >= 500 else (Status.UNKNOWN, False))
 
 
 def classify(exc: BaseException) -> Classified:
@@ -183,7 +185,7 @@ def classify(exc: BaseException) -> Classified:
     if isinstance(cause, UnsupportedError):
         return result(Status.UNKNOWN, False, no_media=True)
     if isinstance(cause, HTTPError):
-        return result(*_from_http(cause.status))
+        return result(*http_status(cause.status))
     if isinstance(cause, TransportError | TimeoutError | ConnectionError):
         return result(Status.ERROR, True)
     if isinstance(cause, DownloadCancelled):

@@ -24,7 +24,7 @@ Promises:
   coding removed by httpcore, so ``Transfer-Encoding`` is recorded as
   ``X-Archive-Orig-Transfer-Encoding``; cookie and credential header values
   become ``[removed]`` (DESIGN.md). The ``warcinfo`` record says both.
-- Outcomes are statuses, never exceptions (``_classify``). 403 is ``unknown``
+- Outcomes are statuses, never exceptions (``classify.http_status``). 403 is ``unknown``
   and transient: a login wall, a geo block and a bot check look the same.
   Network errors and timeouts are transient errors; a refused address, a
   non-HTTP URL or too many redirects are final errors.
@@ -50,6 +50,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.types import Status
 
@@ -106,19 +107,6 @@ def _warc_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
         else (name, value)
         for name, value in headers
     ]
-
-
-_BY_CODE: dict[int, tuple[Status, bool]] = {  # (status, transient)
-    404: (Status.NOT_FOUND, False), 410: (Status.NOT_FOUND, False),
-    401: (Status.LOGIN_REQUIRED, False), 407: (Status.LOGIN_REQUIRED, False),
-    403: (Status.UNKNOWN, True), 429: (Status.RATE_LIMITED, True), 408: (Status.ERROR, True),
-}
-
-
-def _classify(code: int) -> tuple[Status, bool]:
-    if 200 <= code < 300:
-        return Status.AVAILABLE, False
-    return _BY_CODE.get(code, (Status.ERROR, True) if code >= 500 else (Status.UNKNOWN, False))
 
 
 def _cap_for(content_type: str | None, max_bytes: int, media_max_bytes: int) -> int:
@@ -334,7 +322,7 @@ async def snapshot_page(
             return outcome(Status.ERROR, f"too many redirects (more than {client.max_redirects})",
                            False, body)
         request = next_request
-    status, transient = _classify(response.status_code)
+    status, transient = http_status(response.status_code)
     if body.truncated in ("time", "disconnect") and status is Status.AVAILABLE:
         return outcome(Status.ERROR, body.problem, True, body)
     message = "" if status is Status.AVAILABLE else (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,7 @@ from preserver.reports import ingest_report
 from preserver.run import run_jobs
 from preserver.verify import verify_archive
 from storage import LocalBlobStore, StorageUnavailable
-from tests.conftest import mount_tmpfs, umount_tmpfs
 from tests.fixture_site import FixtureSite, Media
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
-    where = tmp_path / "disk"
-    where.mkdir()
-    mounted = mount_tmpfs(where, "512k")
-    try:
-        yield where, mounted
-    finally:
-        if mounted:
-            umount_tmpfs(where)
 
 
 def _fill(where: Path, leave: int) -> Path:

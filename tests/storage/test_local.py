@@ -8,7 +8,6 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,7 +24,6 @@ from storage import (
     StorageUnavailable,
     hash_stream,
 )
-from tests.conftest import mount_tmpfs, umount_tmpfs
 
 MiB = 1 << 20
 
@@ -308,19 +306,6 @@ def test_rename_error_injected(store: LocalBlobStore, monkeypatch: pytest.Monkey
     monkeypatch.undo()
     assert blob_files(store) == []
     assert tmp_files(store) == []
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
-    """A 1 MiB filesystem when mounting is permitted; otherwise a plain directory."""
-    where = tmp_path / "small"
-    where.mkdir()
-    mounted = mount_tmpfs(where, "1m")
-    try:
-        yield where, mounted
-    finally:
-        if mounted:
-            umount_tmpfs(where)
 
 
 def test_disk_full(small_disk: tuple[Path, bool], monkeypatch: pytest.MonkeyPatch) -> None:

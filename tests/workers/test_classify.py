@@ -37,6 +37,7 @@ from yt_dlp.utils import (
 )
 
 from tests.fixture_site import FixtureSite
+from tests.workers.http_cases import HTTP_CASES
 from workers import _netguard
 from workers.classify import Classified, classify, platform_message
 from workers.types import Status
@@ -265,16 +266,7 @@ def test_message_drops_yt_dlp_hints_and_tails(stub_cases: dict[str, tuple[str, s
 
 @pytest.mark.parametrize(
     ("code", "status", "transient"),
-    [
-        (404, Status.NOT_FOUND, False),
-        (410, Status.NOT_FOUND, False),
-        (401, Status.LOGIN_REQUIRED, False),
-        (403, Status.UNKNOWN, True),
-        (429, Status.RATE_LIMITED, True),
-        (500, Status.ERROR, True),
-        (503, Status.ERROR, True),
-        (451, Status.UNKNOWN, False),
-    ],
+    [*HTTP_CASES],
 )
 def test_http_status_from_fixture_site(
     site: FixtureSite, code: int, status: Status, transient: bool

@@ -25,6 +25,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from tests.fixture_site import FixtureSite
+from tests.workers.http_cases import HTTP_CASES
 from workers.net import make_client
 from workers.page import PageOutcome, snapshot_page
 from workers.types import Status
@@ -226,17 +227,7 @@ async def test_endless_html_stops_at_max_bytes(site: FixtureSite, snap: Snap) ->
 
 @pytest.mark.parametrize(
     ("code", "status", "transient"),
-    [
-        (404, Status.NOT_FOUND, False),
-        (410, Status.NOT_FOUND, False),
-        (401, Status.LOGIN_REQUIRED, False),
-        (403, Status.UNKNOWN, True),
-        (429, Status.RATE_LIMITED, True),
-        (500, Status.ERROR, True),
-        (503, Status.ERROR, True),
-        (451, Status.UNKNOWN, False),
-        (204, Status.AVAILABLE, False),
-    ],
+    [*HTTP_CASES, (204, Status.AVAILABLE, False)],
 )
 async def test_http_status_mapping(
     site: FixtureSite, snap: Snap, code: int, status: Status, transient: bool

@@ -28,9 +28,8 @@ from manifests.manifest import (
     ManifestFile,
     Outcome,
     Target,
-    agent_details,
-    sanitize_metadata,
 )
+from manifests.metadata import agent_details, sanitize_metadata
 from manifests.signing import (
     SigningKey,
     load_public_key,

@@ -17,11 +17,7 @@ from bytes (``manifests.signing.verify_capture`` the one way in from evidence).
 
 from __future__ import annotations
 
-import math
-import platform
 import re
-import socket
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +37,7 @@ _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MAX_INT = 2**53 - 1
+MAX_INT = 2**53 - 1
 
 
 def _text(value: object, where: str, *, empty: bool = True) -> str:
@@ -150,7 +146,7 @@ class ManifestFile:
         _safe_name(self.name, "file.name")
         if _SHA256.fullmatch(_text(self.sha256, "file.sha256")) is None:
             raise InvalidManifest(f"file.sha256 {self.sha256!r:.80} is not 64 lowercase hex")
-        if type(self.size) is not int or not 0 <= self.size <= _MAX_INT:
+        if type(self.size) is not int or not 0 <= self.size <= MAX_INT:
             raise InvalidManifest(f"file.size {self.size!r} is not a non-negative integer")
         media_type = _text(self.media_type, "file.media_type", empty=False)
         if "/" not in media_type or _CONTROL.search(media_type):
@@ -251,100 +247,3 @@ def _members(value: JsonValue, where: str, kind: type[Any]) -> dict[str, Any]:
     if extra := value.keys() - names:
         raise InvalidManifest(f"{where} has unknown members {', '.join(sorted(extra))}")
     return dict(value)
-
-
-# -- building a manifest's parts ------------------------------------------------------
-
-# yt-dlp info-dict fields kept in ``metadata``; everything else is dropped.
-_METADATA_KEYS = (
-    "title",
-    "uploader",
-    "uploader_id",
-    "channel",
-    "channel_id",
-    "upload_date",
-    "timestamp",
-    "duration",
-    "description",
-    "webpage_url",
-    "extractor",
-    "id",
-    "view_count",
-    "like_count",
-    "tags",
-    "categories",
-    "original_url",
-)
-_MAX_DESCRIPTION = 5000  # characters kept of a description
-_MAX_TEXT = 4096  # any other string longer than this is dropped
-_MAX_ITEMS = 50  # tags and categories kept
-_NUMBERS = frozenset({"duration", "view_count", "like_count"})
-_LISTS = frozenset({"tags", "categories"})
-
-
-def sanitize_metadata(info: Mapping[str, object]) -> dict[str, JsonValue]:
-    """Keep the identifying fields of a yt-dlp info dict, as canonical-JSON-safe values.
-
-    Floats cannot be signed reproducibly, so ``duration`` becomes whole seconds
-    (rounded), a float with no fraction becomes an int, any other float its
-    decimal string. Descriptions are cut to 5000 characters; other oversized
-    strings, non-finite numbers, nested objects and unknown keys are dropped; lists
-    (tags, categories) keep at most 50 strings. Lone surrogates become "?".
-
-    >>> sanitize_metadata({"title": "t", "duration": 12.6, "formats": [...]})
-    {'title': 't', 'duration': 13}
-    """
-    out: dict[str, JsonValue] = {}
-    for key in _METADATA_KEYS:
-        value = info.get(key)
-        clean: JsonValue
-        if key in _LISTS:
-            items = value if isinstance(value, list | tuple) else ()
-            texts = (_scalar(item, key) for item in items if isinstance(item, str))
-            kept: list[JsonValue] = [t for t in texts if isinstance(t, str)]
-            clean = kept[:_MAX_ITEMS] or None
-        elif key in _NUMBERS:
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            clean = _scalar(value, key) if numeric else None
-        else:
-            clean = _scalar(value, key)
-        if clean is not None:
-            out[key] = clean
-    return out
-
-
-def _scalar(value: object, key: str) -> str | int | None:
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if key == "duration" or value.is_integer():
-            value = round(value)
-        else:
-            return repr(value)
-    if isinstance(value, int):
-        return value if -_MAX_INT <= value <= _MAX_INT else str(value)
-    if isinstance(value, str):
-        text = value.encode("utf-8", "replace").decode("utf-8")
-        if key == "description":
-            return text[:_MAX_DESCRIPTION]
-        return text if len(text) <= _MAX_TEXT else None
-    return None
-
-
-def agent_details(operator: str, software_version: str) -> Agent:
-    """The ``agent`` of a manifest made here, now: software, yt-dlp, Python, host, operator.
-
-    yt-dlp is imported only when this is called, so reading and verifying
-    manifests never needs it; without it, ``yt_dlp`` is "not installed".
-    """
-    try:
-        from yt_dlp.version import __version__ as yt_dlp_version
-    except ImportError:
-        yt_dlp_version = "not installed"
-    return Agent(
-        software=f"preserver {software_version}",
-        yt_dlp=str(yt_dlp_version),
-        python=platform.python_version(),
-        host=socket.gethostname(),
-        operator=operator,
-    )

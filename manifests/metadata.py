@@ -1,0 +1,106 @@
+"""Building a manifest's parts from a capture: its metadata, made canonical-JSON-safe
+from a yt-dlp info dict, and the ``agent`` that made it."""
+
+from __future__ import annotations
+
+import math
+import platform
+import socket
+from collections.abc import Mapping
+
+from manifests.canonical import JsonValue
+from manifests.manifest import MAX_INT, Agent
+
+# yt-dlp info-dict fields kept in ``metadata``; everything else is dropped.
+_METADATA_KEYS = (
+    "title",
+    "uploader",
+    "uploader_id",
+    "channel",
+    "channel_id",
+    "upload_date",
+    "timestamp",
+    "duration",
+    "description",
+    "webpage_url",
+    "extractor",
+    "id",
+    "view_count",
+    "like_count",
+    "tags",
+    "categories",
+    "original_url",
+)
+_MAX_DESCRIPTION = 5000  # characters kept of a description
+_MAX_TEXT = 4096  # any other string longer than this is dropped
+_MAX_ITEMS = 50  # tags and categories kept
+_NUMBERS = frozenset({"duration", "view_count", "like_count"})
+_LISTS = frozenset({"tags", "categories"})
+
+
+def sanitize_metadata(info: Mapping[str, object]) -> dict[str, JsonValue]:
+    """Keep the identifying fields of a yt-dlp info dict, as canonical-JSON-safe values.
+
+    Floats cannot be signed reproducibly, so ``duration`` becomes whole seconds
+    (rounded), a float with no fraction becomes an int, any other float its
+    decimal string. Descriptions are cut to 5000 characters; other oversized
+    strings, non-finite numbers, nested objects and unknown keys are dropped; lists
+    (tags, categories) keep at most 50 strings. Lone surrogates become "?".
+
+    >>> sanitize_metadata({"title": "t", "duration": 12.6, "formats": [...]})
+    {'title': 't', 'duration': 13}
+    """
+    out: dict[str, JsonValue] = {}
+    for key in _METADATA_KEYS:
+        value = info.get(key)
+        clean: JsonValue
+        if key in _LISTS:
+            items = value if isinstance(value, list | tuple) else ()
+            texts = (_scalar(item, key) for item in items if isinstance(item, str))
+            kept: list[JsonValue] = [t for t in texts if isinstance(t, str)]
+            clean = kept[:_MAX_ITEMS] or None
+        elif key in _NUMBERS:
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            clean = _scalar(value, key) if numeric else None
+        else:
+            clean = _scalar(value, key)
+        if clean is not None:
+            out[key] = clean
+    return out
+
+
+def _scalar(value: object, key: str) -> str | int | None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if key == "duration" or value.is_integer():
+            value = round(value)
+        else:
+            return repr(value)
+    if isinstance(value, int):
+        return value if -MAX_INT <= value <= MAX_INT else str(value)
+    if isinstance(value, str):
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        if key == "description":
+            return text[:_MAX_DESCRIPTION]
+        return text if len(text) <= _MAX_TEXT else None
+    return None
+
+
+def agent_details(operator: str, software_version: str) -> Agent:
+    """The ``agent`` of a manifest made here, now: software, yt-dlp, Python, host, operator.
+
+    yt-dlp is imported only when this is called, so reading and verifying
+    manifests never needs it; without it, ``yt_dlp`` is "not installed".
+    """
+    try:
+        from yt_dlp.version import __version__ as yt_dlp_version
+    except ImportError:
+        yt_dlp_version = "not installed"
+    return Agent(
+        software=f"preserver {software_version}",
+        yt_dlp=str(yt_dlp_version),
+        python=platform.python_version(),
+        host=socket.gethostname(),
+        operator=operator,
+    )

@@ -33,10 +33,7 @@ Promises:
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import importlib.metadata
-import io
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -46,10 +43,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter
 
+from workers._warc import Body, WarcRecorder
 from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.types import Status
@@ -57,8 +52,6 @@ from workers.types import Status
 __all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "snapshot_page"]
 
 MEDIA_MAX_BYTES = 1 << 20
-_REMOVED = "[removed]"
-_SECRET_HEADERS = {"set-cookie", "set-cookie2", "cookie", "authorization", "proxy-authorization"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,31 +77,6 @@ def _new_record_id() -> str:
     return f"<urn:uuid:{uuid.uuid4()}>"
 
 
-def _sha256_label(digest: Any) -> str:
-    return "sha256:" + base64.b32encode(digest.digest()).decode("ascii")
-
-
-def _software() -> str:
-    def version(dist: str) -> str:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return "unknown"
-
-    warcio = version("warcio")
-    return f"preserver/{version('preserver')} (httpx/{httpx.__version__}, warcio/{warcio})"
-
-
-def _warc_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
-    return [
-        (name, _REMOVED) if name.lower() in _SECRET_HEADERS
-        else ("X-Archive-Orig-Transfer-Encoding", value) if name.lower() == "transfer-encoding"
-        else (name, value)
-        for name, value in headers
-    ]
-
-
 def _cap_for(content_type: str | None, max_bytes: int, media_max_bytes: int) -> int:
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime.startswith(("video/", "audio/")) or mime == "application/octet-stream":
@@ -116,107 +84,8 @@ def _cap_for(content_type: str | None, max_bytes: int, media_max_bytes: int) -> 
     return max_bytes
 
 
-class _Recorder:
-    def __init__(
-        self, out: BinaryIO, clock: Callable[[], datetime], record_id: Callable[[], str]
-    ) -> None:
-        self._writer = WARCWriter(out, gzip=True, warc_version="1.1")
-        self._clock = clock
-        self._record_id = record_id
-        self._warcinfo_id = record_id()
-
-    def now(self) -> str:
-        moment = self._clock().astimezone(UTC).replace(tzinfo=None)
-        return str(datetime_to_iso_date(moment, use_micros=True))
-
-    def warcinfo(self) -> None:
-        fields = {
-            "software": _software(),
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/"
-            "specifications/warc-format/warc-1.1/",
-            "robots": "ignore",
-            "description": "Page snapshot for evidence preservation. Values of the "
-            "Set-Cookie, Set-Cookie2, Cookie, Authorization and Proxy-Authorization headers "
-            f"are replaced by {_REMOVED} (cookies and credentials are never stored). Bodies "
-            "are stored with the transfer coding removed (content coding kept), so "
-            "Transfer-Encoding is recorded as X-Archive-Orig-Transfer-Encoding. Bodies over "
-            "the size cap, or cut by a timeout or a closed connection, are marked "
-            "WARC-Truncated.",
-        }
-        body = "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode("utf-8")
-        record = self._writer.create_warc_record(
-            "", "warcinfo", payload=io.BytesIO(body), length=len(body),
-            warc_headers_dict={
-                "WARC-Record-ID": self._warcinfo_id,
-                "WARC-Date": self.now(),
-                "WARC-Block-Digest": _sha256_label(hashlib.sha256(body)),
-            },
-        )
-        self._writer.write_record(record)
-
-    def response_headers(self, response: httpx.Response) -> StatusAndHeaders:
-        headers = StatusAndHeaders(
-            f"{response.status_code} {response.reason_phrase}".rstrip(),
-            _warc_headers(response.headers.raw),
-            protocol=response.http_version,
-        )
-        headers.compute_headers_buffer()
-        return headers
-
-    def write_hop(
-        self, request: httpx.Request, response: httpx.Response, date: str, http: StatusAndHeaders,
-        body: _Body,
-    ) -> None:
-        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
-        addr = _server_ip(response)
-        resp_headers = {
-            **common,
-            "WARC-Record-ID": self._record_id(),
-            "WARC-Payload-Digest": _sha256_label(body.payload),
-            "WARC-Block-Digest": _sha256_label(body.block),
-            **({"WARC-IP-Address": addr} if addr else {}),
-            **({"WARC-Truncated": body.truncated} if body.truncated else {}),
-        }
-        body.file.seek(0)
-        resp = self._writer.create_warc_record(
-            str(request.url), "response", payload=body.file, length=body.size,
-            warc_headers_dict=resp_headers, http_headers=http,
-        )
-        line = f"{request.method} {request.url.raw_path.decode('ascii')} {response.http_version}"
-        req_http = StatusAndHeaders(line, _warc_headers(request.headers.raw))
-        req_http.compute_headers_buffer()
-        req = self._writer.create_warc_record(
-            str(request.url), "request", payload=io.BytesIO(b""), length=0,
-            warc_headers_dict={
-                **common,
-                "WARC-Record-ID": self._record_id(),
-                "WARC-Payload-Digest": _sha256_label(hashlib.sha256()),
-                "WARC-Block-Digest": _sha256_label(hashlib.sha256(req_http.headers_buff)),
-            },
-            http_headers=req_http,
-        )
-        self._writer.write_request_response_pair(req, resp)
-
-
-def _server_ip(response: httpx.Response) -> str | None:
-    stream = response.extensions.get("network_stream")
-    addr = stream.get_extra_info("server_addr") if stream is not None else None
-    return str(addr[0]) if isinstance(addr, tuple) and addr else None
-
-
-@dataclass
-class _Body:
-    file: BinaryIO
-    block: Any  # hashlib sha256 over HTTP headers + body
-    payload: Any  # over the body
-    size: int = 0
-    truncated: str = ""  # "", "length", "time" or "disconnect"
-    problem: str = ""
-
-
 async def _read_body(
-    response: httpx.Response, body: _Body, cap: int, deadline_at: float | None
+    response: httpx.Response, body: Body, cap: int, deadline_at: float | None
 ) -> None:
     chunks: AsyncIterator[bytes] = response.aiter_raw()
     try:
@@ -265,7 +134,7 @@ async def snapshot_page(
     also bounded by the client's timeout. Redirects are followed up to
     ``client.max_redirects``, each hop sent through the client's transport.
     """
-    recorder = _Recorder(out, clock, record_id)
+    recorder = WarcRecorder(out, clock, record_id)
     recorder.warcinfo()
     loop = asyncio.get_running_loop()
     deadline_at = None if deadline is None else loop.time() + deadline
@@ -273,7 +142,7 @@ async def snapshot_page(
     last: dict[str, Any] = {"http_status": None, "final_url": None, "content_type": None}
 
     def outcome(
-        status: Status, message: str, transient: bool, body: _Body | None = None
+        status: Status, message: str, transient: bool, body: Body | None = None
     ) -> PageOutcome:
         return PageOutcome(
             status=status, message=message, transient=transient, hops=hops,
@@ -307,7 +176,7 @@ async def snapshot_page(
                 "content_type": content_type}
         http = recorder.response_headers(response)
         with tempfile.TemporaryFile(dir=tmp_dir) as spool:
-            body = _Body(file=spool, block=hashlib.sha256(http.headers_buff),
+            body = Body(file=spool, block=hashlib.sha256(http.headers_buff),
                          payload=hashlib.sha256())
             try:
                 cap = _cap_for(content_type, max_bytes, media_max_bytes)

@@ -61,7 +61,8 @@ def main() -> None:
             loop_s = time.perf_counter() - start
         finally:
             site.close()
-    print(f"{args.videos} videos of {args.seconds} s from the fixture site")
+    print(f"{args.videos} videos of {args.seconds} s from the fixture site (one host, so the "
+          "default politeness applies: 4 jobs at once, 2 per host)")
     print(f"  preserver preserve (capture + WARC + hashes + signed manifests): {preserver_s:6.2f} s")
     print(f"  serial yt-dlp loop (media only):                                {loop_s:6.2f} s")
     print(f"  ratio preserver / loop: {preserver_s / loop_s:.2f}")

@@ -17,7 +17,12 @@ measurements behind them.
   ``*-orig`` automatic tracks when an extractor marks one (YouTube does) and
   ``skip: translated_subs`` stops YouTube from listing translated manual ones.
 - No cookies, no account: what an anonymous visitor sees is the evidence.
-- Retries are modest: the lead retries whole jobs with backoff.
+- Retries are modest: the run loop retries whole jobs with backoff
+  (``workers.retry``).
+- A stream that is live right now is skipped (``match_filter``): it cannot
+  finish within a job's bounds; the report says so.
+- Not set from ``CaptureJob``: ``user_agent`` (yt-dlp picks per-site headers
+  that YouTube depends on) and ``max_redirects`` (yt-dlp has no such param).
 - Network containment: yt-dlp's own HTTP stack runs under ``_netguard``, but
   ffmpeg is a separate program that would fetch on its own. HLS/DASH always use
   the native downloaders, and when yt-dlp still hands a download to ffmpeg
@@ -101,6 +106,9 @@ def build_options(job: CaptureJob, *, ffmpeg: str | None) -> dict[str, Any]:
         "file_access_retries": 1,
         "concurrent_fragment_downloads": 1,  # the size hook must run in this thread
         # -- network -------------------------------------------------------------
+        # Direct connections only: a proxy from the environment (HTTP_PROXY …) would
+        # make the address guard check the proxy instead of the captured host.
+        "proxy": "",
         "external_downloader": {"default": "native"},
         "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]},
         "cookiefile": None,

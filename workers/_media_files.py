@@ -9,6 +9,7 @@ Partial downloads are deleted, never listed: ``*.part``, ``*.part-Frag*``,
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import mimetypes
 import os
@@ -16,7 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["is_leftover", "list_files", "media_type"]
+__all__ = ["is_leftover", "list_files", "media_type", "scrub_info_json"]
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +94,41 @@ def list_files(work_dir: Path, roles: Mapping[str, str]) -> list[tuple[Path, str
             role = roles.get(rel) or _role_from_name(path)
             found.append((path, role, media_type(path)))
     return sorted(found, key=lambda f: str(f[0]))
+
+
+# -- no cookies or credentials in what is stored (DESIGN.md, "Network and safety") -------
+
+_SECRET_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
+
+
+def _scrubbed(value: object) -> object:
+    """``value`` without yt-dlp's ``cookies`` fields or credential request headers."""
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            if key == "cookies":
+                continue
+            if key == "http_headers" and isinstance(item, dict):
+                item = {k: v for k, v in item.items() if str(k).lower() not in _SECRET_HEADERS}
+            out[key] = _scrubbed(item)
+        return out
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    return value
+
+
+def scrub_info_json(path: Path) -> bool:
+    """Rewrite yt-dlp's info JSON without the cookies it records per format.
+
+    Returns False, having deleted the file, when it cannot be read as JSON: a file
+    we cannot check for cookies is not kept.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        log.warning("info JSON %s unreadable: not kept", path.name, exc_info=True)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return False
+    path.write_text(json.dumps(_scrubbed(data), ensure_ascii=False), encoding="utf-8")
+    return True

@@ -52,6 +52,7 @@ import httpx
 
 from storage._base import BlobStore
 from storage.errors import StorageError
+from workers._media_files import scrub_info_json
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.page import PageOutcome, snapshot_page
@@ -124,7 +125,7 @@ async def _snapshot(
     try:
         with (job.work_dir / PAGE_NAME).open("wb") as out:
             return await snapshot_page(
-                job.url, client=http, out=out, max_bytes=job.limits.max_bytes,
+                job.url, client=http, out=out, max_bytes=job.limits.page_max_bytes,
                 deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
             )
     except OSError as exc:
@@ -158,7 +159,9 @@ def _decide(
 ) -> tuple[CaptureState, Status, str, bool]:
     """(state, status, message, transient) from both parts and what was stored."""
     media_ok = media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
-    stored = bool(files)
+    page_ok = page.status is Status.AVAILABLE
+    # content, not just evidence of a failure (a stored 404 response is not content)
+    stored = media_ok or (page_ok and any(f.role == "page" for f in files))
     if job.platform != "web":
         if media_ok:
             return CaptureState.COMPLETE, Status.AVAILABLE, "", False
@@ -167,7 +170,6 @@ def _decide(
             status, message = Status.UNKNOWN, message or "no media found at this link"
         state = CaptureState.PARTIAL if stored else CaptureState.FAILED
         return state, status, message, media.transient or (page.transient and not stored)
-    page_ok = page.status is Status.AVAILABLE
     if page_ok and (media.no_media or media_ok):
         return CaptureState.COMPLETE, Status.AVAILABLE, "", False
     if page_ok:  # the page is here; media was found but not captured
@@ -204,8 +206,9 @@ async def capture(
             await _put(store, f.path, role=f.role, name=_media_name(base, f, taken),
                        media_type=f.media_type)
             for f in media.files
+            if f.role != "info" or scrub_info_json(f.path)
         ]
-        if page.hops and page.http_status is not None and 200 <= page.http_status < 300:
+        if page.hops:  # an error response (404, 410 …) is evidence too
             files.append(await _put(store, job.work_dir / PAGE_NAME, role="page",
                                     name=f"{base}.{PAGE_NAME}", media_type="application/warc"))
         # (3) what it amounts to

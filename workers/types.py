@@ -67,17 +67,18 @@ class CaptureState(str, enum.Enum):
 
     COMPLETE = "complete"  # media (or, for web targets, the page) captured
     PARTIAL = "partial"  # some evidence (e.g. the page snapshot) but not the media
-    FAILED = "failed"  # nothing kept
+    FAILED = "failed"  # no content; evidence of the failure (e.g. the 404 response) may be kept
 
 
 @dataclass(frozen=True, kw_only=True)
 class Limits:
     """Bounds on one capture job."""
 
-    max_bytes: int  # per downloaded file and per page body
+    max_bytes: int  # per downloaded file
     timeout_seconds: float  # wall-clock limit for the whole job
     socket_timeout_seconds: float = 20.0
     max_redirects: int = 10
+    page_max_bytes: int = 20 * 1024 * 1024  # page body kept in the WARC; longer is truncated
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,6 +8,7 @@ real LocalBlobStore, except for the disk-full case, which uses a fake store whos
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import importlib
 import logging
@@ -101,10 +102,18 @@ async def test_link_404_fails_not_found(
 ) -> None:
     job = make_job(tmp_path, site.url("/v/missing.mp4"))
     result = await capture(job, store, http)
-    assert (result.state, result.status, result.files) == (
-        CaptureState.FAILED, Status.NOT_FOUND, ())
+    assert (result.state, result.status) == (CaptureState.FAILED, Status.NOT_FOUND)
     assert result.message == "HTTP 404 Not Found" and not result.transient
-    assert list(store.iter_blobs()) == []
+    # the 404 response itself is kept as evidence of the removal, nothing else
+    assert [f.role for f in result.files] == ["page"]
+    assert list(store.iter_blobs()) == [result.files[0].sha256]
+    records = page_records(store, result.files[0])
+    response = [r for r in records if r[0] == "response"]
+    assert response[0][1] == job.url
+    with store.open(result.files[0].sha256) as blob:
+        statuses = [r.http_headers.get_statuscode() for r in ArchiveIterator(blob)
+                    if r.rec_type == "response"]
+    assert statuses == ["404"]
     assert not job.work_dir.exists()
     assert result.started_at.endswith("Z") and result.finished_at >= result.started_at
 
@@ -305,3 +314,22 @@ def test_media_names_are_unique_and_safe() -> None:
         "youtube-45WIwFETn3E.thumbnail.webp",
         "youtube-45WIwFETn3E.thumbnail-2.webp",
     ]
+
+
+async def test_no_stored_file_holds_a_cookie(
+    tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore, http: httpx.AsyncClient
+) -> None:
+    """yt-dlp records a site's cookies per format in its info JSON, and the page's
+    response carries Set-Cookie: neither may reach the store."""
+    secret = b"SECRET-SESSION-4f1c"
+    cookie = {"Set-Cookie": f"session={secret.decode()}; Path=/"}
+    site.add_bytes("/v/with-cookie.mp4", media.mp4.read_bytes(), "video/mp4", headers=cookie)
+    result = await capture(make_job(tmp_path, site.url("/v/with-cookie.mp4")), store, http)
+    assert result.state is CaptureState.COMPLETE
+    assert {f.role for f in result.files} >= {"media", "info", "page"}
+    for f in result.files:
+        with store.open(f.sha256) as blob:
+            data = blob.read()
+        if f.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        assert secret not in data, f.name

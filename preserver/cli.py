@@ -105,24 +105,28 @@ def preserve(
 ) -> None:
     """Ingest REPORTS and capture every link they cite; print what was captured."""
     from preserver import views
+    from preserver.events import rfc3339
+    from preserver.models import utc_now
     from preserver.reports import ingest_report
 
-    async def go(archive: Archive) -> list[dict[str, Any]]:
+    async def go(archive: Archive) -> tuple[list[dict[str, Any]], list[Any], str]:
         results = [await ingest_report(archive, path) for path in reports]
         for result in results:
             render.ingest_result(err, result)
+        started = rfc3339(utc_now())
         await _run(archive)
-        items: list[dict[str, Any]] = []
+        items: dict[str, dict[str, Any]] = {}
         async with archive.db.session() as session:
             for result in results:
-                items.extend(await views.links(session, report=result.report_sha256))
-        return items
+                for item in await views.links(session, report=result.report_sha256):
+                    items.setdefault(item["key"], item)
+        return list(items.values()), [s for r in results for s in r.skipped], started
 
-    items = _with_archive(go)
+    items, skipped, started = _with_archive(go)
     if as_json:
         _json(items)
     else:
-        render.preserve_table(out, items)
+        render.preserve_table(out, items, skipped=skipped, run_started=started)
 
 
 @app.command()

@@ -22,7 +22,7 @@ from preserver.events import record_event
 from preserver.models import Capture, CaptureFile, Target
 from preserver.version import __version__
 from storage import StorageError
-from workers import CaptureResult, CaptureState
+from workers import CaptureResult, CaptureState, Status
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,17 @@ def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
 
 
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
-                        retry_in: float | None, capture_id: str | None = None) -> str | None:
-    """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept."""
+                        retry_in: float | None, capture_id: str | None = None,
+                        local: bool = False) -> str | None:
+    """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept.
+
+    ``retry_in``: the job is tried again within this run after that many seconds, so a
+    transient partial result is not kept yet (the last attempt's is). ``local``: the
+    failure was this machine's (disk full, interrupted, a bug), not an answer about the
+    link, so it is not an availability check.
+    """
     capture_id = capture_id or str(uuid.uuid4())
-    keep = bool(result.files) or not result.transient
+    keep = not result.transient or (bool(result.files) and retry_in is None)
     manifest_sha: str | None = None
     signature_sha = ""
     if keep:
@@ -71,11 +78,11 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
         try:
             manifest_sha = archive.store.put_bytes(data).sha256
             signature_sha = archive.store.put_bytes(sign(archive.key, data)).sha256
-        except StorageError as exc:
+        except StorageError as exc:  # nothing is recorded; the job waits for a later run
             log.error("cannot store the manifest of %s: %s", job.target_key, exc)
-            keep, manifest_sha = False, None
-            result = CaptureResult(state=CaptureState.FAILED, status=result.status,
-                                   message=f"storage: {exc}", transient=False,
+            keep, manifest_sha, local, retry_in = False, None, True, None
+            result = CaptureResult(state=CaptureState.FAILED, status=Status.ERROR,
+                                   message=f"manifest not stored: {exc}", transient=True,
                                    started_at=result.started_at, finished_at=result.finished_at)
     cfg = archive.config
     async with archive.db.session() as session:
@@ -97,9 +104,10 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                         "signature_sha256": signature_sha,
                                         "state": result.state.value,
                                         "status": result.status.value})
-        await record_check(session, target, status=result.status, message=result.message,
-                           probe="capture", confirmations=cfg.audit.confirmations,
-                           confirm_after=cfg.audit.confirm_after, operator=archive.operator)
+        if not local:
+            await record_check(session, target, status=result.status, message=result.message,
+                               probe="capture", confirmations=cfg.audit.confirmations,
+                               confirm_after=cfg.audit.confirm_after, operator=archive.operator)
         if retry_in is not None:
             await queue.finish(session, job.job_id, state="queued", error=result.message,
                                retry_in=retry_in)

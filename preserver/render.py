@@ -79,38 +79,47 @@ def run_summary(console: Console, summary: Any) -> None:
                   f"{summary.failed} failed, {summary.retrying} retries")
 
 
-def _outcome(item: dict[str, Any]) -> tuple[str, str]:
-    captures = item["captures"]
-    states = {c["state"] for c in captures}
-    if "complete" in states:
+def _outcome(item: dict[str, Any], run_started: str) -> tuple[str, str]:
+    complete = [c for c in item["captures"] if c["state"] == "complete"]
+    if complete and all(c["finished_at"] < run_started for c in complete):
+        return "skipped", "dim"  # captured by an earlier run: not captured again
+    if complete:
         return "captured", "green"
-    if "partial" in states:
+    if any(c["state"] == "partial" for c in item["captures"]):
         return "partial", "yellow"
     return "failed", "red"
 
 
-def preserve_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
+def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
+                   skipped: Sequence[Any] = (), run_started: str = "") -> None:
+    """One row per target: captured, partial, failed (with the platform's words) or
+    skipped (already archived, or a link that is not capturable)."""
     table = Table(title="Preservation result")
     for col in ("label", "target", "result", "status", "files", "detail"):
         table.add_column(col, overflow="fold")
     tally: Counter[str] = Counter()
     for item in items:
-        outcome, color = _outcome(item)
+        outcome, color = _outcome(item, run_started)
         tally[outcome] += 1
         label = item["citations"][0]["label"] if item["citations"] else ""
         best = next((c for c in reversed(item["captures"]) if c["state"] == "complete"),
                     item["captures"][-1] if item["captures"] else None)
         files = best["files"] if best else []
-        detail = ""
-        if outcome != "captured":
+        detail = "already in the archive" if outcome == "skipped" else ""
+        if outcome in ("failed", "partial"):
             detail = (item.get("last_check") or {}).get("message") or \
                      ((item.get("job") or {}).get("last_error") or "")
         status = (item.get("last_check") or {}).get("status") or item["status"]
-        table.add_row(label, item["key"], f"[{color}]{outcome}[/]", status,
-                      f"{len(files)} ({_size(sum(f['size'] for f in files))})", detail[:200])
+        table.add_row(Text(label), Text(item["key"]), f"[{color}]{outcome}[/]", status,
+                      f"{len(files)} ({_size(sum(f['size'] for f in files))})",
+                      Text(detail[:200]))
+    for link in skipped:
+        tally["skipped"] += 1
+        table.add_row(Text(f"line {link.line}"), Text(link.raw_url), "[dim]skipped[/]", "",
+                      "", Text(link.reason[:200]))
     console.print(table)
     console.print(f"{tally['captured']} captured, {tally['partial']} partial, "
-                  f"{tally['failed']} failed, of {len(items)} targets")
+                  f"{tally['failed']} failed, {tally['skipped']} skipped")
 
 
 def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:

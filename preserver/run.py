@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from preserver import queue
 from preserver.app import Archive
+from preserver.errors import PreserverError
 from preserver.models import utc_now
 from preserver.queue import ClaimedJob
 from preserver.record import JobRecord, record_result
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 
 # A run waits for retries due within this many seconds; later ones are left for the next run.
 MAX_WAIT_SECONDS = 120.0
-STALE_AFTER = timedelta(hours=2)
+# A job still "running" this long after the job time limit was left by a crashed run.
+STALE_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,9 +116,11 @@ async def run_jobs(
     summary = RunSummary()
     attempts: Counter[int] = Counter()  # attempts in this run, per job
     running: dict[asyncio.Task[None], ClaimedJob] = {}
+    finishing: set[asyncio.Task[None]] = set()  # recordings, awaited even when cancelled
     per_host: Counter[str] = Counter()
     async with archive.db.session() as session:
-        await queue.requeue_stale(session, older_than=STALE_AFTER)
+        await queue.requeue_stale(session, older_than=timedelta(seconds=cfg.timeout + 60)
+                                  + STALE_MARGIN)
         await queue.release_retries(session, due_only=not retry_everything)
 
     http = make_client(allow_private=archive.config.network.allow_private,
@@ -129,36 +133,65 @@ async def run_jobs(
             progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key))
         job: CaptureJob | None = None
         result: CaptureResult
+        local = True  # a failure of this machine, not an answer about the link
         try:
             job = _job(archive, claimed)
             result = await asyncio.wait_for(capture(job, archive.store, http),
                                             timeout=cfg.timeout + 60)
+            local = False
         except TimeoutError:
             result = _failure(f"timed out after {cfg.timeout:.0f} s", transient=True)
         except StoreFailed as exc:  # disk full, permissions: the operator's to fix; retry later
             log.error("capture of %s not kept: %s", claimed.target_key, exc)
             result = _failure(f"not kept: {exc}", transient=True)
+        except OSError as exc:  # the work directory could not be made
+            log.error("capture of %s not started: %s", claimed.target_key, exc)
+            result = _failure(f"work directory: {exc.strerror or exc}", transient=True)
         except asyncio.CancelledError:
             result = _failure("interrupted: the run was stopped", transient=True)
-            await asyncio.shield(_finish(claimed, result, job))
+            _start_finish(claimed, result, job, local=True, may_retry=False)
             raise
         except Exception as exc:  # a worker bug must not stop the pool: record it, go on
             log.exception("capture of %s failed unexpectedly", claimed.target_key)
             result = _failure(f"{type(exc).__name__}: {exc}", transient=False)
-        await asyncio.shield(_finish(claimed, result, job))
+        await asyncio.shield(_start_finish(claimed, result, job, local=local))
 
-    async def _finish(claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None) -> None:
+    def _start_finish(claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None, *,
+                      local: bool, may_retry: bool = True) -> asyncio.Task[None]:
+        task = asyncio.create_task(_finish(claimed, result, job, local=local,
+                                           may_retry=may_retry),
+                                   name=f"record-{claimed.id}")
+        finishing.add(task)
+        task.add_done_callback(finishing.discard)
+        return task
+
+    async def _requeue_unrecorded(claimed: ClaimedJob, exc: PreserverError) -> None:
+        try:
+            async with archive.db.session() as session:
+                await queue.finish(session, claimed.id, state="retry",
+                                   error=f"not recorded: {exc}", retry_in=cfg.retry_delay)
+        except PreserverError:  # still unusable: a later run's requeue_stale brings it back
+            log.debug("job %s left running", claimed.id, exc_info=True)
+
+    async def _finish(claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None, *,
+                      local: bool, may_retry: bool) -> None:
         attempts[claimed.id] += 1
         retry = None
-        if result.transient:
+        if result.transient and may_retry and not stop.is_set():
             retry = decide_retry(result, attempts[claimed.id], max_attempts=cfg.max_attempts,
                                  base_delay=cfg.retry_delay, max_delay=max_wait)
         record = JobRecord(job_id=claimed.id, target_id=claimed.target_id,
                            target_key=claimed.target_key, url=claimed.url,
                            platform=claimed.platform)
-        await record_result(archive, record, result,
-                            retry_in=retry.delay_seconds if retry else None,
-                            capture_id=job.capture_id if job else None)
+        try:
+            await record_result(archive, record, result,
+                                retry_in=retry.delay_seconds if retry else None,
+                                capture_id=job.capture_id if job else None, local=local)
+        except PreserverError as exc:  # e.g. the database's disk is full: keep going
+            log.error("result for %s not recorded: %s", claimed.target_key, exc)
+            await _requeue_unrecorded(claimed, exc)
+            summary.failed += 1
+            return
         summary.jobs += 1
         summary.statuses[result.status.value] += 1
         if retry is not None:
@@ -198,7 +231,8 @@ async def run_jobs(
             for task in done:
                 claimed = running.pop(task)
                 per_host[claimed.host] -= 1
-                task.result()
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("job %s: %s", claimed.id, task.exception())
             if stop.is_set() and running:
                 done, _ = await asyncio.wait(running, timeout=grace)
                 for task in set(running) - done:
@@ -210,8 +244,21 @@ async def run_jobs(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        await _drain(finishing)  # finished captures are recorded, even on Ctrl-C
         await http.aclose()
     return summary
+
+
+async def _drain(tasks: set[asyncio.Task[None]]) -> None:
+    """Wait for every task in ``tasks``, through cancellations; re-raise one afterwards."""
+    cancelled = False
+    while pending := {t for t in tasks if not t.done()}:
+        try:
+            await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

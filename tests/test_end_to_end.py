@@ -161,9 +161,10 @@ def test_preserve_report_end_to_end(tmp_path: Path, evidence_site: FixtureSite,
     unknown.write_bytes(b"not archived")
     assert json.loads(cli(config, "lookup", str(unknown), "--json").stdout)[0]["matches"] == []
 
-    # ingesting the same report again adds nothing
-    again = cli(config, "ingest", str(report))
+    # preserving the same report again adds nothing and captures nothing twice
+    again = cli(config, "preserve", str(report))
     assert "already ingested" in again.stderr
+    assert "0 captured, 1 partial, 4 failed, 4 skipped" in again.stdout  # the 4 complete ones
     assert json.loads(cli(config, "status", "--json").stdout)["citations"] == 11
 
     # verify passes; one flipped byte in one blob is caught and named

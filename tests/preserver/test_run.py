@@ -3,21 +3,29 @@ records nothing partial and loses nothing; the next run, with space again, captu
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from preserver.app import open_archive
+import preserver.run as run_module
+from preserver.app import Archive, open_archive
 from preserver.config import load_config
-from preserver.models import Capture, CaptureFile, Job
+from preserver.errors import RunError
+from preserver.models import AvailabilityCheck, Capture, CaptureFile, Job
+from preserver.record import JobRecord
 from preserver.reports import ingest_report
-from preserver.run import run_jobs
+from preserver.run import JobEvent, run_jobs
 from preserver.verify import verify_archive
 from storage import LocalBlobStore, StorageUnavailable
-from tests.fixture_site import FixtureSite, Media
+from tests.fixture_site import FixtureSite, Media, send
 
 
 def _fill(where: Path, leave: int) -> Path:
@@ -81,3 +89,121 @@ async def test_disk_full_during_capture_keeps_nothing_partial(
                 sa.select(CaptureFile).where(CaptureFile.role == "media"))).all()
         assert [r.sha256 for r in media_rows] == [media.sha256("mp4_b")]
         assert [f for f in await verify_archive(archive) if f.outcome == "failed"] == []
+
+
+# -- the run loop's own guarantees ----------------------------------------------------------
+
+
+def _config(tmp_path: Path, **capture: str) -> Path:
+    extra = "".join(f"{k} = {v}\n" for k, v in capture.items())
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n[capture]\ntimeout = "20s"\n' + extra
+                   + '[network]\nallow_networks = ["127.0.0.1/32"]\n', encoding="utf-8")
+    return cfg
+
+
+@asynccontextmanager
+async def _archive_with(tmp_path: Path, urls: list[str], **capture: str) -> AsyncIterator[Archive]:
+    config = load_config(_config(tmp_path, **capture), env={})
+    report = tmp_path / "report.txt"
+    report.write_text("".join(f"{i}- الضحية {i}\n{u}\n" for i, u in enumerate(urls, 1)),
+                      encoding="utf-8")
+    async with open_archive(config) as archive:
+        await ingest_report(archive, report)
+        yield archive
+
+
+async def _rows(archive: Archive) -> tuple[list[Job], list[Capture], list[AvailabilityCheck]]:
+    async with archive.db.session() as s:
+        return ((await s.scalars(sa.select(Job).order_by(Job.id))).all(),  # type: ignore[return-value]
+                (await s.scalars(sa.select(Capture))).all(),
+                (await s.scalars(sa.select(AvailabilityCheck))).all())
+
+
+async def test_transient_failure_is_retried_within_the_run_and_kept_once(
+    tmp_path: Path, site: FixtureSite, media: Media,
+) -> None:
+    calls = {"n": 0}
+    body = media.mp4.read_bytes()
+
+    def flaky(req: BaseHTTPRequestHandler) -> None:
+        calls["n"] += 1
+        if calls["n"] <= 4:  # the first attempt: page and media both get a 503
+            send(req, 503, b"busy", "text/plain")
+        else:
+            send(req, 200, body, "video/mp4")
+
+    url = site.add("/v/flaky.mp4", flaky)
+    async with _archive_with(tmp_path, [url], max_attempts="3", retry_delay='"100ms"') as archive:
+        summary = await run_jobs(archive)
+        jobs, captures, checks = await _rows(archive)
+    assert summary.captured == 1 and summary.retrying >= 1
+    assert [j.state for j in jobs] == ["done"]
+    assert [c.state for c in captures] == ["complete"]  # the failed attempt left no capture
+    assert [c.status for c in checks][-1] == "available"
+
+
+async def test_a_cancelled_run_still_records_what_it_was_doing(
+    tmp_path: Path, site: FixtureSite, media: Media,
+) -> None:
+    url = site.add_slow("/v/slow.mp4", media.mp4.read_bytes(), "video/mp4", delay=0.05)
+    async with _archive_with(tmp_path, [url]) as archive:
+        started = asyncio.Event()
+
+        def on_event(event: JobEvent) -> None:
+            if event.result is None:
+                started.set()
+
+        task = asyncio.create_task(run_jobs(archive, progress=on_event))
+        await started.wait()
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        jobs, captures, checks = await _rows(archive)
+    assert [j.state for j in jobs] == ["retry"]  # not left "running"
+    assert jobs[0].last_error == "interrupted: the run was stopped"
+    assert captures == [] and checks == []  # an interruption says nothing about the link
+
+
+async def test_a_database_error_while_recording_does_not_stop_the_run(
+    tmp_path: Path, site: FixtureSite, media: Media, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a = site.add_file("/v/a.mp4", media.mp4, "video/mp4")
+    b = site.add_file("/v/b.mp4", media.mp4_b, "video/mp4")
+    real = run_module.record_result
+    failed: list[str] = []
+
+    async def flaky_record(archive: Archive, job: JobRecord, *args: Any, **kw: Any) -> Any:
+        if not failed:
+            failed.append(job.url)
+            raise RunError("database error: database or disk is full")
+        return await real(archive, job, *args, **kw)
+
+    monkeypatch.setattr(run_module, "record_result", flaky_record)
+    async with _archive_with(tmp_path, [a, b], concurrency="1") as archive:
+        summary = await run_jobs(archive)
+        jobs, captures, _ = await _rows(archive)
+    assert summary.captured == 1 and summary.failed == 1
+    states = {j.id: j.state for j in jobs}
+    assert sorted(states.values()) == ["done", "retry"]  # the unrecorded one waits, not lost
+    assert "database or disk is full" in next(j.last_error for j in jobs if j.state == "retry")
+    assert len(captures) == 1
+
+
+async def test_a_manifest_that_cannot_be_stored_is_retried_not_lost(
+    tmp_path: Path, site: FixtureSite, media: Media, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = site.add_file("/v/a.mp4", media.mp4, "video/mp4")
+    async with _archive_with(tmp_path, [url], max_attempts="1") as archive:
+        def full(self: LocalBlobStore, data: bytes) -> object:
+            raise StorageUnavailable(f"cannot store blob: {os.strerror(errno.ENOSPC)}")
+
+        monkeypatch.setattr(LocalBlobStore, "put_bytes", full)
+        await run_jobs(archive)
+        jobs, captures, checks = await _rows(archive)
+        assert [j.state for j in jobs] == ["retry"]
+        assert "manifest not stored" in (jobs[0].last_error or "")
+        assert captures == [] and checks == []
+        monkeypatch.undo()
+        assert (await run_jobs(archive)).captured == 1

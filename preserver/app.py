@@ -52,8 +52,27 @@ def prepare_data_dir(config: Config) -> None:
             raise RunError(f"data directory {path} is not readable and writable by this user")
 
 
+def require_existing(config: Config) -> None:
+    """For commands that only read: the archive must already be there.
+
+    A mistyped ``data_dir`` must not quietly become a new, empty archive that then
+    "verifies": say where we looked instead.
+    """
+    hint = f"check data_dir in {config.path or 'config.toml'} or PRESERVER_DATA_DIR"
+    if not config.data_dir.is_dir():
+        raise RunError(f"no archive at {config.data_dir} ({hint})")
+    if not config.database_url and not (config.data_dir / "preserver.db").is_file():
+        raise RunError(f"no archive database in {config.data_dir} ({hint})")
+    if not (config.keys_dir / "signing.key").is_file():
+        raise RunError(f"the archive's signing key is missing: {config.keys_dir / 'signing.key'}")
+
+
 @asynccontextmanager
-async def open_archive(config: Config, *, migrate: bool = True) -> AsyncIterator[Archive]:
+async def open_archive(config: Config, *, create: bool = True,
+                       migrate: bool = True) -> AsyncIterator[Archive]:
+    """Open the archive; ``create=False`` (read-only commands) refuses to start a new one."""
+    if not create:
+        require_existing(config)
     prepare_data_dir(config)
     try:
         store = LocalBlobStore(config.blobs_dir, config.tmp_dir)

@@ -54,9 +54,9 @@ def _config() -> Config:
     return load_config(state.config_path)
 
 
-def _with_archive(fn: Callable[[Archive], Awaitable[T]]) -> T:
+def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, create: bool = True) -> T:
     async def go() -> T:
-        async with open_archive(_config()) as archive:
+        async with open_archive(_config(), create=create) as archive:
             return await fn(archive)
 
     return asyncio.run(go())
@@ -138,7 +138,7 @@ def status(as_json: JsonOpt = False) -> None:
         async with archive.db.session() as session:
             return await views.status(session)
 
-    result = _with_archive(go)
+    result = _with_archive(go, create=False)
     _json(result) if as_json else render.status(out, result)
 
 
@@ -154,7 +154,7 @@ def links(
         async with archive.db.session() as session:
             return await views.links(session, report=report)
 
-    items = _with_archive(go)
+    items = _with_archive(go, create=False)
     _json(items) if as_json else render.links_table(out, items)
 
 
@@ -168,7 +168,7 @@ def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), c
         async with archive.db.session() as session:
             return await views.show(session, key)
 
-    item = _with_archive(go)
+    item = _with_archive(go, create=False)
     _json(item) if as_json else render.show(out, item)
 
 
@@ -192,7 +192,7 @@ def lookup(files: Annotated[list[Path], typer.Argument(help="Files to look for i
             return [{"file": str(path), "sha256": sha, "matches": await views.lookup(session, sha)}
                     for path, sha in hashes]
 
-    results = _with_archive(go)
+    results = _with_archive(go, create=False)
     _json(results) if as_json else render.lookup(out, results)
 
 
@@ -205,7 +205,8 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
     if package is not None:
         raise InputError("verifying exported packages is not available yet; run `preserver verify` "
                          "without an argument to verify the archive")
-    findings = _with_archive(lambda archive: render.with_verify_progress(err, archive, verify_archive))
+    findings = _with_archive(
+        lambda archive: render.with_verify_progress(err, archive, verify_archive), create=False)
     failed = [f for f in findings if f.outcome == "failed"]
     if as_json:
         _json([f.__dict__ for f in findings])

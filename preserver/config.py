@@ -205,6 +205,8 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
     if not data_dir.is_absolute():
         data_dir = base / data_dir
     capture = _section(raw, "capture", CaptureConfig, base)
+    if "/" in capture.ffmpeg and not Path(capture.ffmpeg).expanduser().is_absolute():
+        capture = replace(capture, ffmpeg=str(base / capture.ffmpeg))  # a path, not a name
     network = _section(raw, "network", NetworkConfig, base)
     for net in network.allow_networks:
         try:

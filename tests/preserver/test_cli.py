@@ -28,6 +28,13 @@ def _config(tmp_path: Path) -> Path:
     return cfg
 
 
+def init_archive(tmp_path: Path) -> None:
+    """An archive holding one report without links."""
+    report = tmp_path / "no-links.txt"
+    report.write_text("تقرير بلا روابط\n", encoding="utf-8")
+    assert run(tmp_path, "ingest", str(report)).returncode == 0
+
+
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, match: str) -> None:
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
@@ -82,14 +89,18 @@ def test_unusable_data_dir_exits_1(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("not a directory")
     cfg = tmp_path / "c.toml"
     cfg.write_text('data_dir = "afile/archive"\n', encoding="utf-8")
-    assert_one_line_error(run(tmp_path, "status", config=cfg), 1, "data directory")
+    report = tmp_path / "r.txt"
+    report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+    assert_one_line_error(run(tmp_path, "preserve", str(report), config=cfg), 1, "data directory")
 
 
 def test_unknown_key_exits_2(tmp_path: Path) -> None:
+    init_archive(tmp_path)
     assert_one_line_error(run(tmp_path, "show", "youtube:xxxxxxxxxxx"), 2, "youtube:xxxxxxxxxxx")
 
 
 def test_unknown_report_filter_exits_2(tmp_path: Path) -> None:
+    init_archive(tmp_path)
     assert_one_line_error(run(tmp_path, "links", "--report", "nope.txt"), 2, "no report named")
 
 
@@ -102,7 +113,21 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["status", "links", "verify", "show youtube:xxxxxxxxxxx"])
+def test_read_commands_never_create_an_archive(tmp_path: Path, command: str) -> None:
+    """A mistyped data_dir is an error, not a new empty archive that "verifies"."""
+    assert_one_line_error(run(tmp_path, *command.split()), 1, "no archive at")
+    assert not (tmp_path / "archive").exists()
+
+
+def test_a_missing_signing_key_is_reported(tmp_path: Path) -> None:
+    init_archive(tmp_path)
+    (tmp_path / "archive" / "keys" / "signing.key").unlink()
+    assert_one_line_error(run(tmp_path, "verify"), 1, "signing key is missing")
+
+
 def test_verify_of_an_empty_archive_passes(tmp_path: Path) -> None:
+    init_archive(tmp_path)
     proc = run(tmp_path, "verify", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [] or all(
@@ -110,7 +135,7 @@ def test_verify_of_an_empty_archive_passes(tmp_path: Path) -> None:
 
 
 def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
-    run(tmp_path, "status")
+    init_archive(tmp_path)
     key = tmp_path / "archive" / "keys" / "signing.key"
     first = key.read_bytes()
     assert key.stat().st_mode & 0o777 == 0o600

@@ -34,9 +34,14 @@ def test_every_config_key_is_commented() -> None:
 def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     cfg_file = tmp_path / "sub" / "c.toml"
-    cfg_file.write_text('data_dir = "data"\n[custody]\ntsa_roots = "roots.pem"\n')
+    cfg_file.write_text('data_dir = "data"\n[capture]\nffmpeg = "bin/ffmpeg"\n'
+                        '[custody]\ntsa_roots = "roots.pem"\n')
     cfg = load_config(cfg_file, env={})
     assert cfg.data_dir == tmp_path / "sub" / "data"
+    assert cfg.capture.ffmpeg == str(tmp_path / "sub" / "bin" / "ffmpeg")
+    named = tmp_path / "named.toml"
+    named.write_text('[capture]\nffmpeg = "ffmpeg"\n')  # a name is looked up on PATH
+    assert load_config(named, env={}).capture.ffmpeg == "ffmpeg"
     assert cfg.custody.tsa_roots == str(tmp_path / "sub" / "roots.pem")
 
 

@@ -7,8 +7,20 @@ URL — line, character offset, the raw URL as written, and a *label*.
 - every ``http(s)://`` URL, and the scheme-less forms reports use (``www.…``,
   ``youtu.be/…``, ``youtube.com/…``, ``m.facebook.com/…``, ``fb.watch/…``), in
   document order; a URL cited twice is two ``FoundLink``s;
-- URLs end where URL characters (RFC 3986) end, so Arabic letters and
-  punctuation glued on either side are never part of one; trailing ``.,;:!?'"*``
+- URLs end where URL characters end. The host is ASCII (RFC 3986), so an
+  Arabic word glued before a URL or right after a bare host
+  (``https://example.orgالفيديو``) is never part of it. After the host, once
+  the path (``/``), query (``?``) or fragment (``#``) has started, non-ASCII
+  letters, marks and digits (RFC 3987 ``ucschar``: ``str.isalnum()`` or
+  Unicode category L*/M*/N*) are URL characters too, so
+  ``https://ar.wikipedia.org/wiki/مجزرة_دوما`` and ``?q=دوما`` are whole.
+  Except on YouTube and Facebook hosts (youtube.com, youtu.be,
+  youtube-nocookie.com, youtubekids.com, facebook.com, fb.watch, fb.com, fb.me
+  and their subdomains): their ids are ASCII and reports glue Arabic words to
+  these links, so there the URL ends at the first non-ASCII character
+  (``https://youtu.be/<id>الفيديو``). Whitespace (also no-break space) and all
+  punctuation outside RFC 3986 end a URL, e.g. Arabic ``، ؛ ؟ ۔`` and quotation
+  marks ``« » “ ”``; trailing ``.,;:!?'"*``
   and unbalanced closing brackets are dropped (balanced ``(…)`` stay);
   a second ``http(s)://`` glued to a URL starts a new one unless it follows
   ``=`` or ``/`` (a redirect parameter, an archive URL);
@@ -34,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -61,6 +74,11 @@ _START = re.compile(
     rf"|(?<![A-Za-z0-9_.@/-])(?i:(?:[a-z0-9-]{{1,63}}\.){{0,4}}(?:{_HOSTS}))(?=/)"
 )
 _BODY = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+# _BODY plus every letter and digit (``\w`` is exactly str.isalnum() and "_");
+# marks (category M*), which ``\w`` lacks, are stepped over in _wide_end.
+_WIDE_BODY = re.compile(r"[\w\-.~:/?#\[\]@!$&'()*+,;=%]*")
+_AUTHORITY_END = re.compile(r"[/?#]")
+_PLATFORM_DOMAINS = tuple(host.replace("\\.", ".") for host in _HOSTS.split("|"))
 _EMBEDDED = re.compile(r"(?i:https?://)")
 _TRAILING = ".,;:!?'\"*([{"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -156,6 +174,8 @@ def _find_urls(line: str) -> list[tuple[int, int, str]]:
         begin = match.start()
         body = _BODY.match(line, begin)
         body_end = max(body.end() if body else begin, match.end())
+        host_start = match.end() if match.group().endswith("://") else begin
+        body_end = _wide_end(line, host_start, body_end)
         for glued in _EMBEDDED.finditer(line, begin + 1, body_end):
             if line[glued.start() - 1] not in "=/":
                 body_end = glued.start()
@@ -171,6 +191,32 @@ def _find_urls(line: str) -> list[tuple[int, int, str]]:
             continue
         out.append((begin, begin + len(raw), url))
     return out
+
+
+def _wide_end(line: str, host_start: int, body_end: int) -> int:
+    """Where the URL whose ASCII part is ``line[…:body_end]`` ends, non-ASCII included.
+
+    ``host_start`` is where the host (or userinfo) starts, after any
+    ``scheme://``. Only after the path, query or fragment has started, and
+    only on hosts other than YouTube's and Facebook's.
+    """
+    if body_end >= len(line) or line[body_end].isascii():
+        return body_end  # nothing non-ASCII glued on: the common case
+    delimiter = _AUTHORITY_END.search(line, host_start, body_end)
+    if delimiter is None:
+        return body_end  # a bare host: Arabic glued to it is not part of it
+    authority = line[host_start : delimiter.start()]
+    host = authority.rpartition("@")[2].partition(":")[0].rstrip(".").lower()
+    if any(host == domain or host.endswith("." + domain) for domain in _PLATFORM_DOMAINS):
+        return body_end
+    end = delimiter.start()
+    while True:
+        wide = _WIDE_BODY.match(line, end)
+        end = wide.end() if wide else end
+        if end < len(line) and unicodedata.category(line[end]).startswith("M"):
+            end += 1  # a combining mark (Arabic harakat); letters and digits are in \w
+            continue
+        return end
 
 
 def _trim(raw: str) -> str:

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from manifests import CaptureManifest, InvalidManifest, VerificationError, verify_signature
 from preserver.app import Archive
-from preserver.models import Capture, CaptureFile, Report
+from preserver.models import Capture, CaptureFile, Report, Target
 from storage import BlobNotFound, StorageError
 
 
@@ -62,16 +62,18 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
     present = set(blobs)
 
     async with archive.db.session() as session:
-        captures = (await session.scalars(select(Capture).order_by(col(Capture.finished_at)))).all()
+        captures = (await session.execute(
+            select(Capture, Target.key).join(Target, col(Target.id) == col(Capture.target_id))
+            .order_by(col(Capture.finished_at)))).all()
         rows = (await session.scalars(select(CaptureFile))).all()
         reports = (await session.scalars(select(Report))).all()
     recorded: dict[str, list[CaptureFile]] = {}
     for row in rows:
         recorded.setdefault(row.capture_id, []).append(row)
 
-    for capture in captures:
-        findings.extend(_verify_capture(archive, capture, recorded.get(capture.id, []),
-                                        present, bad_blobs))
+    for capture, target_key in captures:
+        findings.extend(_verify_capture(archive, capture, target_key,
+                                        recorded.get(capture.id, []), present, bad_blobs))
 
     # (4) report files
     for report in reports:
@@ -87,8 +89,9 @@ def _read(archive: Archive, sha: str) -> bytes:
         return fh.read()
 
 
-def _verify_capture(archive: Archive, capture: Capture, rows: list[CaptureFile],
-                    present: set[str], bad_blobs: set[str]) -> list[Finding]:
+def _verify_capture(archive: Archive, capture: Capture, target_key: str,
+                    rows: list[CaptureFile], present: set[str],
+                    bad_blobs: set[str]) -> list[Finding]:
     subject = f"capture {capture.id} ({capture.manifest_sha256[:12]})"
     out: list[Finding] = []
     # (2) manifest and signature
@@ -98,21 +101,31 @@ def _verify_capture(archive: Archive, capture: Capture, rows: list[CaptureFile],
     except (BlobNotFound, StorageError) as exc:
         return [Finding(subject=subject, check="manifest", outcome="failed",
                         detail=f"manifest or signature blob missing: {exc}")]
-    try:
-        verify_signature(archive.key.public_key_pem, data, signature)
-        out.append(Finding(subject=subject, check="signature", outcome="passed"))
-    except VerificationError as exc:
-        out.append(Finding(subject=subject, check="signature", outcome="failed", detail=str(exc)))
+    if capture.key_id != archive.key.key_id:
+        out.append(Finding(subject=subject, check="signature", outcome="failed",
+                           detail=f"signed by key {capture.key_id[:16]}…, not the archive's "
+                                  f"key {archive.key.key_id[:16]}…"))
+    else:
+        try:
+            verify_signature(archive.key.public_key_pem, data, signature)
+            out.append(Finding(subject=subject, check="signature", outcome="passed"))
+        except VerificationError as exc:
+            out.append(Finding(subject=subject, check="signature", outcome="failed",
+                               detail=str(exc)))
     try:
         manifest = CaptureManifest.from_bytes(data)
     except InvalidManifest as exc:
         out.append(Finding(subject=subject, check="manifest", outcome="failed", detail=str(exc)))
         return out
-    if manifest.capture_id != capture.id:
-        out.append(Finding(subject=subject, check="manifest", outcome="failed",
-                           detail=f"manifest names capture {manifest.capture_id}"))
-    else:
-        out.append(Finding(subject=subject, check="manifest", outcome="passed"))
+    # the manifest and the database tell the same story
+    disagree = [f"{what}: manifest {said!r}, database {recorded!r}" for what, said, recorded in (
+        ("capture", manifest.capture_id, capture.id),
+        ("target", manifest.target.key, target_key),
+        ("state", manifest.outcome.state, capture.state),
+        ("status", manifest.outcome.status, capture.status),
+    ) if said != recorded]
+    out.append(Finding(subject=subject, check="manifest", outcome="failed" if disagree else "passed",
+                       detail="; ".join(disagree)))
     listed = {(f.name, f.sha256, f.size) for f in manifest.files}
     db_rows = {(r.name, r.sha256, r.size) for r in rows}
     if listed != db_rows:

@@ -169,17 +169,20 @@ def _strip_invisible(text: str) -> tuple[str, list[int]]:
 
 def _find_urls(line: str) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
+    # Where a glued "http(s)://" starts a new URL. Each URL ends there at the
+    # latest, so no URL is scanned past it and the work stays linear.
+    glued = [
+        m.start() for m in _EMBEDDED.finditer(line) if m.start() and line[m.start() - 1] not in "=/"
+    ]
     pos = 0
     while (match := _START.search(line, pos)) is not None:
         begin = match.start()
-        body = _BODY.match(line, begin)
+        next_glued = bisect_right(glued, begin)
+        limit = glued[next_glued] if next_glued < len(glued) else len(line)
+        body = _BODY.match(line, begin, limit)
         body_end = max(body.end() if body else begin, match.end())
         host_start = match.end() if match.group().endswith("://") else begin
-        body_end = _wide_end(line, host_start, body_end)
-        for glued in _EMBEDDED.finditer(line, begin + 1, body_end):
-            if line[glued.start() - 1] not in "=/":
-                body_end = glued.start()
-                break
+        body_end = _wide_end(line, host_start, body_end, limit)
         pos = max(body_end, match.end())
         raw = _trim(line[begin:body_end])
         scheme, sep, rest = raw.partition("://")
@@ -193,14 +196,15 @@ def _find_urls(line: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def _wide_end(line: str, host_start: int, body_end: int) -> int:
+def _wide_end(line: str, host_start: int, body_end: int, limit: int) -> int:
     """Where the URL whose ASCII part is ``line[…:body_end]`` ends, non-ASCII included.
 
     ``host_start`` is where the host (or userinfo) starts, after any
-    ``scheme://``. Only after the path, query or fragment has started, and
-    only on hosts other than YouTube's and Facebook's.
+    ``scheme://``; the URL ends at ``limit`` at the latest. Non-ASCII counts
+    only after the path, query or fragment has started, and only on hosts
+    other than YouTube's and Facebook's.
     """
-    if body_end >= len(line) or line[body_end].isascii():
+    if body_end >= limit or line[body_end].isascii():
         return body_end  # nothing non-ASCII glued on: the common case
     delimiter = _AUTHORITY_END.search(line, host_start, body_end)
     if delimiter is None:
@@ -211,9 +215,9 @@ def _wide_end(line: str, host_start: int, body_end: int) -> int:
         return body_end
     end = delimiter.start()
     while True:
-        wide = _WIDE_BODY.match(line, end)
+        wide = _WIDE_BODY.match(line, end, limit)
         end = wide.end() if wide else end
-        if end < len(line) and unicodedata.category(line[end]).startswith("M"):
+        if end < limit and unicodedata.category(line[end]).startswith("M"):
             end += 1  # a combining mark (Arabic harakat); letters and digits are in \w
             continue
         return end

@@ -23,9 +23,12 @@ function of the URL; it never touches the network. It promises:
   ``/share/…`` and Facebook URLs without an id (host folded to
   www.facebook.com): only a capture can resolve them.
 - ``web:<normalized url>`` for every other http(s) URL: scheme and host lower
-  case (IDNA), default port, userinfo and fragment dropped, non-ASCII
-  percent-encoded, query order kept, ``utm_*``/``fbclid``/``gclid``/``si``
-  removed.
+  case (IDNA), default port, userinfo and fragment dropped, query order kept,
+  ``utm_*``/``fbclid``/``gclid``/``si`` removed. Non-ASCII in the path and
+  query is percent-encoded as UTF-8 and existing ``%XX`` escapes are kept
+  (hex upper-cased), so keys and URLs are ASCII and a path written in Arabic
+  letters (``/wiki/دوما``, as ``extract_links`` finds it) and the same path
+  percent-encoded (``/wiki/%D8%AF…``) give one key.
 
 Anything else raises ``InvalidURL`` with the cause: not http(s), no or bad
 host, bad port, whitespace or control characters, longer than 8 KiB.
@@ -270,6 +273,10 @@ def _is_tracking(name: str) -> bool:
 
 
 def _encode(text: str) -> str:
-    """Percent-encode what is not allowed as written; upper-case existing escapes."""
+    """Percent-encode what is not allowed as written (non-ASCII as UTF-8); upper-case escapes.
+
+    Characters already valid in a URL, ``%`` among them, stay as written, so
+    existing escapes are not encoded twice and encoding is idempotent.
+    """
     encoded = quote(text, safe=_SAFE)
     return re.sub(r"%[0-9a-fA-F]{2}", lambda m: m.group(0).upper(), encoded)

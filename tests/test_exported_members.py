@@ -8,6 +8,7 @@ import pytest
 
 import manifests
 import storage
+import workers
 
 EXPORTED = {
     storage: [
@@ -45,6 +46,26 @@ EXPORTED = {
         "sign",
         "verify_capture",
         "verify_signature",
+    ],
+    workers: [
+        "AddressRefused",
+        "CaptureFailed",
+        "CaptureJob",
+        "CaptureResult",
+        "CaptureState",
+        "CapturedFile",
+        "Classified",
+        "HostLimiter",
+        "Limits",
+        "RetryDecision",
+        "Status",
+        "StoreFailed",
+        "WorkerError",
+        "capture",
+        "classify",
+        "decide_retry",
+        "host_group",
+        "make_client",
     ],
 }
 

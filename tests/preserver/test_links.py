@@ -130,6 +130,171 @@ def test_url_boundaries(text: str, raw: str) -> None:
     assert text[link.offset : link.offset + len(raw)] == raw
 
 
+WIKI_DOUMA = "https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7"
+
+
+@pytest.mark.parametrize(
+    ("text", "raw", "key"),
+    [
+        pytest.param(
+            "انظر https://ar.wikipedia.org/wiki/مجزرة_دوما للمزيد",
+            "https://ar.wikipedia.org/wiki/مجزرة_دوما",
+            "web:https://ar.wikipedia.org/wiki/%D9%85%D8%AC%D8%B2%D8%B1%D8%A9_%D8%AF%D9%88%D9%85%D8%A7",
+            id="wiki-path",
+        ),
+        pytest.param(
+            "الخبر: https://www.aljazeera.net/news/2015/8/16/مجزرة-دوما-تحصد",
+            "https://www.aljazeera.net/news/2015/8/16/مجزرة-دوما-تحصد",
+            "web:https://www.aljazeera.net/news/2015/8/16/"
+            "%D9%85%D8%AC%D8%B2%D8%B1%D8%A9-%D8%AF%D9%88%D9%85%D8%A7-%D8%AA%D8%AD%D8%B5%D8%AF",
+            id="news-slug",
+        ),
+        pytest.param(
+            "ابحث في https://example.org/search?q=دوما&lang=ar.",
+            "https://example.org/search?q=دوما&lang=ar",
+            "web:https://example.org/search?q=%D8%AF%D9%88%D9%85%D8%A7&lang=ar",
+            id="query-value",
+        ),
+        pytest.param(
+            "https://example.org?q=دوما", "https://example.org?q=دوما",
+            "web:https://example.org/?q=%D8%AF%D9%88%D9%85%D8%A7", id="query-after-host",
+        ),
+        pytest.param(
+            "https://ar.wikipedia.org/wiki/دوما، وهي مدينة في ريف دمشق",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="arabic-comma",
+        ),
+        pytest.param(
+            "https://ar.wikipedia.org/wiki/دوما؛ https://ar.wikipedia.org/wiki/دوما؟ ",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="arabic-semicolon",
+        ),
+        pytest.param(
+            "(انظر https://ar.wikipedia.org/wiki/دوما) للمزيد",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="in-parentheses",
+        ),
+        pytest.param(
+            "«https://ar.wikipedia.org/wiki/دوما»", "https://ar.wikipedia.org/wiki/دوما",
+            f"web:{WIKI_DOUMA}", id="guillemets",
+        ),
+        pytest.param(
+            "المصدر https://ar.wikipedia.org/wiki/دوما المدينة",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="space-then-arabic",
+        ),
+        pytest.param(
+            "https://ar.wikipedia.org/wiki/دوما\u00a0المدينة",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="no-break-space",
+        ),
+        pytest.param(
+            f"https://ar.wikipedia.org/wiki/دو{ZWSP}ما{RLM} المدينة",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="invisible-controls",
+        ),
+        pytest.param(
+            "https://ar.wikipedia.org/wiki/دُومَا.", "https://ar.wikipedia.org/wiki/دُومَا",
+            "web:https://ar.wikipedia.org/wiki/%D8%AF%D9%8F%D9%88%D9%85%D9%8E%D8%A7", id="harakat",
+        ),
+        pytest.param(
+            "https://ar.wikipedia.org/wiki/مجزرة_دوما_(٢٠١٥)", "https://ar.wikipedia.org/wiki/مجزرة_دوما_(٢٠١٥)",
+            "web:https://ar.wikipedia.org/wiki/"
+            "%D9%85%D8%AC%D8%B2%D8%B1%D8%A9_%D8%AF%D9%88%D9%85%D8%A7_(%D9%A2%D9%A0%D9%A1%D9%A5)",
+            id="arabic-indic-digits",
+        ),
+        pytest.param(
+            "https://fa.wikipedia.org/wiki/دوما_(سوریه) را ببینید",
+            "https://fa.wikipedia.org/wiki/دوما_(سوریه)",
+            "web:https://fa.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7_(%D8%B3%D9%88%D8%B1%DB%8C%D9%87)",
+            id="persian",
+        ),
+        pytest.param(
+            "دیکھیں https://ur.wikipedia.org/wiki/پاکستان۔",
+            "https://ur.wikipedia.org/wiki/پاکستان",
+            "web:https://ur.wikipedia.org/wiki/%D9%BE%D8%A7%DA%A9%D8%B3%D8%AA%D8%A7%D9%86",
+            id="urdu-full-stop",
+        ),
+        pytest.param(
+            "https://example.org/تقرير#القسم_الثاني، ثم", "https://example.org/تقرير#القسم_الثاني",
+            "web:https://example.org/%D8%AA%D9%82%D8%B1%D9%8A%D8%B1", id="fragment",
+        ),
+        pytest.param(
+            "https://example.orgالفيديو", "https://example.org", "web:https://example.org/",
+            id="arabic-glued-to-bare-host",
+        ),
+        pytest.param(
+            "https://example.org:8080الفيديو", "https://example.org:8080",
+            "web:https://example.org:8080/", id="arabic-glued-to-port",
+        ),
+        pytest.param(
+            "الرابطwww.example.org/تقرير", "www.example.org/تقرير",
+            "web:https://www.example.org/%D8%AA%D9%82%D8%B1%D9%8A%D8%B1", id="scheme-less",
+        ),
+        pytest.param(
+            "https://ar.wikipedia.org/wiki/دوماhttps://youtu.be/Xq3vT9aLm2Q",
+            "https://ar.wikipedia.org/wiki/دوما", f"web:{WIKI_DOUMA}", id="glued-second-url",
+        ),
+    ],
+)
+def test_non_ascii_path_query_and_fragment(text: str, raw: str, key: str) -> None:
+    link = extract_links(text)[0]
+    assert link.raw_url == raw  # as written, Arabic kept
+    assert text[link.offset :].replace(ZWSP, "").replace(RLM, "").startswith(raw)
+    target = canonical_target(link.url)
+    assert target.key == key and target.url == key.removeprefix("web:")
+    assert target.key.isascii()
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("https://youtu.be/abcdefghijkالفيديو", "https://youtu.be/abcdefghijk"),
+        ("https://www.youtube.com/watch?v=Xq3vT9aLm2Qالفيديو", "https://www.youtube.com/watch?v=Xq3vT9aLm2Q"),
+        ("https://www.youtube.com/results?search_query=دوما", "https://www.youtube.com/results?search_query="),
+        ("https://m.youtube.com/شاهد", "https://m.youtube.com/"),
+        ("https://www.youtube-nocookie.com/embed/Xq3vT9aLm2Qهنا",
+         "https://www.youtube-nocookie.com/embed/Xq3vT9aLm2Q"),
+        ("https://www.youtubekids.com/watch?v=Xq3vT9aLm2Qهنا", "https://www.youtubekids.com/watch?v=Xq3vT9aLm2Q"),
+        ("https://www.facebook.com/100004521987310الشهيد", "https://www.facebook.com/100004521987310"),
+        ("https://ar-ar.facebook.com/dchrs/posts/902054899875426منشور",
+         "https://ar-ar.facebook.com/dchrs/posts/902054899875426"),
+        ("https://WWW.FACEBOOK.COM./100004521987310الشهيد", "https://WWW.FACEBOOK.COM./100004521987310"),
+        ("https://user@www.facebook.com:443/100004521987310الشهيد",
+         "https://user@www.facebook.com:443/100004521987310"),
+        ("https://fb.watch/abcDEF123/الفيديو", "https://fb.watch/abcDEF123/"),
+        ("https://fb.com/100004521987310الشهيد", "https://fb.com/100004521987310"),
+        ("https://fb.me/abcDEFالشهيد", "https://fb.me/abcDEF"),
+        ("m.facebook.com/100004521987310الشهيد", "m.facebook.com/100004521987310"),
+        ("youtu.be/Xq3vT9aLm2Qالفيديو", "youtu.be/Xq3vT9aLm2Q"),
+    ],
+)
+def test_platform_links_still_end_at_the_first_non_ascii_character(text: str, raw: str) -> None:
+    assert one(text).raw_url == raw
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "https://ar.wikipedia.org/wiki/دوما",
+        "https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7",
+        "https://ar.wikipedia.org/wiki/%d8%af%d9%88%d9%85%d8%a7",
+        "https://ar.wikipedia.org/wiki/%D8%AFوما",
+        "ar.wikipedia.org/wiki/دوما",  # no scheme, no www: not a link (see test_not_links)
+    ],
+)
+def test_literal_and_percent_encoded_arabic_give_one_key(written: str) -> None:
+    links = extract_links(f"المصدر: {written}، انظر أيضاً")
+    if not written.startswith("https://"):
+        assert links == []
+        return
+    (link,) = links
+    assert link.raw_url == written
+    assert canonical_target(link.url).key == f"web:{WIKI_DOUMA}"
+
+
+def test_arabic_query_literal_and_percent_encoded_give_one_key() -> None:
+    literal, encoded = extract_links(
+        "https://example.org/search?q=دوما https://example.org/search?q=%D8%AF%D9%88%D9%85%D8%A7"
+    )
+    assert literal.raw_url == "https://example.org/search?q=دوما"
+    assert canonical_target(literal.url) == canonical_target(encoded.url)
+
+
 @pytest.mark.parametrize(
     ("text", "raw"),
     [
@@ -335,6 +500,11 @@ def test_windows_and_old_mac_newlines_are_not_lines() -> None:
         "# " + " " * 1_000_000 + "#",
         "www." * 250_000,
         "youtu.be/" * 110_000,
+        "https://example.org/" + "دوما" * 250_000,
+        "https://example.org/" + "دَ" * 500_000,  # a combining mark after every letter
+        "https://-/د," * 83_000,  # glued candidates: none is scanned past the next
+        "https://example.org/د" + "،" * 1_000_000,
+        "https://youtu.be/" + "د" * 1_000_000,
     ],
     ids=lambda line: repr(line[:12]),
 )
@@ -369,7 +539,8 @@ def test_random_text_never_raises_and_every_link_is_a_target() -> None:
     rng = random.Random(20150816)
     pieces = ["https://", "http://", "www.", "youtu.be/", "m.facebook.com/", "Xq3vT9aLm2Q",
               "?t=69", "5- ", "#", " ", "\n", ":", "(", ")", "[", "]", "<", ">", ".", "،", "دوما",
-              "@", "\u200b", "\u200f", "\u2066", "\ufeff", "%", "a", "-", "/", "\u00a0", "٥", "–"]
+              "@", "\u200b", "\u200f", "\u2066", "\ufeff", "%", "a", "-", "/", "\u00a0", "٥", "–",
+              "example.org/", "?q=", "\u064e", "پ", "«"]
     for _ in range(3_000):
         text = "".join(rng.choices(pieces, k=rng.randint(0, 60)))
         for link in extract_links(text):

@@ -125,6 +125,40 @@ def test_url_to_key(url: str, key: str, canonical: str) -> None:
     assert canonical_target(target.url) == target
 
 
+@pytest.mark.parametrize(
+    ("literal", "encoded"),
+    [
+        pytest.param("https://ar.wikipedia.org/wiki/مجزرة_دوما",
+                     "https://ar.wikipedia.org/wiki/%D9%85%D8%AC%D8%B2%D8%B1%D8%A9_%D8%AF%D9%88%D9%85%D8%A7",
+                     id="wiki-path"),
+        pytest.param("https://www.aljazeera.net/news/2015/8/16/مجزرة-دوما-تحصد",
+                     "https://www.aljazeera.net/news/2015/8/16/%d9%85%d8%ac%d8%b2%d8%b1%d8%a9-%d8%af%d9%88"
+                     "%d9%85%d8%a7-%d8%aa%d8%ad%d8%b5%d8%af",
+                     id="news-slug-lower-case-escapes"),
+        pytest.param("https://example.org/search?q=دوما&lang=ar",
+                     "https://example.org/search?q=%D8%AF%D9%88%D9%85%D8%A7&lang=ar", id="query-value"),
+        pytest.param("https://example.org/search?q=دوما&utm_source=x#نتائج",
+                     "https://example.org/search?q=%D8%AF%D9%88%D9%85%D8%A7", id="tracking-and-fragment"),
+        pytest.param("https://example.org/wiki/%D8%AFوما",
+                     "https://example.org/wiki/%D8%AF%D9%88%D9%85%D8%A7", id="partly-encoded"),
+        pytest.param("https://fa.wikipedia.org/wiki/دوما_(سوریه)",
+                     "https://fa.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7_(%D8%B3%D9%88%D8%B1%DB%8C%D9%87)",
+                     id="persian"),
+        pytest.param("https://ur.wikipedia.org/wiki/پاکستان",
+                     "https://ur.wikipedia.org/wiki/%D9%BE%D8%A7%DA%A9%D8%B3%D8%AA%D8%A7%D9%86", id="urdu"),
+        pytest.param("https://ar.wikipedia.org/wiki/دُومَا",
+                     "https://ar.wikipedia.org/wiki/%D8%AF%D9%8F%D9%88%D9%85%D9%8E%D8%A7", id="harakat"),
+    ],
+)
+def test_literal_and_percent_encoded_non_ascii_give_one_key(literal: str, encoded: str) -> None:
+    target = canonical_target(literal)
+    assert target == canonical_target(encoded)
+    assert target.key.isascii() and target.url.isascii()
+    assert target.platform == "web" and target.key == f"web:{target.url}"
+    assert canonical_target(target.url) == target
+    assert "%" not in encoded or target.url.startswith(encoded.partition("#")[0][:20])
+
+
 def test_time_offset_is_not_part_of_the_key() -> None:
     plain = canonical_target("https://youtu.be/q2R2Pseg7YM")
     assert canonical_target("https://youtu.be/q2R2Pseg7YM?t=69") == plain

@@ -274,15 +274,10 @@ def test_platform_links_still_end_at_the_first_non_ascii_character(text: str, ra
         "https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7",
         "https://ar.wikipedia.org/wiki/%d8%af%d9%88%d9%85%d8%a7",
         "https://ar.wikipedia.org/wiki/%D8%AFوما",
-        "ar.wikipedia.org/wiki/دوما",  # no scheme, no www: not a link (see test_not_links)
     ],
 )
 def test_literal_and_percent_encoded_arabic_give_one_key(written: str) -> None:
-    links = extract_links(f"المصدر: {written}، انظر أيضاً")
-    if not written.startswith("https://"):
-        assert links == []
-        return
-    (link,) = links
+    link = one(f"المصدر: {written}، انظر أيضاً")
     assert link.raw_url == written
     assert canonical_target(link.url).key == f"web:{WIKI_DOUMA}"
 
@@ -502,7 +497,8 @@ def test_windows_and_old_mac_newlines_are_not_lines() -> None:
         "youtu.be/" * 110_000,
         "https://example.org/" + "دوما" * 250_000,
         "https://example.org/" + "دَ" * 500_000,  # a combining mark after every letter
-        "https://-/د," * 83_000,  # glued candidates: none is scanned past the next
+        "https://-/x," * 83_000,  # glued candidates: none is scanned past the next
+        "https://-/د," * 83_000,
         "https://example.org/د" + "،" * 1_000_000,
         "https://youtu.be/" + "د" * 1_000_000,
     ],

@@ -59,6 +59,8 @@ class Target(SQLModel, table=True):
     key: str = Field(unique=True)
     url: str
     platform: str = Field(index=True)
+    # a short link's key stays (its manifests name it); a capture records what it resolved to
+    resolved_key: str | None = None
     status: str = Field(default="unknown", index=True)  # the confirmed availability state
     status_since: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     last_status: str | None = None  # the latest check's result, conclusive or not

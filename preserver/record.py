@@ -18,8 +18,10 @@ from manifests import Target as ManifestTarget
 from preserver import queue
 from preserver.app import Archive
 from preserver.availability import record_check
+from preserver.errors import InvalidURL
 from preserver.events import record_event
 from preserver.models import Capture, CaptureFile, Target
+from preserver.targets import canonical_target
 from preserver.version import __version__
 from storage import StorageError
 from workers import CaptureResult, CaptureState, Status
@@ -34,6 +36,15 @@ class JobRecord:
     target_key: str
     url: str
     platform: str
+
+
+def _resolved_key(url: str) -> str | None:
+    """The ``facebook:<id>`` key a short Facebook link led to, if it led to one."""
+    try:
+        key = canonical_target(url).key
+    except InvalidURL:
+        return None
+    return key if key.startswith("facebook:") else None
 
 
 def _parse_time(text: str) -> datetime:
@@ -87,6 +98,8 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     cfg = archive.config
     async with archive.db.session() as session:
         target = await session.get_one(Target, job.target_id)
+        if target.key.startswith("facebook-url:") and result.resolved_url:
+            target.resolved_key = _resolved_key(result.resolved_url) or target.resolved_key
         if keep and manifest_sha is not None:
             session.add(Capture(
                 id=capture_id, target_id=job.target_id, job_id=job.job_id,

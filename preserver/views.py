@@ -92,6 +92,7 @@ async def links(session: AsyncSession, *, report: str | None = None,
         job = jobs.get(t.id)
         out.append({
             "key": t.key, "url": t.url, "platform": t.platform, "status": t.status,
+            "resolved_key": t.resolved_key,
             "status_since": _time(t.status_since),
             "last_check": None if t.last_checked_at is None else {
                 "status": t.last_status, "message": t.last_message,

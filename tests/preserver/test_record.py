@@ -1,0 +1,44 @@
+"""Recording a worker's result. Facebook's servers cannot exist offline, so the result of
+capturing a short fb.watch link is built here; the database and store are real."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from preserver import views
+from preserver.app import open_archive
+from preserver.config import load_config
+from preserver.queue import claim
+from preserver.record import JobRecord, record_result
+from preserver.reports import ingest_report
+from workers import CaptureResult, CaptureState, Status
+
+
+async def test_a_short_facebook_link_records_what_it_resolved_to(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
+    report = tmp_path / "r.txt"
+    report.write_text("1- الضحية\nhttps://fb.watch/aBcD3fGh1/\n", encoding="utf-8")
+    async with open_archive(load_config(cfg, env={})) as archive:
+        await ingest_report(archive, report)
+        async with archive.db.session() as s:
+            job = await claim(s)
+        assert job is not None and job.target_key.startswith("facebook-url:")
+        result = CaptureResult(
+            state=CaptureState.FAILED, status=Status.LOGIN_REQUIRED,
+            message="This video is only available for registered users",
+            resolved_url="https://www.facebook.com/watch/?v=10153231379946729",
+            started_at="2026-11-21T10:00:00.000000Z", finished_at="2026-11-21T10:00:05.000000Z")
+        record = JobRecord(job_id=job.id, target_id=job.target_id, target_key=job.target_key,
+                           url=job.url, platform=job.platform)
+        manifest_sha = await record_result(archive, record, result, retry_in=None)
+        async with archive.db.session() as s:
+            [item] = await views.links(s)
+        assert item["key"] == job.target_key  # the key its manifests name stays
+        assert item["resolved_key"] == "facebook:10153231379946729"
+        assert manifest_sha is not None
+        with archive.store.open(manifest_sha) as fh:
+            manifest = json.loads(fh.read())
+        assert manifest["target"]["key"] == job.target_key
+        assert manifest["outcome"]["message"] == result.message

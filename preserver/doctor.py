@@ -148,7 +148,7 @@ def check_key(config: Config) -> Check:
 def check_tsas(config: Config) -> Check:
     if not config.custody.tsa_urls:
         return Check(name="timestamp authorities", outcome="warn",
-                     detail="none configured: custody checkpoints are signed but not timestamped",
+                     detail="none configured: nothing is timestamped by an outside authority",
                      fix="list RFC 3161 authorities in [custody] tsa_urls")
     return Check(name="timestamp authorities", outcome="ok",
                  detail=", ".join(config.custody.tsa_urls))

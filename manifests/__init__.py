@@ -13,14 +13,27 @@ or a database.
 """
 
 from manifests.canonical import JsonValue, canonical_json, parse_canonical
+from manifests.checkpoint import (
+    Checkpoint,
+    NoteSignature,
+    SignedCheckpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 from manifests.errors import (
     CanonicalizationError,
+    InvalidCertificate,
+    InvalidCheckpoint,
     InvalidKey,
     InvalidManifest,
+    InvalidPackage,
+    InvalidProof,
+    InvalidTimestamp,
     KeyFileError,
     ManifestError,
     VerificationError,
 )
+from manifests.findings import Finding
 from manifests.keys import load_or_create_signing_key
 from manifests.manifest import (
     Agent,
@@ -29,7 +42,19 @@ from manifests.manifest import (
     Outcome,
     Target,
 )
+from manifests.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_hash,
+    roots_for_sizes,
+    verify_consistency,
+    verify_inclusion,
+)
 from manifests.metadata import agent_details, sanitize_metadata
+from manifests.package import Package
+from manifests.package_verify import verify_package
 from manifests.signing import (
     SigningKey,
     load_public_key,
@@ -37,28 +62,61 @@ from manifests.signing import (
     verify_capture,
     verify_signature,
 )
+from manifests.timestamp import (
+    TimestampRequest,
+    timestamp_request,
+    tsa_chain_pem,
+    verify_timestamp,
+    verify_timestamps,
+)
 
 __all__ = [
     "Agent",
     "CanonicalizationError",
     "CaptureManifest",
+    "Checkpoint",
+    "Finding",
+    "InvalidCertificate",
+    "InvalidCheckpoint",
     "InvalidKey",
     "InvalidManifest",
+    "InvalidPackage",
+    "InvalidProof",
+    "InvalidTimestamp",
     "JsonValue",
     "KeyFileError",
     "ManifestError",
     "ManifestFile",
+    "NoteSignature",
     "Outcome",
+    "Package",
+    "SignedCheckpoint",
     "SigningKey",
     "Target",
+    "TimestampRequest",
     "VerificationError",
     "agent_details",
     "canonical_json",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
     "load_or_create_signing_key",
     "load_public_key",
+    "node_hash",
     "parse_canonical",
+    "root_hash",
+    "roots_for_sizes",
     "sanitize_metadata",
     "sign",
+    "sign_checkpoint",
+    "timestamp_request",
+    "tsa_chain_pem",
     "verify_capture",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_package",
     "verify_signature",
+    "verify_timestamp",
+    "verify_timestamps",
 ]

@@ -81,10 +81,26 @@ def ingest(reports: Annotated[list[Path], typer.Argument(help="Report files (.tx
     _with_archive(go)
 
 
-def _run(archive: Archive) -> Awaitable[Any]:
+async def _run(archive: Archive) -> Any:
+    """Capture what is queued, then checkpoint the custody ledger."""
+    from preserver.ledger import make_checkpoint
     from preserver.run import run_jobs
 
-    return render.with_run_progress(err, archive, run_jobs)
+    summary = await render.with_run_progress(err, archive, run_jobs)
+    render.checkpoint_result(err, await make_checkpoint(archive))
+    return summary
+
+
+@app.command()
+def checkpoint(as_json: JsonOpt = False) -> None:
+    """Sign a checkpoint of the custody ledger and timestamp it with the configured TSAs."""
+    from preserver.ledger import make_checkpoint
+
+    result = _with_archive(make_checkpoint, create=False)
+    if as_json:
+        _json(result.__dict__)
+    else:
+        render.checkpoint_result(out, result)
 
 
 @app.command()
@@ -197,23 +213,66 @@ def lookup(files: Annotated[list[Path], typer.Argument(help="Files to look for i
 
 
 @app.command()
-def verify(package: Annotated[Path | None, typer.Argument(help="An exported package (not yet supported).")] = None,
+def verify(package: Annotated[Path | None, typer.Argument(help="An exported package (folder or .zip): verified alone, without the archive.")] = None,
+           tsa_roots: Annotated[Path | None, typer.Option("--tsa-roots", help="PEM file of trusted TSA roots (default: custody.tsa_roots, else the system's).")] = None,
+           key_id: Annotated[str | None, typer.Option("--key-id", help="The archive's key id (hex) the package must be signed with.")] = None,
            as_json: JsonOpt = False) -> None:
-    """Re-hash every blob and check every manifest and signature. Exit 1 on any failure."""
+    """Re-hash every blob and check every manifest and signature; with PACKAGE, verify an
+    exported evidence package instead. Exit 1 on any failure."""
     from preserver.verify import verify_archive
 
+    findings: list[Any]
     if package is not None:
-        raise InputError("verifying exported packages is not available yet; run `preserver verify` "
-                         "without an argument to verify the archive")
-    findings = _with_archive(
-        lambda archive: render.with_verify_progress(err, archive, verify_archive), create=False)
+        from preserver.export import verify_exported
+
+        findings = verify_exported(package, config=None if tsa_roots else _config(),
+                                   tsa_roots=tsa_roots, key_id=key_id)
+    else:
+        findings = _with_archive(
+            lambda archive: render.with_verify_progress(err, archive, verify_archive), create=False)
     failed = [f for f in findings if f.outcome == "failed"]
     if as_json:
         _json([f.__dict__ for f in findings])
+    elif package is not None:
+        _package_verdicts(findings)
     else:
         render.verify_result(out, findings)
     if failed:
         raise IntegrityError(f"verification failed: {len(failed)} check(s) failed")
+
+
+def _package_verdicts(findings: list[Any]) -> None:
+    """One line per check: the verdict, where, what, why."""
+    from rich.markup import escape
+
+    styles = {"passed": "[green]PASS[/]", "failed": "[bold red]FAIL[/]",
+              "not_checked": "[yellow]SKIP[/]"}
+    for f in findings:
+        detail = f": {escape(f.detail)}" if f.detail else ""
+        out.print(f"{styles[f.outcome]} {escape(f.subject)} [dim]\\[{f.check}][/]{detail}",
+                  highlight=False)
+    tally = {k: sum(f.outcome == k for f in findings) for k in styles}
+    out.print(f"{tally['passed']} checks passed, {tally['failed']} failed, "
+              f"{tally['not_checked']} not checked")
+
+
+@app.command()
+def export(
+    out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Where to write the package (a new folder, or a .zip with --zip).")],
+    report: Annotated[str, typer.Option("--report", help="The report: its name or SHA-256 (8+ hex digits).")],
+    as_zip: Annotated[bool, typer.Option("--zip", help="Write one ZIP file instead of a folder.")] = False,
+) -> None:
+    """Export REPORT's evidence package (BagIt): files, manifests, custody proofs, VERIFY.md."""
+    from preserver.export import export_package
+
+    result = _with_archive(lambda archive: export_package(archive, report=report, out=out_path,
+                                                          zip=as_zip), create=False)
+    out.print(f"{result.path}: {result.captures} captures, {result.files} files, "
+              f"{result.events} custody events proven by checkpoint {result.checkpoint_size}"
+              + (f", timestamped by {', '.join(result.timestamped_by)}"
+                 if result.timestamped_by else ""), highlight=False)
+    if result.warning:
+        err.print(f"[yellow]warning:[/] the package is {result.warning}", highlight=False)
 
 
 @app.command()

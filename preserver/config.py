@@ -91,6 +91,7 @@ class ProbesConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CustodyConfig:
+    origin: str = ""
     tsa_urls: tuple[str, ...] = ()
     tsa_roots: str = ""
 

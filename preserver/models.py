@@ -147,9 +147,39 @@ class Event(SQLModel, table=True):
     """The custody record: every action, in order (the Merkle ledger builds on it)."""
 
     __tablename__ = "events"
+    __table_args__ = (sa.UniqueConstraint("seq", name="uq_events_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     time: datetime = Field(sa_column=_time())
     action: str  # report_ingested | capture_stored | availability_changed | key_created | ...
     subject: str  # what it is about: a report sha256, a target key, a capture id
     body: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # canonical JSON
+    # the leaf index in the custody ledger, given in id order when the ledger is sequenced
+    seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger(), nullable=True))
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed tree head of the custody ledger (C2SP tlog-checkpoint text)."""
+
+    __tablename__ = "checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    size: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False, unique=True))
+    root: str = Field(max_length=64)  # hex
+    text: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # signed note
+    created_at: datetime = Field(sa_column=_time())
+    timestamps_pending: bool = False  # a configured TSA has not answered yet
+
+
+class CheckpointTimestamp(SQLModel, table=True):
+    """An RFC 3161 token over a checkpoint's exact text, verified before it was kept."""
+
+    __tablename__ = "checkpoint_timestamps"
+    __table_args__ = (sa.UniqueConstraint("checkpoint_id", "tsa_url", name="uq_timestamp_tsa"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_id: int = Field(foreign_key="checkpoints.id", index=True)
+    tsa_url: str
+    token: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # DER response
+    chain: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # PEM certificates
+    gen_time: datetime = Field(sa_column=_time())

@@ -74,6 +74,17 @@ async def with_run_progress(console: Console, archive: Archive,
         return await run_jobs(archive, progress=on_event)
 
 
+def checkpoint_result(console: Console, result: Any) -> None:
+    what = "new checkpoint" if result.created else "checkpoint"
+    line = f"custody ledger: {what} of {result.size} events, root {result.root[:16]}…"
+    if result.timestamped_by:
+        line += f", timestamped by {len(result.timestamped_by)} TSA(s)"
+    console.print(line, highlight=False)
+    for problem in result.pending:
+        console.print(f"  [yellow]timestamp pending[/] {problem} (asked again on the next "
+                      "run or `preserver checkpoint`)", highlight=False)
+
+
 def run_summary(console: Console, summary: Any) -> None:
     console.print(f"{summary.captured} captured, {summary.partial} partial, "
                   f"{summary.failed} failed, {summary.retrying} retries")
@@ -144,6 +155,15 @@ def status(console: Console, result: dict[str, Any]) -> None:
         for name, n in sorted(result[section].items()):
             table.add_row(f"{section}: {name}", str(n))
     table.add_row("files", f"{result['files']} ({_size(result['bytes'])})")
+    ledger = result["ledger"]
+    table.add_row("custody events", str(ledger["events"]))
+    cp = ledger["checkpoint"]
+    table.add_row("last checkpoint", "none" if cp is None else
+                  f"{cp['size']} events at {cp['created_at']}, {ledger['timestamps']} timestamps")
+    if ledger["timestamps_pending_for"]:
+        sizes = ", ".join(map(str, ledger["timestamps_pending_for"]))
+        table.add_row("[yellow]timestamps pending[/]", f"checkpoints of {sizes} events "
+                      "(a TSA did not answer; retried on the next run)")
     console.print(table)
 
 

@@ -7,13 +7,17 @@ Steps (each records a finding per subject; nothing stops at the first failure):
       is recorded for, and its file list matches the recorded files;
   (3) every file a manifest lists is in the store with the listed size and a
       hash that held in step (1);
-  (4) every report file is in the store.
+  (4) every report file is in the store;
+  (5) the custody ledger against its checkpoints and timestamps
+      (``preserver.verify_ledger``).
+The check itself is recorded as a ``fixity_checked`` custody event.
 A finding's outcome is ``passed``, ``failed`` or ``not_checked``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +25,7 @@ from sqlmodel import col, select
 
 from manifests import CaptureManifest, InvalidManifest, VerificationError, verify_signature
 from preserver.app import Archive
+from preserver.events import record_event
 from preserver.models import Capture, CaptureFile, Report, Target
 from storage import BlobNotFound, StorageError
 
@@ -81,6 +86,18 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
         findings.append(Finding(subject=f"report {report.name}", check="present",
                                 outcome="passed" if ok else "failed",
                                 detail="" if ok else f"report blob {report.blob_sha256} missing or altered"))
+
+    # (5) the custody ledger
+    from preserver.verify_ledger import verify_ledger  # it builds on this module's Finding
+
+    findings.extend(await verify_ledger(archive))
+    async with archive.db.session() as session:
+        tally = Counter(f.outcome for f in findings)
+        await record_event(session, action="fixity_checked", subject=archive.key.key_id,
+                           operator=archive.operator,
+                           details={"blobs": len(blobs), "passed": tally["passed"],
+                                    "failed": tally["failed"],
+                                    "not_checked": tally["not_checked"]})
     return findings
 
 

@@ -21,6 +21,8 @@ from preserver.models import (
     AvailabilityCheck,
     Capture,
     CaptureFile,
+    Checkpoint,
+    CheckpointTimestamp,
     Citation,
     Event,
     Job,
@@ -145,6 +147,24 @@ async def status(session: AsyncSession) -> dict[str, Any]:
         "captures": await grouped(Capture.state),
         "jobs": await queue.counts(session),
         "files": int(nfiles), "bytes": int(nbytes),
+        "ledger": await _ledger_status(session),
+    }
+
+
+async def _ledger_status(session: AsyncSession) -> dict[str, Any]:
+    """Events in the custody ledger, its last checkpoint, and timestamps still pending."""
+    events = int(await session.scalar(sa.select(sa.func.count(col(Event.id)))) or 0)
+    last = await session.scalar(select(Checkpoint).order_by(col(Checkpoint.size).desc()).limit(1))
+    pending = (await session.scalars(select(Checkpoint.size).where(
+        col(Checkpoint.timestamps_pending)).order_by(col(Checkpoint.size)))).all()
+    stamps = int(await session.scalar(sa.select(sa.func.count(col(CheckpointTimestamp.id))))
+                 or 0)
+    return {
+        "events": events,
+        "checkpoint": None if last is None else {
+            "size": last.size, "root": last.root, "created_at": _time(last.created_at)},
+        "timestamps": stamps,
+        "timestamps_pending_for": list(pending),
     }
 
 

@@ -1,0 +1,297 @@
+"""Verify a preserver evidence package with Python's standard library and ``cryptography``.
+
+This file is copied into every package as ``data/verify_package.py``. It needs no
+preserver, no database, no network: run it from the bag's folder::
+
+    python3 -m venv /tmp/v && /tmp/v/bin/pip install cryptography
+    /tmp/v/bin/python data/verify_package.py . [--tsa-roots ROOTS.pem] [--key-id HEX]
+
+It checks: every file against the bag's SHA-256 manifests (RFC 8493); the package
+index's and each capture manifest's Ed25519 signature (RFC 8032); the checkpoint's
+signed note (c2sp.org/signed-note, tlog-checkpoint); each event's inclusion proof to
+the checkpoint's root and each earlier checkpoint's consistency proof (RFC 9162
+section 2.1, RFC 6962 hashing); each captured file's SHA-256 and size; each
+capture's capture_stored event; the report's SHA-256. RFC 3161 tokens are checked
+with ``openssl ts -verify`` when ``--tsa-roots`` names your trusted TSA roots.
+It prints one line per check and exits 1 if any check failed.
+
+The preserver source keeps this file as ``manifests/_standalone.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+failures = 0
+
+
+def say(outcome: str, subject: str, check: str, detail: str = "") -> None:
+    global failures
+    failures += outcome == "FAIL"
+    print(f"{outcome:4}  {subject}  [{check}]  {detail}".rstrip())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()  # RFC 9162 2.1.1
+
+
+def inclusion_root(leaf: bytes, index: int, size: int, proof: list[bytes]) -> bytes:
+    """RFC 9162 section 2.1.3.2: the root the audit path leads to (ValueError if malformed)."""
+    if not 0 <= index < size:
+        raise ValueError("index outside the tree")
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            raise ValueError("too many hashes")
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ValueError("too few hashes")
+    return r
+
+
+def consistent(m: int, n: int, old: bytes, new: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 section 2.1.4.2 for 0 < m <= n."""
+    if m == n:
+        return not proof and old == new
+    if not 0 < m < n or not proof:
+        return False
+    path = [old, *proof] if m & (m - 1) == 0 else list(proof)
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node(c, fr), node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == old and sr == new
+
+
+def ed25519_ok(key: Ed25519PublicKey, data: bytes, signature: bytes) -> bool:
+    try:
+        key.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def checkpoint(path: Path, key: Ed25519PublicKey) -> tuple[int, bytes] | None:
+    """The (size, root) of a signed checkpoint note that ``key`` signed under its origin."""
+    note = path.read_bytes().decode("utf-8")
+    text, _, signatures = note.rpartition("\n\n")
+    text += "\n"
+    origin, size, root = text.split("\n")[:3]
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key_hash = hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4]  # signed-note
+    for line in signatures.splitlines():
+        name, _, blob = line.removeprefix("\u2014 ").partition(" ")
+        signed = base64.b64decode(blob)
+        if name == origin and signed[:4] == key_hash:
+            if ed25519_ok(key, text.encode(), signed[4:]):
+                return int(size), base64.b64decode(root)
+            break
+    return None
+
+
+def check_bag(bag: Path) -> None:
+    listed: set[str] = set()
+    for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+        for line in (bag / manifest).read_text("utf-8").splitlines():
+            if not line.strip():
+                continue
+            expected, name = line.split(None, 1)
+            name = name.replace("%0D", "\r").replace("%0A", "\n")
+            listed.add(name)
+            target = bag / name
+            if ".." in name.split("/") or not target.is_file() or target.is_symlink():
+                say("FAIL", name, "fixity", f"listed in {manifest} but missing")
+            elif (actual := sha256_file(target)) != expected.lower():
+                say("FAIL", name, "fixity", f"SHA-256 is {actual}, {manifest} says {expected}")
+            else:
+                say("PASS", name, "fixity")
+    for path in sorted(bag.rglob("*")):
+        name = path.relative_to(bag).as_posix()
+        if path.is_file() and name not in listed and not name.startswith("tagmanifest-"):
+            say("FAIL", name, "fixity", "not listed in the bag's manifests (added?)")
+
+
+def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[int, Any]:
+    custody = bag / "data" / "custody"
+    main = checkpoint(custody / "checkpoint", key)
+    if main is None:
+        say("FAIL", "data/custody/checkpoint", "signature", "not signed by the package's key")
+        return {}
+    size, root = main
+    say("PASS", "data/custody/checkpoint", "signature", f"size {size}, root {root.hex()}")
+    check_tokens(bag, custody, roots)
+    earlier = custody / "earlier"
+    for folder in sorted(p for p in (earlier.iterdir() if earlier.is_dir() else ()) if p.is_dir()):
+        where = f"data/custody/earlier/{folder.name}/"
+        old = checkpoint(folder / "checkpoint", key)
+        proof = json.loads((folder / "consistency.json").read_bytes())
+        hashes = [bytes.fromhex(h) for h in proof["hashes"]]
+        if old is None:
+            say("FAIL", where + "checkpoint", "signature", "not signed by the package's key")
+        elif (proof["old_size"], proof["new_size"]) == (old[0], size) and consistent(
+                old[0], size, old[1], root, hashes):
+            say("PASS", where + "consistency.json", "consistency", f"{size} extends {old[0]}")
+            check_tokens(bag, folder, roots)
+        else:
+            say("FAIL", where + "consistency.json", "consistency",
+                f"checkpoint {size} does not extend checkpoint {old[0]}: history rewritten")
+    events: dict[int, Any] = {}
+    for path in sorted((custody / "events").glob("*.json"), key=lambda p: int(p.stem)):
+        index, name = int(path.stem), f"data/custody/events/{path.name}"
+        proof_path = custody / "proofs" / path.name
+        if not proof_path.is_file():
+            say("FAIL", name, "inclusion", "no inclusion proof")
+            continue
+        data, proof = path.read_bytes(), json.loads(proof_path.read_bytes())
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        try:
+            ok = proof["leaf_index"] == index and proof["tree_size"] == size and inclusion_root(
+                leaf, index, size, [bytes.fromhex(h) for h in proof["hashes"]]) == root
+        except ValueError:
+            ok = False
+        say("PASS" if ok else "FAIL", name, "inclusion",
+            f"leaf {index} of checkpoint {size}" if ok else "does not lead to the checkpoint's "
+            "root: the event was edited, moved or inserted")
+        if ok:
+            events[index] = json.loads(data)
+    for path in sorted((custody / "proofs").glob("*.json")):
+        if not (custody / "events" / path.name).is_file():
+            say("FAIL", f"data/custody/events/{path.name}", "inclusion", "missing (deleted?)")
+    return events
+
+
+def check_tokens(bag: Path, folder: Path, roots: str | None) -> None:
+    checkpoint_file = folder / "checkpoint"
+    for token in sorted(folder.glob("checkpoint.*.tsr")):
+        name = token.relative_to(bag).as_posix()
+        openssl = shutil.which("openssl")
+        if roots is None or openssl is None:
+            say("SKIP", name, "timestamp", "give --tsa-roots (and have openssl) to check it")
+            continue
+        chain = folder / f"tsa-{token.name.split('.')[1]}.pem"
+        done = subprocess.run([openssl, "ts", "-verify", "-data", str(checkpoint_file), "-in",
+                               str(token), "-CAfile", roots, "-untrusted", str(chain)],
+                              capture_output=True, text=True, check=False)
+        said = (done.stdout if done.returncode == 0 else done.stderr).strip().splitlines()
+        say("PASS" if done.returncode == 0 else "FAIL", name, "timestamp", " ".join(said[-2:]))
+
+
+def check_captures(bag: Path, key: Ed25519PublicKey, events: dict[int, Any]) -> None:
+    stored = {e["details"].get("capture_id"): e for e in events.values()
+              if e["action"] == "capture_stored"}
+    for manifest_path in sorted((bag / "data" / "captures").glob("*/*/manifest.json")):
+        folder = manifest_path.parent
+        where = folder.relative_to(bag).as_posix() + "/"
+        data = manifest_path.read_bytes()
+        sig_path = folder / "manifest.json.sig"
+        signature = sig_path.read_bytes() if sig_path.is_file() else b""
+        say("PASS" if ed25519_ok(key, data, signature) else "FAIL", where + "manifest.json",
+            "signature")
+        manifest = json.loads(data)
+        for f in manifest["files"]:
+            path = folder / "files" / f["name"]
+            if not path.is_file():
+                say("FAIL", where + "files/" + f["name"], "files", "missing")
+            elif path.stat().st_size != f["size"] or sha256_file(path) != f["sha256"]:
+                say("FAIL", where + "files/" + f["name"], "files", "differs from the manifest")
+            else:
+                say("PASS", where + "files/" + f["name"], "files")
+        event = stored.get(manifest["capture_id"])
+        ok = event is not None and event["details"].get("manifest_sha256") == hashlib.sha256(
+            data).hexdigest() and event["details"].get("signature_sha256") == hashlib.sha256(
+            signature).hexdigest()
+        say("PASS" if ok else "FAIL", where, "event", "recorded by a proven capture_stored "
+            "event" if ok else "no proven capture_stored event names this manifest")
+
+
+def guard(subject: str, check: str, step: Callable[[], object]) -> None:
+    """Run one step; a file it cannot read or parse is a failed check, not a crash."""
+    try:
+        step()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        say("FAIL", subject, check, f"unreadable: {type(exc).__name__}: {exc}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("bag", type=Path, help="the package's folder (holding bagit.txt)")
+    parser.add_argument("--tsa-roots", help="PEM file of the TSA roots you trust")
+    parser.add_argument("--key-id", help="the archive's key id (SHA-256 of the raw key), hex")
+    args = parser.parse_args()
+    guard(str(args.bag), "package", lambda: verify(args.bag, args.tsa_roots, args.key_id))
+    print(f"{'FAILED' if failures else 'VERIFIED'}: {failures} check(s) failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def verify(bag: Path, tsa_roots: str | None, pinned_key: str | None) -> None:
+    guard("bag", "fixity", lambda: check_bag(bag))
+    pem = (bag / "data" / "custody" / "public-key.pem").read_bytes()
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        say("FAIL", "data/custody/public-key.pem", "key", "not an Ed25519 key")
+        return
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key_id = hashlib.sha256(raw).hexdigest()
+    pinned = pinned_key is None or pinned_key.lower() == key_id
+    say("PASS" if pinned else "FAIL", "data/custody/public-key.pem", "key", key_id)
+    index_bytes = (bag / "data" / "package.json").read_bytes()
+    index_sig = (bag / "data" / "package.json.sig").read_bytes()
+    say("PASS" if ed25519_ok(key, index_bytes, index_sig) else "FAIL", "data/package.json",
+        "signature")
+    index = json.loads(index_bytes)
+    for name, expected in index["tools"].items():
+        path = bag / "data" / name
+        ok = path.is_file() and sha256_file(path) == expected
+        say("PASS" if ok else "FAIL", f"data/{name}", "tool", "" if ok else "edited")
+    events: dict[int, Any] = {}
+    guard("data/custody/", "custody",
+          lambda: events.update(check_custody(bag, key, tsa_roots)))
+    if sorted(events) != sorted(e["index"] for e in index["events"]):
+        say("FAIL", "data/custody/events/", "index", "not the events package.json lists")
+    guard("data/captures/", "captures", lambda: check_captures(bag, key, events))
+    report = bag / "data" / "report" / index["report"]["name"]
+    ingested = [e["subject"] for e in events.values() if e["action"] == "report_ingested"]
+    ok = report.is_file() and ingested == [sha256_file(report)]
+    say("PASS" if ok else "FAIL", report.relative_to(bag).as_posix(), "report",
+        "is the report its report_ingested event names" if ok else "not the report ingested")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixture_site import FixtureSite, Media, make_media
+from tests.tsa import LocalTsa, TsaKeys, make_tsa_keys
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +57,37 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
     done = subprocess.run([mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
                           capture_output=True, check=False)
     return done.returncode == 0
+
+
+# -- local RFC 3161 authorities (tests/tsa.py): keys once per session, a server per test --
+
+
+@pytest.fixture(scope="session")
+def tsa_keys(tmp_path_factory: pytest.TempPathFactory) -> TsaKeys:
+    return make_tsa_keys(tmp_path_factory.mktemp("tsa"), name="Test TSA")
+
+
+@pytest.fixture(scope="session")
+def rogue_tsa_keys(tmp_path_factory: pytest.TempPathFactory) -> TsaKeys:
+    return make_tsa_keys(tmp_path_factory.mktemp("rogue-tsa"), name="Rogue TSA")
+
+
+@pytest.fixture
+def tsa(tsa_keys: TsaKeys) -> Iterator[LocalTsa]:
+    """The trusted TSA: ``.url``, ``.root_pem``, ``.chain_pem``; set ``.mode`` to
+    ``"unavailable"`` (503) or ``"garbage"`` (200, not a reply) to break it."""
+    server = LocalTsa.start(tsa_keys)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def rogue_tsa(rogue_tsa_keys: TsaKeys) -> Iterator[LocalTsa]:
+    """A TSA under another CA, which no test trusts."""
+    server = LocalTsa.start(rogue_tsa_keys)
+    try:
+        yield server
+    finally:
+        server.close()

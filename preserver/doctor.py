@@ -145,13 +145,36 @@ def check_key(config: Config) -> Check:
     return Check(name="signing key", outcome="ok", detail=str(key))
 
 
-def check_tsas(config: Config) -> Check:
+async def check_tsas(config: Config) -> list[Check]:
+    """Ask each configured TSA for a real token and verify it against the trusted roots."""
+    from preserver.errors import ConfigError
+    from preserver.ledger import TsaFailed, ask_tsa, trusted_roots
+    from workers import make_client
+
     if not config.custody.tsa_urls:
-        return Check(name="timestamp authorities", outcome="warn",
-                     detail="none configured: nothing is timestamped by an outside authority",
-                     fix="list RFC 3161 authorities in [custody] tsa_urls")
-    return Check(name="timestamp authorities", outcome="ok",
-                 detail=", ".join(config.custody.tsa_urls))
+        return [Check(name="timestamp authorities", outcome="warn",
+                      detail="none configured: nothing is timestamped by an outside authority",
+                      fix="list RFC 3161 authorities in [custody] tsa_urls")]
+    try:
+        roots = trusted_roots(config)
+    except ConfigError as exc:
+        return [Check(name="timestamp authorities", outcome="fail", detail=str(exc),
+                      fix="set [custody] tsa_roots to a PEM file of the TSAs' root certificates")]
+    checks = []
+    net = config.network
+    async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
+                           timeout=15.0) as http:
+        for url in config.custody.tsa_urls:
+            try:
+                _, _, when = await ask_tsa(http, url, b"preserver doctor", roots)
+            except TsaFailed as exc:
+                checks.append(Check(name=f"TSA {url}", outcome="warn", detail=str(exc),
+                                    fix="checkpoints wait for it (retried on every run); check "
+                                        "the URL, the network, and tsa_roots"))
+                continue
+            checks.append(Check(name=f"TSA {url}", outcome="ok",
+                                detail=f"token verified, time {when.isoformat()}"))
+    return checks
 
 
 def run_doctor(config: Config) -> list[Check]:
@@ -162,5 +185,5 @@ def run_doctor(config: Config) -> list[Check]:
         asyncio.run(check_database(config)),
         check_data_dir(config),
         check_key(config),
-        check_tsas(config),
+        *asyncio.run(check_tsas(config)),
     ]

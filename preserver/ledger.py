@@ -146,8 +146,8 @@ async def timestamp_checkpoints(
             missing = [u for u in urls if (row.id, u) not in have]
             for url in missing:
                 try:
-                    token, chain, when = await _ask(http, url, row.text, roots)
-                except _TsaFailed as exc:
+                    token, chain, when = await ask_tsa(http, url, row.text, roots)
+                except TsaFailed as exc:
                     log.warning("timestamp from %s for checkpoint %d: %s", url, row.size, exc)
                     pending.setdefault(row.size, []).append(f"{url}: {exc}")
                     continue
@@ -162,24 +162,25 @@ async def timestamp_checkpoints(
     return stamped, pending
 
 
-class _TsaFailed(Exception):
-    pass
+class TsaFailed(Exception):
+    """A TSA gave no usable token: unreachable, an HTTP error, or a token that failed."""
 
 
-async def _ask(http: httpx.AsyncClient, url: str, text: bytes,
-               roots: list[bytes]) -> tuple[bytes, bytes, datetime]:
+async def ask_tsa(http: httpx.AsyncClient, url: str, text: bytes,
+                  roots: list[bytes]) -> tuple[bytes, bytes, datetime]:
+    """A verified RFC 3161 token over ``text`` from ``url``: (response, chain PEM, time)."""
     request = timestamp_request(text)
     try:
         response = await http.post(url, content=request.der,
                                    headers={"Content-Type": "application/timestamp-query"})
     except (httpx.HTTPError, WorkerError, ssl.SSLError, OSError) as exc:
-        raise _TsaFailed(f"unreachable: {exc}") from exc
+        raise TsaFailed(f"unreachable: {exc}") from exc
     if response.status_code != 200:
-        raise _TsaFailed(f"HTTP {response.status_code}")
+        raise TsaFailed(f"HTTP {response.status_code}")
     token = response.content
     try:
         when = verify_timestamp(token, text, roots, nonce=request.nonce)
         chain = tsa_chain_pem(token)
     except (VerificationError, InvalidTimestamp) as exc:
-        raise _TsaFailed(f"token refused: {exc}") from exc
+        raise TsaFailed(f"token refused: {exc}") from exc
     return token, chain, when

@@ -196,3 +196,20 @@ async def test_a_token_from_an_untrusted_tsa_is_caught(
         stamp.token = rogue_tsa.reply(timestamp_request(row.text).der)  # signed by a rogue CA
     found = failed(await verify_archive(archive))
     assert any("does not chain to a trusted root" in f for f in found), found
+
+
+def test_doctor_asks_each_tsa_for_a_real_token(tmp_path: Path, tsa: LocalTsa,
+                                                rogue_tsa: LocalTsa) -> None:
+    from preserver.doctor import check_tsas
+
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(tsa.root_pem)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[network]\nallow_networks = ["127.0.0.1/32"]\n'
+                   f'[custody]\ntsa_urls = ["{tsa.url}", "{rogue_tsa.url}"]\n'
+                   f'tsa_roots = "{roots}"\n', encoding="utf-8")
+    import asyncio
+
+    good, rogue = asyncio.run(check_tsas(load_config(cfg, env={})))
+    assert good.outcome == "ok" and "token verified" in good.detail
+    assert rogue.outcome == "warn" and "does not chain to a trusted root" in rogue.detail

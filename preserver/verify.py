@@ -19,24 +19,21 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from manifests import CaptureManifest, InvalidManifest, VerificationError, verify_signature
+from manifests import (
+    CaptureManifest,
+    Finding,
+    InvalidManifest,
+    VerificationError,
+    verify_signature,
+)
 from preserver.app import Archive
 from preserver.events import record_event
 from preserver.models import Capture, CaptureFile, Report, Target
+from preserver.verify_ledger import verify_ledger
 from storage import BlobNotFound, StorageError
-
-
-@dataclass(frozen=True, kw_only=True)
-class Finding:
-    subject: str  # "blob <sha256>", "capture <id>", "report <name>"
-    check: str  # "fixity", "manifest", "signature", "files", "present"
-    outcome: str  # passed | failed | not_checked
-    detail: str = ""
-
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -88,8 +85,6 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
                                 detail="" if ok else f"report blob {report.blob_sha256} missing or altered"))
 
     # (5) the custody ledger
-    from preserver.verify_ledger import verify_ledger  # it builds on this module's Finding
-
     findings.extend(await verify_ledger(archive))
     async with archive.db.session() as session:
         tally = Counter(f.outcome for f in findings)

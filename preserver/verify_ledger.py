@@ -21,6 +21,7 @@ import json
 from sqlmodel import col, select
 
 from manifests import (
+    Finding,
     InvalidCheckpoint,
     InvalidTimestamp,
     VerificationError,
@@ -34,7 +35,6 @@ from preserver.app import Archive
 from preserver.errors import ConfigError
 from preserver.ledger import leaf_hashes, origin, trusted_roots
 from preserver.models import Checkpoint, CheckpointTimestamp, Event
-from preserver.verify import Finding
 
 
 def _f(subject: str, check: str, ok: bool, detail: str = "") -> Finding:

@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from manifests import Checkpoint as SignedTreeHead
-from manifests import load_or_create_signing_key, sign_checkpoint, timestamp_request
+from manifests import Finding, load_or_create_signing_key, sign_checkpoint, timestamp_request
 from preserver.app import Archive, open_archive
 from preserver.config import load_config
 from preserver.ledger import make_checkpoint, origin
 from preserver.models import Checkpoint, CheckpointTimestamp, Event
 from preserver.reports import ingest_report
 from preserver.run import run_jobs
-from preserver.verify import Finding, verify_archive
+from preserver.verify import verify_archive
 from tests.fixture_site import FixtureSite, Media
 from tests.tsa import LocalTsa
 

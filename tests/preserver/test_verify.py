@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from manifests import Finding
 from preserver.app import Archive, open_archive
 from preserver.config import load_config
 from preserver.models import Capture, CaptureFile
 from preserver.reports import ingest_report
 from preserver.run import run_jobs
-from preserver.verify import Finding, verify_archive
+from preserver.verify import verify_archive
 from tests.fixture_site import FixtureSite, Media
 
 

@@ -10,6 +10,8 @@ or a database.
     >>> signature = sign(key, data)                 # Ed25519, detached, 64 bytes
     >>> verify_capture(data, signature, key.public_key_pem, store) == manifest
     True
+    >>> with Package.open(Path("evidence.zip")) as package:   # an exported package, alone
+    ...     findings = verify_package(package, trust_roots=[tsa_root_pem])
 """
 
 from manifests.canonical import JsonValue, canonical_json, parse_canonical

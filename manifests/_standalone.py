@@ -6,13 +6,14 @@ preserver, no database, no network: run it from the bag's folder::
     python3 -m venv /tmp/v && /tmp/v/bin/pip install cryptography
     /tmp/v/bin/python data/verify_package.py . [--tsa-roots ROOTS.pem] [--key-id HEX]
 
-It checks: every file against the bag's SHA-256 manifests (RFC 8493); the package
-index's and each capture manifest's Ed25519 signature (RFC 8032); the checkpoint's
-signed note (c2sp.org/signed-note, tlog-checkpoint); each event's inclusion proof to
-the checkpoint's root and each earlier checkpoint's consistency proof (RFC 9162
-section 2.1, RFC 6962 hashing); each captured file's SHA-256 and size; each
-capture's capture_stored event; the report's SHA-256. RFC 3161 tokens are checked
-with ``openssl ts -verify`` when ``--tsa-roots`` names your trusted TSA roots.
+Python 3.9 or later. It checks: every file against the bag's SHA-256 manifests
+(RFC 8493); the package index's and each capture manifest's Ed25519 signature
+(RFC 8032); the checkpoint's signed note (c2sp.org/signed-note, tlog-checkpoint);
+each event's inclusion proof to the checkpoint's root and each earlier checkpoint's
+consistency proof (RFC 9162 section 2.1, RFC 6962 hashing); each captured file's
+SHA-256 and size; each capture's capture_stored event; the report's SHA-256.
+RFC 3161 tokens are checked with ``openssl ts -verify`` when ``--tsa-roots`` names
+your trusted TSA roots.
 It prints one line per check and exits 1 if any check failed.
 
 The preserver source keeps this file as ``manifests/_standalone.py``.

@@ -96,6 +96,9 @@ class Package:
         if stat.S_ISLNK(st.st_mode):
             raise InvalidPackage(f"{path}: is a symbolic link; give the package itself")
         if stat.S_ISDIR(st.st_mode):
+            if not (path / BAGIT_TXT).is_file():  # before walking what may be a huge tree
+                raise InvalidPackage(f"{path}: not a bag: no {BAGIT_TXT} (RFC 8493 section "
+                                     "2.1.1)")
             files = _walk(path, max_files)
             return cls._from(path, files, None, "")
         if not stat.S_ISREG(st.st_mode):
@@ -191,7 +194,7 @@ class Package:
         try:
             with self.open_file(name) as fh:
                 data = fh.read(limit + 1)
-        except (OSError, zipfile.BadZipFile) as exc:
+        except (OSError, zipfile.BadZipFile, NotImplementedError) as exc:
             raise VerificationError(f"{name}: unreadable: {exc}") from exc
         if len(data) > limit:
             raise VerificationError(f"{name}: more than such a file may hold ({limit} bytes)")
@@ -220,7 +223,10 @@ def _walk(root: Path, max_files: int) -> dict[str, int]:
         for name in [*dirs, *names]:
             full = Path(top, name)
             rel = full.relative_to(root).as_posix()
-            st = os.lstat(full)
+            try:
+                st = os.lstat(full)
+            except OSError as exc:
+                raise InvalidPackage(f"{root}: cannot read {rel}: {exc.strerror or exc}") from exc
             if stat.S_ISLNK(st.st_mode):
                 raise InvalidPackage(f"{root}: {rel} is a symbolic link; a package holds none")
             if stat.S_ISREG(st.st_mode):

@@ -21,9 +21,7 @@ from manifests.package_layout import (
     VERIFIER,
     VERIFY_MD,
     CustodyEvent,
-    capture_dir,
     event_path,
-    target_dir,
 )
 from manifests.package_run import Run
 from manifests.signing import verify_signature
@@ -92,18 +90,20 @@ def _check_captures(run: Run, cited: frozenset[str] | None) -> set[str]:
     for (folder, capture_id), _names in sorted(groups.items()):
         present.add(capture_id)
         directory = f"{CAPTURES}{folder}/{capture_id}/"
-        manifest = _check_capture(run, directory, folder, capture_id, stored, cited)
+        manifest = _check_capture(run, directory, capture_id, stored, cited)
         if listed is not None:
             said = listed.get(capture_id)
             if said is None:
                 run.add(directory, "index", FAILED, "not listed in package.json (added?)")
+            elif said.path != directory:
+                run.add(directory, "index", FAILED, f"package.json puts capture {capture_id} "
+                        f"at {said.path} (moved?)")
             elif manifest is not None and (said.target, said.manifest_sha256) != (
                     manifest[0].target.key, manifest[1]):
                 run.add(directory, "index", FAILED, "package.json lists another manifest here")
     for capture_id, said in sorted((listed or {}).items()):
         if capture_id not in present:
-            run.add(capture_dir(said.target, capture_id), "index", FAILED,
-                    "listed in package.json but missing (removed?)")
+            run.add(said.path, "index", FAILED, "listed in package.json but missing (removed?)")
     for capture_id, (i, event) in sorted(stored.items()):
         if capture_id not in present:
             run.add(event_path(i), "capture", FAILED, f"records capture {capture_id} of "
@@ -111,7 +111,7 @@ def _check_captures(run: Run, cited: frozenset[str] | None) -> set[str]:
     return present
 
 
-def _check_capture(run: Run, directory: str, folder: str, capture_id: str,
+def _check_capture(run: Run, directory: str, capture_id: str,
                    stored: dict[str, tuple[int, CustodyEvent]],
                    cited: frozenset[str] | None) -> tuple[CaptureManifest, str] | None:
     """One capture folder; returns its manifest and the manifest's SHA-256 if it parsed."""
@@ -135,8 +135,6 @@ def _check_capture(run: Run, directory: str, folder: str, capture_id: str,
         c.detail = f"{m.target.key}, {m.outcome.state}/{m.outcome.status}, {len(m.files)} files"
         if m.capture_id != capture_id:
             raise VerificationError(f"names capture {m.capture_id}, stored as {capture_id}")
-        if target_dir(m.target.key) != folder:
-            raise VerificationError(f"names target {m.target.key}, stored under {folder}")
     if parsed is None:
         return None
     m = parsed

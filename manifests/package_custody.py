@@ -35,6 +35,7 @@ from manifests.timestamp import tsa_chain_pem, verify_timestamp
 
 MAX_TOKENS = 8  # per checkpoint; more is refused, as ``verify_timestamps`` does
 _TOKEN = re.compile(r"checkpoint\.([1-9][0-9]{0,2})\.tsr")
+_CHAIN = re.compile(r"tsa-([1-9][0-9]{0,2})\.pem")
 _LEAF = re.compile(r"(0|[1-9][0-9]{0,18})\.json")
 _EARLIER = re.compile(re.escape(EARLIER) + r"(0|[1-9][0-9]{0,18})/")
 
@@ -136,6 +137,9 @@ def check_earlier(run: Run, checkpoint: Checkpoint) -> None:
             run.add(directory, "index", FAILED, "listed in package.json but missing (removed?)")
             continue
         earlier = check_checkpoint(run, directory, main=False)
+        run.accounted.update(n for n in run.package.files if n.startswith(directory) and (
+            n[len(directory):] in ("checkpoint", "consistency.json")
+            or _TOKEN.fullmatch(n[len(directory):]) or _CHAIN.fullmatch(n[len(directory):])))
         if earlier is None:
             continue
         if said is not None and size in said and said[size].root != earlier.root.hex():

@@ -51,6 +51,7 @@ MAX_SMALL = 16 << 20  # a manifest, an event, a proof, a token, a key: far less 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SEPARATOR = re.compile(r"[-.]*-[-.]*|\.\.+")
 
 
 def token_path(directory: str, n: int) -> str:
@@ -81,12 +82,18 @@ def target_dir(key: str) -> str:
     so two targets never share a folder: ``web-example.org-a-b-3f1c2a9e0b7d``.
     """
     platform, _, ident = key.partition(":")
-    safe_platform = _SAFE.sub("-", platform).strip("-.") or "target"
-    safe = _SAFE.sub("-", ident).strip("-.")[:80]
+    safe_platform = _tidy(platform) or "target"
+    safe = _tidy(ident)[:80].strip("-.")
     name = f"{safe_platform}-{safe}" if safe else safe_platform
     if safe != ident or safe_platform != platform:
         name += "-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
     return name
+
+
+def _tidy(text: str) -> str:
+    """Runs of anything but letters, digits, '.', '_' and '-' become one '-', and
+    no run of dots survives next to a '-' (``/../`` becomes ``-``)."""
+    return _SEPARATOR.sub("-", _SAFE.sub("-", text)).strip("-.")
 
 
 def capture_dir(key: str, capture_id: str) -> str:
@@ -212,6 +219,7 @@ class IndexCapture:
     capture_id: str
     target: str
     manifest_sha256: str
+    path: str  # its folder, "data/captures/<target>/<capture id>/"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,7 +265,8 @@ class PackageIndex:
             "events": [{"index": e.index, "action": e.action, "subject": e.subject}
                        for e in self.events],
             "captures": [{"capture_id": c.capture_id, "target": c.target,
-                          "manifest_sha256": c.manifest_sha256} for c in self.captures],
+                          "manifest_sha256": c.manifest_sha256, "path": c.path}
+                         for c in self.captures],
             "tools": dict(self.tools)})
 
     @classmethod
@@ -281,7 +290,7 @@ class PackageIndex:
         events = tuple(IndexEvent(**_fields(e, f"{where} events[{i}]", index=int, action=str,
                                             subject=str)) for i, e in enumerate(top["events"]))
         captures = tuple(IndexCapture(**_fields(c, f"{where} captures[{i}]", capture_id=str,
-                                                target=str, manifest_sha256=str))
+                                                target=str, manifest_sha256=str, path=str))
                          for i, c in enumerate(top["captures"]))
         return cls(origin=top["origin"], key_id=top["key_id"], exported_at=top["exported_at"],
                    report_name=report["name"], report_sha256=report["sha256"],

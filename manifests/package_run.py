@@ -83,6 +83,6 @@ class Run:
                     while chunk := fh.read(_CHUNK):
                         digest.update(chunk)
                     self.digests[name] = digest.hexdigest()
-            except (OSError, zipfile.BadZipFile) as exc:  # a ZIP member's CRC is checked too
+            except (OSError, zipfile.BadZipFile, NotImplementedError) as exc:  # CRC, method
                 raise VerificationError(f"{name}: unreadable: {exc}") from exc
         return self.digests[name]

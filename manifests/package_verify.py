@@ -59,10 +59,10 @@ def verify_package(package: Package, *, trust_roots: Sequence[bytes],
     # (2) public key, package index
     _check_key(run, expected_key_id)
 
-    # (3) checkpoint signature
+    # (3) checkpoint signature, and (4) its tokens
     run.checkpoint = check_checkpoint(run, CUSTODY, main=True)
 
-    # (4) timestamps, earlier checkpoints
+    # (4) earlier checkpoints: signature, tokens, consistency
     if run.checkpoint is not None:
         check_earlier(run, run.checkpoint)
 
@@ -87,7 +87,7 @@ def _check_bag(run: Run) -> None:
     else:
         for name, expected in sorted(package.tag_manifest.items()):
             _fixity(run, name, expected, TAG_MANIFEST)
-        for name in sorted(n for n in package.files if "/" not in n):
+        for name in sorted(n for n in package.files if not n.startswith("data/")):
             if name not in package.tag_manifest and not re.fullmatch(r"tagmanifest-\w+\.txt",
                                                                      name):
                 run.add(name, "fixity", FAILED, f"not listed in {TAG_MANIFEST} (added?)")

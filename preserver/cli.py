@@ -219,15 +219,15 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
            as_json: JsonOpt = False) -> None:
     """Re-hash every blob and check every manifest and signature; with PACKAGE, verify an
     exported evidence package instead. Exit 1 on any failure."""
-    from preserver.verify import verify_archive
-
     findings: list[Any]
     if package is not None:
-        from preserver.export import verify_exported
+        from preserver.verify_package import verify_exported
 
         findings = verify_exported(package, config=None if tsa_roots else _config(),
                                    tsa_roots=tsa_roots, key_id=key_id)
     else:
+        from preserver.verify import verify_archive
+
         findings = _with_archive(
             lambda archive: render.with_verify_progress(err, archive, verify_archive), create=False)
     failed = [f for f in findings if f.outcome == "failed"]
@@ -242,18 +242,22 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
 
 
 def _package_verdicts(findings: list[Any]) -> None:
-    """One line per check: the verdict, where, what, why."""
-    from rich.markup import escape
+    """One line per check: the verdict, where, what, why (one ``Text``: fast for 10^4 lines)."""
+    from rich.text import Text
 
-    styles = {"passed": "[green]PASS[/]", "failed": "[bold red]FAIL[/]",
-              "not_checked": "[yellow]SKIP[/]"}
+    labels = {"passed": ("PASS", "green"), "failed": ("FAIL", "bold red"),
+              "not_checked": ("SKIP", "yellow")}
+    text = Text()
     for f in findings:
-        detail = f": {escape(f.detail)}" if f.detail else ""
-        out.print(f"{styles[f.outcome]} {escape(f.subject)} [dim]\\[{f.check}][/]{detail}",
-                  highlight=False)
-    tally = {k: sum(f.outcome == k for f in findings) for k in styles}
-    out.print(f"{tally['passed']} checks passed, {tally['failed']} failed, "
-              f"{tally['not_checked']} not checked")
+        label, style = labels[f.outcome]
+        text.append(label, style=style)
+        text.append(f" {f.subject} ")
+        text.append(f"[{f.check}]", style="dim")
+        text.append(f": {f.detail}\n" if f.detail else "\n")
+    tally = {k: sum(f.outcome == k for f in findings) for k in labels}
+    text.append(f"{tally['passed']} checks passed, {tally['failed']} failed, "
+                f"{tally['not_checked']} not checked")
+    out.print(text, highlight=False)
 
 
 @app.command()

@@ -44,7 +44,8 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
     if warning:
         add(f"**This package is {warning}.**\n")
     add("Every step below uses standard tools and nothing from preserver. Run the commands "
-        "in this folder (the one that holds `bagit.txt`).\n")
+        "in this folder (the one that holds `bagit.txt`); a package received as one ZIP file "
+        "is this folder zipped: `unzip` it first.\n")
     add("## What is here\n")
     add("| path | what |\n|---|---|")
     for path, what in (

@@ -692,3 +692,62 @@ def test_export_refuses_an_existing_output(capsys: pytest.CaptureFixture[str], b
                            "douma-a.txt", str(tmp_path / "out"))
     assert code == 2 and "already exists" in err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+
+
+# -- the layout's names and small files ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("douma.txt", "douma.txt"),
+    ("تقرير دوما.html", "تقرير دوما.html"),
+    ("../../etc/passwd", "passwd"),
+    ("C:\\reports\\x.md", "x.md"),
+    ("a\x00b|c?.txt", "a_b_c_.txt"),
+    ("..", "report"),
+    ("", "report"),
+    ("x" * 300 + ".txt", "x" * 180 + ".txt"),
+])
+def test_report_file_name_is_one_safe_component(name: str, expected: str) -> None:
+    from manifests.package_layout import report_file_name
+
+    assert report_file_name(name) == expected
+    assert report_file_name(expected) == expected
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("youtube:45WIwFETn3E", "youtube-45WIwFETn3E"),
+    ("facebook:pfbid02abc", "facebook-pfbid02abc"),
+    ("web:https://example.org/a b/../c", r"web-https-example\.org-a-b-c-[0-9a-f]{12}"),
+    ("facebook-url:https://fb.watch/x/", r"facebook-url-https-fb\.watch-x-[0-9a-f]{12}"),
+])
+def test_target_dir_is_readable_and_unique(key: str, expected: str) -> None:
+    from manifests.package_layout import target_dir
+
+    assert re.fullmatch(expected, target_dir(key))
+    assert target_dir(key) != target_dir(key + "x")
+
+
+@pytest.mark.parametrize(("data", "match"), [
+    (b'{"hashes":[],"leaf_index":0,"tree_size":1} ', "not canonical JSON"),
+    (b"[]", "not a JSON object"),
+    (b'{"hashes":[],"leaf_index":0}', r"members are \['hashes', 'leaf_index'\]"),
+    (b'{"hashes":[],"leaf_index":true,"tree_size":1}', "leaf_index is not a int"),
+    (b'{"hashes":[],"leaf_index":1,"tree_size":1}', "leaf_index is not below tree_size"),
+    (b'{"hashes":["00"],"leaf_index":0,"tree_size":2}', "64 lowercase hex digits"),
+    (b'{"hashes":[],"leaf_index":-1,"tree_size":2}', "leaf_index -1 is out of range"),
+], ids=["whitespace", "array", "missing", "bool", "index", "short-hash", "negative"])
+def test_malformed_inclusion_proof_is_a_failed_check(data: bytes, match: str) -> None:
+    from manifests import VerificationError
+
+    with pytest.raises(VerificationError, match=match):
+        InclusionProof.from_bytes(data, "proofs/0.json")
+
+
+def test_package_index_of_another_version_is_a_failed_check(built: Built) -> None:
+    from manifests import VerificationError
+
+    raw = parse_canonical((built.pkg / "data" / "package.json").read_bytes())
+    assert isinstance(raw, dict)
+    raw["package_version"] = 2
+    with pytest.raises(VerificationError, match="package_version 2 is not supported"):
+        PackageIndex.from_bytes(canonical_json(raw))

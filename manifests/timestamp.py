@@ -25,12 +25,14 @@ import datetime
 import hashlib
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import rfc3161_client
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from manifests.errors import InvalidCertificate, InvalidTimestamp, ManifestError, VerificationError
@@ -149,7 +151,11 @@ def _load_roots(roots: Sequence[bytes]) -> list[x509.Certificate]:
     loaded: dict[bytes, x509.Certificate] = {}
     for n, pem in enumerate(roots, 1):
         try:
-            certificates = x509.load_pem_x509_certificates(pem)
+            # A system trust store can hold old roots with non-positive serial numbers,
+            # which cryptography warns about; they are the store's, and still roots.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                certificates = x509.load_pem_x509_certificates(pem)
         except ValueError as exc:
             raise InvalidCertificate(f"trusted root {n} is not a PEM certificate: {exc}") from exc
         for c in certificates:

@@ -313,3 +313,14 @@ def test_tokens_must_be_a_sequence(tsa: LocalTsa) -> None:
     token, _ = stamp(tsa)
     with pytest.raises(TypeError, match="not one token"):
         verify_timestamps(token, DATA, [tsa.root_pem])  # type: ignore[arg-type]
+
+
+def test_the_system_trust_store_loads_as_roots_without_warnings(tsa: LocalTsa) -> None:
+    """Debian's bundle holds roots with non-positive serial numbers; loading it as the
+    default trust roots must not warn (warnings are errors here) nor trust our test TSA."""
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    if not bundle.is_file():
+        pytest.skip("no system CA bundle on this machine")
+    token = tsa.reply(timestamp_request(b"data").der)
+    with pytest.raises(VerificationError, match="does not chain to a trusted root"):
+        verify_timestamp(token, b"data", [bundle.read_bytes()])

@@ -14,15 +14,17 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from preserver import render
-from preserver.app import Archive, open_archive
 from preserver.config import Config, load_config
 from preserver.errors import InputError, IntegrityError, PreserverError
+
+if TYPE_CHECKING:
+    from preserver.app import Archive
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Preserve the links cited in human-rights reports, with proof of custody.")
@@ -55,6 +57,8 @@ def _config() -> Config:
 
 
 def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, create: bool = True) -> T:
+    from preserver.app import open_archive
+
     async def go() -> T:
         async with open_archive(_config(), create=create) as archive:
             return await fn(archive)

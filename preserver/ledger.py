@@ -19,7 +19,6 @@ import logging
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
@@ -39,14 +38,13 @@ from manifests import (
 )
 from preserver.app import Archive
 from preserver.config import Config
-from preserver.errors import ConfigError
 from preserver.models import Checkpoint as CheckpointRow
 from preserver.models import CheckpointTimestamp, Event, utc_now
+from preserver.verify_package import trusted_roots_pem
 from workers import WorkerError, make_client
 
 log = logging.getLogger(__name__)
 
-SYSTEM_ROOTS = Path("/etc/ssl/certs/ca-certificates.crt")
 _TSA_TIMEOUT = 30.0
 
 
@@ -86,18 +84,8 @@ async def leaf_hashes(session: AsyncSession, size: int | None = None) -> list[by
 
 
 def trusted_roots(config: Config) -> list[bytes]:
-    """PEM certificates of the TSA roots: ``custody.tsa_roots``, else the system's store."""
-    path = Path(config.custody.tsa_roots) if config.custody.tsa_roots else SYSTEM_ROOTS
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"custody.tsa_roots: cannot read {path}: {exc.strerror or exc}") from exc
-    marker = b"-----END CERTIFICATE-----"
-    certs = [part.strip() + b"\n" + marker + b"\n" for part in text.split(marker) if
-             b"-----BEGIN CERTIFICATE-----" in part]
-    if not certs:
-        raise ConfigError(f"custody.tsa_roots: no PEM certificate in {path}")
-    return certs
+    """The trusted TSA roots: ``custody.tsa_roots``, else the system's store."""
+    return [trusted_roots_pem(config, None)]
 
 
 async def make_checkpoint(archive: Archive) -> CheckpointOutcome:

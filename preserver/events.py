@@ -7,6 +7,7 @@ An event is canonical JSON (``manifests.canonical_json``) with its time, actor
 
 from __future__ import annotations
 
+import secrets
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,10 @@ async def record_event(
     """Append one event (inside the caller's transaction)."""
     moment = time or utc_now()
     body = canonical_json({
+        # A random salt per event: an inclusion proof in one report's package carries its
+        # neighbours' leaf hashes, which must not let anyone confirm a guessed event of
+        # another report.
+        "salt": secrets.token_hex(16),
         "time": rfc3339(moment),
         "actor": actor(operator),
         "action": action,

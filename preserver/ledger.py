@@ -27,6 +27,7 @@ from sqlmodel import col, select
 
 from manifests import (
     Checkpoint,
+    InvalidCertificate,
     InvalidTimestamp,
     VerificationError,
     leaf_hash,
@@ -65,6 +66,8 @@ async def sequence_events(session: AsyncSession) -> int:
     """Give every unsequenced event its leaf index, in id order. Returns the tree size."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(sa.text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
+    else:  # SQLite: a write statement takes the database's write lock before we count
+        await session.execute(sa.update(Event).where(col(Event.id).is_(None)).values(seq=None))
     size = int(await session.scalar(select(sa.func.count()).where(col(Event.seq).is_not(None)))
                or 0)
     pending = (await session.scalars(
@@ -85,7 +88,7 @@ async def leaf_hashes(session: AsyncSession, size: int | None = None) -> list[by
 
 def trusted_roots(config: Config) -> list[bytes]:
     """The trusted TSA roots: ``custody.tsa_roots``, else the system's store."""
-    return [trusted_roots_pem(config, None)]
+    return trusted_roots_pem(config, None)
 
 
 async def make_checkpoint(archive: Archive) -> CheckpointOutcome:
@@ -169,6 +172,6 @@ async def ask_tsa(http: httpx.AsyncClient, url: str, text: bytes,
     try:
         when = verify_timestamp(token, text, roots, nonce=request.nonce)
         chain = tsa_chain_pem(token)
-    except (VerificationError, InvalidTimestamp) as exc:
+    except (VerificationError, InvalidTimestamp, InvalidCertificate) as exc:
         raise TsaFailed(f"token refused: {exc}") from exc
     return token, chain, when

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from manifests import (
     Finding,
+    InvalidCertificate,
     InvalidCheckpoint,
     InvalidTimestamp,
     VerificationError,
@@ -56,9 +57,13 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
 
     # (1) leaves in order, bodies agreeing with their rows
     gaps = [i for i, e in enumerate(events) if e.seq != i]
-    out.append(_f("ledger", "sequence", not gaps,
-                  f"leaf {gaps[0]} is missing or out of place (an event was deleted or "
-                  "moved)" if gaps else ""))
+    if not events:
+        out.append(Finding(subject="ledger", check="sequence", outcome="not_checked",
+                           detail="no sequenced events yet"))
+    else:
+        out.append(_f("ledger", "sequence", not gaps,
+                      f"leaf {gaps[0]} is missing or out of place (an event was deleted or "
+                      "moved)" if gaps else ""))
     for event in events:
         try:
             body = json.loads(event.body)
@@ -112,7 +117,23 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
                               f"not an extension of checkpoint {previous.size}: {exc}"))
         previous = row
 
-    # (5) timestamps
+    # (5) timestamps: every checkpoint has its tokens, or says why not
+    stamped_ids = {t.checkpoint_id for t in stamps}
+    configured = bool(archive.config.custody.tsa_urls)
+    for row in checkpoints:
+        if row.id in stamped_ids:
+            continue
+        subject = f"checkpoint {row.size}"
+        if row.timestamps_pending:
+            out.append(Finding(subject=subject, check="timestamp", outcome="not_checked",
+                               detail="timestamp pending: a TSA has not answered yet"))
+        elif configured:
+            out.append(_f(subject, "timestamp", False,
+                          "no timestamp kept, though TSAs are configured and none is pending "
+                          "(tokens deleted?)"))
+        else:
+            out.append(Finding(subject=subject, check="timestamp", outcome="not_checked",
+                               detail="no TSA configured ([custody] tsa_urls)"))
     if stamps:
         by_id = {c.id: c for c in checkpoints}
         try:
@@ -129,6 +150,6 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
             try:
                 verify_timestamp(stamp.token, stamped.text, roots)
                 out.append(_f(subject, "timestamp", True))
-            except (VerificationError, InvalidTimestamp) as exc:
+            except (VerificationError, InvalidTimestamp, InvalidCertificate) as exc:
                 out.append(_f(subject, "timestamp", False, str(exc)))
     return out

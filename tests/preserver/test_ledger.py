@@ -213,3 +213,17 @@ def test_doctor_asks_each_tsa_for_a_real_token(tmp_path: Path, tsa: LocalTsa,
     good, rogue = asyncio.run(check_tsas(load_config(cfg, env={})))
     assert good.outcome == "ok" and "token verified" in good.detail
     assert rogue.outcome == "warn" and "does not chain to a trusted root" in rogue.detail
+
+
+async def test_deleted_timestamps_are_caught(archive: Archive) -> None:
+    result = await make_checkpoint(archive)
+    found = await _tamper(archive, sa.delete(CheckpointTimestamp))
+    assert any(f"checkpoint {result.size}: timestamp: no timestamp kept" in f
+               for f in found), found
+
+
+async def test_event_bodies_are_salted(archive: Archive) -> None:
+    """Two identical actions never hash alike: a proof's neighbour hashes reveal nothing."""
+    bodies = [json.loads(e.body) for e in await _events(archive)]
+    salts = [b["salt"] for b in bodies]
+    assert all(len(s) == 32 for s in salts) and len(set(salts)) == len(salts)

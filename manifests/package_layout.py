@@ -192,19 +192,28 @@ class ConsistencyProof:
 
 @dataclass(frozen=True, kw_only=True)
 class CustodyEvent:
-    """A ledger event as the archive wrote it: canonical JSON with these five members."""
+    """A ledger event as the archive wrote it: canonical JSON with these five members,
+    and a random ``salt`` (events written since salting was introduced)."""
 
     action: str
     subject: str
     time: str
     actor: dict[str, JsonValue]
     details: dict[str, JsonValue]
+    salt: str = ""
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> CustodyEvent:
-        raw = _fields(_load(data, where), where, action=str, subject=str, time=str,
-                      actor=dict, details=dict)
-        return cls(**raw)
+        loaded = _load(data, where)
+        salt = ""
+        if isinstance(loaded, dict) and "salt" in loaded:
+            if not isinstance(loaded["salt"], str):
+                raise VerificationError(f"{where}: salt is not a str")
+            salt = loaded["salt"]
+            loaded = {k: v for k, v in loaded.items() if k != "salt"}
+        raw = _fields(loaded, where, action=str, subject=str, time=str, actor=dict,
+                      details=dict)
+        return cls(**raw, salt=salt)
 
 
 @dataclass(frozen=True, kw_only=True)

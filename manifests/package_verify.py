@@ -119,11 +119,15 @@ def _check_key(run: Run, expected_key_id: str | None) -> None:
         kid = key_id(load_public_key(pem))
         run.public_key_pem, run.key_id = pem, kid
         c.detail = f"Ed25519 key {kid}"
-        if expected_key_id is None:
-            c.detail += " (not pinned: give the archive's key id to compare)"
-        elif kid != expected_key_id.lower():
+        if expected_key_id is not None and kid != expected_key_id.lower():
             raise VerificationError(f"the package's key is {kid}, not the expected key "
                                     f"{expected_key_id} (public key replaced?)")
+    if expected_key_id is None and run.key_id is not None:
+        # Without a pinned key anyone can build a package that passes every other check
+        # under a key of their own: that is not "passed".
+        run.add(PUBLIC_KEY, "pin", NOT_CHECKED,
+                f"key {run.key_id} not pinned: compare it with the archive's published key "
+                "id (--key-id)")
     if run.public_key_pem is None:
         run.add(INDEX, "signature", NOT_CHECKED, "no usable public key")
         return

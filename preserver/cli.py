@@ -262,6 +262,10 @@ def _package_verdicts(findings: list[Any]) -> None:
     text.append(f"{tally['passed']} checks passed, {tally['failed']} failed, "
                 f"{tally['not_checked']} not checked")
     out.print(text, highlight=False)
+    if any(f.check == "pin" and f.outcome == "not_checked" for f in findings):
+        err.print("[yellow]warning:[/] the package's key was not pinned: give the archive's "
+                  "published key id with --key-id, or a package built under any key would "
+                  "pass too", highlight=False)
 
 
 @app.command()

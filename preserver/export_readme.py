@@ -3,6 +3,7 @@ standard tools alone, naming the package's own files in every command."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,7 +76,8 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
     add("Every line must end in `OK`. `sha256sum -c` does not see a file *added* to the "
         "package: compare `find data -type f | wc -l` and `du -cb` of them with "
         "`Payload-Oxum` (bytes.files) in `bag-info.txt`, or run the script of step 5, which "
-        "names any file that does not belong. (`bagit.py --validate .` from bagit-python checks both.)\n")
+        "names any capture, token or earlier checkpoint the signed index does not account "
+        "for. (`bagit.py --validate .` from bagit-python checks both.)\n")
     add("## Step 2: the archive's key\n")
     add("```sh\nopenssl pkey -pubin -in data/custody/public-key.pem -outform DER | tail -c 32 "
         "| sha256sum\n```\n")
@@ -136,18 +138,23 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
         "hashed as in RFC 6962 (leaf `SHA-256(0x00 || event)`, node `SHA-256(0x01 || left || "
         "right)`); `proofs/<i>.json` is its audit path to the checkpoint's root. openssl "
         "cannot walk a Merkle path; the standalone script does, with Python's standard library "
-        "and `cryptography` only. It repeats steps 1 to 4 and prints one line per check:\n")
+        "and `cryptography` only. It checks the files against the signed index "
+        "`package.json` (so a capture, token or earlier checkpoint removed or added is named "
+        "even if the bag's manifests were re-made), the key, the signatures, the inclusion "
+        "proofs and, with openssl, the tokens, and prints one line per check:\n")
     add("```sh\npython3 -m venv /tmp/verify-env && /tmp/verify-env/bin/pip install cryptography\n"
         f"/tmp/verify-env/bin/python {layout.VERIFIER} . --tsa-roots YOUR-TSA-ROOTS.pem "
         f"--key-id {key_id}\n```\n")
-    add("It exits 0 only when every check passed. It is short: read it before you trust it. "
-        "The events:\n")
+    add("It exits 0 only when every check passed, 1 when one failed, and 3 when a check "
+        "could not be done (no `--key-id`: anyone could build a package that passes under a "
+        "key of their own; no `--tsa-roots` or no openssl: the time is unproven). It is "
+        "short: read it before you trust it. The events:\n")
     add("| leaf | action | subject | time |\n|---|---|---|---|")
     for e in events:
         add(f"| {e.seq} | {e.action} | `{_cell(e.subject)}` | {rfc3339(e.time)} |")
     add("")
     add("## Step 6: tie the pieces together\n")
-    add(f"- `sha256sum {report_path}` equals the subject of the `report_ingested` event, whose "
+    add(f"- `sha256sum {shlex.quote(report_path)}` equals the subject of the `report_ingested` event, whose "
         "`details.targets` lists the links the report cites.")
     add("- `sha256sum` of each `manifest.json` (and `.sig`) equals `manifest_sha256` (and "
         "`signature_sha256`) in that capture's `capture_stored` event.")

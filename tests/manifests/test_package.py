@@ -751,3 +751,43 @@ def test_package_index_of_another_version_is_a_failed_check(built: Built) -> Non
     raw["package_version"] = 2
     with pytest.raises(VerificationError, match="package_version 2 is not supported"):
         PackageIndex.from_bytes(canonical_json(raw))
+
+
+def test_standalone_script_without_a_pinned_key_is_incomplete_not_verified(
+        built: Built, clean_python: list[str]) -> None:
+    done = subprocess.run([*clean_python, "data/verify_package.py", ".", "--tsa-roots",
+                           str(built.roots)], cwd=built.pkg, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "INCOMPLETE" in done.stderr and "VERIFIED" not in done.stderr
+    assert "not pinned" in done.stdout
+
+
+@pytest.mark.parametrize("damage", ["capture_removed", "tokens_removed", "capture_added"])
+def test_standalone_script_checks_the_signed_index(
+        built: Built, clean_python: list[str], tmp_path: Path, damage: str) -> None:
+    """A re-made bag manifest hides a removed or added file from sha256sum -c; the signed
+    package.json still names what belongs."""
+    pkg = tampered(built, tmp_path)
+    folder = captures(pkg)[0]
+    if damage == "capture_removed":
+        shutil.rmtree(folder)
+    elif damage == "tokens_removed":
+        for path in (pkg / "data" / "custody").glob("checkpoint.*.tsr"):
+            path.unlink()
+    else:
+        shutil.copytree(folder, folder.with_name("00000000-0000-4000-8000-000000000000"))
+    rebag(pkg)
+    done = subprocess.run([*clean_python, "data/verify_package.py", ".", "--tsa-roots",
+                           str(built.roots), "--key-id", built.key_id], cwd=pkg,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"FAIL .*\[index\]", done.stdout), done.stdout
+
+
+def test_preserver_verify_reports_an_unpinned_key_as_not_checked(
+        capsys: pytest.CaptureFixture[str], built: Built) -> None:
+    code, findings = verify(capsys, built, built.pkg)
+    pin = [f for f in findings if f["check"] == "pin"]
+    assert code == 0 and pin and pin[0]["outcome"] == "not_checked"
+    assert "not pinned" in pin[0]["detail"]

@@ -138,8 +138,11 @@ def check_bag(bag: Path) -> None:
             expected, name = line.split(None, 1)
             name = name.replace("%0D", "\r").replace("%0A", "\n")
             listed.add(name)
+            if name.startswith("/") or "\\" in name or ".." in name.split("/"):
+                say("FAIL", name, "fixity", f"{manifest} names a path outside the package")
+                continue  # never read outside the bag
             target = bag / name
-            if ".." in name.split("/") or not target.is_file() or target.is_symlink():
+            if not target.is_file() or target.is_symlink():
                 say("FAIL", name, "fixity", f"listed in {manifest} but missing")
             elif (actual := sha256_file(target)) != expected.lower():
                 say("FAIL", name, "fixity", f"SHA-256 is {actual}, {manifest} says {expected}")

@@ -97,7 +97,9 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool)
     # (4)-(6) on disk; bagit-python changes the working directory, so no thread here
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        os.chmod(staging, 0o755)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; evidence follows the umask
         counts = write_payload(archive, got, staging, warning)
         bagit.make_bag(str(staging), checksums=["sha256"], bag_info={
             "Bag-Software-Agent": f"preserver {__version__} (bagit-python {bagit.VERSION})",

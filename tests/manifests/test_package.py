@@ -791,3 +791,18 @@ def test_preserver_verify_reports_an_unpinned_key_as_not_checked(
     pin = [f for f in findings if f["check"] == "pin"]
     assert code == 0 and pin and pin[0]["outcome"] == "not_checked"
     assert "not pinned" in pin[0]["detail"]
+
+
+def test_standalone_script_never_reads_outside_the_package(
+        built: Built, clean_python: list[str], tmp_path: Path) -> None:
+    pkg = tampered(built, tmp_path)
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not part of the package\n")
+    with (pkg / "manifest-sha256.txt").open("a") as fh:
+        fh.write(f"{'0' * 64}  {secret}\n{'0' * 64}  data/../../outside.txt\n")
+    done = subprocess.run([*clean_python, "data/verify_package.py", ".", "--tsa-roots",
+                           str(built.roots), "--key-id", built.key_id], cwd=pkg,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 1
+    assert done.stdout.count("names a path outside the package") == 2, done.stdout
+    assert "not part of the package" not in done.stdout

@@ -38,6 +38,10 @@ TAG_MANIFEST = "tagmanifest-sha256.txt"
 MAX_FILES = 1_000_000  # files in one package
 MAX_BYTES = 1 << 40  # 1 TiB of declared content in a ZIP
 MAX_TAG_FILE = 64 << 20  # bagit.txt, bag-info.txt, the manifests
+# Evidence (video, WARC, JSON) compresses at most ~20-fold; a large member that expands
+# more than MAX_RATIO-fold is a decompression bomb.
+MAX_RATIO = 200
+MAX_BOMB_FREE = 16 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _S_IFLNK = 0o120000
@@ -258,6 +262,10 @@ def _members(path: Path, archive: zipfile.ZipFile, max_files: int,
             continue
         if info.filename in names:
             raise InvalidPackage(f"{where} appears twice")
+        if (info.file_size > MAX_BOMB_FREE
+                and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+            raise InvalidPackage(f"{where} expands {info.file_size // max(info.compress_size, 1)}"
+                                 f"-fold: a compression bomb, not evidence")
         names[info.filename] = info.file_size
         total += info.file_size
         if total > max_bytes:

@@ -806,3 +806,15 @@ def test_standalone_script_never_reads_outside_the_package(
     assert done.returncode == 1
     assert done.stdout.count("names a path outside the package") == 2, done.stdout
     assert "not part of the package" not in done.stdout
+
+
+def test_a_zip_bomb_is_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("pkg/bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+        with z.open("pkg/data/zeros.bin", "w", force_zip64=True) as member:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(64):  # 64 MiB of zeros, about 64 KiB compressed
+                member.write(chunk)
+    with pytest.raises(InvalidPackage, match="compression bomb"):
+        Package.open(bomb)

@@ -37,6 +37,7 @@ import bagit
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from manifests import Package, verify_package
 from preserver.app import Archive
 from preserver.errors import InputError, IntegrityError, RunError
 from preserver.events import record_event
@@ -48,7 +49,7 @@ from preserver.export_write import (
     write_payload,
     write_zip,
 )
-from preserver.ledger import leaf_hashes, make_checkpoint
+from preserver.ledger import leaf_hashes, make_checkpoint, trusted_roots
 from preserver.models import (
     Capture,
     Checkpoint,
@@ -76,8 +77,14 @@ class ExportResult:
     tagmanifest_sha256: str
 
 
-async def export_package(archive: Archive, *, report: str, out: Path, zip: bool) -> ExportResult:
-    """Write the evidence package of ``report`` (a name or a SHA-256 prefix) to ``out``."""
+async def export_package(archive: Archive, *, report: str, out: Path, zip: bool,
+                         self_check: bool = True) -> ExportResult:
+    """Write the evidence package of ``report`` (a name or a SHA-256 prefix) to ``out``.
+
+    The package is verified as a recipient would before it is published; a package that
+    would fail is not written (``IntegrityError``). ``self_check=False`` exists for tests
+    that play a dishonest archive whose package the recipient must catch.
+    """
     # (1)
     out = Path(out).absolute()
     if out.exists() and not (out.is_dir() and not zip and not any(out.iterdir())):
@@ -108,6 +115,8 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool)
                                     "see data/VERIFY.md to verify it with standard tools.",
         })
         tagmanifest = sha256_file(staging / "tagmanifest-sha256.txt")
+        if self_check:
+            _self_check(archive, staging)  # nothing leaves that would fail at the recipient
         if zip:
             write_zip(staging, out)
         else:
@@ -131,6 +140,24 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool)
                         checkpoint_size=got.checkpoint.row.size,
                         timestamped_by=tuple(t.tsa_url for t in got.checkpoint.tokens),
                         warning=warning, tagmanifest_sha256=tagmanifest)
+
+
+def _self_check(archive: Archive, staging: Path) -> None:
+    """Verify the package as a recipient would, with the archive's key pinned; a failure
+    here is the archive's (a damaged blob or row), and nothing is published."""
+    roots: list[bytes] = []
+    if archive.config.custody.tsa_urls:
+        roots = trusted_roots(archive.config)
+    with Package.open(staging) as package:
+        findings = verify_package(package, trust_roots=roots,
+                                  expected_key_id=archive.key.key_id)
+    failed = [f for f in findings if f.outcome == "failed"
+              and not (f.check == "timestamp" and not roots)]
+    if failed:
+        first = failed[0]
+        raise IntegrityError(f"the package would not verify, so it was not written: "
+                             f"{first.subject}: {first.check}: {first.detail} "
+                             f"({len(failed)} failures; run `preserver verify`)")
 
 
 async def _gather(archive: Archive, session: AsyncSession, report_id: int,

@@ -48,6 +48,7 @@ from manifests.signing import key_id, public_key_pem
 from preserver import cli
 from preserver.app import open_archive
 from preserver.config import load_config
+from preserver.errors import IntegrityError
 from preserver.events import record_event
 from preserver.export import export_package
 from preserver.ledger import make_checkpoint
@@ -597,7 +598,13 @@ def test_history_truncated_and_regrown(capsys: pytest.CaptureFixture[str], built
                 for n in range(len(rows) - last + 2):
                     await record_event(session, action="fixity_checked", subject="regrown",
                                        operator="someone", details={"n": n})
-            await export_package(archive, report="douma-a.txt", out=tmp_path / "pkg", zip=False)
+            with pytest.raises(IntegrityError, match="would not verify, so it was not written"):
+                await export_package(archive, report="douma-a.txt", out=tmp_path / "honest",
+                                     zip=False)
+            assert not (tmp_path / "honest").exists()
+            # a dishonest archive skips that check: the recipient must catch it
+            await export_package(archive, report="douma-a.txt", out=tmp_path / "pkg", zip=False,
+                                 self_check=False)
 
     asyncio.run(rewrite())
     code, findings = verify(capsys, built, tmp_path / "pkg")

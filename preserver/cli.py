@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 import json
 import logging
 import sys
@@ -96,6 +97,34 @@ async def _run(archive: Archive) -> Any:
 
 
 @app.command()
+def audit(
+    everything: Annotated[bool, typer.Option("--all", help="Check every target now, not only those due.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-check the availability of cited links now (those due, or --all)."""
+    from preserver.audit import audit as run_audit
+
+    async def go(archive: Archive) -> Any:
+        return await render.with_audit_progress(err, archive, run_audit, everything=everything)
+
+    summary = _with_archive(go, create=False)
+    if as_json:
+        _json({"checked": summary.checked, "changed": summary.changed,
+               "statuses": dict(summary.statuses),
+               "changes": [{"key": k, "from": a, "to": b} for k, a, b in summary.changes]})
+    else:
+        render.audit_summary(out, summary)
+
+
+@app.command()
+def serve() -> None:
+    """Run the scheduler: captures, audits, checkpoints and fixity checks ([serve])."""
+    from preserver.serve import serve as run_service
+
+    asyncio.run(run_service(_config()))
+
+
+@app.command()
 def checkpoint(as_json: JsonOpt = False) -> None:
     """Sign a checkpoint of the custody ledger and timestamp it with the configured TSAs."""
     from preserver.ledger import make_checkpoint
@@ -176,6 +205,41 @@ def links(
 
     items = _with_archive(go, create=False)
     _json(items) if as_json else render.links_table(out, items)
+
+
+@app.command()
+def linkrot(
+    report: Annotated[str | None, typer.Option("--report", help="Only this report (name or SHA-256).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or html (one self-contained page).")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Per report: links up, down (why), restricted or unknown, since when, and the copy we hold."""
+    from preserver import linkrot as rot
+
+    if fmt not in ("table", "json", "csv", "html"):
+        raise InputError(f"--format must be table, json, csv or html, not {fmt!r}")
+
+    async def go(archive: Archive) -> Any:
+        async with archive.db.session() as session:
+            return await rot.linkrot(session, report=report)
+
+    result = _with_archive(go, create=False)
+    if fmt == "table":
+        if out_file is None:
+            render.linkrot_table(out, result)
+            return
+        buf = io.StringIO()
+        render.linkrot_table(Console(file=buf, width=200, soft_wrap=True), result)
+        text = buf.getvalue()
+    else:
+        text = rot.as_text(result, fmt)
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out_file}: {exc.strerror or exc}") from exc
 
 
 @app.command()

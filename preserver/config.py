@@ -81,12 +81,29 @@ class NetworkConfig:
 class AuditConfig:
     confirmations: int = 2
     confirm_after: float = 6 * 3600.0
+    recent: float = 7 * 86400.0  # a target new or changed within this is "recent"
+    interval_recent: float = 86400.0  # re-check recent targets this often
+    interval_stable: float = 7 * 86400.0  # and stable ones this often
+    concurrency: int = 8  # probes at once in all
+    per_host: int = 2  # probes at once per politeness group
+    rate: int = 1  # requests per second per politeness group (YouTube, Facebook, a host)
+    webhook_url: str = ""  # POSTed a JSON object on every state change; empty: none
 
 
 @dataclass(frozen=True, kw_only=True)
 class ProbesConfig:
     youtube_oembed_url: str = "https://www.youtube.com/oembed"
     wayback_url: str = "https://archive.org/wayback/available"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeConfig:
+    captures: str = "*/5 * * * *"  # cron schedules (UTC); "" disables a job
+    audit: str = "*/15 * * * *"
+    checkpoint: str = "0 * * * *"
+    fixity: str = "0 3 * * 0"
+    misfire_grace: float = 300.0
+    grace: float = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +126,7 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     custody: CustodyConfig = field(default_factory=CustodyConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def db_url(self) -> str:
@@ -167,6 +185,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
         "NETWORK": ("network", NetworkConfig),
         "AUDIT": ("audit", AuditConfig),
         "CUSTODY": ("custody", CustodyConfig),
+        "SERVE": ("serve", ServeConfig),
     }
     for name, value in env.items():
         if not name.startswith("PRESERVER_") or name == "PRESERVER_CONFIG":
@@ -200,7 +219,7 @@ def _env_value(value: str) -> object:
 
 def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
     known = {"data_dir", "database_url", "operator", "capture", "network", "audit", "probes",
-             "custody"}
+             "custody", "serve"}
     _no_unknown(raw, known, "")
     data_dir = Path(_str(raw.get("data_dir", "archive"), "data_dir")).expanduser()
     if not data_dir.is_absolute():
@@ -225,6 +244,9 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
                                 "probes.youtube.oembed_url"),
         wayback_url=_url(wayback.get("url", ProbesConfig.wayback_url), "probes.wayback.url"),
     )
+    audit = _section(raw, "audit", AuditConfig, base)
+    if audit.webhook_url:
+        _url(audit.webhook_url, "audit.webhook_url")
     custody = _section(raw, "custody", CustodyConfig, base)
     if custody.tsa_roots and not Path(custody.tsa_roots).is_absolute():
         custody = replace(custody, tsa_roots=str(base / custody.tsa_roots))
@@ -238,9 +260,10 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         operator=_str(raw.get("operator", ""), "operator"),
         capture=capture,
         network=network,
-        audit=_section(raw, "audit", AuditConfig, base),
+        audit=audit,
         probes=probes,
         custody=custody,
+        serve=_section(raw, "serve", ServeConfig, base),
     )
 
 
@@ -270,7 +293,8 @@ def _url(value: object, key: str) -> str:
     return text
 
 
-_DURATION_KEYS = {"timeout", "socket_timeout", "retry_delay", "confirm_after"}
+_DURATION_KEYS = {"timeout", "socket_timeout", "retry_delay", "confirm_after", "recent",
+                  "interval_recent", "interval_stable", "misfire_grace", "grace"}
 _SIZE_KEYS = {"max_bytes", "page_max_bytes"}
 
 

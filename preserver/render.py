@@ -233,3 +233,52 @@ def doctor(console: Console, checks: Sequence[Any]) -> None:
             detail.append("\nfix: " + c.fix, style="bold")
         table.add_row(Text(c.outcome.upper(), style=styles[c.outcome]), Text(c.name), detail)
     console.print(table)
+
+
+async def with_audit_progress(console: Console, archive: Archive,
+                              audit: Callable[..., Awaitable[T]], **options: Any) -> T:
+    with _progress(console) as bar:
+        task = bar.add_task("checking links", total=None, current="")
+        return await audit(archive, progress=lambda done, total, key: bar.update(
+            task, completed=done, total=total, current=key[:60]), **options)
+
+
+def audit_summary(console: Console, summary: Any) -> None:
+    console.print(f"{summary.checked} links checked, {summary.changed} changed state")
+    for status, n in sorted(summary.statuses.items()):
+        console.print(f"  {status}: {n}")
+    for key, before, after in summary.changes:
+        console.print(Text(f"  {key}: {before} -> {after}"))
+
+
+def linkrot_table(console: Console, result: Any) -> None:
+    """``linkrot``: per report, counts by kind and down reasons, then one row per link."""
+    styles = {"up": "green", "down": "red", "restricted": "yellow", "unknown": "dim"}
+
+    def counts_line(title: str, counts: Any, reasons: Sequence[tuple[str, int]]) -> Text:
+        line = Text(f"{title}: {counts.total} links — ")
+        for kind in ("up", "down", "restricted", "unknown"):
+            line.append(f"{kind} {getattr(counts, kind)}  ", style=styles[kind])
+        if reasons:
+            line.append("(down: " + ", ".join(f"{s} {n}" for s, n in reasons) + ")")
+        return line
+
+    for r in result.reports:
+        console.print(counts_line(r.name, r.counts, r.down_by_reason), highlight=False)
+        table = Table(show_lines=False)
+        for name in ("label", "key", "status", "since", "copy held"):
+            table.add_column(name, overflow="fold")
+        for link in r.links:
+            if link.copy is None:
+                held = Text("LOST", style="bold red") if link.lost else Text("-")
+            else:
+                held = Text(f"{link.copy.held} {link.copy.captured_at[:10]} ")
+                held.append(" ".join(f.sha256[:16] + "…" for f in link.copy.files), style="dim")
+                if link.lost:
+                    held.append(" (media lost)", style="red")
+            table.add_row(Text(" | ".join(link.labels)), Text(link.key),
+                          Text(link.status, style=styles[link.kind]),
+                          Text((link.since or "-")[:19]), held)
+        console.print(table)
+    console.print(counts_line("all reports", result.totals, result.down_by_reason),
+                  highlight=False)

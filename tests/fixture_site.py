@@ -32,6 +32,7 @@ class Hit:
     path: str
     method: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -44,7 +45,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         path = self.path.split("?", 1)[0]
         site = self.server.site
-        site.hits.append(Hit(path=self.path, method=self.command, headers=dict(self.headers)))
+        length = int(self.headers.get("Content-Length") or 0) if self.command == "POST" else 0
+        body = self.rfile.read(min(length, 1 << 20)) if length else b""
+        site.hits.append(Hit(path=self.path, method=self.command, headers=dict(self.headers),
+                             body=body))
         handler = site.routes.get(path)
         if handler is None:
             send(self, 404, b"<html><body>Not Found</body></html>", "text/html")
@@ -55,6 +59,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
         self._dispatch()
 
 

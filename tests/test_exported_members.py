@@ -83,6 +83,10 @@ EXPORTED = {
         "Classified",
         "HostLimiter",
         "Limits",
+        "ProbeResult",
+        "ProbeSettings",
+        "ProbeTarget",
+        "RateLimiter",
         "RetryDecision",
         "Status",
         "StoreFailed",
@@ -92,6 +96,7 @@ EXPORTED = {
         "decide_retry",
         "host_group",
         "make_client",
+        "probe",
     ],
 }
 

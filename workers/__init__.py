@@ -1,5 +1,5 @@
-"""Capture and probe workers: yt-dlp media, WARC page snapshots, network safety,
-per-host politeness and retry decisions.
+"""Capture and probe workers: yt-dlp media, WARC page snapshots, availability probes,
+network safety, per-host politeness and retry decisions.
 
 A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 ``CaptureResult``; it never touches the database.
@@ -14,6 +14,7 @@ from workers.classify import Classified, classify
 from workers.errors import AddressRefused, CaptureFailed, StoreFailed, WorkerError
 from workers.limits import HostLimiter, host_group
 from workers.net import make_client
+from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, RateLimiter, probe
 from workers.retry import RetryDecision, decide_retry
 from workers.types import (
     CapturedFile,
@@ -34,6 +35,10 @@ __all__ = [
     "Classified",
     "HostLimiter",
     "Limits",
+    "ProbeResult",
+    "ProbeSettings",
+    "ProbeTarget",
+    "RateLimiter",
     "RetryDecision",
     "Status",
     "StoreFailed",
@@ -43,4 +48,5 @@ __all__ = [
     "decide_retry",
     "host_group",
     "make_client",
+    "probe",
 ]

@@ -1,0 +1,471 @@
+"""Availability probes against the fixture site: real sockets, real httpx, real yt-dlp children.
+
+YouTube's and Facebook's servers are the one thing stood in for: they cannot
+exist offline. The oEmbed endpoint is the fixture site (``oembed_url`` is
+configuration), and the yt-dlp step runs the real probe child, which registers
+``OfflineYoutubeIE``/``OfflineFacebookIE`` below ahead of yt-dlp's own
+extractors (``ProbeSettings.extractors``). They raise the real texts of
+notes/yt-dlp.md §2.2 the way the real extractors do (``raise_no_formats``,
+``raise_login_required``), via ``test_classify``'s stub. Facebook's pages for
+the page step are served by the fixture site.
+
+Clients allow exactly 127.0.0.1/32, so 127.0.0.2 is refused by the real guard.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.fixture_site import FixtureSite, send
+from tests.workers.http_cases import HTTP_CASES
+from tests.workers.test_classify import PRIVATE, RSQ, YT_TERMINATED, StubFacebookIE, StubYoutubeIE
+from workers.net import make_client
+from workers.probes import (
+    FB_GONE_NOTE,
+    FB_LOGIN_NOTE,
+    ProbeResult,
+    ProbeSettings,
+    ProbeTarget,
+    RateLimiter,
+    probe,
+)
+from workers.types import Limits, Status
+
+LOCAL = ("127.0.0.1/32",)
+HERE = "tests.workers.test_probes"
+
+# -- YouTube and Facebook, stood in for offline -------------------------------------------
+
+YT_BOT = f"Sign in to confirm you{RSQ}re not a bot. This helps protect our community. Learn more"
+FB_SAID = 'The video is not available, Facebook said: "{}"'
+FB_EXPIRED = ("The link you followed may have expired, or the page may only be visible to an"
+              " audience you&#039;re not in.")
+
+
+def _playable(video_id: str) -> dict[str, Any]:
+    return {"id": video_id, "title": "clip", "ext": "mp4", "url": "http://127.0.0.1:9/clip.mp4"}
+
+
+class OfflineYoutubeIE(StubYoutubeIE):
+    """YouTube's watch page, answering with the failure registered for each video id."""
+
+    _VALID_URL = r"https://www\.youtube\.com/watch\?v=(?P<id>[\w-]{11})"
+    CASES: ClassVar[dict[str, tuple[str, str]]] = {
+        "removedUplr": ("reason", "Video unavailable. This video has been removed by the uploader"),
+        "terminatedA": ("reason", YT_TERMINATED),
+        "privateVidA": ("reason", PRIVATE.replace("'", RSQ)),
+        "botCheckAAA": ("reason", YT_BOT),
+        "unavailable": ("reason", "Video unavailable"),
+    }
+
+    def _real_extract(self, url: str) -> dict[str, Any]:
+        video_id = self._match_id(url)
+        if video_id not in self.CASES:
+            return _playable(video_id)
+        result: dict[str, Any] = super()._real_extract(url)
+        return result
+
+
+class OfflineFacebookIE(StubFacebookIE):
+    """Facebook's video page, on the fixture site's /fb/ paths."""
+
+    _VALID_URL = r"http://127\.0\.0\.1:\d+/fb/(?P<id>\w+)"
+    CASES: ClassVar[dict[str, tuple[str, str]]] = {
+        "wall": ("login", ""),
+        "gone": ("login", ""),
+        "said": ("plain", FB_SAID.format(FB_EXPIRED)),
+        "missing": ("plain", FB_SAID.format(FB_EXPIRED)),
+        "bot": ("plain", "All player responses are invalid. Your IP is likely being blocked"),
+    }
+
+    def _real_extract(self, url: str) -> dict[str, Any]:
+        video_id = self._match_id(url)
+        if video_id not in self.CASES:
+            return _playable(video_id)
+        result: dict[str, Any] = super()._real_extract(url)
+        return result
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+class OEmbed:
+    """A switchable oEmbed endpoint: per video id, a cycle of (status, body) answers."""
+
+    def __init__(self, site: FixtureSite) -> None:
+        self.answers: dict[str, list[tuple[int, bytes]]] = {}
+        self.asked: list[str] = []
+        self.url = site.add("/oembed", self.handle)
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        query = parse_qs(urlsplit(req.path).query)
+        watch = query["url"][0]
+        assert query["format"] == ["json"]
+        video_id = parse_qs(urlsplit(watch).query)["v"][0]
+        self.asked.append(video_id)
+        cycle = self.answers.get(video_id, [(404, b"Not Found")])
+        code, body = cycle[0]
+        self.answers[video_id] = [*cycle[1:], cycle[0]]
+        ctype = "application/json" if body.startswith(b"{") else "text/html"
+        send(req, code, body, ctype, {"Retry-After": "120"} if code == 429 else None)
+
+
+OK_JSON = b'{"title": "clip", "type": "video", "provider_name": "YouTube"}'
+
+
+@pytest.fixture
+def oembed(site: FixtureSite) -> OEmbed:
+    return OEmbed(site)
+
+
+@pytest.fixture
+def settings(oembed: OEmbed) -> ProbeSettings:
+    return ProbeSettings(
+        oembed_url=oembed.url,
+        limits=Limits(max_bytes=1 << 20, timeout_seconds=20.0, socket_timeout_seconds=5.0),
+        allow_networks=LOCAL,
+        extractors=(f"{HERE}:OfflineYoutubeIE", f"{HERE}:OfflineFacebookIE"),
+    )
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(allow_private=False, allow_networks=LOCAL, timeout=5.0) as client:
+        yield client
+
+
+def youtube(video_id: str) -> ProbeTarget:
+    return ProbeTarget(key=f"youtube:{video_id}", url=f"https://youtu.be/{video_id}",
+                       platform="youtube")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+# -- YouTube: oEmbed decides alone ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "status", "transient"),
+    [
+        (200, OK_JSON, Status.AVAILABLE, False),
+        (401, b"Unauthorized", Status.AVAILABLE, False),  # embedding disabled: exists
+        (403, b"Forbidden", Status.PRIVATE, False),
+        (200, b"Forbidden", Status.PRIVATE, False),  # Dec 2020: private served as 200
+        (429, b"Too Many Requests", Status.RATE_LIMITED, True),
+    ],
+)
+async def test_oembed_answers_alone(
+    oembed: OEmbed, settings: ProbeSettings, http: httpx.AsyncClient,
+    code: int, body: bytes, status: Status, transient: bool,
+) -> None:
+    # Ids the stand-in would call removed: if yt-dlp ran, the status would say so.
+    oembed.answers["removedUplr"] = [(code, body)]
+
+    got = await probe(youtube("removedUplr"), http=http, settings=settings)
+
+    assert (got.status, got.http_status, got.probe, got.transient) == (status, code, "oembed",
+                                                                       transient)
+    assert oembed.asked == ["removedUplr"]
+
+
+# -- YouTube: oEmbed suspects, yt-dlp gives the reason -----------------------------------
+
+
+REASONS = [  # (video id, status, transient, words in the message)
+    ("removedUplr", Status.REMOVED_UPLOADER, False, "has been removed by the uploader"),
+    ("terminatedA", Status.ACCOUNT_TERMINATED, False, "has been terminated"),
+    ("privateVidA", Status.PRIVATE, False, "Private video"),
+    ("botCheckAAA", Status.RATE_LIMITED, True, "not a bot"),
+    ("unavailable", Status.UNKNOWN, True, "Video unavailable"),  # alone: stays unknown
+    ("playableAAA", Status.AVAILABLE, False, ""),  # oEmbed was wrong: it plays
+]
+SUSPECT = [(404, b"Not Found", *r) for r in REASONS] + [
+    (code, body, *r)
+    for code, body in [(400, b"Bad Request"), (500, b"oops"), (200, b"<html>not json</html>")]
+    for r in REASONS[::3]
+]
+
+
+@pytest.mark.parametrize(("code", "body", "video_id", "status", "transient", "words"), SUSPECT)
+async def test_suspect_oembed_runs_yt_dlp(
+    oembed: OEmbed, settings: ProbeSettings, http: httpx.AsyncClient,
+    code: int, body: bytes, video_id: str, status: Status, transient: bool, words: str,
+) -> None:
+    oembed.answers[video_id] = [(code, body)]
+
+    got = await probe(youtube(video_id), http=http, settings=settings)
+
+    assert (got.status, got.http_status, got.probe, got.transient) == (
+        status, code, "oembed+yt-dlp", transient)
+    assert words in got.message
+    if words:
+        assert got.message.endswith(f"(oEmbed: HTTP {code})")
+        assert "--cookies" not in got.message
+
+
+async def test_unreachable_oembed_still_probes(
+    settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before the request: nobody listens
+    closed = ProbeSettings(oembed_url=f"http://127.0.0.1:{port}/oembed", limits=settings.limits,
+                           allow_networks=LOCAL, extractors=settings.extractors)
+
+    got = await probe(youtube("privateVidA"), http=http, settings=closed)
+
+    assert (got.status, got.http_status, got.probe) == (Status.PRIVATE, None, "oembed+yt-dlp")
+    assert "ConnectError" in got.message
+
+
+async def test_flapping_video_is_never_down(
+    oembed: OEmbed, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    oembed.answers["removedUplr"] = [(200, OK_JSON), (429, b"Too Many Requests")]
+
+    got = [await probe(youtube("removedUplr"), http=http, settings=settings) for _ in range(6)]
+
+    assert [r.status for r in got] == [Status.AVAILABLE, Status.RATE_LIMITED] * 3
+    assert all(r.status.kind in ("up", "inconclusive") for r in got)
+
+
+async def test_oembed_429_pauses_the_host(
+    oembed: OEmbed, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    clock = FakeClock()
+    rate = RateLimiter(10.0, clock=clock, sleep=clock.sleep)
+    oembed.answers["removedUplr"] = [(429, b"Too Many Requests")]
+
+    await probe(youtube("removedUplr"), http=http, settings=settings, rate=rate)
+
+    assert await rate.wait(settings.oembed_url) == 120.0  # the endpoint's Retry-After
+
+
+# -- Facebook --------------------------------------------------------------------------------
+
+LOGIN_WALL = (b'<html><body><form id="login_form" action="/login/">'
+              b"<div>You must log in to continue.</div></form></body></html>")
+GONE = ("<html><body><h2>This content isn\u2019t available right now</h2>"
+        '<form id="login_form"></form></body></html>').encode()
+
+
+def facebook(site: FixtureSite, name: str) -> ProbeTarget:
+    return ProbeTarget(key=f"facebook:{name}", url=site.url(f"/fb/{name}"), platform="facebook")
+
+
+async def test_facebook_login_wall_is_ambiguous(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    site.add_bytes("/fb/wall", LOGIN_WALL, "text/html")
+
+    got = await probe(facebook(site, "wall"), http=http, settings=settings)
+
+    assert (got.status, got.http_status, got.probe) == (Status.LOGIN_REQUIRED, 200, "yt-dlp+page")
+    assert got.message.startswith(FB_LOGIN_NOTE)
+    assert "registered users" in got.message
+
+
+async def test_facebook_content_not_available(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    site.add_bytes("/fb/gone", GONE, "text/html")
+
+    got = await probe(facebook(site, "gone"), http=http, settings=settings)
+
+    assert (got.status, got.http_status, got.transient) == (Status.NOT_FOUND, 200, False)
+    assert got.message == f"This content isn't available {FB_GONE_NOTE}"
+
+
+async def test_facebook_interstitial_says_it_is_ambiguous(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    site.add_bytes("/fb/said", b"<html><body>a page</body></html>", "text/html")
+
+    got = await probe(facebook(site, "said"), http=http, settings=settings)
+
+    assert (got.status, got.transient) == (Status.UNKNOWN, False)
+    assert got.message.startswith("The video is not available, Facebook said: \"The link you")
+    assert got.message.endswith(FB_GONE_NOTE)
+
+
+async def test_facebook_page_404_is_not_found(
+    settings: ProbeSettings, site: FixtureSite, http: httpx.AsyncClient
+) -> None:
+    got = await probe(facebook(site, "missing"), http=http, settings=settings)  # no route: 404
+
+    assert (got.status, got.http_status, got.message) == (Status.NOT_FOUND, 404, "HTTP 404")
+
+
+async def test_facebook_playable_needs_no_page(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    got = await probe(facebook(site, "fine"), http=http, settings=settings)
+
+    assert (got.status, got.probe) == (Status.AVAILABLE, "yt-dlp")
+    assert not [h for h in site.hits if h.path.startswith("/fb/")]
+
+
+async def test_facebook_bot_check_skips_the_page(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    got = await probe(facebook(site, "bot"), http=http, settings=settings)
+
+    assert (got.status, got.probe, got.transient) == (Status.RATE_LIMITED, "yt-dlp", True)
+    assert not [h for h in site.hits if h.path.startswith("/fb/")]
+
+
+# -- web links -------------------------------------------------------------------------------
+
+
+def web(url: str) -> ProbeTarget:
+    return ProbeTarget(key=f"web:{url}", url=url, platform="web")
+
+
+@pytest.mark.parametrize(("code", "status", "transient"),
+                         [(200, Status.AVAILABLE, False), *HTTP_CASES])
+async def test_web_status_codes(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient,
+    code: int, status: Status, transient: bool,
+) -> None:
+    url = site.add_bytes("/page", b"<html>x</html>", "text/html", status=code)
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert got == ProbeResult(status=status, http_status=code, probe="page", transient=transient,
+                              message="" if code == 200 else f"HTTP {code}")
+
+
+async def test_web_reads_no_more_than_64_kib(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    url = site.add_endless("/endless", "text/html")
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert (got.status, got.http_status) == (Status.AVAILABLE, 200)
+
+
+async def test_web_slow_page_is_a_transient_error(
+    site: FixtureSite, settings: ProbeSettings
+) -> None:
+    url = site.add_slow("/slow", b"<html>" + b" " * 64, "text/html", delay=2.0)
+
+    async with make_client(allow_private=False, allow_networks=LOCAL, timeout=0.3) as http:
+        got = await probe(web(url), http=http, settings=settings)
+
+    assert (got.status, got.transient) == (Status.ERROR, True)
+    assert got.message.startswith("timed out")
+
+
+async def test_web_redirect_to_refused_address(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    port = site.url("").rsplit(":", 1)[1]
+    url = site.add_redirect("/away", f"http://127.0.0.2:{port}/inside")
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert got == ProbeResult(status=Status.ERROR, http_status=None, probe="page",
+                              message="refused: 127.0.0.2 is not a public address",
+                              transient=False)
+
+
+# -- RateLimiter -----------------------------------------------------------------------------
+
+
+async def test_rate_is_honoured() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(6):
+        await rate.wait("https://www.youtube.com/watch?v=x")
+        times.append(clock.now)
+
+    assert times == [0.0, 0.0, 0.0, 0.5, 1.0, 1.5]
+    await rate.wait("example.org")  # another host group is not held up
+    assert clock.now == 1.5
+
+
+async def test_concurrent_waiters_queue() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    rate = RateLimiter(4.0, clock=clock, sleep=record)
+    got = [await rate.wait("youtu.be") for _ in range(3)]  # the clock stands still
+
+    assert got == [0.0, 0.25, 0.5]
+    assert slept == [0.25, 0.5]
+
+
+async def test_overrides_per_group() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(1.0, overrides={"youtube.com": (0.1, 1)}, clock=clock, sleep=clock.sleep)
+    await rate.wait("youtube")
+
+    assert await rate.wait("https://m.youtube.com/watch?v=x") == pytest.approx(10.0)
+    assert await rate.wait("example.org") == 0.0
+
+
+async def test_jitter_bounds() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(1000.0, burst=1000, jitter=1.5, clock=clock, sleep=clock.sleep,
+                       random=random.Random(7).random)
+
+    delays = [await rate.wait("example.org") for _ in range(200)]
+
+    assert all(0.0 <= d < 1.5 for d in delays)
+    assert min(delays) < 0.2 and max(delays) > 1.3
+
+
+async def test_penalize_backs_off_without_a_burst_after() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
+    await rate.wait("youtube")
+    rate.penalize("https://youtu.be/x", 30.0)
+    times = []
+    for _ in range(3):
+        await rate.wait("youtube")
+        times.append(clock.now)
+
+    assert times == [30.0, 30.5, 31.0]
+    rate.penalize("youtube", 5.0)  # counted from now
+    rate.penalize("youtube", 1.0)  # a shorter pause does not shorten the longer one
+    await rate.wait("youtube")
+    assert clock.now == 36.0
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ((0.0,), "rate must be positive"),
+    ((1.0, 0), "burst at least 1"),
+])
+def test_bad_limits(args: tuple[float, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RateLimiter(*args)  # type: ignore[arg-type]
+
+
+def test_negative_jitter() -> None:
+    with pytest.raises(ValueError, match="jitter must not be negative"):
+        RateLimiter(1.0, jitter=-1.0)
+

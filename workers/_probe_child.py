@@ -1,0 +1,193 @@
+"""The yt-dlp metadata probe (``download=False``), run in the killable child of ``workers.media``.
+
+Same machinery as a media capture: the child is forked from the capture
+forkserver (``_procs``), makes itself a process-group leader, installs the
+address guard (``_netguard``), runs one ``YoutubeDL`` and writes one JSON
+report to the pipe; the parent kills the group when the deadline passes.
+Nothing is downloaded or written: ``extract_info(url, download=False)`` is the
+whole job, so the only options kept from ``_media_options`` are the network
+and bounds ones (no cookies, no proxy from the environment, socket timeout,
+modest retries).
+
+``extractors`` are ``"module:Class"`` import paths of extra yt-dlp extractors
+tried before yt-dlp's own. Tests use them to stand in for YouTube's and
+Facebook's servers, which cannot exist offline; nothing else should.
+
+The report is plain data::
+
+    {"status": "private", "message": "Private video. Sign in ...", "transient": false,
+     "no_media": false, "resolved_url": null}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from yt_dlp import YoutubeDL
+from yt_dlp.utils import YoutubeDLError
+
+from workers import _netguard
+from workers._procs import context
+from workers.classify import classify
+from workers.errors import CaptureFailed
+from workers.media import _read_all, _start, _stop  # the capture's child machinery
+from workers.types import Status
+
+__all__ = ["ProbeRequest", "YtdlpAnswer", "run_ytdlp_probe"]
+
+_EXIT_GRACE = 2.0  # seconds a child that has answered gets to exit on its own
+_STATUSES = frozenset(s.value for s in Status)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeRequest:
+    """What the child needs (picklable: it crosses the process boundary)."""
+
+    url: str
+    socket_timeout: float
+    allow_private: bool
+    allow_networks: tuple[str, ...]
+    extractors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class YtdlpAnswer:
+    """yt-dlp's verdict: ``classify``'s reading of its failure, or ``AVAILABLE``."""
+
+    status: Status
+    message: str
+    transient: bool
+    no_media: bool = False
+    resolved_url: str | None = None
+
+
+class _Quiet:
+    """yt-dlp logger: the failure arrives as the exception, nothing else is needed."""
+
+    def debug(self, msg: str) -> None: ...
+    def info(self, msg: str) -> None: ...
+    def warning(self, msg: str) -> None: ...
+    def error(self, msg: str) -> None: ...
+
+
+def options(req: ProbeRequest) -> dict[str, Any]:
+    """``YoutubeDL`` params for a metadata probe (the network part of ``build_options``)."""
+    return {
+        "skip_download": True,
+        "noplaylist": True,
+        "ignoreerrors": False,  # we want the exception: it carries the platform's words
+        "socket_timeout": req.socket_timeout,
+        "retries": 1,
+        "extractor_retries": 1,
+        "proxy": "",  # direct only: the guard must check the probed host, not a proxy
+        "cookiefile": None,
+        "cookiesfrombrowser": None,
+        "cachedir": False,
+        "ffmpeg_location": os.devnull,  # never needed; keeps yt-dlp from searching PATH
+        "quiet": True,
+        "noprogress": True,
+        "color": {"stdout": "never", "stderr": "never"},
+        "logger": _Quiet(),
+    }
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def probe(req: ProbeRequest) -> dict[str, Any]:
+    """Run the probe in this process and describe the result (never raises for the link)."""
+    report: dict[str, Any] = {"status": Status.AVAILABLE.value, "message": "",
+                              "transient": False, "no_media": False, "resolved_url": None}
+    try:
+        with YoutubeDL(options(req), auto_init=False) as ydl:
+            for path in req.extractors:  # ahead of yt-dlp's own, which are added next
+                ydl.add_info_extractor(_load(path)())
+            ydl.add_default_info_extractors()
+            info = ydl.extract_info(req.url, download=False)
+    except (YoutubeDLError, OSError) as exc:
+        c = classify(exc)
+        report.update(status=c.status.value, message=c.message, transient=c.transient,
+                      no_media=c.no_media)
+    except (ImportError, AttributeError) as exc:  # a bad ``extractors`` entry: configuration
+        report.update(status=Status.ERROR.value, message=f"cannot load extractor: {exc}")
+    else:
+        if isinstance(info, dict) and isinstance(info.get("webpage_url"), str):
+            report["resolved_url"] = info["webpage_url"]
+    return report
+
+
+def main(req: ProbeRequest, conn: Connection) -> None:
+    """Child-process entry point: one probe, one JSON report on ``conn``, exit."""
+    os.setsid()  # own process group, like a capture: the parent's kill reaches everything
+    _netguard.install(allow_private=req.allow_private, allow_networks=req.allow_networks)
+    data = json.dumps(probe(req)).encode()
+    with open(conn.fileno(), "wb", closefd=False) as pipe:
+        pipe.write(data)
+    conn.close()
+
+
+async def run_ytdlp_probe(req: ProbeRequest, *, timeout: float) -> YtdlpAnswer:
+    """Probe ``req.url`` in a child process; never raises for the link or the machinery.
+
+    Cancelling the task kills the child.
+    """
+    read_conn, write_conn = context().Pipe(duplex=False)
+    proc = context().Process(target=main, args=(req, write_conn),
+                             name="preserver-probe", daemon=True)
+    data = b""
+    try:
+        await _start(proc)
+        write_conn.close()  # the child holds the only write end: EOF when it exits
+        async with asyncio.timeout(timeout):
+            data = await _receive(read_conn)
+        return _answer(data)
+    except TimeoutError:
+        return YtdlpAnswer(status=Status.ERROR, transient=True,
+                           message=f"yt-dlp probe timed out after {timeout:g} s")
+    except CaptureFailed as exc:
+        return YtdlpAnswer(status=Status.ERROR, message=f"yt-dlp probe: {exc}", transient=False)
+    finally:
+        write_conn.close()
+        read_conn.close()
+        # Shielded: a second cancellation must not leave the child running.
+        await asyncio.shield(_stop(proc, grace=_EXIT_GRACE if data else 0.0))
+
+
+async def _receive(conn: Connection) -> bytes:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), conn
+    )
+    try:
+        return await _read_all(reader)
+    finally:
+        transport.close()
+
+
+def _answer(data: bytes) -> YtdlpAnswer:
+    if not data:
+        raise CaptureFailed("probe process ended without a result")
+    try:
+        report = json.loads(data)
+    except ValueError as exc:
+        raise CaptureFailed(f"probe process sent an unreadable result: {exc}") from exc
+    if not (isinstance(report, dict) and report.get("status") in _STATUSES):
+        raise CaptureFailed("probe process sent a result of the wrong shape")
+    resolved = report.get("resolved_url")
+    return YtdlpAnswer(
+        status=Status(report["status"]),
+        message=str(report.get("message", "")),
+        transient=bool(report.get("transient")),
+        no_media=bool(report.get("no_media")),
+        resolved_url=resolved if isinstance(resolved, str) else None,
+    )
+

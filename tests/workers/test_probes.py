@@ -54,7 +54,21 @@ def _playable(video_id: str) -> dict[str, Any]:
     return {"id": video_id, "title": "clip", "ext": "mp4", "url": "http://127.0.0.1:9/clip.mp4"}
 
 
-class OfflineYoutubeIE(StubYoutubeIE):
+class _PlayableUnlessListed:
+    """A stand-in whose ids in ``CASES`` fail with their platform's text; any other id
+    plays."""
+
+    CASES: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def _real_extract(self, url: str) -> dict[str, Any]:
+        video_id = self._match_id(url)  # type: ignore[attr-defined]
+        if video_id not in self.CASES:
+            return _playable(video_id)
+        result: dict[str, Any] = super()._real_extract(url)  # type: ignore[misc]
+        return result
+
+
+class OfflineYoutubeIE(_PlayableUnlessListed, StubYoutubeIE):
     """YouTube's watch page, answering with the failure registered for each video id."""
 
     _VALID_URL = r"https://www\.youtube\.com/watch\?v=(?P<id>[\w-]{11})"
@@ -66,15 +80,8 @@ class OfflineYoutubeIE(StubYoutubeIE):
         "unavailable": ("reason", "Video unavailable"),
     }
 
-    def _real_extract(self, url: str) -> dict[str, Any]:
-        video_id = self._match_id(url)
-        if video_id not in self.CASES:
-            return _playable(video_id)
-        result: dict[str, Any] = super()._real_extract(url)
-        return result
 
-
-class OfflineFacebookIE(StubFacebookIE):
+class OfflineFacebookIE(_PlayableUnlessListed, StubFacebookIE):
     """Facebook's video page, on the fixture site's /fb/ paths."""
 
     _VALID_URL = r"http://127\.0\.0\.1:\d+/fb/(?P<id>\w+)"
@@ -85,13 +92,6 @@ class OfflineFacebookIE(StubFacebookIE):
         "missing": ("plain", FB_SAID.format(FB_EXPIRED)),
         "bot": ("plain", "All player responses are invalid. Your IP is likely being blocked"),
     }
-
-    def _real_extract(self, url: str) -> dict[str, Any]:
-        video_id = self._match_id(url)
-        if video_id not in self.CASES:
-            return _playable(video_id)
-        result: dict[str, Any] = super()._real_extract(url)
-        return result
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -32,19 +33,20 @@ def _size(n: int) -> str:
 
 def _progress(console: Console) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[current]}"), console=console,
+                    TimeElapsedColumn(), TextColumn("{task.fields[current]}", markup=False), console=console,
                     transient=False)
 
 
 def ingest_result(console: Console, result: Any) -> None:
     if result.already_ingested:
-        console.print(f"{result.report}: already ingested ({result.citations} citations, "
+        console.print(f"{esc(result.report)}: already ingested ({result.citations} citations, "
                       f"{result.targets} targets); nothing added")
     else:
-        console.print(f"{result.report}: {result.citations} citations of {result.targets} targets "
+        console.print(f"{esc(result.report)}: {result.citations} citations of {result.targets} targets "
                       f"({result.new_targets} new), {result.queued} captures queued")
     for skipped in result.skipped:
-        console.print(f"  skipped line {skipped.line}: {skipped.raw_url!r}: {skipped.reason}",
+        console.print(f"  skipped line {skipped.line}: {esc(repr(skipped.raw_url))}: "
+                      f"{esc(skipped.reason)}",
                       highlight=False)
 
 
@@ -67,8 +69,8 @@ async def with_run_progress(console: Console, archive: Archive,
                 if event.retry_in is None:
                     bar.advance(task)
                 else:
-                    console.print(f"  {event.target_key}: {event.result.status.value}: "
-                                  f"{event.result.message[:120]} (retrying in "
+                    console.print(f"  {esc(event.target_key)}: {event.result.status.value}: "
+                                  f"{esc(event.result.message[:120])} (retrying in "
                                   f"{event.retry_in:.0f} s)", highlight=False)
             bar.update(task, current=", ".join(sorted(active))[:80])
 
@@ -82,7 +84,7 @@ def checkpoint_result(console: Console, result: Any) -> None:
         line += f", timestamped by {len(result.timestamped_by)} TSA(s)"
     console.print(line, highlight=False)
     for problem in result.pending:
-        console.print(f"  [yellow]timestamp pending[/] {problem} (asked again on the next "
+        console.print(f"  [yellow]timestamp pending[/] {esc(problem)} (asked again on the next "
                       "run or `preserver checkpoint`)", highlight=False)
 
 
@@ -142,7 +144,7 @@ def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
         cites = "; ".join(f"{c['report']}:{c['line']} {c['label']}" for c in item["citations"])
         media = [f["sha256"][:16] for c in item["captures"] for f in c["files"] if f["role"] == "media"]
         caps = ", ".join(c["state"] for c in item["captures"]) or "-"
-        table.add_row(item["key"], item["status"], cites, caps, " ".join(media))
+        table.add_row(Text(item["key"]), item["status"], Text(cites), caps, " ".join(media))
     console.print(table)
 
 
@@ -169,38 +171,40 @@ def status(console: Console, result: dict[str, Any]) -> None:
 
 
 def show(console: Console, item: dict[str, Any]) -> None:
-    console.print(f"[bold]{item['key']}[/]  {item['url']}", highlight=False)
-    console.print(f"status: {item['status']} (since {item['status_since'] or '-'})")
+    console.print(Text(item["key"], style="bold") + Text(f"  {item['url']}"))
+    say = console.print
+    say(f"status: {item['status']} (since {item['status_since'] or '-'})", markup=False)
     for c in item["citations"]:
-        console.print(f"cited: {c['report']} line {c['line']}: {c['label']} — {c['raw_url']}",
-                      highlight=False)
+        say(f"cited: {c['report']} line {c['line']}: {c['label']} — {c['raw_url']}",
+            markup=False, highlight=False)
     for cap in item["captures"]:
-        console.print(f"capture {cap['id']} {cap['state']} {cap['status']} at {cap['finished_at']}"
-                      f" manifest {cap['manifest_sha256']}", highlight=False)
+        say(f"capture {cap['id']} {cap['state']} {cap['status']} at {cap['finished_at']}"
+            f" manifest {cap['manifest_sha256']}", markup=False, highlight=False)
         if cap["message"]:
-            console.print(f"  message: {cap['message']}", highlight=False)
+            say(f"  message: {cap['message']}", markup=False, highlight=False)
         for f in cap["files"]:
-            console.print(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
-                          highlight=False)
+            say(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
+                markup=False, highlight=False)
     for check in item["checks"]:
-        console.print(f"check {check['checked_at']} {check['probe']}: {check['status']} "
-                      f"{check['message'][:120]}", highlight=False)
+        say(f"check {check['checked_at']} {check['probe']}: {check['status']} "
+            f"{check['message'][:120]}", markup=False, highlight=False)
     for event in item["events"]:
-        console.print(f"event #{event['id']} {event['time']} {event['action']}")
+        say(f"event #{event['id']} {event['time']} {event['action']}", markup=False)
 
 
 def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
     for r in results:
         if not r["matches"]:
-            console.print(f"{r['file']}: [red]not in the archive[/] (sha256 {r['sha256']})",
+            console.print(f"{esc(r['file'])}: [red]not in the archive[/] (sha256 {r['sha256']})",
                           highlight=False)
             continue
         for m in r["matches"]:
-            console.print(f"{r['file']}: [green]identical[/] to {m['name']} of {m['target']}, "
+            console.print(f"{esc(r['file'])}: [green]identical[/] to {esc(m['name'])} of "
+                          f"{esc(m['target'])}, "
                           f"captured {m['captured_at']} (capture {m['capture_id']}, "
                           f"manifest {m['manifest_sha256']})", highlight=False)
             for c in m["citations"]:
-                console.print(f"  cited in {c['report']} line {c['line']}: {c['label']}",
+                console.print(f"  cited in {esc(c['report'])} line {c['line']}: {esc(c['label'])}",
                               highlight=False)
 
 
@@ -216,7 +220,8 @@ def verify_result(console: Console, findings: Sequence[Any]) -> None:
     tally = Counter(f.outcome for f in findings)
     for f in findings:
         if f.outcome == "failed":
-            console.print(f"[red]FAILED[/] {f.subject}: {f.check}: {f.detail}", highlight=False)
+            console.print(f"[red]FAILED[/] {esc(f.subject)}: {f.check}: {esc(f.detail)}",
+                          highlight=False)
     console.print(f"{tally['passed']} checks passed, {tally['failed']} failed, "
                   f"{tally['not_checked']} not checked")
 
@@ -246,7 +251,7 @@ async def with_audit_progress(console: Console, archive: Archive,
 def audit_summary(console: Console, summary: Any) -> None:
     console.print(f"{summary.checked} links checked, {summary.changed} changed state")
     for status, n in sorted(summary.statuses.items()):
-        console.print(f"  {status}: {n}")
+        console.print(f"  {status}: {n}", markup=False)
     for key, before, after in summary.changes:
         console.print(Text(f"  {key}: {before} -> {after}"))
 

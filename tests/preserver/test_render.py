@@ -1,0 +1,57 @@
+"""Text from reports and platforms is printed as written, never read as rich markup:
+a label like "[/]" or "[bold]" must neither crash a command nor change the output."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+from typing import Any
+
+from rich.console import Console
+
+from preserver import render
+
+HOSTILE = "[/] [bold]الضحية[/bold] [link=http://x]y[/link]"
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buf = io.StringIO()
+    return Console(file=buf, width=400, color_system=None), buf
+
+
+def _item() -> dict[str, Any]:
+    return {
+        "key": "web:https://example.org/[x]", "url": "https://example.org/[x]",
+        "status": "available", "status_since": None,
+        "citations": [{"report": "r[/].txt", "line": 3, "label": HOSTILE, "raw_url": "u[/]"}],
+        "captures": [{"id": "c", "state": "failed", "status": "not_found", "finished_at": "t",
+                      "manifest_sha256": "m", "message": HOSTILE,
+                      "files": [{"role": "page", "sha256": "s", "size": 1, "name": "n[/]",
+                                 "media_type": "x"}]}],
+        "checks": [{"checked_at": "t", "probe": "page", "status": "not_found",
+                    "message": HOSTILE}],
+        "events": [], "last_check": {"status": "not_found", "message": HOSTILE},
+        "job": None,
+    }
+
+
+def test_show_links_and_lookup_print_hostile_text_literally() -> None:
+    console, buf = _console()
+    render.show(console, _item())
+    render.links_table(console, [_item()])
+    render.lookup(console, [{"file": "clip[/].mp4", "sha256": "s", "matches": [{
+        "name": "n", "target": "t[/]", "captured_at": "t", "capture_id": "c",
+        "manifest_sha256": "m", "citations": _item()["citations"]}]}])
+    out = buf.getvalue()
+    assert out.count(HOSTILE) >= 4, out
+
+
+def test_ingest_and_verify_lines_print_hostile_text_literally() -> None:
+    console, buf = _console()
+    render.ingest_result(console, SimpleNamespace(
+        already_ingested=False, report="r[/].txt", citations=1, targets=1, new_targets=1,
+        queued=1, skipped=[SimpleNamespace(line=1, raw_url="http://[/]", reason=HOSTILE)]))
+    render.verify_result(console, [SimpleNamespace(outcome="failed", subject="blob [/]",
+                                                   check="fixity", detail=HOSTILE)])
+    out = buf.getvalue()
+    assert "r[/].txt" in out and out.count(HOSTILE) == 2, out

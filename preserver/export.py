@@ -60,7 +60,7 @@ from preserver.models import (
     Target,
 )
 from preserver.version import __version__
-from preserver.views import _reports_named
+from preserver.views import reports_named
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +93,7 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool,
         raise InputError(f"{out.parent} is not a folder")
     # (2)
     async with archive.db.session() as session:
-        ids = await _reports_named(session, report)
+        ids = await reports_named(session, report)
     if len(ids) > 1:
         raise InputError(f"{len(ids)} reports match {report!r}; give its SHA-256 (8+ hex digits)")
     outcome = await make_checkpoint(archive)

@@ -31,7 +31,7 @@ from sqlmodel import col, select
 
 from preserver.events import rfc3339
 from preserver.models import Capture, CaptureFile, Citation, Event, Report, Target, utc_now
-from preserver.views import _reports_named
+from preserver.views import reports_named
 from workers.types import Status
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ async def linkrot(session: AsyncSession, *, report: str | None,
     now = now or utc_now()
     query = select(Report).order_by(col(Report.id))
     if report is not None:
-        query = query.where(col(Report.id).in_(await _reports_named(session, report)))
+        query = query.where(col(Report.id).in_(await reports_named(session, report)))
     reports = (await session.scalars(query)).all()
     report_ids = [r.id for r in reports]
     rows = (await session.execute(

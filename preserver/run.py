@@ -26,6 +26,7 @@ from datetime import timedelta
 from preserver import queue
 from preserver.app import Archive
 from preserver.errors import PreserverError
+from preserver.events import rfc3339
 from preserver.models import utc_now
 from preserver.queue import ClaimedJob
 from preserver.record import JobRecord, record_result
@@ -96,7 +97,7 @@ def _job(archive: Archive, claimed: ClaimedJob) -> CaptureJob:
 
 
 def _failure(message: str, *, transient: bool) -> CaptureResult:
-    now = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = rfc3339(utc_now())
     return CaptureResult(state=CaptureState.FAILED, status=Status.ERROR, message=message,
                          transient=transient, started_at=now, finished_at=now)
 

@@ -35,7 +35,7 @@ def _time(value: Any) -> str | None:
     return rfc3339(value) if value is not None else None
 
 
-async def _reports_named(session: AsyncSession, report: str) -> list[int]:
+async def reports_named(session: AsyncSession, report: str) -> list[int]:
     """Report ids matching a name, a path's basename, or a SHA-256 (prefix of 8+ hex)."""
     name = report.rsplit("/", 1)[-1]
     rows = await session.execute(select(Report.id, Report.name, Report.sha256))
@@ -52,7 +52,7 @@ async def links(session: AsyncSession, *, report: str | None = None,
     query = select(Target).order_by(col(Target.id))
     citation_filter = None
     if report is not None:
-        report_ids = await _reports_named(session, report)
+        report_ids = await reports_named(session, report)
         citation_filter = col(Citation.report_id).in_(report_ids)
         query = query.where(col(Target.id).in_(
             select(Citation.target_id).where(citation_filter)))

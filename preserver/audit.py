@@ -32,8 +32,8 @@ from preserver.config import Config
 from preserver.events import rfc3339
 from preserver.models import Target, utc_now
 from preserver.notify import on_lost, post_webhook
-from workers import HostLimiter, Limits, Status, make_client
-from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, RateLimiter, probe
+from workers import HostLimiter, Limits, RateLimiter, Status, make_client
+from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, probe
 
 log = logging.getLogger(__name__)
 

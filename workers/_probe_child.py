@@ -1,4 +1,4 @@
-"""The yt-dlp metadata probe (``download=False``), run in the killable child of ``workers.media``.
+"""The yt-dlp metadata probe (``download=False``), run in a killable child like a capture's.
 
 Same machinery as a media capture: the child is forked from the capture
 forkserver (``_procs``), makes itself a process-group leader, installs the
@@ -33,15 +33,15 @@ from yt_dlp import YoutubeDL
 from yt_dlp.utils import YoutubeDLError
 
 from workers import _netguard
-from workers._procs import context
+from workers._procs import context, read_all, start, stop
 from workers.classify import classify
 from workers.errors import CaptureFailed
-from workers.media import _read_all, _start, _stop  # the capture's child machinery
 from workers.types import Status
 
 __all__ = ["ProbeRequest", "YtdlpAnswer", "run_ytdlp_probe"]
 
 _EXIT_GRACE = 2.0  # seconds a child that has answered gets to exit on its own
+_MAX_REPORT = 1 << 20  # a probe's report is a status and a message
 _STATUSES = frozenset(s.value for s in Status)
 
 
@@ -144,7 +144,7 @@ async def run_ytdlp_probe(req: ProbeRequest, *, timeout: float) -> YtdlpAnswer:
                              name="preserver-probe", daemon=True)
     data = b""
     try:
-        await _start(proc)
+        await start(proc)
         write_conn.close()  # the child holds the only write end: EOF when it exits
         async with asyncio.timeout(timeout):
             data = await _receive(read_conn)
@@ -158,7 +158,7 @@ async def run_ytdlp_probe(req: ProbeRequest, *, timeout: float) -> YtdlpAnswer:
         write_conn.close()
         read_conn.close()
         # Shielded: a second cancellation must not leave the child running.
-        await asyncio.shield(_stop(proc, grace=_EXIT_GRACE if data else 0.0))
+        await asyncio.shield(stop(proc, grace=_EXIT_GRACE if data else 0.0))
 
 
 async def _receive(conn: Connection) -> bytes:
@@ -168,7 +168,7 @@ async def _receive(conn: Connection) -> bytes:
         lambda: asyncio.StreamReaderProtocol(reader), conn
     )
     try:
-        return await _read_all(reader)
+        return await read_all(reader, limit=_MAX_REPORT)
     finally:
         transport.close()
 

@@ -1,4 +1,5 @@
-"""The multiprocessing context for capture child processes.
+"""Child processes for captures and probes: the context they start from, and
+starting, reading and stopping one from the event loop.
 
 ``forkserver`` with yt-dlp preloaded: the server process imports yt-dlp and
 its extractor table once (and compiles every extractor's URL pattern, see
@@ -18,11 +19,22 @@ programs that run captures should do the same or run under ``python -m``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import logging
 import multiprocessing
+import os
+import signal
+import time
 from multiprocessing.context import ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
 
-__all__ = ["PRELOAD", "context"]
+from workers.errors import CaptureFailed
+
+__all__ = ["PRELOAD", "context", "read_all", "start", "stop"]
+
+log = logging.getLogger(__name__)
 
 PRELOAD = [
     "yt_dlp",
@@ -45,3 +57,66 @@ def context() -> ForkServerContext | SpawnContext:
         ctx.set_forkserver_preload(PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+async def start(proc: BaseProcess) -> None:
+    """Start ``proc`` off the loop (the first start launches the forkserver, ~0.5 s).
+
+    If we are cancelled meanwhile, the start still finishes so the child can be stopped.
+    """
+    started = asyncio.ensure_future(asyncio.to_thread(proc.start))
+    try:
+        await asyncio.shield(started)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await started
+        raise
+
+
+async def read_all(reader: asyncio.StreamReader, *, limit: int) -> bytes:
+    """Everything the child writes until EOF; ``CaptureFailed`` past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await reader.read(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise CaptureFailed(f"child process sent more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def stop(proc: BaseProcess, *, grace: float) -> int | None:
+    """Make sure the child and its process group are gone, reap it, return its exit code."""
+    if proc.pid is None:
+        return None
+    for sig, wait in ((None, grace), (signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
+        if sig is not None:
+            _signal_group(proc.pid, sig)
+        if await _exited(proc, wait):
+            break
+    proc.join(0)
+    exitcode = proc.exitcode
+    if exitcode is not None:
+        proc.close()
+    else:  # pragma: no cover - SIGKILL failed: nothing more we can do
+        log.error("child process %s did not exit after SIGKILL", proc.pid)
+    return exitcode
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # The child calls setsid() first thing, so its pid is its group id; a child
+    # killed before that has no group yet (ESRCH) and is signalled alone.
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+async def _exited(proc: BaseProcess, wait: float) -> bool:
+    end = time.monotonic() + wait
+    while proc.is_alive():
+        if time.monotonic() >= end:
+            return False
+        await asyncio.sleep(0.02)
+    return True

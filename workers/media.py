@@ -33,18 +33,16 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from workers import _media_child
 from workers._media_files import list_files
 from workers._media_options import build_options
-from workers._procs import context
+from workers._procs import context, read_all, start, stop
 from workers.errors import CaptureFailed
 from workers.types import CaptureJob, Status
 
@@ -100,7 +98,7 @@ async def capture_media(job: CaptureJob) -> MediaOutcome:
         daemon=True,
     )
     try:
-        await _start(proc)
+        await start(proc)
         write_conn.close()  # the child holds the only write end: EOF when it exits
         async with asyncio.timeout_at(_loop_time(deadline)):
             report = await _receive(read_conn, job)
@@ -115,7 +113,7 @@ async def capture_media(job: CaptureJob) -> MediaOutcome:
         read_conn.close()
         # Shielded: a second cancellation must not leave the child running.
         exitcode = await asyncio.shield(
-            _stop(proc, grace=_EXIT_GRACE if report is not None else 0.0)
+            stop(proc, grace=_EXIT_GRACE if report is not None else 0.0)
         )
     if report is None and failure[0].startswith(_NO_RESULT):
         failure = (f"{failure[0]} (exit code {exitcode})", False)
@@ -165,18 +163,6 @@ def _loop_time(deadline: float) -> float:
     return loop.time() + (deadline - time.monotonic())
 
 
-async def _start(proc: BaseProcess) -> None:
-    # The first start launches the forkserver (about 0.5 s): keep it off the loop.
-    # If we are cancelled meanwhile, let the start finish so the child can be stopped.
-    started = asyncio.ensure_future(asyncio.to_thread(proc.start))
-    try:
-        await asyncio.shield(started)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await started
-        raise
-
-
 async def _receive(conn: Connection, job: CaptureJob) -> dict[str, Any]:
     """Read the child's report until EOF, watching the work directory meanwhile."""
     loop = asyncio.get_running_loop()
@@ -184,7 +170,7 @@ async def _receive(conn: Connection, job: CaptureJob) -> dict[str, Any]:
     transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), conn
     )
-    read = asyncio.ensure_future(_read_all(reader))
+    read = asyncio.ensure_future(read_all(reader, limit=_MAX_REPORT))
     try:
         while True:
             done, _ = await asyncio.wait({read}, timeout=_WATCH_INTERVAL)
@@ -212,17 +198,6 @@ async def _receive(conn: Connection, job: CaptureJob) -> dict[str, Any]:
     return report
 
 
-async def _read_all(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await reader.read(1 << 16):
-        size += len(chunk)
-        if size > _MAX_REPORT:
-            raise CaptureFailed(f"capture process sent more than {_MAX_REPORT} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _largest_file(directory: Path) -> int:
     """Size of the largest file under ``directory`` (the watchdog's measure).
 
@@ -235,40 +210,3 @@ def _largest_file(directory: Path) -> int:
             with contextlib.suppress(OSError):  # renamed or deleted meanwhile
                 largest = max(largest, os.stat(os.path.join(root, name)).st_size)
     return largest
-
-
-async def _stop(proc: BaseProcess, *, grace: float) -> int | None:
-    """Make sure the child and its process group are gone, reap it, return its exit code."""
-    if proc.pid is None:
-        return None
-    for sig, wait in ((None, grace), (signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
-        if sig is not None:
-            _signal_group(proc.pid, sig)
-        if await _exited(proc, wait):
-            break
-    proc.join(0)
-    exitcode = proc.exitcode
-    if exitcode is not None:
-        proc.close()
-    else:  # pragma: no cover - SIGKILL failed: nothing more we can do
-        log.error("capture process %s did not exit after SIGKILL", proc.pid)
-    return exitcode
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # The child calls setsid() first thing, so its pid is its group id; a child
-    # killed before that has no group yet (ESRCH) and is signalled alone.
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-
-
-async def _exited(proc: BaseProcess, wait: float) -> bool:
-    end = time.monotonic() + wait
-    while proc.is_alive():
-        if time.monotonic() >= end:
-            return False
-        await asyncio.sleep(0.02)
-    return True

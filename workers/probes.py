@@ -34,10 +34,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import random as _random
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -45,11 +42,11 @@ import httpx
 from workers._probe_child import ProbeRequest, YtdlpAnswer, run_ytdlp_probe
 from workers.classify import http_status
 from workers.errors import AddressRefused
-from workers.limits import host_group
+from workers.limits import RateLimiter
 from workers.types import Limits, Status
 
 __all__ = ["DEFAULT_OEMBED_URL", "ProbeResult", "ProbeSettings", "ProbeTarget", "RateLimiter",
-           "probe"]
+           "probe"]  # RateLimiter lives in workers.limits; re-exported where probes take it
 
 DEFAULT_OEMBED_URL = "https://www.youtube.com/oembed"
 _SMALL = 64 * 1024  # oEmbed answers and web pages: the status is what counts
@@ -93,64 +90,6 @@ class ProbeSettings:
     allow_private: bool = False
     allow_networks: tuple[str, ...] = ()
     extractors: tuple[str, ...] = ()
-
-
-class RateLimiter:
-    """Requests per second per host group, with bursts, jitter and pauses (GCRA token bucket).
-
-    ``rate`` requests per second with up to ``burst`` at once; ``overrides``
-    maps a group to its own ``(rate, burst)``. Each ``wait`` sleeps until its
-    turn plus ``jitter * random()`` seconds. ``penalize(group, s)`` makes the
-    next request wait at least ``s`` seconds, with no burst after the pause.
-
-        rate = RateLimiter(0.5, burst=2, jitter=1.0, overrides={"youtube": (0.2, 1)})
-        await rate.wait(url)             # a URL or a group name: grouped by ``host_group``
-        rate.penalize(url, 120.0)        # after a 429 with ``Retry-After: 120``
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int = 1,
-        *,
-        overrides: Mapping[str, tuple[float, int]] | None = None,
-        jitter: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        random: Callable[[], float] = _random.random,
-    ) -> None:
-        self._limits = {host_group(k): v for k, v in (overrides or {}).items()}
-        for rate_, burst_ in [(rate, burst), *self._limits.values()]:
-            if rate_ <= 0 or burst_ < 1:
-                raise ValueError(f"rate must be positive and burst at least 1, not {rate_}/{burst_}")
-        if jitter < 0:
-            raise ValueError(f"jitter must not be negative, not {jitter}")
-        self._default = (rate, burst)
-        self._jitter, self._clock, self._sleep, self._random = jitter, clock, sleep, random
-        self._tat: dict[str, float] = {}  # theoretical arrival time of the next request
-
-    def _params(self, group: str) -> tuple[float, float]:
-        rate, burst = self._limits.get(group, self._default)
-        return 1.0 / rate, (burst - 1) / rate  # (interval, burst tolerance)
-
-    async def wait(self, group: str) -> float:
-        """Wait for ``group``'s next turn (a group name or URL); return the seconds waited."""
-        group, now = host_group(group), self._clock()
-        interval, tolerance = self._params(group)
-        tat = max(self._tat.get(group, now), now)
-        delay = max(0.0, tat - tolerance - now) + self._jitter * self._random()
-        self._tat[group] = tat + interval  # reserved now, so concurrent waiters queue
-        if len(self._tat) > 1024:  # forget groups whose bucket is full again
-            self._tat = {g: t for g, t in self._tat.items() if t > now}
-        if delay > 0:
-            await self._sleep(delay)
-        return delay
-
-    def penalize(self, group: str, seconds: float) -> None:
-        """Pause ``group`` (after a 429 or bot check): its next request waits ``seconds``."""
-        group, now = host_group(group), self._clock()
-        _interval, tolerance = self._params(group)
-        self._tat[group] = max(self._tat.get(group, now), now + seconds + tolerance)
 
 
 async def probe(

@@ -1,12 +1,14 @@
-"""HostLimiter: a global semaphore plus one per host group."""
+"""HostLimiter (a global semaphore plus one per host group) and RateLimiter (requests per
+second per group), the latter on a fake clock."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
-from workers.limits import HostLimiter, host_group
+from workers.limits import HostLimiter, RateLimiter, host_group
 
 
 @pytest.mark.parametrize(
@@ -114,3 +116,99 @@ async def test_a_cancelled_waiter_releases_its_entry() -> None:
 def test_limits_must_be_positive(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         HostLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+# -- RateLimiter -----------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+
+async def test_rate_is_honoured() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(6):
+        await rate.wait("https://www.youtube.com/watch?v=x")
+        times.append(clock.now)
+
+    assert times == [0.0, 0.0, 0.0, 0.5, 1.0, 1.5]
+    await rate.wait("example.org")  # another host group is not held up
+    assert clock.now == 1.5
+
+
+async def test_concurrent_waiters_queue() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    rate = RateLimiter(4.0, clock=clock, sleep=record)
+    got = [await rate.wait("youtu.be") for _ in range(3)]  # the clock stands still
+
+    assert got == [0.0, 0.25, 0.5]
+    assert slept == [0.25, 0.5]
+
+
+async def test_overrides_per_group() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(1.0, overrides={"youtube.com": (0.1, 1)}, clock=clock, sleep=clock.sleep)
+    await rate.wait("youtube")
+
+    assert await rate.wait("https://m.youtube.com/watch?v=x") == pytest.approx(10.0)
+    assert await rate.wait("example.org") == 0.0
+
+
+async def test_jitter_bounds() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(1000.0, burst=1000, jitter=1.5, clock=clock, sleep=clock.sleep,
+                       random=random.Random(7).random)
+
+    delays = [await rate.wait("example.org") for _ in range(200)]
+
+    assert all(0.0 <= d < 1.5 for d in delays)
+    assert min(delays) < 0.2 and max(delays) > 1.3
+
+
+async def test_penalize_backs_off_without_a_burst_after() -> None:
+    clock = FakeClock()
+    rate = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
+    await rate.wait("youtube")
+    rate.penalize("https://youtu.be/x", 30.0)
+    times = []
+    for _ in range(3):
+        await rate.wait("youtube")
+        times.append(clock.now)
+
+    assert times == [30.0, 30.5, 31.0]
+    rate.penalize("youtube", 5.0)  # counted from now
+    rate.penalize("youtube", 1.0)  # a shorter pause does not shorten the longer one
+    await rate.wait("youtube")
+    assert clock.now == 36.0
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    ((0.0,), "rate must be positive"),
+    ((1.0, 0), "burst at least 1"),
+])
+def test_bad_limits(args: tuple[float, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RateLimiter(*args)  # type: ignore[arg-type]
+
+
+def test_negative_jitter() -> None:
+    with pytest.raises(ValueError, match="jitter must not be negative"):
+        RateLimiter(1.0, jitter=-1.0)
+

@@ -14,7 +14,6 @@ Clients allow exactly 127.0.0.1/32, so 127.0.0.2 is refused by the real guard.
 
 from __future__ import annotations
 
-import random
 import socket
 from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler
@@ -27,6 +26,8 @@ import pytest
 from tests.fixture_site import FixtureSite, send
 from tests.workers.http_cases import HTTP_CASES
 from tests.workers.test_classify import PRIVATE, RSQ, YT_TERMINATED, StubFacebookIE, StubYoutubeIE
+from tests.workers.test_limits import FakeClock
+from workers.limits import RateLimiter
 from workers.net import make_client
 from workers.probes import (
     FB_GONE_NOTE,
@@ -34,7 +35,6 @@ from workers.probes import (
     ProbeResult,
     ProbeSettings,
     ProbeTarget,
-    RateLimiter,
     probe,
 )
 from workers.types import Limits, Status
@@ -145,19 +145,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def youtube(video_id: str) -> ProbeTarget:
     return ProbeTarget(key=f"youtube:{video_id}", url=f"https://youtu.be/{video_id}",
                        platform="youtube")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 # -- YouTube: oEmbed decides alone ---------------------------------------------------------
@@ -387,85 +374,3 @@ async def test_web_redirect_to_refused_address(
     assert got == ProbeResult(status=Status.ERROR, http_status=None, probe="page",
                               message="refused: 127.0.0.2 is not a public address",
                               transient=False)
-
-
-# -- RateLimiter -----------------------------------------------------------------------------
-
-
-async def test_rate_is_honoured() -> None:
-    clock = FakeClock()
-    rate = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
-    times = []
-    for _ in range(6):
-        await rate.wait("https://www.youtube.com/watch?v=x")
-        times.append(clock.now)
-
-    assert times == [0.0, 0.0, 0.0, 0.5, 1.0, 1.5]
-    await rate.wait("example.org")  # another host group is not held up
-    assert clock.now == 1.5
-
-
-async def test_concurrent_waiters_queue() -> None:
-    clock = FakeClock()
-    slept: list[float] = []
-
-    async def record(seconds: float) -> None:
-        slept.append(seconds)
-
-    rate = RateLimiter(4.0, clock=clock, sleep=record)
-    got = [await rate.wait("youtu.be") for _ in range(3)]  # the clock stands still
-
-    assert got == [0.0, 0.25, 0.5]
-    assert slept == [0.25, 0.5]
-
-
-async def test_overrides_per_group() -> None:
-    clock = FakeClock()
-    rate = RateLimiter(1.0, overrides={"youtube.com": (0.1, 1)}, clock=clock, sleep=clock.sleep)
-    await rate.wait("youtube")
-
-    assert await rate.wait("https://m.youtube.com/watch?v=x") == pytest.approx(10.0)
-    assert await rate.wait("example.org") == 0.0
-
-
-async def test_jitter_bounds() -> None:
-    clock = FakeClock()
-    rate = RateLimiter(1000.0, burst=1000, jitter=1.5, clock=clock, sleep=clock.sleep,
-                       random=random.Random(7).random)
-
-    delays = [await rate.wait("example.org") for _ in range(200)]
-
-    assert all(0.0 <= d < 1.5 for d in delays)
-    assert min(delays) < 0.2 and max(delays) > 1.3
-
-
-async def test_penalize_backs_off_without_a_burst_after() -> None:
-    clock = FakeClock()
-    rate = RateLimiter(2.0, burst=3, clock=clock, sleep=clock.sleep)
-    await rate.wait("youtube")
-    rate.penalize("https://youtu.be/x", 30.0)
-    times = []
-    for _ in range(3):
-        await rate.wait("youtube")
-        times.append(clock.now)
-
-    assert times == [30.0, 30.5, 31.0]
-    rate.penalize("youtube", 5.0)  # counted from now
-    rate.penalize("youtube", 1.0)  # a shorter pause does not shorten the longer one
-    await rate.wait("youtube")
-    assert clock.now == 36.0
-
-
-@pytest.mark.parametrize(("args", "match"), [
-    ((0.0,), "rate must be positive"),
-    ((1.0, 0), "burst at least 1"),
-])
-def test_bad_limits(args: tuple[float, ...], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        RateLimiter(*args)  # type: ignore[arg-type]
-
-
-def test_negative_jitter() -> None:
-    with pytest.raises(ValueError, match="jitter must not be negative"):
-        RateLimiter(1.0, jitter=-1.0)
-

@@ -50,10 +50,17 @@ async def enqueue(
     )
     if existing is not None:
         return False
+    add_job(session, target_id=target_id, host=host, kind=kind, priority=priority)
+    return True
+
+
+def add_job(
+    session: AsyncSession, *, target_id: int, host: str, kind: str = "capture", priority: int = 0
+) -> None:
+    """Queue a job for a target known to have none waiting (one just created)."""
     now = utc_now()
     session.add(Job(kind=kind, target_id=target_id, host=host, priority=priority, run_after=now,
                     created_at=now, updated_at=now))
-    return True
 
 
 async def claim(

@@ -24,6 +24,8 @@ from preserver.targets import canonical_target
 from storage import StorageError
 from workers.limits import host_group
 
+_CHUNK = 500  # keys per IN (...) lookup, well under SQLite's bound on parameters
+
 
 @dataclass(frozen=True, kw_only=True)
 class SkippedLink:
@@ -63,6 +65,17 @@ async def _has_complete_capture(session: AsyncSession, target_id: int) -> bool:
     return found is not None
 
 
+async def _known_targets(session: AsyncSession, keys: list[str]) -> dict[str, Target]:
+    """The archive's targets among ``keys``, looked up in chunks (a report may cite 10,000)."""
+    distinct = list(dict.fromkeys(keys))
+    found: dict[str, Target] = {}
+    for start in range(0, len(distinct), _CHUNK):
+        rows = await session.scalars(
+            select(Target).where(col(Target.key).in_(distinct[start:start + _CHUNK])))
+        found.update((t.key, t) for t in rows)
+    return found
+
+
 async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report."""
     text: ReportText = read_report(path)
@@ -89,30 +102,34 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
         session.add(report)
         await session.flush()
         assert report.id is not None
-        targets: dict[str, Target] = {}
-        new_targets = queued = 0
-        for link, key in resolved:
-            target = targets.get(key.key) or await session.scalar(
-                select(Target).where(col(Target.key) == key.key))
-            if target is None:
-                target = Target(key=key.key, url=key.url, platform=key.platform, created_at=now,
-                                next_check_at=now)
-                session.add(target)
-                await session.flush()
-                new_targets += 1
-            assert target.id is not None
-            if key.key not in targets:
-                targets[key.key] = target
-                if not await _has_complete_capture(session, target.id) and await queue.enqueue(
-                        session, target_id=target.id, host=host_group(key.url)):
-                    queued += 1
-            session.add(Citation(report_id=report.id, target_id=target.id, line=link.line,
-                                 offset=link.offset, raw_url=link.raw_url, label=link.label,
-                                 start_seconds=link.start_seconds))
+        known = await _known_targets(session, [key.key for _, key in resolved])
+        fresh: dict[str, Target] = {}
+        for _, key in resolved:
+            if key.key not in known and key.key not in fresh:
+                fresh[key.key] = Target(key=key.key, url=key.url, platform=key.platform,
+                                        created_at=now, next_check_at=now)
+        session.add_all(fresh.values())
+        await session.flush()  # one multi-row INSERT: ids for the citations and jobs
+        cited = {key.key: key for _, key in resolved}  # distinct, in order of citation
+        targets = {k: (known.get(k) or fresh[k]) for k in cited}
+        ids = {k: t.id for k, t in targets.items() if t.id is not None}
+        queued = 0
+        for k, target_id in ids.items():
+            host = host_group(cited[k].url)
+            if k in fresh:  # a new target has no capture and no job yet
+                queue.add_job(session, target_id=target_id, host=host)
+                queued += 1
+            elif not await _has_complete_capture(session, target_id) and await queue.enqueue(
+                    session, target_id=target_id, host=host):
+                queued += 1
+        session.add_all(Citation(report_id=report.id, target_id=ids[key.key],
+                                 line=link.line, offset=link.offset, raw_url=link.raw_url,
+                                 label=link.label, start_seconds=link.start_seconds)
+                        for link, key in resolved)
         await record_event(session, action="report_ingested", subject=text.sha256,
                            operator=archive.operator,
                            details={"name": text.name, "sha256": text.sha256, "size": text.size,
                                     "citations": len(resolved), "targets": sorted(targets)})
         return IngestResult(report=text.name, report_sha256=text.sha256, already_ingested=False,
                             citations=len(resolved), targets=len(targets),
-                            new_targets=new_targets, queued=queued, skipped=tuple(skipped))
+                            new_targets=len(fresh), queued=queued, skipped=tuple(skipped))

@@ -1,7 +1,9 @@
 """Availability audits: re-check cited links on a schedule, record every answer.
 
 - Which targets: those whose ``next_check_at`` has come (``preserver audit``), or all
-  (``--all``). They are read in batches, so an audit of any size runs in bounded memory.
+  (``--all``). They are read ``BATCH`` at a time and a new batch is read when fewer
+  than ``BATCH`` checks are left, so an audit of any size runs in bounded memory and
+  without waiting for the slowest check of each batch.
 - Probes (``workers.probe``) run concurrently under a global limit, a per-group limit
   and a per-group request rate (``[audit]`` settings); 429s and bot checks back the
   group off. Every answer is a row; the state changes only as
@@ -11,6 +13,9 @@
   changed within ``audit.recent``, rarely for stable ones; each target's slot within
   the interval is fixed by a hash of its key, so checks spread over the day instead of
   arriving together.
+- Stopping (``stop``, set by ``preserver serve`` on SIGTERM): no new check starts,
+  running checks get ``grace`` seconds and are recorded; every target not checked
+  keeps its ``next_check_at``, so the next audit picks it up.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ import asyncio
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
+from preserver.aio import drain
 from preserver.app import Archive
 from preserver.availability import record_check
 from preserver.config import Config
@@ -38,6 +46,7 @@ from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, probe
 log = logging.getLogger(__name__)
 
 BATCH = 500
+LISTED = 1000  # state changes listed in a summary; all are counted, and all are events
 
 
 @dataclass(kw_only=True)
@@ -45,7 +54,10 @@ class AuditSummary:
     checked: int = 0
     changed: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    changes: list[tuple[str, str, str]] = field(default_factory=list)  # key, from, to
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # key, from, to;
+    # the first LISTED only (the first audit of a large archive changes every target)
+    stopped: bool = False  # ``stop`` ended the audit before every due target was checked
+    interrupted: int = 0  # checks cancelled under way (their targets stay due)
 
 
 Progress = Callable[[int, int, str], None]  # done, total, current key
@@ -77,43 +89,146 @@ def _settings(config: Config) -> ProbeSettings:
     )
 
 
-async def _due_ids(archive: Archive, *, everything: bool, now: datetime) -> list[int]:
+def _due(*, everything: bool, now: datetime) -> ColumnElement[bool]:
+    return sa.true() if everything else col(Target.next_check_at) <= now
+
+
+async def _batches(archive: Archive, *, everything: bool, now: datetime
+                   ) -> AsyncGenerator[list[ProbeTarget], None]:
+    """The targets to check, ``BATCH`` at a time, in id order (keyset paging: a target
+    checked meanwhile, whose ``next_check_at`` moved, is neither skipped nor read twice)."""
+    last = 0
+    while True:
+        async with archive.db.session() as session:
+            rows = (await session.scalars(
+                select(Target).where(col(Target.id) > last, _due(everything=everything, now=now))
+                .order_by(col(Target.id)).limit(BATCH))).all()
+        if not rows:
+            return
+        last = rows[-1].id or last
+        yield [ProbeTarget(key=t.key, url=t.url, platform=t.platform) for t in rows]
+
+
+async def audit(archive: Archive, *, everything: bool = False, progress: Progress | None = None,
+                stop: asyncio.Event | None = None, grace: float = 0.0) -> AuditSummary:
+    """Check the due targets (or all of them) now; record every result.
+
+    Setting ``stop`` ends the audit early: checks waiting for their turn are dropped
+    (their targets stay due), running ones get ``grace`` seconds to answer and are
+    recorded; those still running then are cancelled and counted as ``interrupted``.
+    """
+    cfg, net = archive.config, archive.config.network
+    started = utc_now()
     async with archive.db.session() as session:
-        query = select(Target.id).order_by(col(Target.next_check_at), col(Target.id))
-        if not everything:
-            query = query.where(col(Target.next_check_at) <= now)
-        return [i for i in (await session.scalars(query)).all() if i is not None]
-
-
-async def audit(archive: Archive, *, everything: bool = False,
-                progress: Progress | None = None) -> AuditSummary:
-    """Check the due targets (or all of them) now; record every result."""
-    cfg = archive.config
-    summary = AuditSummary()
-    ids = await _due_ids(archive, everything=everything, now=utc_now())
-    limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
-    rate = RateLimiter(float(cfg.audit.rate), jitter=0.2)
-    settings = _settings(cfg)
-    net = cfg.network
+        total = await session.scalar(sa.select(sa.func.count()).select_from(Target).where(
+            _due(everything=everything, now=started))) or 0
     async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
                            timeout=cfg.capture.socket_timeout,
                            max_redirects=net.max_redirects) as http:
-
-        async def one(target: ProbeTarget) -> tuple[ProbeTarget, ProbeResult]:
-            async with limiter.slot(target.url):  # the probe itself keeps to the rate
-                return target, await probe(target, http=http, settings=settings, rate=rate)
-
-        for start in range(0, len(ids), BATCH):
-            async with archive.db.session() as session:
-                rows = (await session.scalars(select(Target).where(
-                    col(Target.id).in_(ids[start:start + BATCH])))).all()
-                batch = [ProbeTarget(key=t.key, url=t.url, platform=t.platform) for t in rows]
-            for finished in asyncio.as_completed([one(t) for t in batch]):
-                target, result = await finished
-                await _record(archive, http, target, result, summary)
-                if progress:
-                    progress(summary.checked, len(ids), target.key)
+        run = _Run(archive, http, total=total, progress=progress)
+        batches = _batches(archive, everything=everything, now=started)
+        try:
+            await run.run(batches, stop or asyncio.Event(), grace)
+        finally:
+            await run.close()
+            await batches.aclose()
+    summary = run.summary
+    if summary.stopped:
+        log.warning("audit stopped: %d checked, %d interrupted, %d left for the next audit",
+                    summary.checked, summary.interrupted, total - summary.checked)
     return summary
+
+
+_Check = asyncio.Task[tuple[ProbeTarget, ProbeResult]]
+
+
+class _Run:
+    """One audit's checks: at most ``2 * BATCH`` of them as tasks, recorded one at a time."""
+
+    def __init__(self, archive: Archive, http: httpx.AsyncClient, *, total: int,
+                 progress: Progress | None) -> None:
+        cfg = archive.config
+        self.archive, self.http, self.total, self.progress = archive, http, total, progress
+        self.summary = AuditSummary()
+        self.limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
+        self.rate = RateLimiter(float(cfg.audit.rate), jitter=0.2)
+        self.settings = _settings(cfg)
+        self.pending: set[_Check] = set()
+        self.probing: set[_Check] = set()  # holding a slot: under way
+        self.finished: asyncio.Queue[_Check | None] = asyncio.Queue()  # None: stop
+        self.recording: set[asyncio.Task[None]] = set()  # awaited even when cancelled
+
+    async def run(self, batches: AsyncIterator[list[ProbeTarget]], stop: asyncio.Event,
+                  grace: float) -> None:
+        stopped = asyncio.ensure_future(stop.wait())
+        stopped.add_done_callback(lambda _: self.finished.put_nowait(None))
+        try:
+            more = True
+            while not stop.is_set():
+                if more and len(self.pending) < BATCH:
+                    batch = await anext(batches, None)
+                    more = batch is not None
+                    for target in batch or ():
+                        self._start(target)
+                if not self.pending:
+                    return
+                task = await self.finished.get()
+                if task is None:
+                    break
+                await self._finish(task)
+        finally:
+            stopped.cancel()
+        # stopped: drop the waiting checks, give the running ones time, then cancel them
+        self.summary.stopped = True
+        for task in self.pending - self.probing:
+            task.cancel()
+        if grace and self.probing:
+            await asyncio.wait(self.probing, timeout=grace)
+        await self.close()
+
+    def _start(self, target: ProbeTarget) -> None:
+        async def check() -> tuple[ProbeTarget, ProbeResult]:
+            async with self.limiter.slot(target.url):  # the probe keeps to the rate itself
+                self.probing.add(task)
+                return target, await probe(target, http=self.http, settings=self.settings,
+                                           rate=self.rate)
+
+        task = asyncio.create_task(check(), name=f"check {target.key}")
+        task.add_done_callback(self.finished.put_nowait)
+        self.pending.add(task)
+
+    async def _finish(self, task: _Check) -> None:
+        if task not in self.pending:
+            return
+        self.pending.discard(task)
+        if task.cancelled():
+            if task in self.probing:
+                self.summary.interrupted += 1
+        elif (exc := task.exception()) is not None:  # a probe bug: log it, go on
+            log.error("audit: check failed: %r", exc)
+        else:
+            target, result = task.result()
+            recording = asyncio.create_task(
+                _record(self.archive, self.http, target, result, self.summary))
+            self.recording.add(recording)
+            recording.add_done_callback(self.recording.discard)
+            await asyncio.shield(recording)
+            if self.progress:
+                self.progress(self.summary.checked, self.total, target.key)
+        self.probing.discard(task)
+
+    async def close(self) -> None:
+        """Cancel the checks still running, record those that answered, wait for every
+        recording."""
+        for task in self.pending:
+            task.cancel()  # no effect on those done
+        await asyncio.gather(*self.pending, return_exceptions=True)
+        try:
+            for task in list(self.pending):
+                await self._finish(task)
+        finally:
+            self.pending.clear()
+            await drain(self.recording)
 
 
 async def _record(archive: Archive, http: httpx.AsyncClient, target: ProbeTarget,
@@ -133,7 +248,8 @@ async def _record(archive: Archive, http: httpx.AsyncClient, target: ProbeTarget
     summary.statuses[result.status.value] += 1
     if outcome.changed:
         summary.changed += 1
-        summary.changes.append((target.key, outcome.previous, outcome.current))
+        if len(summary.changes) < LISTED:
+            summary.changes.append((target.key, outcome.previous, outcome.current))
         if cfg.audit.webhook_url:
             await post_webhook(http, cfg.audit.webhook_url, {
                 "key": target.key, "url": target.url, "from": outcome.previous,

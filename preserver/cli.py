@@ -111,7 +111,9 @@ def audit(
     if as_json:
         _json({"checked": summary.checked, "changed": summary.changed,
                "statuses": dict(summary.statuses),
-               "changes": [{"key": k, "from": a, "to": b} for k, a, b in summary.changes]})
+               "changes": [{"key": k, "from": a, "to": b} for k, a, b in summary.changes],
+               "changes_listed": len(summary.changes), "stopped": summary.stopped,
+               "interrupted": summary.interrupted})
     else:
         render.audit_summary(out, summary)
 

@@ -254,6 +254,11 @@ def audit_summary(console: Console, summary: Any) -> None:
         console.print(f"  {status}: {n}", markup=False)
     for key, before, after in summary.changes:
         console.print(Text(f"  {key}: {before} -> {after}"))
+    if (more := summary.changed - len(summary.changes)) > 0:
+        console.print(f"  … and {more} more changes (preserver links --json lists every link)")
+    if summary.stopped:
+        console.print(f"stopped early: {summary.interrupted} checks interrupted; the links "
+                      "not checked stay due for the next audit")
 
 
 def linkrot_table(console: Console, result: Any) -> None:

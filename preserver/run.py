@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from preserver import queue
+from preserver.aio import drain, sleep_or_stop
 from preserver.app import Archive
 from preserver.errors import PreserverError
 from preserver.events import rfc3339
@@ -225,7 +226,7 @@ async def run_jobs(
                     due = await queue.next_due(session)
                 if due is None or (due - utc_now()).total_seconds() > max_wait:
                     break
-                await _sleep_or_stop(stop, max(0.0, (due - utc_now()).total_seconds()) + 0.05)
+                await sleep_or_stop(stop, max(0.0, (due - utc_now()).total_seconds()) + 0.05)
                 continue
             done, _ = await asyncio.wait(running, timeout=1.0,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -245,25 +246,6 @@ async def run_jobs(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
-        await _drain(finishing)  # finished captures are recorded, even on Ctrl-C
+        await drain(finishing)  # finished captures are recorded, even on Ctrl-C
         await http.aclose()
     return summary
-
-
-async def _drain(tasks: set[asyncio.Task[None]]) -> None:
-    """Wait for every task in ``tasks``, through cancellations; re-raise one afterwards."""
-    cancelled = False
-    while pending := {t for t in tasks if not t.done()}:
-        try:
-            await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -12,8 +12,8 @@ per missed slot) and never two of one job at a time:
 
 What must survive a restart lives in the database (jobs, ``next_check_at``,
 checkpoints), so the schedule itself needs no store. SIGTERM or SIGINT stops the
-scheduler, lets a running capture finish within the grace period and records it,
-then exits 0.
+scheduler, lets a running capture or availability check finish within the grace
+period and records it (targets not yet checked stay due), then exits 0.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Await
         await make_checkpoint(archive)
 
     async def audit_due() -> None:
-        summary = await audit(archive)
+        summary = await audit(archive, stop=stop, grace=archive.config.serve.grace)
         log.info("audit: %d checked, %d changed", summary.checked, summary.changed)
 
     async def checkpoint() -> None:
@@ -65,19 +65,27 @@ def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Await
             "fixity": fixity}
 
 
-def _guarded(name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+def _guarded(name: str, job: Callable[[], Awaitable[Any]],
+             running: set[asyncio.Task[Any]]) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        running.add(task)
         try:
             await job()
         except PreserverError as exc:  # one failed run of a job never stops the service
             log.error("%s: %s", name, exc)
+        finally:
+            running.discard(task)
 
     return run
 
 
-def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]]
-                    ) -> AsyncIOScheduler:
-    """The scheduler with every job of ``[serve]`` that has a schedule."""
+def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]],
+                    running: set[asyncio.Task[Any]] | None = None) -> AsyncIOScheduler:
+    """The scheduler with every job of ``[serve]`` that has a schedule; each run of a job
+    is in ``running`` while it runs."""
+    running = set() if running is None else running
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1,
         "misfire_grace_time": int(config.serve.misfire_grace)})
@@ -89,7 +97,7 @@ def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]
             trigger = CronTrigger.from_crontab(cron, timezone="UTC")
         except ValueError as exc:
             raise ConfigError(f"serve.{name}: not a cron schedule: {cron!r} ({exc})") from exc
-        scheduler.add_job(_guarded(name, job), trigger, id=name, name=name)
+        scheduler.add_job(_guarded(name, job, running), trigger, id=name, name=name)
     return scheduler
 
 
@@ -111,7 +119,8 @@ async def serve(config: Config, *, ready: Callable[[AsyncIOScheduler], None] | N
 async def _serve(config: Config, stop: asyncio.Event,
                  ready: Callable[[AsyncIOScheduler], None] | None) -> None:
     async with open_archive(config) as archive:
-        scheduler = build_scheduler(config, _jobs(archive, stop))
+        running: set[asyncio.Task[Any]] = set()
+        scheduler = build_scheduler(config, _jobs(archive, stop), running)
         scheduler.start()
         log.warning("serving: %s", ", ".join(
             f"{j.id} next at {j.next_run_time:%Y-%m-%d %H:%M} UTC"
@@ -120,8 +129,11 @@ async def _serve(config: Config, stop: asyncio.Event,
             ready(scheduler)
         await stop.wait()
         log.warning("stopping: waiting for running jobs")
-        scheduler.shutdown(wait=False)
-        running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
-                   and not t.done()]
+        scheduler.pause()  # no new runs; shutdown() would cancel the running ones at once
         if running:
-            await asyncio.wait(running, timeout=config.serve.grace + 5)
+            _, late = await asyncio.wait(set(running), timeout=config.serve.grace + 5)
+            for task in late:  # a fixity check or checkpoint: done again next time
+                log.warning("stopping: cancelling %s", task.get_name())
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        scheduler.shutdown(wait=False)

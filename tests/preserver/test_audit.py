@@ -1,13 +1,23 @@
 """Audits against the fixture site: every answer recorded, state changed only on
-conclusive, confirmed evidence, and the next checks spread over the interval."""
+conclusive, confirmed evidence, the next checks spread over the interval and kept in
+the database, and a stopped audit (SIGTERM to serve) losing no check."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -17,7 +27,8 @@ from preserver.audit import audit, next_check
 from preserver.config import load_config
 from preserver.models import AvailabilityCheck, Event, Job, Target, utc_now
 from preserver.reports import ingest_report
-from tests.fixture_site import FixtureSite
+from preserver.serve import serve
+from tests.fixture_site import FixtureSite, send
 from workers import Status
 
 
@@ -126,3 +137,124 @@ async def test_a_lost_link_gets_its_wayback_snapshot_queued_and_the_webhook_told
     assert len(posts) == 1
     body = json.loads(posts[0].body)
     assert (body["from"], body["to"], body["url"]) == ("unknown", "not_found", site.url("/page"))
+
+
+# -- stopping and restarting -----------------------------------------------------------------
+
+
+def _slow_then_others(tmp_path: Path, site: FixtureSite, entered: threading.Event,
+                      **serve: str) -> Path:
+    """A report whose first link answers after 1.5 s, then five quick ones on the same
+    host; one check at a time, so the quick ones wait for the slow one."""
+
+    def slow(req: BaseHTTPRequestHandler) -> None:
+        entered.set()
+        time.sleep(1.5)
+        send(req, 200, b"<html><body>up, slowly</body></html>", "text/html")
+
+    site.add("/slow", slow)
+    site.add_bytes("/quick", b"<html><body>up</body></html>", "text/html")
+    report = tmp_path / "r.txt"
+    report.write_text(f"1- أ\n{site.url('/slow')}\n" + "".join(
+        f"{n}- ب\n{site.url('/quick')}?n={n}\n" for n in range(2, 7)), encoding="utf-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+                   '[audit]\nconcurrency = 1\nper_host = 1\nrate = 50\n[serve]\n'
+                   + "".join(f'{k} = "{v}"\n' for k, v in serve.items()), encoding="utf-8")
+    return report
+
+
+async def _checked_and_due(archive: Archive) -> tuple[list[str], int]:
+    async with archive.db.session() as s:
+        checked = (await s.scalars(select(Target.url).join(
+            AvailabilityCheck, col(AvailabilityCheck.target_id) == col(Target.id)))).all()
+        due = (await s.scalars(select(Target).where(
+            col(Target.next_check_at) <= utc_now()))).all()
+    return [u.rsplit("/", 1)[-1] for u in checked], len(due)
+
+
+@pytest.mark.parametrize(("grace", "recorded"), [(10.0, ["slow"]), (0.0, [])])
+async def test_stop_records_the_running_check_and_leaves_the_rest_due(
+    tmp_path: Path, site: FixtureSite, grace: float, recorded: list[str],
+) -> None:
+    entered = threading.Event()
+    report = _slow_then_others(tmp_path, site, entered)
+    async with open_archive(load_config(tmp_path / "config.toml", env={})) as archive:
+        await ingest_report(archive, report)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=lambda: entered.wait(10) and loop.call_soon_threadsafe(
+            stop.set), daemon=True).start()
+
+        summary = await audit(archive, stop=stop, grace=grace)
+
+        assert summary.stopped and summary.checked == len(recorded)
+        assert summary.interrupted == 1 - len(recorded)  # cancelled under way, unrecorded
+        checked, due = await _checked_and_due(archive)
+        assert checked == recorded and due == 6 - len(recorded)
+        # the next audit takes up exactly what was left
+        assert (await audit(archive)).checked == 6 - len(recorded)
+        assert (await _checked_and_due(archive))[1] == 0
+
+
+async def test_sigterm_to_serve_during_an_audit_loses_no_check(
+    tmp_path: Path, site: FixtureSite,
+) -> None:
+    """The real signal, sent while the slow check is under way: serve stops the audit,
+    records that check, and leaves the five others due."""
+    entered = threading.Event()
+    report = _slow_then_others(tmp_path, site, entered, captures="", checkpoint="",
+                               fixity="", grace="10s")
+    config = load_config(tmp_path / "config.toml", env={})
+    async with open_archive(config) as archive:
+        await ingest_report(archive, report)
+
+    def start_now(scheduler: Any) -> None:
+        scheduler.get_job("audit").modify(next_run_time=datetime.now(UTC))
+        def kill_when_entered() -> None:
+            if entered.wait(10):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=kill_when_entered, daemon=True).start()
+
+    await asyncio.wait_for(serve(config, ready=start_now), timeout=60)
+    async with open_archive(config) as archive:
+        assert await _checked_and_due(archive) == (["slow"], 5)
+
+
+def test_the_schedule_survives_a_restart(tmp_path: Path, site: FixtureSite) -> None:
+    """Each audit is a new process: what is due comes from the database alone."""
+    site.add_bytes("/up", b"<html><body>up</body></html>", "text/html")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+                   '[audit]\nrate = 50\n', encoding="utf-8")
+    report = tmp_path / "r.txt"
+    report.write_text("".join(f"{n}- أ\n{site.url('/up')}?n={n}\n" for n in range(1, 6)),
+                      encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
+
+    def preserver(*args: str) -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg), *args],
+                              capture_output=True, text=True, env=env, timeout=120, check=True)
+        return json.loads(done.stdout) if "--json" in args else {}
+
+    preserver("ingest", str(report))
+    assert preserver("audit", "--json")["checked"] == 5  # new links are due at once
+    assert preserver("audit", "--json")["checked"] == 0  # then at their slot, days later
+
+    async def time_passes_for_the_third() -> None:
+        async with open_archive(load_config(cfg, env={})) as archive, \
+                archive.db.session() as s:
+            targets = (await s.scalars(select(Target).order_by(col(Target.id)))).all()
+            targets[2].next_check_at = utc_now() - timedelta(minutes=1)
+
+    asyncio.run(time_passes_for_the_third())
+    before = asyncio.run(_nexts(cfg))
+    assert preserver("audit", "--json")["checked"] == 1
+    after = asyncio.run(_nexts(cfg))
+    assert [a == b for a, b in zip(before, after, strict=True)] == [True, True, False, True, True]
+
+
+async def _nexts(cfg: Path) -> list[datetime | None]:
+    async with open_archive(load_config(cfg, env={})) as archive, archive.db.session() as s:
+        return list((await s.scalars(select(Target.next_check_at).order_by(col(Target.id)))).all())

@@ -1,0 +1,56 @@
+"""Run by ``test_audit.py`` in a process of its own: audit every target of the archive
+configured by ``argv[1]`` and print, as JSON, how many were checked and the process's
+peak resident memory (``VmHWM``, KiB) once the archive is open, after ``EARLY`` checks
+(when every batch the audit holds at once has been read) and at the end.
+
+    python -m tests.preserver.audit_memory CONFIG
+
+``VmHWM`` rather than ``getrusage``: Linux carries a parent's peak across fork and exec
+into the child's ``ru_maxrss``, so a child of a large test process would report the
+parent's peak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from preserver.app import open_archive
+from preserver.audit import audit
+from preserver.config import load_config
+
+EARLY = 1_000
+
+
+def peak_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+async def main(config: Path) -> dict[str, Any]:
+    early: list[int] = []
+    blocks: list[int] = []
+
+    def progress(done: int, total: int, key: str) -> None:
+        if done == EARLY:
+            early.append(peak_kib())
+        if done % EARLY == 0:
+            gc.collect()
+            blocks.append(sys.getallocatedblocks())
+
+    async with open_archive(load_config(config, env={})) as archive:
+        opened = peak_kib()
+        summary = await audit(archive, everything=True, progress=progress)
+    return {"checked": summary.checked, "changed": summary.changed, "opened_kib": opened,
+            "early_kib": early[0] if early else 0, "end_kib": peak_kib(), "blocks": blocks}
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(Path(sys.argv[1])))))

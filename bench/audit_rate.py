@@ -1,58 +1,59 @@
 """Checks per second of `preserver audit` over N fixture targets, with the default
-politeness against none, side by side in one run, and the audit's peak Python memory.
+politeness against none, side by side in one run, and the audit's memory.
 
     .venv/bin/python bench/audit_rate.py [--targets 10000] [--hosts 50]
 
 The targets are web links spread over HOSTS fixture sites on 127.0.0.x (one politeness
-group each), so the default limits (2 probes at once and 1 request per second per
-group, 8 at once in all) are what bounds the polite run. The figure to read is the
-ratio; absolute rates depend on this shared machine.
+group each), served from this process; each audit runs in a process of its own
+(``tests/preserver/audit_memory.py``), so the two do not share an interpreter. The
+default limits (8 probes at once, 2 per group, 1 request per second per group) are
+what bounds the polite run. The figure to read is the ratio; absolute rates depend on
+this shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from preserver.app import open_archive
-from preserver.audit import audit
 from preserver.config import load_config
 from preserver.reports import ingest_report
 from tests.fixture_site import FixtureSite
 
+UNLIMITED = "concurrency = 64\nper_host = 64\nrate = 1000000\n"
 
-async def run(targets: int, hosts: int, unlimited: bool, root: Path) -> tuple[float, int, int]:
-    sites = [FixtureSite.start(f"127.0.0.{2 + i}") for i in range(hosts)]
-    try:
-        for site in sites:
-            site.add_bytes("/ok", b"<html><body>up</body></html>", "text/html")
-        report = root / ("unlimited.txt" if unlimited else "polite.txt")
-        report.write_text("".join(
-            f"{i + 1}- رابط {i + 1}\n{sites[i % hosts].url('/ok')}?n={i}\n"
-            for i in range(targets)), encoding="utf-8")
-        limits = ("concurrency = 64\nper_host = 64\nrate = 1000000\n" if unlimited else "")
-        cfg = root / ("u.toml" if unlimited else "p.toml")
-        cfg.write_text(f'data_dir = "{root / cfg.stem}"\n[network]\nallow_networks = '
-                       f'["127.0.0.0/8"]\n[audit]\n{limits}', encoding="utf-8")
+
+def audit_in_child(sites: list[FixtureSite], targets: int, limits: str, root: Path
+                   ) -> dict[str, Any]:
+    root.mkdir()
+    report = root / "report.txt"
+    report.write_text("".join(f"{i + 1}- رابط {i + 1}\n{sites[i % len(sites)].url('/ok')}?n={i}\n"
+                              for i in range(targets)), encoding="utf-8")
+    cfg = root / "config.toml"
+    cfg.write_text(f'data_dir = "{root / "archive"}"\n[network]\n'
+                   f'allow_networks = ["127.0.0.0/8"]\n[audit]\n{limits}', encoding="utf-8")
+
+    async def ingest() -> None:
         async with open_archive(load_config(cfg, env={})) as archive:
             await ingest_report(archive, report)
-            tracemalloc.start()
-            start = time.perf_counter()
-            summary = await audit(archive, everything=True)
-            elapsed = time.perf_counter() - start
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-        return elapsed, summary.checked, peak
-    finally:
-        for site in sites:
-            site.close()
+
+    asyncio.run(ingest())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
+    done = subprocess.run([sys.executable, "-m", "tests.preserver.audit_memory", str(cfg)],
+                          capture_output=True, text=True, env=env, check=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 def main() -> None:
@@ -60,16 +61,26 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        fast, n_fast, peak_fast = asyncio.run(run(args.targets, args.hosts, True, root))
-        slow, n_slow, peak_slow = asyncio.run(run(args.targets, args.hosts, False, root))
-    print(f"{args.targets} web targets on {args.hosts} fixture hosts")
-    print(f"  unlimited:          {n_fast / fast:8.1f} checks/s  ({fast:6.1f} s, "
-          f"peak {peak_fast / 2**20:.1f} MiB)")
-    print(f"  default politeness: {n_slow / slow:8.1f} checks/s  ({slow:6.1f} s, "
-          f"peak {peak_slow / 2**20:.1f} MiB)")
-    print(f"  ratio polite / unlimited: {(n_slow / slow) / (n_fast / fast):.2f}")
+    sites = [FixtureSite.start(f"127.0.0.{2 + i}") for i in range(args.hosts)]
+    try:
+        for site in sites:
+            site.add_bytes("/ok", b"<html><body>up</body></html>", "text/html")
+        with tempfile.TemporaryDirectory() as tmp:
+            fast = audit_in_child(sites, args.targets, UNLIMITED, Path(tmp) / "unlimited")
+            slow = audit_in_child(sites, args.targets, "", Path(tmp) / "polite")
+    finally:
+        for site in sites:
+            site.close()
+    print(f"{args.targets} web targets on {args.hosts} fixture hosts, each audit in its "
+          "own process")
+    for name, got in (("unlimited", fast), ("default politeness", slow)):
+        blocks = got["blocks"]
+        print(f"  {name + ':':20}{got['checked'] / got['seconds']:8.1f} checks/s  "
+              f"({got['seconds']:6.1f} s; memory +{(got['end_kib'] - got['opened_kib']) / 1024:.1f}"
+              f" MiB over the open archive, live allocations from check 2,000 to the "
+              f"last: {max(blocks[1:]) - blocks[1]:+d} at most)")
+    rate = (slow["checked"] / slow["seconds"]) / (fast["checked"] / fast["seconds"])
+    print(f"  ratio polite / unlimited: {rate:.2f}")
 
 
 if __name__ == "__main__":

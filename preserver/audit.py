@@ -9,10 +9,11 @@
   group off. Every answer is a row; the state changes only as
   ``preserver.availability`` allows (inconclusive never; down only after
   ``confirmations`` spaced ``confirm_after`` apart).
-- The next check: soon after a down result (to confirm it), often for targets new or
-  changed within ``audit.recent``, rarely for stable ones; each target's slot within
-  the interval is fixed by a hash of its key, so checks spread over the day instead of
-  arriving together.
+- The next check (``next_check``): ``confirm_after`` after a fresh down result (to
+  confirm it), often for targets new or changed within ``audit.recent``, rarely for
+  stable ones; each target's place within the interval is fixed by a hash of its key,
+  so checks spread over the day and the week instead of arriving together
+  (``bench/audit_spread.py`` shows it for 10,000 links ingested at once).
 - Stopping (``stop``, set by ``preserver serve`` on SIGTERM): no new check starts,
   running checks get ``grace`` seconds and are recorded; every target not checked
   keeps its ``next_check_at``, so the next audit picks it up.
@@ -23,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
@@ -46,6 +48,7 @@ from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, probe
 log = logging.getLogger(__name__)
 
 BATCH = 500
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # where every target's grid of check times starts
 LISTED = 1000  # state changes listed in a summary; all are counted, and all are events
 
 
@@ -64,19 +67,35 @@ Progress = Callable[[int, int, str], None]  # done, total, current key
 
 
 def next_check(config: Config, target: Target, result: Status, now: datetime) -> datetime:
-    """When to check ``target`` again after ``result``."""
+    """When to check ``target`` again after ``result`` (``target`` already updated by it).
+
+    - A fresh down answer: after ``confirm_after`` (to 1.25 times it), so the answers
+      that confirm it are spaced as the state rule demands.
+    - An inconclusive one: again within 3 to 6 hours (or ``interval_recent``).
+    - Otherwise every ``interval_recent`` for targets new or changed within ``recent``,
+      every ``interval_stable`` for the others, at a point of the target's own grid:
+      ``EPOCH + slot * interval + n * interval`` with ``slot`` fixed by a hash of its key.
+      Checks then keep their place in the day (or week) however many targets arrived
+      together, and the next one comes at least ``min(interval / 2, interval_recent)``
+      after this one.
+    """
     audit = config.audit
+    slot = _slot(target.key)
     if result.kind == "down" and target.status != result.value:
-        interval = audit.confirm_after  # confirm (or refute) a fresh down result
-    elif result.kind == "inconclusive":
-        interval = min(audit.interval_recent, 6 * 3600.0)  # try again soon
-    else:
-        changed = target.status_since or target.created_at
-        recent = (now - changed).total_seconds() < audit.recent
-        interval = audit.interval_recent if recent else audit.interval_stable
-    # a fixed slot per key in the second half of the interval spreads checks evenly
-    slot = int.from_bytes(hashlib.sha256(target.key.encode()).digest()[:4], "big") / 2**32
-    return now + timedelta(seconds=interval * (0.5 + 0.5 * slot))
+        return now + timedelta(seconds=audit.confirm_after * (1 + 0.25 * slot))
+    if result.kind == "inconclusive":
+        return now + timedelta(seconds=min(audit.interval_recent, 6 * 3600.0) * (0.5 + 0.5 * slot))
+    changed = target.status_since or target.created_at
+    recent = (now - changed).total_seconds() < audit.recent
+    interval = audit.interval_recent if recent else audit.interval_stable
+    earliest = (now - EPOCH).total_seconds() + min(interval / 2, audit.interval_recent)
+    n = math.ceil((earliest - slot * interval) / interval)
+    return EPOCH + timedelta(seconds=(n + slot) * interval)
+
+
+def _slot(key: str) -> float:
+    """A fraction in [0, 1) fixed by ``key``: where in each interval its checks fall."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") / 2**32
 
 
 def _settings(config: Config) -> ProbeSettings:

@@ -1,7 +1,9 @@
 """Run by ``test_audit.py`` in a process of its own: audit every target of the archive
-configured by ``argv[1]`` and print, as JSON, how many were checked and the process's
-peak resident memory (``VmHWM``, KiB) once the archive is open, after ``EARLY`` checks
-(when every batch the audit holds at once has been read) and at the end.
+configured by ``argv[1]`` and print, as JSON, how many were checked, in how many
+seconds, the process's peak resident memory (``VmHWM``, KiB) once the archive is open,
+after ``EARLY`` checks (when every batch the audit holds at once has been read) and at
+the end, and the count of live Python allocations every ``EARLY`` checks. Also used by
+``bench/audit_rate.py``.
 
     python -m tests.preserver.audit_memory CONFIG
 
@@ -16,6 +18,7 @@ import asyncio
 import gc
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +50,12 @@ async def main(config: Path) -> dict[str, Any]:
 
     async with open_archive(load_config(config, env={})) as archive:
         opened = peak_kib()
+        start = time.perf_counter()
         summary = await audit(archive, everything=True, progress=progress)
+        seconds = time.perf_counter() - start
     return {"checked": summary.checked, "changed": summary.changed, "opened_kib": opened,
-            "early_kib": early[0] if early else 0, "end_kib": peak_kib(), "blocks": blocks}
+            "early_kib": early[0] if early else 0, "end_kib": peak_kib(), "blocks": blocks,
+            "seconds": seconds}
 
 
 if __name__ == "__main__":

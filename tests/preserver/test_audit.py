@@ -24,7 +24,9 @@ from sqlmodel import col, select
 
 from preserver.app import Archive, open_archive
 from preserver.audit import audit, next_check
+from preserver.availability import record_check
 from preserver.config import load_config
+from preserver.db import Database
 from preserver.models import AvailabilityCheck, Event, Job, Target, utc_now
 from preserver.reports import ingest_report
 from preserver.serve import serve
@@ -79,29 +81,77 @@ async def test_only_due_targets_are_checked(archive: Archive) -> None:
     assert all(n is not None and n > utc_now() for n in nexts)
 
 
-def test_checks_spread_over_the_interval(tmp_path: Path) -> None:
-    """10,000 stable targets due in a week land evenly over the second half of it."""
+def _stable(key: str, now: datetime) -> Target:
+    return Target(key=key, url="u", platform="youtube", status="available",
+                  status_since=now - timedelta(days=30), created_at=now - timedelta(days=30))
+
+
+def test_checks_spread_over_the_day_and_keep_their_place() -> None:
+    """10,000 stable targets all checked at one moment (as after a mass ingest) next come
+    up spread over the following week, evenly over the hours of the day, and from then on
+    exactly every ``interval_stable``."""
     cfg = load_config(None, env={})
+    day, week = 86_400.0, cfg.audit.interval_stable
     now = utc_now()
     hours: Counter[int] = Counter()
+    weekdays: Counter[int] = Counter()
     for i in range(10_000):
-        target = Target(key=f"youtube:{i:011d}", url="u", platform="youtube", status="available",
-                        status_since=now - timedelta(days=30), created_at=now - timedelta(days=30))
+        target = _stable(f"youtube:{i:011d}", now)
         when = next_check(cfg, target, Status.AVAILABLE, now)
-        delay = (when - now).total_seconds()
-        assert 0.5 * cfg.audit.interval_stable <= delay <= cfg.audit.interval_stable
-        hours[int(delay // 3600) % 24] += 1
+        assert day <= (when - now).total_seconds() < day + week  # never sooner than a day
+        assert next_check(cfg, target, Status.AVAILABLE, when) - when == timedelta(seconds=week)
+        hours[when.hour] += 1
+        weekdays[when.weekday()] += 1
     # every hour of the day gets its share (10,000 / 24 ≈ 417), none more than 25 % off
     assert all(abs(n - 10_000 / 24) < 0.25 * 10_000 / 24 for n in hours.values()), hours
+    assert all(abs(n - 10_000 / 7) < 0.1 * 10_000 / 7 for n in weekdays.values()), weekdays
+
+
+def test_new_targets_are_checked_daily_at_their_hour() -> None:
+    cfg = load_config(None, env={})
+    now = utc_now()
+    target = Target(key="youtube:aaaaaaaaaaa", url="u", platform="youtube", status="available",
+                    status_since=now, created_at=now)
+    first = next_check(cfg, target, Status.AVAILABLE, now)
+    assert 0.5 * cfg.audit.interval_recent <= (first - now).total_seconds() < 1.5 * 86_400
+    assert next_check(cfg, target, Status.AVAILABLE, first) - first == timedelta(days=1)
 
 
 def test_a_fresh_down_result_is_rechecked_after_confirm_after() -> None:
     cfg = load_config(None, env={})
     now = utc_now()
-    target = Target(key="youtube:aaaaaaaaaaa", url="u", platform="youtube", status="available",
-                    created_at=now - timedelta(days=60), status_since=now - timedelta(days=60))
+    target = _stable("youtube:aaaaaaaaaaa", now)
     delay = (next_check(cfg, target, Status.REMOVED_UPLOADER, now) - now).total_seconds()
-    assert 0.5 * cfg.audit.confirm_after <= delay <= cfg.audit.confirm_after
+    assert cfg.audit.confirm_after <= delay <= 1.25 * cfg.audit.confirm_after
+
+
+async def test_following_the_schedule_confirms_a_dead_link(db: Database) -> None:
+    """With the default rule (2 down answers ``confirm_after`` apart) and the times
+    ``next_check`` gives, a link that died is declared down at its second check, and a
+    link that answers down once and up again never is."""
+    cfg = load_config(None, env={})
+    audit_rule = {"confirmations": cfg.audit.confirmations,
+                  "confirm_after": cfg.audit.confirm_after, "operator": "t", "probe": "t"}
+
+    async def follow(key: str, answers: list[Status]) -> list[str]:
+        now = utc_now() - timedelta(days=60)
+        states = []
+        async with db.session() as s:
+            target = Target(key=key, url="u", platform="youtube", created_at=now)
+            s.add(target)
+            await s.flush()
+            for answer in answers:
+                outcome = await record_check(s, target, status=answer, message="",
+                                             now=now, **audit_rule)
+                states.append(outcome.current)
+                now = next_check(cfg, target, answer, now)
+        return states
+
+    died = await follow("youtube:dieddiedAAA", [Status.AVAILABLE] + [Status.NOT_FOUND] * 2)
+    assert died == ["available", "available", "not_found"]
+    blip = await follow("youtube:blipblipAAA", [Status.AVAILABLE, Status.NOT_FOUND,
+                                                 Status.AVAILABLE, Status.NOT_FOUND])
+    assert blip == ["available"] * 4
 
 
 async def test_a_lost_link_gets_its_wayback_snapshot_queued_and_the_webhook_told(

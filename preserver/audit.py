@@ -33,12 +33,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from preserver.aio import drain
 from preserver.app import Archive
 from preserver.availability import record_check
 from preserver.config import Config
+from preserver.errors import PreserverError
 from preserver.events import rfc3339
 from preserver.models import Target, utc_now
 from preserver.notify import on_lost, post_webhook
@@ -61,6 +63,7 @@ class AuditSummary:
     # the first LISTED only (the first audit of a large archive changes every target)
     stopped: bool = False  # ``stop`` ended the audit before every due target was checked
     interrupted: int = 0  # checks cancelled under way (their targets stay due)
+    unrecorded: int = 0  # answers the database refused (their targets stay due)
 
 
 Progress = Callable[[int, int, str], None]  # done, total, current key
@@ -112,7 +115,7 @@ def _due(*, everything: bool, now: datetime) -> ColumnElement[bool]:
     return sa.true() if everything else col(Target.next_check_at) <= now
 
 
-async def _batches(archive: Archive, *, everything: bool, now: datetime
+async def _batches(archive: Archive, *, everything: bool, now: datetime, upto: int
                    ) -> AsyncGenerator[list[ProbeTarget], None]:
     """The targets to check, ``BATCH`` at a time, in id order (keyset paging: a target
     checked meanwhile, whose ``next_check_at`` moved, is neither skipped nor read twice)."""
@@ -120,7 +123,8 @@ async def _batches(archive: Archive, *, everything: bool, now: datetime
     while True:
         async with archive.db.session() as session:
             rows = (await session.scalars(
-                select(Target).where(col(Target.id) > last, _due(everything=everything, now=now))
+                select(Target).where(col(Target.id) > last, col(Target.id) <= upto,
+                                     _due(everything=everything, now=now))
                 .order_by(col(Target.id)).limit(BATCH))).all()
         if not rows:
             return
@@ -135,19 +139,22 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
     Setting ``stop`` ends the audit early: checks waiting for their turn are dropped
     (their targets stay due), running ones get ``grace`` seconds to answer and are
     recorded; those still running then are cancelled and counted as ``interrupted``.
+    Targets added while the audit runs wait for the next one.
     """
     cfg, net = archive.config, archive.config.network
     started = utc_now()
     async with archive.db.session() as session:
+        due = _due(everything=everything, now=started)
+        upto = await session.scalar(sa.select(sa.func.max(col(Target.id)))) or 0
         total = await session.scalar(sa.select(sa.func.count()).select_from(Target).where(
-            _due(everything=everything, now=started))) or 0
+            due, col(Target.id) <= upto)) or 0
     async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
                            timeout=cfg.capture.socket_timeout,
                            max_redirects=net.max_redirects) as http:
-        run = _Run(archive, http, total=total, progress=progress)
-        batches = _batches(archive, everything=everything, now=started)
+        run = _Run(archive, http, total=total, progress=progress, stop=stop or asyncio.Event())
+        batches = _batches(archive, everything=everything, now=started, upto=upto)
         try:
-            await run.run(batches, stop or asyncio.Event(), grace)
+            await run.run(batches, grace)
         finally:
             await run.close()
             await batches.aclose()
@@ -161,13 +168,23 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
 _Check = asyncio.Task[tuple[ProbeTarget, ProbeResult]]
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Change:
+    target: ProbeTarget
+    result: ProbeResult
+    previous: str
+    current: str
+    at: datetime
+
+
 class _Run:
     """One audit's checks: at most ``2 * BATCH`` of them as tasks, recorded one at a time."""
 
     def __init__(self, archive: Archive, http: httpx.AsyncClient, *, total: int,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, stop: asyncio.Event) -> None:
         cfg = archive.config
         self.archive, self.http, self.total, self.progress = archive, http, total, progress
+        self.stop = stop
         self.summary = AuditSummary()
         self.limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
         self.rate = RateLimiter(float(cfg.audit.rate), jitter=0.2)
@@ -176,19 +193,20 @@ class _Run:
         self.probing: set[_Check] = set()  # holding a slot: under way
         self.finished: asyncio.Queue[_Check | None] = asyncio.Queue()  # None: stop
         self.recording: set[asyncio.Task[None]] = set()  # awaited even when cancelled
+        self.deferred: list[_Change] = []  # told once every answer is stored (on a stop)
 
-    async def run(self, batches: AsyncIterator[list[ProbeTarget]], stop: asyncio.Event,
-                  grace: float) -> None:
-        stopped = asyncio.ensure_future(stop.wait())
+    async def run(self, batches: AsyncIterator[list[ProbeTarget]], grace: float) -> None:
+        stopped = asyncio.ensure_future(self.stop.wait())
         stopped.add_done_callback(lambda _: self.finished.put_nowait(None))
         try:
             more = True
-            while not stop.is_set():
+            while not self.stop.is_set():
                 if more and len(self.pending) < BATCH:
                     batch = await anext(batches, None)
                     more = batch is not None
                     for target in batch or ():
-                        self._start(target)
+                        if not self.stop.is_set():
+                            self._start(target)
                 if not self.pending:
                     return
                 task = await self.finished.get()
@@ -208,6 +226,8 @@ class _Run:
     def _start(self, target: ProbeTarget) -> None:
         async def check() -> tuple[ProbeTarget, ProbeResult]:
             async with self.limiter.slot(target.url):  # the probe keeps to the rate itself
+                if self.stop.is_set():  # a slot freed after the stop: start nothing new
+                    raise asyncio.CancelledError
                 self.probing.add(task)
                 return target, await probe(target, http=self.http, settings=self.settings,
                                            rate=self.rate)
@@ -216,7 +236,7 @@ class _Run:
         task.add_done_callback(self.finished.put_nowait)
         self.pending.add(task)
 
-    async def _finish(self, task: _Check) -> None:
+    async def _finish(self, task: _Check, *, tell: bool = True) -> None:
         if task not in self.pending:
             return
         self.pending.discard(task)
@@ -227,8 +247,7 @@ class _Run:
             log.error("audit: check failed: %r", exc)
         else:
             target, result = task.result()
-            recording = asyncio.create_task(
-                _record(self.archive, self.http, target, result, self.summary))
+            recording = asyncio.create_task(self._record(target, result, tell=tell))
             self.recording.add(recording)
             recording.add_done_callback(self.recording.discard)
             await asyncio.shield(recording)
@@ -236,43 +255,75 @@ class _Run:
                 self.progress(self.summary.checked, self.total, target.key)
         self.probing.discard(task)
 
+    async def _record(self, target: ProbeTarget, result: ProbeResult, *, tell: bool) -> None:
+        summary = self.summary
+        try:
+            change = await _store(self.archive, target, result)
+        except (SQLAlchemyError, OSError) as exc:  # the database refused it: say so, go on
+            log.error("audit: could not record the check of %s: %s", target.key, exc)
+            summary.unrecorded += 1
+            return
+        summary.checked += 1
+        summary.statuses[result.status.value] += 1
+        if change is None:
+            return
+        summary.changed += 1
+        if len(summary.changes) < LISTED:
+            summary.changes.append((target.key, change.previous, change.current))
+        if tell:
+            await self._tell(change)
+        else:
+            self.deferred.append(change)
+
+    async def _tell(self, change: _Change) -> None:
+        """The webhook, and the Wayback lookup for a link that went down."""
+        try:
+            await _notify(self.archive, self.http, change)
+        except (PreserverError, SQLAlchemyError, httpx.HTTPError, OSError) as exc:
+            # a notice that failed never undoes the recorded check
+            log.error("audit: after %s went %s: %s", change.target.key, change.current, exc)
+
     async def close(self) -> None:
-        """Cancel the checks still running, record those that answered, wait for every
-        recording."""
+        """Cancel the checks still running, store every answer, then send the notices
+        (webhook, Wayback) those answers call for."""
         for task in self.pending:
             task.cancel()  # no effect on those done
         await asyncio.gather(*self.pending, return_exceptions=True)
         try:
             for task in list(self.pending):
-                await self._finish(task)
+                await self._finish(task, tell=False)
         finally:
             self.pending.clear()
             await drain(self.recording)
+        while self.deferred:
+            await self._tell(self.deferred.pop(0))
 
 
-async def _record(archive: Archive, http: httpx.AsyncClient, target: ProbeTarget,
-                  result: ProbeResult, summary: AuditSummary) -> None:
+async def _store(archive: Archive, target: ProbeTarget, result: ProbeResult) -> _Change | None:
+    """Record one answer and the next check in one transaction; the change it made."""
     cfg = archive.config
     now = utc_now()
     async with archive.db.session() as session:
         row = await session.scalar(select(Target).where(col(Target.key) == target.key))
         if row is None:  # removed meanwhile
-            return
+            return None
         outcome = await record_check(
             session, row, status=result.status, message=result.message, probe=result.probe,
             http_status=result.http_status, confirmations=cfg.audit.confirmations,
             confirm_after=cfg.audit.confirm_after, operator=archive.operator, now=now)
         row.next_check_at = next_check(cfg, row, result.status, now)
-    summary.checked += 1
-    summary.statuses[result.status.value] += 1
-    if outcome.changed:
-        summary.changed += 1
-        if len(summary.changes) < LISTED:
-            summary.changes.append((target.key, outcome.previous, outcome.current))
-        if cfg.audit.webhook_url:
-            await post_webhook(http, cfg.audit.webhook_url, {
-                "key": target.key, "url": target.url, "from": outcome.previous,
-                "to": outcome.current, "at": rfc3339(now), "message": result.message,
-                "probe": result.probe})
-        if Status(outcome.current).kind == "down":
-            await on_lost(archive, http, target.key)
+    if not outcome.changed:
+        return None
+    return _Change(target=target, result=result, previous=outcome.previous,
+                   current=outcome.current, at=now)
+
+
+async def _notify(archive: Archive, http: httpx.AsyncClient, change: _Change) -> None:
+    url = archive.config.audit.webhook_url
+    if url:
+        await post_webhook(http, url, {
+            "key": change.target.key, "url": change.target.url, "from": change.previous,
+            "to": change.current, "at": rfc3339(change.at), "message": change.result.message,
+            "probe": change.result.probe})
+    if Status(change.current).kind == "down":
+        await on_lost(archive, http, change.target.key)

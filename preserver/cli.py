@@ -113,7 +113,7 @@ def audit(
                "statuses": dict(summary.statuses),
                "changes": [{"key": k, "from": a, "to": b} for k, a, b in summary.changes],
                "changes_listed": len(summary.changes), "stopped": summary.stopped,
-               "interrupted": summary.interrupted})
+               "interrupted": summary.interrupted, "unrecorded": summary.unrecorded})
     else:
         render.audit_summary(out, summary)
 

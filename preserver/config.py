@@ -295,6 +295,7 @@ def _url(value: object, key: str) -> str:
 
 _DURATION_KEYS = {"timeout", "socket_timeout", "retry_delay", "confirm_after", "recent",
                   "interval_recent", "interval_stable", "misfire_grace", "grace"}
+_NONZERO_DURATIONS = {"interval_recent", "interval_stable"}  # a check every 0 s: no
 _SIZE_KEYS = {"max_bytes", "page_max_bytes"}
 
 
@@ -307,6 +308,8 @@ def _section(raw: Mapping[str, Any], name: str, cls: type[Any], base: Path) -> A
         key, value = f"{name}.{f.name}", table[f.name]
         if f.name in _DURATION_KEYS:
             values[f.name] = parse_duration(value, key)
+            if f.name in _NONZERO_DURATIONS and not values[f.name]:
+                raise ConfigError(f"{key}: must be longer than 0, got {value!r}")
         elif f.name in _SIZE_KEYS:
             values[f.name] = parse_size(value, key)
         elif f.type in ("int", int):

@@ -256,6 +256,9 @@ def audit_summary(console: Console, summary: Any) -> None:
         console.print(Text(f"  {key}: {before} -> {after}"))
     if (more := summary.changed - len(summary.changes)) > 0:
         console.print(f"  … and {more} more changes (preserver links --json lists every link)")
+    if summary.unrecorded:
+        console.print(f"{summary.unrecorded} answers could not be recorded (see the log); "
+                      "those links stay due")
     if summary.stopped:
         console.print(f"stopped early: {summary.interrupted} checks interrupted; the links "
                       "not checked stay due for the next audit")

@@ -65,9 +65,11 @@ def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Await
             "fixity": fixity}
 
 
-def _guarded(name: str, job: Callable[[], Awaitable[Any]],
-             running: set[asyncio.Task[Any]]) -> Callable[[], Awaitable[None]]:
+def _guarded(name: str, job: Callable[[], Awaitable[Any]], running: set[asyncio.Task[Any]],
+             stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        if stop.is_set():  # started in the same instant as the signal
+            return
         task = asyncio.current_task()
         assert task is not None
         running.add(task)
@@ -82,10 +84,12 @@ def _guarded(name: str, job: Callable[[], Awaitable[Any]],
 
 
 def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]],
-                    running: set[asyncio.Task[Any]] | None = None) -> AsyncIOScheduler:
+                    running: set[asyncio.Task[Any]] | None = None,
+                    stop: asyncio.Event | None = None) -> AsyncIOScheduler:
     """The scheduler with every job of ``[serve]`` that has a schedule; each run of a job
-    is in ``running`` while it runs."""
+    is in ``running`` while it runs, and none starts once ``stop`` is set."""
     running = set() if running is None else running
+    stop = stop or asyncio.Event()
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1,
         "misfire_grace_time": int(config.serve.misfire_grace)})
@@ -97,7 +101,7 @@ def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]
             trigger = CronTrigger.from_crontab(cron, timezone="UTC")
         except ValueError as exc:
             raise ConfigError(f"serve.{name}: not a cron schedule: {cron!r} ({exc})") from exc
-        scheduler.add_job(_guarded(name, job, running), trigger, id=name, name=name)
+        scheduler.add_job(_guarded(name, job, running, stop), trigger, id=name, name=name)
     return scheduler
 
 
@@ -120,7 +124,7 @@ async def _serve(config: Config, stop: asyncio.Event,
                  ready: Callable[[AsyncIOScheduler], None] | None) -> None:
     async with open_archive(config) as archive:
         running: set[asyncio.Task[Any]] = set()
-        scheduler = build_scheduler(config, _jobs(archive, stop), running)
+        scheduler = build_scheduler(config, _jobs(archive, stop), running, stop)
         scheduler.start()
         log.warning("serving: %s", ", ".join(
             f"{j.id} next at {j.next_run_time:%Y-%m-%d %H:%M} UTC"
@@ -130,8 +134,11 @@ async def _serve(config: Config, stop: asyncio.Event,
         await stop.wait()
         log.warning("stopping: waiting for running jobs")
         scheduler.pause()  # no new runs; shutdown() would cancel the running ones at once
-        if running:
-            _, late = await asyncio.wait(set(running), timeout=config.serve.grace + 5)
+        await asyncio.sleep(0)  # a run started in the same instant sees ``stop`` and ends
+        deadline = asyncio.get_running_loop().time() + config.serve.grace + 5
+        while running:
+            _, late = await asyncio.wait(set(running), timeout=max(
+                0.0, deadline - asyncio.get_running_loop().time()))
             for task in late:  # a fixity check or checkpoint: done again next time
                 log.warning("stopping: cancelling %s", task.get_name())
                 task.cancel()

@@ -348,3 +348,26 @@ def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
     blocks = got["blocks"]  # sampled every 1,000 checks, measured here: ±100 from 2,000 on
     assert len(blocks) == 10 and all(b - blocks[1] < 2_000 for b in blocks[1:]), blocks
     assert got["end_kib"] - got["opened_kib"] < 48 * 1024, got  # measured here: ~10 MiB
+
+
+async def test_an_answer_the_database_refuses_does_not_stop_the_audit(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database failing on one answer (injected: a real one cannot be made to refuse
+    a single row) is logged and counted; the other answers are recorded."""
+    from sqlalchemy.exc import OperationalError
+
+    from preserver import audit as audit_module
+
+    real = audit_module._store
+
+    async def refuse_flaky(archive: Archive, target: Any, result: Any) -> Any:
+        if target.url.endswith("/flaky"):
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return await real(archive, target, result)
+
+    monkeypatch.setattr(audit_module, "_store", refuse_flaky)
+    summary = await audit(archive)
+    assert (summary.checked, summary.unrecorded) == (1, 1)
+    assert await _states(archive) == {"up": "available", "flaky": "unknown"}
+    assert (await audit(archive)).unrecorded == 1  # the refused one is still due

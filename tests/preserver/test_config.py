@@ -87,6 +87,8 @@ def test_config_named_by_environment(tmp_path: Path) -> None:
         ("[network]\nallow_networks = ['not-a-net']", "is not a CIDR network"),
         ("[network]\nallow_networks = '127.0.0.1/32'", "expected a list of strings"),
         ("[probes.youtube]\noembed_url = 'ftp://x'", "expected an http"),
+        ("[audit]\ninterval_recent = '0s'", "audit.interval_recent: must be longer than 0"),
+        ("[audit]\ninterval_stable = 0", "audit.interval_stable: must be longer than 0"),
         ("capture = 3", "capture: expected a table"),
         ("database_url = 'just-a-path'", "database_url: expected a URL"),
         ("operator = 5", "operator: expected a string"),

@@ -115,16 +115,15 @@ def _due(*, everything: bool, now: datetime) -> ColumnElement[bool]:
     return sa.true() if everything else col(Target.next_check_at) <= now
 
 
-async def _batches(archive: Archive, *, everything: bool, now: datetime, upto: int
+async def _batches(archive: Archive, selected: ColumnElement[bool]
                    ) -> AsyncGenerator[list[ProbeTarget], None]:
-    """The targets to check, ``BATCH`` at a time, in id order (keyset paging: a target
+    """The ``selected`` targets, ``BATCH`` at a time, in id order (keyset paging: a target
     checked meanwhile, whose ``next_check_at`` moved, is neither skipped nor read twice)."""
     last = 0
     while True:
         async with archive.db.session() as session:
             rows = (await session.scalars(
-                select(Target).where(col(Target.id) > last, col(Target.id) <= upto,
-                                     _due(everything=everything, now=now))
+                select(Target).where(col(Target.id) > last, selected)
                 .order_by(col(Target.id)).limit(BATCH))).all()
         if not rows:
             return
@@ -144,15 +143,15 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
     cfg, net = archive.config, archive.config.network
     started = utc_now()
     async with archive.db.session() as session:
-        due = _due(everything=everything, now=started)
         upto = await session.scalar(sa.select(sa.func.max(col(Target.id)))) or 0
-        total = await session.scalar(sa.select(sa.func.count()).select_from(Target).where(
-            due, col(Target.id) <= upto)) or 0
+        selected = sa.and_(_due(everything=everything, now=started), col(Target.id) <= upto)
+        total = await session.scalar(
+            sa.select(sa.func.count()).select_from(Target).where(selected)) or 0
     async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
                            timeout=cfg.capture.socket_timeout,
                            max_redirects=net.max_redirects) as http:
         run = _Run(archive, http, total=total, progress=progress, stop=stop or asyncio.Event())
-        batches = _batches(archive, everything=everything, now=started, upto=upto)
+        batches = _batches(archive, selected)
         try:
             await run.run(batches, grace)
         finally:
@@ -220,8 +219,7 @@ class _Run:
         for task in self.pending - self.probing:
             task.cancel()
         if grace and self.probing:
-            await asyncio.wait(self.probing, timeout=grace)
-        await self.close()
+            await asyncio.wait(self.probing, timeout=grace)  # ``close`` records them
 
     def _start(self, target: ProbeTarget) -> None:
         async def check() -> tuple[ProbeTarget, ProbeResult]:
@@ -295,8 +293,9 @@ class _Run:
         finally:
             self.pending.clear()
             await drain(self.recording)
-        while self.deferred:
-            await self._tell(self.deferred.pop(0))
+        deferred, self.deferred = self.deferred, []
+        for change in deferred:
+            await self._tell(change)
 
 
 async def _store(archive: Archive, target: ProbeTarget, result: ProbeResult) -> _Change | None:

@@ -67,11 +67,10 @@ async def _has_complete_capture(session: AsyncSession, target_id: int) -> bool:
 
 async def _known_targets(session: AsyncSession, keys: list[str]) -> dict[str, Target]:
     """The archive's targets among ``keys``, looked up in chunks (a report may cite 10,000)."""
-    distinct = list(dict.fromkeys(keys))
     found: dict[str, Target] = {}
-    for start in range(0, len(distinct), _CHUNK):
+    for start in range(0, len(keys), _CHUNK):
         rows = await session.scalars(
-            select(Target).where(col(Target.key).in_(distinct[start:start + _CHUNK])))
+            select(Target).where(col(Target.key).in_(keys[start:start + _CHUNK])))
         found.update((t.key, t) for t in rows)
     return found
 
@@ -102,16 +101,13 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
         session.add(report)
         await session.flush()
         assert report.id is not None
-        known = await _known_targets(session, [key.key for _, key in resolved])
-        fresh: dict[str, Target] = {}
-        for _, key in resolved:
-            if key.key not in known and key.key not in fresh:
-                fresh[key.key] = Target(key=key.key, url=key.url, platform=key.platform,
-                                        created_at=now, next_check_at=now)
+        cited = {key.key: key for _, key in resolved}  # distinct, in order of citation
+        known = await _known_targets(session, list(cited))
+        fresh = {k: Target(key=k, url=key.url, platform=key.platform, created_at=now,
+                           next_check_at=now) for k, key in cited.items() if k not in known}
         session.add_all(fresh.values())
         await session.flush()  # one multi-row INSERT: ids for the citations and jobs
-        cited = {key.key: key for _, key in resolved}  # distinct, in order of citation
-        targets = {k: (known.get(k) or fresh[k]) for k in cited}
+        targets = {k: known.get(k) or fresh[k] for k in cited}  # in order of citation
         ids = {k: t.id for k, t in targets.items() if t.id is not None}
         queued = 0
         for k, target_id in ids.items():

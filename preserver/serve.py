@@ -134,7 +134,6 @@ async def _serve(config: Config, stop: asyncio.Event,
         await stop.wait()
         log.warning("stopping: waiting for running jobs")
         scheduler.pause()  # no new runs; shutdown() would cancel the running ones at once
-        await asyncio.sleep(0)  # a run started in the same instant sees ``stop`` and ends
         deadline = asyncio.get_running_loop().time() + config.serve.grace + 5
         while running:
             _, late = await asyncio.wait(set(running), timeout=max(

@@ -26,9 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from preserver.app import open_archive
+from preserver.archive import open_archive
 from preserver.config import load_config
-from preserver.reports import ingest_report
+from preserver.ingest.report import ingest_report
 from tests.fixture_site import FixtureSite
 
 UNLIMITED = "concurrency = 64\nper_host = 64\nrate = 1000000\n"

@@ -33,14 +33,14 @@ import sqlalchemy as sa
 
 from manifests import inclusion_proof, leaf_hash
 from manifests.package_layout import InclusionProof
-from preserver.app import open_archive
+from preserver.archive import open_archive
+from preserver.capture.record import JobRecord, record_result
 from preserver.config import load_config
-from preserver.export import export_package
-from preserver.ledger import make_checkpoint
-from preserver.models import Job, Target
-from preserver.record import JobRecord, record_result
-from preserver.reports import ingest_report
-from preserver.verify_package import verify_exported
+from preserver.custody.ledger import make_checkpoint
+from preserver.db.models import Job, Target
+from preserver.export.package import export_package
+from preserver.ingest.report import ingest_report
+from preserver.verify.package import verify_exported
 from tests.tsa import LocalTsa, make_tsa_keys
 from workers import CapturedFile, CaptureResult, CaptureState, Status
 

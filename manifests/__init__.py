@@ -42,7 +42,7 @@ from manifests.manifest import (
     CaptureManifest,
     ManifestFile,
     Outcome,
-    Target,
+    ManifestTarget,
 )
 from manifests.merkle import (
     consistency_proof,
@@ -89,12 +89,12 @@ __all__ = [
     "KeyFileError",
     "ManifestError",
     "ManifestFile",
+    "ManifestTarget",
     "NoteSignature",
     "Outcome",
     "Package",
     "SignedCheckpoint",
     "SigningKey",
-    "Target",
     "TimestampRequest",
     "VerificationError",
     "agent_details",

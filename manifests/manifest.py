@@ -10,7 +10,7 @@ The classes' constructors enforce the format's invariants, so a
 ``CaptureManifest`` in hand is well formed. ``from_bytes`` is the one way in
 from bytes (``manifests.signing.verify_capture`` the one way in from evidence).
 
-    >>> manifest = CaptureManifest(capture_id=..., target=Target(...), ...)
+    >>> manifest = CaptureManifest(capture_id=..., target=ManifestTarget(...), ...)
     >>> CaptureManifest.from_bytes(manifest.to_bytes()) == manifest
     True
 """
@@ -88,7 +88,7 @@ def _safe_name(value: object, where: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Target:
+class ManifestTarget:
     """What was captured: the target key (``youtube:<id>``), its canonical URL, its platform."""
 
     key: str
@@ -158,7 +158,7 @@ class CaptureManifest:
     """A version 1 capture manifest. Construction checks every invariant of the format."""
 
     capture_id: str
-    target: Target
+    target: ManifestTarget
     requested_url: str
     started_at: str
     finished_at: str
@@ -176,7 +176,7 @@ class CaptureManifest:
         if _UUID.fullmatch(_text(self.capture_id, "capture_id")) is None:
             raise InvalidManifest(f"capture_id {self.capture_id!r:.80} is not a lowercase UUID")
         _text(self.requested_url, "requested_url", empty=False)
-        for name, kind in (("target", Target), ("agent", Agent), ("outcome", Outcome)):
+        for name, kind in (("target", ManifestTarget), ("agent", Agent), ("outcome", Outcome)):
             if not isinstance(getattr(self, name), kind):
                 raise InvalidManifest(f"{name} must be a {kind.__name__}")
         if _instant(self.finished_at, "finished_at") < _instant(self.started_at, "started_at"):
@@ -229,7 +229,7 @@ class CaptureManifest:
             except InvalidManifest as exc:
                 raise InvalidManifest(f"files[{i}]: {exc}") from exc
         parts = {
-            "target": Target(**_members(top["target"], "target", Target)),
+            "target": ManifestTarget(**_members(top["target"], "target", ManifestTarget)),
             "agent": Agent(**_members(top["agent"], "agent", Agent)),
             "outcome": Outcome(**_members(top["outcome"], "outcome", Outcome)),
             "files": tuple(files),

@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from preserver.config import Config
-from preserver.db import make_engine
+from preserver.db.engine import make_engine
 
 YT_DLP_MAX_AGE_DAYS = 60
 MIN_FREE_BYTES = 5 * 1024**3
@@ -147,8 +147,8 @@ def check_key(config: Config) -> Check:
 
 async def check_tsas(config: Config) -> list[Check]:
     """Ask each configured TSA for a real token and verify it against the trusted roots."""
+    from preserver.custody.tsa import TsaFailed, ask_tsa, trusted_roots
     from preserver.errors import ConfigError
-    from preserver.ledger import TsaFailed, ask_tsa, trusted_roots
     from workers import make_client
 
     if not config.custody.tsa_urls:

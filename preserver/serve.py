@@ -27,7 +27,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from preserver.app import Archive, open_archive
+from preserver.archive import Archive, open_archive
 from preserver.config import Config
 from preserver.errors import ConfigError, PreserverError
 
@@ -35,10 +35,10 @@ log = logging.getLogger(__name__)
 
 
 def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Awaitable[Any]]]:
-    from preserver.audit import audit
-    from preserver.ledger import make_checkpoint
-    from preserver.run import run_jobs
-    from preserver.verify import verify_archive
+    from preserver.audit.runner import audit
+    from preserver.capture.run import run_jobs
+    from preserver.custody.ledger import make_checkpoint
+    from preserver.verify.archive import verify_archive
 
     async def captures() -> None:
         summary = await run_jobs(archive, stop=stop, retry_everything=False,

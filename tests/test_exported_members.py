@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import types
 
 import pytest
@@ -40,12 +43,12 @@ EXPORTED = {
         "KeyFileError",
         "ManifestError",
         "ManifestFile",
+        "ManifestTarget",
         "NoteSignature",
         "Outcome",
         "Package",
         "SignedCheckpoint",
         "SigningKey",
-        "Target",
         "TimestampRequest",
         "VerificationError",
         "agent_details",
@@ -114,3 +117,26 @@ def test_exported_members_are_the_packages_own(package: types.ModuleType) -> Non
         module = getattr(member, "__module__", None)
         if module is not None and not isinstance(member, types.GenericAlias | types.UnionType):
             assert module.split(".")[0] == package.__name__, f"{name} comes from {module}"
+
+
+APPLICATION = ["preserver.audit", "preserver.capture", "preserver.custody", "preserver.db",
+               "preserver.export", "preserver.ingest", "preserver.verify", "preserver.views",
+               "preserver.views.linkrot"]
+
+
+@pytest.mark.parametrize("name", APPLICATION)
+def test_application_subpackages_state_their_public_names(name: str) -> None:
+    """Each name in ``__all__`` resolves (lazily) to an object of that subpackage, and the
+    ``TYPE_CHECKING`` imports type checkers read name exactly the same set."""
+    package = importlib.import_module(name)
+    assert sorted(dir(package)) == sorted(package.__all__)
+    for member in package.__all__:
+        value = getattr(package, member)
+        module = getattr(value, "__module__", None)
+        if module is not None:
+            assert module.startswith(name + "."), f"{member} comes from {module}"
+    tree = ast.parse(inspect.getsource(package))
+    typed = sorted(alias.asname or alias.name for node in tree.body if isinstance(node, ast.If)
+                   and ast.unparse(node.test) == "TYPE_CHECKING" for imp in node.body
+                   if isinstance(imp, ast.ImportFrom) for alias in imp.names)
+    assert typed == sorted(package.__all__)

@@ -13,7 +13,7 @@ Where ``forkserver`` does not exist (Windows) ``spawn`` is used.
 The main script is not preloaded: CPython 3.11's forkserver never does
 (``ensure_running`` looks for a ``main_path`` key that preparation data calls
 ``init_main_from_path``), so each child re-imports a main script that has no
-module spec. ``preserver.cli.main`` gives its console script one; other
+module spec. ``preserver.cli.commands.main`` gives its console script one; other
 programs that run captures should do the same or run under ``python -m``.
 """
 

@@ -1,38 +1,46 @@
-"""Read report files into plain text (DESIGN.md "Data flow": ingest).
+"""Ingest: a report file becomes citations and queued capture jobs.
 
-``read_report(path)`` checks the file (exists, regular, not empty, not binary,
-at most ``max_bytes``), picks a reader by extension (``.txt .text .md .markdown
-.html .htm``) or, when the extension is missing or unknown, by sniffing the
-content, and returns a frozen ``ReportText``. Any file that is not a report we
-can read raises ``InvalidReport`` with a one-line message naming the file and
-the cause ("PDF reports are not supported yet", "empty file", …).
+- ``readers/``: a report file (text, Markdown, HTML) as plain text with lines;
+- ``links``: every URL in that text with its citation context (line, label, offset);
+- ``targets``: a URL's canonical target key (``youtube:ID``, ``facebook:ID``, ``web:…``);
+- ``report``: ``ingest_report`` records the report, its citations and targets, and
+  queues the captures.
 
-A new format is one module exposing ``READER = Reader(...)`` plus one entry in
-``_READERS`` below (see ``_base.Reader``); order is sniffing priority, and the
-plain-text reader, which accepts any text, stays last.
-
->>> from pathlib import Path
->>> import tempfile
->>> report = Path(tempfile.mkdtemp()) / "douma.txt"
->>> _ = report.write_text("5- name\\nhttps://youtu.be/u7qI99N8OM8\\n", encoding="utf-8")
->>> read_report(report).media_type
-'text/plain'
+Public names are imported on first use (``preserver._lazy``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from preserver.ingest import html, markdown, text
-from preserver.ingest._base import Reader, ReportText, read
+from preserver._lazy import exports
 
-__all__ = ["Reader", "ReportText", "read_report"]
+if TYPE_CHECKING:
+    from preserver.ingest.links import FoundLink, extract_links
+    from preserver.ingest.readers import ReportText, read_report
+    from preserver.ingest.report import IngestResult, SkippedLink, ingest_report
+    from preserver.ingest.targets import TargetKey, canonical_target
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+__all__ = [
+    "FoundLink",
+    "IngestResult",
+    "ReportText",
+    "SkippedLink",
+    "TargetKey",
+    "canonical_target",
+    "extract_links",
+    "ingest_report",
+    "read_report",
+]
 
-_READERS: tuple[Reader, ...] = (html.READER, markdown.READER, text.READER)
-
-
-def read_report(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReportText:
-    """The text of the report at ``path``; ``InvalidReport`` if it is not one we can read."""
-    return read(Path(path), _READERS, max_bytes=max_bytes)
+__getattr__, __dir__ = exports(__name__, {
+    "FoundLink": "links",
+    "IngestResult": "report",
+    "ReportText": "readers",
+    "SkippedLink": "report",
+    "TargetKey": "targets",
+    "canonical_target": "targets",
+    "extract_links": "links",
+    "ingest_report": "report",
+    "read_report": "readers",
+})

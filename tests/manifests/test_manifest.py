@@ -20,9 +20,9 @@ from manifests import (
     InvalidKey,
     InvalidManifest,
     ManifestFile,
+    ManifestTarget,
     Outcome,
     SigningKey,
-    Target,
     VerificationError,
     agent_details,
     canonical_json,
@@ -61,7 +61,7 @@ EXPECTED = (
 def make_manifest(**changes: Any) -> CaptureManifest:
     fields: dict[str, Any] = {
         "capture_id": "6f1c2e4a-8b3d-4c5e-9f60-7a8b9c0d1e2f",
-        "target": Target(
+        "target": ManifestTarget(
             key="youtube:45WIwFETn3E",
             url="https://www.youtube.com/watch?v=45WIwFETn3E",
             platform="youtube",
@@ -362,7 +362,7 @@ def test_name_of_200_characters_is_accepted() -> None:
         ({"metadata": {"big": 2**60}}, "outside"),
         ({"metadata": {"s": "\ud800"}}, "lone surrogate"),
         ({"requested_url": ""}, "requested_url must not be empty"),
-        ({"target": {"key": "k"}}, "target must be a Target"),
+        ({"target": {"key": "k"}}, "target must be a ManifestTarget"),
         ({"files": ({"name": "x"},)}, r"files\[0\] must be a ManifestFile"),
         ({"manifest_version": 2}, "manifest_version 2 is not supported"),
     ],

@@ -46,15 +46,15 @@ from manifests import (
 from manifests.package_layout import InclusionProof, PackageIndex
 from manifests.signing import key_id, public_key_pem
 from preserver import cli
-from preserver.app import open_archive
+from preserver.archive import open_archive
+from preserver.capture.run import run_jobs
 from preserver.config import load_config
+from preserver.custody.events import record_event
+from preserver.custody.ledger import make_checkpoint
+from preserver.db.models import Event
 from preserver.errors import IntegrityError
-from preserver.events import record_event
-from preserver.export import export_package
-from preserver.ledger import make_checkpoint
-from preserver.models import Event
-from preserver.reports import ingest_report
-from preserver.run import run_jobs
+from preserver.export.package import export_package
+from preserver.ingest.report import ingest_report
 from tests.fixture_site import FixtureSite, Media, html_page
 from tests.tsa import LocalTsa, TsaKeys
 

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from preserver.app import open_archive
-from preserver.audit import audit
+from preserver.archive import open_archive
+from preserver.audit.runner import audit
 from preserver.config import load_config
 
 EARLY = 1_000

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from preserver.db import Database
+from preserver.db.engine import Database
 
 PG_URL = os.environ.get("PRESERVER_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from preserver.app import Archive, open_archive
-from preserver.audit import audit, next_check
-from preserver.availability import record_check
+from preserver.archive import Archive, open_archive
+from preserver.audit.availability import record_check
+from preserver.audit.runner import audit, next_check
 from preserver.config import load_config
-from preserver.db import Database
-from preserver.models import AvailabilityCheck, Event, Job, Target, utc_now
-from preserver.reports import ingest_report
+from preserver.db.engine import Database
+from preserver.db.models import AvailabilityCheck, Event, Job, Target, utc_now
+from preserver.ingest.report import ingest_report
 from preserver.serve import serve
 from tests.fixture_site import FixtureSite, send
 from workers import Status
@@ -357,7 +357,7 @@ async def test_an_answer_the_database_refuses_does_not_stop_the_audit(
     a single row) is logged and counted; the other answers are recorded."""
     from sqlalchemy.exc import OperationalError
 
-    from preserver import audit as audit_module
+    from preserver.audit import runner as audit_module
 
     real = audit_module._store
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from preserver import audit as audit_module
-from preserver.app import Archive, open_archive
-from preserver.audit import audit
+from preserver.archive import Archive, open_archive
+from preserver.audit import runner as audit_module
+from preserver.audit.runner import audit
 from preserver.config import Config, load_config
-from preserver.models import AvailabilityCheck, Event, Target
-from preserver.reports import ingest_report
+from preserver.db.models import AvailabilityCheck, Event, Target
+from preserver.ingest.report import ingest_report
 from tests.fixture_site import FixtureSite
 from tests.workers.test_probes import HERE, OK_JSON, OEmbed
 from workers.probes import ProbeSettings

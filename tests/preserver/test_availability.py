@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from preserver.availability import record_check
-from preserver.db import Database
-from preserver.models import AvailabilityCheck, Event, Target, utc_now
+from preserver.audit.availability import record_check
+from preserver.db.engine import Database
+from preserver.db.models import AvailabilityCheck, Event, Target, utc_now
 from workers import Status
 
 HOUR = 3600.0

@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from manifests import Finding
-from preserver.app import open_archive
+from preserver.archive import open_archive
 from preserver.config import Config, load_config
+from preserver.db.models import Event
 from preserver.errors import InputError
-from preserver.export import export_package
-from preserver.models import Event
-from preserver.reports import ingest_report
-from preserver.verify_package import verify_exported
+from preserver.export.package import export_package
+from preserver.ingest.report import ingest_report
+from preserver.verify.package import verify_exported
 
 
 def _config(tmp_path: Path) -> Config:

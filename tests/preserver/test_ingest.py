@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import preserver.ingest
+import preserver.ingest.readers
 from preserver.errors import InputError, InvalidReport
-from preserver.ingest import ReportText, read_report
-from preserver.ingest.html import html_to_text
-from preserver.ingest.markdown import markdown_to_text
-from preserver.links import extract_links
+from preserver.ingest.links import extract_links
+from preserver.ingest.readers import ReportText, read_report
+from preserver.ingest.readers.html import html_to_text
+from preserver.ingest.readers.markdown import markdown_to_text
 
 DATA = Path(__file__).parent / "data"
 
@@ -25,7 +25,7 @@ def labels(report: ReportText) -> list[tuple[str, str]]:
 
 
 def test_public_names() -> None:
-    assert preserver.ingest.__all__ == ["Reader", "ReportText", "read_report"]
+    assert preserver.ingest.readers.__all__ == ["Reader", "ReportText", "read_report"]
 
 
 def test_plain_text_report() -> None:

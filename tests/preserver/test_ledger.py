@@ -12,15 +12,20 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from manifests import Checkpoint as SignedTreeHead
-from manifests import Finding, load_or_create_signing_key, sign_checkpoint, timestamp_request
-from preserver.app import Archive, open_archive
+from manifests import (
+    Checkpoint,
+    Finding,
+    load_or_create_signing_key,
+    sign_checkpoint,
+    timestamp_request,
+)
+from preserver.archive import Archive, open_archive
+from preserver.capture.run import run_jobs
 from preserver.config import load_config
-from preserver.ledger import make_checkpoint, origin
-from preserver.models import Checkpoint, CheckpointTimestamp, Event
-from preserver.reports import ingest_report
-from preserver.run import run_jobs
-from preserver.verify import verify_archive
+from preserver.custody.ledger import make_checkpoint, origin
+from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event
+from preserver.ingest.report import ingest_report
+from preserver.verify.archive import verify_archive
 from tests.fixture_site import FixtureSite, Media
 from tests.tsa import LocalTsa
 
@@ -74,12 +79,12 @@ async def test_a_down_tsa_leaves_the_checkpoint_pending_then_retries(
     assert result.created and result.timestamped_by == ()
     assert len(result.pending) == 1 and "HTTP 503" in result.pending[0]
     async with archive.db.session() as s:
-        assert (await s.scalars(select(Checkpoint))).one().timestamps_pending
+        assert (await s.scalars(select(CheckpointRow))).one().timestamps_pending
     tsa.mode = "ok"
     await verify_archive(archive)  # adds a fixity_checked event: the ledger grows
     later = await make_checkpoint(archive)  # new checkpoint; the pending one is asked again
     async with archive.db.session() as s:
-        rows = (await s.scalars(select(Checkpoint))).all()
+        rows = (await s.scalars(select(CheckpointRow))).all()
         stamps = (await s.scalars(select(CheckpointTimestamp))).all()
     assert later.created and not any(r.timestamps_pending for r in rows)
     assert len(stamps) == len(rows) == 2
@@ -165,11 +170,11 @@ async def test_a_checkpoint_forged_with_another_key_is_caught(
 ) -> None:
     first = await make_checkpoint(archive)
     other = load_or_create_signing_key(tmp_path / "other-keys")
-    forged = sign_checkpoint(SignedTreeHead(origin=origin(archive), size=first.size,
+    forged = sign_checkpoint(Checkpoint(origin=origin(archive), size=first.size,
                                             root=bytes.fromhex(first.root)), other,
                              name=origin(archive))
     async with archive.db.session() as s:
-        await s.execute(sa.update(Checkpoint).values(text=forged))
+        await s.execute(sa.update(CheckpointRow).values(text=forged))
     found = failed(await verify_archive(archive))
     assert any(f"checkpoint {first.size}: signature: checkpoint: no signature by" in f
                for f in found), found
@@ -192,7 +197,7 @@ async def test_a_token_from_an_untrusted_tsa_is_caught(
     await make_checkpoint(archive)
     async with archive.db.session() as s:
         stamp = (await s.scalars(select(CheckpointTimestamp))).one()
-        row = await s.get_one(Checkpoint, stamp.checkpoint_id)
+        row = await s.get_one(CheckpointRow, stamp.checkpoint_id)
         stamp.token = rogue_tsa.reply(timestamp_request(row.text).der)  # signed by a rogue CA
     found = failed(await verify_archive(archive))
     assert any("does not chain to a trusted root" in f for f in found), found

@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.app import open_archive
-from preserver.availability import record_check
+from preserver.archive import open_archive
+from preserver.audit.availability import record_check
 from preserver.config import load_config
+from preserver.db.models import Capture, CaptureFile, Target
 from preserver.errors import UnknownKey
-from preserver.linkrot import CSV_COLUMNS, LinkrotReport, as_text, linkrot, to_json
-from preserver.linkrot_html import render_html
-from preserver.models import Capture, CaptureFile, Target
-from preserver.reports import ingest_report
+from preserver.ingest.report import ingest_report
+from preserver.views.linkrot import CSV_COLUMNS, LinkrotReport, as_text, linkrot, to_json
+from preserver.views.linkrot.html import render_html
 from workers import Status
 
 D0 = datetime(2026, 1, 1, tzinfo=UTC)

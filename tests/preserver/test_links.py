@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import preserver.links as links_module
-from preserver.links import FoundLink, extract_links
-from preserver.targets import canonical_target
+import preserver.ingest.links as links_module
+from preserver.ingest.links import FoundLink, extract_links
+from preserver.ingest.targets import canonical_target
 
 DATA = Path(__file__).parent / "data"
 DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"

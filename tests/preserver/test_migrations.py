@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import preserver.models  # noqa: F401  (registers the tables)
-from preserver.db import Database
+import preserver.db.models  # noqa: F401  (registers the tables)
+from preserver.db.engine import Database
 
 
 async def test_migrations_match_the_models(db: Database) -> None:

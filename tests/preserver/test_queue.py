@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from preserver import queue
-from preserver.db import Database
-from preserver.models import Job, Target, utc_now
+from preserver.db import queue
+from preserver.db.engine import Database
+from preserver.db.models import Job, Target, utc_now
 
 
 async def _target(db: Database, key: str) -> int:

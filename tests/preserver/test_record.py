@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 from preserver import views
-from preserver.app import open_archive
+from preserver.archive import open_archive
+from preserver.capture.record import JobRecord, record_result
 from preserver.config import load_config
-from preserver.queue import claim
-from preserver.record import JobRecord, record_result
-from preserver.reports import ingest_report
+from preserver.db.queue import claim
+from preserver.ingest.report import ingest_report
 from workers import CaptureResult, CaptureState, Status
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from preserver import render
+from preserver.cli import render
 
 HOSTILE = "[/] [bold]الضحية[/bold] [link=http://x]y[/link]"
 

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import preserver.run as run_module
-from preserver.app import Archive, open_archive
+import preserver.capture.run as run_module
+from preserver.archive import Archive, open_archive
+from preserver.capture.record import JobRecord
+from preserver.capture.run import JobEvent, run_jobs
 from preserver.config import load_config
+from preserver.db.models import AvailabilityCheck, Capture, CaptureFile, Job
 from preserver.errors import RunError
-from preserver.models import AvailabilityCheck, Capture, CaptureFile, Job
-from preserver.record import JobRecord
-from preserver.reports import ingest_report
-from preserver.run import JobEvent, run_jobs
-from preserver.verify import verify_archive
+from preserver.ingest.report import ingest_report
+from preserver.verify.archive import verify_archive
 from storage import LocalBlobStore, StorageUnavailable
 from tests.fixture_site import FixtureSite, Media, send
 

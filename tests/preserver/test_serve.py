@@ -16,8 +16,8 @@ import pytest
 from sqlmodel import select
 
 from preserver.config import load_config
+from preserver.db.models import Job
 from preserver.errors import ConfigError
-from preserver.models import Job
 from preserver.serve import build_scheduler, serve
 from tests.fixture_site import FixtureSite, Media
 
@@ -74,8 +74,8 @@ async def test_sigterm_during_a_capture_records_it(tmp_path: Path, site: Fixture
                                                    media: Media) -> None:
     """The capture job is started at once; SIGTERM arrives while it downloads a slow
     video; the job ends recorded (done or waiting to retry), never left running."""
-    from preserver.app import open_archive
-    from preserver.reports import ingest_report
+    from preserver.archive import open_archive
+    from preserver.ingest.report import ingest_report
 
     url = site.add_slow("/v/slow.mp4", media.mp4.read_bytes(), "video/mp4", delay=0.01)
     config = load_config(_config(tmp_path, audit="", checkpoint="", fixity="", grace="2s"),

@@ -10,9 +10,9 @@ from yt_dlp.extractor.common import InfoExtractor
 from yt_dlp.extractor.facebook import FacebookIE
 from yt_dlp.extractor.youtube import YoutubeIE
 
-import preserver.targets as targets_module
+import preserver.ingest.targets as targets_module
 from preserver.errors import InvalidURL
-from preserver.targets import Target, canonical_target
+from preserver.ingest.targets import TargetKey, canonical_target
 
 YT = "https://www.youtube.com/watch?v="
 V = "IscNRmrlxBk"
@@ -167,11 +167,11 @@ def test_time_offset_is_not_part_of_the_key() -> None:
 
 
 def test_target_is_frozen_and_keyword_only() -> None:
-    target = Target(key="web:https://a.org/", url="https://a.org/", platform="web")
+    target = TargetKey(key="web:https://a.org/", url="https://a.org/", platform="web")
     with pytest.raises(AttributeError, match="cannot assign"):
         target.key = "x"  # type: ignore[misc]
     with pytest.raises(TypeError, match="positional"):
-        Target("web:x", "x", "web")  # type: ignore[call-arg]
+        TargetKey("web:x", "x", "web")  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -341,4 +341,4 @@ def test_random_text_gives_a_target_or_invalid_url_and_targets_are_fixed_points(
 
 
 def test_public_names() -> None:
-    assert targets_module.__all__ == ["MAX_URL_LENGTH", "Target", "canonical_target"]
+    assert targets_module.__all__ == ["MAX_URL_LENGTH", "TargetKey", "canonical_target"]

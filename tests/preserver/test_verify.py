@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from manifests import Finding
-from preserver.app import Archive, open_archive
+from preserver.archive import Archive, open_archive
+from preserver.capture.run import run_jobs
 from preserver.config import load_config
-from preserver.models import Capture, CaptureFile
-from preserver.reports import ingest_report
-from preserver.run import run_jobs
-from preserver.verify import verify_archive
+from preserver.db.models import Capture, CaptureFile
+from preserver.ingest.report import ingest_report
+from preserver.verify.archive import verify_archive
 from tests.fixture_site import FixtureSite, Media
 
 

@@ -1,0 +1,92 @@
+"""The open archive: configuration, database, blob store and signing key together.
+
+``open_archive(config)`` checks the data directory (creating it on first use),
+opens and migrates the database, opens the blob store and loads (or creates) the
+signing key. Every command that touches the archive goes through it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from manifests import KeyFileError, SigningKey, load_or_create_signing_key
+from preserver.config import Config
+from preserver.custody.events import record_event
+from preserver.db.engine import Database
+from preserver.errors import RunError
+from storage import LocalBlobStore, StorageError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Archive:
+    config: Config
+    db: Database
+    store: LocalBlobStore
+    key: SigningKey
+
+    @property
+    def operator(self) -> str:
+        return self.config.operator
+
+    def ffmpeg(self) -> str | None:
+        """The ffmpeg to use: ``capture.ffmpeg`` when set, else the one on PATH."""
+        configured = self.config.capture.ffmpeg
+        if configured:
+            return configured if Path(configured).is_file() else shutil.which(configured)
+        return shutil.which("ffmpeg")
+
+
+def prepare_data_dir(config: Config) -> None:
+    """Create the data directory layout; fail with the path and the fix when unusable."""
+    for path in (config.data_dir, config.blobs_dir, config.tmp_dir):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"data directory {path} cannot be created: {exc.strerror or exc}") from exc
+        if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+            raise RunError(f"data directory {path} is not readable and writable by this user")
+
+
+def require_existing(config: Config) -> None:
+    """For commands that only read: the archive must already be there.
+
+    A mistyped ``data_dir`` must not quietly become a new, empty archive that then
+    "verifies": say where we looked instead.
+    """
+    hint = f"check data_dir in {config.path or 'config.toml'} or PRESERVER_DATA_DIR"
+    if not config.data_dir.is_dir():
+        raise RunError(f"no archive at {config.data_dir} ({hint})")
+    if not config.database_url and not (config.data_dir / "preserver.db").is_file():
+        raise RunError(f"no archive database in {config.data_dir} ({hint})")
+    if not (config.keys_dir / "signing.key").is_file():
+        raise RunError(f"the archive's signing key is missing: {config.keys_dir / 'signing.key'}")
+
+
+@asynccontextmanager
+async def open_archive(config: Config, *, create: bool = True,
+                       migrate: bool = True) -> AsyncIterator[Archive]:
+    """Open the archive; ``create=False`` (read-only commands) refuses to start a new one."""
+    if not create:
+        require_existing(config)
+    prepare_data_dir(config)
+    try:
+        store = LocalBlobStore(config.blobs_dir, config.tmp_dir)
+        key = load_or_create_signing_key(config.keys_dir)
+    except (StorageError, KeyFileError) as exc:
+        raise RunError(str(exc)) from exc
+    db = await Database.open(config.db_url, migrate_schema=migrate)
+    try:
+        archive = Archive(config=config, db=db, store=store, key=key)
+        if key.created:
+            async with db.session() as session:
+                await record_event(session, action="key_created", subject=key.key_id,
+                                   operator=config.operator,
+                                   details={"algorithm": "Ed25519", "key_id": key.key_id})
+        yield archive
+    finally:
+        await db.close()

@@ -1,0 +1,328 @@
+"""Availability audits: re-check cited links on a schedule, record every answer.
+
+- Which targets: those whose ``next_check_at`` has come (``preserver audit``), or all
+  (``--all``). They are read ``BATCH`` at a time and a new batch is read when fewer
+  than ``BATCH`` checks are left, so an audit of any size runs in bounded memory and
+  without waiting for the slowest check of each batch.
+- Probes (``workers.probe``) run concurrently under a global limit, a per-group limit
+  and a per-group request rate (``[audit]`` settings); 429s and bot checks back the
+  group off. Every answer is a row; the state changes only as
+  ``preserver.availability`` allows (inconclusive never; down only after
+  ``confirmations`` spaced ``confirm_after`` apart).
+- The next check (``next_check``): ``confirm_after`` after a fresh down result (to
+  confirm it), often for targets new or changed within ``audit.recent``, rarely for
+  stable ones; each target's place within the interval is fixed by a hash of its key,
+  so checks spread over the day and the week instead of arriving together
+  (``bench/audit_spread.py`` shows it for 10,000 links ingested at once).
+- Stopping (``stop``, set by ``preserver serve`` on SIGTERM): no new check starts,
+  running checks get ``grace`` seconds and are recorded; every target not checked
+  keeps its ``next_check_at``, so the next audit picks it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col, select
+
+from preserver.archive import Archive
+from preserver.audit.availability import record_check
+from preserver.audit.notify import on_lost, post_webhook
+from preserver.concurrency import drain
+from preserver.config import Config
+from preserver.custody.events import rfc3339
+from preserver.db.models import Target, utc_now
+from preserver.errors import PreserverError
+from workers import HostLimiter, Limits, RateLimiter, Status, make_client
+from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, probe
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # where every target's grid of check times starts
+LISTED = 1000  # state changes listed in a summary; all are counted, and all are events
+
+
+@dataclass(kw_only=True)
+class AuditSummary:
+    checked: int = 0
+    changed: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # key, from, to;
+    # the first LISTED only (the first audit of a large archive changes every target)
+    stopped: bool = False  # ``stop`` ended the audit before every due target was checked
+    interrupted: int = 0  # checks cancelled under way (their targets stay due)
+    unrecorded: int = 0  # answers the database refused (their targets stay due)
+
+
+Progress = Callable[[int, int, str], None]  # done, total, current key
+
+
+def next_check(config: Config, target: Target, result: Status, now: datetime) -> datetime:
+    """When to check ``target`` again after ``result`` (``target`` already updated by it).
+
+    - A fresh down answer: after ``confirm_after`` (to 1.25 times it), so the answers
+      that confirm it are spaced as the state rule demands.
+    - An inconclusive one: again within 3 to 6 hours (or ``interval_recent``).
+    - Otherwise every ``interval_recent`` for targets new or changed within ``recent``,
+      every ``interval_stable`` for the others, at a point of the target's own grid:
+      ``EPOCH + slot * interval + n * interval`` with ``slot`` fixed by a hash of its key.
+      Checks then keep their place in the day (or week) however many targets arrived
+      together, and the next one comes at least ``min(interval / 2, interval_recent)``
+      after this one.
+    """
+    audit = config.audit
+    slot = _slot(target.key)
+    if result.kind == "down" and target.status != result.value:
+        return now + timedelta(seconds=audit.confirm_after * (1 + 0.25 * slot))
+    if result.kind == "inconclusive":
+        return now + timedelta(seconds=min(audit.interval_recent, 6 * 3600.0) * (0.5 + 0.5 * slot))
+    changed = target.status_since or target.created_at
+    recent = (now - changed).total_seconds() < audit.recent
+    interval = audit.interval_recent if recent else audit.interval_stable
+    earliest = (now - EPOCH).total_seconds() + min(interval / 2, audit.interval_recent)
+    n = math.ceil((earliest - slot * interval) / interval)
+    return EPOCH + timedelta(seconds=(n + slot) * interval)
+
+
+def _slot(key: str) -> float:
+    """A fraction in [0, 1) fixed by ``key``: where in each interval its checks fall."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") / 2**32
+
+
+def _settings(config: Config) -> ProbeSettings:
+    return ProbeSettings(
+        oembed_url=config.probes.youtube_oembed_url,
+        limits=Limits(max_bytes=1 << 20, timeout_seconds=max(60.0, config.capture.socket_timeout),
+                      socket_timeout_seconds=config.capture.socket_timeout),
+        allow_private=config.network.allow_private,
+        allow_networks=config.network.allow_networks,
+    )
+
+
+def _due(*, everything: bool, now: datetime) -> ColumnElement[bool]:
+    return sa.true() if everything else col(Target.next_check_at) <= now
+
+
+async def _batches(archive: Archive, selected: ColumnElement[bool]
+                   ) -> AsyncGenerator[list[ProbeTarget], None]:
+    """The ``selected`` targets, ``BATCH`` at a time, in id order (keyset paging: a target
+    checked meanwhile, whose ``next_check_at`` moved, is neither skipped nor read twice)."""
+    last = 0
+    while True:
+        async with archive.db.session() as session:
+            rows = (await session.scalars(
+                select(Target).where(col(Target.id) > last, selected)
+                .order_by(col(Target.id)).limit(BATCH))).all()
+        if not rows:
+            return
+        last = rows[-1].id or last
+        yield [ProbeTarget(key=t.key, url=t.url, platform=t.platform) for t in rows]
+
+
+async def audit(archive: Archive, *, everything: bool = False, progress: Progress | None = None,
+                stop: asyncio.Event | None = None, grace: float = 0.0) -> AuditSummary:
+    """Check the due targets (or all of them) now; record every result.
+
+    Setting ``stop`` ends the audit early: checks waiting for their turn are dropped
+    (their targets stay due), running ones get ``grace`` seconds to answer and are
+    recorded; those still running then are cancelled and counted as ``interrupted``.
+    Targets added while the audit runs wait for the next one.
+    """
+    cfg, net = archive.config, archive.config.network
+    started = utc_now()
+    async with archive.db.session() as session:
+        upto = await session.scalar(sa.select(sa.func.max(col(Target.id)))) or 0
+        selected = sa.and_(_due(everything=everything, now=started), col(Target.id) <= upto)
+        total = await session.scalar(
+            sa.select(sa.func.count()).select_from(Target).where(selected)) or 0
+    async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
+                           timeout=cfg.capture.socket_timeout,
+                           max_redirects=net.max_redirects) as http:
+        run = _Run(archive, http, total=total, progress=progress, stop=stop or asyncio.Event())
+        batches = _batches(archive, selected)
+        try:
+            await run.run(batches, grace)
+        finally:
+            await run.close()
+            await batches.aclose()
+    summary = run.summary
+    if summary.stopped:
+        log.warning("audit stopped: %d checked, %d interrupted, %d left for the next audit",
+                    summary.checked, summary.interrupted, total - summary.checked)
+    return summary
+
+
+_Check = asyncio.Task[tuple[ProbeTarget, ProbeResult]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Change:
+    target: ProbeTarget
+    result: ProbeResult
+    previous: str
+    current: str
+    at: datetime
+
+
+class _Run:
+    """One audit's checks: at most ``2 * BATCH`` of them as tasks, recorded one at a time."""
+
+    def __init__(self, archive: Archive, http: httpx.AsyncClient, *, total: int,
+                 progress: Progress | None, stop: asyncio.Event) -> None:
+        cfg = archive.config
+        self.archive, self.http, self.total, self.progress = archive, http, total, progress
+        self.stop = stop
+        self.summary = AuditSummary()
+        self.limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
+        self.rate = RateLimiter(float(cfg.audit.rate), jitter=0.2)
+        self.settings = _settings(cfg)
+        self.pending: set[_Check] = set()
+        self.probing: set[_Check] = set()  # holding a slot: under way
+        self.finished: asyncio.Queue[_Check | None] = asyncio.Queue()  # None: stop
+        self.recording: set[asyncio.Task[None]] = set()  # awaited even when cancelled
+        self.deferred: list[_Change] = []  # told once every answer is stored (on a stop)
+
+    async def run(self, batches: AsyncIterator[list[ProbeTarget]], grace: float) -> None:
+        stopped = asyncio.ensure_future(self.stop.wait())
+        stopped.add_done_callback(lambda _: self.finished.put_nowait(None))
+        try:
+            more = True
+            while not self.stop.is_set():
+                if more and len(self.pending) < BATCH:
+                    batch = await anext(batches, None)
+                    more = batch is not None
+                    for target in batch or ():
+                        if not self.stop.is_set():
+                            self._start(target)
+                if not self.pending:
+                    return
+                task = await self.finished.get()
+                if task is None:
+                    break
+                await self._finish(task)
+        finally:
+            stopped.cancel()
+        # stopped: drop the waiting checks, give the running ones time, then cancel them
+        self.summary.stopped = True
+        for task in self.pending - self.probing:
+            task.cancel()
+        if grace and self.probing:
+            await asyncio.wait(self.probing, timeout=grace)  # ``close`` records them
+
+    def _start(self, target: ProbeTarget) -> None:
+        async def check() -> tuple[ProbeTarget, ProbeResult]:
+            async with self.limiter.slot(target.url):  # the probe keeps to the rate itself
+                if self.stop.is_set():  # a slot freed after the stop: start nothing new
+                    raise asyncio.CancelledError
+                self.probing.add(task)
+                return target, await probe(target, http=self.http, settings=self.settings,
+                                           rate=self.rate)
+
+        task = asyncio.create_task(check(), name=f"check {target.key}")
+        task.add_done_callback(self.finished.put_nowait)
+        self.pending.add(task)
+
+    async def _finish(self, task: _Check, *, tell: bool = True) -> None:
+        if task not in self.pending:
+            return
+        self.pending.discard(task)
+        if task.cancelled():
+            if task in self.probing:
+                self.summary.interrupted += 1
+        elif (exc := task.exception()) is not None:  # a probe bug: log it, go on
+            log.error("audit: check failed: %r", exc)
+        else:
+            target, result = task.result()
+            recording = asyncio.create_task(self._record(target, result, tell=tell))
+            self.recording.add(recording)
+            recording.add_done_callback(self.recording.discard)
+            await asyncio.shield(recording)
+            if self.progress:
+                self.progress(self.summary.checked, self.total, target.key)
+        self.probing.discard(task)
+
+    async def _record(self, target: ProbeTarget, result: ProbeResult, *, tell: bool) -> None:
+        summary = self.summary
+        try:
+            change = await _store(self.archive, target, result)
+        except (SQLAlchemyError, OSError) as exc:  # the database refused it: say so, go on
+            log.error("audit: could not record the check of %s: %s", target.key, exc)
+            summary.unrecorded += 1
+            return
+        summary.checked += 1
+        summary.statuses[result.status.value] += 1
+        if change is None:
+            return
+        summary.changed += 1
+        if len(summary.changes) < LISTED:
+            summary.changes.append((target.key, change.previous, change.current))
+        if tell:
+            await self._tell(change)
+        else:
+            self.deferred.append(change)
+
+    async def _tell(self, change: _Change) -> None:
+        """The webhook, and the Wayback lookup for a link that went down."""
+        try:
+            await _notify(self.archive, self.http, change)
+        except (PreserverError, SQLAlchemyError, httpx.HTTPError, OSError) as exc:
+            # a notice that failed never undoes the recorded check
+            log.error("audit: after %s went %s: %s", change.target.key, change.current, exc)
+
+    async def close(self) -> None:
+        """Cancel the checks still running, store every answer, then send the notices
+        (webhook, Wayback) those answers call for."""
+        for task in self.pending:
+            task.cancel()  # no effect on those done
+        await asyncio.gather(*self.pending, return_exceptions=True)
+        try:
+            for task in list(self.pending):
+                await self._finish(task, tell=False)
+        finally:
+            self.pending.clear()
+            await drain(self.recording)
+        deferred, self.deferred = self.deferred, []
+        for change in deferred:
+            await self._tell(change)
+
+
+async def _store(archive: Archive, target: ProbeTarget, result: ProbeResult) -> _Change | None:
+    """Record one answer and the next check in one transaction; the change it made."""
+    cfg = archive.config
+    now = utc_now()
+    async with archive.db.session() as session:
+        row = await session.scalar(select(Target).where(col(Target.key) == target.key))
+        if row is None:  # removed meanwhile
+            return None
+        outcome = await record_check(
+            session, row, status=result.status, message=result.message, probe=result.probe,
+            http_status=result.http_status, confirmations=cfg.audit.confirmations,
+            confirm_after=cfg.audit.confirm_after, operator=archive.operator, now=now)
+        row.next_check_at = next_check(cfg, row, result.status, now)
+    if not outcome.changed:
+        return None
+    return _Change(target=target, result=result, previous=outcome.previous,
+                   current=outcome.current, at=now)
+
+
+async def _notify(archive: Archive, http: httpx.AsyncClient, change: _Change) -> None:
+    url = archive.config.audit.webhook_url
+    if url:
+        await post_webhook(http, url, {
+            "key": change.target.key, "url": change.target.url, "from": change.previous,
+            "to": change.current, "at": rfc3339(change.at), "message": change.result.message,
+            "probe": change.result.probe})
+    if Status(change.current).kind == "down":
+        await on_lost(archive, http, change.target.key)

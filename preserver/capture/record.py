@@ -1,0 +1,142 @@
+"""Recording a worker's result: manifest, signature, rows, availability, job state.
+
+A capture is recorded (manifest v1 signed and stored as a blob, capture and
+file rows, a ``capture_stored`` custody event) when it holds files or when the
+platform gave a definite answer; a transient failure with nothing stored only
+updates the job (and is retried). Everything for one result is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from manifests import (
+    CaptureManifest,
+    ManifestFile,
+    ManifestTarget,
+    Outcome,
+    agent_details,
+    sanitize_metadata,
+    sign,
+)
+from preserver.archive import Archive
+from preserver.audit.availability import record_check
+from preserver.custody.events import record_event
+from preserver.db import queue
+from preserver.db.models import Capture, CaptureFile, Target
+from preserver.errors import InvalidURL
+from preserver.ingest.targets import canonical_target
+from preserver.version import __version__
+from storage import StorageError
+from workers import CaptureResult, CaptureState, Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobRecord:
+    job_id: int
+    target_id: int
+    target_key: str
+    url: str
+    platform: str
+
+
+def _resolved_key(url: str) -> str | None:
+    """The ``facebook:<id>`` key a short Facebook link led to, if it led to one."""
+    try:
+        key = canonical_target(url).key
+    except InvalidURL:
+        return None
+    return key if key.startswith("facebook:") else None
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
+                   result: CaptureResult) -> bytes:
+    """The capture manifest v1 (DESIGN.md, contract) as canonical JSON bytes."""
+    manifest = CaptureManifest(
+        capture_id=capture_id,
+        target=ManifestTarget(key=job.target_key, url=job.url, platform=job.platform),
+        requested_url=job.url,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        agent=agent_details(operator=archive.operator, software_version=__version__),
+        outcome=Outcome(state=result.state.value, status=result.status.value,
+                        message=result.message),
+        files=tuple(ManifestFile(role=f.role, name=f.name, sha256=f.sha256, size=f.size,
+                                 media_type=f.media_type) for f in result.files),
+        metadata=sanitize_metadata(result.metadata),
+    )
+    return manifest.to_bytes()
+
+
+async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
+                        retry_in: float | None, capture_id: str | None = None,
+                        local: bool = False) -> str | None:
+    """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept.
+
+    ``retry_in``: the job is tried again within this run after that many seconds, so a
+    transient partial result is not kept yet (the last attempt's is). ``local``: the
+    failure was this machine's (disk full, interrupted, a bug), not an answer about the
+    link, so it is not an availability check.
+    """
+    capture_id = capture_id or str(uuid.uuid4())
+    keep = not result.transient or (bool(result.files) and retry_in is None)
+    manifest_sha: str | None = None
+    signature_sha = ""
+    if keep:
+        data = build_manifest(archive, job, capture_id, result)
+        try:
+            manifest_sha = archive.store.put_bytes(data).sha256
+            signature_sha = archive.store.put_bytes(sign(archive.key, data)).sha256
+        except StorageError as exc:  # nothing is recorded; the job waits for a later run
+            log.error("cannot store the manifest of %s: %s", job.target_key, exc)
+            keep, manifest_sha, local, retry_in = False, None, True, None
+            result = CaptureResult(state=CaptureState.FAILED, status=Status.ERROR,
+                                   message=f"manifest not stored: {exc}", transient=True,
+                                   started_at=result.started_at, finished_at=result.finished_at)
+    cfg = archive.config
+    async with archive.db.session() as session:
+        target = await session.get_one(Target, job.target_id)
+        if target.key.startswith("facebook-url:") and result.resolved_url:
+            target.resolved_key = _resolved_key(result.resolved_url) or target.resolved_key
+        if keep and manifest_sha is not None:
+            session.add(Capture(
+                id=capture_id, target_id=job.target_id, job_id=job.job_id,
+                state=result.state.value, status=result.status.value, message=result.message,
+                requested_url=job.url, started_at=_parse_time(result.started_at),
+                finished_at=_parse_time(result.finished_at), manifest_sha256=manifest_sha,
+                signature_sha256=signature_sha, key_id=archive.key.key_id))
+            await session.flush()
+            for f in result.files:
+                session.add(CaptureFile(capture_id=capture_id, role=f.role, name=f.name,
+                                        sha256=f.sha256, size=f.size, media_type=f.media_type))
+            await record_event(session, action="capture_stored", subject=job.target_key,
+                               operator=archive.operator,
+                               details={"capture_id": capture_id, "manifest_sha256": manifest_sha,
+                                        "signature_sha256": signature_sha,
+                                        "state": result.state.value,
+                                        "status": result.status.value})
+        if not local:
+            await record_check(session, target, status=result.status, message=result.message,
+                               probe="capture", confirmations=cfg.audit.confirmations,
+                               confirm_after=cfg.audit.confirm_after, operator=archive.operator)
+        if retry_in is not None:
+            await queue.finish(session, job.job_id, state="queued", error=result.message,
+                               retry_in=retry_in)
+        elif result.transient:
+            await queue.finish(session, job.job_id, state="retry", error=result.message,
+                               retry_in=cfg.capture.retry_delay)
+        elif result.state is CaptureState.FAILED and not result.status.conclusive:
+            await queue.finish(session, job.job_id, state="failed", error=result.message)
+        else:
+            await queue.finish(session, job.job_id, state="done",
+                               error=result.message or None)
+    return manifest_sha

@@ -1,0 +1,12 @@
+"""The command line: ``preserver COMMAND`` (typer + rich).
+
+- ``commands``: each command parses its options, calls one function of an
+  application subpackage, and renders the result; ``main`` is the one error boundary;
+- ``render``: rich tables, progress bars and one-line verdicts.
+"""
+
+from __future__ import annotations
+
+from preserver.cli.commands import app, main
+
+__all__ = ["app", "main"]

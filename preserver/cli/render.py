@@ -1,0 +1,293 @@
+"""Human-readable output: rich tables and progress bars for the CLI.
+
+Progress and notices go to stderr, results to stdout, so ``--json`` output and
+tables can be piped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rich.console import Console
+from rich.markup import escape as esc
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from preserver.archive import Archive
+
+T = TypeVar("T")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.fields[current]}", markup=False), console=console,
+                    transient=False)
+
+
+def ingest_result(console: Console, result: Any) -> None:
+    if result.already_ingested:
+        console.print(f"{esc(result.report)}: already ingested ({result.citations} citations, "
+                      f"{result.targets} targets); nothing added")
+    else:
+        console.print(f"{esc(result.report)}: {result.citations} citations of {result.targets} targets "
+                      f"({result.new_targets} new), {result.queued} captures queued")
+    for skipped in result.skipped:
+        console.print(f"  skipped line {skipped.line}: {esc(repr(skipped.raw_url))}: "
+                      f"{esc(skipped.reason)}",
+                      highlight=False)
+
+
+async def with_run_progress(console: Console, archive: Archive, total: int,
+                            run_jobs: Callable[..., Awaitable[T]]) -> T:
+    """Run ``run_jobs`` under a progress bar of ``total`` jobs (queued, retrying, running)."""
+    with _progress(console) as bar:
+        task = bar.add_task("capturing", total=total or None, current="")
+        active: set[str] = set()
+
+        def on_event(event: Any) -> None:
+            if event.result is None:
+                active.add(event.target_key)
+            else:
+                active.discard(event.target_key)
+                if event.retry_in is None:
+                    bar.advance(task)
+                else:
+                    console.print(f"  {esc(event.target_key)}: {event.result.status.value}: "
+                                  f"{esc(event.result.message[:120])} (retrying in "
+                                  f"{event.retry_in:.0f} s)", highlight=False)
+            bar.update(task, current=", ".join(sorted(active))[:80])
+
+        return await run_jobs(archive, progress=on_event)
+
+
+def checkpoint_result(console: Console, result: Any) -> None:
+    what = "new checkpoint" if result.created else "checkpoint"
+    line = f"custody ledger: {what} of {result.size} events, root {result.root[:16]}…"
+    if result.timestamped_by:
+        line += f", timestamped by {len(result.timestamped_by)} TSA(s)"
+    console.print(line, highlight=False)
+    for problem in result.pending:
+        console.print(f"  [yellow]timestamp pending[/] {esc(problem)} (asked again on the next "
+                      "run or `preserver checkpoint`)", highlight=False)
+
+
+def run_summary(console: Console, summary: Any) -> None:
+    console.print(f"{summary.captured} captured, {summary.partial} partial, "
+                  f"{summary.failed} failed, {summary.retrying} retries")
+
+
+def _outcome(item: dict[str, Any], run_started: str) -> tuple[str, str]:
+    complete = [c for c in item["captures"] if c["state"] == "complete"]
+    if complete and all(c["finished_at"] < run_started for c in complete):
+        return "skipped", "dim"  # captured by an earlier run: not captured again
+    if complete:
+        return "captured", "green"
+    if any(c["state"] == "partial" for c in item["captures"]):
+        return "partial", "yellow"
+    return "failed", "red"
+
+
+def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
+                   skipped: Sequence[Any] = (), run_started: str = "") -> None:
+    """One row per target: captured, partial, failed (with the platform's words) or
+    skipped (already archived, or a link that is not capturable)."""
+    table = Table(title="Preservation result")
+    for col in ("label", "target", "result", "status", "files", "detail"):
+        table.add_column(col, overflow="fold")
+    tally: Counter[str] = Counter()
+    for item in items:
+        outcome, color = _outcome(item, run_started)
+        tally[outcome] += 1
+        label = item["citations"][0]["label"] if item["citations"] else ""
+        best = next((c for c in reversed(item["captures"]) if c["state"] == "complete"),
+                    item["captures"][-1] if item["captures"] else None)
+        files = best["files"] if best else []
+        detail = "already in the archive" if outcome == "skipped" else ""
+        if outcome in ("failed", "partial"):
+            detail = (item.get("last_check") or {}).get("message") or \
+                     ((item.get("job") or {}).get("last_error") or "")
+        status = (item.get("last_check") or {}).get("status") or item["status"]
+        table.add_row(Text(label), Text(item["key"]), f"[{color}]{outcome}[/]", status,
+                      f"{len(files)} ({_size(sum(f['size'] for f in files))})",
+                      Text(detail[:200]))
+    for link in skipped:
+        tally["skipped"] += 1
+        table.add_row(Text(f"line {link.line}"), Text(link.raw_url), "[dim]skipped[/]", "",
+                      "", Text(link.reason[:200]))
+    console.print(table)
+    console.print(f"{tally['captured']} captured, {tally['partial']} partial, "
+                  f"{tally['failed']} failed, {tally['skipped']} skipped")
+
+
+def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
+    table = Table()
+    for col in ("target", "status", "citations", "captures", "sha256 (media)"):
+        table.add_column(col, overflow="fold")
+    for item in items:
+        cites = "; ".join(f"{c['report']}:{c['line']} {c['label']}" for c in item["citations"])
+        media = [f["sha256"][:16] for c in item["captures"] for f in c["files"] if f["role"] == "media"]
+        caps = ", ".join(c["state"] for c in item["captures"]) or "-"
+        table.add_row(Text(item["key"]), item["status"], Text(cites), caps, " ".join(media))
+    console.print(table)
+
+
+def status(console: Console, result: dict[str, Any]) -> None:
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("count")
+    table.add_row("reports", str(result["reports"]))
+    table.add_row("citations", str(result["citations"]))
+    for section in ("targets", "availability", "captures", "jobs"):
+        for name, n in sorted(result[section].items()):
+            table.add_row(f"{section}: {name}", str(n))
+    table.add_row("files", f"{result['files']} ({_size(result['bytes'])})")
+    ledger = result["ledger"]
+    table.add_row("custody events", str(ledger["events"]))
+    cp = ledger["checkpoint"]
+    table.add_row("last checkpoint", "none" if cp is None else
+                  f"{cp['size']} events at {cp['created_at']}, {ledger['timestamps']} timestamps")
+    if ledger["timestamps_pending_for"]:
+        sizes = ", ".join(map(str, ledger["timestamps_pending_for"]))
+        table.add_row("[yellow]timestamps pending[/]", f"checkpoints of {sizes} events "
+                      "(a TSA did not answer; retried on the next run)")
+    console.print(table)
+
+
+def show(console: Console, item: dict[str, Any]) -> None:
+    console.print(Text(item["key"], style="bold") + Text(f"  {item['url']}"))
+    say = console.print
+    say(f"status: {item['status']} (since {item['status_since'] or '-'})", markup=False)
+    for c in item["citations"]:
+        say(f"cited: {c['report']} line {c['line']}: {c['label']} — {c['raw_url']}",
+            markup=False, highlight=False)
+    for cap in item["captures"]:
+        say(f"capture {cap['id']} {cap['state']} {cap['status']} at {cap['finished_at']}"
+            f" manifest {cap['manifest_sha256']}", markup=False, highlight=False)
+        if cap["message"]:
+            say(f"  message: {cap['message']}", markup=False, highlight=False)
+        for f in cap["files"]:
+            say(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
+                markup=False, highlight=False)
+    for check in item["checks"]:
+        say(f"check {check['checked_at']} {check['probe']}: {check['status']} "
+            f"{check['message'][:120]}", markup=False, highlight=False)
+    for event in item["events"]:
+        say(f"event #{event['id']} {event['time']} {event['action']}", markup=False)
+
+
+def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
+    for r in results:
+        if not r["matches"]:
+            console.print(f"{esc(r['file'])}: [red]not in the archive[/] (sha256 {r['sha256']})",
+                          highlight=False)
+            continue
+        for m in r["matches"]:
+            console.print(f"{esc(r['file'])}: [green]identical[/] to {esc(m['name'])} of "
+                          f"{esc(m['target'])}, "
+                          f"captured {m['captured_at']} (capture {m['capture_id']}, "
+                          f"manifest {m['manifest_sha256']})", highlight=False)
+            for c in m["citations"]:
+                console.print(f"  cited in {esc(c['report'])} line {c['line']}: {esc(c['label'])}",
+                              highlight=False)
+
+
+async def with_verify_progress(console: Console, archive: Archive,
+                               verify: Callable[..., Awaitable[T]]) -> T:
+    with _progress(console) as bar:
+        task = bar.add_task("verifying blobs", total=None, current="")
+        return await verify(archive, progress=lambda done, total: bar.update(
+            task, completed=done, total=total))
+
+
+def verify_result(console: Console, findings: Sequence[Any]) -> None:
+    tally = Counter(f.outcome for f in findings)
+    for f in findings:
+        if f.outcome == "failed":
+            console.print(f"[red]FAILED[/] {esc(f.subject)}: {f.check}: {esc(f.detail)}",
+                          highlight=False)
+    console.print(f"{tally['passed']} checks passed, {tally['failed']} failed, "
+                  f"{tally['not_checked']} not checked")
+
+
+def doctor(console: Console, checks: Sequence[Any]) -> None:
+    styles = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for c in checks:
+        detail = Text(c.detail)
+        if c.fix:
+            detail.append("\nfix: " + c.fix, style="bold")
+        table.add_row(Text(c.outcome.upper(), style=styles[c.outcome]), Text(c.name), detail)
+    console.print(table)
+
+
+async def with_audit_progress(console: Console, archive: Archive,
+                              audit: Callable[..., Awaitable[T]], **options: Any) -> T:
+    with _progress(console) as bar:
+        task = bar.add_task("checking links", total=None, current="")
+        return await audit(archive, progress=lambda done, total, key: bar.update(
+            task, completed=done, total=total, current=key[:60]), **options)
+
+
+def audit_summary(console: Console, summary: Any) -> None:
+    console.print(f"{summary.checked} links checked, {summary.changed} changed state")
+    for status, n in sorted(summary.statuses.items()):
+        console.print(f"  {status}: {n}", markup=False)
+    for key, before, after in summary.changes:
+        console.print(Text(f"  {key}: {before} -> {after}"))
+    if (more := summary.changed - len(summary.changes)) > 0:
+        console.print(f"  … and {more} more changes (preserver links --json lists every link)")
+    if summary.unrecorded:
+        console.print(f"{summary.unrecorded} answers could not be recorded (see the log); "
+                      "those links stay due")
+    if summary.stopped:
+        console.print(f"stopped early: {summary.interrupted} checks interrupted; the links "
+                      "not checked stay due for the next audit")
+
+
+def linkrot_table(console: Console, result: Any) -> None:
+    """``linkrot``: per report, counts by kind and down reasons, then one row per link."""
+    styles = {"up": "green", "down": "red", "restricted": "yellow", "unknown": "dim"}
+
+    def counts_line(title: str, counts: Any, reasons: Sequence[tuple[str, int]]) -> Text:
+        line = Text(f"{title}: {counts.total} links — ")
+        for kind in ("up", "down", "restricted", "unknown"):
+            line.append(f"{kind} {getattr(counts, kind)}  ", style=styles[kind])
+        if reasons:
+            line.append("(down: " + ", ".join(f"{s} {n}" for s, n in reasons) + ")")
+        return line
+
+    for r in result.reports:
+        console.print(counts_line(r.name, r.counts, r.down_by_reason), highlight=False)
+        table = Table(show_lines=False)
+        for name in ("label", "key", "status", "since", "copy held"):
+            table.add_column(name, overflow="fold")
+        for link in r.links:
+            if link.copy is None:
+                held = Text("LOST", style="bold red") if link.lost else Text("-")
+            else:
+                held = Text(f"{link.copy.held} {link.copy.captured_at[:10]} ")
+                held.append(" ".join(f.sha256[:16] + "…" for f in link.copy.files), style="dim")
+                if link.lost:
+                    held.append(" (media lost)", style="red")
+            table.add_row(Text(" | ".join(link.labels)), Text(link.key),
+                          Text(link.status, style=styles[link.kind]),
+                          Text((link.since or "-")[:19]), held)
+        console.print(table)
+    console.print(counts_line("all reports", result.totals, result.down_by_reason),
+                  highlight=False)

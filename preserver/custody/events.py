@@ -1,0 +1,50 @@
+"""Custody events: every action the archive takes, appended in order.
+
+An event is canonical JSON (``manifests.canonical_json``) with its time, actor
+(operator, host, software version), action and subject. The custody ledger
+(a Merkle log over these rows) builds on this table.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from manifests import canonical_json
+from preserver.db.models import Event, utc_now
+from preserver.version import __version__
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC time as ``2026-11-21T16:24:51.123456Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def actor(operator: str) -> dict[str, str]:
+    return {"operator": operator, "host": socket.gethostname(), "software": f"preserver {__version__}"}
+
+
+async def record_event(
+    session: AsyncSession, *, action: str, subject: str, operator: str, details: dict[str, Any],
+    time: datetime | None = None,
+) -> Event:
+    """Append one event (inside the caller's transaction)."""
+    moment = time or utc_now()
+    body = canonical_json({
+        # A random salt per event: an inclusion proof in one report's package carries its
+        # neighbours' leaf hashes, which must not let anyone confirm a guessed event of
+        # another report.
+        "salt": secrets.token_hex(16),
+        "time": rfc3339(moment),
+        "actor": actor(operator),
+        "action": action,
+        "subject": subject,
+        "details": details,
+    })
+    event = Event(time=moment, action=action, subject=subject, body=body)
+    session.add(event)
+    return event

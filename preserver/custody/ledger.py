@@ -1,0 +1,140 @@
+"""The custody ledger: custody events as the leaves of an append-only Merkle tree
+(RFC 9162 section 2.1), with signed checkpoints (C2SP tlog-checkpoint) timestamped
+by RFC 3161 authorities.
+
+- Events are *sequenced* (given their leaf index, ``seq``) in id order, under a
+  table lock, only when a checkpoint is made: an event whose transaction commits
+  late can never slip in below a checkpointed size.
+- A checkpoint is made after every run and on ``preserver checkpoint``; a size
+  already checkpointed is not signed again.
+- Every configured TSA is asked for a token over the checkpoint's exact text; a
+  token is kept only after it verifies against the trusted roots. A TSA that is
+  down does not stop anything: the checkpoint stays ``timestamps_pending`` and the
+  next checkpoint (or run) asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from manifests import (
+    Checkpoint,
+    leaf_hash,
+    root_hash,
+    sign_checkpoint,
+)
+from preserver.custody.tsa import TsaFailed, ask_tsa, trusted_roots
+from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, utc_now
+from workers import make_client
+
+if TYPE_CHECKING:
+    from preserver.archive import Archive
+
+log = logging.getLogger(__name__)
+
+_TSA_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointOutcome:
+    size: int
+    root: str  # hex
+    created: bool  # False when this size was already checkpointed
+    timestamped_by: tuple[str, ...]  # TSA URLs whose verified tokens the checkpoint holds
+    pending: tuple[str, ...]  # TSA URLs still to answer (with the reason)
+
+
+def origin(archive: Archive) -> str:
+    return archive.config.custody.origin or f"preserver/{archive.key.key_id[:16]}"
+
+
+async def sequence_events(session: AsyncSession) -> int:
+    """Give every unsequenced event its leaf index, in id order. Returns the tree size."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(sa.text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
+    else:  # SQLite: a write statement takes the database's write lock before we count
+        await session.execute(sa.update(Event).where(col(Event.id).is_(None)).values(seq=None))
+    size = int(await session.scalar(select(sa.func.count()).where(col(Event.seq).is_not(None)))
+               or 0)
+    pending = (await session.scalars(
+        select(Event.id).where(col(Event.seq).is_(None)).order_by(col(Event.id)))).all()
+    for offset, event_id in enumerate(pending):
+        await session.execute(sa.update(Event).where(col(Event.id) == event_id)
+                              .values(seq=size + offset))
+    return size + len(pending)
+
+
+async def leaf_hashes(session: AsyncSession, size: int | None = None) -> list[bytes]:
+    """The ledger's leaf hashes in order (the first ``size`` of them)."""
+    query = select(Event.body).where(col(Event.seq).is_not(None)).order_by(col(Event.seq))
+    if size is not None:
+        query = query.limit(size)
+    return [leaf_hash(body) for body in (await session.scalars(query)).all()]
+
+
+async def make_checkpoint(archive: Archive) -> CheckpointOutcome:
+    """Sequence new events, sign a checkpoint of the whole ledger if it grew, timestamp it."""
+    async with archive.db.session() as session:
+        size = await sequence_events(session)
+        root = root_hash(await leaf_hashes(session, size))
+        row = await session.scalar(select(CheckpointRow).where(CheckpointRow.size == size))
+        created = row is None
+        if row is None:
+            checkpoint = Checkpoint(origin=origin(archive), size=size, root=root)
+            text = sign_checkpoint(checkpoint, archive.key, name=origin(archive))
+            row = CheckpointRow(size=size, root=root.hex(), text=text, created_at=utc_now(),
+                                timestamps_pending=bool(archive.config.custody.tsa_urls))
+            session.add(row)
+            await session.flush()
+    stamped, pending = await timestamp_checkpoints(archive)
+    return CheckpointOutcome(size=size, root=root.hex(), created=created,
+                             timestamped_by=stamped.get(size, ()),
+                             pending=tuple(pending.get(size, ())))
+
+
+async def timestamp_checkpoints(
+    archive: Archive,
+) -> tuple[dict[int, tuple[str, ...]], dict[int, list[str]]]:
+    """Ask every configured TSA for each checkpoint still missing its token.
+
+    Returns ({size: urls that timestamped it}, {size: ["url: reason", …] still pending}).
+    """
+    urls = archive.config.custody.tsa_urls
+    stamped: dict[int, tuple[str, ...]] = {}
+    pending: dict[int, list[str]] = {}
+    if not urls:
+        return stamped, pending
+    roots = trusted_roots(archive.config)
+    async with archive.db.session() as session:
+        rows = (await session.scalars(select(CheckpointRow).where(
+            col(CheckpointRow.timestamps_pending)).order_by(col(CheckpointRow.size)))).all()
+        have = {(t.checkpoint_id, t.tsa_url) for t in (await session.scalars(
+            select(CheckpointTimestamp))).all()}
+    net = archive.config.network
+    async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
+                           timeout=_TSA_TIMEOUT, max_redirects=net.max_redirects) as http:
+        for row in rows:
+            assert row.id is not None
+            missing = [u for u in urls if (row.id, u) not in have]
+            for url in missing:
+                try:
+                    token, chain, when = await ask_tsa(http, url, row.text, roots)
+                except TsaFailed as exc:
+                    log.warning("timestamp from %s for checkpoint %d: %s", url, row.size, exc)
+                    pending.setdefault(row.size, []).append(f"{url}: {exc}")
+                    continue
+                async with archive.db.session() as session:
+                    session.add(CheckpointTimestamp(checkpoint_id=row.id, tsa_url=url,
+                                                    token=token, chain=chain, gen_time=when))
+            async with archive.db.session() as session:
+                fresh = await session.get_one(CheckpointRow, row.id)
+                fresh.timestamps_pending = row.size in pending
+            stamped[row.size] = tuple(u for u in urls if u not in
+                                      {p.split(": ", 1)[0] for p in pending.get(row.size, [])})
+    return stamped, pending

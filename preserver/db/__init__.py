@@ -1,0 +1,67 @@
+"""The database layer: the async engine and its Alembic migrations, the table
+models, and the job queue's named operations (``queue``).
+
+Nothing here knows about captures or audits beyond the rows they write; ORM objects
+never leave ``preserver``.
+
+Public names are imported on first use (``preserver._lazy``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from preserver._lazy import exports
+
+if TYPE_CHECKING:
+    from preserver.db.engine import Database, is_sqlite, make_engine
+    from preserver.db.models import (
+        AvailabilityCheck,
+        Capture,
+        CaptureFile,
+        CheckpointRow,
+        CheckpointTimestamp,
+        Citation,
+        Event,
+        Job,
+        Report,
+        Target,
+        utc_now,
+    )
+    from preserver.db.queue import ClaimedJob
+
+__all__ = [
+    "AvailabilityCheck",
+    "Capture",
+    "CaptureFile",
+    "CheckpointRow",
+    "CheckpointTimestamp",
+    "Citation",
+    "ClaimedJob",
+    "Database",
+    "Event",
+    "Job",
+    "Report",
+    "Target",
+    "is_sqlite",
+    "make_engine",
+    "utc_now",
+]
+
+__getattr__, __dir__ = exports(__name__, {
+    "AvailabilityCheck": "models",
+    "Capture": "models",
+    "CaptureFile": "models",
+    "CheckpointRow": "models",
+    "CheckpointTimestamp": "models",
+    "Citation": "models",
+    "ClaimedJob": "queue",
+    "Database": "engine",
+    "Event": "models",
+    "Job": "models",
+    "Report": "models",
+    "Target": "models",
+    "is_sqlite": "engine",
+    "make_engine": "engine",
+    "utc_now": "models",
+})

@@ -1,0 +1,185 @@
+"""Database tables (sqlmodel). Nothing here assumes SQLite: types are portable,
+times are timezone-aware UTC, and the schema is created by Alembic migrations.
+
+ORM objects never leave ``preserver``'s database layer: the queries in
+``preserver.archive`` turn them into frozen views before returning.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    sha256: str = Field(unique=True, max_length=64)
+    size: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    media_type: str
+    blob_sha256: str = Field(max_length=64)  # the report file itself, kept in the blob store
+    ingested_at: datetime = Field(sa_column=_time())
+
+
+class Target(SQLModel, table=True):
+    __tablename__ = "targets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    url: str
+    platform: str = Field(index=True)
+    # a short link's key stays (its manifests name it); a capture records what it resolved to
+    resolved_key: str | None = None
+    status: str = Field(default="unknown", index=True)  # the confirmed availability state
+    status_since: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    last_status: str | None = None  # the latest check's result, conclusive or not
+    last_message: str | None = None
+    last_checked_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    next_check_at: datetime | None = Field(default=None, sa_column=_time(nullable=True, index=True))
+    created_at: datetime = Field(sa_column=_time())
+
+
+class Citation(SQLModel, table=True):
+    __tablename__ = "citations"
+    __table_args__ = (sa.UniqueConstraint("report_id", "offset", name="uq_citation_report_offset"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="reports.id", index=True)
+    target_id: int = Field(foreign_key="targets.id", index=True)
+    line: int
+    offset: int
+    raw_url: str
+    label: str
+    start_seconds: int | None = None
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (sa.Index("ix_jobs_claim", "state", "run_after", "priority"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="capture")
+    target_id: int = Field(foreign_key="targets.id", index=True)
+    host: str  # politeness group: "youtube", "facebook" or the hostname
+    state: str = Field(default="queued")  # queued | running | retry | done | failed
+    priority: int = 0
+    attempts: int = 0
+    run_after: datetime = Field(sa_column=_time())
+    claimed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    last_error: str | None = None
+    created_at: datetime = Field(sa_column=_time())
+    updated_at: datetime = Field(sa_column=_time())
+
+
+class Capture(SQLModel, table=True):
+    __tablename__ = "captures"
+
+    id: str = Field(primary_key=True, max_length=36)  # uuid, also in the manifest
+    target_id: int = Field(foreign_key="targets.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="jobs.id")
+    state: str  # complete | partial | failed
+    status: str
+    message: str = ""
+    requested_url: str
+    started_at: datetime = Field(sa_column=_time())
+    finished_at: datetime = Field(sa_column=_time())
+    manifest_sha256: str = Field(unique=True, max_length=64)
+    signature_sha256: str = Field(max_length=64)
+    key_id: str = Field(max_length=64)  # SHA-256 of the raw Ed25519 public key that signed
+
+
+class CaptureFile(SQLModel, table=True):
+    __tablename__ = "files"
+
+    id: int | None = Field(default=None, primary_key=True)
+    capture_id: str = Field(foreign_key="captures.id", index=True, max_length=36)
+    role: str
+    name: str
+    sha256: str = Field(index=True, max_length=64)
+    size: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    media_type: str
+
+
+class AvailabilityCheck(SQLModel, table=True):
+    __tablename__ = "availability_checks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: int = Field(foreign_key="targets.id", index=True)
+    checked_at: datetime = Field(sa_column=_time())
+    status: str
+    http_status: int | None = None
+    message: str = ""
+    probe: str  # "capture" | "oembed" | "yt-dlp" | "page"
+
+
+class Event(SQLModel, table=True):
+    """The custody record: every action, in order (the Merkle ledger builds on it)."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.UniqueConstraint("seq", name="uq_events_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = Field(sa_column=_time())
+    action: str  # report_ingested | capture_stored | availability_changed | key_created | ...
+    subject: str  # what it is about: a report sha256, a target key, a capture id
+    body: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # canonical JSON
+    # the leaf index in the custody ledger, given in id order when the ledger is sequenced
+    seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger(), nullable=True))
+
+
+class CheckpointRow(SQLModel, table=True):
+    """A signed tree head of the custody ledger (C2SP tlog-checkpoint text)."""
+
+    __tablename__ = "checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    size: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False, unique=True))
+    root: str = Field(max_length=64)  # hex
+    text: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # signed note
+    created_at: datetime = Field(sa_column=_time())
+    timestamps_pending: bool = False  # a configured TSA has not answered yet
+
+
+class CheckpointTimestamp(SQLModel, table=True):
+    """An RFC 3161 token over a checkpoint's exact text, verified before it was kept."""
+
+    __tablename__ = "checkpoint_timestamps"
+    __table_args__ = (sa.UniqueConstraint("checkpoint_id", "tsa_url", name="uq_timestamp_tsa"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_id: int = Field(foreign_key="checkpoints.id", index=True)
+    tsa_url: str
+    token: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # DER response
+    chain: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # PEM certificates
+    gen_time: datetime = Field(sa_column=_time())

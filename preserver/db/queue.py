@@ -1,0 +1,140 @@
+"""The job queue: every named job operation, in one place.
+
+States: ``queued`` (waiting; ``run_after`` says from when), ``running`` (claimed
+by a worker), ``retry`` (failed transiently, to be tried again after
+``run_after``), ``done``, ``failed`` (permanently, or out of attempts).
+
+The claim is one atomic statement, ``UPDATE … WHERE id = (SELECT … LIMIT 1)
+RETURNING``, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never
+claim the same job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from preserver.db.models import Job, Target, utc_now
+
+# The core table behind ``Job``, for the set-based statements below. SQLModel creates
+# ``__table__`` at class creation but does not declare it, so mypy cannot see it.
+_JOBS: sa.Table = Job.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    target_id: int
+    target_key: str
+    url: str
+    platform: str
+    host: str
+    attempts: int
+
+
+async def enqueue(
+    session: AsyncSession, *, target_id: int, host: str, kind: str = "capture", priority: int = 0
+) -> bool:
+    """Queue a job for the target unless one is already waiting or running. True when queued."""
+    existing = await session.scalar(
+        select(Job.id).where(
+            col(Job.target_id) == target_id,
+            col(Job.kind) == kind,
+            col(Job.state).in_(("queued", "running", "retry")),
+        )
+    )
+    if existing is not None:
+        return False
+    add_job(session, target_id=target_id, host=host, kind=kind, priority=priority)
+    return True
+
+
+def add_job(
+    session: AsyncSession, *, target_id: int, host: str, kind: str = "capture", priority: int = 0
+) -> None:
+    """Queue a job for a target known to have none waiting (one just created)."""
+    now = utc_now()
+    session.add(Job(kind=kind, target_id=target_id, host=host, priority=priority, run_after=now,
+                    created_at=now, updated_at=now))
+
+
+async def claim(
+    session: AsyncSession, *, exclude_hosts: frozenset[str] = frozenset(), now: datetime | None = None
+) -> ClaimedJob | None:
+    """Atomically take the next due job (highest priority, then oldest), skipping busy hosts."""
+    now = now or utc_now()
+    jobs = _JOBS
+    pick = (
+        sa.select(jobs.c.id)
+        .where(jobs.c.state == "queued", jobs.c.run_after <= now)
+        .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
+        .limit(1)
+    )
+    if exclude_hosts:
+        pick = pick.where(jobs.c.host.not_in(sorted(exclude_hosts)))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        sa.update(jobs)
+        .where(jobs.c.id == pick.scalar_subquery(), jobs.c.state == "queued")
+        .values(state="running", claimed_at=now, updated_at=now, attempts=jobs.c.attempts + 1)
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.target_id, jobs.c.host, jobs.c.attempts)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None
+    target = await session.get_one(Target, row.target_id)
+    return ClaimedJob(id=row.id, kind=row.kind, target_id=row.target_id, target_key=target.key,
+                      url=target.url, platform=target.platform, host=row.host,
+                      attempts=row.attempts)
+
+
+async def finish(session: AsyncSession, job_id: int, *, state: str, error: str | None = None,
+                 retry_in: float | None = None) -> None:
+    """Close a claimed job: ``done``, ``failed``; or ``queued`` (again, within this run) or
+    ``retry`` (by a later run) from ``retry_in`` seconds on."""
+    now = utc_now()
+    values: dict[str, object] = {"state": state, "updated_at": now, "last_error": error}
+    if state in ("queued", "retry"):
+        values["run_after"] = now + timedelta(seconds=retry_in or 0)
+    await session.execute(sa.update(_JOBS).where(_JOBS.c.id == job_id).values(**values))
+
+
+async def requeue_stale(session: AsyncSession, *, older_than: timedelta) -> int:
+    """Jobs left ``running`` by a crashed run go back to the queue. Returns how many."""
+    cutoff = utc_now() - older_than
+    jobs = _JOBS
+    result = await session.execute(
+        sa.update(jobs)
+        .where(jobs.c.state == "running", jobs.c.claimed_at < cutoff)
+        .values(state="queued", updated_at=utc_now(), last_error="interrupted; requeued")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def release_retries(session: AsyncSession, *, due_only: bool) -> int:
+    """Move ``retry`` jobs back to ``queued``: all of them (an explicit run), or the due ones."""
+    now = utc_now()
+    jobs = _JOBS
+    stmt = sa.update(jobs).where(jobs.c.state == "retry")
+    if due_only:
+        stmt = stmt.where(jobs.c.run_after <= now)
+    result = await session.execute(stmt.values(state="queued", run_after=now, updated_at=now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest waiting job becomes due (None when nothing waits)."""
+    return await session.scalar(
+        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == "queued"))
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    jobs = _JOBS
+    rows = await session.execute(sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state))
+    return {state: int(n) for state, n in rows.all()}

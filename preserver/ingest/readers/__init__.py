@@ -1,0 +1,38 @@
+"""Read report files into plain text (DESIGN.md "Data flow": ingest).
+
+``read_report(path)`` checks the file (exists, regular, not empty, not binary,
+at most ``max_bytes``), picks a reader by extension (``.txt .text .md .markdown
+.html .htm``) or, when the extension is missing or unknown, by sniffing the
+content, and returns a frozen ``ReportText``. Any file that is not a report we
+can read raises ``InvalidReport`` with a one-line message naming the file and
+the cause ("PDF reports are not supported yet", "empty file", …).
+
+A new format is one module exposing ``READER = Reader(...)`` plus one entry in
+``_READERS`` below (see ``_base.Reader``); order is sniffing priority, and the
+plain-text reader, which accepts any text, stays last.
+
+>>> from pathlib import Path
+>>> import tempfile
+>>> report = Path(tempfile.mkdtemp()) / "douma.txt"
+>>> _ = report.write_text("5- name\\nhttps://youtu.be/u7qI99N8OM8\\n", encoding="utf-8")
+>>> read_report(report).media_type
+'text/plain'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from preserver.ingest.readers import html, markdown, text
+from preserver.ingest.readers._base import Reader, ReportText, read
+
+__all__ = ["Reader", "ReportText", "read_report"]
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+_READERS: tuple[Reader, ...] = (html.READER, markdown.READER, text.READER)
+
+
+def read_report(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReportText:
+    """The text of the report at ``path``; ``InvalidReport`` if it is not one we can read."""
+    return read(Path(path), _READERS, max_bytes=max_bytes)

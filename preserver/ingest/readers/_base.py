@@ -1,0 +1,194 @@
+"""The reader interface, the checks every report passes, and text decoding.
+
+A *reader* turns one file format into plain text. ``read`` picks it by the file
+extension, or by sniffing the content when the extension is missing or unknown,
+after checks that hold for every format: the path is a readable regular file,
+not empty, at most ``max_bytes``. Every failure is an ``InvalidReport`` whose
+one-line message names the file and the cause; no ``OSError``,
+``UnicodeDecodeError`` or ``ValueError`` escapes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from preserver.errors import InvalidReport
+
+SNIFF_BYTES = 4096
+
+# Formats we recognise but cannot read (yet). A reader registered for one of
+# these extensions or signatures takes precedence over this table.
+UNSUPPORTED: dict[str, str] = {
+    ".pdf": "PDF reports are not supported yet",
+    ".docx": "Word (DOCX) reports are not supported yet",
+    ".doc": "Word 97-2003 (DOC) reports are not supported",
+    ".odt": "OpenDocument (ODT) reports are not supported",
+    ".rtf": "RTF reports are not supported",
+    ".exe": "an executable program, not a report",
+    ".dll": "an executable program, not a report",
+    ".zip": "an archive, not a report: unpack it and pass the report inside",
+}
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", UNSUPPORTED[".pdf"]),
+    (b"PK\x03\x04", "a ZIP container (DOCX, ODT or an archive); these are not supported yet"),
+    (b"\xd0\xcf\x11\xe0", UNSUPPORTED[".doc"]),
+    (b"{\\rtf", UNSUPPORTED[".rtf"]),
+    (b"MZ", UNSUPPORTED[".exe"]),
+    (b"\x7fELF", UNSUPPORTED[".exe"]),
+    (b"\x89PNG", "an image, not a report"),
+    (b"\xff\xd8\xff", "an image, not a report"),
+    (b"GIF8", "an image, not a report"),
+)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportText:
+    """A report's text as preserver reads it; citations point into ``text``."""
+
+    name: str  # file name (basename) of the report
+    media_type: str  # "text/plain" | "text/markdown" | "text/html"
+    sha256: str  # SHA-256 hex of the file's raw bytes
+    size: int  # bytes
+    text: str  # plain text, lines separated by "\n"; citation line numbers refer to it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reader:
+    """One report format. Register it in ``preserver.ingest.readers._READERS``."""
+
+    media_type: str
+    extensions: frozenset[str]  # lower case, with the dot: {".txt"}
+    sniff: Callable[[bytes], bool]  # do these first bytes look like this format?
+    extract: Callable[[bytes], str]  # the whole file -> plain text; raises InvalidReport
+
+
+def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText:
+    """Check and read the report at ``path`` with the reader its type calls for."""
+    data = _read_bytes(path, max_bytes)
+    reader = _choose(path, data, readers)
+    try:
+        text = reader.extract(data)
+    except InvalidReport as exc:
+        raise InvalidReport(f"{path}: {exc}") from exc
+    if not text.strip():
+        raise InvalidReport(f"{path}: the report has no text (only whitespace or markup)")
+    return ReportText(
+        name=path.name,
+        media_type=reader.media_type,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        text=text,
+    )
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise InvalidReport(f"{path}: broken symbolic link (no such target)") from exc
+        raise InvalidReport(f"{path}: no such file") from exc
+    except PermissionError as exc:
+        raise InvalidReport(f"{path}: permission denied") from exc
+    except (OSError, ValueError) as exc:  # ENOTDIR, ENAMETOOLONG, ELOOP; NUL in the path
+        raise InvalidReport(f"{path}: cannot read the report: {_reason(exc)}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidReport(f"{path}: is a directory, not a report file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidReport(f"{path}: not a regular file (a FIFO, socket or device)")
+    if info.st_size > max_bytes:
+        raise InvalidReport(f"{path}: {info.st_size} bytes, over the limit of {max_bytes} bytes")
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidReport(f"{path}: cannot read the report: {_reason(exc)}") from exc
+    if len(data) > max_bytes:  # grew since stat()
+        raise InvalidReport(f"{path}: over the limit of {max_bytes} bytes")
+    if not data:
+        raise InvalidReport(f"{path}: empty file")
+    return data
+
+
+def _reason(exc: OSError | ValueError) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
+def _choose(path: Path, data: bytes, readers: Sequence[Reader]) -> Reader:
+    suffix = path.suffix.lower()
+    for reader in readers:
+        if suffix in reader.extensions:
+            return reader
+    if suffix in UNSUPPORTED:
+        raise InvalidReport(f"{path}: {UNSUPPORTED[suffix]}")
+    head = data[:SNIFF_BYTES]
+    for reader in readers:
+        if reader.sniff(head):
+            return reader
+    for signature, message in SIGNATURES:
+        if head.startswith(signature):
+            raise InvalidReport(f"{path}: {message}")
+    kind = f"extension {suffix!r}" if suffix else "no extension"
+    raise InvalidReport(f"{path}: unknown report type ({kind}, binary content)")
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes -> text: UTF-8, or UTF-8/UTF-16 with a BOM; newlines become ``\\n``.
+
+    Raises ``InvalidReport`` for NUL bytes, undecodable bytes and text that is
+    mostly control characters: binary content is not a report.
+    """
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            break
+    else:
+        if b"\x00" in data:
+            raise InvalidReport("binary content (NUL bytes), not a text report")
+        codec, label = "utf-8", "UTF-8"
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise InvalidReport(
+            f"not valid {label} text (bad byte at offset {exc.start}); save the report as UTF-8"
+        ) from exc
+    if "\x00" in text:
+        raise InvalidReport("binary content (NUL characters), not a text report")
+    controls = sum(1 for _ in _CONTROL.finditer(text))
+    if controls > max(8, len(text) // 100):
+        raise InvalidReport(f"binary content ({controls} control characters), not a text report")
+    return "\n".join(text.splitlines())
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Could these first bytes be the start of a text report?"""
+    if any(head.startswith(signature) for signature, _ in SIGNATURES):
+        return False
+    if any(head.startswith(bom) for bom, _, _ in _BOMS):
+        return True
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # a character cut at the end of the head
+    return True
+
+
+def head_text(head: bytes) -> str:
+    """The first bytes as text, leniently (for sniffing only)."""
+    for bom, codec, _ in _BOMS:
+        if head.startswith(bom):
+            return head.decode(codec, errors="ignore")
+    return head.decode("utf-8", errors="ignore")

@@ -1,0 +1,163 @@
+"""Verify the archive: every blob, every manifest, every signature.
+
+Steps (each records a finding per subject; nothing stops at the first failure):
+  (1) re-hash every blob in the store: its bytes must hash to its name;
+  (2) for every capture: the manifest blob exists and is a valid manifest v1,
+      its signature verifies with the archive's key, it names the capture it
+      is recorded for, and its file list matches the recorded files;
+  (3) every file a manifest lists is in the store with the listed size and a
+      hash that held in step (1);
+  (4) every report file is in the store;
+  (5) the custody ledger against its checkpoints and timestamps
+      (``preserver.verify_ledger``).
+The check itself is recorded as a ``fixity_checked`` custody event.
+A finding's outcome is ``passed``, ``failed`` or ``not_checked``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+
+from sqlmodel import col, select
+
+from manifests import (
+    CaptureManifest,
+    Finding,
+    InvalidManifest,
+    VerificationError,
+    verify_signature,
+)
+from preserver.archive import Archive
+from preserver.custody.events import record_event
+from preserver.db.models import Capture, CaptureFile, Report, Target
+from preserver.verify.ledger import verify_ledger
+from storage import BlobNotFound, StorageError
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+async def verify_archive(archive: Archive, *, progress: Progress | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    store = archive.store
+
+    # (1) fixity of every blob
+    blobs = await asyncio.to_thread(lambda: sorted(store.iter_blobs()))
+    bad_blobs: set[str] = set()
+    for i, sha in enumerate(blobs, 1):
+        try:
+            actual = await asyncio.to_thread(store.rehash, sha)
+        except StorageError as exc:
+            findings.append(Finding(subject=f"blob {sha}", check="fixity", outcome="failed",
+                                    detail=f"unreadable: {exc}"))
+            bad_blobs.add(sha)
+            continue
+        if actual != sha:
+            bad_blobs.add(sha)
+            findings.append(Finding(subject=f"blob {sha}", check="fixity", outcome="failed",
+                                    detail=f"content hashes to {actual}"))
+        else:
+            findings.append(Finding(subject=f"blob {sha}", check="fixity", outcome="passed"))
+        if progress:
+            progress(i, len(blobs))
+    present = set(blobs)
+
+    async with archive.db.session() as session:
+        captures = (await session.execute(
+            select(Capture, Target.key).join(Target, col(Target.id) == col(Capture.target_id))
+            .order_by(col(Capture.finished_at)))).all()
+        rows = (await session.scalars(select(CaptureFile))).all()
+        reports = (await session.scalars(select(Report))).all()
+    recorded: dict[str, list[CaptureFile]] = {}
+    for row in rows:
+        recorded.setdefault(row.capture_id, []).append(row)
+
+    for capture, target_key in captures:
+        findings.extend(_verify_capture(archive, capture, target_key,
+                                        recorded.get(capture.id, []), present, bad_blobs))
+
+    # (4) report files
+    for report in reports:
+        ok = report.blob_sha256 in present and report.blob_sha256 not in bad_blobs
+        findings.append(Finding(subject=f"report {report.name}", check="present",
+                                outcome="passed" if ok else "failed",
+                                detail="" if ok else f"report blob {report.blob_sha256} missing or altered"))
+
+    # (5) the custody ledger
+    findings.extend(await verify_ledger(archive))
+    async with archive.db.session() as session:
+        tally = Counter(f.outcome for f in findings)
+        await record_event(session, action="fixity_checked", subject=archive.key.key_id,
+                           operator=archive.operator,
+                           details={"blobs": len(blobs), "passed": tally["passed"],
+                                    "failed": tally["failed"],
+                                    "not_checked": tally["not_checked"]})
+    return findings
+
+
+def _read(archive: Archive, sha: str) -> bytes:
+    with archive.store.open(sha) as fh:
+        return fh.read()
+
+
+def _verify_capture(archive: Archive, capture: Capture, target_key: str,
+                    rows: list[CaptureFile], present: set[str],
+                    bad_blobs: set[str]) -> list[Finding]:
+    subject = f"capture {capture.id} ({capture.manifest_sha256[:12]})"
+    out: list[Finding] = []
+    # (2) manifest and signature
+    try:
+        data = _read(archive, capture.manifest_sha256)
+        signature = _read(archive, capture.signature_sha256)
+    except (BlobNotFound, StorageError) as exc:
+        return [Finding(subject=subject, check="manifest", outcome="failed",
+                        detail=f"manifest or signature blob missing: {exc}")]
+    if capture.key_id != archive.key.key_id:
+        out.append(Finding(subject=subject, check="signature", outcome="failed",
+                           detail=f"signed by key {capture.key_id[:16]}…, not the archive's "
+                                  f"key {archive.key.key_id[:16]}…"))
+    else:
+        try:
+            verify_signature(archive.key.public_key_pem, data, signature)
+            out.append(Finding(subject=subject, check="signature", outcome="passed"))
+        except VerificationError as exc:
+            out.append(Finding(subject=subject, check="signature", outcome="failed",
+                               detail=str(exc)))
+    try:
+        manifest = CaptureManifest.from_bytes(data)
+    except InvalidManifest as exc:
+        out.append(Finding(subject=subject, check="manifest", outcome="failed", detail=str(exc)))
+        return out
+    # the manifest and the database tell the same story
+    disagree = [f"{what}: manifest {said!r}, database {recorded!r}" for what, said, recorded in (
+        ("capture", manifest.capture_id, capture.id),
+        ("target", manifest.target.key, target_key),
+        ("state", manifest.outcome.state, capture.state),
+        ("status", manifest.outcome.status, capture.status),
+    ) if said != recorded]
+    out.append(Finding(subject=subject, check="manifest", outcome="failed" if disagree else "passed",
+                       detail="; ".join(disagree)))
+    listed = {(f.name, f.sha256, f.size) for f in manifest.files}
+    db_rows = {(r.name, r.sha256, r.size) for r in rows}
+    if listed != db_rows:
+        out.append(Finding(subject=subject, check="files", outcome="failed",
+                           detail=f"database and manifest disagree on {len(listed ^ db_rows)} files"))
+    # (3) each listed file
+    for f in manifest.files:
+        where = f"{subject} file {f.name}"
+        if f.sha256 not in present:
+            out.append(Finding(subject=where, check="files", outcome="failed",
+                               detail=f"blob {f.sha256} is missing"))
+        elif f.sha256 in bad_blobs:
+            out.append(Finding(subject=where, check="files", outcome="failed",
+                               detail=f"blob {f.sha256} was altered"))
+        elif archive.store.size(f.sha256) != f.size:
+            out.append(Finding(subject=where, check="files", outcome="failed",
+                               detail=f"size {archive.store.size(f.sha256)} != listed {f.size}"))
+        else:
+            out.append(Finding(subject=where, check="files", outcome="passed"))
+    if not manifest.files:
+        out.append(Finding(subject=subject, check="files", outcome="not_checked",
+                           detail="the capture holds no files"))
+    return out

@@ -1,0 +1,35 @@
+"""Read models: what the read commands show, as plain data.
+
+- ``targets``: ``links``, ``show``, ``status``, ``lookup`` and the reports a name
+  refers to;
+- ``linkrot/``: the link-rot report and its JSON, CSV and HTML forms.
+
+Public names are imported on first use (``preserver._lazy``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from preserver._lazy import exports
+
+if TYPE_CHECKING:
+    from preserver.views.targets import jobs_to_run, links, lookup, reports_named, show, status
+
+__all__ = [
+    "jobs_to_run",
+    "links",
+    "lookup",
+    "reports_named",
+    "show",
+    "status",
+]
+
+__getattr__, __dir__ = exports(__name__, {
+    "jobs_to_run": "targets",
+    "links": "targets",
+    "lookup": "targets",
+    "reports_named": "targets",
+    "show": "targets",
+    "status": "targets",
+})

@@ -14,6 +14,7 @@ or a database.
     ...     findings = verify_package(package, trust_roots=[tsa_root_pem])
 """
 
+from manifests import package_layout
 from manifests.canonical import JsonValue, canonical_json, parse_canonical
 from manifests.checkpoint import (
     Checkpoint,
@@ -41,8 +42,8 @@ from manifests.manifest import (
     Agent,
     CaptureManifest,
     ManifestFile,
-    Outcome,
     ManifestTarget,
+    Outcome,
 )
 from manifests.merkle import (
     consistency_proof,
@@ -105,6 +106,7 @@ __all__ = [
     "load_or_create_signing_key",
     "load_public_key",
     "node_hash",
+    "package_layout",
     "parse_canonical",
     "root_hash",
     "roots_for_sizes",

@@ -59,6 +59,7 @@ EXPORTED = {
         "load_or_create_signing_key",
         "load_public_key",
         "node_hash",
+        "package_layout",
         "parse_canonical",
         "root_hash",
         "roots_for_sizes",

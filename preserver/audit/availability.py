@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from preserver.custody.events import record_event
 from preserver.db.models import AvailabilityCheck, Target, utc_now
-from workers.types import Status
+from workers import Status
 
 
 @dataclass(frozen=True, kw_only=True)

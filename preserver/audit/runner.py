@@ -44,8 +44,17 @@ from preserver.config import Config
 from preserver.custody.events import rfc3339
 from preserver.db.models import Target, utc_now
 from preserver.errors import PreserverError
-from workers import HostLimiter, Limits, RateLimiter, Status, make_client
-from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, probe
+from workers import (
+    HostLimiter,
+    Limits,
+    ProbeResult,
+    ProbeSettings,
+    ProbeTarget,
+    RateLimiter,
+    Status,
+    make_client,
+    probe,
+)
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from workers import (
     StoreFailed,
     capture,
     decide_retry,
+    make_client,
 )
-from workers.net import make_client
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from preserver.ingest.links import FoundLink, extract_links
 from preserver.ingest.readers import ReportText, read_report
 from preserver.ingest.targets import TargetKey, canonical_target
 from storage import StorageError
-from workers.limits import host_group
+from workers import host_group
 
 _CHUNK = 500  # keys per IN (...) lookup, well under SQLite's bound on parameters
 

@@ -29,7 +29,7 @@ from sqlmodel import col, select
 from preserver.custody.events import rfc3339
 from preserver.db.models import Capture, CaptureFile, Citation, Event, Report, Target, utc_now
 from preserver.views.targets import reports_named
-from workers.types import Status
+from workers import Status
 
 log = logging.getLogger(__name__)
 

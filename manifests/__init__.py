@@ -36,7 +36,7 @@ from manifests.errors import (
     ManifestError,
     VerificationError,
 )
-from manifests.findings import Finding
+from manifests.findings import Finding, FindingOutcome
 from manifests.keys import load_or_create_signing_key
 from manifests.manifest import (
     Agent,
@@ -79,6 +79,7 @@ __all__ = [
     "CaptureManifest",
     "Checkpoint",
     "Finding",
+    "FindingOutcome",
     "InvalidCertificate",
     "InvalidCheckpoint",
     "InvalidKey",

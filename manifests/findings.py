@@ -6,20 +6,34 @@ has three values: ``passed``, ``failed``, or ``not_checked`` when there was
 nothing to check or the check could not run; "nothing to check" is never
 ``passed``.
 
-    >>> Finding(subject="data/custody/checkpoint", check="signature", outcome="passed")
-    Finding(subject='data/custody/checkpoint', check='signature', outcome='passed', detail='')
-    >>> any(f.outcome == "failed" for f in findings)     # exit 1
+    >>> f = Finding(subject="data/custody/checkpoint", check="signature", outcome="passed")
+    >>> f.outcome is FindingOutcome.PASSED
+    True
+    >>> any(f.outcome == FindingOutcome.FAILED for f in findings)     # exit 1
+
+``FindingOutcome`` is a ``StrEnum``: each member is its string, so JSON output
+(``json.dumps``, ``canonical_json``) is the same as for the plain string.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-PASSED: Final = "passed"
-FAILED: Final = "failed"
-NOT_CHECKED: Final = "not_checked"
-OUTCOMES: Final = (PASSED, FAILED, NOT_CHECKED)
+
+class FindingOutcome(StrEnum):
+    """What a check concluded; the value is what ``--json`` and reports print."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"  # nothing to check, or the check could not run
+
+
+# Short names for the many ``Run.add(...)`` calls of the package checks.
+PASSED: Final = FindingOutcome.PASSED
+FAILED: Final = FindingOutcome.FAILED
+NOT_CHECKED: Final = FindingOutcome.NOT_CHECKED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,9 +48,14 @@ class Finding:
 
     subject: str
     check: str
-    outcome: str
+    outcome: FindingOutcome
     detail: str = ""
 
     def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
+        # A plain string (from a caller mypy does not see) becomes the member it names.
+        try:
+            outcome = FindingOutcome(self.outcome)
+        except ValueError:
+            raise ValueError(f"outcome {self.outcome!r} is not one of "
+                             f"{', '.join(FindingOutcome)}") from None
+        object.__setattr__(self, "outcome", outcome)

@@ -18,7 +18,7 @@ from manifests.errors import (
     InvalidTimestamp,
     VerificationError,
 )
-from manifests.findings import FAILED, PASSED, Finding
+from manifests.findings import FAILED, PASSED, Finding, FindingOutcome
 from manifests.package import Package
 from manifests.package_layout import MAX_SMALL, CustodyEvent, PackageIndex
 
@@ -53,7 +53,7 @@ class Run:
     stamped: dict[int, str] = field(default_factory=dict)  # the same, once consistent
     events: dict[int, CustodyEvent] = field(default_factory=dict)  # proven events
 
-    def add(self, subject: str, check: str, outcome: str, detail: str = "") -> None:
+    def add(self, subject: str, check: str, outcome: FindingOutcome, detail: str = "") -> None:
         self.findings.append(Finding(subject=subject, check=check, outcome=outcome,
                                      detail=detail))
 

@@ -7,7 +7,7 @@ means the package does not prove what it claims (exit 1).
 
     >>> with Package.open(Path("evidence")) as package:
     ...     findings = verify_package(package, trust_roots=[tsa_root_pem])
-    >>> [f for f in findings if f.outcome == "failed"]
+    >>> [f for f in findings if f.outcome == FindingOutcome.FAILED]
     []
 
 The TSA roots are the verifier's own: the certificates inside the package

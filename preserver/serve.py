@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from manifests import FindingOutcome
 from preserver.archive import Archive, open_archive
 from preserver.config import Config
 from preserver.errors import ConfigError, PreserverError
@@ -57,7 +58,7 @@ def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Await
 
     async def fixity() -> None:
         findings = await verify_archive(archive)
-        failed = [f for f in findings if f.outcome == "failed"]
+        failed = [f for f in findings if f.outcome == FindingOutcome.FAILED]
         (log.error if failed else log.info)("fixity: %d checks, %d failed", len(findings),
                                             len(failed))
 

@@ -32,6 +32,7 @@ EXPORTED = {
         "CaptureManifest",
         "Checkpoint",
         "Finding",
+        "FindingOutcome",
         "InvalidCertificate",
         "InvalidCheckpoint",
         "InvalidKey",

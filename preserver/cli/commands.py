@@ -292,6 +292,8 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
            as_json: JsonOpt = False) -> None:
     """Re-hash every blob and check every manifest and signature; with PACKAGE, verify an
     exported evidence package instead. Exit 1 on any failure."""
+    from manifests import FindingOutcome
+
     findings: list[Any]
     if package is not None:
         from preserver.verify.package import verify_exported
@@ -303,7 +305,7 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
 
         findings = _with_archive(
             lambda archive: render.with_verify_progress(err, archive, verify_archive), create=False)
-    failed = [f for f in findings if f.outcome == "failed"]
+    failed = [f for f in findings if f.outcome == FindingOutcome.FAILED]
     if as_json:
         _json([f.__dict__ for f in findings])
     elif package is not None:
@@ -318,8 +320,10 @@ def _package_verdicts(findings: list[Any]) -> None:
     """One line per check: the verdict, where, what, why (one ``Text``: fast for 10^4 lines)."""
     from rich.text import Text
 
-    labels = {"passed": ("PASS", "green"), "failed": ("FAIL", "bold red"),
-              "not_checked": ("SKIP", "yellow")}
+    from manifests import FindingOutcome
+
+    labels = {FindingOutcome.PASSED: ("PASS", "green"), FindingOutcome.FAILED: ("FAIL", "bold red"),
+              FindingOutcome.NOT_CHECKED: ("SKIP", "yellow")}
     text = Text()
     for f in findings:
         label, style = labels[f.outcome]
@@ -327,11 +331,9 @@ def _package_verdicts(findings: list[Any]) -> None:
         text.append(f" {f.subject} ")
         text.append(f"[{f.check}]", style="dim")
         text.append(f": {f.detail}\n" if f.detail else "\n")
-    tally = {k: sum(f.outcome == k for f in findings) for k in labels}
-    text.append(f"{tally['passed']} checks passed, {tally['failed']} failed, "
-                f"{tally['not_checked']} not checked")
+    text.append(render.findings_tally(findings))
     out.print(text, highlight=False)
-    if any(f.check == "pin" and f.outcome == "not_checked" for f in findings):
+    if any(f.check == "pin" and f.outcome == FindingOutcome.NOT_CHECKED for f in findings):
         err.print("[yellow]warning:[/] the package's key was not pinned: give the archive's "
                   "published key id with --key-id, or a package built under any key would "
                   "pass too", highlight=False)

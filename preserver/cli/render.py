@@ -213,13 +213,22 @@ async def with_verify_progress(console: Console, archive: Archive,
 
 
 def verify_result(console: Console, findings: Sequence[Any]) -> None:
-    tally = Counter(f.outcome for f in findings)
+    from manifests import FindingOutcome
+
     for f in findings:
-        if f.outcome == "failed":
+        if f.outcome == FindingOutcome.FAILED:
             console.print(f"[red]FAILED[/] {esc(f.subject)}: {f.check}: {esc(f.detail)}",
                           highlight=False)
-    console.print(f"{tally['passed']} checks passed, {tally['failed']} failed, "
-                  f"{tally['not_checked']} not checked")
+    console.print(findings_tally(findings))
+
+
+def findings_tally(findings: Sequence[Any]) -> str:
+    """``3 checks passed, 1 failed, 0 not checked``."""
+    from manifests import FindingOutcome
+
+    tally = Counter(f.outcome for f in findings)
+    return (f"{tally[FindingOutcome.PASSED]} checks passed, {tally[FindingOutcome.FAILED]} "
+            f"failed, {tally[FindingOutcome.NOT_CHECKED]} not checked")
 
 
 def doctor(console: Console, checks: Sequence[Any]) -> None:

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from manifests import (
     Finding,
+    FindingOutcome,
     InvalidCertificate,
     InvalidCheckpoint,
     InvalidTimestamp,
@@ -40,8 +41,8 @@ from preserver.errors import ConfigError
 
 
 def _f(subject: str, check: str, ok: bool, detail: str = "") -> Finding:
-    return Finding(subject=subject, check=check, outcome="passed" if ok else "failed",
-                   detail="" if ok else detail)
+    outcome = FindingOutcome.PASSED if ok else FindingOutcome.FAILED
+    return Finding(subject=subject, check=check, outcome=outcome, detail="" if ok else detail)
 
 
 async def verify_ledger(archive: Archive) -> list[Finding]:
@@ -59,7 +60,7 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
     # (1) leaves in order, bodies agreeing with their rows
     gaps = [i for i, e in enumerate(events) if e.seq != i]
     if not events:
-        out.append(Finding(subject="ledger", check="sequence", outcome="not_checked",
+        out.append(Finding(subject="ledger", check="sequence", outcome=FindingOutcome.NOT_CHECKED,
                            detail="no sequenced events yet"))
     else:
         out.append(_f("ledger", "sequence", not gaps,
@@ -75,10 +76,10 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
             out.append(_f(f"event {event.seq}", "event", False,
                           f"row says {event.action} of {event.subject}; its signed body does not"))
     if unsequenced:
-        out.append(Finding(subject="ledger", check="checkpoint", outcome="not_checked",
+        out.append(Finding(subject="ledger", check="checkpoint", outcome=FindingOutcome.NOT_CHECKED,
                            detail=f"{unsequenced} events newer than the last checkpoint"))
     if not checkpoints:
-        out.append(Finding(subject="ledger", check="checkpoint", outcome="not_checked",
+        out.append(Finding(subject="ledger", check="checkpoint", outcome=FindingOutcome.NOT_CHECKED,
                            detail="no checkpoint yet (run `preserver checkpoint`)"))
 
     previous: CheckpointRow | None = None
@@ -126,14 +127,16 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
             continue
         subject = f"checkpoint {row.size}"
         if row.timestamps_pending:
-            out.append(Finding(subject=subject, check="timestamp", outcome="not_checked",
+            out.append(Finding(subject=subject, check="timestamp",
+                               outcome=FindingOutcome.NOT_CHECKED,
                                detail="timestamp pending: a TSA has not answered yet"))
         elif configured:
             out.append(_f(subject, "timestamp", False,
                           "no timestamp kept, though TSAs are configured and none is pending "
                           "(tokens deleted?)"))
         else:
-            out.append(Finding(subject=subject, check="timestamp", outcome="not_checked",
+            out.append(Finding(subject=subject, check="timestamp",
+                               outcome=FindingOutcome.NOT_CHECKED,
                                detail="no TSA configured ([custody] tsa_urls)"))
     if stamps:
         by_id = {c.id: c for c in checkpoints}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 import pytest
 
-from manifests import CanonicalizationError, canonical_json, parse_canonical
+from manifests import CanonicalizationError, FindingOutcome, canonical_json, parse_canonical
 
 # (name, input JSON text, expected canonical output). Sources: RFC 8785 sections 3.2.2.2
 # and 3.2.3, and the test data of the reference implementation
@@ -206,3 +207,22 @@ def test_parse_rejects(data: bytes, match: str) -> None:
 def test_parse_round_trip() -> None:
     data = canonical_json({"z": [None, True, False, -5, "\n"], "a": {"b": "ب"}})
     assert canonical_json(parse_canonical(data)) == data
+
+
+class _Word(StrEnum):
+    ESCAPED = 'سوق "دوما"\n'  # a member whose string needs escapes
+
+
+@pytest.mark.parametrize("member", [*FindingOutcome, *_Word], ids=repr)
+def test_a_str_enum_serializes_as_its_plain_string(member: StrEnum) -> None:
+    """Vocabularies are ``StrEnum``s: as a value or a key, a member writes exactly the
+    bytes of its plain string, so a signed body does not depend on which was passed."""
+    plain = str(member.value)
+    assert type(plain) is str
+    with_member = {member: [member, {"k": member}]}
+    with_plain = {plain: [plain, {"k": plain}]}
+    assert canonical_json(with_member) == canonical_json(with_plain)
+    assert canonical_json(member) == canonical_json(plain)
+    for ascii_only in (True, False):
+        assert json.dumps(with_member, ensure_ascii=ascii_only) == \
+            json.dumps(with_plain, ensure_ascii=ascii_only)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from manifests import KeyFileError, SigningKey, load_or_create_signing_key
 from preserver.config import Config
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.db.engine import Database
 from preserver.errors import RunError
 from storage import LocalBlobStore, StorageError
@@ -84,7 +84,7 @@ async def open_archive(config: Config, *, create: bool = True,
         archive = Archive(config=config, db=db, store=store, key=key)
         if key.created:
             async with db.session() as session:
-                await record_event(session, action="key_created", subject=key.key_id,
+                await record_event(session, action=EventAction.KEY_CREATED, subject=key.key_id,
                                    operator=config.operator,
                                    details={"algorithm": "Ed25519", "key_id": key.key_id})
         yield archive

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.db.models import AvailabilityCheck, Target, utc_now
 from workers import Status
 
@@ -80,7 +80,7 @@ async def record_check(
     if new != previous:
         target.status = new
         target.status_since = now
-        await record_event(session, action="availability_changed", subject=target.key,
+        await record_event(session, action=EventAction.AVAILABILITY_CHANGED, subject=target.key,
                            operator=operator,
                            details={"from": previous, "to": new, "probe": probe,
                                     "message": message[:4000]}, time=now)

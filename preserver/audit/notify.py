@@ -19,7 +19,7 @@ import httpx
 from sqlmodel import col, select
 
 from preserver.archive import Archive
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.db import queue
 from preserver.db.models import Capture, Target, utc_now
 from workers import WorkerError, host_group
@@ -68,7 +68,7 @@ async def on_lost(archive: Archive, http: httpx.AsyncClient, target_key: str) ->
             await session.flush()
         assert row.id is not None
         await queue.enqueue(session, target_id=row.id, host=host_group(found.url))
-        await record_event(session, action="snapshot_found", subject=target_key,
+        await record_event(session, action=EventAction.SNAPSHOT_FOUND, subject=target_key,
                            operator=archive.operator,
                            details={"snapshot": snapshot, "queued_as": found.key})
     return found.key

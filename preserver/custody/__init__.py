@@ -1,7 +1,7 @@
 """Custody: every action as an event, the events as an append-only Merkle log,
 signed checkpoints of it, and RFC 3161 timestamps on those checkpoints.
 
-- ``events``: ``record_event`` (canonical JSON rows);
+- ``events``: ``record_event`` (canonical JSON rows) and ``EventAction``, every action;
 - ``ledger``: sequencing, ``make_checkpoint``, timestamping pending checkpoints;
 - ``tsa``: the trusted TSA roots and asking a TSA for a verified token.
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from preserver._lazy import exports
 
 if TYPE_CHECKING:
-    from preserver.custody.events import actor, record_event, rfc3339
+    from preserver.custody.events import EventAction, actor, record_event, rfc3339
     from preserver.custody.ledger import (
         CheckpointOutcome,
         leaf_hashes,
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SYSTEM_ROOTS",
     "CheckpointOutcome",
+    "EventAction",
     "TsaFailed",
     "actor",
     "ask_tsa",
@@ -44,6 +45,7 @@ __all__ = [
 
 __getattr__, __dir__ = exports(__name__, {
     "CheckpointOutcome": "ledger",
+    "EventAction": "events",
     "SYSTEM_ROOTS": "tsa",
     "TsaFailed": "tsa",
     "actor": "events",

@@ -3,6 +3,10 @@
 An event is canonical JSON (``manifests.canonical_json``) with its time, actor
 (operator, host, software version), action and subject. The custody ledger
 (a Merkle log over these rows) builds on this table.
+
+``EventAction`` names every action recorded. It is a ``StrEnum``: a member is its
+string, so event bodies, ``events.action`` rows and exported packages hold exactly
+the plain string (``"capture_stored"``), as they did before the enum.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import secrets
 import socket
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +22,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from manifests import canonical_json
 from preserver.db.models import Event, utc_now
 from preserver.version import __version__
+
+
+class EventAction(StrEnum):
+    """What an event records; the value is the ``action`` of its body and its row.
+
+    A package verifier (``manifests``) checks the first four by rule and reports any
+    other action it meets as ``not_checked``.
+    """
+
+    REPORT_INGESTED = "report_ingested"  # subject: the report's SHA-256
+    CAPTURE_STORED = "capture_stored"  # subject: the target key
+    AVAILABILITY_CHANGED = "availability_changed"  # subject: the target key
+    KEY_CREATED = "key_created"  # subject: the signing key's id
+    SNAPSHOT_FOUND = "snapshot_found"  # subject: the target key (a Wayback snapshot)
+    FIXITY_CHECKED = "fixity_checked"  # subject: the archive key's id
+    PACKAGE_EXPORTED = "package_exported"  # subject: the report's SHA-256
 
 
 def rfc3339(moment: datetime) -> str:
@@ -29,8 +50,8 @@ def actor(operator: str) -> dict[str, str]:
 
 
 async def record_event(
-    session: AsyncSession, *, action: str, subject: str, operator: str, details: dict[str, Any],
-    time: datetime | None = None,
+    session: AsyncSession, *, action: EventAction, subject: str, operator: str,
+    details: dict[str, Any], time: datetime | None = None,
 ) -> Event:
     """Append one event (inside the caller's transaction)."""
     moment = time or utc_now()

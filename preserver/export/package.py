@@ -37,9 +37,9 @@ import bagit
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from manifests import Package, verify_package
+from manifests import FindingOutcome, Package, verify_package
 from preserver.archive import Archive
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.custody.ledger import leaf_hashes, make_checkpoint
 from preserver.custody.tsa import trusted_roots
 from preserver.db.models import (
@@ -130,7 +130,7 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool,
         shutil.rmtree(staging, ignore_errors=True)
     # (7)
     async with archive.db.session() as session:
-        await record_event(session, action="package_exported", subject=got.report.sha256,
+        await record_event(session, action=EventAction.PACKAGE_EXPORTED, subject=got.report.sha256,
                            operator=archive.operator,
                            details={"tagmanifest_sha256": tagmanifest,
                                     "checkpoint_size": got.checkpoint.row.size,
@@ -152,7 +152,7 @@ def _self_check(archive: Archive, staging: Path) -> None:
     with Package.open(staging) as package:
         findings = verify_package(package, trust_roots=roots,
                                   expected_key_id=archive.key.key_id)
-    failed = [f for f in findings if f.outcome == "failed"
+    failed = [f for f in findings if f.outcome == FindingOutcome.FAILED
               and not (f.check == "timestamp" and not roots)]
     if failed:
         first = failed[0]
@@ -170,19 +170,21 @@ async def _gather(archive: Archive, session: AsyncSession, report_id: int,
     keys = [t.key for t in targets]
     events = list((await session.scalars(select(Event).where(
         col(Event.seq).is_not(None), col(Event.seq) < size,
-        ((col(Event.action) == "report_ingested") & (col(Event.subject) == report.sha256))
-        | (col(Event.action).in_(("capture_stored", "availability_changed"))
+        ((col(Event.action) == EventAction.REPORT_INGESTED) & (col(Event.subject) == report.sha256))
+        | (col(Event.action).in_((EventAction.CAPTURE_STORED, EventAction.AVAILABILITY_CHANGED))
            & col(Event.subject).in_(keys))
-        | ((col(Event.action) == "key_created") & (col(Event.subject) == archive.key.key_id)))
+        | ((col(Event.action) == EventAction.KEY_CREATED)
+           & (col(Event.subject) == archive.key.key_id)))
         .order_by(col(Event.seq)))).all())
-    if not any(e.action == "report_ingested" for e in events):
+    if not any(e.action == EventAction.REPORT_INGESTED for e in events):
         raise IntegrityError(f"the ledger holds no report_ingested event for {report.name} "
                              "(run `preserver verify`)")
-    stored = {e.subject for e in events if e.action == "capture_stored"}
+    stored = {e.subject for e in events if e.action == EventAction.CAPTURE_STORED}
     rows = (await session.execute(select(Capture, Target.key).join(
         Target, col(Target.id) == col(Capture.target_id)).where(col(Target.key).in_(stored))
         .order_by(col(Target.key), col(Capture.finished_at)))).all()
-    recorded = {str(_details(e).get("capture_id")) for e in events if e.action == "capture_stored"}
+    recorded = {str(_details(e).get("capture_id")) for e in events
+                if e.action == EventAction.CAPTURE_STORED}
     captures = [CaptureRef(id=c.id, target=key, manifest_sha256=c.manifest_sha256,
                          signature_sha256=c.signature_sha256)
                 for c, key in rows if c.id in recorded]

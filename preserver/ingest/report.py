@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from preserver.archive import Archive
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.db import queue
 from preserver.db.models import Capture, Citation, Report, Target, utc_now
 from preserver.errors import InvalidReport, InvalidURL, RunError
@@ -121,7 +121,7 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
                                  line=link.line, offset=link.offset, raw_url=link.raw_url,
                                  label=link.label, start_seconds=link.start_seconds)
                         for link, key in resolved)
-        await record_event(session, action="report_ingested", subject=text.sha256,
+        await record_event(session, action=EventAction.REPORT_INGESTED, subject=text.sha256,
                            operator=archive.operator,
                            details={"name": text.name, "sha256": text.sha256, "size": text.size,
                                     "citations": len(resolved), "targets": sorted(targets)})

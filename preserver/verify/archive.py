@@ -25,12 +25,13 @@ from sqlmodel import col, select
 from manifests import (
     CaptureManifest,
     Finding,
+    FindingOutcome,
     InvalidManifest,
     VerificationError,
     verify_signature,
 )
 from preserver.archive import Archive
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.db.models import Capture, CaptureFile, Report, Target
 from preserver.verify.ledger import verify_ledger
 from storage import BlobNotFound, StorageError
@@ -49,16 +50,18 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
         try:
             actual = await asyncio.to_thread(store.rehash, sha)
         except StorageError as exc:
-            findings.append(Finding(subject=f"blob {sha}", check="fixity", outcome="failed",
-                                    detail=f"unreadable: {exc}"))
+            findings.append(Finding(subject=f"blob {sha}", check="fixity",
+                                    outcome=FindingOutcome.FAILED, detail=f"unreadable: {exc}"))
             bad_blobs.add(sha)
             continue
         if actual != sha:
             bad_blobs.add(sha)
-            findings.append(Finding(subject=f"blob {sha}", check="fixity", outcome="failed",
+            findings.append(Finding(subject=f"blob {sha}", check="fixity",
+                                    outcome=FindingOutcome.FAILED,
                                     detail=f"content hashes to {actual}"))
         else:
-            findings.append(Finding(subject=f"blob {sha}", check="fixity", outcome="passed"))
+            findings.append(Finding(subject=f"blob {sha}", check="fixity",
+                                    outcome=FindingOutcome.PASSED))
         if progress:
             progress(i, len(blobs))
     present = set(blobs)
@@ -81,18 +84,18 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
     for report in reports:
         ok = report.blob_sha256 in present and report.blob_sha256 not in bad_blobs
         findings.append(Finding(subject=f"report {report.name}", check="present",
-                                outcome="passed" if ok else "failed",
+                                outcome=FindingOutcome.PASSED if ok else FindingOutcome.FAILED,
                                 detail="" if ok else f"report blob {report.blob_sha256} missing or altered"))
 
     # (5) the custody ledger
     findings.extend(await verify_ledger(archive))
     async with archive.db.session() as session:
         tally = Counter(f.outcome for f in findings)
-        await record_event(session, action="fixity_checked", subject=archive.key.key_id,
+        await record_event(session, action=EventAction.FIXITY_CHECKED, subject=archive.key.key_id,
                            operator=archive.operator,
-                           details={"blobs": len(blobs), "passed": tally["passed"],
-                                    "failed": tally["failed"],
-                                    "not_checked": tally["not_checked"]})
+                           details={"blobs": len(blobs),
+                                    **{str(outcome): tally[outcome]
+                                       for outcome in FindingOutcome}})
     return findings
 
 
@@ -111,23 +114,24 @@ def _verify_capture(archive: Archive, capture: Capture, target_key: str,
         data = _read(archive, capture.manifest_sha256)
         signature = _read(archive, capture.signature_sha256)
     except (BlobNotFound, StorageError) as exc:
-        return [Finding(subject=subject, check="manifest", outcome="failed",
+        return [Finding(subject=subject, check="manifest", outcome=FindingOutcome.FAILED,
                         detail=f"manifest or signature blob missing: {exc}")]
     if capture.key_id != archive.key.key_id:
-        out.append(Finding(subject=subject, check="signature", outcome="failed",
+        out.append(Finding(subject=subject, check="signature", outcome=FindingOutcome.FAILED,
                            detail=f"signed by key {capture.key_id[:16]}…, not the archive's "
                                   f"key {archive.key.key_id[:16]}…"))
     else:
         try:
             verify_signature(archive.key.public_key_pem, data, signature)
-            out.append(Finding(subject=subject, check="signature", outcome="passed"))
+            out.append(Finding(subject=subject, check="signature", outcome=FindingOutcome.PASSED))
         except VerificationError as exc:
-            out.append(Finding(subject=subject, check="signature", outcome="failed",
+            out.append(Finding(subject=subject, check="signature", outcome=FindingOutcome.FAILED,
                                detail=str(exc)))
     try:
         manifest = CaptureManifest.from_bytes(data)
     except InvalidManifest as exc:
-        out.append(Finding(subject=subject, check="manifest", outcome="failed", detail=str(exc)))
+        out.append(Finding(subject=subject, check="manifest", outcome=FindingOutcome.FAILED,
+                           detail=str(exc)))
         return out
     # the manifest and the database tell the same story
     disagree = [f"{what}: manifest {said!r}, database {recorded!r}" for what, said, recorded in (
@@ -136,28 +140,29 @@ def _verify_capture(archive: Archive, capture: Capture, target_key: str,
         ("state", manifest.outcome.state, capture.state),
         ("status", manifest.outcome.status, capture.status),
     ) if said != recorded]
-    out.append(Finding(subject=subject, check="manifest", outcome="failed" if disagree else "passed",
+    out.append(Finding(subject=subject, check="manifest",
+                       outcome=FindingOutcome.FAILED if disagree else FindingOutcome.PASSED,
                        detail="; ".join(disagree)))
     listed = {(f.name, f.sha256, f.size) for f in manifest.files}
     db_rows = {(r.name, r.sha256, r.size) for r in rows}
     if listed != db_rows:
-        out.append(Finding(subject=subject, check="files", outcome="failed",
+        out.append(Finding(subject=subject, check="files", outcome=FindingOutcome.FAILED,
                            detail=f"database and manifest disagree on {len(listed ^ db_rows)} files"))
     # (3) each listed file
     for f in manifest.files:
         where = f"{subject} file {f.name}"
         if f.sha256 not in present:
-            out.append(Finding(subject=where, check="files", outcome="failed",
+            out.append(Finding(subject=where, check="files", outcome=FindingOutcome.FAILED,
                                detail=f"blob {f.sha256} is missing"))
         elif f.sha256 in bad_blobs:
-            out.append(Finding(subject=where, check="files", outcome="failed",
+            out.append(Finding(subject=where, check="files", outcome=FindingOutcome.FAILED,
                                detail=f"blob {f.sha256} was altered"))
         elif archive.store.size(f.sha256) != f.size:
-            out.append(Finding(subject=where, check="files", outcome="failed",
+            out.append(Finding(subject=where, check="files", outcome=FindingOutcome.FAILED,
                                detail=f"size {archive.store.size(f.sha256)} != listed {f.size}"))
         else:
-            out.append(Finding(subject=where, check="files", outcome="passed"))
+            out.append(Finding(subject=where, check="files", outcome=FindingOutcome.PASSED))
     if not manifest.files:
-        out.append(Finding(subject=subject, check="files", outcome="not_checked",
+        out.append(Finding(subject=subject, check="files", outcome=FindingOutcome.NOT_CHECKED,
                            detail="the capture holds no files"))
     return out

@@ -232,3 +232,18 @@ async def test_event_bodies_are_salted(archive: Archive) -> None:
     bodies = [json.loads(e.body) for e in await _events(archive)]
     salts = [b["salt"] for b in bodies]
     assert all(len(s) == 32 for s in salts) and len(set(salts)) == len(salts)
+
+
+async def test_the_fixity_event_counts_each_outcome(archive: Archive) -> None:
+    findings = await verify_archive(archive)
+    async with archive.db.session() as s:
+        event = (await s.scalars(select(Event).order_by(col(Event.id).desc()).limit(1))).one()
+    body = json.loads(event.body)
+    assert (event.action, body["action"]) == ("fixity_checked", "fixity_checked")
+    assert body["details"] == {
+        "blobs": body["details"]["blobs"],
+        "passed": sum(f.outcome == "passed" for f in findings),
+        "failed": sum(f.outcome == "failed" for f in findings),
+        "not_checked": sum(f.outcome == "not_checked" for f in findings),
+    }
+    assert body["details"]["passed"] > 0 and body["details"]["blobs"] > 0

@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.custody.events import rfc3339
+from preserver.custody.events import EventAction, rfc3339
 from preserver.db.models import Capture, CaptureFile, Citation, Event, Report, Target, utc_now
 from preserver.views.targets import reports_named
 from workers import Status
@@ -216,7 +216,7 @@ async def linkrot(session: AsyncSession, *, report: str | None,
             [c.id for caps in captures.values() for c in caps])).order_by(col(CaptureFile.id)))):
         files[f.capture_id].append(f)
     changes = _changes((await session.scalars(
-        select(Event).where(col(Event.action) == "availability_changed",
+        select(Event).where(col(Event.action) == EventAction.AVAILABILITY_CHANGED,
                             col(Event.subject).in_([t.key for t in targets.values()]))
         .order_by(col(Event.id)))).all())
     today = now.astimezone(UTC).date()

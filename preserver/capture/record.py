@@ -24,9 +24,9 @@ from manifests import (
 )
 from preserver.archive import Archive
 from preserver.audit.availability import record_check
-from preserver.custody.events import record_event
+from preserver.custody.events import EventAction, record_event
 from preserver.db import queue
-from preserver.db.models import Capture, CaptureFile, Target
+from preserver.db.models import Capture, CaptureFile, JobState, Target
 from preserver.errors import InvalidURL
 from preserver.ingest.targets import canonical_target
 from preserver.version import __version__
@@ -118,7 +118,7 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
             for f in result.files:
                 session.add(CaptureFile(capture_id=capture_id, role=f.role, name=f.name,
                                         sha256=f.sha256, size=f.size, media_type=f.media_type))
-            await record_event(session, action="capture_stored", subject=job.target_key,
+            await record_event(session, action=EventAction.CAPTURE_STORED, subject=job.target_key,
                                operator=archive.operator,
                                details={"capture_id": capture_id, "manifest_sha256": manifest_sha,
                                         "signature_sha256": signature_sha,
@@ -129,14 +129,14 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                probe="capture", confirmations=cfg.audit.confirmations,
                                confirm_after=cfg.audit.confirm_after, operator=archive.operator)
         if retry_in is not None:
-            await queue.finish(session, job.job_id, state="queued", error=result.message,
+            await queue.finish(session, job.job_id, state=JobState.QUEUED, error=result.message,
                                retry_in=retry_in)
         elif result.transient:
-            await queue.finish(session, job.job_id, state="retry", error=result.message,
+            await queue.finish(session, job.job_id, state=JobState.RETRY, error=result.message,
                                retry_in=cfg.capture.retry_delay)
         elif result.state is CaptureState.FAILED and not result.status.conclusive:
-            await queue.finish(session, job.job_id, state="failed", error=result.message)
+            await queue.finish(session, job.job_id, state=JobState.FAILED, error=result.message)
         else:
-            await queue.finish(session, job.job_id, state="done",
+            await queue.finish(session, job.job_id, state=JobState.DONE,
                                error=result.message or None)
     return manifest_sha

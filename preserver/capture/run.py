@@ -28,7 +28,7 @@ from preserver.capture.record import JobRecord, record_result
 from preserver.concurrency import drain, sleep_or_stop
 from preserver.custody.events import rfc3339
 from preserver.db import queue
-from preserver.db.models import utc_now
+from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob
 from preserver.errors import PreserverError
 from workers import (
@@ -170,7 +170,7 @@ async def run_jobs(
     async def _requeue_unrecorded(claimed: ClaimedJob, exc: PreserverError) -> None:
         try:
             async with archive.db.session() as session:
-                await queue.finish(session, claimed.id, state="retry",
+                await queue.finish(session, claimed.id, state=JobState.RETRY,
                                    error=f"not recorded: {exc}", retry_in=cfg.retry_delay)
         except PreserverError:  # still unusable: a later run's requeue_stale brings it back
             log.debug("job %s left running", claimed.id, exc_info=True)

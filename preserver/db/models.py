@@ -3,11 +3,15 @@ times are timezone-aware UTC, and the schema is created by Alembic migrations.
 
 ORM objects never leave ``preserver``'s database layer: the queries in
 ``preserver.archive`` turn them into frozen views before returning.
+
+``JobState`` names a job's states. The ``jobs.state`` column stays a string: a
+``StrEnum`` member is its string, so the rows are what they were before the enum.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -84,6 +88,16 @@ class Citation(SQLModel, table=True):
     start_seconds: int | None = None
 
 
+class JobState(StrEnum):
+    """Where a job is in the queue (``preserver.db.queue`` moves it)."""
+
+    QUEUED = "queued"  # waiting; ``run_after`` says from when
+    RUNNING = "running"  # claimed by a worker
+    RETRY = "retry"  # failed transiently, to be tried by a later run after ``run_after``
+    DONE = "done"
+    FAILED = "failed"  # permanently, or out of attempts
+
+
 class Job(SQLModel, table=True):
     __tablename__ = "jobs"
     __table_args__ = (sa.Index("ix_jobs_claim", "state", "run_after", "priority"),)
@@ -92,7 +106,7 @@ class Job(SQLModel, table=True):
     kind: str = Field(default="capture")
     target_id: int = Field(foreign_key="targets.id", index=True)
     host: str  # politeness group: "youtube", "facebook" or the hostname
-    state: str = Field(default="queued")  # queued | running | retry | done | failed
+    state: str = Field(default=JobState.QUEUED)  # a JobState
     priority: int = 0
     attempts: int = 0
     run_after: datetime = Field(sa_column=_time())
@@ -151,7 +165,7 @@ class Event(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     time: datetime = Field(sa_column=_time())
-    action: str  # report_ingested | capture_stored | availability_changed | key_created | ...
+    action: str  # an EventAction (custody.events): report_ingested, capture_stored, ...
     subject: str  # what it is about: a report sha256, a target key, a capture id
     body: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # canonical JSON
     # the leaf index in the custody ledger, given in id order when the ledger is sequenced

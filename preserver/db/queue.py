@@ -1,7 +1,7 @@
 """The job queue: every named job operation, in one place.
 
-States: ``queued`` (waiting; ``run_after`` says from when), ``running`` (claimed
-by a worker), ``retry`` (failed transiently, to be tried again after
+States (``JobState``): ``queued`` (waiting; ``run_after`` says from when), ``running``
+(claimed by a worker), ``retry`` (failed transiently, to be tried again after
 ``run_after``), ``done``, ``failed`` (permanently, or out of attempts).
 
 The claim is one atomic statement, ``UPDATE … WHERE id = (SELECT … LIMIT 1)
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.db.models import Job, Target, utc_now
+from preserver.db.models import Job, JobState, Target, utc_now
 
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
 # ``__table__`` at class creation but does not declare it, so mypy cannot see it.
@@ -45,7 +45,7 @@ async def enqueue(
         select(Job.id).where(
             col(Job.target_id) == target_id,
             col(Job.kind) == kind,
-            col(Job.state).in_(("queued", "running", "retry")),
+            col(Job.state).in_((JobState.QUEUED, JobState.RUNNING, JobState.RETRY)),
         )
     )
     if existing is not None:
@@ -71,7 +71,7 @@ async def claim(
     jobs = _JOBS
     pick = (
         sa.select(jobs.c.id)
-        .where(jobs.c.state == "queued", jobs.c.run_after <= now)
+        .where(jobs.c.state == JobState.QUEUED, jobs.c.run_after <= now)
         .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
         .limit(1)
     )
@@ -81,8 +81,9 @@ async def claim(
         pick = pick.with_for_update(skip_locked=True)
     stmt = (
         sa.update(jobs)
-        .where(jobs.c.id == pick.scalar_subquery(), jobs.c.state == "queued")
-        .values(state="running", claimed_at=now, updated_at=now, attempts=jobs.c.attempts + 1)
+        .where(jobs.c.id == pick.scalar_subquery(), jobs.c.state == JobState.QUEUED)
+        .values(state=JobState.RUNNING, claimed_at=now, updated_at=now,
+                attempts=jobs.c.attempts + 1)
         .returning(jobs.c.id, jobs.c.kind, jobs.c.target_id, jobs.c.host, jobs.c.attempts)
     )
     row = (await session.execute(stmt)).first()
@@ -94,13 +95,13 @@ async def claim(
                       attempts=row.attempts)
 
 
-async def finish(session: AsyncSession, job_id: int, *, state: str, error: str | None = None,
+async def finish(session: AsyncSession, job_id: int, *, state: JobState, error: str | None = None,
                  retry_in: float | None = None) -> None:
     """Close a claimed job: ``done``, ``failed``; or ``queued`` (again, within this run) or
     ``retry`` (by a later run) from ``retry_in`` seconds on."""
     now = utc_now()
     values: dict[str, object] = {"state": state, "updated_at": now, "last_error": error}
-    if state in ("queued", "retry"):
+    if state in (JobState.QUEUED, JobState.RETRY):
         values["run_after"] = now + timedelta(seconds=retry_in or 0)
     await session.execute(sa.update(_JOBS).where(_JOBS.c.id == job_id).values(**values))
 
@@ -111,8 +112,8 @@ async def requeue_stale(session: AsyncSession, *, older_than: timedelta) -> int:
     jobs = _JOBS
     result = await session.execute(
         sa.update(jobs)
-        .where(jobs.c.state == "running", jobs.c.claimed_at < cutoff)
-        .values(state="queued", updated_at=utc_now(), last_error="interrupted; requeued")
+        .where(jobs.c.state == JobState.RUNNING, jobs.c.claimed_at < cutoff)
+        .values(state=JobState.QUEUED, updated_at=utc_now(), last_error="interrupted; requeued")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -121,17 +122,18 @@ async def release_retries(session: AsyncSession, *, due_only: bool) -> int:
     """Move ``retry`` jobs back to ``queued``: all of them (an explicit run), or the due ones."""
     now = utc_now()
     jobs = _JOBS
-    stmt = sa.update(jobs).where(jobs.c.state == "retry")
+    stmt = sa.update(jobs).where(jobs.c.state == JobState.RETRY)
     if due_only:
         stmt = stmt.where(jobs.c.run_after <= now)
-    result = await session.execute(stmt.values(state="queued", run_after=now, updated_at=now))
+    result = await session.execute(stmt.values(state=JobState.QUEUED, run_after=now,
+                                               updated_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
     """When the earliest waiting job becomes due (None when nothing waits)."""
     return await session.scalar(
-        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == "queued"))
+        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == JobState.QUEUED))
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:

@@ -25,6 +25,7 @@ from preserver.db.models import (
     Citation,
     Event,
     Job,
+    JobState,
     Report,
     Target,
 )
@@ -188,4 +189,5 @@ async def lookup(session: AsyncSession, sha256: str) -> list[dict[str, Any]]:
 async def jobs_to_run(session: AsyncSession) -> int:
     """How many capture jobs a run would take on now: queued, retrying or running."""
     counts = await queue.counts(session)
-    return counts.get("queued", 0) + counts.get("retry", 0) + counts.get("running", 0)
+    return sum(counts.get(state, 0) for state in (JobState.QUEUED, JobState.RETRY,
+                                                    JobState.RUNNING))

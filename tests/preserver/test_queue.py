@@ -4,10 +4,11 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from preserver.db import queue
 from preserver.db.engine import Database
-from preserver.db.models import Job, Target, utc_now
+from preserver.db.models import Job, JobState, Target, utc_now
 
 
 async def _target(db: Database, key: str) -> int:
@@ -110,6 +111,33 @@ async def test_requeue_stale_running_jobs(db: Database) -> None:
     async with db.session() as s:
         assert await queue.requeue_stale(s, older_than=timedelta(hours=2)) == 1
         assert (await queue.counts(s)) == {"queued": 1}
+
+
+async def test_job_states_are_stored_as_their_plain_strings(db: Database) -> None:
+    """``JobState`` members go into ``jobs.state`` as the strings the column always held."""
+    tid = await _target(db, "web:p")
+    seen: list[object] = []
+
+    async def state() -> None:
+        async with db.session() as s:
+            seen.append((await s.execute(sa.text("SELECT state FROM jobs"))).scalar_one())
+
+    async with db.session() as s:
+        await queue.enqueue(s, target_id=tid, host="h")
+    await state()
+    for then in (JobState.RETRY, JobState.DONE):
+        async with db.session() as s:
+            job = await queue.claim(s)
+        await state()
+        assert job is not None
+        async with db.session() as s:
+            await queue.finish(s, job.id, state=then)
+        await state()
+        async with db.session() as s:
+            await queue.release_retries(s, due_only=False)
+        await state()
+    assert seen == ["queued", "running", "retry", "queued", "running", "done", "done"]
+    assert all(type(value) is str for value in seen)
 
 
 @pytest.mark.parametrize("url", ["sqlite+aiosqlite:////nonexistent-dir/x/preserver.db",

@@ -148,7 +148,13 @@ def _verify_capture(archive: Archive, capture: Capture, target_key: str,
     if listed != db_rows:
         out.append(Finding(subject=subject, check="files", outcome=FindingOutcome.FAILED,
                            detail=f"database and manifest disagree on {len(listed ^ db_rows)} files"))
-    # (3) each listed file
+    return out + _verify_files(archive, subject, manifest, present, bad_blobs)
+
+
+def _verify_files(archive: Archive, subject: str, manifest: CaptureManifest,
+                  present: set[str], bad_blobs: set[str]) -> list[Finding]:
+    """(3) each file the manifest lists is in the store, unaltered, at its listed size."""
+    out: list[Finding] = []
     for f in manifest.files:
         where = f"{subject} file {f.name}"
         if f.sha256 not in present:

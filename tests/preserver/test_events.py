@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from manifests import package_checks
 from preserver.custody import events
 from preserver.custody.events import EventAction, record_event
 from preserver.db.engine import Database
@@ -40,3 +41,9 @@ async def test_an_event_recorded_with_the_enum_is_byte_identical_to_the_string_f
         assert bytes(body) == bytes(again_body)
         assert json.loads(body)["action"] == action
         assert f'"action":"{action}"'.encode() in bytes(body)
+
+
+def test_every_action_a_package_verifier_has_a_rule_for_is_recorded() -> None:
+    """``manifests`` (which cannot import ``preserver``) names the actions it checks by
+    their strings; a rename on either side would leave those events unchecked."""
+    assert set(package_checks._KNOWN) <= set(EventAction)

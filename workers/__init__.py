@@ -1,5 +1,5 @@
 """Capture and probe workers: yt-dlp media, WARC page snapshots, availability probes,
-network safety, per-host politeness and retry decisions.
+network safety, the platform table, per-host politeness and retry decisions.
 
 A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 ``CaptureResult``; it never touches the database.
@@ -14,6 +14,15 @@ from workers.classify import Classified, classify
 from workers.errors import AddressRefused, CaptureFailed, StoreFailed, WorkerError
 from workers.limits import HostLimiter, host_group
 from workers.net import make_client
+from workers.platforms import (
+    HostRole,
+    Platform,
+    PlatformHost,
+    cited_hosts,
+    platform_host,
+    platform_url,
+    youtube_watch_url,
+)
 from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, RateLimiter, probe
 from workers.retry import RetryDecision, decide_retry
 from workers.types import (
@@ -34,7 +43,10 @@ __all__ = [
     "CapturedFile",
     "Classified",
     "HostLimiter",
+    "HostRole",
     "Limits",
+    "Platform",
+    "PlatformHost",
     "ProbeResult",
     "ProbeSettings",
     "ProbeTarget",
@@ -44,9 +56,13 @@ __all__ = [
     "StoreFailed",
     "WorkerError",
     "capture",
+    "cited_hosts",
     "classify",
     "decide_retry",
     "host_group",
     "make_client",
+    "platform_host",
+    "platform_url",
     "probe",
+    "youtube_watch_url",
 ]

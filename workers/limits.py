@@ -2,7 +2,7 @@
 
 YouTube rate-limits an IP within minutes of a burst, and its traffic spans
 several hostnames (``www.youtube.com``, ``youtu.be``, ``*.googlevideo.com``),
-so hosts are grouped by platform before they are counted:
+so hosts are grouped by platform (``workers.platforms``) before they are counted:
 
     >>> host_group("https://youtu.be/45WIwFETn3E")
     'youtube'
@@ -33,35 +33,21 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["HostLimiter", "RateLimiter", "host_group"]
+from workers.platforms import politeness_group
 
-# Registrable domains (and their subdomains) that count as one host.
-_GROUPS: dict[str, str] = {
-    "youtube.com": "youtube",
-    "youtu.be": "youtube",
-    "youtube-nocookie.com": "youtube",
-    "googlevideo.com": "youtube",
-    "ytimg.com": "youtube",
-    "facebook.com": "facebook",
-    "fb.watch": "facebook",
-    "fb.com": "facebook",
-    "fbcdn.net": "facebook",
-}
+__all__ = ["HostLimiter", "RateLimiter", "host_group"]
 
 
 def host_group(url: str) -> str:
-    """The politeness group of a URL or bare hostname: a platform name, else the hostname."""
+    """The politeness group of a URL or bare hostname: a platform name, else the hostname.
+
+    Platforms and their hosts are ``workers.platforms.PLATFORM_HOSTS``.
+    """
     try:
         host = urlsplit(url if "//" in url else "//" + url).hostname or url
     except ValueError:  # malformed port or brackets: group by the text itself
         host = url
-    host = host.strip().rstrip(".").lower()
-    labels = host.split(".")
-    for i in range(len(labels) - 1):
-        group = _GROUPS.get(".".join(labels[i:]))
-        if group is not None:
-            return group
-    return host
+    return politeness_group(host)
 
 
 @dataclass

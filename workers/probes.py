@@ -43,12 +43,13 @@ from workers._probe_child import ProbeRequest, YtdlpAnswer, run_ytdlp_probe
 from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.limits import RateLimiter
+from workers.platforms import Platform, platform_url, youtube_watch_url
 from workers.types import Limits, Status
 
 __all__ = ["DEFAULT_OEMBED_URL", "ProbeResult", "ProbeSettings", "ProbeTarget", "RateLimiter",
            "probe"]  # RateLimiter lives in workers.limits; re-exported where probes take it
 
-DEFAULT_OEMBED_URL = "https://www.youtube.com/oembed"
+DEFAULT_OEMBED_URL = platform_url(Platform.YOUTUBE, "/oembed")
 _SMALL = 64 * 1024  # oEmbed answers and web pages: the status is what counts
 _BACKOFF = 60.0  # seconds a host group pauses after a 429 or bot check without Retry-After
 _MAX_BACKOFF = 3600.0
@@ -264,7 +265,7 @@ def _watch_url(target: ProbeTarget) -> str:
     """The canonical watch URL oEmbed and yt-dlp are asked about."""
     _platform, _, video_id = target.key.partition(":")
     if _YOUTUBE_ID.fullmatch(video_id):
-        return f"https://www.youtube.com/watch?v={video_id}"
+        return youtube_watch_url(video_id)
     return target.url
 
 

@@ -4,9 +4,11 @@ DESIGN.md "Links and targets" (contract): a *citation* is one occurrence of a
 URL — line, character offset, the raw URL as written, and a *label*.
 ``extract_links(text)`` promises, for the text of a ``ReportText``:
 
-- every ``http(s)://`` URL, and the scheme-less forms reports use (``www.…``,
-  ``youtu.be/…``, ``youtube.com/…``, ``m.facebook.com/…``, ``fb.watch/…``), in
-  document order; a URL cited twice is two ``FoundLink``s;
+- every ``http(s)://`` URL, and the scheme-less forms reports use (``www.…``, and
+  ``<host>/…`` on the YouTube and Facebook hosts reports cite: the site and
+  short-link hosts of ``workers.platforms``, e.g. ``youtu.be/…``,
+  ``m.facebook.com/…``), in document order; a URL cited twice is two
+  ``FoundLink``s;
 - URLs end where URL characters end. The host is ASCII (RFC 3986), so an
   Arabic word glued before a URL or right after a bare host
   (``https://example.orgالفيديو``) is never part of it. After the host, once
@@ -14,10 +16,8 @@ URL — line, character offset, the raw URL as written, and a *label*.
   letters, marks and digits (RFC 3987 ``ucschar``: ``str.isalnum()`` or
   Unicode category L*/M*/N*) are URL characters too, so
   ``https://ar.wikipedia.org/wiki/مجزرة_دوما`` and ``?q=دوما`` are whole.
-  Except on YouTube and Facebook hosts (youtube.com, youtu.be,
-  youtube-nocookie.com, youtubekids.com, facebook.com, fb.watch, fb.com, fb.me
-  and their subdomains): their ids are ASCII and reports glue Arabic words to
-  these links, so there the URL ends at the first non-ASCII character
+  Except on those YouTube and Facebook hosts: their ids are ASCII and reports
+  glue Arabic words to these links, so there the URL ends at the first non-ASCII character
   (``https://youtu.be/<id>الفيديو``). Whitespace (also no-break space) and all
   punctuation outside RFC 3986 end a URL, e.g. Arabic ``، ؛ ؟ ۔`` and quotation
   marks ``« » “ ”``; trailing ``.,;:!?'"*``
@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 
 from preserver.errors import InvalidURL
 from preserver.ingest.targets import canonical_target
+from workers import cited_hosts, platform_host
 
 __all__ = ["FoundLink", "extract_links"]
 
@@ -64,21 +65,22 @@ _PARAGRAPH_WORDS = 8
 # Zero-width and bidi controls: U+200B..U+200F, U+202A..U+202E, U+2066..U+2069,
 # U+FEFF, plus the Arabic letter mark U+061C, word joiner U+2060, soft hyphen U+00AD.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u061c\u2060\u00ad]+")
-_HOSTS = (
-    r"youtu\.be|youtube\.com|youtube-nocookie\.com|youtubekids\.com"
-    r"|facebook\.com|fb\.watch|fb\.com|fb\.me"
+# A platform host cited without a scheme (workers.platforms): a domain that
+# covers its subdomains may have up to four labels before it.
+_BARE_HOSTS = "|".join(
+    (r"(?:[a-z0-9-]{1,63}\.){0,4}" if row.subdomains else "") + re.escape(row.domain)
+    for row in cited_hosts()
 )
 _START = re.compile(
     r"(?i:https?://)"
     r"|(?<![A-Za-z0-9_.@/-])(?i:www\.)(?=[A-Za-z0-9-]{1,63}\.[A-Za-z])"
-    rf"|(?<![A-Za-z0-9_.@/-])(?i:(?:[a-z0-9-]{{1,63}}\.){{0,4}}(?:{_HOSTS}))(?=/)"
+    rf"|(?<![A-Za-z0-9_.@/-])(?i:{_BARE_HOSTS})(?=/)"
 )
 _BODY = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 # _BODY plus every letter and digit (``\w`` is exactly str.isalnum() and "_");
 # marks (category M*), which ``\w`` lacks, are stepped over in _wide_end.
 _WIDE_BODY = re.compile(r"[\w\-.~:/?#\[\]@!$&'()*+,;=%]*")
 _AUTHORITY_END = re.compile(r"[/?#]")
-_PLATFORM_DOMAINS = tuple(host.replace("\\.", ".") for host in _HOSTS.split("|"))
 _EMBEDDED = re.compile(r"(?i:https?://)")
 _TRAILING = ".,;:!?'\"*([{"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -211,7 +213,8 @@ def _wide_end(line: str, host_start: int, body_end: int, limit: int) -> int:
         return body_end  # a bare host: Arabic glued to it is not part of it
     authority = line[host_start : delimiter.start()]
     host = authority.rpartition("@")[2].partition(":")[0].rstrip(".").lower()
-    if any(host == domain or host.endswith("." + domain) for domain in _PLATFORM_DOMAINS):
+    row = platform_host(host)
+    if row is not None and row.cited:
         return body_end
     end = delimiter.start()
     while True:

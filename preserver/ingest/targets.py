@@ -6,23 +6,24 @@ function of the URL; it never touches the network. It promises:
 - ``youtube:<11-char id>`` for every YouTube video URL form: ``watch?v=`` (``v``
   anywhere in the query, also behind ``&amp;``), ``youtu.be/<id>``, ``shorts/``,
   ``embed/``, ``live/``, ``v/``, ``e/``, ``watch/``, ``watch_popup``, ``#!v=``, on
-  any subdomain of youtube.com, youtube-nocookie.com, youtubekids.com,
-  youtube.googleapis.com, and ``attribution_link`` (its ``u`` is decoded and
-  followed). The URL is always ``https://www.youtube.com/watch?v=<id>``:
+  every YouTube site and short-link host of the platform table
+  (``workers.platforms.PLATFORM_HOSTS``), and ``attribution_link`` (its ``u`` is
+  decoded and followed). The URL is always ``https://www.youtube.com/watch?v=<id>``:
   ``t=``/``start=`` belong to the citation, not the target. YouTube URLs that
   name no video (channels, playlists) are ``web:`` targets.
 - ``facebook:<id>`` (numeric or ``pfbid…``) for posts, videos, watch, reels,
   story.php, permalink.php, photo.php, video.php, groups, events, watchparty and
-  bare ``facebook.com/<numeric id>``, on any subdomain. The URL is the shortest
+  bare ``facebook.com/<numeric id>``, on every Facebook site host. The URL is the shortest
   form of the *cited* URL that still names the item and that yt-dlp accepts:
   videos and reels become ``https://www.facebook.com/watch/?v=<id>``; posts keep
   their owner (``/<owner>/posts/<id>``), because a ``pfbid`` alone does not
   resolve; a bare numeric id stays ``https://www.facebook.com/<id>``. So two
   citations with one key may carry different URLs; the key is the identity.
-- ``facebook-url:<normalized url>`` (platform ``facebook``) for fb.watch, fb.me,
-  ``/share/…`` and Facebook URLs without an id (host folded to
-  www.facebook.com): only a capture can resolve them.
-- ``web:<normalized url>`` for every other http(s) URL: scheme and host lower
+- ``facebook-url:<normalized url>`` (platform ``facebook``) for Facebook's
+  short-link hosts (``fb.watch/…``), ``/share/…`` and Facebook URLs without an
+  id (host folded to www.facebook.com): only a capture can resolve them.
+- ``web:<normalized url>`` for every other http(s) URL (a platform's media
+  servers' too: they name no item): scheme and host lower
   case (IDNA), default port, userinfo and fragment dropped, query order kept,
   ``utm_*``/``fbclid``/``gclid``/``si`` removed. Non-ASCII in the path and
   query is percent-encoded as UTF-8 and existing ``%XX`` escapes are kept
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, quote, unquote_plus, urlsplit, urlunsplit
 
 from preserver.errors import InvalidURL
+from workers import HostRole, Platform, platform_host, platform_url, youtube_watch_url
 
 __all__ = ["MAX_URL_LENGTH", "TargetKey", "canonical_target"]
 
@@ -62,11 +64,12 @@ _YT_FRAGMENT_V = re.compile(r"(?:^|[!?&;/])v=([0-9A-Za-z_-]{11})(?![0-9A-Za-z_-]
 _FB_ID = re.compile(r"\d+|pfbid[0-9A-Za-z]+")
 _FB_HEX = re.compile(r"[0-9a-f]+")
 _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-_FB_ONION = "facebookwkhpilnemxj7asaniu7vnjjbiltxjqhye3mhbshg7kx5tfyd.onion"
 _TRACKING = frozenset({"fbclid", "gclid", "si"})
 # RFC 3986 section 2.2 reserved characters plus "%": kept as written by quote().
 _SAFE = "!#$%&'()*+,/:;=?@[]~"
-_WATCH = "https://www.facebook.com/watch/?v="
+_FB_BASE = platform_url(Platform.FACEBOOK, "/")
+_FB_NETLOC = urlsplit(_FB_BASE).netloc
+_WATCH = _FB_BASE + "watch/?v="
 _FB_VIDEO_PAGES = frozenset(
     {("video.php",), ("video", "video.php"), ("video", "embed"), ("watch",), ("watch", "live")}
 )
@@ -87,24 +90,16 @@ def canonical_target(url: str) -> TargetKey:
 
 
 def _target(parts: SplitResult, *, depth: int) -> TargetKey:
-    host = parts.hostname or ""
-    if _under(host, "youtube.com", "youtube-nocookie.com", "youtubekids.com", "youtu.be") or (
-        host == "youtube.googleapis.com"
-    ):
-        video = _youtube_id(parts, host, depth)
+    row = platform_host(parts.hostname or "")  # workers.platforms: the one host table
+    if row is not None and row.cited:  # a platform's media servers name no item
+        if row.platform is Platform.FACEBOOK:
+            return _facebook(parts, row.role)
+        video = _youtube_id(parts, row.role, depth)
         if video is not None:
-            return TargetKey(
-                key=f"youtube:{video}",
-                url=f"https://www.youtube.com/watch?v={video}",
-                platform="youtube",
-            )
-    elif _under(host, "facebook.com", "fb.com", _FB_ONION):
-        return _facebook(parts)
-    elif _under(host, "fb.watch", "fb.me"):
-        normal = _normalize(parts)
-        return TargetKey(key=f"facebook-url:{normal}", url=normal, platform="facebook")
+            return TargetKey(key=f"youtube:{video}", url=youtube_watch_url(video),
+                             platform=Platform.YOUTUBE.value)
     normal = _normalize(parts)
-    return TargetKey(key=f"web:{normal}", url=normal, platform="web")
+    return TargetKey(key=f"web:{normal}", url=normal, platform=Platform.WEB.value)
 
 
 def _parse(url: str) -> SplitResult:
@@ -151,10 +146,6 @@ def _host(raw: str, text: str) -> str:
     return host
 
 
-def _under(host: str, *domains: str) -> bool:
-    return any(host == d or host.endswith("." + d) for d in domains)
-
-
 def _params(query: str) -> list[tuple[str, str]]:
     """Query parameters in order; ``&`` and ``;`` both separate (tolerates ``&amp;``)."""
     out = []
@@ -171,9 +162,9 @@ def _param(query: str, *names: str) -> str | None:
     return None
 
 
-def _youtube_id(parts: SplitResult, host: str, depth: int) -> str | None:
+def _youtube_id(parts: SplitResult, role: HostRole, depth: int) -> str | None:
     path = parts.path
-    if host.endswith("youtu.be"):
+    if role is HostRole.SHORT:  # youtu.be/<id>
         match = _YT_BE_PATH.match(path)
         return match.group(1) if match else None
     if path.rstrip("/") == "/attribution_link":
@@ -181,7 +172,7 @@ def _youtube_id(parts: SplitResult, host: str, depth: int) -> str | None:
         if inner is None or depth >= 3:
             return None
         if inner.startswith("/") and not inner.startswith("//"):
-            inner = "https://www.youtube.com" + inner
+            inner = platform_url(Platform.YOUTUBE, inner)
         try:
             target = _target(_parse(inner), depth=depth + 1)
         except InvalidURL:
@@ -194,23 +185,26 @@ def _youtube_id(parts: SplitResult, host: str, depth: int) -> str | None:
     return match.group(1) if match else None
 
 
-def _facebook(parts: SplitResult) -> TargetKey:
+def _facebook(parts: SplitResult, role: HostRole) -> TargetKey:
+    if role is HostRole.SHORT:  # fb.watch, fb.me: only a capture can resolve them
+        normal = _normalize(parts)
+        return TargetKey(key=f"facebook-url:{normal}", url=normal, platform=Platform.FACEBOOK.value)
     if parts.path in ("", "/") and parts.fragment.startswith("!/"):  # old "#!/" links
-        inner = urlsplit("https://www.facebook.com" + parts.fragment[1:])
+        inner = urlsplit(platform_url(Platform.FACEBOOK, parts.fragment[1:]))
         parts = parts._replace(path=inner.path, query=inner.query, fragment="")
     found = _facebook_id(parts)
     if found is None:
-        normal = _normalize(parts._replace(netloc="www.facebook.com"))
-        return TargetKey(key=f"facebook-url:{normal}", url=normal, platform="facebook")
+        normal = _normalize(parts._replace(netloc=_FB_NETLOC))
+        return TargetKey(key=f"facebook-url:{normal}", url=normal, platform=Platform.FACEBOOK.value)
     item, url = found
-    return TargetKey(key=f"facebook:{item}", url=url, platform="facebook")
+    return TargetKey(key=f"facebook:{item}", url=url, platform=Platform.FACEBOOK.value)
 
 
 def _facebook_id(parts: SplitResult) -> tuple[str, str] | None:
     """(id, canonical URL) of a Facebook item URL, or None when it names none."""
     segs = [s for s in parts.path.split("/") if s]
     query = parts.query
-    base = "https://www.facebook.com/"
+    base = _FB_BASE
     if not segs or segs[0] == "share":
         return None
     head, n = segs[0], len(segs)

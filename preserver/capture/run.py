@@ -41,7 +41,6 @@ from workers import (
     StoreFailed,
     capture,
     decide_retry,
-    make_client,
 )
 
 log = logging.getLogger(__name__)

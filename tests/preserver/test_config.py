@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from preserver.config import SETTINGS, load_config, parse_duration, parse_size
+from preserver.config import SETTINGS, load_config
+from preserver.config_kinds import parse_duration, parse_size
 from preserver.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

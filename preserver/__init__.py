@@ -9,7 +9,8 @@ Each subpackage is one capability; the layers run one way (``pyproject.toml``,
 - ``archive``: the open archive (config, database, blob store, key);
 - ``custody/``: custody events, the Merkle ledger, checkpoints and timestamps;
 - ``db/``: engine, migrations, models, the job queue;
-- ``config``, ``errors``, ``concurrency``, ``version``: shared by all.
+- ``config``, ``net`` (the HTTP client from ``[network]``), ``errors``, ``concurrency``,
+  ``version``: shared by all.
 
 Captures and probes are ``workers``'; blobs are ``storage``'s; manifests, proofs and
 packages are ``manifests``'. See ``docs/design.md``.

@@ -149,7 +149,7 @@ async def check_tsas(config: Config) -> list[Check]:
     """Ask each configured TSA for a real token and verify it against the trusted roots."""
     from preserver.custody.tsa import TsaFailed, ask_tsa, trusted_roots
     from preserver.errors import ConfigError
-    from workers import make_client
+    from preserver.net import http_client
 
     if not config.custody.tsa_urls:
         return [Check(name="timestamp authorities", outcome="warn",
@@ -161,9 +161,7 @@ async def check_tsas(config: Config) -> list[Check]:
         return [Check(name="timestamp authorities", outcome="fail", detail=str(exc),
                       fix="set [custody] tsa_roots to a PEM file of the TSAs' root certificates")]
     checks = []
-    net = config.network
-    async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
-                           timeout=15.0) as http:
+    async with http_client(config.network, timeout=15.0) as http:
         for url in config.custody.tsa_urls:
             try:
                 _, _, when = await ask_tsa(http, url, b"preserver doctor", roots)

@@ -44,6 +44,7 @@ from preserver.config import Config
 from preserver.custody.events import rfc3339
 from preserver.db.models import Target, utc_now
 from preserver.errors import PreserverError
+from preserver.net import http_client
 from workers import (
     HostLimiter,
     Limits,
@@ -52,7 +53,6 @@ from workers import (
     ProbeTarget,
     RateLimiter,
     Status,
-    make_client,
     probe,
 )
 
@@ -149,16 +149,14 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
     recorded; those still running then are cancelled and counted as ``interrupted``.
     Targets added while the audit runs wait for the next one.
     """
-    cfg, net = archive.config, archive.config.network
+    cfg = archive.config
     started = utc_now()
     async with archive.db.session() as session:
         upto = await session.scalar(sa.select(sa.func.max(col(Target.id)))) or 0
         selected = sa.and_(_due(everything=everything, now=started), col(Target.id) <= upto)
         total = await session.scalar(
             sa.select(sa.func.count()).select_from(Target).where(selected)) or 0
-    async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
-                           timeout=cfg.capture.socket_timeout,
-                           max_redirects=net.max_redirects) as http:
+    async with http_client(cfg.network, timeout=cfg.capture.socket_timeout) as http:
         run = _Run(archive, http, total=total, progress=progress, stop=stop or asyncio.Event())
         batches = _batches(archive, selected)
         try:

@@ -31,6 +31,7 @@ from preserver.db import queue
 from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob
 from preserver.errors import PreserverError
+from preserver.net import http_client
 from workers import (
     CaptureJob,
     CaptureResult,
@@ -40,7 +41,6 @@ from workers import (
     StoreFailed,
     capture,
     decide_retry,
-    make_client,
 )
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,7 @@ async def run_jobs(
                                   + STALE_MARGIN)
         await queue.release_retries(session, due_only=not retry_everything)
 
-    http = make_client(allow_private=archive.config.network.allow_private,
-                       allow_networks=archive.config.network.allow_networks,
-                       timeout=cfg.socket_timeout, max_redirects=archive.config.network.max_redirects,
-                       user_agent=archive.config.network.user_agent or None)
+    http = http_client(archive.config.network, timeout=cfg.socket_timeout)
 
     async def process(claimed: ClaimedJob) -> None:
         if progress:

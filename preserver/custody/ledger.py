@@ -31,7 +31,7 @@ from manifests import (
 )
 from preserver.custody.tsa import TsaFailed, ask_tsa, trusted_roots
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, utc_now
-from workers import make_client
+from preserver.net import http_client
 
 if TYPE_CHECKING:
     from preserver.archive import Archive
@@ -116,9 +116,7 @@ async def timestamp_checkpoints(
             col(CheckpointRow.timestamps_pending)).order_by(col(CheckpointRow.size)))).all()
         have = {(t.checkpoint_id, t.tsa_url) for t in (await session.scalars(
             select(CheckpointTimestamp))).all()}
-    net = archive.config.network
-    async with make_client(allow_private=net.allow_private, allow_networks=net.allow_networks,
-                           timeout=_TSA_TIMEOUT, max_redirects=net.max_redirects) as http:
+    async with http_client(archive.config.network, timeout=_TSA_TIMEOUT) as http:
         for row in rows:
             assert row.id is not None
             missing = [u for u in urls if (row.id, u) not in have]

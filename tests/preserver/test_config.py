@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from preserver.config import load_config, parse_duration, parse_size
+from preserver.config import SETTINGS, load_config
+from preserver.config_kinds import parse_duration, parse_size
 from preserver.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,3 +129,113 @@ def test_sizes(value: object, size: int) -> None:
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ConfigError, match="k: "):
         parse_duration(value, "k")
+
+
+def test_every_declared_setting_is_in_config_toml_and_has_one_variable() -> None:
+    shipped = tomllib.loads((REPO / "config.toml").read_text(encoding="utf-8"))
+
+    def leaves(table: dict[str, object], prefix: tuple[str, ...]) -> set[tuple[str, ...]]:
+        return {p for k, v in table.items() for p in (
+            leaves(v, (*prefix, k)) if isinstance(v, dict) else {(*prefix, k)})}
+
+    assert leaves(shipped, ()) == {s.path for s in SETTINGS}
+    assert len({s.env for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_nested_probes_overrides_take_effect(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[probes.youtube]\noembed_url = "https://file.example/oembed"\n')
+    cfg = load_config(cfg_file, env={
+        "PRESERVER_PROBES_YOUTUBE_OEMBED_URL": "http://127.0.0.1:9/oembed",
+        "PRESERVER_PROBES_WAYBACK_URL": "http://127.0.0.1:9/wayback",
+    })
+    assert cfg.probes.youtube_oembed_url == "http://127.0.0.1:9/oembed"
+    assert cfg.probes.wayback_url == "http://127.0.0.1:9/wayback"
+
+
+def test_environment_values_are_read_as_their_declared_kind(tmp_path: Path) -> None:
+    cfg = load_config(None, env={
+        "PRESERVER_NETWORK_USER_AGENT": "123",  # a string key: stays a string
+        "PRESERVER_OPERATOR": "true",
+        "PRESERVER_CAPTURE_MAX_BYTES": "500MiB",
+        "PRESERVER_CAPTURE_PER_HOST": " 3 ",
+        "PRESERVER_NETWORK_ALLOW_PRIVATE": "False",
+        "PRESERVER_CUSTODY_TSA_URLS": '["http://127.0.0.1:9/tsa", "https://tsa.example/"]',
+        "PRESERVER_AUDIT_WEBHOOK_URL": "",
+    })
+    assert cfg.network.user_agent == "123"
+    assert cfg.operator == "true"
+    assert cfg.capture.max_bytes == 500 * 1024**2
+    assert cfg.capture.per_host == 3
+    assert cfg.network.allow_private is False
+    assert cfg.custody.tsa_urls == ("http://127.0.0.1:9/tsa", "https://tsa.example/")
+    assert cfg.audit.webhook_url == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("PRESERVER_CAPTURE_TIMEOUT", "soon",
+         r"^PRESERVER_CAPTURE_TIMEOUT \(capture\.timeout\): expected a duration"),
+        ("PRESERVER_AUDIT_INTERVAL_STABLE", "0s",
+         r"^PRESERVER_AUDIT_INTERVAL_STABLE \(audit\.interval_stable\): must be longer than 0"),
+        ("PRESERVER_CAPTURE_MAX_BYTES", "2 parsecs",
+         r"^PRESERVER_CAPTURE_MAX_BYTES \(capture\.max_bytes\): expected a size"),
+        ("PRESERVER_CUSTODY_TSA_URLS", "https://a.example/,https://b.example/",
+         r"^PRESERVER_CUSTODY_TSA_URLS \(custody\.tsa_urls\): expected a list of strings"),
+        ("PRESERVER_CUSTODY_TSA_URLS", '["https://a.example/", 3]',
+         r"^PRESERVER_CUSTODY_TSA_URLS \(custody\.tsa_urls\): expected a list of strings"),
+        ("PRESERVER_CUSTODY_TSA_URLS", '["ftp://a.example/"]',
+         r"^PRESERVER_CUSTODY_TSA_URLS \(custody\.tsa_urls\): expected an http\(s\) URL"),
+        ("PRESERVER_NETWORK_ALLOW_NETWORKS", '["10.0.0.0/33"]',
+         r"^PRESERVER_NETWORK_ALLOW_NETWORKS \(network\.allow_networks\): '10\.0\.0\.0/33' is not"),
+        ("PRESERVER_PROBES_WAYBACK_URL", "archive.org/wayback",
+         r"^PRESERVER_PROBES_WAYBACK_URL \(probes\.wayback\.url\): expected an http\(s\) URL"),
+        ("PRESERVER_AUDIT_WEBHOOK_URL", "javascript:alert(1)",
+         r"^PRESERVER_AUDIT_WEBHOOK_URL \(audit\.webhook_url\): expected an http\(s\) URL"),
+        ("PRESERVER_DATABASE_URL", "preserver.db",
+         r"^PRESERVER_DATABASE_URL \(database_url\): expected a URL"),
+        ("PRESERVER_NETWORK_ALLOW_PRIVATE", "yes",
+         r"^PRESERVER_NETWORK_ALLOW_PRIVATE \(network\.allow_private\): expected true or false"),
+        ("PRESERVER_CAPTURE_CONCURRENCY", "-3",
+         r"^PRESERVER_CAPTURE_CONCURRENCY \(capture\.concurrency\): expected a positive integer"),
+        ("PRESERVER_NETWORK_MAX_REDIRECTS", "1e3",
+         r"^PRESERVER_NETWORK_MAX_REDIRECTS \(network\.max_redirects\): expected a positive"),
+    ],
+)
+def test_bad_environment_value_names_the_variable(name: str, value: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as caught:
+        load_config(None, env={name: value})
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["PRESERVER_CAPTURE_BOGUS", "PRESERVER_DATADIR",
+                                  "PRESERVER_PROBES_YOUTUBE_URL", "PRESERVER_PROBES",
+                                  "PRESERVER_", "PRESERVER_capture_concurrency"])
+def test_unknown_preserver_variable_is_an_error(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"^unknown environment variable {name}: ") as caught:
+        load_config(None, env={name: "1", "PRESERVER_CAPTURE_CONCURRENCY": "2"})
+    assert "\n" not in str(caught.value)
+
+
+def test_config_and_test_variables_are_not_settings(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('operator = "x"\n')
+    cfg = load_config(None, env={"PRESERVER_CONFIG": str(cfg_file),
+                                 "PRESERVER_TEST_POSTGRES_URL": "postgresql+asyncpg://x/y",
+                                 "PRESERVERX": "not ours", "HOME": "/root"})
+    assert cfg.operator == "x"
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.toml"
+    where = re.escape(str(cfg_file))
+    cfg_file.write_text("[probes.wayback]\nurl = 5\n")
+    with pytest.raises(ConfigError, match=f"^{where}: probes.wayback.url: expected a string"):
+        load_config(cfg_file, env={})
+    cfg_file.write_text("[probes]\nyoutube = 'x'\n")
+    with pytest.raises(ConfigError, match=f"^{where}: probes.youtube: expected a table"):
+        load_config(cfg_file, env={})
+    cfg_file.write_text("[probes.youtube]\nurl = 'https://x'\n")
+    with pytest.raises(ConfigError, match="unknown configuration key: probes.youtube.url"):
+        load_config(cfg_file, env={})

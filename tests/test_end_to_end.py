@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixture_site import FixtureSite, Media, og_video_page, video_tag_page
+from tests.support.fixture_site import FixtureSite, Media, og_video_page, video_tag_page
 
 pytestmark = pytest.mark.slow
 

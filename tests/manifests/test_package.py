@@ -55,8 +55,8 @@ from preserver.db.models import Event
 from preserver.errors import IntegrityError
 from preserver.export.package import export_package
 from preserver.ingest.report import ingest_report
-from tests.fixture_site import FixtureSite, Media, html_page
-from tests.tsa import LocalTsa, TsaKeys
+from tests.support.fixture_site import FixtureSite, Media, html_page
+from tests.support.tsa import LocalTsa, TsaKeys
 
 pytestmark = pytest.mark.slow
 

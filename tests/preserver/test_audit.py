@@ -30,7 +30,7 @@ from preserver.db.engine import Database
 from preserver.db.models import AvailabilityCheck, Event, Job, Target, utc_now
 from preserver.ingest.report import ingest_report
 from preserver.serve import serve
-from tests.fixture_site import FixtureSite, send
+from tests.support.fixture_site import FixtureSite, send
 from workers import Status
 
 
@@ -336,7 +336,7 @@ def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
 
         asyncio.run(ingest())
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-        done = subprocess.run([sys.executable, "-m", "tests.preserver.audit_memory", str(cfg)],
+        done = subprocess.run([sys.executable, "-m", "tests.support.audit_memory", str(cfg)],
                               capture_output=True, text=True, env=env, timeout=600, check=False,
                               cwd=Path(__file__).parents[2])
         assert done.returncode == 0, done.stderr[-3000:]

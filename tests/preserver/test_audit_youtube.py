@@ -22,8 +22,8 @@ from preserver.audit.runner import audit
 from preserver.config import Config, load_config
 from preserver.db.models import AvailabilityCheck, Event, Target
 from preserver.ingest.report import ingest_report
-from tests.fixture_site import FixtureSite
-from tests.workers.test_probes import HERE, OK_JSON, OEmbed
+from tests.support.fixture_site import FixtureSite
+from tests.support.platforms import HERE, OK_JSON, OEmbed
 from workers.probes import ProbeSettings
 
 IDS = ("removedUplr", "privateVidA", "botCheckAAA", "okVideoAAAA")

@@ -19,7 +19,7 @@ from preserver.config import load_config
 from preserver.db.models import Job
 from preserver.errors import ConfigError
 from preserver.serve import build_scheduler, serve
-from tests.fixture_site import FixtureSite, Media
+from tests.support.fixture_site import FixtureSite, Media
 
 
 def _config(tmp_path: Path, **serve_keys: str) -> Path:

@@ -30,6 +30,7 @@ from preserver.db.engine import Database
 from preserver.db.models import AvailabilityCheck, Event, Job, Target, utc_now
 from preserver.ingest.report import ingest_report
 from preserver.serve import serve
+from tests.support.cli import run_cli_process
 from tests.support.fixture_site import FixtureSite, send
 from workers import Status
 
@@ -281,11 +282,9 @@ def test_the_schedule_survives_a_restart(tmp_path: Path, site: FixtureSite) -> N
     report = tmp_path / "r.txt"
     report.write_text("".join(f"{n}- أ\n{site.url('/up')}?n={n}\n" for n in range(1, 6)),
                       encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
 
     def preserver(*args: str) -> dict[str, Any]:
-        done = subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg), *args],
-                              capture_output=True, text=True, env=env, timeout=120, check=True)
+        done = run_cli_process(*args, config=cfg, check=0)
         return json.loads(done.stdout) if "--json" in args else {}
 
     preserver("ingest", str(report))

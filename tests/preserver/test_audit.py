@@ -273,6 +273,7 @@ async def test_sigterm_to_serve_during_an_audit_loses_no_check(
         assert await _checked_and_due(archive) == (["slow"], 5)
 
 
+@pytest.mark.slow
 def test_the_schedule_survives_a_restart(tmp_path: Path, site: FixtureSite) -> None:
     """Each audit is a new process: what is due comes from the database alone."""
     site.add_bytes("/up", b"<html><body>up</body></html>", "text/html")
@@ -312,6 +313,7 @@ async def _nexts(cfg: Path) -> list[datetime | None]:
 # -- scale -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
     """10,000 web links on 5 fixture hosts, audited in a process of its own. From 2,000
     checks on (every batch held at once has been read by then) the count of live Python

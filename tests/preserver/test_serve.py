@@ -52,6 +52,7 @@ def test_jobs_come_from_config_with_coalescing(tmp_path: Path) -> None:
     assert defaults == {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
+@pytest.mark.slow
 def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     proc = start_cli("serve", config=cfg)

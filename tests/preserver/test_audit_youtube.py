@@ -3,7 +3,7 @@
 YouTube's servers cannot exist offline, so they are stood in for twice: the oEmbed
 endpoint is the fixture site's (``[probes.youtube] oembed_url``, as a user would point
 it), and yt-dlp's YouTube extractor is preceded by the stand-in of
-``tests.workers.test_probes``, which raises YouTube's real texts per video id. The
+``tests.support.platforms``, which raises YouTube's real texts per video id. The
 audit, the probes, yt-dlp's child process, the database and the HTTP are real.
 """
 

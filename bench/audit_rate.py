@@ -5,7 +5,7 @@ politeness against none, side by side in one run, and the audit's memory.
 
 The targets are web links spread over HOSTS fixture sites on 127.0.0.x (one politeness
 group each), served from this process; each audit runs in a process of its own
-(``tests/preserver/audit_memory.py``), so the two do not share an interpreter. The
+(``tests/support/audit_memory.py``), so the two do not share an interpreter. The
 default limits (8 probes at once, 2 per group, 1 request per second per group) are
 what bounds the polite run. The figure to read is the ratio; absolute rates depend on
 this shared machine.
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from preserver.archive import open_archive
 from preserver.config import load_config
 from preserver.ingest.report import ingest_report
-from tests.fixture_site import FixtureSite
+from tests.support.fixture_site import FixtureSite
 
 UNLIMITED = "concurrency = 64\nper_host = 64\nrate = 1000000\n"
 
@@ -50,7 +50,7 @@ def audit_in_child(sites: list[FixtureSite], targets: int, limits: str, root: Pa
 
     asyncio.run(ingest())
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-    done = subprocess.run([sys.executable, "-m", "tests.preserver.audit_memory", str(cfg)],
+    done = subprocess.run([sys.executable, "-m", "tests.support.audit_memory", str(cfg)],
                           capture_output=True, text=True, env=env, check=True, cwd=ROOT)
     result: dict[str, Any] = json.loads(done.stdout)
     return result

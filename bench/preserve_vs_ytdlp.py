@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixture_site import FixtureSite, make_clip
+from tests.support.fixture_site import FixtureSite, make_clip
 
 
 def main() -> None:

@@ -5,8 +5,8 @@
 For every test URL of yt-dlp's YouTube and Facebook extractors that the
 extractor accepts with an id, our key must be ``youtube:<id>`` /
 ``facebook:<id>``. The exclusions (bare ids, third-party front-ends) and their
-reasons are data in ``tests/preserver/test_targets.py``, which asserts the same
-numbers.
+reasons are data in ``tests/support/ytdlp_urls.py``; ``tests/preserver/test_targets.py``
+asserts the same numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.preserver.test_targets import YTDLP_EXCLUDED, agreement
+from tests.support.ytdlp_urls import YTDLP_EXCLUDED, agreement
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ from preserver.db.models import Job, Target
 from preserver.export.package import export_package
 from preserver.ingest.report import ingest_report
 from preserver.verify.package import verify_exported
-from tests.tsa import LocalTsa, make_tsa_keys
+from tests.support.tsa import LocalTsa, make_tsa_keys
 from workers import CapturedFile, CaptureResult, CaptureState, Status
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fixture_site import FixtureSite, Media, make_media
-from tests.tsa import LocalTsa, TsaKeys, make_tsa_keys
+from tests.support.disk import mount_tmpfs, unmount
+from tests.support.fixture_site import FixtureSite, Media, make_media
+from tests.support.tsa import LocalTsa, TsaKeys, make_tsa_keys
 
 
 @pytest.fixture(scope="session")
@@ -42,24 +40,15 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
     disk-full test never skips."""
     where = tmp_path / "small"
     where.mkdir()
-    mounted = _mount_tmpfs(where, "1m")
+    mounted = mount_tmpfs(where, "1m")
     try:
         yield where, mounted
     finally:
         if mounted:
-            subprocess.run(["umount", "-l", str(where)], check=True)
+            unmount(where)
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
-    mount = shutil.which("mount")
-    if mount is None or os.geteuid() != 0:
-        return False
-    done = subprocess.run([mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, check=False)
-    return done.returncode == 0
-
-
-# -- local RFC 3161 authorities (tests/tsa.py): keys once per session, a server per test --
+# -- local RFC 3161 authorities (tests/support/tsa.py): keys once per session, a server per test --
 
 
 @pytest.fixture(scope="session")

@@ -6,26 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixture_site import FixtureSite, Media, og_video_page, video_tag_page
+from tests.support.cli import CliResult, run_cli_process
+from tests.support.fixture_site import FixtureSite, Media, og_video_page, video_tag_page
 
 pytestmark = pytest.mark.slow
 
 
-def cli(config: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-    proc = subprocess.run([sys.executable, "-m", "preserver", "--config", str(config), *args],
-                          check=False, capture_output=True, text=True, env=env, timeout=300)
-    if check is not None:
-        assert proc.returncode == check, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+def cli(config: Path, *args: str, check: int | None = 0) -> CliResult:
+    """Each command as a user runs it: ``python -m preserver`` in a process of its own."""
+    return run_cli_process(*args, config=config, check=check)
 
 
 def write_config(tmp_path: Path, **capture: str) -> Path:

@@ -45,7 +45,6 @@ from manifests import (
 )
 from manifests.package_layout import InclusionProof, PackageIndex
 from manifests.signing import key_id, public_key_pem
-from preserver import cli
 from preserver.archive import open_archive
 from preserver.capture.run import run_jobs
 from preserver.config import load_config
@@ -55,8 +54,9 @@ from preserver.db.models import Event
 from preserver.errors import IntegrityError
 from preserver.export.package import export_package
 from preserver.ingest.report import ingest_report
-from tests.fixture_site import FixtureSite, Media, html_page
-from tests.tsa import LocalTsa, TsaKeys
+from tests.support.cli import run_cli
+from tests.support.fixture_site import FixtureSite, Media, html_page
+from tests.support.tsa import LocalTsa, TsaKeys
 
 pytestmark = pytest.mark.slow
 
@@ -129,26 +129,10 @@ def built(tmp_path_factory: pytest.TempPathFactory, media: Media,
 # -- helpers ------------------------------------------------------------------------------
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``preserver ARGS`` in process, through the CLI's one error boundary."""
-    argv = sys.argv
-    sys.argv = ["preserver", *args]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def verify(capsys: pytest.CaptureFixture[str], built: Built, path: Path,
+def verify(built: Built, path: Path,
            *extra: str) -> tuple[int, list[dict[str, str]]]:
-    code, out, _ = run_cli(capsys, "verify", str(path), "--tsa-roots", str(built.roots),
-                           "--json", *extra)
-    return code, json.loads(out) if out.strip() else []
+    done = run_cli("verify", str(path), "--tsa-roots", str(built.roots), "--json", *extra)
+    return done.code, json.loads(done.stdout) if done.stdout.strip() else []
 
 
 def caught(findings: list[dict[str, str]], subject: str, detail: str, check: str = "") -> None:
@@ -195,9 +179,8 @@ def other_key() -> SigningKey:
 # -- the genuine package ------------------------------------------------------------------
 
 
-def test_genuine_package_passes_preserver_verify(capsys: pytest.CaptureFixture[str],
-                                                 built: Built) -> None:
-    code, findings = verify(capsys, built, built.pkg, "--key-id", built.key_id)
+def test_genuine_package_passes_preserver_verify(built: Built) -> None:
+    code, findings = verify(built, built.pkg, "--key-id", built.key_id)
     assert code == 0, [f for f in findings if f["outcome"] == "failed"]
     passed = {(f["check"]) for f in findings if f["outcome"] == "passed"}
     assert {"fixity", "key", "signature", "timestamp", "chain", "consistency", "event",
@@ -301,9 +284,9 @@ def test_standalone_script_imports_only_stdlib_and_cryptography() -> None:
     assert roots - set(sys.stdlib_module_names) == {"cryptography"}
 
 
-def test_zip_round_trip(capsys: pytest.CaptureFixture[str], built: Built,
+def test_zip_round_trip(built: Built,
                         tmp_path: Path) -> None:
-    code, findings = verify(capsys, built, built.zip)
+    code, findings = verify(built, built.zip)
     assert code == 0, [f for f in findings if f["outcome"] == "failed"]
     with zipfile.ZipFile(built.zip) as zf:
         assert {n.split("/", 1)[0] for n in zf.namelist()} == {"pkg"}
@@ -317,7 +300,7 @@ def test_zip_round_trip(capsys: pytest.CaptureFixture[str], built: Built,
             if info.filename.endswith(".mp4"):
                 data = data[:-1] + bytes([data[-1] ^ 1])
             dst.writestr(info, data)
-    code, findings = verify(capsys, built, broken)
+    code, findings = verify(built, broken)
     assert code == 1
     caught(findings, r"files/.*\.mp4$", "content changed", "fixity")
 
@@ -337,50 +320,50 @@ def test_package_of_one_report_reveals_nothing_of_another(built: Built) -> None:
 # -- tampering: each is caught, named, and exits 1 ------------------------------------------
 
 
-def test_byte_flipped_in_a_captured_file(capsys: pytest.CaptureFixture[str], built: Built,
+def test_byte_flipped_in_a_captured_file(built: Built,
                                          tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     media = next(captures(pkg)[0].glob("files/*.mp4"))
     flip(media, 1000)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     name = re.escape(media.name)
     caught(findings, rf"files/{name}$", "content changed: SHA-256 is", "fixity")
     caught(findings, rf"files/{name}$", "re-hashes to .*the signed manifest says", "files")
     rebag(pkg)  # with the bag's manifests recomputed, the signed manifest still says no
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, rf"files/{name}$", "re-hashes to .*the signed manifest says", "files")
 
 
-def test_file_removed(capsys: pytest.CaptureFixture[str], built: Built, tmp_path: Path) -> None:
+def test_file_removed(built: Built, tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     media = next(captures(pkg)[1].glob("files/*.mp4"))
     media.unlink()
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, rf"files/{re.escape(media.name)}$", r"missing \(removed\?\)", "fixity")
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, rf"files/{re.escape(media.name)}$", "listed in the signed manifest but "
            "missing", "files")
 
 
-def test_file_added(capsys: pytest.CaptureFixture[str], built: Built, tmp_path: Path) -> None:
+def test_file_added(built: Built, tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     extra = captures(pkg)[0] / "files" / "extra.mp4"
     extra.write_bytes(b"not evidence")
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, r"files/extra\.mp4$", r"not listed in manifest-sha256\.txt \(added\?\)")
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, r"files/extra\.mp4$", r"not part of the evidence package \(added\?\)")
 
 
-def test_manifest_field_edited(capsys: pytest.CaptureFixture[str], built: Built,
+def test_manifest_field_edited(built: Built,
                                tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     path = captures(pkg)[0] / "manifest.json"
@@ -389,7 +372,7 @@ def test_manifest_field_edited(capsys: pytest.CaptureFixture[str], built: Built,
     manifest["outcome"]["status"] = "removed_policy"
     path.write_bytes(canonical_json(manifest))
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     where = re.escape(path.relative_to(pkg).as_posix())
     caught(findings, where, "signature does not verify", "signature")
@@ -397,7 +380,7 @@ def test_manifest_field_edited(capsys: pytest.CaptureFixture[str], built: Built,
            r"manifest replaced\?", "event")
 
 
-def test_signature_swapped(capsys: pytest.CaptureFixture[str], built: Built,
+def test_signature_swapped(built: Built,
                            tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     first, second = captures(pkg)[:2]
@@ -405,7 +388,7 @@ def test_signature_swapped(capsys: pytest.CaptureFixture[str], built: Built,
     (first / "manifest.json.sig").write_bytes(b)
     (second / "manifest.json.sig").write_bytes(a)
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     for folder in (first, second):
         where = re.escape(folder.relative_to(pkg).as_posix())
@@ -413,20 +396,20 @@ def test_signature_swapped(capsys: pytest.CaptureFixture[str], built: Built,
         caught(findings, where, r"signature swapped\?", "event")
 
 
-def test_event_deleted(capsys: pytest.CaptureFixture[str], built: Built, tmp_path: Path) -> None:
+def test_event_deleted(built: Built, tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     i = events_of(pkg, "capture_stored")[0]
     (pkg / "data" / "custody" / "events" / f"{i}.json").unlink()
     (pkg / "data" / "custody" / "proofs" / f"{i}.json").unlink()
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, rf"events/{i}\.json$", r"missing \(deleted\?\): package.json lists "
            "capture_stored", "inclusion")
     caught(findings, r"data/captures/", r"no proven capture_stored event .*\(event deleted\?\)")
 
 
-def test_events_reordered(capsys: pytest.CaptureFixture[str], built: Built,
+def test_events_reordered(built: Built,
                           tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     events = pkg / "data" / "custody" / "events"
@@ -435,14 +418,14 @@ def test_events_reordered(capsys: pytest.CaptureFixture[str], built: Built,
     (events / f"{i}.json").write_bytes(b)
     (events / f"{j}.json").write_bytes(a)
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     for n in (i, j):
         caught(findings, rf"events/{n}\.json$", rf"not leaf {n} of checkpoint \d+.*edited, "
                "moved or inserted", "inclusion")
 
 
-def test_event_inserted(capsys: pytest.CaptureFixture[str], built: Built, tmp_path: Path) -> None:
+def test_event_inserted(built: Built, tmp_path: Path) -> None:
     """A genuine event of another report, with a genuine proof to the same checkpoint."""
     pkg = tampered(built, tmp_path)
     size = index(pkg).checkpoint.size
@@ -461,14 +444,14 @@ def test_event_inserted(capsys: pytest.CaptureFixture[str], built: Built, tmp_pa
     (pkg / "data" / "custody" / "events" / f"{other.seq}.json").write_bytes(other.body)
     (pkg / "data" / "custody" / "proofs" / f"{other.seq}.json").write_bytes(proof.to_bytes())
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, rf"events/{other.seq}\.json$", r"not listed in package.json \(inserted\?\)",
            "index")
     caught(findings, "data/report/", r"2 proven report_ingested events.*inserted", "report")
 
 
-def test_event_edited(capsys: pytest.CaptureFixture[str], built: Built, tmp_path: Path) -> None:
+def test_event_edited(built: Built, tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     i = events_of(pkg, "availability_changed")[0]
     path = pkg / "data" / "custody" / "events" / f"{i}.json"
@@ -477,12 +460,12 @@ def test_event_edited(capsys: pytest.CaptureFixture[str], built: Built, tmp_path
     event["time"] = "2020-01-01T00:00:00.000000Z"
     path.write_bytes(canonical_json(event))
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, rf"events/{i}\.json$", "edited, moved or inserted", "inclusion")
 
 
-def test_checkpoint_forged_with_another_key(capsys: pytest.CaptureFixture[str], built: Built,
+def test_checkpoint_forged_with_another_key(built: Built,
                                             tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     path = pkg / "data" / "custody" / "checkpoint"
@@ -490,24 +473,24 @@ def test_checkpoint_forged_with_another_key(capsys: pytest.CaptureFixture[str], 
     origin = note.checkpoint.origin
     path.write_bytes(sign_checkpoint(note.checkpoint, other_key(), name=origin))
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, r"data/custody/checkpoint$", f"no signature by {re.escape(origin)}",
            "signature")
     caught(findings, r"data/custody/checkpoint\.1\.tsr$", "timestamp", "timestamp")
 
 
-def test_timestamp_token_altered(capsys: pytest.CaptureFixture[str], built: Built,
+def test_timestamp_token_altered(built: Built,
                                  tmp_path: Path) -> None:
     pkg = tampered(built, tmp_path)
     flip(pkg / "data" / "custody" / "checkpoint.1.tsr", -5)
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, r"data/custody/checkpoint\.1\.tsr$", "timestamp", "timestamp")
 
 
-def test_timestamp_from_an_untrusted_tsa(capsys: pytest.CaptureFixture[str], built: Built,
+def test_timestamp_from_an_untrusted_tsa(built: Built,
                                          tmp_path: Path, rogue_tsa: LocalTsa) -> None:
     pkg = tampered(built, tmp_path)
     custody = pkg / "data" / "custody"
@@ -517,14 +500,14 @@ def test_timestamp_from_an_untrusted_tsa(capsys: pytest.CaptureFixture[str], bui
     (custody / "checkpoint.1.tsr").write_bytes(token)
     (custody / "tsa-1.pem").write_bytes(tsa_chain_pem(token))
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     caught(findings, r"data/custody/checkpoint\.1\.tsr$", "does not chain to a trusted root",
            "timestamp")
 
 
 def test_no_trusted_roots_fails_the_token_not_skips_it(
-        capsys: pytest.CaptureFixture[str], built: Built, tmp_path: Path,
+        built: Built, tmp_path: Path,
         rogue_tsa_keys: TsaKeys) -> None:
     with Package.open(built.pkg) as package:
         findings = verify_package(package, trust_roots=[])
@@ -533,13 +516,13 @@ def test_no_trusted_roots_fails_the_token_not_skips_it(
     assert (token.outcome, token.detail) == ("failed", "timestamp: no trusted TSA roots given")
     other = tmp_path / "other-root.pem"  # a root, but not the one that TSA is under
     other.write_bytes(rogue_tsa_keys.root_pem)
-    code, out, _ = run_cli(capsys, "verify", str(built.pkg), "--tsa-roots", str(other))
-    assert code == 1
+    done = run_cli("verify", str(built.pkg), "--tsa-roots", str(other))
+    assert done.code == 1
     assert re.search(r"FAIL data/custody/checkpoint\.1\.tsr \[timestamp\]: timestamp: TSA "
-                     "certificate does not chain to a trusted root", out)
+                     "certificate does not chain to a trusted root", done.stdout)
 
 
-def test_public_key_replaced(capsys: pytest.CaptureFixture[str], built: Built,
+def test_public_key_replaced(built: Built,
                              tmp_path: Path) -> None:
     """Key swapped and everything it can sign re-signed: manifests, index, checkpoint."""
     pkg = tampered(built, tmp_path)
@@ -558,19 +541,19 @@ def test_public_key_replaced(capsys: pytest.CaptureFixture[str], built: Built,
         note = SignedCheckpoint.from_text(path.read_bytes())
         path.write_bytes(sign_checkpoint(note.checkpoint, key, name=note.checkpoint.origin))
     rebag(pkg)
-    code, findings = verify(capsys, built, pkg)
+    code, findings = verify(built, pkg)
     assert code == 1
     i = events_of(pkg, "key_created")[0]
     caught(findings, rf"events/{i}\.json$", r"key_created names key .*\(public key replaced\?\)",
            "key")
     caught(findings, r"data/custody/checkpoint\.1\.tsr$", "imprint", "timestamp")
     caught(findings, r"data/captures/", r"signature swapped\?", "event")
-    code, findings = verify(capsys, built, pkg, "--key-id", built.key_id)
+    code, findings = verify(built, pkg, "--key-id", built.key_id)
     caught(findings, r"public-key\.pem$", r"not the expected key .*\(public key replaced\?\)",
            "key")
 
 
-def test_history_truncated_and_regrown(capsys: pytest.CaptureFixture[str], built: Built,
+def test_history_truncated_and_regrown(built: Built,
                                        tmp_path: Path) -> None:
     """The ledger cut back below report A's last event and grown again with that event
     rewritten: the new checkpoint and the new proofs hold, but the package carries the
@@ -607,7 +590,7 @@ def test_history_truncated_and_regrown(capsys: pytest.CaptureFixture[str], built
                                  self_check=False)
 
     asyncio.run(rewrite())
-    code, findings = verify(capsys, built, tmp_path / "pkg")
+    code, findings = verify(built, tmp_path / "pkg")
     assert code == 1
     caught(findings, r"data/custody/earlier/\d+/consistency\.json$",
            r"does not extend checkpoint \d+: history was truncated or rewritten", "consistency")
@@ -644,27 +627,26 @@ BAGIT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
     ({"bagit.txt": BAGIT}, None, "the bag has no manifest-sha256.txt"),
 ], ids=["zip-slip", "absolute", "backslash", "symlink", "manifest-escape", "not-a-bag",
         "no-manifest"])
-def test_unsafe_or_broken_zip_is_refused(capsys: pytest.CaptureFixture[str], built: Built,
+def test_unsafe_or_broken_zip_is_refused(built: Built,
                                          tmp_path: Path, members: dict[str, bytes],
                                          link: str | None, match: str) -> None:
     path = _zip_with(tmp_path / "evil.zip", members, link=link)
     with pytest.raises(InvalidPackage, match=match):
         Package.open(path)
-    code, _, err = run_cli(capsys, "verify", str(path), "--tsa-roots", str(built.roots))
-    assert code == 2 and "Traceback" not in err
-    assert re.search(match, err.replace("\n", ""))
+    done = run_cli("verify", str(path), "--tsa-roots", str(built.roots))
+    assert done.code == 2 and "Traceback" not in done.stderr
+    assert re.search(match, done.stderr.replace("\n", ""))
     assert not (tmp_path.parent / "evil.txt").exists()
 
 
-def test_non_bag_directory_and_symlinks_are_refused(capsys: pytest.CaptureFixture[str],
-                                                    built: Built, tmp_path: Path) -> None:
+def test_non_bag_directory_and_symlinks_are_refused(built: Built, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "notes.txt").write_text("hello", encoding="utf-8")
     with pytest.raises(InvalidPackage, match="not a bag: no bagit.txt"):
         Package.open(plain)
-    code, _, err = run_cli(capsys, "verify", str(plain), "--tsa-roots", str(built.roots))
-    assert code == 2 and "not a bag" in err
+    done = run_cli("verify", str(plain), "--tsa-roots", str(built.roots))
+    assert done.code == 2 and "not a bag" in done.stderr
     pkg = tampered(built, tmp_path)
     (pkg / "data" / "link").symlink_to("/etc/passwd")
     with pytest.raises(InvalidPackage, match=r"data/link is a symbolic link"):
@@ -683,21 +665,21 @@ def test_oversized_package_is_refused(built: Built) -> None:
 # -- export's own refusals -----------------------------------------------------------------
 
 
-def test_export_of_an_unknown_report_exits_2(capsys: pytest.CaptureFixture[str], built: Built,
+def test_export_of_an_unknown_report_exits_2(built: Built,
                                              tmp_path: Path) -> None:
-    code, _, err = run_cli(capsys, "--config", str(built.config), "export", "--report",
-                           "no-such-report.txt", str(tmp_path / "out"))
-    assert code == 2 and "no report named 'no-such-report.txt'" in err
+    done = run_cli("export", "--report", "no-such-report.txt", str(tmp_path / "out"),
+                   config=built.config)
+    assert done.code == 2 and "no report named 'no-such-report.txt'" in done.stderr
     assert not (tmp_path / "out").exists()
 
 
-def test_export_refuses_an_existing_output(capsys: pytest.CaptureFixture[str], built: Built,
+def test_export_refuses_an_existing_output(built: Built,
                                            tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine", encoding="utf-8")
-    code, _, err = run_cli(capsys, "--config", str(built.config), "export", "--report",
-                           "douma-a.txt", str(tmp_path / "out"))
-    assert code == 2 and "already exists" in err
+    done = run_cli("export", "--report", "douma-a.txt", str(tmp_path / "out"),
+                   config=built.config)
+    assert done.code == 2 and "already exists" in done.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
 
 
@@ -793,8 +775,8 @@ def test_standalone_script_checks_the_signed_index(
 
 
 def test_preserver_verify_reports_an_unpinned_key_as_not_checked(
-        capsys: pytest.CaptureFixture[str], built: Built) -> None:
-    code, findings = verify(capsys, built, built.pkg)
+        built: Built) -> None:
+    code, findings = verify(built, built.pkg)
     pin = [f for f in findings if f["check"] == "pin"]
     assert code == 0 and pin and pin[0]["outcome"] == "not_checked"
     assert "not pinned" in pin[0]["detail"]

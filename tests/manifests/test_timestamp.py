@@ -24,7 +24,7 @@ from manifests import (
     verify_timestamps,
 )
 from manifests.timestamp import _sort_certificate_set
-from tests.tsa import (
+from tests.support.tsa import (
     QUERY_TYPE,
     REPLY_TYPE,
     Eku,

@@ -30,7 +30,8 @@ from preserver.db.engine import Database
 from preserver.db.models import AvailabilityCheck, Event, Job, Target, utc_now
 from preserver.ingest.report import ingest_report
 from preserver.serve import serve
-from tests.fixture_site import FixtureSite, send
+from tests.support.cli import run_cli_process
+from tests.support.fixture_site import FixtureSite, send
 from workers import Status
 
 
@@ -272,6 +273,7 @@ async def test_sigterm_to_serve_during_an_audit_loses_no_check(
         assert await _checked_and_due(archive) == (["slow"], 5)
 
 
+@pytest.mark.slow
 def test_the_schedule_survives_a_restart(tmp_path: Path, site: FixtureSite) -> None:
     """Each audit is a new process: what is due comes from the database alone."""
     site.add_bytes("/up", b"<html><body>up</body></html>", "text/html")
@@ -281,11 +283,9 @@ def test_the_schedule_survives_a_restart(tmp_path: Path, site: FixtureSite) -> N
     report = tmp_path / "r.txt"
     report.write_text("".join(f"{n}- أ\n{site.url('/up')}?n={n}\n" for n in range(1, 6)),
                       encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
 
     def preserver(*args: str) -> dict[str, Any]:
-        done = subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg), *args],
-                              capture_output=True, text=True, env=env, timeout=120, check=True)
+        done = run_cli_process(*args, config=cfg, check=0)
         return json.loads(done.stdout) if "--json" in args else {}
 
     preserver("ingest", str(report))
@@ -313,6 +313,7 @@ async def _nexts(cfg: Path) -> list[datetime | None]:
 # -- scale -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
     """10,000 web links on 5 fixture hosts, audited in a process of its own. From 2,000
     checks on (every batch held at once has been read by then) the count of live Python
@@ -336,7 +337,7 @@ def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
 
         asyncio.run(ingest())
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-        done = subprocess.run([sys.executable, "-m", "tests.preserver.audit_memory", str(cfg)],
+        done = subprocess.run([sys.executable, "-m", "tests.support.audit_memory", str(cfg)],
                               capture_output=True, text=True, env=env, timeout=600, check=False,
                               cwd=Path(__file__).parents[2])
         assert done.returncode == 0, done.stderr[-3000:]

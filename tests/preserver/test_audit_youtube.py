@@ -3,7 +3,7 @@
 YouTube's servers cannot exist offline, so they are stood in for twice: the oEmbed
 endpoint is the fixture site's (``[probes.youtube] oembed_url``, as a user would point
 it), and yt-dlp's YouTube extractor is preceded by the stand-in of
-``tests.workers.test_probes``, which raises YouTube's real texts per video id. The
+``tests.support.platforms``, which raises YouTube's real texts per video id. The
 audit, the probes, yt-dlp's child process, the database and the HTTP are real.
 """
 
@@ -22,8 +22,8 @@ from preserver.audit.runner import audit
 from preserver.config import Config, load_config
 from preserver.db.models import AvailabilityCheck, Event, Target
 from preserver.ingest.report import ingest_report
-from tests.fixture_site import FixtureSite
-from tests.workers.test_probes import HERE, OK_JSON, OEmbed
+from tests.support.fixture_site import FixtureSite
+from tests.support.platforms import HERE, OK_JSON, OEmbed
 from workers.probes import ProbeSettings
 
 IDS = ("removedUplr", "privateVidA", "botCheckAAA", "okVideoAAAA")

@@ -4,21 +4,16 @@ unusable archive exits 1; nothing is lost or half-written."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import CliResult, run_cli
+
 
 def run(tmp_path: Path, *args: str, config: Path | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-    cfg = config or _config(tmp_path)
-    return subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg), *args],
-                          check=False, capture_output=True, text=True,
-                          env={**base, **(env or {})}, timeout=120, cwd=tmp_path)
+        env: dict[str, str] | None = None) -> CliResult:
+    return run_cli(*args, config=config or _config(tmp_path), env=env, cwd=tmp_path)
 
 
 def _config(tmp_path: Path) -> Path:
@@ -32,11 +27,11 @@ def init_archive(tmp_path: Path) -> None:
     """An archive holding one report without links."""
     report = tmp_path / "no-links.txt"
     report.write_text("تقرير بلا روابط\n", encoding="utf-8")
-    assert run(tmp_path, "ingest", str(report)).returncode == 0
+    assert run(tmp_path, "ingest", str(report)).code == 0
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, match: str) -> None:
-    assert proc.returncode == code, proc.stdout + proc.stderr
+def assert_one_line_error(proc: CliResult, code: int, match: str) -> None:
+    assert proc.code == code, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -71,7 +66,7 @@ def test_huge_report_is_refused(tmp_path: Path) -> None:
     with report.open("wb") as fh:  # sparse: 60 MiB of nothing, larger than the limit
         fh.truncate(60 * 1024 * 1024)
     proc = run(tmp_path, "ingest", str(report))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.code == 2 and "Traceback" not in proc.stderr
 
 
 def test_broken_config_exits_2(tmp_path: Path) -> None:
@@ -110,7 +105,7 @@ def test_lookup_of_missing_file_exits_2(tmp_path: Path) -> None:
 
 def test_usage_error_exits_2(tmp_path: Path) -> None:
     proc = run(tmp_path, "frobnicate")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.code == 2 and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("command", ["status", "links", "verify", "show youtube:xxxxxxxxxxx"])
@@ -129,7 +124,7 @@ def test_a_missing_signing_key_is_reported(tmp_path: Path) -> None:
 def test_verify_of_an_empty_archive_passes(tmp_path: Path) -> None:
     init_archive(tmp_path)
     proc = run(tmp_path, "verify", "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert json.loads(proc.stdout) == [] or all(
         f["outcome"] != "failed" for f in json.loads(proc.stdout))
 

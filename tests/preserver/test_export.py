@@ -29,7 +29,7 @@ def _config(tmp_path: Path) -> Config:
 
 def _roots(tmp_path: Path) -> Path:
     """A trusted root for a package without tokens: any test CA will do."""
-    from tests.tsa import make_tsa_keys
+    from tests.support.tsa import make_tsa_keys
 
     roots = tmp_path / "roots.pem"
     roots.write_bytes(make_tsa_keys(tmp_path / "ca").root_pem)

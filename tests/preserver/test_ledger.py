@@ -26,8 +26,8 @@ from preserver.custody.ledger import make_checkpoint, origin
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event
 from preserver.ingest.report import ingest_report
 from preserver.verify.archive import verify_archive
-from tests.fixture_site import FixtureSite, Media
-from tests.tsa import LocalTsa
+from tests.support.fixture_site import FixtureSite, Media
+from tests.support.tsa import LocalTsa
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -26,6 +23,7 @@ from preserver.errors import UnknownKey
 from preserver.ingest.report import ingest_report
 from preserver.views.linkrot import CSV_COLUMNS, LinkrotReport, as_text, linkrot, to_json
 from preserver.views.linkrot.html import render_html
+from tests.support.cli import CliResult, run_cli
 from workers import Status
 
 D0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -239,28 +237,25 @@ async def test_html_is_self_contained_rtl_and_escaped(archive_cfg: Path) -> None
     assert f'<span dir="ltr" class="ltr hash">{SHA["a"]}</span>' in page
 
 
-def _cli(tmp_path: Path, cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-    return subprocess.run([sys.executable, "-m", "preserver", "--config", str(cfg),
-                           "linkrot", *args], check=False, capture_output=True, text=True,
-                          env=env, timeout=120, cwd=tmp_path)
+def _cli(tmp_path: Path, cfg: Path, *args: str) -> CliResult:
+    return run_cli("linkrot", *args, config=cfg, cwd=tmp_path)
 
 
-def _one_line_error(proc: subprocess.CompletedProcess[str], match: str) -> None:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+def _one_line_error(proc: CliResult, match: str) -> None:
+    assert proc.code == 2, proc.stdout + proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and match in lines[0], proc.stderr
 
 
 async def test_cli_formats_and_usage_errors(archive_cfg: Path, tmp_path: Path) -> None:
     table = _cli(tmp_path, archive_cfg)
-    assert table.returncode == 0, table.stderr
+    assert table.code == 0, table.stderr
     assert "r1.txt" in table.stdout and "LOST" in table.stdout
     csv_out = _cli(tmp_path, archive_cfg, "--format", "csv", "--report", "r2.txt")
-    assert csv_out.returncode == 0 and csv_out.stdout.splitlines()[1].startswith("r2.txt,")
+    assert csv_out.code == 0 and csv_out.stdout.splitlines()[1].startswith("r2.txt,")
     page = tmp_path / "rot.html"
     done = _cli(tmp_path, archive_cfg, "--format", "html", "--out", str(page))
-    assert done.returncode == 0 and done.stdout == ""
+    assert done.code == 0 and done.stdout == ""
     assert '<html lang="ar" dir="rtl">' in page.read_text(encoding="utf-8")
     _one_line_error(_cli(tmp_path, archive_cfg, "--format", "pdf"), "--format must be")
     _one_line_error(_cli(tmp_path, archive_cfg, "--format", "json", "--out",

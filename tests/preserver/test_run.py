@@ -25,7 +25,7 @@ from preserver.errors import RunError
 from preserver.ingest.report import ingest_report
 from preserver.verify.archive import verify_archive
 from storage import LocalBlobStore, StorageUnavailable
-from tests.fixture_site import FixtureSite, Media, send
+from tests.support.fixture_site import FixtureSite, Media, send
 
 
 def _fill(where: Path, leave: int) -> Path:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +17,8 @@ from preserver.config import load_config
 from preserver.db.models import Job
 from preserver.errors import ConfigError
 from preserver.serve import build_scheduler, serve
-from tests.fixture_site import FixtureSite, Media
+from tests.support.cli import start_cli
+from tests.support.fixture_site import FixtureSite, Media
 
 
 def _config(tmp_path: Path, **serve_keys: str) -> Path:
@@ -53,11 +52,10 @@ def test_jobs_come_from_config_with_coalescing(tmp_path: Path) -> None:
     assert defaults == {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 
 
+@pytest.mark.slow
 def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
-    proc = subprocess.Popen([sys.executable, "-m", "preserver", "--config", str(cfg), "serve"],
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = start_cli("serve", config=cfg)
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
     line = ""

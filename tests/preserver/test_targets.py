@@ -3,117 +3,16 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
-from yt_dlp.extractor.common import InfoExtractor
 from yt_dlp.extractor.facebook import FacebookIE
 from yt_dlp.extractor.youtube import YoutubeIE
 
 import preserver.ingest.targets as targets_module
 from preserver.errors import InvalidURL
 from preserver.ingest.targets import TargetKey, canonical_target
-
-YT = "https://www.youtube.com/watch?v="
-V = "IscNRmrlxBk"
-
-# (cited URL, key, canonical URL)
-TABLE: list[tuple[str, str, str]] = [
-    # YouTube: every form names the 11-character id; the URL is always watch?v=
-    ("https://youtu.be/u7qI99N8OM8", "youtube:u7qI99N8OM8", YT + "u7qI99N8OM8"),
-    ("http://youtu.be/iBmJQiZPTCs", "youtube:iBmJQiZPTCs", YT + "iBmJQiZPTCs"),
-    ("https://youtu.be/q2R2Pseg7YM?t=69", "youtube:q2R2Pseg7YM", YT + "q2R2Pseg7YM"),
-    ("https://youtu.be/q2R2Pseg7YM?si=AbCdEf12&t=1m9s", "youtube:q2R2Pseg7YM", YT + "q2R2Pseg7YM"),
-    ("https://YOUTU.BE/VHQc6Y3b-Rg/", "youtube:VHQc6Y3b-Rg", YT + "VHQc6Y3b-Rg"),
-    ("https://www.youtu.be/Qpa57xVb_5g#t=30", "youtube:Qpa57xVb_5g", YT + "Qpa57xVb_5g"),
-    ("https://www.youtube.com/watch?v=vjjKZjrLJXU", "youtube:vjjKZjrLJXU", YT + "vjjKZjrLJXU"),
-    ("https://www.youtube.com/watch?feature=share&v=vjjKZjrLJXU&t=69s", "youtube:vjjKZjrLJXU",
-     YT + "vjjKZjrLJXU"),
-    ("https://youtube.com/watch?v=vjjKZjrLJXU&amp;feature=youtu.be", "youtube:vjjKZjrLJXU",
-     YT + "vjjKZjrLJXU"),
-    ("https://m.youtube.com/watch?v=BmtIvHrHOdk", "youtube:BmtIvHrHOdk", YT + "BmtIvHrHOdk"),
-    ("https://music.youtube.com/watch?v=BmtIvHrHOdk", "youtube:BmtIvHrHOdk", YT + "BmtIvHrHOdk"),
-    ("https://gaming.youtube.com/watch?v=BmtIvHrHOdk", "youtube:BmtIvHrHOdk", YT + "BmtIvHrHOdk"),
-    ("https://www.youtube.com/shorts/IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube.com/embed/IscNRmrlxBk?start=35", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube.com/live/IscNRmrlxBk?feature=share", "youtube:IscNRmrlxBk",
-     YT + V),
-    ("https://www.youtube.com/v/IscNRmrlxBk&hl=en_US&fs=1", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube.com/e/IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube.com/watch_popup?v=IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube.com/#!v=IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube-nocookie.com/embed/IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtubekids.com/watch?v=IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://youtube.googleapis.com/v/IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("//www.youtube.com/embed/IscNRmrlxBk", "youtube:IscNRmrlxBk", YT + V),
-    ("https://www.youtube.com/attribution_link?a=x&u=%2Fwatch%3Fv%3DIscNRmrlxBk%26feature%3Dshare",
-     "youtube:IscNRmrlxBk", YT + V),
-    # YouTube pages that name no video are web pages
-    ("https://www.youtube.com/embed/videoseries?list=PL1",
-     "web:https://www.youtube.com/embed/videoseries?list=PL1",
-     "https://www.youtube.com/embed/videoseries?list=PL1"),
-    ("https://www.youtube.com/@dchrs", "web:https://www.youtube.com/@dchrs",
-     "https://www.youtube.com/@dchrs"),
-    ("https://youtu.be/abc", "web:https://youtu.be/abc", "https://youtu.be/abc"),
-    ("https://www.youtube.com/watch?v=tooshort", "web:https://www.youtube.com/watch?v=tooshort",
-     "https://www.youtube.com/watch?v=tooshort"),
-    # Facebook: numeric and pfbid ids
-    ("https://www.facebook.com/902054899875426", "facebook:902054899875426",
-     "https://www.facebook.com/902054899875426"),
-    ("https://m.facebook.com/902054899875426/", "facebook:902054899875426",
-     "https://www.facebook.com/902054899875426"),
-    ("https://www.facebook.com/dchrs/videos/902054899875426/", "facebook:902054899875426",
-     "https://www.facebook.com/watch/?v=902054899875426"),
-    ("https://www.facebook.com/watch/?v=902054899875426", "facebook:902054899875426",
-     "https://www.facebook.com/watch/?v=902054899875426"),
-    ("https://www.facebook.com/watch?v=902054899875426&ref=sharing", "facebook:902054899875426",
-     "https://www.facebook.com/watch/?v=902054899875426"),
-    ("https://web.facebook.com/video.php?v=902054899875426", "facebook:902054899875426",
-     "https://www.facebook.com/watch/?v=902054899875426"),
-    ("https://www.facebook.com/reel/902054899875426?fbclid=x", "facebook:902054899875426",
-     "https://www.facebook.com/watch/?v=902054899875426"),
-    ("https://mbasic.facebook.com/story.php?story_fbid=901933866554196&id=100064",
-     "facebook:901933866554196",
-     "https://www.facebook.com/permalink.php?story_fbid=901933866554196&id=100064"),
-    ("https://www.facebook.com/photo.php?fbid=901933866554196&set=a.1", "facebook:901933866554196",
-     "https://www.facebook.com/photo.php?fbid=901933866554196"),
-    ("https://www.facebook.com/dchrs/photos/a.123/901933866554196/", "facebook:901933866554196",
-     "https://www.facebook.com/photo.php?fbid=901933866554196"),
-    ("https://www.facebook.com/dchrs/posts/pfbid02abcDEF123", "facebook:pfbid02abcDEF123",
-     "https://www.facebook.com/dchrs/posts/pfbid02abcDEF123"),
-    ("https://www.facebook.com/groups/douma/permalink/901933866554196/", "facebook:901933866554196",
-     "https://www.facebook.com/groups/douma/posts/901933866554196/"),
-    ("https://www.facebook.com/#!/video.php?v=902054899875426", "facebook:902054899875426",
-     "https://www.facebook.com/watch/?v=902054899875426"),
-    # Facebook short forms and pages without an id: resolved by a capture
-    ("https://fb.watch/abcDEF123/", "facebook-url:https://fb.watch/abcDEF123/",
-     "https://fb.watch/abcDEF123/"),
-    ("https://www.facebook.com/share/v/1AbCdEf/",
-     "facebook-url:https://www.facebook.com/share/v/1AbCdEf/",
-     "https://www.facebook.com/share/v/1AbCdEf/"),
-    ("https://m.facebook.com/dchrs?fbclid=abc", "facebook-url:https://www.facebook.com/dchrs",
-     "https://www.facebook.com/dchrs"),
-    # web: normalized
-    ("HTTP://Example.ORG:80/a/b?utm_source=x&b=2&a=1&fbclid=y#frag", "web:http://example.org/a/b?b=2&a=1",
-     "http://example.org/a/b?b=2&a=1"),
-    ("https://example.org:443", "web:https://example.org/", "https://example.org/"),
-    ("https://user:secret@example.org/x", "web:https://example.org/x", "https://example.org/x"),
-    ("http://127.0.0.1:8080/clip.mp4", "web:http://127.0.0.1:8080/clip.mp4",
-     "http://127.0.0.1:8080/clip.mp4"),
-    ("http://[::1]:8080/", "web:http://[::1]:8080/", "http://[::1]:8080/"),
-    ("https://ar.wikipedia.org/wiki/دوما", "web:https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7",
-     "https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7"),
-    ("https://ar.wikipedia.org/wiki/%d8%af%d9%88%d9%85%d8%a7",
-     "web:https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7",
-     "https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7"),
-    ("https://en.wikipedia.org/wiki/Douma_(city)", "web:https://en.wikipedia.org/wiki/Douma_(city)",
-     "https://en.wikipedia.org/wiki/Douma_(city)"),
-    ("https://دمشق.example/تقرير", "web:https://xn--ugbk6bk.example/%D8%AA%D9%82%D8%B1%D9%8A%D8%B1",
-     "https://xn--ugbk6bk.example/%D8%AA%D9%82%D8%B1%D9%8A%D8%B1"),
-    ("https://notyoutube.com/watch?v=IscNRmrlxBk", "web:https://notyoutube.com/watch?v=IscNRmrlxBk",
-     "https://notyoutube.com/watch?v=IscNRmrlxBk"),
-    ("https://example.org/?si=1&utm_medium=2", "web:https://example.org/", "https://example.org/"),
-]
+from tests.support.target_keys import TABLE
+from tests.support.ytdlp_urls import CASES, YTDLP_EXCLUDED, Case, agreement, our_key
 
 
 @pytest.mark.parametrize(("url", "key", "canonical"), TABLE)
@@ -208,82 +107,7 @@ def test_invalid_urls(url: str, message: str) -> None:
 # ---------------------------------------------------------------------------
 # Agreement with yt-dlp: for every URL in the YouTube and Facebook extractors'
 # own tests that the extractor accepts with an id, our key is "<platform>:<id>",
-# except for the cases below, each excluded on purpose.
-
-BARE_ID = "a bare video id, not a URL: reports never cite one that way"
-MIRROR = "a third-party front-end, not YouTube: we capture the page that was cited (web:)"
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    reason: str
-    expected: str  # what we do instead: "InvalidURL" or the key prefix we give
-
-
-YTDLP_EXCLUDED: dict[str, Exclusion] = {
-    "__2ABJjxzNo": Exclusion(BARE_ID, "InvalidURL"),
-    "lqQg6PlCWgI": Exclusion(BARE_ID, "InvalidURL"),
-    "qEJwOuvDf7I": Exclusion(BARE_ID, "InvalidURL"),
-    "1t24XAntNCY": Exclusion(BARE_ID, "InvalidURL"),
-    "sJL6WA-aGkQ": Exclusion(BARE_ID, "InvalidURL"),
-    "DJztXj2GPfl": Exclusion(BARE_ID, "InvalidURL"),
-    "OtqTfy26tG0": Exclusion(BARE_ID, "InvalidURL"),
-    "cBvYw8_A0vQ": Exclusion(BARE_ID, "InvalidURL"),
-    "WaOKSUlf4TM": Exclusion(BARE_ID, "InvalidURL"),
-    "https://vid.plus/FlRa-iH7PGw": Exclusion(MIRROR, "web:"),
-    "https://zwearz.com/watch/9lWxNJF-ufM/electra-woman-dyna-girl-official-trailer-grace-helbig"
-    ".html": Exclusion(MIRROR, "web:"),
-    "https://invidio.us/watch?v=YE7VzlLtp-4": Exclusion(MIRROR, "web:"),
-    "https://redirect.invidious.io/watch?v=YE7VzlLtp-4": Exclusion(MIRROR, "web:"),
-    "https://redirect.invidious.io/Yh0AhrY9GjA": Exclusion(MIRROR, "web:"),
-    "facebook:544765982287235": Exclusion(
-        "yt-dlp's internal 'facebook:<id>' form, not a URL", "InvalidURL"
-    ),
-}
-
-
-@dataclass(frozen=True)
-class Case:
-    platform: str
-    url: str
-    ytdlp_id: str
-
-
-def ytdlp_cases() -> list[Case]:
-    """The extractors' test URLs that they accept with an id."""
-    cases = []
-    extractors: list[tuple[str, type[InfoExtractor]]] = [
-        ("youtube", YoutubeIE),
-        ("facebook", FacebookIE),
-    ]
-    for platform, ie in extractors:
-        for test in ie.get_testcases(include_onlymatching=True):
-            url = test["url"]
-            if ie.suitable(url) and (found := ie.get_temp_id(url)):
-                cases.append(Case(platform, url, found))
-    return cases
-
-
-CASES = ytdlp_cases()
-
-
-def our_key(url: str) -> str:
-    try:
-        return canonical_target(url).key
-    except InvalidURL:
-        return "InvalidURL"
-
-
-def agreement() -> dict[str, tuple[int, int]]:
-    """platform -> (agreeing, compared) over the non-excluded cases."""
-    out: dict[str, tuple[int, int]] = {}
-    for case in CASES:
-        if case.url in YTDLP_EXCLUDED:
-            continue
-        agree, total = out.get(case.platform, (0, 0))
-        out[case.platform] = (agree + (our_key(case.url) == f"{case.platform}:{case.ytdlp_id}"),
-                              total + 1)
-    return out
+# except for the cases in tests/support/ytdlp_urls.py, each excluded on purpose.
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.url not in YTDLP_EXCLUDED],

@@ -15,7 +15,7 @@ from preserver.config import load_config
 from preserver.db.models import Capture, CaptureFile
 from preserver.ingest.report import ingest_report
 from preserver.verify.archive import verify_archive
-from tests.fixture_site import FixtureSite, Media
+from tests.support.fixture_site import FixtureSite, Media
 
 
 @pytest.fixture

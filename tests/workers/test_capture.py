@@ -25,7 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from storage.errors import StorageUnavailable
 from storage.local import LocalBlobStore
-from tests.fixture_site import FixtureSite, Media
+from tests.support.fixture_site import FixtureSite, Media
 from workers.capture import _decide, _media_name, capture, file_base
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome

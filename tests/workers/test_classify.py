@@ -21,77 +21,35 @@ from __future__ import annotations
 import html
 import socket
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor.common import InfoExtractor
-from yt_dlp.extractor.youtube._base import YoutubeBaseInfoExtractor
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import (
     DownloadCancelled,
     DownloadError,
     ExtractorError,
     YoutubeDLError,
-    remove_end,
 )
 
-from tests.fixture_site import FixtureSite
-from tests.workers.http_cases import HTTP_CASES
+from tests.support.fixture_site import FixtureSite
+from tests.support.http_cases import HTTP_CASES
+from tests.support.platforms import (
+    FB_EXPIRED,
+    FB_SAID,
+    PRIVATE,
+    RSQ,
+    YT_BOT,
+    YT_TERMINATED,
+    StubFacebookIE,
+    StubIE,
+    StubYoutubeIE,
+)
 from workers import _netguard
 from workers.classify import Classified, classify, platform_message
 from workers.types import Status
-
-# -- the stub "platform" ------------------------------------------------------------------
-
-RSQ = "\u2019"  # the apostrophe YouTube actually sends
-
-
-class _StubIE(InfoExtractor):  # type: ignore[misc]  # yt-dlp is untyped
-    """Raises the failure registered for the id in the URL, as the real extractor would."""
-
-    _VALID_URL = r"stub-[a-z]+:(?P<id>[\w-]+)"
-    CASES: ClassVar[dict[str, tuple[str, str]]] = {}  # id -> (how, text)
-
-    def _real_extract(self, url: str) -> dict[str, Any]:
-        how, text = self.CASES[self._match_id(url)]
-        if how == "reason":  # extractor/youtube/_video.py, playability reason
-            reason = text
-            if "sign in" in reason.lower():
-                reason = remove_end(reason, "This helps protect our community. Learn more")
-                hint = YoutubeBaseInfoExtractor._youtube_login_hint.fget(self)
-                reason = f"{remove_end(reason.strip(), '.')}. {hint}"
-            elif "This content isn't available, try again later" in reason:
-                reason = (
-                    f"{remove_end(reason.strip(), '.')}. The current session has been rate-limited"
-                    " by YouTube for up to an hour. It is recommended to use `-t sleep` to add a"
-                    " delay between video requests to avoid exceeding the rate limit. For more"
-                    " information, refer to  https://github.com/yt-dlp/yt-dlp/wiki/Extractors"
-                    "#this-content-isnt-available-try-again-later"
-                )
-            self.raise_no_formats(reason, expected=True)
-        if how == "captcha":
-            self.raise_no_formats(
-                f"{text}. YouTube is requiring a captcha challenge before playback", expected=True
-            )
-        if how == "geo":
-            self.raise_geo_restricted(text, ["DE", "FR"], metadata_available=True)
-        if how == "login":
-            self.raise_login_required()
-        if how == "unexpected":
-            raise ExtractorError(text)
-        raise ExtractorError(text, expected=True)  # "plain": an expected extractor error
-
-
-class StubYoutubeIE(_StubIE):
-    IE_NAME = "youtube"
-    _VALID_URL = r"stub-youtube:(?P<id>[\w-]+)"
-    _COOKIE_HOWTO_WIKI_URL = YoutubeBaseInfoExtractor._COOKIE_HOWTO_WIKI_URL
-
-
-class StubFacebookIE(_StubIE):
-    IE_NAME = "facebook"
-    _VALID_URL = r"stub-facebook:(?P<id>[\w-]+)"
 
 
 class _QuietLogger:
@@ -129,17 +87,9 @@ def _fail(
 
 # -- the message table (notes/yt-dlp.md §2.2) -------------------------------------------
 
-FB_EXPIRED = (
-    "The link you followed may have expired, or the page may only be visible to an audience"
-    " you&#039;re not in."
-)
 FB_EXPIRED_WORDS = html.unescape(FB_EXPIRED)
 YT_UNAVAILABLE_RATE = "This content isn't available, try again later."
 
-YT_TERMINATED = (
-    "Video unavailable. This video is no longer available because the YouTube account"
-    " associated with this video has been terminated."
-)
 YT_CLOSED = (
     "This video is no longer available because the uploader has closed their YouTube account."
 )
@@ -152,7 +102,6 @@ YT_COPYRIGHT_REGION = (
     " blocked it in your country on copyright grounds"
 )
 YT_AGE = "Sign in to confirm your age. This video may be inappropriate for some users"
-YT_BOT = f"Sign in to confirm you{RSQ}re not a bot. This helps protect our community. Learn more"
 YT_GEO = "The uploader has not made this video available in your country"
 YT_MEMBERS = (
     "Join this channel to get access to members-only content like this video, and other"
@@ -170,9 +119,7 @@ YT_IP_BLOCKED = "All player responses are invalid. Your IP is likely being block
 YT_NO_FORMAT = (
     "Requested format is not available. Use --list-formats for a list of available formats"
 )
-FB_SAID = 'The video is not available, Facebook said: "{}"'
 FB_EXPIRED_RSQ = FB_EXPIRED.replace("&#039;", RSQ)
-PRIVATE = "Private video. Sign in if you've been granted access to this video"
 TOS = "This video has been removed for violating YouTube's Terms of Service"
 HATE = "This video has been removed for violating YouTube's policy on hate speech."
 
@@ -225,9 +172,9 @@ TABLE: list[tuple[str, str, str, Status, bool, str]] = [
 @pytest.fixture
 def stub_cases() -> Iterator[dict[str, tuple[str, str]]]:
     cases: dict[str, tuple[str, str]] = {}
-    _StubIE.CASES = cases
+    StubIE.CASES = cases
     yield cases
-    _StubIE.CASES = {}
+    StubIE.CASES = {}
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from tests.support.clock import FakeClock
 from workers.limits import HostLimiter, RateLimiter, host_group
 
 
@@ -119,20 +120,6 @@ def test_limits_must_be_positive(kwargs: dict[str, object]) -> None:
 
 
 # -- RateLimiter -----------------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
 
 
 async def test_rate_is_honoured() -> None:

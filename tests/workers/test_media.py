@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixture_site import (
+from tests.support.fixture_site import (
     FixtureSite,
     Media,
     add_directory,

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixture_site import FixtureSite, send
+from tests.support.fixture_site import FixtureSite, send
 from workers._netguard import address_allowed
 from workers.errors import AddressRefused
 from workers.net import SafeTransport, make_client, system_resolver

@@ -24,8 +24,8 @@ import httpx
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.fixture_site import FixtureSite
-from tests.workers.http_cases import HTTP_CASES
+from tests.support.fixture_site import FixtureSite
+from tests.support.http_cases import HTTP_CASES
 from workers.net import make_client
 from workers.page import PageOutcome, snapshot_page
 from workers.types import Status

@@ -16,7 +16,7 @@ import pytest
 
 from preserver.ingest.links import extract_links
 from preserver.ingest.targets import canonical_target
-from tests.preserver.test_targets import TABLE
+from tests.support.target_keys import TABLE
 from workers.limits import host_group
 from workers.platforms import (
     PLATFORM_HOSTS,

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
-from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.fixture_site import FixtureSite, send
-from tests.workers.http_cases import HTTP_CASES
-from tests.workers.test_classify import PRIVATE, RSQ, YT_TERMINATED, StubFacebookIE, StubYoutubeIE
-from tests.workers.test_limits import FakeClock
+from tests.support.clock import FakeClock
+from tests.support.fixture_site import FixtureSite
+from tests.support.http_cases import HTTP_CASES
+from tests.support.platforms import EXTRACTORS, OK_JSON, OEmbed
 from workers.limits import RateLimiter
 from workers.net import make_client
 from workers.probes import (
@@ -40,86 +37,6 @@ from workers.probes import (
 from workers.types import Limits, Status
 
 LOCAL = ("127.0.0.1/32",)
-HERE = "tests.workers.test_probes"
-
-# -- YouTube and Facebook, stood in for offline -------------------------------------------
-
-YT_BOT = f"Sign in to confirm you{RSQ}re not a bot. This helps protect our community. Learn more"
-FB_SAID = 'The video is not available, Facebook said: "{}"'
-FB_EXPIRED = ("The link you followed may have expired, or the page may only be visible to an"
-              " audience you&#039;re not in.")
-
-
-def _playable(video_id: str) -> dict[str, Any]:
-    return {"id": video_id, "title": "clip", "ext": "mp4", "url": "http://127.0.0.1:9/clip.mp4"}
-
-
-class _PlayableUnlessListed:
-    """A stand-in whose ids in ``CASES`` fail with their platform's text; any other id
-    plays."""
-
-    CASES: ClassVar[dict[str, tuple[str, str]]] = {}
-
-    def _real_extract(self, url: str) -> dict[str, Any]:
-        video_id = self._match_id(url)  # type: ignore[attr-defined]
-        if video_id not in self.CASES:
-            return _playable(video_id)
-        result: dict[str, Any] = super()._real_extract(url)  # type: ignore[misc]
-        return result
-
-
-class OfflineYoutubeIE(_PlayableUnlessListed, StubYoutubeIE):
-    """YouTube's watch page, answering with the failure registered for each video id."""
-
-    _VALID_URL = r"https://www\.youtube\.com/watch\?v=(?P<id>[\w-]{11})"
-    CASES: ClassVar[dict[str, tuple[str, str]]] = {
-        "removedUplr": ("reason", "Video unavailable. This video has been removed by the uploader"),
-        "terminatedA": ("reason", YT_TERMINATED),
-        "privateVidA": ("reason", PRIVATE.replace("'", RSQ)),
-        "botCheckAAA": ("reason", YT_BOT),
-        "unavailable": ("reason", "Video unavailable"),
-    }
-
-
-class OfflineFacebookIE(_PlayableUnlessListed, StubFacebookIE):
-    """Facebook's video page, on the fixture site's /fb/ paths."""
-
-    _VALID_URL = r"http://127\.0\.0\.1:\d+/fb/(?P<id>\w+)"
-    CASES: ClassVar[dict[str, tuple[str, str]]] = {
-        "wall": ("login", ""),
-        "gone": ("login", ""),
-        "said": ("plain", FB_SAID.format(FB_EXPIRED)),
-        "missing": ("plain", FB_SAID.format(FB_EXPIRED)),
-        "bot": ("plain", "All player responses are invalid. Your IP is likely being blocked"),
-    }
-
-
-# -- fixtures ------------------------------------------------------------------------------
-
-
-class OEmbed:
-    """A switchable oEmbed endpoint: per video id, a cycle of (status, body) answers."""
-
-    def __init__(self, site: FixtureSite) -> None:
-        self.answers: dict[str, list[tuple[int, bytes]]] = {}
-        self.asked: list[str] = []
-        self.url = site.add("/oembed", self.handle)
-
-    def handle(self, req: BaseHTTPRequestHandler) -> None:
-        query = parse_qs(urlsplit(req.path).query)
-        watch = query["url"][0]
-        assert query["format"] == ["json"]
-        video_id = parse_qs(urlsplit(watch).query)["v"][0]
-        self.asked.append(video_id)
-        cycle = self.answers.get(video_id, [(404, b"Not Found")])
-        code, body = cycle[0]
-        self.answers[video_id] = [*cycle[1:], cycle[0]]
-        ctype = "application/json" if body.startswith(b"{") else "text/html"
-        send(req, code, body, ctype, {"Retry-After": "120"} if code == 429 else None)
-
-
-OK_JSON = b'{"title": "clip", "type": "video", "provider_name": "YouTube"}'
-
 
 @pytest.fixture
 def oembed(site: FixtureSite) -> OEmbed:
@@ -132,7 +49,7 @@ def settings(oembed: OEmbed) -> ProbeSettings:
         oembed_url=oembed.url,
         limits=Limits(max_bytes=1 << 20, timeout_seconds=20.0, socket_timeout_seconds=5.0),
         allow_networks=LOCAL,
-        extractors=(f"{HERE}:OfflineYoutubeIE", f"{HERE}:OfflineFacebookIE"),
+        extractors=EXTRACTORS,
     )
 
 

@@ -5,7 +5,7 @@ after ``EARLY`` checks (when every batch the audit holds at once has been read) 
 the end, and the count of live Python allocations every ``EARLY`` checks. Also used by
 ``bench/audit_rate.py``.
 
-    python -m tests.preserver.audit_memory CONFIG
+    python -m tests.support.audit_memory CONFIG
 
 ``VmHWM`` rather than ``getrusage``: Linux carries a parent's peak across fork and exec
 into the child's ``ru_maxrss``, so a child of a large test process would report the

@@ -1,0 +1,147 @@
+"""Run ``preserver`` the one way the tests do.
+
+- ``run_cli``: in this process, through the CLI's one error boundary (``main``), in a
+  thread of its own so that async tests may call it too. The default: it spares each
+  command a new interpreter (about a second of imports).
+- ``run_cli_process``: ``python -m preserver`` in a new process, for a test whose point
+  is a process of its own (each command a fresh start, as a user runs it).
+- ``start_cli``: the same process left running (stderr piped), for a test that signals
+  or kills it.
+
+All three run with the environment's ``PRESERVER_*`` variables removed and ``env``
+added, in ``cwd`` if given; ``config`` becomes ``--config``. The two that finish return
+``CliResult(code, stdout, stderr)`` and, with ``check=N``, assert the exit code was N.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, config: Path | None = None, env: Mapping[str, str] | None = None,
+            cwd: Path | None = None, check: int | None = None) -> CliResult:
+    """``preserver [--config CONFIG] ARGS`` in this process."""
+    argv = _argv(config, args)
+    out, err = io.StringIO(), io.StringIO()
+
+    def call() -> int:
+        with _environ(env), _chdir(cwd), redirect_stdout(out), redirect_stderr(err), \
+                _logs_to(err, verbose="--verbose" in argv or "-v" in argv):
+            return _main(argv)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preserver-cli") as pool:
+        code = pool.submit(call).result()
+    return _checked(CliResult(code=code, stdout=out.getvalue(), stderr=err.getvalue()), check)
+
+
+def run_cli_process(*args: str, config: Path | None = None,
+                    env: Mapping[str, str] | None = None, cwd: Path | None = None,
+                    check: int | None = None, timeout: float = 300) -> CliResult:
+    """``python -m preserver [--config CONFIG] ARGS`` in a new process."""
+    done = subprocess.run(_command(config, args), check=False, capture_output=True, text=True,
+                          env=_child_env(env), cwd=cwd, timeout=timeout)
+    return _checked(CliResult(code=done.returncode, stdout=done.stdout, stderr=done.stderr),
+                    check)
+
+
+def start_cli(*args: str, config: Path | None = None,
+              env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """``python -m preserver [--config CONFIG] ARGS`` started, its stderr piped (text)."""
+    return subprocess.Popen(_command(config, args), stderr=subprocess.PIPE, text=True,
+                            env=_child_env(env))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _argv(config: Path | None, args: tuple[str, ...]) -> list[str]:
+    return [*(["--config", str(config)] if config is not None else []), *args]
+
+
+def _command(config: Path | None, args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, "-m", "preserver", *_argv(config, args)]
+
+
+def _child_env(extra: Mapping[str, str] | None,
+               environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    base = {k: v for k, v in environ.items() if not k.startswith("PRESERVER_")}
+    return {**base, **(extra or {})}
+
+
+def _checked(result: CliResult, check: int | None) -> CliResult:
+    if check is not None:
+        assert result.code == check, f"exit {result.code}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _main(argv: list[str]) -> int:
+    """The console script's exit code for ``argv``."""
+    from preserver.cli import main
+
+    saved = sys.argv
+    sys.argv = ["preserver", *argv]
+    try:
+        main()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+@contextmanager
+def _environ(extra: Mapping[str, str] | None) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(_child_env(extra, saved))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def _chdir(where: Path | None) -> Iterator[None]:
+    saved = Path.cwd()
+    if where is not None:
+        os.chdir(where)
+    try:
+        yield
+    finally:
+        os.chdir(saved)
+
+
+@contextmanager
+def _logs_to(stream: io.StringIO, *, verbose: bool) -> Iterator[None]:
+    """Log records to ``stream`` as the CLI's ``logging.basicConfig`` sends them to stderr
+    in a process of its own (here pytest's handlers already hold the root logger, so
+    ``basicConfig`` does nothing)."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, handler.level))
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)

@@ -37,7 +37,7 @@ from manifests.errors import (
     VerificationError,
 )
 from manifests.findings import Finding, FindingOutcome
-from manifests.keys import load_or_create_signing_key
+from manifests.keys import load_or_create_signing_key, load_signing_key
 from manifests.manifest import (
     Agent,
     CaptureManifest,
@@ -106,6 +106,7 @@ __all__ = [
     "leaf_hash",
     "load_or_create_signing_key",
     "load_public_key",
+    "load_signing_key",
     "node_hash",
     "package_layout",
     "parse_canonical",

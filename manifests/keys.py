@@ -14,6 +14,8 @@ may already have leaked, and the operator must decide.
     >>> key = load_or_create_signing_key(data_dir / "keys")
     >>> key.key_id            # hex SHA-256 of the raw public key
     '3f1c…'
+    >>> load_signing_key(data_dir / "keys").key_id == key.key_id   # creates, writes nothing
+    True
 """
 
 from __future__ import annotations
@@ -76,7 +78,23 @@ def load_or_create_signing_key(keys_dir: Path) -> SigningKey:
     return _create(key_path, pub_path)
 
 
-def _load(key_path: Path, pub_path: Path) -> SigningKey:
+def load_signing_key(keys_dir: Path) -> SigningKey:
+    """Load the archive's existing Ed25519 key from ``keys_dir``; create and write nothing.
+
+    For commands that only read the archive. Raises ``KeyFileError`` when the key
+    file is missing, and for every fault ``load_or_create_signing_key`` refuses. A
+    missing ``signing.pub`` is left missing (``load_or_create_signing_key`` writes it).
+    """
+    keys_dir = Path(keys_dir)
+    key_path = keys_dir / _KEY_FILE
+    with _key_file_error("cannot read", key_path):
+        key_exists = os.path.lexists(key_path)
+    if not key_exists:
+        raise KeyFileError(f"no signing key at {key_path}")
+    return _load(key_path, keys_dir / _PUBLIC_FILE, write_public=False)
+
+
+def _load(key_path: Path, pub_path: Path, *, write_public: bool = True) -> SigningKey:
     with _key_file_error("cannot read", key_path), open(key_path, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
@@ -104,7 +122,8 @@ def _load(key_path: Path, pub_path: Path) -> SigningKey:
     with _key_file_error("cannot read", pub_path):
         pub_pem = pub_path.read_bytes()[:_MAX_PEM] if pub_path.exists() else None
     if pub_pem is None:
-        _write_public(pub_path, expected_pem)
+        if write_public:
+            _write_public(pub_path, expected_pem)
     elif pub_pem != expected_pem:
         try:
             matches = key_id(load_public_key(pub_pem)) == key_id(public_key)

@@ -59,6 +59,7 @@ EXPORTED = {
         "leaf_hash",
         "load_or_create_signing_key",
         "load_public_key",
+        "load_signing_key",
         "node_hash",
         "package_layout",
         "parse_canonical",

@@ -21,6 +21,7 @@ from manifests import (
     VerificationError,
     load_or_create_signing_key,
     load_public_key,
+    load_signing_key,
     sign,
     verify_signature,
 )
@@ -141,6 +142,32 @@ def test_existing_key_from_another_process_wins(
     assert key.public_key_pem == spki(theirs)
     assert not key.created
     assert sorted(p.name for p in keys_dir.iterdir()) == ["signing.key", "signing.pub"]
+
+
+# -- loading only (read-only commands) ------------------------------------------------------
+
+
+def test_load_only_writes_nothing(keys_dir: Path) -> None:
+    first = load_or_create_signing_key(keys_dir)
+    (keys_dir / "signing.pub").unlink()
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in keys_dir.iterdir()}
+    key = load_signing_key(keys_dir)
+    assert (key.key_id, key.public_key_pem, key.created) == (first.key_id, first.public_key_pem,
+                                                             False)
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in keys_dir.iterdir()} == before
+
+
+def test_load_only_never_creates_a_key(keys_dir: Path) -> None:
+    with pytest.raises(KeyFileError, match="no signing key at .*keys/signing.key"):
+        load_signing_key(keys_dir)
+    assert not keys_dir.parent.exists()
+
+
+def test_load_only_checks_the_public_key(keys_dir: Path) -> None:
+    load_or_create_signing_key(keys_dir)
+    (keys_dir / "signing.pub").write_bytes(spki(Ed25519PrivateKey.generate()))
+    with pytest.raises(KeyFileError, match="signing.pub does not match .*signing.key"):
+        load_signing_key(keys_dir)
 
 
 # -- broken key files ------------------------------------------------------------------

@@ -19,6 +19,7 @@ most a temporary file in ``tmp_dir``; the store removes it when it can.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -107,12 +108,22 @@ class LocalBlobStore:
     into place). Both are created if missing. A store that cannot be read or
     written raises ``StorageUnavailable`` here, naming the path, rather than at
     the first write.
+
+    ``read_only=True`` opens an existing store for reading: nothing is created,
+    probed or written (a missing blob directory raises ``StorageUnavailable``),
+    and every write raises ``StorageUnavailable``.
     """
 
-    def __init__(self, root: Path, tmp_dir: Path) -> None:
+    def __init__(self, root: Path, tmp_dir: Path, *, read_only: bool = False) -> None:
         self.root = Path(root)
         self.tmp_dir = Path(tmp_dir)
         self._blobs = self.root / "sha256"
+        self.read_only = read_only
+        if read_only:
+            with _unavailable("cannot read the blob directory", self._blobs):
+                if not stat.S_ISDIR(os.stat(self._blobs).st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            return
         with _unavailable("cannot create the blob directory", self._blobs):
             self._blobs.mkdir(parents=True, exist_ok=True)
         with _unavailable("cannot create the temporary directory", self.tmp_dir):
@@ -151,6 +162,7 @@ class LocalBlobStore:
         exception from ``stream`` passes through. In every case the temporary
         file is removed and no blob appears.
         """
+        self._check_writable()
         fd, tmp = self._temp_file()
         try:
             try:
@@ -180,6 +192,7 @@ class LocalBlobStore:
         The file must not be written to while it is stored; if its size or
         modification time change during the call, ``SourceUnreadable`` is raised.
         """
+        self._check_writable()
         source = Path(path)
         with _unreadable(source):
             st = os.lstat(source)
@@ -236,6 +249,10 @@ class LocalBlobStore:
             return hash_stream(stream)[0]
 
     # -- internals -------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StorageUnavailable(f"the blob store {self.root} was opened read-only")
 
     def _temp_file(self) -> tuple[int, Path]:
         with _unavailable("cannot create a temporary file in", self.tmp_dir):

@@ -438,3 +438,34 @@ def test_tmp_dir_on_another_filesystem(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(os, "stat", other_device)
     with pytest.raises(StorageUnavailable, match="not on the same filesystem"):
         LocalBlobStore(tmp_path / "blobs", tmp)
+
+
+# -- read-only ---------------------------------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in [root, *root.rglob("*")]}
+
+
+def test_read_only_reads_and_never_writes(store: LocalBlobStore, data_dir: Path,
+                                          tmp_path: Path) -> None:
+    blob = store.put_bytes(b"evidence")
+    before = tree(data_dir)
+    reader = LocalBlobStore(data_dir / "blobs", data_dir / "tmp", read_only=True)
+    assert read_blob(reader, blob.sha256) == b"evidence"
+    assert list(reader.iter_blobs()) == [blob.sha256]
+    assert reader.rehash(blob.sha256) == blob.sha256
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(b"new")
+    with pytest.raises(StorageUnavailable, match="opened read-only"):
+        reader.put_bytes(b"new")
+    with pytest.raises(StorageUnavailable, match="opened read-only"):
+        reader.put_file(source)
+    assert tree(data_dir) == before
+
+
+def test_read_only_never_creates_a_store(data_dir: Path) -> None:
+    with pytest.raises(StorageUnavailable, match="cannot read the blob directory .*sha256"):
+        LocalBlobStore(data_dir / "blobs", data_dir / "tmp", read_only=True)
+    assert not data_dir.exists()

@@ -1,12 +1,22 @@
 """The open archive: configuration, database, blob store and signing key together.
 
-``open_archive(config)`` checks the data directory (creating it on first use),
-opens and migrates the database, opens the blob store and loads (or creates) the
-signing key. Every command that touches the archive goes through it.
+``open_archive(config, access=...)`` checks the data directory, opens the
+database, the blob store and the signing key. Every command that touches the
+archive goes through it; ``access`` says how much the command may change:
+
+    Access     archive must exist   creates dirs/key   migrates   writes the database
+    CREATE     no                   yes                yes        yes
+    UPDATE     yes                  yes                yes        yes
+    RECORD     yes                  no                 no         yes (custody events)
+    READ       yes                  no                 no         no (opened read-only)
+
+Without migrating, a database behind this code's schema is refused, naming
+``preserver migrate`` (``migrate_archive``); one ahead of it always is.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -14,12 +24,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from manifests import KeyFileError, SigningKey, load_or_create_signing_key
+from manifests import KeyFileError, SigningKey, load_or_create_signing_key, load_signing_key
 from preserver.config import Config
 from preserver.custody.events import EventAction, record_event
-from preserver.db.engine import Database
+from preserver.db.engine import Database, SchemaChange, make_engine, migrate
 from preserver.errors import RunError
 from storage import LocalBlobStore, StorageError
+
+
+class Access(enum.Enum):
+    """How much a command may change the archive it opens (see the module's table)."""
+
+    CREATE = "create"  # ingest, run, preserve, serve: start an archive on first use
+    UPDATE = "update"  # audit, checkpoint, export: an existing archive, brought up to date
+    RECORD = "record"  # verify: reads everything and records custody events, nothing else
+    READ = "read"  # status, links, show, lookup, linkrot: nothing is written anywhere
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,18 +87,24 @@ def require_existing(config: Config) -> None:
 
 
 @asynccontextmanager
-async def open_archive(config: Config, *, create: bool = True,
-                       migrate: bool = True) -> AsyncIterator[Archive]:
-    """Open the archive; ``create=False`` (read-only commands) refuses to start a new one."""
-    if not create:
+async def open_archive(config: Config, *,
+                       access: Access = Access.CREATE) -> AsyncIterator[Archive]:
+    """Open the archive for ``access``; all but ``CREATE`` refuse to start a new one."""
+    if access is not Access.CREATE:
         require_existing(config)
-    prepare_data_dir(config)
+    prepares = access in (Access.CREATE, Access.UPDATE)
     try:
-        store = LocalBlobStore(config.blobs_dir, config.tmp_dir)
-        key = load_or_create_signing_key(config.keys_dir)
+        if prepares:
+            prepare_data_dir(config)
+            store = LocalBlobStore(config.blobs_dir, config.tmp_dir)
+            key = load_or_create_signing_key(config.keys_dir)
+        else:
+            store = LocalBlobStore(config.blobs_dir, config.tmp_dir, read_only=True)
+            key = load_signing_key(config.keys_dir)
     except (StorageError, KeyFileError) as exc:
         raise RunError(str(exc)) from exc
-    db = await Database.open(config.db_url, migrate_schema=migrate)
+    db = await Database.open(config.db_url, migrate_schema=prepares,
+                             read_only=access is Access.READ)
     try:
         archive = Archive(config=config, db=db, store=store, key=key)
         if key.created:
@@ -90,3 +115,16 @@ async def open_archive(config: Config, *, create: bool = True,
         yield archive
     finally:
         await db.close()
+
+
+async def migrate_archive(config: Config) -> SchemaChange:
+    """Bring an existing archive's database to the newest schema (``preserver migrate``).
+
+    Only the database changes: no directory or key is created.
+    """
+    require_existing(config)
+    engine = make_engine(config.db_url)
+    try:
+        return await migrate(engine)
+    finally:
+        await engine.dispose()

@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -57,11 +57,16 @@ def _config() -> Config:
     return load_config(state.config_path)
 
 
-def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, create: bool = True) -> T:
-    from preserver.archive import open_archive
+# How much a command may change the archive: ``preserver.archive.Access`` by value
+# (named here so that the CLI starts without importing the database layer).
+_AccessName = Literal["create", "update", "record", "read"]
+
+
+def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create") -> T:
+    from preserver.archive import Access, open_archive
 
     async def go() -> T:
-        async with open_archive(_config(), create=create) as archive:
+        async with open_archive(_config(), access=Access(access)) as archive:
             return await fn(archive)
 
     return asyncio.run(go())
@@ -110,7 +115,7 @@ def audit(
     async def go(archive: Archive) -> Any:
         return await render.with_audit_progress(err, archive, run_audit, everything=everything)
 
-    summary = _with_archive(go, create=False)
+    summary = _with_archive(go, access="update")
     if as_json:
         _json({"checked": summary.checked, "changed": summary.changed,
                "statuses": dict(summary.statuses),
@@ -134,7 +139,7 @@ def checkpoint(as_json: JsonOpt = False) -> None:
     """Sign a checkpoint of the custody ledger and timestamp it with the configured TSAs."""
     from preserver.custody.ledger import make_checkpoint
 
-    result = _with_archive(make_checkpoint, create=False)
+    result = _with_archive(make_checkpoint, access="update")
     if as_json:
         _json(result.__dict__)
     else:
@@ -192,7 +197,7 @@ def status(as_json: JsonOpt = False) -> None:
         async with archive.db.session() as session:
             return await views.status(session)
 
-    result = _with_archive(go, create=False)
+    result = _with_archive(go, access="read")
     _json(result) if as_json else render.status(out, result)
 
 
@@ -208,7 +213,7 @@ def links(
         async with archive.db.session() as session:
             return await views.links(session, report=report)
 
-    items = _with_archive(go, create=False)
+    items = _with_archive(go, access="read")
     _json(items) if as_json else render.links_table(out, items)
 
 
@@ -228,7 +233,7 @@ def linkrot(
         async with archive.db.session() as session:
             return await rot.linkrot(session, report=report)
 
-    result = _with_archive(go, create=False)
+    result = _with_archive(go, access="read")
     if fmt == "table":
         if out_file is None:
             render.linkrot_table(out, result)
@@ -257,7 +262,7 @@ def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), c
         async with archive.db.session() as session:
             return await views.show(session, key)
 
-    item = _with_archive(go, create=False)
+    item = _with_archive(go, access="read")
     _json(item) if as_json else render.show(out, item)
 
 
@@ -281,7 +286,7 @@ def lookup(files: Annotated[list[Path], typer.Argument(help="Files to look for i
             return [{"file": str(path), "sha256": sha, "matches": await views.lookup(session, sha)}
                     for path, sha in hashes]
 
-    results = _with_archive(go, create=False)
+    results = _with_archive(go, access="read")
     _json(results) if as_json else render.lookup(out, results)
 
 
@@ -304,7 +309,8 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
         from preserver.verify.archive import verify_archive
 
         findings = _with_archive(
-            lambda archive: render.with_verify_progress(err, archive, verify_archive), create=False)
+            lambda archive: render.with_verify_progress(err, archive, verify_archive),
+            access="record")
     failed = [f for f in findings if f.outcome == FindingOutcome.FAILED]
     if as_json:
         _json([f.__dict__ for f in findings])
@@ -349,13 +355,26 @@ def export(
     from preserver.export.package import export_package
 
     result = _with_archive(lambda archive: export_package(archive, report=report, out=out_path,
-                                                          zip=as_zip), create=False)
+                                                          zip=as_zip), access="update")
     out.print(f"{result.path}: {result.captures} captures, {result.files} files, "
               f"{result.events} custody events proven by checkpoint {result.checkpoint_size}"
               + (f", timestamped by {', '.join(result.timestamped_by)}"
                  if result.timestamped_by else ""), highlight=False)
     if result.warning:
         err.print(f"[yellow]warning:[/] the package is {result.warning}", highlight=False)
+
+
+@app.command()
+def migrate(as_json: JsonOpt = False) -> None:
+    """Bring the archive's database to the schema this preserver needs (read-only
+    commands and verify refuse an older one)."""
+    from preserver.archive import migrate_archive
+
+    change = asyncio.run(migrate_archive(_config()))
+    if as_json:
+        _json({"before": change.before, "after": change.after})
+    else:
+        render.schema_change(out, change)
 
 
 @app.command()

@@ -84,6 +84,14 @@ def checkpoint_result(console: Console, result: Any) -> None:
                       "run or `preserver checkpoint`)", highlight=False)
 
 
+def schema_change(console: Console, change: Any) -> None:
+    if change.before == change.after:
+        console.print(f"database schema: already at revision {change.after}", highlight=False)
+    else:
+        console.print(f"database schema: migrated from revision {change.before or '(none)'} "
+                      f"to {change.after}", highlight=False)
+
+
 def run_summary(console: Console, summary: Any) -> None:
     console.print(f"{summary.captured} captured, {summary.partial} partial, "
                   f"{summary.failed} failed, {summary.retrying} retries")

@@ -2,19 +2,29 @@
 
 SQLite (aiosqlite, WAL) is the default; any SQLAlchemy async URL works
 (``postgresql+asyncpg://…``). The schema is created and upgraded only by the
-Alembic migrations in ``preserver/db/migrations``; ``open_database`` runs them.
+Alembic migrations in ``preserver/db/migrations``; ``Database.open`` runs them,
+or, for commands that must not change the archive, checks that the database is
+at the newest revision already (``preserver migrate`` brings it there).
+
+A read-only ``Database`` cannot write: SQLite is opened through a ``mode=ro``
+URI (a WAL database stays readable, also while a writer has it open; SQLite may
+leave its empty ``-wal`` and ``-shm`` beside the file), PostgreSQL transactions
+begin ``READ ONLY``. Other databases rely on the read-only commands not writing.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,22 +42,37 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _check_sqlite_path(url: str) -> None:
-    """A SQLite file can only be created in an existing directory: say so plainly."""
+def _check_sqlite_path(url: str, *, read_only: bool) -> sa.engine.URL:
+    """A SQLite file can only be created in an existing directory, and only read if it
+    exists: say so plainly. Read-only, the URL becomes the file's ``mode=ro`` URI."""
     try:
-        database = sa.engine.make_url(url).database
+        parsed = sa.engine.make_url(url)
     except (SQLAlchemyError, ValueError) as exc:
         raise RunError(f"cannot use database {_safe(url)}: {exc}") from exc
-    if database and database != ":memory:" and not Path(database).parent.is_dir():
+    database = parsed.database
+    if not database or database == ":memory:":
+        return parsed
+    if parsed.query.get("uri"):  # a URI filename already: SQLite reads it
+        return parsed.update_query_dict({"mode": "ro"}) if read_only else parsed
+    if not Path(database).parent.is_dir():
         raise RunError(f"cannot use database {_safe(url)}: directory "
                        f"{Path(database).parent} does not exist")
+    if not read_only:
+        return parsed
+    if not Path(database).is_file():
+        raise RunError(f"cannot use database {_safe(url)}: {database} does not exist")
+    # https://www.sqlite.org/uri.html: "mode=ro" opens the file read-only, never creates it
+    return parsed.set(database=Path(database).resolve().as_uri(),
+                      query={**parsed.query, "mode": "ro", "uri": "true"})
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
+    """An engine for ``url``; ``read_only`` makes every connection refuse writes."""
+    target: str | sa.engine.URL = url
     if url.startswith("sqlite"):
-        _check_sqlite_path(url)
+        target = _check_sqlite_path(url, read_only=read_only)
     try:
-        engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        engine = create_async_engine(target, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise RunError(f"cannot use database {_safe(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
@@ -55,12 +80,16 @@ def make_engine(url: str) -> AsyncEngine:
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if not read_only:  # WAL is recorded in the file; synchronous governs writes only
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+    elif read_only and engine.dialect.name == "postgresql":
+        # every transaction begins READ ONLY (asyncpg, psycopg)
+        engine = engine.execution_options(postgresql_readonly=True)
     return engine
 
 
@@ -79,17 +108,51 @@ def _alembic_config(connection: sa.Connection) -> AlembicConfig:
     return cfg
 
 
-async def migrate(engine: AsyncEngine) -> None:
+@dataclass(frozen=True, kw_only=True)
+class SchemaChange:
+    """What ``migrate`` did: the database's revision before (None: no schema yet) and now."""
+
+    before: str | None
+    after: str
+
+
+def _revision(connection: sa.Connection) -> tuple[str | None, str]:
+    """The database's Alembic revision and the newest this code has; refuses a newer database."""
+    script = ScriptDirectory(str(_MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None, "preserver ships at least one migration"
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+        raise RunError(f"the archive's database is at revision {current}, newer than this "
+                       f"preserver (which knows revisions up to {head}): upgrade preserver")
+    return current, head
+
+
+async def migrate(engine: AsyncEngine) -> SchemaChange:
     """Bring the schema to the newest migration."""
 
-    def upgrade(connection: sa.Connection) -> None:
+    def upgrade(connection: sa.Connection) -> SchemaChange:
+        before, head = _revision(connection)
         command.upgrade(_alembic_config(connection), "head")
+        return SchemaChange(before=before, after=head)
 
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(upgrade)
+            return await conn.run_sync(upgrade)
     except (SQLAlchemyError, OSError) as exc:
         raise RunError(f"cannot prepare database {_safe(str(engine.url))}: {exc}") from exc
+
+
+async def check_schema(engine: AsyncEngine, url: str) -> None:
+    """The database at ``url`` must be at the newest migration already; nothing is written."""
+    try:
+        async with engine.connect() as conn:
+            current, head = await conn.run_sync(_revision)
+    except (SQLAlchemyError, OSError) as exc:
+        raise RunError(f"cannot open database {_safe(url)}: {exc}") from exc
+    if current != head:
+        raise RunError(f"the archive's database is at revision {current or '(none)'}, this "
+                       f"preserver needs {head}: run `preserver migrate`")
 
 
 class Database:
@@ -100,14 +163,19 @@ class Database:
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    async def open(cls, url: str, *, migrate_schema: bool = True) -> Database:
-        engine = make_engine(url)
-        if migrate_schema:
-            try:
+    async def open(cls, url: str, *, migrate_schema: bool = True,
+                   read_only: bool = False) -> Database:
+        """Open ``url``, migrating its schema; or, with ``migrate_schema=False`` or
+        ``read_only`` (never migrated), fail unless the schema is current already."""
+        engine = make_engine(url, read_only=read_only)
+        try:
+            if migrate_schema and not read_only:
                 await migrate(engine)
-            except BaseException:
-                await engine.dispose()  # no connection thread may outlive a failed open
-                raise
+            else:
+                await check_schema(engine, url)
+        except BaseException:
+            await engine.dispose()  # no connection thread may outlive a failed open
+            raise
         return cls(engine)
 
     @asynccontextmanager

@@ -1,14 +1,39 @@
-"""The Alembic migrations create exactly the tables the models describe."""
+"""The Alembic migrations create exactly the tables the models describe; a database
+behind or ahead of them is refused by every open that does not migrate; a read-only
+database refuses writes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-import preserver.db.models  # noqa: F401  (registers the tables)
-from preserver.db.engine import Database
+import preserver.db.models  # registers the tables
+from preserver.db.engine import Database, SchemaChange, make_engine, migrate
+from preserver.errors import RunError
+
+MIGRATIONS = Path(preserver.db.models.__file__).parent / "migrations"
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def downgrade(connection: sa.Connection, revision: str) -> None:
+    """Take the database on ``connection`` back to ``revision``, as an older preserver left it."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+def set_revision(connection: sa.Connection, revision: str) -> None:
+    """Claim ``revision`` (one this code may not know) without running anything."""
+    connection.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
@@ -18,3 +43,49 @@ async def test_migrations_match_the_models(db: Database) -> None:
 
     async with db.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_read_only_database_refuses_writes(db: Database, db_url: str) -> None:
+    reader = await Database.open(db_url, read_only=True)
+    try:
+        async with reader.session() as session:
+            assert (await session.execute(sa.text("SELECT count(*) FROM events"))).scalar() == 0
+        with pytest.raises(RunError, match="(?i)read-?only"):
+            async with reader.session() as session:
+                await session.execute(sa.text("DELETE FROM events"))
+    finally:
+        await reader.close()
+
+
+async def test_an_older_schema_is_refused_until_migrated(db: Database, db_url: str) -> None:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(downgrade, "0001")
+    message = f"at revision 0001, this preserver needs {HEAD}: run `preserver migrate`"
+    with pytest.raises(RunError, match=message):
+        await Database.open(db_url, read_only=True)
+    with pytest.raises(RunError, match=message):
+        await Database.open(db_url, migrate_schema=False)
+    engine = make_engine(db_url)
+    try:
+        assert await migrate(engine) == SchemaChange(before="0001", after=HEAD)
+        assert await migrate(engine) == SchemaChange(before=HEAD, after=HEAD)
+    finally:
+        await engine.dispose()
+    await (await Database.open(db_url, read_only=True)).close()
+
+
+async def test_a_database_without_a_schema_is_refused(db_url: str, tmp_path: Path) -> None:
+    if db_url.startswith("sqlite"):
+        (tmp_path / "preserver.db").write_bytes(b"")
+    with pytest.raises(RunError, match=r"at revision \(none\), .*run `preserver migrate`"):
+        await Database.open(db_url, read_only=True)
+
+
+async def test_a_newer_schema_is_refused_by_every_open(db: Database, db_url: str) -> None:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(set_revision, "9999")
+    message = (f"at revision 9999, newer than this preserver \\(which knows revisions up to "
+               f"{HEAD}\\): upgrade preserver")
+    for options in ({}, {"migrate_schema": False}, {"read_only": True}):
+        with pytest.raises(RunError, match=message):
+            await Database.open(db_url, **options)

@@ -239,6 +239,27 @@ def findings_tally(findings: Sequence[Any]) -> str:
             f"failed, {tally[FindingOutcome.NOT_CHECKED]} not checked")
 
 
+def package_verdicts(out: Console, err: Console, findings: Sequence[Any]) -> None:
+    """One line per check: the verdict, where, what, why (one ``Text``: fast for 10^4 lines)."""
+    from manifests import FindingOutcome
+
+    labels = {FindingOutcome.PASSED: ("PASS", "green"), FindingOutcome.FAILED: ("FAIL", "bold red"),
+              FindingOutcome.NOT_CHECKED: ("SKIP", "yellow")}
+    text = Text()
+    for f in findings:
+        label, style = labels[f.outcome]
+        text.append(label, style=style)
+        text.append(f" {f.subject} ")
+        text.append(f"[{f.check}]", style="dim")
+        text.append(f": {f.detail}\n" if f.detail else "\n")
+    text.append(findings_tally(findings))
+    out.print(text, highlight=False)
+    if any(f.check == "pin" and f.outcome == FindingOutcome.NOT_CHECKED for f in findings):
+        err.print("[yellow]warning:[/] the package's key was not pinned: give the archive's "
+                  "published key id with --key-id, or a package built under any key would "
+                  "pass too", highlight=False)
+
+
 def doctor(console: Console, checks: Sequence[Any]) -> None:
     styles = {"ok": "green", "warn": "yellow", "fail": "bold red"}
     table = Table(show_header=False, box=None, padding=(0, 1))

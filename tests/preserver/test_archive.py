@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.preserver.test_cli import assert_one_line_error, run
-from tests.preserver.test_migrations import HEAD, downgrade, set_revision
+from tests.support.schema import HEAD, downgrade, set_revision
 
 READ_COMMANDS = ["status", "links", "show youtube:45WIwFETn3E", "lookup clip.mp4", "linkrot"]
 CHECKING_COMMANDS = [*READ_COMMANDS, "verify"]
@@ -35,7 +35,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
     (root / "clip.mp4").write_bytes(b"not archived")
     proc = run(root, "ingest", str(report))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     return root
 
 
@@ -107,12 +107,12 @@ def test_an_older_schema_is_refused_and_left_alone(archive: Path, command: str) 
 def test_migrate_brings_an_older_schema_up_to_date(archive: Path) -> None:
     at_revision(archive, lambda conn: downgrade(conn, "0001"))
     proc = run(archive.parent, "migrate")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert f"migrated from revision 0001 to {HEAD}" in proc.stdout
     assert json.loads(run(archive.parent, "migrate", "--json").stdout) == \
         {"before": HEAD, "after": HEAD}
     status = run(archive.parent, "status", "--json")
-    assert status.returncode == 0, status.stderr
+    assert status.code == 0, status.stderr
     assert json.loads(status.stdout)["citations"] == 1
 
 
@@ -142,7 +142,7 @@ def test_a_newer_schema_is_refused(archive: Path, command: str) -> None:
 def test_read_commands_leave_the_archive_untouched(archive: Path, command: str) -> None:
     before = snapshot(archive)
     proc = run(archive.parent, *command.split())
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert_untouched(archive, before)
 
 
@@ -152,7 +152,7 @@ def test_verify_records_its_check_and_creates_nothing(archive: Path) -> None:
     events = json.loads(run(archive.parent, "status", "--json").stdout)["ledger"]["events"]
     keys, blobs = snapshot(archive / "keys"), snapshot(archive / "blobs")
     proc = run(archive.parent, "verify")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.stderr
     assert not (archive / "tmp").exists()
     assert (snapshot(archive / "keys"), snapshot(archive / "blobs")) == (keys, blobs)
     after = json.loads(run(archive.parent, "status", "--json").stdout)["ledger"]["events"]

@@ -8,32 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-import preserver.db.models  # registers the tables
+import preserver.db.models  # noqa: F401  (registers the tables)
 from preserver.db.engine import Database, SchemaChange, make_engine, migrate
 from preserver.errors import RunError
-
-MIGRATIONS = Path(preserver.db.models.__file__).parent / "migrations"
-HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-
-
-def downgrade(connection: sa.Connection, revision: str) -> None:
-    """Take the database on ``connection`` back to ``revision``, as an older preserver left it."""
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    command.downgrade(cfg, revision)
-
-
-def set_revision(connection: sa.Connection, revision: str) -> None:
-    """Claim ``revision`` (one this code may not know) without running anything."""
-    connection.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+from tests.support.schema import HEAD, downgrade, set_revision
 
 
 async def test_migrations_match_the_models(db: Database) -> None:

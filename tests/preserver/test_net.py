@@ -10,7 +10,7 @@ import pytest
 from preserver.config import load_config
 from preserver.doctor import check_tsas
 from preserver.net import http_client
-from tests.fixture_site import FixtureSite
+from tests.support.fixture_site import FixtureSite
 from workers.errors import AddressRefused
 
 

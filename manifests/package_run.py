@@ -3,7 +3,6 @@ steps established for later ones (``manifests.package_verify`` runs the steps)."
 
 from __future__ import annotations
 
-import hashlib
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,8 +20,8 @@ from manifests.errors import (
 from manifests.findings import FAILED, PASSED, Finding, FindingOutcome
 from manifests.package import Package
 from manifests.package_layout import MAX_SMALL, CustodyEvent, PackageIndex
+from storage import hash_stream
 
-_CHUNK = 1 << 20
 # what a check may raise when the evidence is false or unreadable
 _FAILURES = (VerificationError, InvalidCheckpoint, InvalidTimestamp, InvalidKey,
              InvalidManifest, InvalidCertificate)
@@ -79,10 +78,7 @@ class Run:
         if name not in self.digests:
             try:
                 with self.package.open_file(name) as fh:
-                    digest = hashlib.sha256()
-                    while chunk := fh.read(_CHUNK):
-                        digest.update(chunk)
-                    self.digests[name] = digest.hexdigest()
+                    self.digests[name] = hash_stream(fh)[0]
             except (OSError, zipfile.BadZipFile, NotImplementedError) as exc:  # CRC, method
                 raise VerificationError(f"{name}: unreadable: {exc}") from exc
         return self.digests[name]

@@ -13,9 +13,11 @@ bytes are stored once. ``LocalBlobStore`` keeps blobs as read-only files under
 """
 
 from storage._base import BlobStore, StoredBlob, hash_stream
+from storage._reader import HashingReader
 from storage.errors import (
     BlobNotFound,
     BlobTooLarge,
+    DigestMismatch,
     InvalidAddress,
     SourceUnreadable,
     StorageError,
@@ -27,6 +29,8 @@ __all__ = [
     "BlobNotFound",
     "BlobStore",
     "BlobTooLarge",
+    "DigestMismatch",
+    "HashingReader",
     "InvalidAddress",
     "LocalBlobStore",
     "SourceUnreadable",

@@ -9,12 +9,12 @@ complete, so a crash never leaves a wrong or partial blob under a valid name.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import IO, BinaryIO, Protocol, runtime_checkable
 
+from storage._reader import HashingReader
 from storage.errors import InvalidAddress
 
 #: Every copy and every hash reads in chunks of this size: memory stays flat for any blob.
@@ -23,19 +23,17 @@ BUFFER_SIZE = 1 << 20
 _ADDRESS = re.compile(r"[0-9a-f]{64}")
 
 
-def hash_stream(stream: BinaryIO) -> tuple[str, int]:
+def hash_stream(stream: IO[bytes]) -> tuple[str, int]:
     """Read ``stream`` to its end in fixed-size chunks; return its SHA-256 (hex) and size.
 
     >>> import io
     >>> hash_stream(io.BytesIO(b"abc"))[0][:16], hash_stream(io.BytesIO(b"abc"))[1]
     ('ba7816bf8f01cfea', 3)
     """
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(BUFFER_SIZE):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
+    reader = HashingReader(stream)
+    while reader.read(BUFFER_SIZE):
+        pass
+    return reader.sha256, reader.size
 
 
 def is_address(value: object) -> bool:

@@ -3,7 +3,8 @@
     StorageError                 base: anything the store could not do
     ├── BlobNotFound             no blob with that SHA-256
     │   └── InvalidAddress       the argument is not a SHA-256 address at all
-    ├── BlobTooLarge             a write went past its size limit (nothing kept)
+    ├── BlobTooLarge             a write or read went past its size limit (nothing kept)
+    ├── DigestMismatch           bytes read do not have the SHA-256 they were expected to have
     ├── SourceUnreadable         the stream or file handed to the store could not be read
     └── StorageUnavailable       the store cannot be read or written (permissions,
                                  disk full, missing directory)
@@ -29,6 +30,16 @@ class InvalidAddress(BlobNotFound):
 
 class BlobTooLarge(StorageError):
     """The content was larger than the limit given for this write; nothing was stored."""
+
+
+class DigestMismatch(StorageError):
+    """The bytes read do not have the SHA-256 they were expected to have: they were altered."""
+
+    def __init__(self, *, expected: str, actual: str, size: int) -> None:
+        super().__init__(f"expected SHA-256 {expected}, read {actual} ({size} bytes)")
+        self.expected = expected
+        self.actual = actual
+        self.size = size
 
 
 class SourceUnreadable(StorageError):

@@ -20,7 +20,6 @@ most a temporary file in ``tmp_dir``; the store removes it when it can.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage._base import BUFFER_SIZE, StoredBlob, check_address, hash_stream, is_address
+from storage._reader import HashingReader
 from storage.errors import (
     BlobNotFound,
     BlobTooLarge,
@@ -261,17 +261,12 @@ class LocalBlobStore:
 
     @staticmethod
     def _copy(stream: BinaryIO, fd: int, tmp: Path, max_bytes: int | None) -> tuple[str, int]:
-        digest = hashlib.sha256()
-        size = 0
+        reader = HashingReader(stream, limit=max_bytes)
         while True:
             with _unreadable("the source stream"):
-                chunk = stream.read(BUFFER_SIZE)
+                chunk = reader.read(BUFFER_SIZE)
             if not chunk:
-                return digest.hexdigest(), size
-            size += len(chunk)
-            if max_bytes is not None and size > max_bytes:
-                raise BlobTooLarge(f"more than {max_bytes} bytes; nothing was stored")
-            digest.update(chunk)
+                return reader.sha256, reader.size
             with _unavailable("cannot write", tmp):
                 _write_all(fd, chunk)
 

@@ -18,6 +18,8 @@ EXPORTED = {
         "BlobNotFound",
         "BlobStore",
         "BlobTooLarge",
+        "DigestMismatch",
+        "HashingReader",
         "InvalidAddress",
         "LocalBlobStore",
         "SourceUnreadable",

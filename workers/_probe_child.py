@@ -1,7 +1,7 @@
 """The yt-dlp metadata probe (``download=False``), run in a killable child like a capture's.
 
-Same machinery as a media capture: the child is forked from the capture
-forkserver (``_procs``), makes itself a process-group leader, installs the
+Same machinery as a media capture: ``_procs.run_child`` forks the child from the
+capture forkserver, and the child makes itself a process-group leader, installs the
 address guard (``_netguard``), runs one ``YoutubeDL`` and writes one JSON
 report to the pipe; the parent kills the group when the deadline passes.
 Nothing is downloaded or written: ``extract_info(url, download=False)`` is the
@@ -21,7 +21,6 @@ The report is plain data::
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import os
@@ -33,7 +32,7 @@ from yt_dlp import YoutubeDL
 from yt_dlp.utils import YoutubeDLError
 
 from workers import _netguard
-from workers._procs import context, read_all, start, stop
+from workers._procs import run_child
 from workers.classify import classify
 from workers.errors import CaptureFailed
 from workers.types import Status
@@ -139,43 +138,18 @@ async def run_ytdlp_probe(req: ProbeRequest, *, timeout: float) -> YtdlpAnswer:
 
     Cancelling the task kills the child.
     """
-    read_conn, write_conn = context().Pipe(duplex=False)
-    proc = context().Process(target=main, args=(req, write_conn),
-                             name="preserver-probe", daemon=True)
-    data = b""
     try:
-        await start(proc)
-        write_conn.close()  # the child holds the only write end: EOF when it exits
-        async with asyncio.timeout(timeout):
-            data = await _receive(read_conn)
-        return _answer(data)
+        return await run_child(main, (req,), name="preserver-probe", timeout=timeout,
+                               limit=_MAX_REPORT, parse=_answer, what="probe process",
+                               grace=_EXIT_GRACE)
     except TimeoutError:
         return YtdlpAnswer(status=Status.ERROR, transient=True,
                            message=f"yt-dlp probe timed out after {timeout:g} s")
     except CaptureFailed as exc:
         return YtdlpAnswer(status=Status.ERROR, message=f"yt-dlp probe: {exc}", transient=False)
-    finally:
-        write_conn.close()
-        read_conn.close()
-        # Shielded: a second cancellation must not leave the child running.
-        await asyncio.shield(stop(proc, grace=_EXIT_GRACE if data else 0.0))
-
-
-async def _receive(conn: Connection) -> bytes:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), conn
-    )
-    try:
-        return await read_all(reader, limit=_MAX_REPORT)
-    finally:
-        transport.close()
 
 
 def _answer(data: bytes) -> YtdlpAnswer:
-    if not data:
-        raise CaptureFailed("probe process ended without a result")
     try:
         report = json.loads(data)
     except ValueError as exc:

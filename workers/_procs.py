@@ -1,5 +1,5 @@
-"""Child processes for captures and probes: the context they start from, and
-starting, reading and stopping one from the event loop.
+"""Child processes for captures and probes: the context they start from, and one
+runner that starts a child, reads its answer, enforces the deadline and stops it.
 
 ``forkserver`` with yt-dlp preloaded: the server process imports yt-dlp and
 its extractor table once (and compiles every extractor's URL pattern, see
@@ -10,11 +10,19 @@ job; starting the server costs about 1.3 s once. The server is a fresh
 interpreter, so it holds none of the parent's threads, sockets or event loop.
 Where ``forkserver`` does not exist (Windows) ``spawn`` is used.
 
-The main script is not preloaded: CPython 3.11's forkserver never does
-(``ensure_running`` looks for a ``main_path`` key that preparation data calls
-``init_main_from_path``), so each child re-imports a main script that has no
-module spec. ``preserver.cli.commands.main`` gives its console script one; other
-programs that run captures should do the same or run under ``python -m``.
+The parent's main script is not re-run in each child: see ``_spare_children_the_main_script``,
+applied when the context is first created.
+
+``run_child`` is the one way a child runs (``workers.media``, ``workers._probe_child``):
+
+1. start it off the event loop (the first start launches the forkserver);
+2. read what it writes to its pipe until EOF, at most ``limit`` bytes, before the
+   deadline, calling ``watch`` every ``watch_interval`` seconds meanwhile;
+3. parse the answer (``parse`` raises ``CaptureFailed`` for a bad one);
+4. stop it: a child that answered gets ``grace`` seconds to exit, then its process
+   group gets SIGTERM, then SIGKILL. Exits are seen on the process sentinel
+   (``add_reader``), never by polling;
+5. no answer at all is ``CaptureFailed`` naming the exit code.
 """
 
 from __future__ import annotations
@@ -22,19 +30,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib.machinery
 import logging
 import multiprocessing
 import os
 import signal
-import time
+import sys
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
+from typing import TypeVar
 
 from workers.errors import CaptureFailed
 
-__all__ = ["PRELOAD", "context", "read_all", "start", "stop"]
+__all__ = ["PRELOAD", "context", "run_child"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PRELOAD = [
     "yt_dlp",
@@ -48,10 +62,15 @@ PRELOAD = [
     "workers._media_child",
 ]
 
+_READ_SIZE = 1 << 16
+_TERM_WAIT = 1.0  # seconds between SIGTERM and SIGKILL
+_KILL_WAIT = 5.0  # seconds a SIGKILLed child gets to be reaped
+
 
 @functools.cache
 def context() -> ForkServerContext | SpawnContext:
     """The context capture processes are started from (created on first use)."""
+    _spare_children_the_main_script()
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
@@ -59,8 +78,70 @@ def context() -> ForkServerContext | SpawnContext:
     return multiprocessing.get_context("spawn")
 
 
-async def start(proc: BaseProcess) -> None:
-    """Start ``proc`` off the loop (the first start launches the forkserver, ~0.5 s).
+def _spare_children_the_main_script() -> None:
+    """Children must not re-run the parent's main script (a console script: the whole CLI).
+
+    multiprocessing prepares each child by re-running the parent's main script
+    when ``__main__`` has no module spec (a script, a console script), and
+    CPython 3.11's forkserver never preloads it (``ensure_running`` filters for a
+    ``main_path`` key that ``get_preparation_data`` calls ``init_main_from_path``):
+    every capture and probe would import the ``preserver`` CLI again (about
+    0.9 s). A spec named ``__main__`` makes children skip that step
+    (``spawn._fixup_main_from_name``), as they skip it under ``python -m``.
+    Our children's entry points live in ``workers``, never in a main script.
+    A program that also starts its own spawn or forkserver children from
+    functions in its main script should run under ``python -m``.
+    """
+    main_module = sys.modules.get("__main__")
+    if main_module is not None and getattr(main_module, "__spec__", None) is None:
+        main_module.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+
+
+async def run_child(
+    target: Callable[..., None],
+    args: tuple[object, ...],
+    *,
+    name: str,
+    timeout: float,
+    limit: int,
+    parse: Callable[[bytes], T],
+    what: str = "child process",
+    grace: float = 2.0,
+    watch: Callable[[], None] | None = None,
+    watch_interval: float = 0.25,
+) -> T:
+    """Run ``target(*args, conn)`` in a child and return ``parse`` of what it wrote to ``conn``.
+
+    The child must write its answer to ``conn`` and exit. Raises ``TimeoutError``
+    when ``timeout`` seconds pass first, ``CaptureFailed`` past ``limit`` bytes, for
+    a bad answer or for none (``"<what> ended without a result (exit code N)"``),
+    and whatever ``watch`` raises. In every case, cancellation included, the
+    child and its process group are gone when this returns.
+    """
+    ctx = context()
+    read_conn, write_conn = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=target, args=(*args, write_conn), name=name, daemon=True)
+    answered = False
+    try:
+        async with asyncio.timeout(timeout):
+            await _start(proc)
+            write_conn.close()  # the child holds the only write end: EOF when it exits
+            data = await _read(read_conn, limit, watch, watch_interval)
+        if data:
+            result = parse(data)
+            answered = True
+    finally:
+        write_conn.close()
+        read_conn.close()
+        # Shielded: a second cancellation must not leave the child running.
+        exitcode = await asyncio.shield(_stop(proc, grace=grace if answered else 0.0))
+    if not answered:
+        raise CaptureFailed(f"{what} ended without a result (exit code {exitcode})")
+    return result
+
+
+async def _start(proc: BaseProcess) -> None:
+    """Start ``proc`` off the loop (the first start launches the forkserver, ~1.3 s).
 
     If we are cancelled meanwhile, the start still finishes so the child can be stopped.
     """
@@ -73,11 +154,31 @@ async def start(proc: BaseProcess) -> None:
         raise
 
 
-async def read_all(reader: asyncio.StreamReader, *, limit: int) -> bytes:
+async def _read(conn: Connection, limit: int, watch: Callable[[], None] | None,
+                interval: float) -> bytes:
     """Everything the child writes until EOF; ``CaptureFailed`` past ``limit`` bytes."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), conn
+    )
+    read = asyncio.ensure_future(_read_all(reader, limit))
+    try:
+        while True:
+            done, _ = await asyncio.wait({read}, timeout=interval if watch else None)
+            if done:
+                return read.result()
+            if watch is not None:
+                watch()
+    finally:
+        read.cancel()
+        transport.close()
+
+
+async def _read_all(reader: asyncio.StreamReader, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    while chunk := await reader.read(1 << 16):
+    while chunk := await reader.read(_READ_SIZE):
         size += len(chunk)
         if size > limit:
             raise CaptureFailed(f"child process sent more than {limit} bytes")
@@ -85,11 +186,11 @@ async def read_all(reader: asyncio.StreamReader, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def stop(proc: BaseProcess, *, grace: float) -> int | None:
+async def _stop(proc: BaseProcess, *, grace: float) -> int | None:
     """Make sure the child and its process group are gone, reap it, return its exit code."""
     if proc.pid is None:
         return None
-    for sig, wait in ((None, grace), (signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((None, grace), (signal.SIGTERM, _TERM_WAIT), (signal.SIGKILL, _KILL_WAIT)):
         if sig is not None:
             _signal_group(proc.pid, sig)
         if await _exited(proc, wait):
@@ -114,9 +215,21 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 async def _exited(proc: BaseProcess, wait: float) -> bool:
-    end = time.monotonic() + wait
-    while proc.is_alive():
-        if time.monotonic() >= end:
-            return False
-        await asyncio.sleep(0.02)
+    """True once ``proc`` has exited, False if ``wait`` seconds pass first.
+
+    The sentinel becomes readable when the child exits (forkserver: the server
+    writes its exit status there; spawn: the child's end of a pipe closes).
+    """
+    if not proc.is_alive():
+        return True
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(proc.sentinel, exited.set)
+    try:
+        async with asyncio.timeout(wait):
+            await exited.wait()
+    except TimeoutError:
+        return not proc.is_alive()
+    finally:
+        loop.remove_reader(proc.sentinel)
     return True

@@ -28,21 +28,18 @@ listed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import os
-import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from workers import _media_child
 from workers._media_files import list_files
 from workers._media_options import build_options
-from workers._procs import context, read_all, start, stop
+from workers._procs import run_child
 from workers.errors import CaptureFailed
 from workers.types import CaptureJob, Status
 
@@ -53,7 +50,6 @@ log = logging.getLogger(__name__)
 _MAX_REPORT = 64 * 1024 * 1024  # the child's JSON report (metadata of one video is ~1 MB)
 _WATCH_INTERVAL = 0.25  # seconds between work-directory size checks
 _EXIT_GRACE = 2.0  # seconds a child that has answered gets to exit on its own
-_NO_RESULT = "capture process ended without a result"
 _STATUSES = frozenset(s.value for s in Status)
 
 
@@ -87,36 +83,25 @@ async def capture_media(job: CaptureJob) -> MediaOutcome:
     a status. Cancelling the task kills the child process.
     """
     limit = job.limits.timeout_seconds
-    deadline = time.monotonic() + limit
     report: dict[str, Any] | None = None
     failure = ("", False)  # (message, transient) when there is no report
-    read_conn, write_conn = context().Pipe(duplex=False)
-    proc = context().Process(
-        target=_media_child.main,
-        args=(job, job.ffmpeg, write_conn),
-        name=f"preserver-media-{job.job_id}",
-        daemon=True,
-    )
+
+    def watch() -> None:
+        if _largest_file(job.work_dir) > 2 * job.limits.max_bytes + (1 << 20):
+            raise _Oversized
+
     try:
-        await start(proc)
-        write_conn.close()  # the child holds the only write end: EOF when it exits
-        async with asyncio.timeout_at(_loop_time(deadline)):
-            report = await _receive(read_conn, job)
+        report = await run_child(
+            _media_child.main, (job, job.ffmpeg), name=f"preserver-media-{job.job_id}",
+            timeout=limit, limit=_MAX_REPORT, parse=_parse, what="capture process",
+            grace=_EXIT_GRACE, watch=watch, watch_interval=_WATCH_INTERVAL,
+        )
     except TimeoutError:
         failure = (f"timed out after {limit:g} s", True)
     except _Oversized:
         failure = (_media_child.too_large_message(job.limits.max_bytes), False)
     except CaptureFailed as exc:
         failure = (str(exc), False)
-    finally:
-        write_conn.close()
-        read_conn.close()
-        # Shielded: a second cancellation must not leave the child running.
-        exitcode = await asyncio.shield(
-            stop(proc, grace=_EXIT_GRACE if report is not None else 0.0)
-        )
-    if report is None and failure[0].startswith(_NO_RESULT):
-        failure = (f"{failure[0]} (exit code {exitcode})", False)
     return _outcome(job, report, failure)
 
 
@@ -157,33 +142,8 @@ class _Oversized(Exception):
     """The watchdog saw a file in the work directory grow past the limit."""
 
 
-def _loop_time(deadline: float) -> float:
-    """Translate a ``time.monotonic`` deadline to the running loop's clock."""
-    loop = asyncio.get_running_loop()
-    return loop.time() + (deadline - time.monotonic())
-
-
-async def _receive(conn: Connection, job: CaptureJob) -> dict[str, Any]:
-    """Read the child's report until EOF, watching the work directory meanwhile."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), conn
-    )
-    read = asyncio.ensure_future(read_all(reader, limit=_MAX_REPORT))
-    try:
-        while True:
-            done, _ = await asyncio.wait({read}, timeout=_WATCH_INTERVAL)
-            if done:
-                break
-            if _largest_file(job.work_dir) > 2 * job.limits.max_bytes + (1 << 20):
-                raise _Oversized
-        data = read.result()
-    finally:
-        read.cancel()
-        transport.close()
-    if not data:
-        raise CaptureFailed(_NO_RESULT)
+def _parse(data: bytes) -> dict[str, Any]:
+    """The child's JSON report, checked for the fields ``_outcome`` reads."""
     try:
         report = json.loads(data)
     except ValueError as exc:

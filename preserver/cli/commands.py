@@ -8,7 +8,6 @@ traceback.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 import logging
@@ -361,24 +360,8 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
-def _spare_children_the_main_script() -> None:
-    """Capture children must not re-run the ``preserver`` console script.
-
-    multiprocessing prepares each child by re-running the parent's main script when
-    ``__main__`` has no module spec (a console script), and CPython's forkserver
-    never preloads it (``ensure_running`` filters for a ``main_path`` key that
-    ``get_preparation_data`` calls ``init_main_from_path``): every capture would
-    import the whole CLI again (about 0.9 s). Naming ``preserver.__main__`` as the
-    main module makes children skip that step, as they do under ``python -m``.
-    """
-    main_module = sys.modules.get("__main__")
-    if main_module is not None and getattr(main_module, "__spec__", None) is None:
-        main_module.__spec__ = importlib.util.find_spec("preserver.__main__")
-
-
 def main() -> None:
     """Console entry point: the one error boundary (usage errors are typer's: exit 2)."""
-    _spare_children_the_main_script()
     try:
         app()
     except PreserverError as exc:

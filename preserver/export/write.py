@@ -24,7 +24,7 @@ from preserver.custody.ledger import origin
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, Report, Target, utc_now
 from preserver.errors import IntegrityError, RunError
 from preserver.export.readme import render_verify_md
-from storage import BlobNotFound, StorageError
+from storage import BlobNotFound, DigestMismatch, HashingReader, StorageError, hash_stream
 
 _CHUNK = 1 << 20
 
@@ -57,22 +57,20 @@ class Gathered:
 def _copy_blob(archive: Archive, sha256: str, dest: Path) -> int:
     """Stream blob ``sha256`` to ``dest``, re-hashing it; IntegrityError if it is altered."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
     try:
         with archive.store.open(sha256) as src, dest.open("xb") as fh:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
+            reader = HashingReader(src, expected=sha256)
+            while chunk := reader.read(_CHUNK):
                 fh.write(chunk)
-                size += len(chunk)
     except BlobNotFound as exc:
         raise IntegrityError(f"blob {sha256} is missing from the store (run `preserver "
                              "verify`)") from exc
+    except DigestMismatch as exc:
+        raise IntegrityError(f"blob {sha256} re-hashes to {exc.actual}: it was altered "
+                             "(run `preserver verify`)") from exc
     except StorageError as exc:
         raise RunError(f"cannot read blob {sha256}: {exc}") from exc
-    if digest.hexdigest() != sha256:
-        raise IntegrityError(f"blob {sha256} re-hashes to {digest.hexdigest()}: it was altered "
-                             "(run `preserver verify`)")
-    return size
+    return reader.size
 
 
 def _put(staging: Path, path: str, data: bytes) -> None:
@@ -164,7 +162,7 @@ def _index(archive: Archive, got: Gathered, report_name: str, exported_at: str,
 
 def sha256_file(path: Path) -> str:
     with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        return hash_stream(fh)[0]
 
 
 def write_zip(bag: Path, out: Path) -> None:

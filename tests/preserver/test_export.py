@@ -15,7 +15,7 @@ from manifests import Finding
 from preserver.archive import open_archive
 from preserver.config import Config, load_config
 from preserver.db.models import Event
-from preserver.errors import InputError
+from preserver.errors import InputError, IntegrityError
 from preserver.export.package import export_package
 from preserver.ingest.report import ingest_report
 from preserver.verify.package import verify_exported
@@ -89,3 +89,18 @@ async def test_export_picks_the_report_by_name_or_hash_and_refuses_ambiguity(
     keys = [f.detail for f in findings if f.check == "event"]
     assert any("report_ingested" in d for d in keys)
     assert not any("example.org/one" in d for d in keys)
+
+
+async def test_export_refuses_an_altered_blob(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    report = tmp_path / "report.txt"
+    report.write_text("1- x\nhttps://example.org/one\n", encoding="utf-8")
+    async with open_archive(config) as archive:
+        result = await ingest_report(archive, report)
+        blob = archive.store.path_of(result.report_sha256)
+        blob.chmod(0o644)
+        blob.write_bytes(b"1- x\nhttps://example.org/two\n")
+        altered = hashlib.sha256(blob.read_bytes()).hexdigest()
+        with pytest.raises(IntegrityError, match=f"blob {result.report_sha256} re-hashes to "
+                                                 f"{altered}: it was altered"):
+            await export_package(archive, report="report.txt", out=tmp_path / "pkg", zip=False)

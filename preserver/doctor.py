@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from preserver.config import Config
-from preserver.db.engine import make_engine
+from preserver.db.engine import check_schema, make_engine
+from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
 YT_DLP_MAX_AGE_DAYS = 60
 MIN_FREE_BYTES = 5 * 1024**3
@@ -119,15 +118,22 @@ def check_data_dir(config: Config) -> Check:
 
 
 async def check_database(config: Config) -> Check:
+    """Reach the database read-only (doctor never creates or migrates one) and say
+    whether its schema is this preserver's."""
     url = config.db_url
-    if url.startswith("sqlite") and not config.data_dir.exists():
+    if url.startswith("sqlite") and not config.database_url and \
+            not (config.data_dir / "preserver.db").is_file():
         return Check(name="database", outcome="ok", detail=f"{url} (created on first use)")
-    engine = make_engine(url)
+    engine = make_engine(url, read_only=True)
     try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-    except (sa.exc.SQLAlchemyError, OSError) as exc:
-        return Check(name="database", outcome="fail", detail=f"{engine.url!r}: {exc}",
+        await check_schema(engine, url)
+    except SchemaBehind as exc:
+        return Check(name="database", outcome="warn", detail=str(exc),
+                     fix="run `preserver migrate` (writing commands migrate on their own)")
+    except SchemaNewer as exc:
+        return Check(name="database", outcome="fail", detail=str(exc), fix="upgrade preserver")
+    except RunError as exc:
+        return Check(name="database", outcome="fail", detail=str(exc),
                      fix="check database_url / PRESERVER_DATABASE_URL and that the server runs")
     finally:
         await engine.dispose()

@@ -8,7 +8,9 @@
     │   └── UnknownKey             no target / capture with that key
     ├── IntegrityError             a verification found something false (exit 1)
     └── RunError                   the run could not proceed: database or data dir
-                                   unusable (exit 1)
+        │                          unusable (exit 1)
+        ├── SchemaBehind           the database needs `preserver migrate`
+        └── SchemaNewer            the database is newer than this preserver
 
 The CLI is the one boundary that turns these into a one-line message and exit code.
 """
@@ -50,3 +52,13 @@ class IntegrityError(PreserverError):
 
 class RunError(PreserverError):
     """The run could not proceed (database or data directory unusable)."""
+
+
+class SchemaBehind(RunError):
+    """The archive's database was made by an older preserver: ``preserver migrate``
+    brings it up to date (writing commands migrate on their own)."""
+
+
+class SchemaNewer(RunError):
+    """The archive's database was migrated by a newer preserver than this one: upgrade
+    preserver; this version must not read or write it."""

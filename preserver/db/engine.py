@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from preserver.errors import RunError
+from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -123,7 +123,7 @@ def _revision(connection: sa.Connection) -> tuple[str | None, str]:
     assert head is not None, "preserver ships at least one migration"
     current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and current not in {s.revision for s in script.walk_revisions()}:
-        raise RunError(f"the archive's database is at revision {current}, newer than this "
+        raise SchemaNewer(f"the archive's database is at revision {current}, newer than this "
                        f"preserver (which knows revisions up to {head}): upgrade preserver")
     return current, head
 
@@ -151,7 +151,7 @@ async def check_schema(engine: AsyncEngine, url: str) -> None:
     except (SQLAlchemyError, OSError) as exc:
         raise RunError(f"cannot open database {_safe(url)}: {exc}") from exc
     if current != head:
-        raise RunError(f"the archive's database is at revision {current or '(none)'}, this "
+        raise SchemaBehind(f"the archive's database is at revision {current or '(none)'}, this "
                        f"preserver needs {head}: run `preserver migrate`")
 
 

@@ -6,6 +6,7 @@ command."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from preserver.config import load_config
+from preserver.doctor import Check, check_database
 from tests.preserver.test_cli import assert_one_line_error, run
 from tests.support.schema import HEAD, downgrade, set_revision
 
@@ -157,3 +160,40 @@ def test_verify_records_its_check_and_creates_nothing(archive: Path) -> None:
     assert (snapshot(archive / "keys"), snapshot(archive / "blobs")) == (keys, blobs)
     after = json.loads(run(archive.parent, "status", "--json").stdout)["ledger"]["events"]
     assert after == events + 1  # fixity_checked
+
+
+
+def _database_check(root: Path) -> Check:
+    if not (root / "config.toml").exists():
+        (root / "config.toml").write_text('data_dir = "archive"\n', encoding="utf-8")
+    return asyncio.run(check_database(load_config(root / "config.toml")))
+
+
+def test_doctor_never_creates_a_database(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    check = _database_check(tmp_path)
+    assert check.outcome == "ok" and "created on first use" in check.detail
+    assert list((tmp_path / "archive").iterdir()) == []
+
+
+def test_doctor_names_migrate_for_an_older_schema_and_leaves_it(archive: Path) -> None:
+    at_revision(archive, lambda conn: downgrade(conn, "0001"))
+    before = snapshot(archive)
+    check = _database_check(archive.parent)
+    assert check.outcome == "warn" and check.detail == BEHIND
+    assert "preserver migrate" in check.fix
+    assert_untouched(archive, before)
+
+
+def test_doctor_fails_a_newer_schema(archive: Path) -> None:
+    at_revision(archive, lambda conn: set_revision(conn, "9999"))
+    check = _database_check(archive.parent)
+    assert check.outcome == "fail" and "newer than this preserver" in check.detail
+    assert check.fix == "upgrade preserver"
+    assert run(archive.parent, "doctor").code == 1
+
+
+def test_doctor_passes_a_current_archive_and_leaves_it(archive: Path) -> None:
+    before = snapshot(archive)
+    assert _database_check(archive.parent).outcome == "ok"
+    assert_untouched(archive, before)

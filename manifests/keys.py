@@ -1,6 +1,6 @@
 """The archive's signing key files: ``<data_dir>/keys/signing.key`` and ``signing.pub``.
 
-Contract (DESIGN.md, "Data directory"): ``signing.key`` is an unencrypted Ed25519
+Contract (docs/design.md, "Data directory"): ``signing.key`` is an unencrypted Ed25519
 PKCS#8 PEM (RFC 5208, RFC 8410), mode 0600, in a 0700 directory;
 ``signing.pub`` is its SubjectPublicKeyInfo PEM.
 

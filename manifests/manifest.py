@@ -1,4 +1,4 @@
-"""The capture manifest, version 1 (DESIGN.md, "Capture manifest", contract).
+"""The capture manifest, version 1 (docs/design.md, "Capture manifest", contract).
 
 A manifest says what one capture holds: the target, when it ran, who ran it with
 what software, the outcome, and each file's role, name, SHA-256, size and media
@@ -69,7 +69,8 @@ def _instant(value: object, where: str) -> tuple[datetime, int]:
 
 def _safe_name(value: object, where: str) -> str:
     """A name that is one ordinary path component on every system, so an exported
-    package can use it as a file name (DESIGN.md: never build a path from remote text)."""
+    package can use it as a file name (no path is built from remote text: docs/design.md,
+    "Network and safety")."""
     name = _text(value, where, empty=False)
     problem = None
     if "/" in name or "\\" in name:

@@ -20,7 +20,7 @@ reads. Inside the BagIt payload (``data/``)::
                                        tsa-<n>.pem, consistency.json (proof to custody/checkpoint)
 
 Parsers here raise ``VerificationError``: inside an opened package an unreadable
-file is a failed check (STYLE.md, "Errors").
+file is a failed check (docs/style.md, "Errors").
 """
 
 from __future__ import annotations

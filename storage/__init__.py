@@ -2,7 +2,7 @@
 
 A blob is named by the SHA-256 of its bytes, is never rewritten, and the same
 bytes are stored once. ``LocalBlobStore`` keeps blobs as read-only files under
-``<data_dir>/blobs/sha256/ab/cd/<64 hex>`` (DESIGN.md, "Data directory").
+``<data_dir>/blobs/sha256/ab/cd/<64 hex>`` (docs/design.md, "Data directory").
 
     >>> from storage import LocalBlobStore
     >>> store = LocalBlobStore(data_dir / "blobs", data_dir / "tmp")

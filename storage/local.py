@@ -1,6 +1,6 @@
 """The local filesystem blob store, the default.
 
-Layout (DESIGN.md, "Data directory", contract)::
+Layout (docs/design.md, "Data directory", contract)::
 
     <root>/sha256/ab/cd/<64 hex>     one read-only file (0444) per distinct content
     <tmp_dir>/blob-*.partial         writes in progress; same filesystem as <root>

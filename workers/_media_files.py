@@ -96,7 +96,7 @@ def list_files(work_dir: Path, roles: Mapping[str, str]) -> list[tuple[Path, str
     return sorted(found, key=lambda f: str(f[0]))
 
 
-# -- no cookies or credentials in what is stored (DESIGN.md, "Network and safety") -------
+# -- no cookies or credentials in what is stored (docs/design.md, "Network and safety") --
 
 _SECRET_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 

@@ -1,7 +1,7 @@
 """The yt-dlp options for an evidence capture (re-exported as ``workers.media.build_options``).
 
-Every choice is for custody, not convenience; notes/yt-dlp.md §1 has the
-measurements behind them.
+Every choice is for custody, not convenience; docs/yt-dlp.md "Options" lists
+each with its reason.
 
 - One output directory per job (``paths.home``, no ``temp``) so the whole
   directory is the capture; file names come from the extractor key, the

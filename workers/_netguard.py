@@ -1,4 +1,4 @@
-"""Refuse connections to non-public addresses (DESIGN.md, "Network and safety").
+"""Refuse connections to non-public addresses (docs/design.md, "Network and safety").
 
 Two parts:
 

@@ -1,6 +1,6 @@
 """The capture worker: one job in, page snapshot and media into the blob store, one result out.
 
-STYLE.md, "Workers return results": ``capture(job, store, http)`` writes blobs
+docs/style.md, "Workers return results": ``capture(job, store, http)`` writes blobs
 and returns a frozen ``CaptureResult``; it never touches the database.
 
     result = await capture(job, store, http)   # http: workers.net.make_client(...)

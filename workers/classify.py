@@ -1,4 +1,6 @@
-"""Turn a yt-dlp failure into an availability status (DESIGN.md, contract list).
+"""Turn a yt-dlp failure into an availability status.
+
+The statuses are the contract list of docs/design.md "Availability statuses".
 
 yt-dlp reports every failure as a ``DownloadError`` whose ``exc_info[1]`` is
 the innermost cause: an ``ExtractorError`` carrying the platform's own words
@@ -6,7 +8,7 @@ the innermost cause: an ``ExtractorError`` carrying the platform's own words
 ``HTTPError`` with a status code, or a ``TransportError``. Platforms give no
 machine-readable reason, so the platform's text is matched (case-insensitively,
 with U+2019 folded to ``'`` and HTML entities unescaped) against the texts
-collected in ``notes/yt-dlp.md`` §2.2. The first rule that matches wins.
+collected in ``docs/yt-dlp.md`` "Message rules". The first rule that matches wins.
 
 Choices where the contract leaves room (each is inconclusive unless stated):
 
@@ -69,7 +71,7 @@ class Classified:
     no_media: bool = False  # yt-dlp found no media at this URL (UnsupportedError)
 
 
-# notes/yt-dlp.md §2.3, in order: first match wins.
+# docs/yt-dlp.md "Message rules", in order: first match wins.
 _RULES: tuple[tuple[str, Status, bool], ...] = (
     (r"removed for violating|terms of service|community guidelines", Status.REMOVED_POLICY, False),
     (r"has been terminated", Status.ACCOUNT_TERMINATED, False),

@@ -9,8 +9,8 @@
     └── StoreFailed              the blob store could not keep a captured file
 
 Expected outcomes of a capture (removed, private, 429, geo-blocked, too large,
-timed out) are statuses in the returned result, never exceptions (STYLE.md,
-"Expected outcomes are statuses"). These errors are the unexpected rest, and the
+timed out) are statuses in the returned result, never exceptions (docs/style.md,
+"Workers return results"). These errors are the unexpected rest, and the
 refusal that the network guard raises deep inside yt-dlp, where it can only
 travel as an exception.
 """

@@ -1,11 +1,11 @@
 """The one HTTP client factory of the workers, and the transport that refuses private addresses.
 
-DESIGN.md (Network and safety, contract): every fetch and every redirect hop
+docs/design.md "Network and safety" (contract): every fetch and every redirect hop
 refuses loopback, private, link-local and metadata addresses unless
 ``network.allow_private`` is set (or the address is in ``allow_networks``).
-STYLE.md: the refusal lives in one wrapping httpx transport, so every hop
-passes through it — httpx's ``_send_handling_redirects`` sends each hop
-through the client's transport.
+docs/style.md "Workers return results": the refusal lives in one wrapping httpx
+transport, so every hop passes through it — httpx's ``_send_handling_redirects``
+sends each hop through the client's transport.
 
     client = make_client(allow_private=False, allow_networks=(), timeout=20.0,
                          max_redirects=10, user_agent=None)
@@ -34,7 +34,7 @@ sent, and non-HTTP schemes are refused there too.
 Also: ``trust_env=False`` (no proxies from the environment, which would bypass
 the guard and resolve names themselves; no ``.netrc`` credentials), and the
 client's cookie jar refuses every cookie, so nothing set by one site is sent
-to another (DESIGN.md: never store cookies).
+to another (cookies are never stored: docs/design.md "Network and safety").
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
 
 
 class _NoCookies(CookiePolicy):
-    """Accept no cookie and send none (DESIGN.md: never store cookies)."""
+    """Accept no cookie and send none (docs/design.md "Network and safety")."""
 
     netscape = True
     rfc2965 = False

@@ -23,7 +23,8 @@ Promises:
 - Bodies are stored as transferred (content coding kept) with the transfer
   coding removed by httpcore, so ``Transfer-Encoding`` is recorded as
   ``X-Archive-Orig-Transfer-Encoding``; cookie and credential header values
-  become ``[removed]`` (DESIGN.md). The ``warcinfo`` record says both.
+  become ``[removed]`` (docs/design.md "Network and safety"). The ``warcinfo``
+  record says both.
 - Outcomes are statuses, never exceptions (``classify.http_status``). 403 is ``unknown``
   and transient: a login wall, a geo block and a bot check look the same.
   Network errors and timeouts are transient errors; a refused address, a

@@ -1,12 +1,12 @@
 """Availability probes: is a link still up, and if not, what does the platform say?
 
-Statuses are DESIGN.md's contract list; an inconclusive one (``rate_limited``,
-``error``, ``unknown``) never changes a target's state, so every doubt goes
-there, never to a down status.
+Statuses are the contract list of docs/design.md "Availability statuses"; an
+inconclusive one (``rate_limited``, ``error``, ``unknown``) never changes a
+target's state, so every doubt goes there, never to a down status.
 
-- **YouTube**: the oEmbed endpoint first, one small request (notes/yt-dlp.md
-  §5). 200 with JSON and 401 (embedding disabled) mean the video exists; 403,
-  or a body of ``Forbidden`` even under 200, means private; 429 is
+- **YouTube**: the oEmbed endpoint first, one small request (docs/yt-dlp.md
+  "YouTube oEmbed"). 200 with JSON and 401 (embedding disabled) mean the video
+  exists; 403, or a body of ``Forbidden`` even under 200, means private; 429 is
   ``rate_limited``. Anything else (404, 400, 5xx, a network error) is only a
   suspicion: a yt-dlp metadata probe (``download=False``, in the capture's
   killable child, ``_probe_child``) then gives the platform's reason, mapped by

@@ -2,7 +2,7 @@
 
 A worker receives a frozen ``CaptureJob`` and a blob store, and returns a frozen
 ``CaptureResult``. Workers never touch the database; ``preserver`` records the
-result. Availability statuses are the contract list of DESIGN.md.
+result. Availability statuses are the contract list of docs/design.md "Availability statuses".
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 
 class Status(str, enum.Enum):
-    """Availability status of a link (DESIGN.md, contract)."""
+    """Availability status of a link (docs/design.md, "Availability statuses")."""
 
     AVAILABLE = "available"
     # down

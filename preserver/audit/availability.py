@@ -1,5 +1,5 @@
 """Availability state of targets: every check is a row; the state changes only on
-conclusive evidence (DESIGN.md "Availability statuses", contract).
+conclusive evidence (docs/design.md "Availability statuses", contract).
 
 - An inconclusive result (``rate_limited``, ``error``, ``unknown``) never changes
   the state.

@@ -60,7 +60,7 @@ def _parse_time(text: str) -> datetime:
 
 def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
                    result: CaptureResult) -> bytes:
-    """The capture manifest v1 (DESIGN.md, contract) as canonical JSON bytes."""
+    """The capture manifest v1 (docs/design.md, "Capture manifest") as canonical JSON bytes."""
     manifest = CaptureManifest(
         capture_id=capture_id,
         target=ManifestTarget(key=job.target_key, url=job.url, platform=job.platform),

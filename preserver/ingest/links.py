@@ -1,6 +1,6 @@
 """Find the links a report cites, each with its place and the evidence item it belongs to.
 
-DESIGN.md "Links and targets" (contract): a *citation* is one occurrence of a
+docs/design.md "Links and targets" (contract): a *citation* is one occurrence of a
 URL — line, character offset, the raw URL as written, and a *label*.
 ``extract_links(text)`` promises, for the text of a ``ReportText``:
 

@@ -1,6 +1,6 @@
 """Canonical target keys: which cited URLs name the same thing to capture.
 
-DESIGN.md "Links and targets" (contract). ``canonical_target(url)`` is a pure
+docs/design.md "Links and targets" (contract). ``canonical_target(url)`` is a pure
 function of the URL; it never touches the network. It promises:
 
 - ``youtube:<11-char id>`` for every YouTube video URL form: ``watch?v=`` (``v``

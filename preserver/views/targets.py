@@ -1,6 +1,6 @@
 """Read-only questions about the archive, answered as plain data.
 
-``links`` produces the objects of the ``links --json`` contract (DESIGN.md);
+``links`` produces the objects of the ``links --json`` contract (docs/design.md "links --json");
 ``show`` one target in full; ``status`` counts; ``lookup`` finds files by
 SHA-256. ORM rows never leave this module: callers get dicts and frozen views.
 """

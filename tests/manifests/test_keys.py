@@ -301,7 +301,8 @@ def test_invalid_public_key(pem: bytes, match: str) -> None:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_standard_tools_verify(keys_dir: Path, tmp_path: Path) -> None:
-    """A legal team's machine checks the signature with OpenSSL alone (DESIGN.md)."""
+    """A legal team's machine checks the signature with OpenSSL alone (docs/design.md,
+    "Signature")."""
     key = load_or_create_signing_key(keys_dir)
     data = tmp_path / "manifest.json"
     data.write_bytes(b'{"manifest_version":1}')

@@ -37,7 +37,7 @@ MEDIA = b"\x00\x00\x00\x18ftypisom fixture clip"
 INFO = b'{"id":"45WIwFETn3E"}'
 TITLE = "1- \u0643\u0627\u0633\u0645 \u0627\u0644\u0645\u0646\u0633\u064a"  # 1- كاسم المنسي
 
-# The manifest of ``make_manifest()``, byte for byte (DESIGN.md, capture manifest v1):
+# The manifest of ``make_manifest()``, byte for byte (docs/design.md, "Capture manifest"):
 # keys sorted, no whitespace, UTF-8, only '"', '\' and controls escaped.
 EXPECTED = (
     '{"agent":{"host":"archive-1","operator":"archivist","python":"3.11.7",'

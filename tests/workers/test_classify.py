@@ -3,7 +3,7 @@
 YouTube's and Facebook's servers are the one thing mocked here: they cannot
 exist offline. A stub extractor named ``youtube``/``facebook`` is registered
 on a real ``yt_dlp.YoutubeDL`` and raises each message collected in
-notes/yt-dlp.md §2.2 the way the real extractor does (``raise_no_formats``
+docs/yt-dlp.md "Message rules" the way the real extractor does (``raise_no_formats``
 after the same sign-in/captcha/rate-limit rewriting as
 ``extractor/youtube/_video.py``, ``raise_geo_restricted``,
 ``raise_login_required``, an unexpected ``ExtractorError``), so the
@@ -85,7 +85,7 @@ def _fail(
     return error
 
 
-# -- the message table (notes/yt-dlp.md §2.2) -------------------------------------------
+# -- the message table (docs/yt-dlp.md "Message rules") ---------------------------------
 
 FB_EXPIRED_WORDS = html.unescape(FB_EXPIRED)
 YT_UNAVAILABLE_RATE = "This content isn't available, try again later."

@@ -5,7 +5,7 @@ exist offline. The oEmbed endpoint is the fixture site (``oembed_url`` is
 configuration), and the yt-dlp step runs the real probe child, which registers
 ``OfflineYoutubeIE``/``OfflineFacebookIE`` below ahead of yt-dlp's own
 extractors (``ProbeSettings.extractors``). They raise the real texts of
-notes/yt-dlp.md §2.2 the way the real extractors do (``raise_no_formats``,
+docs/yt-dlp.md "Message rules" the way the real extractors do (``raise_no_formats``,
 ``raise_login_required``), via ``test_classify``'s stub. Facebook's pages for
 the page step are served by the fixture site.
 

@@ -1,4 +1,4 @@
-"""Read report files into plain text (DESIGN.md "Data flow": ingest).
+"""Read report files into plain text (docs/design.md "Data flow": ingest).
 
 ``read_report(path)`` checks the file (exists, regular, not empty, not binary,
 at most ``max_bytes``), picks a reader by extension (``.txt .text .md .markdown

@@ -1,7 +1,7 @@
 """The link-rot report: per report, which cited links are up, down (and why),
 restricted or unknown, since when, and whether the archive holds a copy.
 
-A link's *kind* follows its confirmed state (DESIGN.md "Availability statuses"):
+A link's *kind* follows its confirmed state (docs/design.md "Availability statuses"):
 ``up``, ``down``, ``restricted``; a target never checked, or only inconclusively,
 is ``unknown``. For each link we report the latest *complete* capture's media
 files (for a page-only target, its page WARC) as the copy held; failing that, the

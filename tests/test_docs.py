@@ -30,7 +30,7 @@ SCANNED = ("preserver", "workers", "storage", "manifests", "tests", "bench")
 PACKAGE_FILES = frozenset({VERIFY_MD, PurePosixPath(VERIFY_MD).name})
 
 _CITATION = re.compile(r"(?<![\w./-])(docs/[\w./-]*\w|\w[\w./-]*\.md)(?![\w/])")
-_SECTION = re.compile(r'`*[ \t]*[,:]?\s*"([^"]+)"')
+_SECTION = re.compile(r'`*[ \t]*[,:]?\s*\(?"([^"]+)"')
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
 _MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -111,6 +111,7 @@ def test_every_cited_document_and_section_is_in_the_repository() -> None:
     ('notes/yt-dlp.md §2.2', [("notes/yt-dlp.md", None)]),
     ('``docs/design.md`` "Links and\n    targets" (contract)', [("docs/design.md", "Links and targets")]),
     ("see docs/yt-dlp.md.", [("docs/yt-dlp.md", None)]),
+    ('the rules in docs/design.md ("Layers") that', [("docs/design.md", "Layers")]),
     ("readers for ``.md`` and ``.markdown`` files", []),
 ])
 def test_citations_are_found_with_their_section(

@@ -1,8 +1,8 @@
 """YouTube and Facebook, stood in for offline: the one thing the tests mock.
 
 A stub extractor named ``youtube``/``facebook`` is registered on a real
-``yt_dlp.YoutubeDL`` and raises each message collected in notes/yt-dlp.md §2.2 the
-way the real extractor does (``StubYoutubeIE``, ``StubFacebookIE``: used by
+``yt_dlp.YoutubeDL`` and raises each message collected in docs/yt-dlp.md "Message rules"
+the way the real extractor does (``StubYoutubeIE``, ``StubFacebookIE``: used by
 ``tests/workers/test_classify.py``). ``OfflineYoutubeIE``/``OfflineFacebookIE`` answer
 watch pages by video id (a listed id fails with its platform's text, any other plays)
 and are loaded by module path (``EXTRACTORS``) ahead of yt-dlp's own; ``OEmbed`` is a
@@ -76,7 +76,7 @@ class StubFacebookIE(StubIE):
     _VALID_URL = r"stub-facebook:(?P<id>[\w-]+)"
 
 
-# -- the platforms' messages (notes/yt-dlp.md §2.2) ---------------------------------------
+# -- the platforms' messages (docs/yt-dlp.md "Message rules") ------------------------------
 
 FB_EXPIRED = (
     "The link you followed may have expired, or the page may only be visible to an audience"

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from preserver.config import load_config
 from preserver.doctor import Check, check_database
-from tests.preserver.test_cli import assert_one_line_error, run
+from tests.support.cli import assert_one_line_error, run_in
 from tests.support.schema import HEAD, downgrade, set_revision
 
 READ_COMMANDS = ["status", "links", "show youtube:45WIwFETn3E", "lookup clip.mp4", "linkrot"]
@@ -37,7 +37,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = root / "report.txt"
     report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
     (root / "clip.mp4").write_bytes(b"not archived")
-    proc = run(root, "ingest", str(report))
+    proc = run_in(root, "ingest", str(report))
     assert proc.code == 0, proc.stderr
     return root
 
@@ -88,11 +88,11 @@ def test_no_archive_creates_nothing(tmp_path: Path, command: str) -> None:
     (tmp_path / "config.toml").write_text('data_dir = "archive"\n', encoding="utf-8")
     (tmp_path / "clip.mp4").write_bytes(b"a file to look up")
     before = snapshot(tmp_path)
-    assert_one_line_error(run(tmp_path, *command.split()), 1, "no archive at")
+    assert_one_line_error(run_in(tmp_path, *command.split()), 1, "no archive at")
     assert snapshot(tmp_path) == before
     (tmp_path / "archive").mkdir()  # a mistyped data_dir that exists: still nothing made in it
     before = snapshot(tmp_path)
-    assert_one_line_error(run(tmp_path, *command.split()), 1, "no archive database in")
+    assert_one_line_error(run_in(tmp_path, *command.split()), 1, "no archive database in")
     assert snapshot(tmp_path) == before
 
 
@@ -103,25 +103,25 @@ def test_no_archive_creates_nothing(tmp_path: Path, command: str) -> None:
 def test_an_older_schema_is_refused_and_left_alone(archive: Path, command: str) -> None:
     at_revision(archive, lambda conn: downgrade(conn, "0001"))
     before = snapshot(archive)
-    assert_one_line_error(run(archive.parent, *command.split()), 1, BEHIND)
+    assert_one_line_error(run_in(archive.parent, *command.split()), 1, BEHIND)
     assert_untouched(archive, before)
 
 
 def test_migrate_brings_an_older_schema_up_to_date(archive: Path) -> None:
     at_revision(archive, lambda conn: downgrade(conn, "0001"))
-    proc = run(archive.parent, "migrate")
+    proc = run_in(archive.parent, "migrate")
     assert proc.code == 0, proc.stderr
     assert f"migrated from revision 0001 to {HEAD}" in proc.stdout
-    assert json.loads(run(archive.parent, "migrate", "--json").stdout) == \
+    assert json.loads(run_in(archive.parent, "migrate", "--json").stdout) == \
         {"before": HEAD, "after": HEAD}
-    status = run(archive.parent, "status", "--json")
+    status = run_in(archive.parent, "status", "--json")
     assert status.code == 0, status.stderr
     assert json.loads(status.stdout)["citations"] == 1
 
 
 def test_migrate_never_creates_an_archive(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('data_dir = "archive"\n', encoding="utf-8")
-    assert_one_line_error(run(tmp_path, "migrate"), 1, "no archive at")
+    assert_one_line_error(run_in(tmp_path, "migrate"), 1, "no archive at")
     assert not (tmp_path / "archive").exists()
 
 
@@ -132,7 +132,7 @@ def test_migrate_never_creates_an_archive(tmp_path: Path) -> None:
 def test_a_newer_schema_is_refused(archive: Path, command: str) -> None:
     at_revision(archive, lambda conn: set_revision(conn, "9999"))
     before = snapshot(archive)["preserver.db"]
-    assert_one_line_error(run(archive.parent, *command.split()), 1,
+    assert_one_line_error(run_in(archive.parent, *command.split()), 1,
                           f"at revision 9999, newer than this preserver (which knows "
                           f"revisions up to {HEAD}): upgrade preserver")
     assert snapshot(archive)["preserver.db"] == before
@@ -144,7 +144,7 @@ def test_a_newer_schema_is_refused(archive: Path, command: str) -> None:
 @pytest.mark.parametrize("command", READ_COMMANDS)
 def test_read_commands_leave_the_archive_untouched(archive: Path, command: str) -> None:
     before = snapshot(archive)
-    proc = run(archive.parent, *command.split())
+    proc = run_in(archive.parent, *command.split())
     assert proc.code == 0, proc.stderr
     assert_untouched(archive, before)
 
@@ -152,13 +152,13 @@ def test_read_commands_leave_the_archive_untouched(archive: Path, command: str) 
 def test_verify_records_its_check_and_creates_nothing(archive: Path) -> None:
     shutil.rmtree(archive / "tmp")
     (archive / "keys" / "signing.pub").unlink()
-    events = json.loads(run(archive.parent, "status", "--json").stdout)["ledger"]["events"]
+    events = json.loads(run_in(archive.parent, "status", "--json").stdout)["ledger"]["events"]
     keys, blobs = snapshot(archive / "keys"), snapshot(archive / "blobs")
-    proc = run(archive.parent, "verify")
+    proc = run_in(archive.parent, "verify")
     assert proc.code == 0, proc.stderr
     assert not (archive / "tmp").exists()
     assert (snapshot(archive / "keys"), snapshot(archive / "blobs")) == (keys, blobs)
-    after = json.loads(run(archive.parent, "status", "--json").stdout)["ledger"]["events"]
+    after = json.loads(run_in(archive.parent, "status", "--json").stdout)["ledger"]["events"]
     assert after == events + 1  # fixity_checked
 
 
@@ -190,7 +190,7 @@ def test_doctor_fails_a_newer_schema(archive: Path) -> None:
     check = _database_check(archive.parent)
     assert check.outcome == "fail" and "newer than this preserver" in check.detail
     assert check.fix == "upgrade preserver"
-    assert run(archive.parent, "doctor").code == 1
+    assert run_in(archive.parent, "doctor").code == 1
 
 
 def test_doctor_passes_a_current_archive_and_leaves_it(archive: Path) -> None:

@@ -8,34 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import CliResult, run_cli
-
-
-def run(tmp_path: Path, *args: str, config: Path | None = None,
-        env: dict[str, str] | None = None) -> CliResult:
-    return run_cli(*args, config=config or _config(tmp_path), env=env, cwd=tmp_path)
-
-
-def _config(tmp_path: Path) -> Path:
-    cfg = tmp_path / "config.toml"
-    if not cfg.exists():
-        cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
-    return cfg
+from tests.support.cli import assert_one_line_error, run_in
 
 
 def init_archive(tmp_path: Path) -> None:
     """An archive holding one report without links."""
     report = tmp_path / "no-links.txt"
     report.write_text("تقرير بلا روابط\n", encoding="utf-8")
-    assert run(tmp_path, "ingest", str(report)).code == 0
-
-
-def assert_one_line_error(proc: CliResult, code: int, match: str) -> None:
-    assert proc.code == code, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert match in lines[0], lines[0]
+    assert run_in(tmp_path, "ingest", str(report)).code == 0
 
 
 @pytest.mark.parametrize(
@@ -51,32 +31,32 @@ def test_bad_reports_exit_2_and_add_nothing(tmp_path: Path, name: str, content: 
                                             match: str) -> None:
     report = tmp_path / name
     report.write_bytes(content)
-    proc = run(tmp_path, "ingest", str(report))
+    proc = run_in(tmp_path, "ingest", str(report))
     assert_one_line_error(proc, 2, match)
-    status = json.loads(run(tmp_path, "status", "--json").stdout)
+    status = json.loads(run_in(tmp_path, "status", "--json").stdout)
     assert status["reports"] == 0 and status["citations"] == 0
 
 
 def test_missing_report_exits_2(tmp_path: Path) -> None:
-    assert_one_line_error(run(tmp_path, "preserve", str(tmp_path / "nope.txt")), 2, "nope.txt")
+    assert_one_line_error(run_in(tmp_path, "preserve", str(tmp_path / "nope.txt")), 2, "nope.txt")
 
 
 def test_huge_report_is_refused(tmp_path: Path) -> None:
     report = tmp_path / "huge.txt"
     with report.open("wb") as fh:  # sparse: 60 MiB of nothing, larger than the limit
         fh.truncate(60 * 1024 * 1024)
-    proc = run(tmp_path, "ingest", str(report))
+    proc = run_in(tmp_path, "ingest", str(report))
     assert proc.code == 2 and "Traceback" not in proc.stderr
 
 
 def test_broken_config_exits_2(tmp_path: Path) -> None:
     cfg = tmp_path / "broken.toml"
     cfg.write_text("[capture\nconcurrency = 4", encoding="utf-8")
-    assert_one_line_error(run(tmp_path, "status", config=cfg), 2, "not valid TOML")
+    assert_one_line_error(run_in(tmp_path, "status", config=cfg), 2, "not valid TOML")
 
 
 def test_bad_environment_override_exits_2(tmp_path: Path) -> None:
-    proc = run(tmp_path, "status", env={"PRESERVER_CAPTURE_CONCURRENCY": "-3"})
+    proc = run_in(tmp_path, "status", env={"PRESERVER_CAPTURE_CONCURRENCY": "-3"})
     assert_one_line_error(proc, 2, "capture.concurrency")
 
 
@@ -86,44 +66,44 @@ def test_unusable_data_dir_exits_1(tmp_path: Path) -> None:
     cfg.write_text('data_dir = "afile/archive"\n', encoding="utf-8")
     report = tmp_path / "r.txt"
     report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
-    assert_one_line_error(run(tmp_path, "preserve", str(report), config=cfg), 1, "data directory")
+    assert_one_line_error(run_in(tmp_path, "preserve", str(report), config=cfg), 1, "data directory")
 
 
 def test_unknown_key_exits_2(tmp_path: Path) -> None:
     init_archive(tmp_path)
-    assert_one_line_error(run(tmp_path, "show", "youtube:xxxxxxxxxxx"), 2, "youtube:xxxxxxxxxxx")
+    assert_one_line_error(run_in(tmp_path, "show", "youtube:xxxxxxxxxxx"), 2, "youtube:xxxxxxxxxxx")
 
 
 def test_unknown_report_filter_exits_2(tmp_path: Path) -> None:
     init_archive(tmp_path)
-    assert_one_line_error(run(tmp_path, "links", "--report", "nope.txt"), 2, "no report named")
+    assert_one_line_error(run_in(tmp_path, "links", "--report", "nope.txt"), 2, "no report named")
 
 
 def test_lookup_of_missing_file_exits_2(tmp_path: Path) -> None:
-    assert_one_line_error(run(tmp_path, "lookup", str(tmp_path / "clip.mp4")), 2, "cannot read")
+    assert_one_line_error(run_in(tmp_path, "lookup", str(tmp_path / "clip.mp4")), 2, "cannot read")
 
 
 def test_usage_error_exits_2(tmp_path: Path) -> None:
-    proc = run(tmp_path, "frobnicate")
+    proc = run_in(tmp_path, "frobnicate")
     assert proc.code == 2 and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("command", ["status", "links", "verify", "show youtube:xxxxxxxxxxx"])
 def test_read_commands_never_create_an_archive(tmp_path: Path, command: str) -> None:
     """A mistyped data_dir is an error, not a new empty archive that "verifies"."""
-    assert_one_line_error(run(tmp_path, *command.split()), 1, "no archive at")
+    assert_one_line_error(run_in(tmp_path, *command.split()), 1, "no archive at")
     assert not (tmp_path / "archive").exists()
 
 
 def test_a_missing_signing_key_is_reported(tmp_path: Path) -> None:
     init_archive(tmp_path)
     (tmp_path / "archive" / "keys" / "signing.key").unlink()
-    assert_one_line_error(run(tmp_path, "verify"), 1, "signing key is missing")
+    assert_one_line_error(run_in(tmp_path, "verify"), 1, "signing key is missing")
 
 
 def test_verify_of_an_empty_archive_passes(tmp_path: Path) -> None:
     init_archive(tmp_path)
-    proc = run(tmp_path, "verify", "--json")
+    proc = run_in(tmp_path, "verify", "--json")
     assert proc.code == 0, proc.stderr
     assert json.loads(proc.stdout) == [] or all(
         f["outcome"] != "failed" for f in json.loads(proc.stdout))
@@ -134,12 +114,12 @@ def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     key = tmp_path / "archive" / "keys" / "signing.key"
     first = key.read_bytes()
     assert key.stat().st_mode & 0o777 == 0o600
-    run(tmp_path, "status")
+    run_in(tmp_path, "status")
     assert key.read_bytes() == first
 
 
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
-    proc = run(tmp_path, "doctor")
+    proc = run_in(tmp_path, "doctor")
     for name in ("ffmpeg", "JavaScript runtime", "yt-dlp", "database", "data directory",
                  "signing key", "timestamp authorities"):
         assert name in proc.stdout

@@ -145,3 +145,27 @@ def _logs_to(stream: io.StringIO, *, verbose: bool) -> Iterator[None]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def run_in(root: Path, *args: str, config: Path | None = None,
+           env: Mapping[str, str] | None = None) -> CliResult:
+    """``run_cli`` in ``root``, with ``root/config.toml`` (``data_dir = "archive"``, written
+    when missing) unless ``config`` names another."""
+    return run_cli(*args, config=config or default_config(root), env=env, cwd=root)
+
+
+def default_config(root: Path) -> Path:
+    cfg = root / "config.toml"
+    if not cfg.exists():
+        cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
+    return cfg
+
+
+def assert_one_line_error(proc: CliResult, code: int, match: str) -> None:
+    """Exit ``code`` with one line on stderr containing ``match`` and no traceback."""
+    assert proc.code == code, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert match in lines[0], lines[0]
+

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from preserver.config import Config
-from workers.types import Status
+from workers import Status
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # where every target's grid of check times starts
 

@@ -5,7 +5,7 @@
 A simulation of `preserver serve` with the default configuration: N links ingested at
 once on day 0 (so all due at once), the audit job every 15 minutes (``[serve] audit``)
 checking the targets whose ``next_check_at`` has come, every link staying up. Each
-next check comes from the real ``preserver.audit.runner.next_check`` with the default
+next check comes from the real ``preserver.audit.schedule.next_check`` with the default
 ``[audit]`` intervals; only the probes and the database are left out. Printed: checks
 per day, the busiest 15-minute run of each day, and what that run costs at the default
 rate of 1 request per second when every link is on one platform (YouTube).
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from preserver.audit.runner import next_check
+from preserver.audit.schedule import next_check
 from preserver.config import load_config
 from preserver.db.models import Target
 from workers import Status

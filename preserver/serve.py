@@ -29,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from manifests import FindingOutcome
 from preserver.archive import Archive, open_archive
+from preserver.concurrency import TaskPool
 from preserver.config import Config
 from preserver.errors import ConfigError, PreserverError
 
@@ -66,31 +67,29 @@ def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Await
             "fixity": fixity}
 
 
-def _guarded(name: str, job: Callable[[], Awaitable[Any]], running: set[asyncio.Task[Any]],
-             stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        if stop.is_set():  # started in the same instant as the signal
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        running.add(task)
+def _guarded(name: str, job: Callable[[], Awaitable[Any]],
+             pool: TaskPool) -> Callable[[], Awaitable[None]]:
+    async def logged() -> None:
         try:
             await job()
         except PreserverError as exc:  # one failed run of a job never stops the service
             log.error("%s: %s", name, exc)
-        finally:
-            running.discard(task)
+
+    async def run() -> None:
+        if pool.stopped:  # started in the same instant as the signal
+            return
+        # a task of the pool (awaited on a stop), waited for here without taking its
+        # outcome: a bug is logged once, by the pool
+        await asyncio.wait([pool.spawn(logged(), name=name)])
 
     return run
 
 
 def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]],
-                    running: set[asyncio.Task[Any]] | None = None,
-                    stop: asyncio.Event | None = None) -> AsyncIOScheduler:
+                    pool: TaskPool | None = None) -> AsyncIOScheduler:
     """The scheduler with every job of ``[serve]`` that has a schedule; each run of a job
-    is in ``running`` while it runs, and none starts once ``stop`` is set."""
-    running = set() if running is None else running
-    stop = stop or asyncio.Event()
+    is a task of ``pool``, and none starts once the pool is stopped."""
+    pool = TaskPool() if pool is None else pool
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1,
         "misfire_grace_time": int(config.serve.misfire_grace)})
@@ -102,7 +101,7 @@ def build_scheduler(config: Config, jobs: dict[str, Callable[[], Awaitable[Any]]
             trigger = CronTrigger.from_crontab(cron, timezone="UTC")
         except ValueError as exc:
             raise ConfigError(f"serve.{name}: not a cron schedule: {cron!r} ({exc})") from exc
-        scheduler.add_job(_guarded(name, job, running, stop), trigger, id=name, name=name)
+        scheduler.add_job(_guarded(name, job, pool), trigger, id=name, name=name)
     return scheduler
 
 
@@ -124,8 +123,8 @@ async def serve(config: Config, *, ready: Callable[[AsyncIOScheduler], None] | N
 async def _serve(config: Config, stop: asyncio.Event,
                  ready: Callable[[AsyncIOScheduler], None] | None) -> None:
     async with open_archive(config) as archive:
-        running: set[asyncio.Task[Any]] = set()
-        scheduler = build_scheduler(config, _jobs(archive, stop), running, stop)
+        pool = TaskPool(stop=stop)
+        scheduler = build_scheduler(config, _jobs(archive, stop), pool)
         scheduler.start()
         log.warning("serving: %s", ", ".join(
             f"{j.id} next at {j.next_run_time:%Y-%m-%d %H:%M} UTC"
@@ -135,12 +134,7 @@ async def _serve(config: Config, stop: asyncio.Event,
         await stop.wait()
         log.warning("stopping: waiting for running jobs")
         scheduler.pause()  # no new runs; shutdown() would cancel the running ones at once
-        deadline = asyncio.get_running_loop().time() + config.serve.grace + 5
-        while running:
-            _, late = await asyncio.wait(set(running), timeout=max(
-                0.0, deadline - asyncio.get_running_loop().time()))
-            for task in late:  # a fixity check or checkpoint: done again next time
-                log.warning("stopping: cancelling %s", task.get_name())
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        # a capture or audit stops itself within the grace; a fixity check or a
+        # checkpoint still running 5 s later is cancelled (done again next time)
+        await pool.close(config.serve.grace + 5)
         scheduler.shutdown(wait=False)

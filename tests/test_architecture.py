@@ -29,8 +29,6 @@ LONG_FUNCTIONS = {
         "one redirect loop that writes each hop's WARC records as it goes",
     ("preserver/export/package.py", "export_package"):
         "the export's steps in order: gather, write, self-check, publish, record",
-    ("preserver/capture/run.py", "run_jobs"):
-        "the run loop with its nested claim and record steps (to become a worker class)",
     ("preserver/capture/record.py", "record_result"):
         "one transaction: rows, manifest, signature, availability, custody event",
 }

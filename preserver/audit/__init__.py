@@ -1,8 +1,9 @@
 """Audits: are the cited links still up?
 
 - ``runner``: ``audit`` — probe the targets due, record every answer, schedule the next;
-- ``availability``: the state rule (down only after confirmations; inconclusive
-  answers never change a state) and recording one check;
+- ``schedule``: when each target is checked next (pure functions);
+- ``availability``: the state rule (``next_state``, pure: down only after
+  confirmations; inconclusive answers never change a state) and recording one check;
 - ``notify``: a lost link's webhook and Wayback snapshot lookup.
 
 Public names are imported on first use (``preserver._lazy``).
@@ -15,16 +16,19 @@ from typing import TYPE_CHECKING
 from preserver._lazy import exports
 
 if TYPE_CHECKING:
-    from preserver.audit.availability import CheckOutcome, record_check
+    from preserver.audit.availability import CheckOutcome, RecentCheck, next_state, record_check
     from preserver.audit.notify import closest_snapshot, on_lost, post_webhook
-    from preserver.audit.runner import AuditSummary, audit, next_check
+    from preserver.audit.runner import AuditSummary, audit
+    from preserver.audit.schedule import next_check
 
 __all__ = [
     "AuditSummary",
     "CheckOutcome",
+    "RecentCheck",
     "audit",
     "closest_snapshot",
     "next_check",
+    "next_state",
     "on_lost",
     "post_webhook",
     "record_check",
@@ -33,9 +37,11 @@ __all__ = [
 __getattr__, __dir__ = exports(__name__, {
     "AuditSummary": "runner",
     "CheckOutcome": "availability",
+    "RecentCheck": "availability",
     "audit": "runner",
     "closest_snapshot": "notify",
-    "next_check": "runner",
+    "next_check": "schedule",
+    "next_state": "availability",
     "on_lost": "notify",
     "post_webhook": "notify",
     "record_check": "availability",

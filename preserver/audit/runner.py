@@ -9,26 +9,20 @@
   group off. Every answer is a row; the state changes only as
   ``preserver.availability`` allows (inconclusive never; down only after
   ``confirmations`` spaced ``confirm_after`` apart).
-- The next check (``next_check``): ``confirm_after`` after a fresh down result (to
-  confirm it), often for targets new or changed within ``audit.recent``, rarely for
-  stable ones; each target's place within the interval is fixed by a hash of its key,
-  so checks spread over the day and the week instead of arriving together
-  (``bench/audit_spread.py`` shows it for 10,000 links ingested at once).
+- The next check: ``preserver.audit.schedule.next_check``, stored with the answer.
 - Stopping (``stop``, set by ``preserver serve`` on SIGTERM): no new check starts,
-  running checks get ``grace`` seconds and are recorded; every target not checked
-  keeps its ``next_check_at``, so the next audit picks it up.
+  running checks get ``grace`` seconds and are recorded (``TaskPool.close``); every
+  target not checked keeps its ``next_check_at``, so the next audit picks it up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import math
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import httpx
 import sqlalchemy as sa
@@ -39,7 +33,8 @@ from sqlmodel import col, select
 from preserver.archive import Archive
 from preserver.audit.availability import record_check
 from preserver.audit.notify import on_lost, post_webhook
-from preserver.concurrency import drain
+from preserver.audit.schedule import next_check
+from preserver.concurrency import TaskPool
 from preserver.config import Config
 from preserver.custody.events import rfc3339
 from preserver.db.models import Target, utc_now
@@ -59,7 +54,6 @@ from workers import (
 log = logging.getLogger(__name__)
 
 BATCH = 500
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # where every target's grid of check times starts
 LISTED = 1000  # state changes listed in a summary; all are counted, and all are events
 
 
@@ -76,38 +70,6 @@ class AuditSummary:
 
 
 Progress = Callable[[int, int, str], None]  # done, total, current key
-
-
-def next_check(config: Config, target: Target, result: Status, now: datetime) -> datetime:
-    """When to check ``target`` again after ``result`` (``target`` already updated by it).
-
-    - A fresh down answer: after ``confirm_after`` (to 1.25 times it), so the answers
-      that confirm it are spaced as the state rule demands.
-    - An inconclusive one: again within 3 to 6 hours (or ``interval_recent``).
-    - Otherwise every ``interval_recent`` for targets new or changed within ``recent``,
-      every ``interval_stable`` for the others, at a point of the target's own grid:
-      ``EPOCH + slot * interval + n * interval`` with ``slot`` fixed by a hash of its key.
-      Checks then keep their place in the day (or week) however many targets arrived
-      together, and the next one comes at least ``min(interval / 2, interval_recent)``
-      after this one.
-    """
-    audit = config.audit
-    slot = _slot(target.key)
-    if result.kind == "down" and target.status != result.value:
-        return now + timedelta(seconds=audit.confirm_after * (1 + 0.25 * slot))
-    if result.kind == "inconclusive":
-        return now + timedelta(seconds=min(audit.interval_recent, 6 * 3600.0) * (0.5 + 0.5 * slot))
-    changed = target.status_since or target.created_at
-    recent = (now - changed).total_seconds() < audit.recent
-    interval = audit.interval_recent if recent else audit.interval_stable
-    earliest = (now - EPOCH).total_seconds() + min(interval / 2, audit.interval_recent)
-    n = math.ceil((earliest - slot * interval) / interval)
-    return EPOCH + timedelta(seconds=(n + slot) * interval)
-
-
-def _slot(key: str) -> float:
-    """A fraction in [0, 1) fixed by ``key``: where in each interval its checks fall."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") / 2**32
 
 
 def _settings(config: Config) -> ProbeSettings:
@@ -157,12 +119,13 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
         total = await session.scalar(
             sa.select(sa.func.count()).select_from(Target).where(selected)) or 0
     async with http_client(cfg.network, timeout=cfg.capture.socket_timeout) as http:
-        run = _Run(archive, http, total=total, progress=progress, stop=stop or asyncio.Event())
+        run = _Run(archive, http, total=total, progress=progress, pool=TaskPool(stop=stop))
         batches = _batches(archive, selected)
         try:
-            await run.run(batches, grace)
+            await run.run(batches)
+            await run.close(grace)  # stopped: the checks under way get the grace
         finally:
-            await run.close()
+            await run.close(0)  # an error, a cancellation: at once (after the above: nothing)
             await batches.aclose()
     summary = run.summary
     if summary.stopped:
@@ -187,10 +150,10 @@ class _Run:
     """One audit's checks: at most ``2 * BATCH`` of them as tasks, recorded one at a time."""
 
     def __init__(self, archive: Archive, http: httpx.AsyncClient, *, total: int,
-                 progress: Progress | None, stop: asyncio.Event) -> None:
+                 progress: Progress | None, pool: TaskPool) -> None:
         cfg = archive.config
         self.archive, self.http, self.total, self.progress = archive, http, total, progress
-        self.stop = stop
+        self.pool = pool  # the checks, as named tasks; its stop event ends the audit
         self.summary = AuditSummary()
         self.limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
         self.rate = RateLimiter(float(cfg.audit.rate), jitter=0.2)
@@ -198,20 +161,22 @@ class _Run:
         self.pending: set[_Check] = set()
         self.probing: set[_Check] = set()  # holding a slot: under way
         self.finished: asyncio.Queue[_Check | None] = asyncio.Queue()  # None: stop
-        self.recording: set[asyncio.Task[None]] = set()  # awaited even when cancelled
         self.deferred: list[_Change] = []  # told once every answer is stored (on a stop)
 
-    async def run(self, batches: AsyncIterator[list[ProbeTarget]], grace: float) -> None:
-        stopped = asyncio.ensure_future(self.stop.wait())
+    async def run(self, batches: AsyncIterator[list[ProbeTarget]]) -> None:
+        """Start checks as batches come and record each as it ends, until none is left
+        or the stop; then drop the checks waiting for their turn (``close`` gives the
+        running ones their grace)."""
+        stopped = asyncio.ensure_future(self.pool.stopping.wait())
         stopped.add_done_callback(lambda _: self.finished.put_nowait(None))
         try:
             more = True
-            while not self.stop.is_set():
+            while not self.pool.stopped:
                 if more and len(self.pending) < BATCH:
                     batch = await anext(batches, None)
                     more = batch is not None
                     for target in batch or ():
-                        if not self.stop.is_set():
+                        if not self.pool.stopped:
                             self._start(target)
                 if not self.pending:
                     return
@@ -221,23 +186,20 @@ class _Run:
                 await self._finish(task)
         finally:
             stopped.cancel()
-        # stopped: drop the waiting checks, give the running ones time, then cancel them
         self.summary.stopped = True
         for task in self.pending - self.probing:
             task.cancel()
-        if grace and self.probing:
-            await asyncio.wait(self.probing, timeout=grace)  # ``close`` records them
 
     def _start(self, target: ProbeTarget) -> None:
         async def check() -> tuple[ProbeTarget, ProbeResult]:
             async with self.limiter.slot(target.url):  # the probe keeps to the rate itself
-                if self.stop.is_set():  # a slot freed after the stop: start nothing new
+                if self.pool.stopped:  # a slot freed after the stop: start nothing new
                     raise asyncio.CancelledError
                 self.probing.add(task)
                 return target, await probe(target, http=self.http, settings=self.settings,
                                            rate=self.rate)
 
-        task = asyncio.create_task(check(), name=f"check {target.key}")
+        task = self.pool.spawn(check(), name=f"check {target.key}")
         task.add_done_callback(self.finished.put_nowait)
         self.pending.add(task)
 
@@ -248,14 +210,10 @@ class _Run:
         if task.cancelled():
             if task in self.probing:
                 self.summary.interrupted += 1
-        elif (exc := task.exception()) is not None:  # a probe bug: log it, go on
-            log.error("audit: check failed: %r", exc)
-        else:
+        elif task.exception() is None:  # a probe bug was logged by the pool: go on
             target, result = task.result()
-            recording = asyncio.create_task(self._record(target, result, tell=tell))
-            self.recording.add(recording)
-            recording.add_done_callback(self.recording.discard)
-            await asyncio.shield(recording)
+            await self.pool.record(self._record(target, result, tell=tell),
+                                   name=f"record {target.key}")
             if self.progress:
                 self.progress(self.summary.checked, self.total, target.key)
         self.probing.discard(task)
@@ -288,18 +246,18 @@ class _Run:
             # a notice that failed never undoes the recorded check
             log.error("audit: after %s went %s: %s", change.target.key, change.current, exc)
 
-    async def close(self) -> None:
-        """Cancel the checks still running, store every answer, then send the notices
-        (webhook, Wayback) those answers call for."""
-        for task in self.pending:
-            task.cancel()  # no effect on those done
-        await asyncio.gather(*self.pending, return_exceptions=True)
+    async def close(self, grace: float) -> None:
+        """Give the checks still running ``grace`` seconds, cancel the rest, store every
+        answer, then send the notices (webhook, Wayback) those answers call for."""
         try:
-            for task in list(self.pending):
-                await self._finish(task, tell=False)
+            await self.pool.close(grace)
         finally:
-            self.pending.clear()
-            await drain(self.recording)
+            try:
+                for task in list(self.pending):
+                    await self._finish(task, tell=False)
+            finally:
+                self.pending.clear()
+                await self.pool.drain_recordings()
         deferred, self.deferred = self.deferred, []
         for change in deferred:
             await self._tell(change)

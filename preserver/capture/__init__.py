@@ -1,7 +1,8 @@
 """Capture: the run that claims queued jobs, hands each to ``workers.capture``
 and records what comes back.
 
-- ``run``: ``run_jobs`` — the worker pool (global and per-host limits, retries);
+- ``run``: ``run_jobs`` — the worker pool (``CaptureWorker``: global and per-host
+  limits, retries);
 - ``record``: one job's result as rows, a signed manifest and a custody event.
 
 Public names are imported on first use (``preserver._lazy``).
@@ -15,9 +16,10 @@ from preserver._lazy import exports
 
 if TYPE_CHECKING:
     from preserver.capture.record import JobRecord, build_manifest, record_result
-    from preserver.capture.run import JobEvent, RunSummary, run_jobs
+    from preserver.capture.run import CaptureWorker, JobEvent, RunSummary, run_jobs
 
 __all__ = [
+    "CaptureWorker",
     "JobEvent",
     "JobRecord",
     "RunSummary",
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 __getattr__, __dir__ = exports(__name__, {
+    "CaptureWorker": "run",
     "JobEvent": "run",
     "JobRecord": "record",
     "RunSummary": "run",

@@ -4,9 +4,10 @@
   ``capture.per_host`` per politeness group (YouTube, Facebook, each web host):
   the claim skips groups that are full, so a queue of YouTube links never
   starves the others.
-- Each job is a named task, tracked until done. The loop is the single writer:
-  results are recorded under ``asyncio.shield`` so a cancelled run never loses
-  a finished capture.
+- ``CaptureWorker`` (procrastinate ``Worker``): a claim loop; each job is a named
+  task of a ``TaskPool`` (``_process``), whose result is recorded in ``finally``
+  under ``asyncio.shield`` (``_record``), so a cancelled run never loses a finished
+  capture nor leaves a job ``running``. ``run_jobs`` is the entry point.
 - Transient failures are retried within the run with backoff
   (``workers.decide_retry``); when the attempts of this run are spent the job
   waits in ``retry`` for the next run (or ``serve``).
@@ -23,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
+
 from preserver.archive import Archive
 from preserver.capture.record import JobRecord, record_result
-from preserver.concurrency import drain, sleep_or_stop
+from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339
 from preserver.db import queue
 from preserver.db.models import JobState, utc_now
@@ -103,6 +106,158 @@ def _failure(message: str, *, transient: bool) -> CaptureResult:
                          transient=transient, started_at=now, finished_at=now)
 
 
+class CaptureWorker:
+    """The pool of one run: claims due jobs, captures each in a named task, records
+    every result (the single writer; recordings outlive a cancelled run)."""
+
+    http: httpx.AsyncClient  # made by ``run``, closed when it ends
+
+    def __init__(self, archive: Archive, *, progress: Progress | None = None,
+                 stop: asyncio.Event | None = None, retry_everything: bool = True,
+                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0) -> None:
+        self.archive, self.progress = archive, progress
+        self.retry_everything, self.max_wait, self.grace = retry_everything, max_wait, grace
+        self.pool = TaskPool(stop=stop)
+        self.summary = RunSummary()
+        self.attempts: Counter[int] = Counter()  # attempts in this run, per job
+        self.per_host: Counter[str] = Counter()  # jobs under way, per politeness group
+
+    def stop(self) -> None:
+        """Claim nothing more; running jobs get ``grace`` seconds, then are cancelled."""
+        self.pool.stop()
+
+    async def run(self) -> RunSummary:
+        """Process due jobs until none is left (or ``stop``)."""
+        cfg = self.archive.config.capture
+        async with self.archive.db.session() as session:
+            await queue.requeue_stale(session, older_than=timedelta(seconds=cfg.timeout + 60)
+                                      + STALE_MARGIN)
+            await queue.release_retries(session, due_only=not self.retry_everything)
+        self.http = http_client(self.archive.config.network, timeout=cfg.socket_timeout)
+        try:
+            await self._loop()
+            await self.pool.close(self.grace)  # stopped: running jobs get the grace
+        finally:
+            await self.pool.close(0)  # an error, a cancellation: at once; recordings drained
+            await self.http.aclose()
+        return self.summary
+
+    async def _loop(self) -> None:
+        cfg = self.archive.config.capture
+        while True:
+            while not self.pool.stopped and self.pool.running < cfg.concurrency:
+                claimed = await self._claim()
+                if claimed is None:
+                    break
+                self.per_host[claimed.host] += 1
+                self.pool.spawn(self._process(claimed), name=f"capture-{claimed.id}")
+            if self.pool.stopped:
+                return
+            if self.pool.running:
+                await self.pool.wait(timeout=1.0)
+            elif not await self._wait_for_retries():
+                return
+
+    async def _claim(self) -> ClaimedJob | None:
+        """The next due job whose politeness group has room."""
+        limit = self.archive.config.capture.per_host
+        busy = frozenset(h for h, n in self.per_host.items() if n >= limit)
+        async with self.archive.db.session() as session:
+            return await queue.claim(session, exclude_hosts=busy)
+
+    async def _wait_for_retries(self) -> bool:
+        """Sleep until the next retry is due; False when none is due within ``max_wait``."""
+        async with self.archive.db.session() as session:
+            due = await queue.next_due(session)
+        if due is None or (due - utc_now()).total_seconds() > self.max_wait:
+            return False
+        await sleep_or_stop(self.pool.stopping,
+                            max(0.0, (due - utc_now()).total_seconds()) + 0.05)
+        return True
+
+    async def _process(self, claimed: ClaimedJob) -> None:
+        """Capture one job; its result is recorded in ``finally``, shielded."""
+        cfg = self.archive.config.capture
+        if self.progress:
+            self.progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key))
+        job: CaptureJob | None = None
+        result = _failure("interrupted: the run was stopped", transient=True)
+        local, may_retry = True, False  # a failure of this machine, not about the link
+        try:
+            job = _job(self.archive, claimed)
+            result = await asyncio.wait_for(capture(job, self.archive.store, self.http),
+                                            timeout=cfg.timeout + 60)
+            local, may_retry = False, True
+        except TimeoutError:
+            result, may_retry = _failure(f"timed out after {cfg.timeout:.0f} s",
+                                         transient=True), True
+        except StoreFailed as exc:  # disk full, permissions: the operator's to fix; retry later
+            log.error("capture of %s not kept: %s", claimed.target_key, exc)
+            result, may_retry = _failure(f"not kept: {exc}", transient=True), True
+        except OSError as exc:  # the work directory could not be made
+            log.error("capture of %s not started: %s", claimed.target_key, exc)
+            result, may_retry = _failure(f"work directory: {exc.strerror or exc}",
+                                         transient=True), True
+        except Exception as exc:  # a worker bug must not stop the pool: record it, go on
+            log.exception("capture of %s failed unexpectedly", claimed.target_key)
+            result, may_retry = _failure(f"{type(exc).__name__}: {exc}", transient=False), True
+        finally:  # also when cancelled: the job is never left "running"
+            try:
+                await self.pool.record(self._record(claimed, result, job, local=local,
+                                                    may_retry=may_retry),
+                                       name=f"record-{claimed.id}")
+            finally:
+                self.per_host[claimed.host] -= 1
+
+    async def _record(self, claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None,
+                      *, local: bool, may_retry: bool) -> None:
+        cfg = self.archive.config.capture
+        self.attempts[claimed.id] += 1
+        retry = None
+        if result.transient and may_retry and not self.pool.stopped:
+            retry = decide_retry(result, self.attempts[claimed.id], max_attempts=cfg.max_attempts,
+                                 base_delay=cfg.retry_delay, max_delay=self.max_wait)
+        record = JobRecord(job_id=claimed.id, target_id=claimed.target_id,
+                           target_key=claimed.target_key, url=claimed.url,
+                           platform=claimed.platform)
+        try:
+            await record_result(self.archive, record, result,
+                                retry_in=retry.delay_seconds if retry else None,
+                                capture_id=job.capture_id if job else None, local=local)
+        except PreserverError as exc:  # e.g. the database's disk is full: keep going
+            log.error("result for %s not recorded: %s", claimed.target_key, exc)
+            await self._requeue_unrecorded(claimed, exc)
+            self.summary.failed += 1
+            return
+        self._count(result, retry is not None)
+        if self.progress:
+            self.progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key,
+                                   result=result,
+                                   retry_in=retry.delay_seconds if retry else None))
+
+    def _count(self, result: CaptureResult, retrying: bool) -> None:
+        summary = self.summary
+        summary.jobs += 1
+        summary.statuses[result.status.value] += 1
+        if retrying:
+            summary.retrying += 1
+        elif result.state is CaptureState.COMPLETE:
+            summary.captured += 1
+        elif result.state is CaptureState.PARTIAL:
+            summary.partial += 1
+        else:
+            summary.failed += 1
+
+    async def _requeue_unrecorded(self, claimed: ClaimedJob, exc: PreserverError) -> None:
+        try:
+            async with self.archive.db.session() as session:
+                await queue.finish(session, claimed.id, state=JobState.RETRY,
+                                   error=f"not recorded: {exc}",
+                                   retry_in=self.archive.config.capture.retry_delay)
+        except PreserverError:  # still unusable: a later run's requeue_stale brings it back
+            log.debug("job %s left running", claimed.id, exc_info=True)
+
+
 async def run_jobs(
     archive: Archive,
     *,
@@ -112,137 +267,7 @@ async def run_jobs(
     max_wait: float = MAX_WAIT_SECONDS,
     grace: float = 30.0,
 ) -> RunSummary:
-    """Process due jobs until none is left (or ``stop`` is set)."""
-    cfg = archive.config.capture
-    stop = stop or asyncio.Event()
-    summary = RunSummary()
-    attempts: Counter[int] = Counter()  # attempts in this run, per job
-    running: dict[asyncio.Task[None], ClaimedJob] = {}
-    finishing: set[asyncio.Task[None]] = set()  # recordings, awaited even when cancelled
-    per_host: Counter[str] = Counter()
-    async with archive.db.session() as session:
-        await queue.requeue_stale(session, older_than=timedelta(seconds=cfg.timeout + 60)
-                                  + STALE_MARGIN)
-        await queue.release_retries(session, due_only=not retry_everything)
-
-    http = http_client(archive.config.network, timeout=cfg.socket_timeout)
-
-    async def process(claimed: ClaimedJob) -> None:
-        if progress:
-            progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key))
-        job: CaptureJob | None = None
-        result: CaptureResult
-        local = True  # a failure of this machine, not an answer about the link
-        try:
-            job = _job(archive, claimed)
-            result = await asyncio.wait_for(capture(job, archive.store, http),
-                                            timeout=cfg.timeout + 60)
-            local = False
-        except TimeoutError:
-            result = _failure(f"timed out after {cfg.timeout:.0f} s", transient=True)
-        except StoreFailed as exc:  # disk full, permissions: the operator's to fix; retry later
-            log.error("capture of %s not kept: %s", claimed.target_key, exc)
-            result = _failure(f"not kept: {exc}", transient=True)
-        except OSError as exc:  # the work directory could not be made
-            log.error("capture of %s not started: %s", claimed.target_key, exc)
-            result = _failure(f"work directory: {exc.strerror or exc}", transient=True)
-        except asyncio.CancelledError:
-            result = _failure("interrupted: the run was stopped", transient=True)
-            _start_finish(claimed, result, job, local=True, may_retry=False)
-            raise
-        except Exception as exc:  # a worker bug must not stop the pool: record it, go on
-            log.exception("capture of %s failed unexpectedly", claimed.target_key)
-            result = _failure(f"{type(exc).__name__}: {exc}", transient=False)
-        await asyncio.shield(_start_finish(claimed, result, job, local=local))
-
-    def _start_finish(claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None, *,
-                      local: bool, may_retry: bool = True) -> asyncio.Task[None]:
-        task = asyncio.create_task(_finish(claimed, result, job, local=local,
-                                           may_retry=may_retry),
-                                   name=f"record-{claimed.id}")
-        finishing.add(task)
-        task.add_done_callback(finishing.discard)
-        return task
-
-    async def _requeue_unrecorded(claimed: ClaimedJob, exc: PreserverError) -> None:
-        try:
-            async with archive.db.session() as session:
-                await queue.finish(session, claimed.id, state=JobState.RETRY,
-                                   error=f"not recorded: {exc}", retry_in=cfg.retry_delay)
-        except PreserverError:  # still unusable: a later run's requeue_stale brings it back
-            log.debug("job %s left running", claimed.id, exc_info=True)
-
-    async def _finish(claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None, *,
-                      local: bool, may_retry: bool) -> None:
-        attempts[claimed.id] += 1
-        retry = None
-        if result.transient and may_retry and not stop.is_set():
-            retry = decide_retry(result, attempts[claimed.id], max_attempts=cfg.max_attempts,
-                                 base_delay=cfg.retry_delay, max_delay=max_wait)
-        record = JobRecord(job_id=claimed.id, target_id=claimed.target_id,
-                           target_key=claimed.target_key, url=claimed.url,
-                           platform=claimed.platform)
-        try:
-            await record_result(archive, record, result,
-                                retry_in=retry.delay_seconds if retry else None,
-                                capture_id=job.capture_id if job else None, local=local)
-        except PreserverError as exc:  # e.g. the database's disk is full: keep going
-            log.error("result for %s not recorded: %s", claimed.target_key, exc)
-            await _requeue_unrecorded(claimed, exc)
-            summary.failed += 1
-            return
-        summary.jobs += 1
-        summary.statuses[result.status.value] += 1
-        if retry is not None:
-            summary.retrying += 1
-        elif result.state is CaptureState.COMPLETE:
-            summary.captured += 1
-        elif result.state is CaptureState.PARTIAL:
-            summary.partial += 1
-        else:
-            summary.failed += 1
-        if progress:
-            progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key, result=result,
-                              retry_in=retry.delay_seconds if retry else None))
-
-    try:
-        while True:
-            while not stop.is_set() and len(running) < cfg.concurrency:
-                busy = frozenset(h for h, n in per_host.items() if n >= cfg.per_host)
-                async with archive.db.session() as session:
-                    claimed = await queue.claim(session, exclude_hosts=busy)
-                if claimed is None:
-                    break
-                per_host[claimed.host] += 1
-                task = asyncio.create_task(process(claimed), name=f"capture-{claimed.id}")
-                running[task] = claimed
-            if not running:
-                if stop.is_set():
-                    break
-                async with archive.db.session() as session:
-                    due = await queue.next_due(session)
-                if due is None or (due - utc_now()).total_seconds() > max_wait:
-                    break
-                await sleep_or_stop(stop, max(0.0, (due - utc_now()).total_seconds()) + 0.05)
-                continue
-            done, _ = await asyncio.wait(running, timeout=1.0,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                claimed = running.pop(task)
-                per_host[claimed.host] -= 1
-                if not task.cancelled() and task.exception() is not None:
-                    log.error("job %s: %s", claimed.id, task.exception())
-            if stop.is_set() and running:
-                done, _ = await asyncio.wait(running, timeout=grace)
-                for task in set(running) - done:
-                    task.cancel()
-                await asyncio.gather(*running, return_exceptions=True)
-                break
-    finally:
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        await drain(finishing)  # finished captures are recorded, even on Ctrl-C
-        await http.aclose()
-    return summary
+    """Process due jobs until none is left (or ``stop`` is set); see ``CaptureWorker``."""
+    return await CaptureWorker(archive, progress=progress, stop=stop,
+                               retry_everything=retry_everything, max_wait=max_wait,
+                               grace=grace).run()

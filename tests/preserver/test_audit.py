@@ -24,7 +24,8 @@ from sqlmodel import col, select
 
 from preserver.archive import Archive, open_archive
 from preserver.audit.availability import record_check
-from preserver.audit.runner import audit, next_check
+from preserver.audit.runner import audit
+from preserver.audit.schedule import next_check
 from preserver.config import load_config
 from preserver.db.engine import Database
 from preserver.db.models import AvailabilityCheck, Event, Job, Target, utc_now

@@ -1,30 +1,47 @@
 """Lazy public names for the application's subpackages (PEP 562).
 
-Each subpackage's ``__init__`` states its public names once, in ``__all__``, and
-maps each to the module that defines it. A name is imported on first use, so
+A subpackage's ``__init__`` states its public names twice, as type checkers need:
+in ``__all__``, and as ``if TYPE_CHECKING:`` imports from the modules that define
+them. At run time those imports do not run; ``exports(__name__)`` reads them from
+the ``__init__``'s own source and imports a name's module on first use. So
 ``import preserver.verify.package`` does not load the database layer that
 ``preserver.verify.archive`` needs, and a command starts with only what it uses.
-Type checkers see the same names through the ``if TYPE_CHECKING:`` imports beside
-the map; ``tests/test_exported_members.py`` checks that the two agree.
+``tests/test_exported_members.py`` checks that ``__all__`` and the imports agree.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 __all__ = ["exports"]
 
 
-def exports(package: str, names: Mapping[str, str]) -> tuple[Callable[[str], object],
-                                                                Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``: ``names`` maps name -> module."""
+def _typed_imports(source: str) -> dict[str, str]:
+    """``{name: module}`` of the ``from MODULE import NAME`` under ``if TYPE_CHECKING:``."""
+    names: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.ImportFrom) and imp.module:
+                    names.update((a.asname or a.name, imp.module) for a in imp.names)
+    return names
+
+
+def exports(package: str) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for ``package``, from its ``TYPE_CHECKING`` imports."""
+    init = sys.modules[package].__file__
+    assert init is not None
+    names = _typed_imports(Path(init).read_text(encoding="utf-8"))
 
     def __getattr__(name: str) -> object:
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{module}"), name)
+        return getattr(importlib.import_module(module), name)
 
     def __dir__() -> list[str]:
         return sorted(names)

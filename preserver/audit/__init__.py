@@ -34,15 +34,4 @@ __all__ = [
     "record_check",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "AuditSummary": "runner",
-    "CheckOutcome": "availability",
-    "RecentCheck": "availability",
-    "audit": "runner",
-    "closest_snapshot": "notify",
-    "next_check": "schedule",
-    "next_state": "availability",
-    "on_lost": "notify",
-    "post_webhook": "notify",
-    "record_check": "availability",
-})
+__getattr__, __dir__ = exports(__name__)

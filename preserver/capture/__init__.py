@@ -28,12 +28,4 @@ __all__ = [
     "run_jobs",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "CaptureWorker": "run",
-    "JobEvent": "run",
-    "JobRecord": "record",
-    "RunSummary": "run",
-    "build_manifest": "record",
-    "record_result": "record",
-    "run_jobs": "run",
-})
+__getattr__, __dir__ = exports(__name__)

@@ -43,19 +43,4 @@ __all__ = [
     "trusted_roots",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "CheckpointOutcome": "ledger",
-    "EventAction": "events",
-    "SYSTEM_ROOTS": "tsa",
-    "TsaFailed": "tsa",
-    "actor": "events",
-    "ask_tsa": "tsa",
-    "leaf_hashes": "ledger",
-    "make_checkpoint": "ledger",
-    "origin": "ledger",
-    "record_event": "events",
-    "rfc3339": "events",
-    "sequence_events": "ledger",
-    "timestamp_checkpoints": "ledger",
-    "trusted_roots": "tsa",
-})
+__getattr__, __dir__ = exports(__name__)

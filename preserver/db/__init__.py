@@ -50,21 +50,4 @@ __all__ = [
     "utc_now",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "AvailabilityCheck": "models",
-    "Capture": "models",
-    "CaptureFile": "models",
-    "CheckpointRow": "models",
-    "CheckpointTimestamp": "models",
-    "Citation": "models",
-    "ClaimedJob": "queue",
-    "Database": "engine",
-    "Event": "models",
-    "Job": "models",
-    "JobState": "models",
-    "Report": "models",
-    "Target": "models",
-    "is_sqlite": "engine",
-    "make_engine": "engine",
-    "utc_now": "models",
-})
+__getattr__, __dir__ = exports(__name__)

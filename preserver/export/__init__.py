@@ -28,10 +28,4 @@ __all__ = [
     "write_zip",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "ExportResult": "package",
-    "export_package": "package",
-    "render_verify_md": "readme",
-    "write_payload": "write",
-    "write_zip": "write",
-})
+__getattr__, __dir__ = exports(__name__)

@@ -33,14 +33,4 @@ __all__ = [
     "read_report",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "FoundLink": "links",
-    "IngestResult": "report",
-    "ReportText": "readers",
-    "SkippedLink": "report",
-    "TargetKey": "targets",
-    "canonical_target": "targets",
-    "extract_links": "links",
-    "ingest_report": "report",
-    "read_report": "readers",
-})
+__getattr__, __dir__ = exports(__name__)

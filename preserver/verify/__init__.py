@@ -24,8 +24,4 @@ __all__ = [
     "verify_ledger",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "verify_archive": "archive",
-    "verify_exported": "package",
-    "verify_ledger": "ledger",
-})
+__getattr__, __dir__ = exports(__name__)

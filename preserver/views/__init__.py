@@ -25,11 +25,4 @@ __all__ = [
     "status",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "jobs_to_run": "targets",
-    "links": "targets",
-    "lookup": "targets",
-    "reports_named": "targets",
-    "show": "targets",
-    "status": "targets",
-})
+__getattr__, __dir__ = exports(__name__)

@@ -29,13 +29,4 @@ __all__ = [
     "to_json",
 ]
 
-__getattr__, __dir__ = exports(__name__, {
-    "CSV_COLUMNS": "formats",
-    "LinkrotReport": "report",
-    "as_text": "formats",
-    "kind_of": "report",
-    "linkrot": "report",
-    "render_html": "html",
-    "to_csv": "formats",
-    "to_json": "formats",
-})
+__getattr__, __dir__ = exports(__name__)

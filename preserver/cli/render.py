@@ -31,6 +31,11 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+def _clip(text: str, limit: int = 200) -> str:
+    """At most ``limit`` characters of ``text`` (a cited URL may be megabytes long)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def _progress(console: Console) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TextColumn("{task.fields[current]}", markup=False), console=console,
@@ -45,7 +50,7 @@ def ingest_result(console: Console, result: Any) -> None:
         console.print(f"{esc(result.report)}: {result.citations} citations of {result.targets} targets "
                       f"({result.new_targets} new), {result.queued} captures queued")
     for skipped in result.skipped:
-        console.print(f"  skipped line {skipped.line}: {esc(repr(skipped.raw_url))}: "
+        console.print(f"  skipped line {skipped.line}: {esc(repr(_clip(skipped.raw_url)))}: "
                       f"{esc(skipped.reason)}",
                       highlight=False)
 
@@ -133,7 +138,7 @@ def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
                       Text(detail[:200]))
     for link in skipped:
         tally["skipped"] += 1
-        table.add_row(Text(f"line {link.line}"), Text(link.raw_url), "[dim]skipped[/]", "",
+        table.add_row(Text(f"line {link.line}"), Text(_clip(link.raw_url)), "[dim]skipped[/]", "",
                       "", Text(link.reason[:200]))
     console.print(table)
     console.print(f"{tally['captured']} captured, {tally['partial']} partial, "

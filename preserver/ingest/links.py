@@ -26,8 +26,10 @@ URL — line, character offset, the raw URL as written, and a *label*.
   ``=`` or ``/`` (a redirect parameter, an archive URL);
 - zero-width and bidi controls anywhere are ignored (and stripped from
   ``raw_url`` and labels); e-mail addresses are not links;
-- every ``url`` is accepted by ``preserver.ingest.targets.canonical_target``; a
-  candidate it rejects (``http://`` alone, a bad host, over 8 KiB) is skipped;
+- every ``url`` is accepted by ``preserver.ingest.targets.canonical_target``, but
+  one: a URL written with its scheme and longer than ``MAX_URL_LENGTH`` is kept, so
+  that ingest reports it as skipped and why; another candidate it rejects
+  (``http://`` alone, a bad host) is not a link;
 - the label is the nearest *numbered entry* line (``5- name``, ``101 – name``,
   ``67-name``, ``5.``/``5)``, Arabic-Indic digits) or *heading* line (Markdown
   ``#``, or a short line ending with ``:``) at or above the link, whichever is
@@ -52,7 +54,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from preserver.errors import InvalidURL
-from preserver.ingest.targets import canonical_target
+from preserver.ingest.targets import MAX_URL_LENGTH, canonical_target
 from workers import cited_hosts, platform_host
 
 __all__ = ["FoundLink", "extract_links"]
@@ -192,8 +194,10 @@ def _find_urls(line: str) -> list[tuple[int, int, str]]:
         try:
             canonical_target(url)
         except InvalidURL as exc:
-            logger.debug("not a link: %.80r", raw, exc_info=exc)
-            continue
+            if not (sep and len(url) > MAX_URL_LENGTH):
+                logger.debug("not a link: %.80r", raw, exc_info=exc)
+                continue
+            # a cited link, only too long to capture: kept, so ingest says it skipped it
         out.append((begin, begin + len(raw), url))
     return out
 

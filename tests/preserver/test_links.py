@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import preserver.ingest.links as links_module
+from preserver.errors import InvalidURL
 from preserver.ingest.links import FoundLink, extract_links
 from preserver.ingest.targets import canonical_target
 
@@ -356,7 +357,6 @@ def test_scheme_added_when_missing(text: str, url: str) -> None:
         "www.",
         "notyoutu.be/Xq3vT9aLm2Q",
         "16-8-2015م 1:40",
-        "https://example.org/" + "a" * 9000,  # longer than a target URL may be
     ],
 )
 def test_not_links(text: str) -> None:
@@ -548,3 +548,12 @@ def test_random_text_never_raises_and_every_link_is_a_target() -> None:
 
 def test_public_names() -> None:
     assert links_module.__all__ == ["FoundLink", "extract_links"]
+
+
+def test_a_cited_url_too_long_to_capture_is_still_found() -> None:
+    """Found (so ingest can say it skipped it and why), never silently dropped."""
+    url = "https://example.org/" + "a" * 9000
+    (link,) = extract_links(f"1- اسم\n{url}\n")
+    assert link.url == url and link.line == 2 and link.label == "1- اسم"
+    with pytest.raises(InvalidURL, match="over the limit"):
+        canonical_target(link.url)

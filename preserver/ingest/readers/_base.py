@@ -34,16 +34,17 @@ UNSUPPORTED: dict[str, str] = {
     ".dll": "an executable program, not a report",
     ".zip": "an archive, not a report: unpack it and pass the report inside",
 }
-SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", UNSUPPORTED[".pdf"]),
-    (b"PK\x03\x04", "a ZIP container (DOCX, ODT or an archive); these are not supported yet"),
-    (b"\xd0\xcf\x11\xe0", UNSUPPORTED[".doc"]),
-    (b"{\\rtf", UNSUPPORTED[".rtf"]),
-    (b"MZ", UNSUPPORTED[".exe"]),
-    (b"\x7fELF", UNSUPPORTED[".exe"]),
-    (b"\x89PNG", "an image, not a report"),
-    (b"\xff\xd8\xff", "an image, not a report"),
-    (b"GIF8", "an image, not a report"),
+# What a file is, by its first bytes: (signature, what it is, why we cannot read it).
+SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"%PDF-", "a PDF document", UNSUPPORTED[".pdf"]),
+    (b"PK\x03\x04", "a ZIP container (DOCX, ODT or an archive)", "these are not supported yet"),
+    (b"\xd0\xcf\x11\xe0", "a Word 97-2003 document", UNSUPPORTED[".doc"]),
+    (b"{\\rtf", "an RTF document", UNSUPPORTED[".rtf"]),
+    (b"MZ", "a Windows program", "not a report"),
+    (b"\x7fELF", "a Linux program", "not a report"),
+    (b"\x89PNG", "a PNG image", "not a report"),
+    (b"\xff\xd8\xff", "a JPEG image", "not a report"),
+    (b"GIF8", "a GIF image", "not a report"),
 )
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
@@ -127,19 +128,24 @@ def _reason(exc: OSError | ValueError) -> str:
 
 
 def _choose(path: Path, data: bytes, readers: Sequence[Reader]) -> Reader:
+    """The reader for ``data``: its content decides over its name. A known binary
+    signature is refused whatever the extension says, naming the mismatch."""
     suffix = path.suffix.lower()
+    head = data[:SNIFF_BYTES]
+    for signature, what, why in SIGNATURES:
+        if head.startswith(signature):
+            if suffix in UNSUPPORTED:  # named for what it is
+                raise InvalidReport(f"{path}: {UNSUPPORTED[suffix]}")
+            named = f", although it is named {suffix}" if suffix else ""
+            raise InvalidReport(f"{path}: the content is {what}{named}: {why}")
     for reader in readers:
         if suffix in reader.extensions:
             return reader
     if suffix in UNSUPPORTED:
         raise InvalidReport(f"{path}: {UNSUPPORTED[suffix]}")
-    head = data[:SNIFF_BYTES]
     for reader in readers:
         if reader.sniff(head):
             return reader
-    for signature, message in SIGNATURES:
-        if head.startswith(signature):
-            raise InvalidReport(f"{path}: {message}")
     kind = f"extension {suffix!r}" if suffix else "no extension"
     raise InvalidReport(f"{path}: unknown report type ({kind}, binary content)")
 
@@ -173,7 +179,7 @@ def decode_text(data: bytes) -> str:
 
 def looks_like_text(head: bytes) -> bool:
     """Could these first bytes be the start of a text report?"""
-    if any(head.startswith(signature) for signature, _ in SIGNATURES):
+    if any(head.startswith(signature) for signature, _, _ in SIGNATURES):
         return False
     if any(head.startswith(bom) for bom, _, _ in _BOMS):
         return True

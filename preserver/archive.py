@@ -17,6 +17,7 @@ Without migrating, a database behind this code's schema is refused, naming
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -30,6 +31,8 @@ from preserver.custody.events import EventAction, record_event
 from preserver.db.engine import Database, SchemaChange, make_engine, migrate
 from preserver.errors import RunError
 from storage import LocalBlobStore, StorageError
+
+log = logging.getLogger(__name__)
 
 
 class Access(enum.Enum):
@@ -61,7 +64,13 @@ class Archive:
 
 
 def prepare_data_dir(config: Config) -> None:
-    """Create the data directory layout; fail with the path and the fix when unusable."""
+    """Create the data directory layout; fail with the path and the fix when unusable.
+
+    The data directory is private to its owner (0700): which links are being preserved
+    is itself sensitive, and the database and blobs inside inherit that protection
+    whatever the umask. One found open to others is closed, and the log says so.
+    """
+    _private_dir(config.data_dir)
     for path in (config.data_dir, config.blobs_dir, config.tmp_dir):
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -69,6 +78,18 @@ def prepare_data_dir(config: Config) -> None:
             raise RunError(f"data directory {path} cannot be created: {exc.strerror or exc}") from exc
         if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
             raise RunError(f"data directory {path} is not readable and writable by this user")
+
+
+def _private_dir(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = path.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            path.chmod(0o700)
+            log.warning("data directory %s was open to other users (mode %o); now 0700",
+                        path, st.st_mode & 0o777)
+    except OSError as exc:
+        raise RunError(f"data directory {path} cannot be created: {exc.strerror or exc}") from exc
 
 
 def require_existing(config: Config) -> None:

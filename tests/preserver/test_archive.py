@@ -197,3 +197,21 @@ def test_doctor_passes_a_current_archive_and_leaves_it(archive: Path) -> None:
     before = snapshot(archive)
     assert _database_check(archive.parent).outcome == "ok"
     assert_untouched(archive, before)
+
+
+def test_a_new_archive_is_private_to_its_owner(tmp_path: Path) -> None:
+    report = tmp_path / "r.txt"
+    report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+    assert run_in(tmp_path, "ingest", str(report)).code == 0
+    assert (tmp_path / "archive").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_archive_open_to_others_is_closed_when_written(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir(mode=0o755)
+    (tmp_path / "archive").chmod(0o755)
+    report = tmp_path / "r.txt"
+    report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+    result = run_in(tmp_path, "ingest", str(report))
+    assert result.code == 0
+    assert (tmp_path / "archive").stat().st_mode & 0o777 == 0o700
+    assert "was open to other users (mode 755); now 0700" in result.stderr

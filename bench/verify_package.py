@@ -3,7 +3,7 @@
     .venv/bin/python bench/verify_package.py [--files 1000] [--size 2048]
 
 Builds a real archive in a temporary folder (a report citing one link, one capture
-of ``--files`` small files recorded through ``preserver.record``, a checkpoint
+of ``--files`` small files recorded through ``preserver.capture.record``, a checkpoint
 timestamped by a local RFC 3161 authority), exports its package with the real
 exporter, then times on the same bag:
 

@@ -8,9 +8,10 @@ Each subpackage is one capability; the layers run one way (``pyproject.toml``,
 - ``capture/``, ``audit/``, ``ingest/``: the run, the availability re-checks, reports in;
 - ``archive``: the open archive (config, database, blob store, key);
 - ``custody/``: custody events, the Merkle ledger, checkpoints and timestamps;
-- ``db/``: engine, migrations, models, the job queue;
-- ``config``, ``net`` (the HTTP client from ``[network]``), ``errors``, ``concurrency``,
-  ``version``: shared by all.
+- ``db/``: engine, migrations, models, the job queue; ``net``: the one HTTP client,
+  built from ``[network]``;
+- ``config`` (with ``config_kinds``), ``errors``, ``concurrency``, ``version``,
+  ``_lazy``: shared by all.
 
 Captures and probes are ``workers``'; blobs are ``storage``'s; manifests, proofs and
 packages are ``manifests``'. See ``docs/design.md``.

@@ -15,7 +15,6 @@ import ast
 import importlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 __all__ = ["exports"]
 
@@ -27,15 +26,19 @@ def _typed_imports(source: str) -> dict[str, str]:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for imp in node.body:
                 if isinstance(imp, ast.ImportFrom) and imp.module:
+                    if imp.level:
+                        raise ImportError(f"relative import of {imp.module}: write it in full")
                     names.update((a.asname or a.name, imp.module) for a in imp.names)
     return names
 
 
 def exports(package: str) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``, from its ``TYPE_CHECKING`` imports."""
-    init = sys.modules[package].__file__
-    assert init is not None
-    names = _typed_imports(Path(init).read_text(encoding="utf-8"))
+    module = sys.modules[package]
+    source = module.__loader__.get_source(package) if module.__loader__ else None  # type: ignore[attr-defined]
+    if source is None:
+        raise ImportError(f"{package}: its source is needed to know its public names")
+    names = _typed_imports(source)
 
     def __getattr__(name: str) -> object:
         module = names.get(name)

@@ -6,7 +6,7 @@ archive goes through it; ``access`` says how much the command may change:
 
     Access     archive must exist   creates dirs/key   migrates   writes the database
     CREATE     no                   yes                yes        yes
-    UPDATE     yes                  yes                yes        yes
+    UPDATE     yes                  dirs only          yes        yes
     RECORD     yes                  no                 no         yes (custody events)
     READ       yes                  no                 no         no (opened read-only)
 

@@ -125,7 +125,7 @@ class TaskPool:
             while self._tasks and (left := deadline - loop.time()) > 0:
                 await asyncio.wait(set(self._tasks), timeout=left)
         finally:
-            late = set(self._tasks)
+            late = {t for t in self._tasks if not t.done()}
             for task in late:
                 if grace > 0:
                     log.warning("%s: still running after the %g s grace: cancelled",

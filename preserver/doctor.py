@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from preserver.config import Config
-from preserver.db.engine import check_schema, make_engine
+from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
 YT_DLP_MAX_AGE_DAYS = 60
@@ -137,7 +137,7 @@ async def check_database(config: Config) -> Check:
                      fix="check database_url / PRESERVER_DATABASE_URL and that the server runs")
     finally:
         await engine.dispose()
-    return Check(name="database", outcome="ok", detail=engine.url.render_as_string())
+    return Check(name="database", outcome="ok", detail=safe_url(url))
 
 
 def check_key(config: Config) -> Check:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Availability status of a link (docs/design.md, "Availability statuses")."""
 
     AVAILABLE = "available"
@@ -62,7 +62,7 @@ _KIND: dict[Status, str] = {
 }
 
 
-class CaptureState(str, enum.Enum):
+class CaptureState(enum.StrEnum):
     """How much of a target a capture holds (manifest ``outcome.state``)."""
 
     COMPLETE = "complete"  # media (or, for web targets, the page) captured

@@ -7,7 +7,7 @@
 - Probes (``workers.probe``) run concurrently under a global limit, a per-group limit
   and a per-group request rate (``[audit]`` settings); 429s and bot checks back the
   group off. Every answer is a row; the state changes only as
-  ``preserver.availability`` allows (inconclusive never; down only after
+  ``preserver.audit.availability`` allows (inconclusive never; down only after
   ``confirmations`` spaced ``confirm_after`` apart).
 - The next check: ``preserver.audit.schedule.next_check``, stored with the answer.
 - Stopping (``stop``, set by ``preserver serve`` on SIGTERM): no new check starts,
@@ -222,7 +222,7 @@ class _Run:
         summary = self.summary
         try:
             change = await _store(self.archive, target, result)
-        except (SQLAlchemyError, OSError) as exc:  # the database refused it: say so, go on
+        except (SQLAlchemyError, OSError, PreserverError) as exc:  # refused: say so, go on
             log.error("audit: could not record the check of %s: %s", target.key, exc)
             summary.unrecorded += 1
             return

@@ -48,19 +48,19 @@ def _check_sqlite_path(url: str, *, read_only: bool) -> sa.engine.URL:
     try:
         parsed = sa.engine.make_url(url)
     except (SQLAlchemyError, ValueError) as exc:
-        raise RunError(f"cannot use database {_safe(url)}: {exc}") from exc
+        raise RunError(f"cannot use database {safe_url(url)}: {exc}") from exc
     database = parsed.database
     if not database or database == ":memory:":
         return parsed
     if parsed.query.get("uri"):  # a URI filename already: SQLite reads it
         return parsed.update_query_dict({"mode": "ro"}) if read_only else parsed
     if not Path(database).parent.is_dir():
-        raise RunError(f"cannot use database {_safe(url)}: directory "
+        raise RunError(f"cannot use database {safe_url(url)}: directory "
                        f"{Path(database).parent} does not exist")
     if not read_only:
         return parsed
     if not Path(database).is_file():
-        raise RunError(f"cannot use database {_safe(url)}: {database} does not exist")
+        raise RunError(f"cannot use database {safe_url(url)}: {database} does not exist")
     # https://www.sqlite.org/uri.html: "mode=ro" opens the file read-only, never creates it
     return parsed.set(database=Path(database).resolve().as_uri(),
                       query={**parsed.query, "mode": "ro", "uri": "true"})
@@ -74,7 +74,7 @@ def make_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     try:
         engine = create_async_engine(target, pool_pre_ping=not url.startswith("sqlite"))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise RunError(f"cannot use database {_safe(url)}: {exc}") from exc
+        raise RunError(f"cannot use database {safe_url(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine.sync_engine, "connect")
@@ -93,7 +93,7 @@ def make_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     return engine
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -140,7 +140,7 @@ async def migrate(engine: AsyncEngine) -> SchemaChange:
         async with engine.begin() as conn:
             return await conn.run_sync(upgrade)
     except (SQLAlchemyError, OSError) as exc:
-        raise RunError(f"cannot prepare database {_safe(str(engine.url))}: {exc}") from exc
+        raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: {exc}") from exc
 
 
 async def check_schema(engine: AsyncEngine, url: str) -> None:
@@ -149,7 +149,7 @@ async def check_schema(engine: AsyncEngine, url: str) -> None:
         async with engine.connect() as conn:
             current, head = await conn.run_sync(_revision)
     except (SQLAlchemyError, OSError) as exc:
-        raise RunError(f"cannot open database {_safe(url)}: {exc}") from exc
+        raise RunError(f"cannot open database {safe_url(url)}: {exc}") from exc
     if current != head:
         raise SchemaBehind(f"the archive's database is at revision {current or '(none)'}, this "
                        f"preserver needs {head}: run `preserver migrate`")

@@ -9,7 +9,7 @@ Steps (each records a finding per subject; nothing stops at the first failure):
       hash that held in step (1);
   (4) every report file is in the store;
   (5) the custody ledger against its checkpoints and timestamps
-      (``preserver.verify_ledger``).
+      (``preserver.verify.ledger``).
 The check itself is recorded as a ``fixity_checked`` custody event.
 A finding's outcome is ``passed``, ``failed`` or ``not_checked``.
 """

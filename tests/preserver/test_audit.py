@@ -352,20 +352,26 @@ def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
     assert got["end_kib"] - got["opened_kib"] < 48 * 1024, got  # measured here: ~10 MiB
 
 
+@pytest.mark.parametrize("as_raised", ["driver", "session"])
 async def test_an_answer_the_database_refuses_does_not_stop_the_audit(
-    archive: Archive, monkeypatch: pytest.MonkeyPatch,
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, as_raised: str,
 ) -> None:
     """The database failing on one answer (injected: a real one cannot be made to refuse
-    a single row) is logged and counted; the other answers are recorded."""
+    a single row) is logged and counted; the other answers are recorded. The failure
+    comes as the driver raises it, or as ``Database.session`` translates it."""
     from sqlalchemy.exc import OperationalError
 
     from preserver.audit import runner as audit_module
+    from preserver.errors import RunError
 
     real = audit_module._store
 
     async def refuse_flaky(archive: Archive, target: Any, result: Any) -> Any:
         if target.url.endswith("/flaky"):
-            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+            refused = OperationalError("INSERT", {}, Exception("disk I/O error"))
+            if as_raised == "driver":
+                raise refused
+            raise RunError(f"database error: {refused}") from refused
         return await real(archive, target, result)
 
     monkeypatch.setattr(audit_module, "_store", refuse_flaky)

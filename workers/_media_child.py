@@ -8,7 +8,7 @@ remote text, and the parent must not unpickle what a compromised child wrote.
 The report is plain data::
 
     {"status": "available", "message": "", "transient": false, "no_media": false,
-     "oversized": false, "roles": {"Generic-clip.mp4.mp4": "media", ...},
+     "local": false, "oversized": false, "roles": {"Generic-clip.mp4.mp4": "media", ...},
      "metadata": {...sanitize_info...}, "resolved_url": "...", "warnings": [...]}
 """
 
@@ -146,7 +146,7 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
     except (YoutubeDLError, OSError) as exc:
         c = classify(exc)
         report.update(status=c.status.value, message=c.message, transient=c.transient,
-                      no_media=c.no_media)
+                      no_media=c.no_media, local=c.local)
         if c.no_media:
             # The page answered, it just holds no media: the link is up.
             report["status"] = Status.AVAILABLE.value

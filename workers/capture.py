@@ -28,18 +28,19 @@ Steps:
      kept nothing, the page's.
 4. The work directory is removed whatever happened (the store has the files).
 
-A store failure (``storage.errors.StorageError``: disk full, permissions) is
-not an outcome of the link: it is raised as ``workers.errors.StoreFailed``, so
-the run records the job failed and keeps no partial capture (blobs already
-written stay unreferenced in the store). A full disk while writing the page
-snapshot in the work directory is raised the same way.
+A failure of this machine is not an outcome of the link: a store failure
+(``storage.errors.StorageError``: disk full, permissions), and a full, read-only
+or failing disk under the work directory while the page snapshot, yt-dlp or
+ffmpeg write there (``classify.local_failure``), are raised as
+``workers.errors.StoreFailed``. No capture is returned, so none is recorded,
+partial or not (blobs already written stay unreferenced in the store); the run
+retries the job once there is room (docs/design.md "Data flow").
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import errno
 import hashlib
 import logging
 import re
@@ -53,6 +54,7 @@ import httpx
 from storage._base import BlobStore
 from storage.errors import StorageError
 from workers._media_files import scrub_info_json
+from workers.classify import local_failure
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.page import PageOutcome, snapshot_page
@@ -65,7 +67,6 @@ log = logging.getLogger(__name__)
 _PLATFORM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _EXT = re.compile(r"[a-z0-9]{1,10}")
 _LANG = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 PAGE_NAME = "page.warc.gz"
 
 
@@ -129,8 +130,8 @@ async def _snapshot(
                 deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
             )
     except OSError as exc:
-        if exc.errno in _DISK_FULL:
-            raise StoreFailed(f"work directory full while writing the page: {exc}") from exc
+        if local_failure(exc) is not None:
+            raise StoreFailed(f"work directory unusable while writing the page: {exc}") from exc
         log.exception("page snapshot of %s failed", job.target_key)
         return _page_error(exc)
     except Exception as exc:  # a bug must not lose the media part
@@ -147,11 +148,21 @@ def _page_error(exc: BaseException) -> PageOutcome:
 async def _media(job: CaptureJob) -> MediaOutcome:
     try:
         return await capture_media(job)
+    except StoreFailed:
+        raise
     except Exception as exc:  # a bug must not lose the page part
         log.exception("media capture of %s failed unexpectedly", job.target_key)
         message = f"media capture failed: {type(exc).__name__}"
         return MediaOutcome(status=Status.ERROR, message=message, transient=False, files=(),
                             metadata={}, resolved_url=None, no_media=False)
+
+
+def _scrub(path: Path) -> bool:
+    """``scrub_info_json``; a disk that fails the rewrite fails the capture (``StoreFailed``)."""
+    try:
+        return scrub_info_json(path)
+    except OSError as exc:
+        raise StoreFailed(f"could not rewrite {path.name}: {exc}") from exc
 
 
 def _decide(
@@ -206,7 +217,7 @@ async def capture(
             await _put(store, f.path, role=f.role, name=_media_name(base, f, taken),
                        media_type=f.media_type)
             for f in media.files
-            if f.role != "info" or scrub_info_json(f.path)
+            if f.role != "info" or _scrub(f.path)
         ]
         if page.hops:  # an error response (404, 410 …) is evidence too
             files.append(await _put(store, job.work_dir / PAGE_NAME, role="page",

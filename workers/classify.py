@@ -29,6 +29,10 @@ Choices where the contract leaves room (each is inconclusive unless stated):
   data``) means the extractor is broken for this page: ``ERROR``, not transient.
 - ``UnsupportedError`` (no extractor found media): ``UNKNOWN`` with
   ``no_media=True``; the media worker decides what that means for the target.
+- A failure of this machine, not of the link (``local_failure``: the work
+  directory's disk is full, over quota, read-only, failing, or not ours to
+  write): ``ERROR``, transient, ``local=True``. The capture is not kept and the
+  job waits until the operator has made room.
 
 The message keeps the platform's words and drops yt-dlp's additions: the
 ``ERROR:`` and ``[youtube] ID:`` prefixes, the bug-report tail, ``(caused by
@@ -42,8 +46,11 @@ The message keeps the platform's words and drops yt-dlp's additions: the
 
 from __future__ import annotations
 
+import errno
 import html
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from yt_dlp.networking.exceptions import HTTPError, TransportError
@@ -52,13 +59,14 @@ from yt_dlp.utils import (
     DownloadError,
     ExtractorError,
     GeoRestrictedError,
+    PostProcessingError,
     UnsupportedError,
 )
 
 from workers.errors import AddressRefused
 from workers.types import Status
 
-__all__ = ["Classified", "classify", "platform_message"]
+__all__ = ["Classified", "classify", "local_failure", "platform_message"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +77,7 @@ class Classified:
     message: str  # the platform's own words, yt-dlp's prefixes and hints removed
     transient: bool  # worth retrying later (network, 5xx, 429, bot checks, timeouts)
     no_media: bool = False  # yt-dlp found no media at this URL (UnsupportedError)
+    local: bool = False  # this machine failed (disk full, read-only, I/O error): not the link
 
 
 # docs/yt-dlp.md "Message rules", in order: first match wins.
@@ -132,8 +141,10 @@ def _cause(exc: BaseException) -> BaseException:
 _REFUSAL = re.compile(r"refused: \S+ is not a public address")
 
 
-def _refusal(exc: BaseException) -> str | None:
-    """The network guard's words, if it refused an address anywhere in this failure."""
+def _chain(exc: BaseException, *, stop: tuple[type[BaseException], ...] = ()) -> Iterator[
+        BaseException]:
+    """``exc``, the cause yt-dlp recorded, and every exception they were raised from;
+    an instance of a ``stop`` type is yielded but not looked into."""
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc, _cause(exc)]
     while stack:
@@ -141,15 +152,58 @@ def _refusal(exc: BaseException) -> str | None:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, AddressRefused):
-            return str(e)
+        yield e
+        if isinstance(e, stop):
+            continue
         stack += [e.__cause__, e.__context__]
         for attr in ("cause", "reason", "orig_error"):  # yt-dlp, urllib3 wrappers
             inner = getattr(e, attr, None)
             if isinstance(inner, BaseException):
                 stack.append(inner)
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The network guard's words, if it refused an address anywhere in this failure."""
+    for e in _chain(exc):
+        if isinstance(e, AddressRefused):
+            return str(e)
     # Wrappers that keep only the text (urllib3's NameResolutionError, yt-dlp's own).
     found = _REFUSAL.search(str(exc))
+    return found.group(0) if found else None
+
+
+# Errors only a filesystem gives: wherever they appear, this machine failed.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+# Errors a file operation or a socket may give: local when a file was named, or when
+# raised by a write outside any network error (yt-dlp's "unable to write data").
+_FILE_ERRNOS = frozenset({errno.EIO, errno.EACCES})
+# ffmpeg (merging, fixing up) reports only its text, which ends in strerror().
+_DISK_TEXT = re.compile("|".join(re.escape(os.strerror(n)) for n in sorted(_DISK_ERRNOS)))
+
+
+def _local_errno(exc: BaseException, *, direct: bool) -> bool:
+    if not isinstance(exc, OSError) or isinstance(exc, AddressRefused):
+        return False
+    if exc.errno in _DISK_ERRNOS:
+        return True
+    return exc.errno in _FILE_ERRNOS and (exc.filename is not None or direct)
+
+
+def local_failure(exc: BaseException) -> str | None:
+    """Why ``exc`` is this machine's failure and not the link's, or None.
+
+    A full disk (ENOSPC), a quota (EDQUOT) or a read-only filesystem (EROFS)
+    anywhere in the chain; EIO or EACCES on a named file, or raised directly by a
+    write; ffmpeg's text for the first three, in a post-processing error. Nothing inside a network error
+    (``HTTPError``, ``TransportError``) counts: a socket's EACCES is the network's.
+    """
+    network = (HTTPError, TransportError)
+    cause = _cause(exc)
+    for e in _chain(exc, stop=network):
+        if _local_errno(e, direct=e is exc or e is cause):
+            return f"{e.strerror or e}" if isinstance(e, OSError) else str(e)
+    # Only a post-processor's text: remote text (a reason phrase) must not pass for a full disk.
+    found = _DISK_TEXT.search(str(cause)) if isinstance(cause, PostProcessingError) else None
     return found.group(0) if found else None
 
 
@@ -182,6 +236,8 @@ def classify(exc: BaseException) -> Classified:
 
     if (refusal := _refusal(exc)) is not None:
         return Classified(status=Status.ERROR, message=refusal, transient=False)
+    if local_failure(exc) is not None:
+        return Classified(status=Status.ERROR, message=message, transient=True, local=True)
     if isinstance(cause, GeoRestrictedError):
         return result(Status.GEO_BLOCKED, False)
     if isinstance(cause, UnsupportedError):

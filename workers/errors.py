@@ -6,7 +6,9 @@
     │                            code that handles resolution failures handles it)
     ├── CaptureFailed            the capture machinery itself failed (the child process
     │                            died, sent no result, or sent one we cannot read)
-    └── StoreFailed              the blob store could not keep a captured file
+    └── StoreFailed              this machine could not keep what was captured (the
+                                 store, or the work directory's disk: full, read-only,
+                                 failing, not writable)
 
 Expected outcomes of a capture (removed, private, 429, geo-blocked, too large,
 timed out) are statuses in the returned result, never exceptions (docs/style.md,
@@ -55,8 +57,10 @@ class CaptureFailed(WorkerError):
 
 
 class StoreFailed(WorkerError):
-    """The blob store could not keep a captured file (disk full, permissions, missing directory).
+    """This machine could not keep what was captured: the blob store failed, or the
+    disk under the job's work directory is full, over quota, read-only or failing.
 
-    The capture is abandoned: the run records the job as failed and keeps no
-    partial capture. Raised by ``workers.capture`` from the store's own error.
+    Nothing is wrong with the link. The capture is abandoned and no partial capture
+    is kept; the run retries the job once the operator has made room. Raised by
+    ``workers.capture`` from the store's error or the filesystem's.
     """

@@ -40,7 +40,7 @@ from workers import _media_child
 from workers._media_files import list_files
 from workers._media_options import build_options
 from workers._procs import run_child
-from workers.errors import CaptureFailed
+from workers.errors import CaptureFailed, StoreFailed
 from workers.types import CaptureJob, Status
 
 __all__ = ["MediaFile", "MediaOutcome", "build_options", "capture_media"]
@@ -80,7 +80,10 @@ async def capture_media(job: CaptureJob) -> MediaOutcome:
     """Capture the media at ``job.url`` into ``job.work_dir``.
 
     Never raises for anything the link or the network does: every failure is
-    a status. Cancelling the task kills the child process.
+    a status. A failure of this machine (the work directory's disk full,
+    read-only or failing: ``classify.local_failure``) raises ``StoreFailed``, as
+    the store's own failures do: it says nothing about the link. Cancelling the
+    task kills the child process.
     """
     limit = job.limits.timeout_seconds
     report: dict[str, Any] | None = None
@@ -108,6 +111,8 @@ async def capture_media(job: CaptureJob) -> MediaOutcome:
 def _outcome(
     job: CaptureJob, report: dict[str, Any] | None, failure: tuple[str, bool]
 ) -> MediaOutcome:
+    if report is not None and report.get("local"):
+        raise StoreFailed(f"media not kept: {report.get('message', '')}")
     roles = {str(k): str(v) for k, v in report["roles"].items()} if report else {}
     files = tuple(
         MediaFile(path=path, role=role, media_type=media_type)

@@ -1,8 +1,8 @@
 """capture(): page snapshot and media in parallel, files into the store, one result.
 
 The media part is the real yt-dlp against the fixture site; the store is the
-real LocalBlobStore, except for the disk-full case, which uses a fake store whose
-``put_file`` raises ``StorageUnavailable``.
+real LocalBlobStore, except for one disk-full case, which uses a fake store whose
+``put_file`` raises ``StorageUnavailable``; another fills a real tmpfs (root only).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import importlib
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from storage.errors import StorageUnavailable
 from storage.local import LocalBlobStore
-from tests.support.fixture_site import FixtureSite, Media
+from tests.support.fixture_site import FixtureSite, Media, video_tag_page
 from workers.capture import _decide, _media_name, capture, file_base
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome
@@ -166,8 +167,28 @@ async def test_disk_full_in_work_dir_propagates(
 
     monkeypatch.setattr(capture_module, "snapshot_page", full)
     job = make_job(tmp_path, site.url("/nothing"))
-    with pytest.raises(StoreFailed, match="work directory full"):
+    with pytest.raises(StoreFailed, match="work directory unusable .*No space left"):
         await capture(job, store, http)
+    assert not job.work_dir.exists()
+
+
+async def test_full_disk_under_yt_dlp_keeps_nothing(
+    small_disk: tuple[Path, bool], site: FixtureSite, media: Media, http: httpx.AsyncClient,
+) -> None:
+    """A real full disk (tmpfs): the page fits, the video yt-dlp downloads does not. Not a
+    partial capture of the link: ``StoreFailed``, nothing stored, the work dir gone."""
+    where, mounted = small_disk
+    if not mounted:
+        pytest.skip("a real full disk needs a tmpfs, which only root may mount here")
+    store = LocalBlobStore(where / "blobs", where / "tmp")
+    video = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
+    url = site.add_bytes("/post.html", video_tag_page(video), "text/html")
+    job = make_job(where, url)
+    st = os.statvfs(where)
+    (where / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 20 * 1024))
+    with pytest.raises(StoreFailed, match="media not kept: .*No space left on device"):
+        await capture(job, store, http)
+    assert list(store.iter_blobs()) == []
     assert not job.work_dir.exists()
 
 

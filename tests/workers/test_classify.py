@@ -18,6 +18,7 @@ real resolver.
 
 from __future__ import annotations
 
+import errno
 import html
 import socket
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from yt_dlp.utils import (
     DownloadCancelled,
     DownloadError,
     ExtractorError,
+    PostProcessingError,
     YoutubeDLError,
 )
 
@@ -48,7 +50,7 @@ from tests.support.platforms import (
     StubYoutubeIE,
 )
 from workers import _netguard
-from workers.classify import Classified, classify, platform_message
+from workers.classify import Classified, classify, local_failure, platform_message
 from workers.types import Status
 
 
@@ -280,11 +282,67 @@ def test_no_media_page_is_flagged(site: FixtureSite) -> None:
         (ExtractorError("Unable to extract player"), Status.ERROR, False, "Unable to extract player"),
         (DownloadCancelled("larger than the limit of 5 bytes"), Status.ERROR, False,
          "larger than the limit of 5 bytes"),
-        (OSError(28, "No space left on device"), Status.ERROR, False,
-         "[Errno 28] No space left on device"),
         (TimeoutError("timed out"), Status.ERROR, True, "timed out"),
         (DownloadError("ERROR: something odd"), Status.ERROR, False, "something odd"),
     ],
 )
 def test_other_exceptions(exc: BaseException, status: Status, transient: bool, message: str) -> None:
     assert classify(exc) == Classified(status=status, message=message, transient=transient)
+
+
+# -- this machine's failures: a full, read-only or failing disk is not the link's answer ----
+
+
+def _download_error(message: str, cause: BaseException) -> DownloadError:
+    """The ``DownloadError`` yt-dlp's ``report_error`` raises inside ``except cause``."""
+    return DownloadError(f"ERROR: {message}", (type(cause), cause, None))
+
+
+def _socket_refused() -> TransportError:
+    error = TransportError("Unable to connect")
+    error.__cause__ = PermissionError(errno.EACCES, "Permission denied")  # a socket's, no file
+    return error
+
+
+@pytest.mark.parametrize(
+    ("exc", "why"),
+    [
+        (_download_error("unable to write data: [Errno 28] No space left on device",
+                         OSError(errno.ENOSPC, "No space left on device")),
+         "No space left on device"),
+        (_download_error("Cannot write video metadata to JSON file x.info.json",
+                         OSError(errno.EDQUOT, "Disk quota exceeded", "x.info.json")),
+         "Disk quota exceeded"),
+        (OSError(errno.EROFS, "Read-only file system", "/archive/tmp/job-1/x.jpg"),
+         "Read-only file system"),
+        (_download_error("unable to write data: [Errno 5] Input/output error",
+                         OSError(errno.EIO, "Input/output error")), "Input/output error"),
+        (PermissionError(errno.EACCES, "Permission denied", "/archive/tmp/job-1/x.part"),
+         "Permission denied"),
+        (_download_error("Postprocessing: Conversion failed!", PostProcessingError(
+            "[out#0/mp4] Error writing trailer: No space left on device")),
+         "No space left on device"),
+    ],
+    ids=["enospc-write", "edquot-infojson", "erofs", "eio-write", "eacces-file", "ffmpeg"],
+)
+def test_local_failures(exc: BaseException, why: str) -> None:
+    assert local_failure(exc) == why
+    got = classify(exc)
+    assert (got.status, got.transient, got.local) == (Status.ERROR, True, True)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _download_error("Unable to connect", _socket_refused()),  # the network's EACCES
+        ExtractorError("No space left on device", expected=True),  # remote words
+        _download_error("[generic] x: No space left on device",
+                        ExtractorError("No space left on device")),
+        _download_error("Postprocessing: Conversion failed!", PostProcessingError("bad codec")),
+        ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
+    ],
+    ids=["socket-eacces", "extractor-text", "extractor-cause", "ffmpeg-other", "refused"],
+)
+def test_not_local_failures(exc: BaseException) -> None:
+    assert local_failure(exc) is None
+    assert not classify(exc).local

@@ -3,7 +3,10 @@
 A capture is recorded (manifest v1 signed and stored as a blob, capture and
 file rows, a ``capture_stored`` custody event) when it holds files or when the
 platform gave a definite answer; a transient failure with nothing stored only
-updates the job (and is retried). Everything for one result is one transaction.
+updates the job (and is retried). An attempt this machine could not keep (a full,
+read-only or failing disk) records no capture at all, only a ``capture_failed``
+custody event, and the job waits for a retry. Everything for one result is one
+transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from manifests import (
     CaptureManifest,
@@ -77,15 +82,26 @@ def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
     return manifest.to_bytes()
 
 
+async def _record_failure(session: AsyncSession, archive: Archive, job: JobRecord,
+                          attempt_id: str, result: CaptureResult) -> None:
+    """The custody trail of an attempt this machine could not keep: no capture, a reason."""
+    await record_event(session, action=EventAction.CAPTURE_FAILED, subject=job.target_key,
+                       operator=archive.operator,
+                       details={"attempt_id": attempt_id, "job_id": job.job_id,
+                                "reason": "local", "message": result.message})
+
+
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
                         retry_in: float | None, capture_id: str | None = None,
-                        local: bool = False) -> str | None:
+                        local: bool = False, io_failure: bool = False) -> str | None:
     """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept.
 
     ``retry_in``: the job is tried again within this run after that many seconds, so a
     transient partial result is not kept yet (the last attempt's is). ``local``: the
     failure was this machine's (disk full, interrupted, a bug), not an answer about the
-    link, so it is not an availability check.
+    link, so it is not an availability check. ``io_failure``: the attempt failed on this
+    machine's storage (``result`` is a transient failure holding no files); a
+    ``capture_failed`` event records it.
     """
     capture_id = capture_id or str(uuid.uuid4())
     keep = not result.transient or (bool(result.files) and retry_in is None)
@@ -98,7 +114,7 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
             signature_sha = archive.store.put_bytes(sign(archive.key, data)).sha256
         except StorageError as exc:  # nothing is recorded; the job waits for a later run
             log.error("cannot store the manifest of %s: %s", job.target_key, exc)
-            keep, manifest_sha, local, retry_in = False, None, True, None
+            keep, manifest_sha, local, retry_in, io_failure = False, None, True, None, True
             result = CaptureResult(state=CaptureState.FAILED, status=Status.ERROR,
                                    message=f"manifest not stored: {exc}", transient=True,
                                    started_at=result.started_at, finished_at=result.finished_at)
@@ -124,6 +140,8 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                         "signature_sha256": signature_sha,
                                         "state": result.state.value,
                                         "status": result.status.value})
+        if io_failure:
+            await _record_failure(session, archive, job, capture_id, result)
         if not local:
             await record_check(session, target, status=result.status, message=result.message,
                                probe="capture", confirmations=cfg.audit.confirmations,

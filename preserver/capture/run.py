@@ -10,7 +10,8 @@
   capture nor leaves a job ``running``. ``run_jobs`` is the entry point.
 - Transient failures are retried within the run with backoff
   (``workers.decide_retry``); when the attempts of this run are spent the job
-  waits in ``retry`` for the next run (or ``serve``).
+  waits in ``retry`` for the next run (or ``serve``). A full, read-only or failing
+  disk (``workers.StoreFailed``) is one: nothing of the attempt is kept.
 - ``stop`` (an event) ends claiming; running jobs get ``grace`` seconds.
 """
 
@@ -183,6 +184,7 @@ class CaptureWorker:
         job: CaptureJob | None = None
         result = _failure("interrupted: the run was stopped", transient=True)
         local, may_retry = True, False  # a failure of this machine, not about the link
+        io_failure = False  # this machine's storage failed (full, read-only, failing disk)
         try:
             job = _job(self.archive, claimed)
             result = await asyncio.wait_for(capture(job, self.archive.store, self.http),
@@ -191,26 +193,28 @@ class CaptureWorker:
         except TimeoutError:
             result, may_retry = _failure(f"timed out after {cfg.timeout:.0f} s",
                                          transient=True), True
-        except StoreFailed as exc:  # disk full, permissions: the operator's to fix; retry later
+        except StoreFailed as exc:  # disk full, read-only: the operator's to fix; retried
             log.error("capture of %s not kept: %s", claimed.target_key, exc)
             result, may_retry = _failure(f"not kept: {exc}", transient=True), True
+            io_failure = True
         except OSError as exc:  # the work directory could not be made
             log.error("capture of %s not started: %s", claimed.target_key, exc)
             result, may_retry = _failure(f"work directory: {exc.strerror or exc}",
                                          transient=True), True
+            io_failure = True
         except Exception as exc:  # a worker bug must not stop the pool: record it, go on
             log.exception("capture of %s failed unexpectedly", claimed.target_key)
             result, may_retry = _failure(f"{type(exc).__name__}: {exc}", transient=False), True
         finally:  # also when cancelled: the job is never left "running"
             try:
                 await self.pool.record(self._record(claimed, result, job, local=local,
-                                                    may_retry=may_retry),
+                                                    may_retry=may_retry, io_failure=io_failure),
                                        name=f"record-{claimed.id}")
             finally:
                 self.per_host[claimed.host] -= 1
 
     async def _record(self, claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None,
-                      *, local: bool, may_retry: bool) -> None:
+                      *, local: bool, may_retry: bool, io_failure: bool = False) -> None:
         cfg = self.archive.config.capture
         self.attempts[claimed.id] += 1
         retry = None
@@ -223,7 +227,8 @@ class CaptureWorker:
         try:
             await record_result(self.archive, record, result,
                                 retry_in=retry.delay_seconds if retry else None,
-                                capture_id=job.capture_id if job else None, local=local)
+                                capture_id=job.capture_id if job else None, local=local,
+                                io_failure=io_failure)
         except PreserverError as exc:  # e.g. the database's disk is full: keep going
             log.error("result for %s not recorded: %s", claimed.target_key, exc)
             await self._requeue_unrecorded(claimed, exc)

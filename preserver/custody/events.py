@@ -38,6 +38,7 @@ class EventAction(StrEnum):
     SNAPSHOT_FOUND = "snapshot_found"  # subject: the target key (a Wayback snapshot)
     FIXITY_CHECKED = "fixity_checked"  # subject: the archive key's id
     PACKAGE_EXPORTED = "package_exported"  # subject: the report's SHA-256
+    CAPTURE_FAILED = "capture_failed"  # subject: the target key (an attempt not kept: local)
 
 
 def rfc3339(moment: datetime) -> str:

@@ -211,15 +211,17 @@ class Media:
         return hashlib.sha256(getattr(self, name).read_bytes()).hexdigest()
 
 
-def make_clip(out: Path, *, freq: int = 440, pattern: str = "testsrc", duration: int = 2) -> Path:
+def make_clip(out: Path, *, freq: int = 440, pattern: str = "testsrc", duration: int = 2,
+              size: str = "160x120", rate: int = 10) -> Path:
     """A small real video (160x120, 10 fps, H.264 + AAC sine tone) made with ffmpeg.
 
-    Different ``freq``/``pattern`` give different bytes, so clips never deduplicate.
+    Different ``freq``/``pattern`` give different bytes, so clips never deduplicate;
+    ``size`` and ``rate`` make a larger one (640x480 at 25 fps: about 290 KB a second).
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [_ffmpeg(), "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"{pattern}=size=160x120:rate=10:duration={duration}",
+         "-f", "lavfi", "-i", f"{pattern}=size={size}:rate={rate}:duration={duration}",
          "-f", "lavfi", "-i", f"sine=frequency={freq}:duration={duration}",
          "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
          "-c:a", "aac", "-b:a", "32k", "-shortest", "-movflags", "+faststart", str(out)],

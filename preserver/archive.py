@@ -63,6 +63,40 @@ class Archive:
         return shutil.which("ffmpeg")
 
 
+@dataclass(frozen=True, kw_only=True)
+class FreeSpace:
+    """Free space where captures are written: ``tmp/`` and ``blobs/``, one filesystem
+    (docs/design.md "Data directory")."""
+
+    path: Path  # the directory measured (the nearest that exists)
+    free_bytes: int  # available to this user
+    needed_bytes: int  # [capture] max_bytes: the largest capture expected
+
+    @property
+    def low(self) -> bool:
+        """A capture as large as ``max_bytes`` would not fit: it would wait in ``retry``."""
+        return self.free_bytes < self.needed_bytes
+
+    @property
+    def fix(self) -> str:
+        return (f"free space on the disk of {self.path}, move data_dir to a larger disk, or "
+                "lower [capture] max_bytes; captures that did not fit are retried on the "
+                "next `preserver run`")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": str(self.path), "free_bytes": self.free_bytes,
+                "needed_bytes": self.needed_bytes, "low": self.low,
+                "fix": self.fix if self.low else None}
+
+
+def free_space(config: Config) -> FreeSpace:
+    """How much room captures have now; creates and writes nothing."""
+    where = (config.tmp_dir, config.blobs_dir, config.data_dir, *config.data_dir.parents)
+    path = next((p for p in where if p.is_dir()), Path("/"))
+    return FreeSpace(path=path, free_bytes=shutil.disk_usage(path).free,
+                     needed_bytes=config.capture.max_bytes)
+
+
 def prepare_data_dir(config: Config) -> None:
     """Create the data directory layout; fail with the path and the fix when unusable.
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from preserver.archive import free_space
 from preserver.config import Config
 from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
@@ -109,8 +110,15 @@ def check_data_dir(config: Config) -> Check:
     if not os.access(probe, os.W_OK):
         return Check(name="data directory", outcome="fail", detail=f"{path}: not writable",
                      fix=f"chown or chmod {probe}, or set data_dir in {config.path or 'config.toml'}")
-    free = shutil.disk_usage(probe).free
+    space = free_space(config)
+    free = space.free_bytes
     detail = f"{path} ({free / 1024**3:.1f} GiB free)"
+    if space.low:
+        return Check(name="data directory", outcome="warn",
+                     detail=f"{detail}: less than the largest expected capture "
+                            f"([capture] max_bytes = {space.needed_bytes / 1024**3:.1f} GiB); "
+                            "a capture that does not fit waits in retry",
+                     fix=space.fix)
     if free < MIN_FREE_BYTES:
         return Check(name="data directory", outcome="warn", detail=detail + ": low on space",
                      fix="free space or move data_dir to a larger disk")

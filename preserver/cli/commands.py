@@ -193,7 +193,7 @@ def status(as_json: JsonOpt = False) -> None:
 
     async def go(archive: Archive) -> dict[str, Any]:
         async with archive.db.session() as session:
-            return await views.status(session)
+            return await views.status(session, config=archive.config)
 
     result = _with_archive(go, access="read")
     _json(result) if as_json else render.status(out, result)

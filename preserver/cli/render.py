@@ -176,6 +176,12 @@ def status(console: Console, result: dict[str, Any]) -> None:
         sizes = ", ".join(map(str, ledger["timestamps_pending_for"]))
         table.add_row("[yellow]timestamps pending[/]", f"checkpoints of {sizes} events "
                       "(a TSA did not answer; retried on the next run)")
+    if disk := result.get("disk"):
+        table.add_row("free space", Text(f"{_size(disk['free_bytes'])} in {disk['path']}"))
+        if disk["low"]:
+            table.add_row("[yellow]low on space[/]", Text(
+                f"less than the largest expected capture ([capture] max_bytes = "
+                f"{_size(disk['needed_bytes'])}): {disk['fix']}"))
     console.print(table)
 
 

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from preserver.archive import free_space
+from preserver.config import Config
 from preserver.custody.events import rfc3339
 from preserver.db import queue
 from preserver.db.models import (
@@ -132,7 +134,9 @@ async def show(session: AsyncSession, key: str) -> dict[str, Any]:
     return item
 
 
-async def status(session: AsyncSession) -> dict[str, Any]:
+async def status(session: AsyncSession, *, config: Config | None = None) -> dict[str, Any]:
+    """Counts of everything; with ``config``, also ``disk``: the free space captures have
+    (``archive.FreeSpace.as_dict``; ``low`` when a ``max_bytes`` capture would not fit)."""
     async def grouped(column: Any) -> dict[str, int]:
         rows = await session.execute(sa.select(column, sa.func.count()).group_by(column))
         return {str(k): int(n) for k, n in rows.all()}
@@ -149,7 +153,7 @@ async def status(session: AsyncSession) -> dict[str, Any]:
         "jobs": await queue.counts(session),
         "files": int(nfiles), "bytes": int(nbytes),
         "ledger": await _ledger_status(session),
-    }
+    } | ({"disk": free_space(config).as_dict()} if config is not None else {})
 
 
 async def _ledger_status(session: AsyncSession) -> dict[str, Any]:

@@ -73,14 +73,18 @@ def _link(config: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "preserve"])
 def test_full_disk_capture_waits_for_space_then_completes(
-    tmp_path: Path, tmpfs: Path, site: FixtureSite, large_clip: Path
+    tmp_path: Path, tmpfs: Path, site: FixtureSite, large_clip: Path, command: str
 ) -> None:
+    """``run`` (or ``preserve`` of the same report) on a full disk keeps nothing and leaves
+    the job waiting; the same command, once space is freed, captures the video whole."""
     config, report = _setup(tmp_path, tmpfs, site, large_clip)
+    args = (command, str(report)) if command == "preserve" else (command,)
     run_cli("ingest", str(report), config=config, check=0)
     filler = _fill(tmpfs, leave=LEFT)
 
-    run_cli("run", config=config, check=0)
+    run_cli(*args, config=config, check=0)
 
     link = _link(config)
     assert link["job"]["state"] == "retry"  # not done: it waits for the next run
@@ -92,32 +96,14 @@ def test_full_disk_capture_waits_for_space_then_completes(
     assert not any((tmpfs / "archive" / "tmp").iterdir())  # no half-written file left
 
     filler.unlink()  # space again
-    run_cli("run", config=config, check=0)
+    run_cli(*args, config=config, check=0)
 
     link = _link(config)
     assert link["job"]["state"] == "done"
     [capture] = link["captures"]
     assert capture["state"] == "complete"
-    assert hashlib.sha256(large_clip.read_bytes()).hexdigest() in {f["sha256"] for f in capture["files"] if f["role"] == "media"}
-    run_cli("verify", config=config, check=0)
-
-
-@pytest.mark.slow
-def test_preserve_after_space_is_freed_recaptures(
-    tmp_path: Path, tmpfs: Path, site: FixtureSite, large_clip: Path
-) -> None:
-    """``preserve`` of the same report, once space is back, captures what the full disk lost."""
-    config, report = _setup(tmp_path, tmpfs, site, large_clip)
-    run_cli("ingest", str(report), config=config, check=0)
-    filler = _fill(tmpfs, leave=LEFT)
-    run_cli("preserve", str(report), config=config, check=0)
-    assert _link(config)["job"]["state"] == "retry"
-
-    filler.unlink()
-    [row] = json.loads(run_cli("preserve", str(report), "--json", config=config,
-                               check=0).stdout)
-    link = _link(config)
-    assert [c["state"] for c in link["captures"]] == ["complete"], row
+    media = {f["sha256"] for f in capture["files"] if f["role"] == "media"}
+    assert hashlib.sha256(large_clip.read_bytes()).hexdigest() in media
     run_cli("verify", config=config, check=0)
 
 

@@ -14,6 +14,7 @@ The report is plain data::
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,15 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from yt_dlp import YoutubeDL
+from yt_dlp.networking import Response
+from yt_dlp.networking.exceptions import HTTPError, RequestError
 from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 
 from workers import _netguard
 from workers._media_options import build_options
-from workers.classify import classify
+from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_media
+from workers.classify import classify, http_status
 from workers.types import CaptureJob, Status
 
 _MAX_WARNINGS = 50
 _SAFE_LANG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+_STREAM_ROLES = frozenset({"media", "component"})
 
 
 def too_large_message(max_bytes: int) -> str:
@@ -48,12 +53,14 @@ class _Run:
         self.max_bytes = max_bytes
         self.oversized = False
         self.warnings: list[str] = []
+        self.gaps = Gaps()
 
     # yt-dlp logger protocol -------------------------------------------------------
     def debug(self, msg: str) -> None:
         # max_filesize aborts without an exception; this line is the only sign.
         if "is larger than max-filesize" in msg:
             self.oversized = True
+        self.gaps.debug(msg)
 
     def info(self, msg: str) -> None:
         pass
@@ -69,13 +76,44 @@ class _Run:
     def on_progress(self, d: dict[str, Any]) -> None:
         # max_filesize only sees a Content-Length; streams of unknown size and
         # HLS/DASH fragments are bounded here, on the bytes actually received.
+        self.gaps.progress(d)
         if d.get("status") == "downloading" and (d.get("downloaded_bytes") or 0) > self.max_bytes:
             self.oversized = True
             raise _TooLarge(too_large_message(self.max_bytes))
 
 
 class _EvidenceYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp is untyped
-    """``YoutubeDL`` with the subtitle choice of ``_media_options`` and safe language keys."""
+    """``YoutubeDL`` with the subtitle choice of ``_media_options``, safe language keys,
+    and every download and refused request told to ``gaps`` (``_media_whole.Gaps``)."""
+
+    def __init__(self, params: dict[str, Any], *, gaps: Gaps | None = None) -> None:
+        super().__init__(params)
+        self.gaps = gaps if gaps is not None else Gaps()
+
+    def dl(self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False) -> Any:
+        self.gaps.start(info, subtitle=subtitle)
+        try:
+            return super().dl(name, info, subtitle, test)
+        except HTTPError:
+            self.gaps.escaped()
+            raise
+        except RequestError:  # a refused address, a timeout: classify names it
+            self.gaps.forget()
+            raise
+
+    def urlopen(self, req: Any) -> Any:
+        url = str(getattr(req, "url", req))
+        try:
+            res = super().urlopen(req)
+        except HTTPError as exc:
+            self.gaps.refused(url, int(exc.status))
+            raise
+        if self.gaps.wants_playlist(url):  # read it once, for gaps and for the downloader
+            body = res.read()
+            res.close()
+            self.gaps.playlist(body.decode("utf-8", "replace"), res.url)
+            res = Response(io.BytesIO(body), res.url, res.headers, res.status, res.reason)
+        return res
 
     def process_subtitles(
         self, video_id: str, normal_subtitles: Any, automatic_captions: Any
@@ -138,7 +176,7 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
         "roles": {}, "metadata": {}, "resolved_url": None,
     }
     try:
-        with _EvidenceYoutubeDL(opts) as ydl:
+        with _EvidenceYoutubeDL(opts, gaps=run.gaps) as ydl:
             info = ydl.extract_info(job.url, download=True)
             metadata = ydl.sanitize_info(info) if isinstance(info, dict) else {}
     except _TooLarge as exc:
@@ -150,6 +188,10 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
         if c.no_media:
             # The page answered, it just holds no media: the link is up.
             report["status"] = Status.AVAILABLE.value
+        elif (gap := run.gaps.describe()) is not None:
+            # A piece of the video was refused: the link is up, the capture is not whole.
+            report.update(status=Status.ERROR.value, message=gap[0],
+                          transient=http_status(gap[1])[1])
     else:
         report.update(metadata=metadata, resolved_url=metadata.get("webpage_url"),
                       roles=_roles(metadata, job.work_dir))
@@ -158,8 +200,26 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
         elif metadata.get("is_live"):
             report.update(status=Status.UNKNOWN.value, transient=True,
                           message="live stream in progress: capture it once it has ended")
+        else:
+            _check_whole(report, metadata, job, ffmpeg, run.gaps)
     report.update(oversized=run.oversized, warnings=run.warnings)
     return report
+
+
+def _check_whole(
+    report: dict[str, Any], metadata: dict[str, Any], job: CaptureJob, ffmpeg: str | None,
+    gaps: Gaps,
+) -> None:
+    """A run yt-dlp calls a success is whole only when every selected stream's file is
+    there and none is shorter than the source says (docs/yt-dlp.md "Whole captures")."""
+    streams = [job.work_dir / name for name, role in report["roles"].items() if role in _STREAM_ROLES]
+    stated = metadata.get("duration") or gaps.playlist_seconds
+    durations = short_media(streams, stated, find_ffprobe(ffmpeg))
+    problem = missing_streams(metadata, job.work_dir) or durations.short
+    if problem is not None:
+        report.update(status=Status.ERROR.value, message=problem)
+    if durations.not_checked is not None:
+        report["not_checked"] = [durations.not_checked]
 
 
 def main(job: CaptureJob, ffmpeg: str | None, conn: Connection) -> None:

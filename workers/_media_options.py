@@ -19,6 +19,10 @@ each with its reason.
 - No cookies, no account: what an anonymous visitor sees is the evidence.
 - Retries are modest: the run loop retries whole jobs with backoff
   (``workers.retry``).
+- A fragment (HLS or DASH segment, init segment) that cannot be fetched after
+  its retries fails the download (``skip_unavailable_fragments: False``):
+  yt-dlp's default skips it and hands over a shorter video as if whole
+  (``_media_whole``, docs/yt-dlp.md "Whole captures").
 - A stream that is live right now is skipped (``match_filter``): it cannot
   finish within a job's bounds; the report says so.
 - Not set from ``CaptureJob``: ``user_agent`` (yt-dlp picks per-site headers
@@ -102,6 +106,7 @@ def build_options(job: CaptureJob, *, ffmpeg: str | None) -> dict[str, Any]:
         "socket_timeout": job.limits.socket_timeout_seconds,
         "retries": 2,
         "fragment_retries": 3,
+        "skip_unavailable_fragments": False,  # a missing segment fails; never a silent gap
         "extractor_retries": 1,
         "file_access_retries": 1,
         "concurrent_fragment_downloads": 1,  # the size hook must run in this thread

@@ -74,6 +74,7 @@ class MediaOutcome:
     resolved_url: str | None  # info['webpage_url']
     no_media: bool  # yt-dlp found no media at this URL; for a web link not a failure
     warnings: tuple[str, ...] = ()  # yt-dlp's warnings, for the log
+    not_checked: tuple[str, ...] = ()  # checks of wholeness that could not run (no ffprobe)
 
 
 async def capture_media(job: CaptureJob) -> MediaOutcome:
@@ -131,6 +132,9 @@ def _outcome(
     warnings = tuple(str(w) for w in report.get("warnings", []))
     for w in warnings:
         log.info("job %s: yt-dlp: %s", job.job_id, w)
+    not_checked = tuple(str(n) for n in report.get("not_checked", []))
+    for n in not_checked:
+        log.warning("job %s: %s", job.job_id, n)
     return MediaOutcome(
         status=status,
         message=message,
@@ -140,6 +144,7 @@ def _outcome(
         resolved_url=report.get("resolved_url"),
         no_media=bool(report.get("no_media")),
         warnings=warnings,
+        not_checked=not_checked,
     )
 
 

@@ -251,7 +251,7 @@ def make_media(directory: Path) -> Media:
 
 _CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".mpd": "application/dash+xml",
-    ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".jpg": "image/jpeg", ".vtt": "text/vtt",
+    ".m4s": "video/iso.segment", ".bin": "application/octet-stream", ".mp4": "video/mp4", ".jpg": "image/jpeg", ".vtt": "text/vtt",
 }
 
 
@@ -264,20 +264,35 @@ def add_directory(site: FixtureSite, prefix: str, directory: Path) -> dict[str, 
     return urls
 
 
-def make_hls(source: Path, directory: Path) -> Path:
+def make_hls(source: Path, directory: Path, *, fmp4: bool = False, key: bytes | None = None) -> Path:
     """A VOD HLS rendition of ``source`` (keyframe every 0.5 s, so several segments).
 
-    Returns the playlist ``index.m3u8``; segments are ``seg<N>.ts`` beside it.
+    Returns the playlist ``index.m3u8``; segments are ``seg<N>.ts`` beside it. With
+    ``fmp4`` they are fragmented MP4 (``seg<N>.m4s``) after an init segment
+    ``init.mp4`` (``EXT-X-MAP``); with a 16-byte ``key`` they are AES-128 encrypted
+    under ``key.bin`` (``EXT-X-KEY``), which is written beside them.
     """
     directory.mkdir(parents=True, exist_ok=True)
     playlist = directory / "index.m3u8"
+    extra: list[str] = []
+    segment = "seg%d.ts"
+    if fmp4:
+        extra += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"]
+        segment = "seg%d.m4s"
+    if key is not None:
+        (directory / "key.bin").write_bytes(key)
+        info = directory / "key.info"  # URI in the playlist, then the key file ffmpeg reads
+        info.write_text(f"key.bin\n{directory / 'key.bin'}\n", encoding="utf-8")
+        extra += ["-hls_key_info_file", str(info)]
     subprocess.run(
         [_ffmpeg(), "-v", "error", "-y", "-i", str(source),
          "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-c:a", "aac", "-b:a", "32k",
-         "-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod",
-         "-hls_segment_filename", str(directory / "seg%d.ts"), str(playlist)],
+         "-f", "hls", "-hls_time", "0.5", "-hls_playlist_type", "vod", *extra,
+         "-hls_segment_filename", str(directory / segment), str(playlist)],
         check=True,
     )
+    if key is not None:
+        (directory / "key.info").unlink()
     return playlist
 
 

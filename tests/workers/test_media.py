@@ -397,6 +397,7 @@ def test_build_options_are_evidence_options(work_dir: Path, ffmpeg: str | None) 
         "writethumbnail": True, "writesubtitles": True, "writeautomaticsub": True,
         "subtitleslangs": ["all", "-live_chat"], "max_filesize": 5_000_000,
         "socket_timeout": 5.0, "cachedir": False, "cookiefile": None,
+        "skip_unavailable_fragments": False, "fragment_retries": 3,
     }
     assert {k: opts[k] for k in expected} == expected
 

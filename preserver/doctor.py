@@ -1,6 +1,7 @@
 """``preserver doctor``: what is missing for full capture, each with its fix.
 
-Checks: ffmpeg (merging best video and audio), a JavaScript runtime yt-dlp can
+Checks: ffmpeg (merging best video and audio), ffprobe (checking that a kept
+video is as long as its source says), a JavaScript runtime yt-dlp can
 use for YouTube (deno, node >= 22, bun, quickjs), yt-dlp's age (platforms
 change weekly; an old yt-dlp fails on YouTube), the database, the data
 directory and its free space, the signing key, and the configured TSAs.
@@ -22,6 +23,7 @@ from preserver.archive import free_space
 from preserver.config import Config
 from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
+from workers import find_ffprobe
 
 YT_DLP_MAX_AGE_DAYS = 60
 MIN_FREE_BYTES = 5 * 1024**3
@@ -45,15 +47,29 @@ def _version_of(program: str, args: list[str]) -> str | None:
     return text[0] if text else ""
 
 
+def _program(name: str, path: str | None, *, missing: str, fix: str) -> Check:
+    """ok with the program's version line, or warn with what is lost without it."""
+    if not path:
+        return Check(name=name, outcome="warn", detail=f"not found: {missing}", fix=fix)
+    version = _version_of(path, ["-version"]) or "unknown version"
+    return Check(name=name, outcome="ok", detail=f"{path}: {version}")
+
+
 def check_ffmpeg(config: Config) -> Check:
     path = config.capture.ffmpeg or shutil.which("ffmpeg")
-    if not path or not (Path(path).is_file() or shutil.which(path)):
-        return Check(name="ffmpeg", outcome="warn",
-                     detail="not found: videos whose best quality comes as separate video and "
-                            "audio streams are kept as the best single file instead",
-                     fix="apt-get install ffmpeg (or set capture.ffmpeg to its path)")
-    version = _version_of(path, ["-version"]) or "unknown version"
-    return Check(name="ffmpeg", outcome="ok", detail=f"{path}: {version}")
+    found = path if path and (Path(path).is_file() or shutil.which(path)) else None
+    return _program("ffmpeg", found,
+                    missing="videos whose best quality comes as separate video and audio "
+                            "streams are kept as the best single file instead",
+                    fix="apt-get install ffmpeg (or set capture.ffmpeg to its path)")
+
+
+def check_ffprobe(config: Config) -> Check:
+    """ffprobe measures each kept video against the duration its source states."""
+    return _program("ffprobe", find_ffprobe(config.capture.ffmpeg or shutil.which("ffmpeg")),
+                    missing="a kept video's length is not checked against the duration its "
+                            "source states (captures log 'duration not checked')",
+                    fix="apt-get install ffmpeg (ffprobe comes with it)")
 
 
 def _scripts_dirs() -> list[Path]:
@@ -192,6 +208,7 @@ async def check_tsas(config: Config) -> list[Check]:
 def run_doctor(config: Config) -> list[Check]:
     return [
         check_ffmpeg(config),
+        check_ffprobe(config),
         check_js_runtime(),
         check_yt_dlp(),
         asyncio.run(check_database(config)),

@@ -106,6 +106,7 @@ EXPORTED = {
         "cited_hosts",
         "classify",
         "decide_retry",
+        "find_ffprobe",
         "host_group",
         "make_client",
         "platform_host",

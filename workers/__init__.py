@@ -9,6 +9,7 @@ A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
     >>> result.state, result.status, [f.sha256 for f in result.files]
 """
 
+from workers._media_whole import find_ffprobe
 from workers.capture import capture
 from workers.classify import Classified, classify
 from workers.errors import AddressRefused, CaptureFailed, StoreFailed, WorkerError
@@ -59,6 +60,7 @@ __all__ = [
     "cited_hosts",
     "classify",
     "decide_retry",
+    "find_ffprobe",
     "host_group",
     "make_client",
     "platform_host",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from preserver.config import load_config
+from preserver.doctor import check_ffprobe
 from tests.support.cli import assert_one_line_error, run_in
 
 
@@ -120,6 +122,26 @@ def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
 
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
     proc = run_in(tmp_path, "doctor")
-    for name in ("ffmpeg", "JavaScript runtime", "yt-dlp", "database", "data directory",
+    for name in ("ffmpeg", "ffprobe", "JavaScript runtime", "yt-dlp", "database", "data directory",
                  "signing key", "timestamp authorities"):
         assert name in proc.stdout
+
+
+def test_doctor_warns_without_ffprobe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an ffmpeg with no ffprobe beside it, and none on PATH
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ffmpeg = bin_dir / "ffmpeg"
+    ffmpeg.write_text("#!/bin/sh\necho 'ffmpeg version test'\n", encoding="utf-8")
+    ffmpeg.chmod(0o755)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[capture]\nffmpeg = "{ffmpeg}"\n', encoding="utf-8")
+    monkeypatch.setenv("PATH", str(bin_dir))
+
+    check = check_ffprobe(load_config(cfg, env={}))
+
+    assert (check.name, check.outcome) == ("ffprobe", "warn")
+    assert "not checked" in check.detail
+    (bin_dir / "ffprobe").write_bytes(ffmpeg.read_bytes())
+    (bin_dir / "ffprobe").chmod(0o755)
+    assert check_ffprobe(load_config(cfg, env={})).outcome == "ok"

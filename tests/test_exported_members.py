@@ -112,6 +112,8 @@ EXPORTED = {
         "platform_host",
         "platform_url",
         "probe",
+        "scrub_userinfo",
+        "without_userinfo",
         "youtube_watch_url",
     ],
 }

@@ -34,6 +34,7 @@ from workers.types import (
     Limits,
     Status,
 )
+from workers.userinfo import scrub_userinfo, without_userinfo
 
 __all__ = [
     "AddressRefused",
@@ -66,5 +67,7 @@ __all__ = [
     "platform_host",
     "platform_url",
     "probe",
+    "scrub_userinfo",
+    "without_userinfo",
     "youtube_watch_url",
 ]

@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from workers.userinfo import scrub_userinfo
+
 __all__ = ["is_leftover", "list_files", "media_type", "scrub_info_json"]
 
 log = logging.getLogger(__name__)
@@ -118,7 +120,8 @@ def _scrubbed(value: object) -> object:
 
 
 def scrub_info_json(path: Path) -> bool:
-    """Rewrite yt-dlp's info JSON without the cookies it records per format.
+    """Rewrite yt-dlp's info JSON without the cookies it records per format, the
+    credential headers, and the ``user:password@`` of its URLs (``workers.userinfo``).
 
     Returns False, having deleted the file, when it cannot be read as JSON: a file
     we cannot check for cookies is not kept.
@@ -130,5 +133,6 @@ def scrub_info_json(path: Path) -> bool:
         with contextlib.suppress(OSError):
             path.unlink()
         return False
-    path.write_text(json.dumps(_scrubbed(data), ensure_ascii=False), encoding="utf-8")
+    clean = scrub_userinfo(_scrubbed(data))
+    path.write_text(json.dumps(clean, ensure_ascii=False), encoding="utf-8")
     return True

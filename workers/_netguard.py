@@ -2,8 +2,13 @@
 
 Two parts:
 
-- ``address_allowed(ip, ...)`` is the pure rule, shared by every fetcher (the
-  page-snapshot transport uses it for each redirect hop).
+- ``address_allowed(ip, ...)`` is the pure rule, shared by every fetcher: the
+  page-snapshot transport (``workers.net.SafeTransport``) checks each redirect
+  hop with it, and the wrapper below checks yt-dlp's lookups with it. Only
+  global addresses pass: ``ipaddress.is_global`` and an explicit deny list of
+  the IANA special-purpose ranges, so the rule is the same on every Python;
+  an IPv6 address that embeds an IPv4 one (6to4, NAT64, Teredo) must pass for
+  the IPv4 one too, and IPv4-mapped and IPv4-compatible forms are refused.
 - ``install(...)`` wraps ``socket.getaddrinfo`` for the whole process. It is
   meant for the throw-away child process that runs yt-dlp: every connection
   yt-dlp opens (urllib3/requests, urllib, websockets, each redirect hop,
@@ -38,26 +43,57 @@ __all__ = ["address_allowed", "check_addresses", "install"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# Refused whatever ``ipaddress.is_global`` says: Python versions disagree about
+# several of these (3.11 calls ::7f00:1, ::ffff:8.8.8.8, 64:ff9b:1::1, fec0::1
+# and 192.0.0.9 global), so the rule does not depend on the interpreter. From
+# the IANA IPv4 and IPv6 special-purpose address registries (RFC 6890), plus
+# multicast and the deprecated ranges.
+_DENIED: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",  # "this network" (RFC 791); 0.0.0.0 reaches the local host
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # private (RFC 1918)
+        "100.64.0.0/10",  # shared address space, carrier-grade NAT (RFC 6598)
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local, cloud metadata 169.254.169.254 (RFC 3927)
+        "192.0.0.0/24",  # IETF protocol assignments (RFC 6890)
+        "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",  # documentation (RFC 5737)
+        "192.88.99.0/24",  # 6to4 relay anycast, deprecated (RFC 7526)
+        "198.18.0.0/15",  # benchmarking (RFC 2544)
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and the limited broadcast 255.255.255.255
+        "::/96",  # unspecified, loopback, IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 2.5.5.1)
+        "::ffff:0:0/96",  # IPv4-mapped: never on the wire, only a socket-API spelling of IPv4
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215)
+        "100::/64",  # discard-only (RFC 6666)
+        "2001::/23",  # IETF protocol assignments, Teredo 2001::/32 among them (RFC 2928, 4380)
+        "2001:db8::/32", "3fff::/20",  # documentation (RFC 3849, RFC 9637)
+        "5f00::/16",  # SRv6 SIDs (RFC 9602)
+        "fc00::/7",  # unique local (RFC 4193)
+        "fe80::/10",  # link-local
+        "fec0::/10",  # site-local, deprecated (RFC 3879)
+        "ff00::/8",  # multicast
+    )
+)
 # RFC 6052 well-known NAT64 prefix: 64:ff9b::a00:1 reaches 10.0.0.1 through a
 # NAT64 gateway, though ``ipaddress`` calls it global.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def _embedded_ipv4(addr: IPAddress) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address leads to (mapped, 6to4, NAT64)."""
+    """IPv4 addresses an IPv6 address leads to: mapped, compatible, 6to4, NAT64, Teredo."""
     if not isinstance(addr, ipaddress.IPv6Address):
         return []
     found = [a for a in (addr.ipv4_mapped, addr.sixtofour) if a is not None]
-    if addr in _NAT64:
+    if addr.teredo is not None:
+        found.extend(addr.teredo)  # (server, client)
+    if int(addr) >> 32 == 0 or addr in _NAT64:  # ::a.b.c.d, 64:ff9b::a.b.c.d
         found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
     return found
 
 
 def _public(addr: IPAddress) -> bool:
-    # ``is_global`` is False for loopback, RFC 1918, link-local (169.254/16,
-    # fe80::/10), unspecified, reserved, 100.64/10 shared space, documentation
-    # ranges; multicast must be checked on its own (224.0.0.1 counts as global).
-    return addr.is_global and not addr.is_multicast
+    return addr.is_global and not any(addr in n for n in _DENIED if n.version == addr.version)
 
 
 @functools.lru_cache(maxsize=64)
@@ -66,22 +102,22 @@ def _networks(allow_networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
 
 
 def address_allowed(ip: str, *, allow_private: bool, allow_networks: tuple[str, ...]) -> bool:
-    """May a capture connect to ``ip``?
+    """May a capture connect to ``ip``? The one address rule of every fetcher.
 
-    True for public addresses, for any address when ``allow_private``, and for
-    addresses inside one of the ``allow_networks`` CIDRs. An IPv6 address that
-    embeds an IPv4 one (``::ffff:10.0.0.1``, 6to4, NAT64) must pass for both.
-    Text that is not an IP address is not allowed. A malformed CIDR in
-    ``allow_networks`` raises ``ValueError`` (configuration is checked at load).
+    True for any address when ``allow_private``; for an address inside one of the
+    ``allow_networks`` CIDRs (an IPv6 address that embeds an IPv4 one, such as
+    ``::ffff:127.0.0.1``, is inside when either is); otherwise only for a global
+    address (``ipaddress.is_global``) outside the deny list ``_DENIED``, and
+    an IPv6 address that embeds an IPv4 one (6to4, NAT64, Teredo) must pass
+    for both. Text that is not an IP address is not allowed. A malformed CIDR
+    in ``allow_networks`` raises ``ValueError`` (configuration is checked at load).
     """
     if allow_private:
         return True
     try:
-        addr = ipaddress.ip_address(ip)
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])  # drop an IPv6 scope id
     except ValueError:
         return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
-        addr = ipaddress.IPv6Address(ip.split("%", 1)[0])
     candidates: list[IPAddress] = [addr, *_embedded_ipv4(addr)]
     networks = _networks(tuple(allow_networks))
     if any(c in n for c in candidates for n in networks if c.version == n.version):

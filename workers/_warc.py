@@ -3,7 +3,9 @@
 One ``WarcRecorder`` per snapshot file: a ``warcinfo`` record first, then a
 ``request``/``response`` pair per hop. Digests are SHA-256 (``sha256:`` + base32),
 computed by the caller while it streams the body (``Body``). Cookie and credential
-header values are replaced by ``[removed]``; the warcinfo record says so.
+header values are replaced by ``[removed]``, and the userinfo (``user:password@``)
+of every URL in a record is removed (``workers.userinfo``); the warcinfo record
+says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import httpx
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
+
+from workers.userinfo import without_userinfo
 
 _REMOVED = "[removed]"
 _SECRET_HEADERS = {"set-cookie", "set-cookie2", "cookie", "authorization", "proxy-authorization"}
@@ -46,7 +50,7 @@ def _warc_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [
         (name, _REMOVED) if name.lower() in _SECRET_HEADERS
         else ("X-Archive-Orig-Transfer-Encoding", value) if name.lower() == "transfer-encoding"
-        else (name, value)
+        else (name, without_userinfo(value))  # Location, Content-Location, Link, Refresh …
         for name, value in headers
     ]
 
@@ -83,7 +87,9 @@ class WarcRecorder:
             "robots": "ignore",
             "description": "Page snapshot for evidence preservation. Values of the "
             "Set-Cookie, Set-Cookie2, Cookie, Authorization and Proxy-Authorization headers "
-            f"are replaced by {_REMOVED} (cookies and credentials are never stored). Bodies "
+            f"are replaced by {_REMOVED}, and user names and passwords in URLs "
+            "(user:password@) are removed from record and HTTP headers (cookies and "
+            "credentials are never stored). Bodies "
             "are stored with the transfer coding removed (content coding kept), so "
             "Transfer-Encoding is recorded as X-Archive-Orig-Transfer-Encoding. Bodies over "
             "the size cap, or cut by a timeout or a closed connection, are marked "
@@ -124,15 +130,16 @@ class WarcRecorder:
             **({"WARC-Truncated": body.truncated} if body.truncated else {}),
         }
         body.file.seek(0)
+        target_uri = without_userinfo(str(request.url))
         resp = self._writer.create_warc_record(
-            str(request.url), "response", payload=body.file, length=body.size,
+            target_uri, "response", payload=body.file, length=body.size,
             warc_headers_dict=resp_headers, http_headers=http,
         )
         line = f"{request.method} {request.url.raw_path.decode('ascii')} {response.http_version}"
         req_http = StatusAndHeaders(line, _warc_headers(request.headers.raw))
         req_http.compute_headers_buffer()
         req = self._writer.create_warc_record(
-            str(request.url), "request", payload=io.BytesIO(b""), length=0,
+            target_uri, "request", payload=io.BytesIO(b""), length=0,
             warc_headers_dict={
                 **common,
                 "WARC-Record-ID": self._record_id(),

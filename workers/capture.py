@@ -59,6 +59,7 @@ from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.page import PageOutcome, snapshot_page
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Status
+from workers.userinfo import scrub_userinfo, without_userinfo
 
 __all__ = ["capture", "file_base", "utc_now"]
 
@@ -224,9 +225,11 @@ async def capture(
                                     name=f"{base}.{PAGE_NAME}", media_type="application/warc"))
         # (3) what it amounts to
         state, status, message, transient = _decide(job, page, media, files)
+        resolved = media.resolved_url or page.final_url
         return CaptureResult(
-            state=state, status=status, message=message, files=tuple(files),
-            metadata=dict(media.metadata), resolved_url=media.resolved_url or page.final_url,
+            state=state, status=status, message=without_userinfo(message), files=tuple(files),
+            metadata=scrub_userinfo(dict(media.metadata)),
+            resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
             transient=transient and state is not CaptureState.COMPLETE,
         )

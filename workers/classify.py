@@ -65,6 +65,7 @@ from yt_dlp.utils import (
 
 from workers.errors import AddressRefused
 from workers.types import Status
+from workers.userinfo import without_userinfo
 
 __all__ = ["Classified", "classify", "local_failure", "platform_message"]
 
@@ -127,7 +128,7 @@ def platform_message(exc: BaseException) -> str:
         text = tail.sub("", text)
     # yt-dlp appends lines (geo: "This video is available in ..."): make them sentences.
     text = re.sub(r"(?<![.!?:;])\s*\n\s*", ". ", text.strip())
-    return " ".join(text.split())
+    return without_userinfo(" ".join(text.split()))  # "Unsupported URL: http://u:p@h/…"
 
 
 def _cause(exc: BaseException) -> BaseException:

@@ -23,8 +23,9 @@ Promises:
 - Bodies are stored as transferred (content coding kept) with the transfer
   coding removed by httpcore, so ``Transfer-Encoding`` is recorded as
   ``X-Archive-Orig-Transfer-Encoding``; cookie and credential header values
-  become ``[removed]`` (docs/design.md "Network and safety"). The ``warcinfo``
-  record says both.
+  become ``[removed]``, and so does no ``user:password@`` of a redirect's URL
+  survive in a record (docs/design.md "Network and safety"). The ``warcinfo``
+  record says so.
 - Outcomes are statuses, never exceptions (``classify.http_status``). 403 is ``unknown``
   and transient: a login wall, a geo block and a bot check look the same.
   Network errors and timeouts are transient errors; a refused address, a
@@ -49,6 +50,7 @@ from workers._warc import Body, WarcRecorder
 from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.types import Status
+from workers.userinfo import without_userinfo
 
 __all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "snapshot_page"]
 
@@ -173,7 +175,7 @@ async def snapshot_page(
             return outcome(Status.ERROR, f"{type(exc).__name__}: {exc}", True)
         hops += 1
         content_type = response.headers.get("content-type")
-        last = {"http_status": response.status_code, "final_url": str(response.url),
+        last = {"http_status": response.status_code, "final_url": without_userinfo(str(response.url)),
                 "content_type": content_type}
         http = recorder.response_headers(response)
         with tempfile.TemporaryFile(dir=tmp_dir) as spool:

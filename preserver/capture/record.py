@@ -36,7 +36,7 @@ from preserver.errors import InvalidURL
 from preserver.ingest.targets import canonical_target
 from preserver.version import __version__
 from storage import StorageError
-from workers import CaptureResult, CaptureState, Status
+from workers import CaptureResult, CaptureState, Status, scrub_userinfo, without_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,17 @@ def _parse_time(text: str) -> datetime:
 
 def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
                    result: CaptureResult) -> bytes:
-    """The capture manifest v1 (docs/design.md, "Capture manifest") as canonical JSON bytes."""
+    """The capture manifest v1 (docs/design.md, "Capture manifest") as canonical JSON bytes.
+
+    No ``user:password@`` of a URL is signed into it (``workers.userinfo``): target URLs
+    never carry one (``canonical_target`` drops it) and the metadata is scrubbed again
+    here, whoever built the result.
+    """
+    url = without_userinfo(job.url)
     manifest = CaptureManifest(
         capture_id=capture_id,
-        target=ManifestTarget(key=job.target_key, url=job.url, platform=job.platform),
-        requested_url=job.url,
+        target=ManifestTarget(key=job.target_key, url=url, platform=job.platform),
+        requested_url=url,
         started_at=result.started_at,
         finished_at=result.finished_at,
         agent=agent_details(operator=archive.operator, software_version=__version__),
@@ -77,7 +83,7 @@ def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
                         message=result.message),
         files=tuple(ManifestFile(role=f.role, name=f.name, sha256=f.sha256, size=f.size,
                                  media_type=f.media_type) for f in result.files),
-        metadata=sanitize_metadata(result.metadata),
+        metadata=sanitize_metadata(scrub_userinfo(result.metadata)),
     )
     return manifest.to_bytes()
 
@@ -127,7 +133,7 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
             session.add(Capture(
                 id=capture_id, target_id=job.target_id, job_id=job.job_id,
                 state=result.state.value, status=result.status.value, message=result.message,
-                requested_url=job.url, started_at=_parse_time(result.started_at),
+                requested_url=without_userinfo(job.url), started_at=_parse_time(result.started_at),
                 finished_at=_parse_time(result.finished_at), manifest_sha256=manifest_sha,
                 signature_sha256=signature_sha, key_id=archive.key.key_id))
             await session.flush()

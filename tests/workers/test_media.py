@@ -444,7 +444,7 @@ def test_subtitles_all_manual_but_only_original_automatic() -> None:
         ("192.0.2.1", False),
         ("::ffff:10.0.0.1", False),
         ("::ffff:169.254.169.254", False),
-        ("::ffff:8.8.8.8", True),
+        ("::ffff:8.8.8.8", False),  # IPv4-mapped: refused whatever it maps (tests/hostile)
         ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
         ("64:ff9b::808:808", True),

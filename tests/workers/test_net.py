@@ -215,7 +215,7 @@ async def test_user_agent_and_redirect_limit(site: FixtureSite) -> None:
         ("fe80::1", False),
         ("fd00::1", False),
         ("::ffff:10.0.0.1", False),  # IPv4-mapped
-        ("::ffff:8.8.8.8", True),
+        ("::ffff:8.8.8.8", False),  # IPv4-mapped: refused whatever it maps (tests/hostile)
         ("224.0.0.1", False),
         ("not an ip", False),
     ],

@@ -158,7 +158,8 @@ def test_verify_md_names_the_real_files_and_commands(built: Built) -> None:
                      "data/custody/checkpoint.1.tsr"),
                     "-untrusted data/custody/tsa-1.pem",
                     "openssl pkeyutl -verify -pubin -inkey data/custody/public-key.pem -rawin",
-                    "python data/verify_package.py . --tsa-roots"):
+                    "python data/verify_package.py . --tsa-roots",
+                    "2 when the package cannot be opened safely", "3 when no check failed"):
         assert command in text
     for folder in captures(built.pkg):
         assert str((folder / "manifest.json").relative_to(built.pkg)) in text

@@ -26,18 +26,9 @@ import pytest
 
 from manifests import load_or_create_signing_key, sign
 from tests.support.cli import run_cli
-from tests.support.evidence import Built, built_packages
-from tests.support.fixture_site import Media
-from tests.support.tsa import TsaKeys
+from tests.support.evidence import Built
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, media: Media,
-          tsa_keys: TsaKeys) -> Iterator[Built]:
-    with built_packages(tmp_path_factory.mktemp("hostile"), media, tsa_keys) as packages:
-        yield packages
 
 
 @pytest.fixture

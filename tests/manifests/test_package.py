@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import bagit
@@ -48,18 +47,10 @@ from preserver.db.models import Event
 from preserver.errors import IntegrityError
 from preserver.export.package import export_package
 from tests.support.cli import run_cli
-from tests.support.evidence import Built, built_packages
-from tests.support.fixture_site import Media
+from tests.support.evidence import Built
 from tests.support.tsa import LocalTsa, TsaKeys
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, media: Media,
-          tsa_keys: TsaKeys) -> Iterator[Built]:
-    with built_packages(tmp_path_factory.mktemp("export"), media, tsa_keys) as packages:
-        yield packages
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -13,8 +13,10 @@ each event's inclusion proof to the checkpoint's root and each earlier checkpoin
 consistency proof (RFC 9162 section 2.1, RFC 6962 hashing); each captured file's
 SHA-256 and size; each capture's capture_stored event; the report's SHA-256.
 RFC 3161 tokens are checked with ``openssl ts -verify`` when ``--tsa-roots`` names
-your trusted TSA roots.
-It prints one line per check and exits 1 if any check failed.
+your trusted TSA roots. The files under ``data/`` must be exactly those the signed index
+names; links and special files, and depths, counts and numbers beyond bounds are refused.
+Exit 0: every check passed; 1: one failed; 2: the package cannot be opened (safely);
+3: none failed, but some were not done (no ``--key-id``, no ``--tsa-roots``).
 
 The preserver source keeps this file as ``manifests/_standalone.py``.
 """
@@ -25,7 +27,10 @@ import argparse
 import base64
 import hashlib
 import json
+import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -36,15 +41,63 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+MAX_FILES = 100_000  # files in a package (as preserver's Package.open)
+MAX_DEPTH = 16  # folder levels
+MAX_JSON_DEPTH = 64  # nesting in a JSON file
+MAX_FAILED = 1000  # FAIL lines printed; the rest are counted
+MAX_SMALL = 1 << 20  # a checkpoint
 failures = 0
 skipped = 0
+
+
+class Unsafe(Exception):
+    """The package cannot be opened safely (exit 2): nothing in it was verified."""
 
 
 def say(outcome: str, subject: str, check: str, detail: str = "") -> None:
     global failures, skipped
     failures += outcome == "FAIL"
     skipped += outcome == "SKIP"
-    print(f"{outcome:4}  {subject}  [{check}]  {detail}".rstrip())
+    if outcome != "FAIL" or failures <= MAX_FAILED:
+        print(f"{outcome:4}  {subject}  [{check}]  {detail}".rstrip())
+
+
+def walk(bag: Path) -> dict[str, int]:
+    """Each file ("/"-separated): its hard links; Unsafe if a link, special, too deep or many."""
+    files: dict[str, int] = {}
+    stack = [""]
+    while stack:
+        folder = stack.pop()
+        for rel in sorted(f"{folder}{n}" for n in os.listdir(bag / folder)):
+            st = os.lstat(bag / rel)
+            if stat.S_ISDIR(st.st_mode) and rel.count("/") < MAX_DEPTH:
+                stack.append(rel + "/")
+            elif stat.S_ISREG(st.st_mode):
+                files[rel] = st.st_nlink
+            else:
+                raise Unsafe(f"{rel} is " + ("a symbolic link" if stat.S_ISLNK(st.st_mode) else
+                             f"nested deeper than {MAX_DEPTH} levels" if stat.S_ISDIR(st.st_mode)
+                             else "not a regular file"))
+            if len(files) + len(stack) > MAX_FILES:
+                raise Unsafe(f"more than {MAX_FILES} files")
+    return files
+
+
+def number(text: str, what: str) -> int:
+    """A decimal of at most 20 digits (a uint64), its digits counted before int()."""
+    if len(text) > 20 or not re.fullmatch(r"0|[1-9][0-9]*", text):
+        raise ValueError(f"{what} {text[:24]!r} ({len(text)} chars) is not a uint64 decimal")
+    return int(text)
+
+
+def load_json(data: bytes) -> Any:
+    """json.loads, once nesting (brackets outside strings) and integers' digits are bounded."""
+    depth, others = 0, bytes(b for b in range(256) if b not in b"[]{}")
+    for bracket in re.sub(rb'"(?:[^"\\]|\\.)*"', b"", data).translate(None, others):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(data, parse_int=lambda t: int(t) if len(t) <= 20 else number(t, "int"))
 
 
 def sha256_file(path: Path) -> str:
@@ -105,18 +158,18 @@ def consistent(m: int, n: int, old: bytes, new: bytes, proof: list[bytes]) -> bo
 
 def ed25519_ok(key: Ed25519PublicKey, data: bytes, signature: bytes) -> bool:
     try:
-        key.verify(signature, data)
+        return key.verify(signature, data) is None
     except InvalidSignature:
         return False
-    return True
 
 
 def checkpoint(path: Path, key: Ed25519PublicKey) -> tuple[int, bytes] | None:
     """The (size, root) of a signed checkpoint note that ``key`` signed under its origin."""
-    note = path.read_bytes().decode("utf-8")
+    note = path.read_bytes()[:MAX_SMALL + 1].decode("utf-8")
     text, _, signatures = note.rpartition("\n\n")
     text += "\n"
-    origin, size, root = text.split("\n")[:3]
+    origin, size_text, root = text.split("\n")[:3]
+    size = number(size_text, "tree size")
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     key_hash = hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()[:4]  # signed-note
     for line in signatures.splitlines():
@@ -124,12 +177,12 @@ def checkpoint(path: Path, key: Ed25519PublicKey) -> tuple[int, bytes] | None:
         signed = base64.b64decode(blob)
         if name == origin and signed[:4] == key_hash:
             if ed25519_ok(key, text.encode(), signed[4:]):
-                return int(size), base64.b64decode(root)
+                return size, base64.b64decode(root)
             break
     return None
 
 
-def check_bag(bag: Path) -> None:
+def check_bag(bag: Path, files: dict[str, int]) -> None:
     listed: set[str] = set()
     for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
         for line in (bag / manifest).read_text("utf-8").splitlines():
@@ -141,17 +194,17 @@ def check_bag(bag: Path) -> None:
             if name.startswith("/") or "\\" in name or ".." in name.split("/"):
                 say("FAIL", name, "fixity", f"{manifest} names a path outside the package")
                 continue  # never read outside the bag
-            target = bag / name
-            if not target.is_file() or target.is_symlink():
+            if name not in files:
                 say("FAIL", name, "fixity", f"listed in {manifest} but missing")
-            elif (actual := sha256_file(target)) != expected.lower():
+            elif (actual := sha256_file(bag / name)) != expected.lower():
                 say("FAIL", name, "fixity", f"SHA-256 is {actual}, {manifest} says {expected}")
             else:
                 say("PASS", name, "fixity")
-    for path in sorted(bag.rglob("*")):
-        name = path.relative_to(bag).as_posix()
-        if path.is_file() and name not in listed and not name.startswith("tagmanifest-"):
+    for name, links in sorted(files.items()):
+        if name not in listed and not name.startswith("tagmanifest-"):
             say("FAIL", name, "fixity", "not listed in the bag's manifests (added?)")
+        if links > 1:
+            say("FAIL", name, "fixity", f"has {links} hard links: shared with a file outside")
 
 
 def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[int, Any]:
@@ -167,7 +220,7 @@ def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[i
     for folder in sorted(p for p in (earlier.iterdir() if earlier.is_dir() else ()) if p.is_dir()):
         where = f"data/custody/earlier/{folder.name}/"
         old = checkpoint(folder / "checkpoint", key)
-        proof = json.loads((folder / "consistency.json").read_bytes())
+        proof = load_json((folder / "consistency.json").read_bytes())
         hashes = [bytes.fromhex(h) for h in proof["hashes"]]
         if old is None:
             say("FAIL", where + "checkpoint", "signature", "not signed by the package's key")
@@ -179,13 +232,13 @@ def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[i
             say("FAIL", where + "consistency.json", "consistency",
                 f"checkpoint {size} does not extend checkpoint {old[0]}: history rewritten")
     events: dict[int, Any] = {}
-    for path in sorted((custody / "events").glob("*.json"), key=lambda p: int(p.stem)):
-        index, name = int(path.stem), f"data/custody/events/{path.name}"
+    for path in sorted((custody / "events").glob("*.json"), key=lambda p: number(p.stem, "event")):
+        index, name = number(path.stem, "event"), f"data/custody/events/{path.name}"
         proof_path = custody / "proofs" / path.name
         if not proof_path.is_file():
             say("FAIL", name, "inclusion", "no inclusion proof")
             continue
-        data, proof = path.read_bytes(), json.loads(proof_path.read_bytes())
+        data, proof = path.read_bytes(), load_json(proof_path.read_bytes())
         leaf = hashlib.sha256(b"\x00" + data).digest()
         try:
             ok = proof["leaf_index"] == index and proof["tree_size"] == size and inclusion_root(
@@ -196,15 +249,11 @@ def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[i
             f"leaf {index} of checkpoint {size}" if ok else "does not lead to the checkpoint's "
             "root: the event was edited, moved or inserted")
         if ok:
-            events[index] = json.loads(data)
-    for path in sorted((custody / "proofs").glob("*.json")):
-        if not (custody / "events" / path.name).is_file():
-            say("FAIL", f"data/custody/events/{path.name}", "inclusion", "missing (deleted?)")
-    return events
+            events[index] = load_json(data)
+    return events  # an event deleted, its proof left: check_listing names it
 
 
 def check_tokens(bag: Path, folder: Path, roots: str | None) -> None:
-    checkpoint_file = folder / "checkpoint"
     for token in sorted(folder.glob("checkpoint.*.tsr")):
         name = token.relative_to(bag).as_posix()
         openssl = shutil.which("openssl")
@@ -212,14 +261,15 @@ def check_tokens(bag: Path, folder: Path, roots: str | None) -> None:
             say("SKIP", name, "timestamp", "give --tsa-roots (and have openssl) to check it")
             continue
         chain = folder / f"tsa-{token.name.split('.')[1]}.pem"
-        done = subprocess.run([openssl, "ts", "-verify", "-data", str(checkpoint_file), "-in",
+        done = subprocess.run([openssl, "ts", "-verify", "-data", str(folder / "checkpoint"), "-in",
                                str(token), "-CAfile", roots, "-untrusted", str(chain)],
                               capture_output=True, text=True, check=False)
         said = (done.stdout if done.returncode == 0 else done.stderr).strip().splitlines()
         say("PASS" if done.returncode == 0 else "FAIL", name, "timestamp", " ".join(said[-2:]))
 
 
-def check_captures(bag: Path, key: Ed25519PublicKey, events: dict[int, Any]) -> None:
+def check_captures(bag: Path, files: dict[str, int], key: Ed25519PublicKey,
+                   events: dict[int, Any]) -> None:
     stored = {e["details"].get("capture_id"): e for e in events.values()
               if e["action"] == "capture_stored"}
     for manifest_path in sorted((bag / "data" / "captures").glob("*/*/manifest.json")):
@@ -230,15 +280,15 @@ def check_captures(bag: Path, key: Ed25519PublicKey, events: dict[int, Any]) -> 
         signature = sig_path.read_bytes() if sig_path.is_file() else b""
         say("PASS" if ed25519_ok(key, data, signature) else "FAIL", where + "manifest.json",
             "signature")
-        manifest = json.loads(data)
+        manifest = load_json(data)
         for f in manifest["files"]:
-            path = folder / "files" / f["name"]
-            if not path.is_file():
-                say("FAIL", where + "files/" + f["name"], "files", "missing")
-            elif path.stat().st_size != f["size"] or sha256_file(path) != f["sha256"]:
-                say("FAIL", where + "files/" + f["name"], "files", "differs from the manifest")
+            rel = where + "files/" + f["name"]
+            if rel not in files:  # never a path outside the bag
+                say("FAIL", rel, "files", "missing")
             else:
-                say("PASS", where + "files/" + f["name"], "files")
+                ok = (bag / rel).stat().st_size == f["size"] and sha256_file(
+                    bag / rel) == f["sha256"]
+                say("PASS" if ok else "FAIL", rel, "files", "" if ok else "differs from the manifest")
         event = stored.get(manifest["capture_id"])
         ok = event is not None and event["details"].get("manifest_sha256") == hashlib.sha256(
             data).hexdigest() and event["details"].get("signature_sha256") == hashlib.sha256(
@@ -261,45 +311,56 @@ def main() -> int:
     parser.add_argument("--tsa-roots", help="PEM file of the TSA roots you trust")
     parser.add_argument("--key-id", help="the archive's key id (SHA-256 of the raw key), hex")
     args = parser.parse_args()
-    guard(str(args.bag), "package", lambda: verify(args.bag, args.tsa_roots, args.key_id))
+    try:
+        if not args.bag.is_dir() or not (args.bag / "bagit.txt").is_file():
+            raise Unsafe(f"{args.bag} is not a bag's folder (holding bagit.txt); unzip a ZIP "
+                         "package first")
+        files = walk(args.bag)
+        guard(str(args.bag), "package",
+              lambda: verify(args.bag, files, args.tsa_roots, args.key_id))
+    except (Unsafe, OSError) as exc:
+        print(f"CANNOT VERIFY: the package cannot be opened safely: {exc}", file=sys.stderr)
+        return 2
+    if failures > MAX_FAILED:
+        print(f"FAIL  and {failures - MAX_FAILED} more failed checks, not listed")
     if failures:
         print(f"FAILED: {failures} check(s) failed", file=sys.stderr)
         return 1
-    if skipped:  # nothing skipped may read as verified: without a pinned key and trusted
-        # roots, anyone could have built a package that passes every other check
-        print(f"INCOMPLETE: {skipped} check(s) not done (give --key-id and --tsa-roots)",
-              file=sys.stderr)
+    if skipped:  # without a pinned key and roots anyone could build a package that passes
+        print(f"INCOMPLETE: {skipped} check(s) not done: give --key-id, --tsa-roots", file=sys.stderr)
         return 3
     print("VERIFIED: every check passed", file=sys.stderr)
     return 0
 
 
-def check_listing(bag: Path, index: dict[str, Any]) -> None:
-    """What the signed index lists is here, and nothing else is (a re-made bag manifest
-    hides a removed or added file from sha256sum -c, not from the signed index)."""
-    data = bag / "data"
-    listed = {c["path"].rstrip("/") for c in index["captures"]}
-    present = {f"data/captures/{t.name}/{c.name}" for t in (data / "captures").iterdir()
-               if t.is_dir() for c in t.iterdir()} if (data / "captures").is_dir() else set()
-    for path in sorted(listed - present):
-        say("FAIL", path + "/", "index", "a capture package.json lists is missing (removed?)")
-    for path in sorted(present - listed):
-        say("FAIL", path + "/", "index", "not listed in package.json (added?)")
-    custody = data / "custody"
-    tokens = len(list(custody.glob("checkpoint.*.tsr")))
-    if tokens != index["checkpoint"]["timestamps"]:
-        say("FAIL", "data/custody/", "index", f"{tokens} timestamp tokens here, package.json "
-            f"lists {index['checkpoint']['timestamps']} (removed?)")
-    earlier = {p.name for p in (custody / "earlier").iterdir()} if (custody / "earlier").is_dir() \
-        else set()
-    expected = {str(e["size"]) for e in index["earlier"]}
-    if earlier != expected:
-        say("FAIL", "data/custody/earlier/", "index",
-            f"holds {sorted(earlier)}, package.json lists {sorted(expected)}")
+def check_listing(bag: Path, files: dict[str, int], index: dict[str, Any]) -> None:
+    """The files under data/ are exactly those the signed index (and the manifests it lists)
+    names: a re-made bag manifest hides a removed or added file from sha256sum -c only."""
+    custody = "data/custody/"
+    named = {"data/package.json", "data/package.json.sig", custody + "public-key.pem",
+             f"data/report/{index['report']['name']}", *(f"data/{t}" for t in index["tools"])}
+    for folder, tokens in [(custody, index["checkpoint"]["timestamps"]), *(
+            (f"{custody}earlier/{e['size']}/", e["timestamps"]) for e in index["earlier"])]:
+        named |= {folder + "checkpoint", *([folder + "consistency.json"] * (folder != custody))}
+        for n in range(1, min(tokens, 100) + 1):
+            named |= {f"{folder}checkpoint.{n}.tsr", f"{folder}tsa-{n}.pem"}
+    for e in index["events"]:
+        named |= {f"{custody}events/{e['index']}.json", f"{custody}proofs/{e['index']}.json"}
+    for c in index["captures"]:
+        folder = c["path"].rstrip("/") + "/"
+        named |= {folder + "manifest.json", folder + "manifest.json.sig"}
+        if folder + "manifest.json" in files:
+            manifest = load_json((bag / folder / "manifest.json").read_bytes())
+            named |= {f"{folder}files/{f['name']}" for f in manifest["files"]}
+    for name in sorted(named - set(files)):
+        say("FAIL", name, "index", "package.json lists it, but it is missing (removed?)")
+    for name in sorted(n for n in files if n.startswith("data/") and n not in named):
+        say("FAIL", name, "index", "not a file the signed package.json lists (added?)")
 
 
-def verify(bag: Path, tsa_roots: str | None, pinned_key: str | None) -> None:
-    guard("bag", "fixity", lambda: check_bag(bag))
+def verify(bag: Path, files: dict[str, int], tsa_roots: str | None,
+           pinned_key: str | None) -> None:
+    guard("bag", "fixity", lambda: check_bag(bag, files))
     pem = (bag / "data" / "custody" / "public-key.pem").read_bytes()
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
@@ -317,21 +378,20 @@ def verify(bag: Path, tsa_roots: str | None, pinned_key: str | None) -> None:
     index_sig = (bag / "data" / "package.json.sig").read_bytes()
     say("PASS" if ed25519_ok(key, index_bytes, index_sig) else "FAIL", "data/package.json",
         "signature")
-    index = json.loads(index_bytes)
-    guard("data/", "index", lambda: check_listing(bag, index))
+    index = load_json(index_bytes)
+    guard("data/", "index", lambda: check_listing(bag, files, index))
     for name, expected in index["tools"].items():
-        path = bag / "data" / name
-        ok = path.is_file() and sha256_file(path) == expected
+        ok = f"data/{name}" in files and sha256_file(bag / "data" / name) == expected
         say("PASS" if ok else "FAIL", f"data/{name}", "tool", "" if ok else "edited")
     events: dict[int, Any] = {}
     guard("data/custody/", "custody",
           lambda: events.update(check_custody(bag, key, tsa_roots)))
     if sorted(events) != sorted(e["index"] for e in index["events"]):
         say("FAIL", "data/custody/events/", "index", "not the events package.json lists")
-    guard("data/captures/", "captures", lambda: check_captures(bag, key, events))
+    guard("data/captures/", "captures", lambda: check_captures(bag, files, key, events))
     report = bag / "data" / "report" / index["report"]["name"]
     ingested = [e["subject"] for e in events.values() if e["action"] == "report_ingested"]
-    ok = report.is_file() and ingested == [sha256_file(report)]
+    ok = report.relative_to(bag).as_posix() in files and ingested == [sha256_file(report)]
     say("PASS" if ok else "FAIL", report.relative_to(bag).as_posix(), "report",
         "is the report its report_ingested event names" if ok else "not the report ingested")
 

@@ -21,6 +21,7 @@ accept floats; here a float is an error, and so are non-canonical bytes on input
 from __future__ import annotations
 
 import json
+import re
 from typing import NoReturn, TypeAlias
 
 from manifests.errors import CanonicalizationError
@@ -30,7 +31,10 @@ JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | 
 
 # RFC 7493 section 2.2: integers outside +-(2**53 - 1) are not exact in every parser.
 _MAX_INT = 2**53 - 1
+_MAX_DIGITS = len(str(_MAX_INT))
 _MAX_DEPTH = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def canonical_json(value: object) -> bytes:
@@ -63,17 +67,17 @@ def parse_canonical(data: bytes) -> JsonValue:
         text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CanonicalizationError(f"not UTF-8: {exc}") from exc
+    _check_depth(bytes(data))
     try:
         value: JsonValue = json.loads(
             text,
+            parse_int=_bounded_int,
             parse_float=_reject_float,
             parse_constant=_reject_constant,
             object_pairs_hook=_unique_members,
         )
     except json.JSONDecodeError as exc:
         raise CanonicalizationError(f"not JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise CanonicalizationError("not JSON we accept: nested too deeply") from exc
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         raise CanonicalizationError(f"not JSON we accept: {exc}") from exc
     again = canonical_json(value)
@@ -139,6 +143,24 @@ def _write(value: object, out: list[str], where: str, depth: int) -> None:
 
 def _utf16_units(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
+
+
+def _check_depth(data: bytes) -> None:
+    """Refuse nesting deeper than ``_MAX_DEPTH`` before ``json.loads`` recurses into it:
+    the brackets outside strings, counted."""
+    depth = 0
+    for bracket in _STRING.sub(b"", data).translate(None, _NOT_BRACKET):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > _MAX_DEPTH:
+            raise CanonicalizationError(f"nested deeper than {_MAX_DEPTH} levels")
+
+
+def _bounded_int(text: str) -> int:
+    # digits counted before int(): RFC 7493 section 2.2 needs no more than 16
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise CanonicalizationError(f"an integer of {len(text)} digits is outside "
+                                    "+-(2**53 - 1)")
+    return int(text)
 
 
 def _reject_float(text: str) -> NoReturn:

@@ -42,6 +42,7 @@ _MAX_SIGNATURES = 100  # signed-note "Format": verifiers SHOULD bound; the Go re
 _MAX_NOTE = 1 << 20  # a checkpoint is a few hundred bytes; 1 MiB bounds the work
 _MAX_SIZE = (1 << 64) - 1  # the tree size is a uint64 in RFC 6962 and the Go reference
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")  # tlog-checkpoint "Note text" 2: no leading zeroes
+_MAX_DIGITS = len(str(_MAX_SIZE))  # counted before int(): a long line costs no conversion
 _CONTROL = re.compile(r"[\x00-\x1f]")  # signed-note "Format": no ASCII controls but newline
 
 
@@ -128,6 +129,9 @@ class Checkpoint:
         if "" in lines:
             raise InvalidCheckpoint("checkpoint: an empty line in the note text")
         origin, size_text, root_text, *extensions = lines
+        if len(size_text) > _MAX_DIGITS:
+            raise InvalidCheckpoint(f"checkpoint: tree size has {len(size_text)} digits; a "
+                                    f"uint64 has at most {_MAX_DIGITS}")
         if not _DECIMAL.fullmatch(size_text):
             raise InvalidCheckpoint(
                 f"checkpoint: tree size {size_text!r} is not a decimal without leading zeroes"

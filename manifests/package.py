@@ -5,7 +5,9 @@ what cannot be opened safely or is not a bag at all: no ``bagit.txt``
 (section 2.1.1), no ``manifest-sha256.txt`` (2.1.3), a manifest line naming a path
 outside ``data/``, a symbolic link or special file, a ZIP member whose name
 would escape the bag ("zip-slip": absolute, ``..``, backslashes, drive letters),
-an encrypted or duplicated member, more files or bytes than the limits.
+an encrypted or duplicated member, more files, bytes or folder levels than the
+limits (each counted before it is read, so no package exhausts the stack or the
+memory: "cannot be opened safely").
 
 What the envelope says about the payload is a claim: ``verify_package``
 (``manifests.package_verify``) checks it, file by file. Nothing here trusts a
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +38,9 @@ BAG_INFO = "bag-info.txt"
 MANIFEST = "manifest-sha256.txt"
 TAG_MANIFEST = "tagmanifest-sha256.txt"
 
-MAX_FILES = 1_000_000  # files in one package
+MAX_FILES = 100_000  # files in one package: one report's captures, its events and proofs
+MAX_DEPTH = 16  # folders: the deepest the exporter writes is data/captures/<t>/<c>/files/
+MAX_CENTRAL = 64 << 20  # a ZIP's central directory: ~300 bytes a member at most
 MAX_BYTES = 1 << 40  # 1 TiB of declared content in a ZIP
 MAX_TAG_FILE = 64 << 20  # bagit.txt, bag-info.txt, the manifests
 # Evidence (video, WARC, JSON) compresses at most ~20-fold; a large member that expands
@@ -85,6 +90,7 @@ class Package:
     tag_manifest: Mapping[str, str] | None
     info: Mapping[str, tuple[str, ...]]
     version: str
+    linked: Mapping[str, int] = field(default_factory=dict)  # file -> its hard links (> 1)
     _root: str = ""  # the bag's folder inside a ZIP, "" or "name/"
     _zip: zipfile.ZipFile | None = field(default=None, repr=False)
 
@@ -103,10 +109,11 @@ class Package:
             if not (path / BAGIT_TXT).is_file():  # before walking what may be a huge tree
                 raise InvalidPackage(f"{path}: not a bag: no {BAGIT_TXT} (RFC 8493 section "
                                      "2.1.1)")
-            files = _walk(path, max_files)
-            return cls._from(path, files, None, "")
+            files, linked = _walk(path, max_files)
+            return cls._from(path, files, None, "", linked)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidPackage(f"{path}: neither a directory nor a file")
+        _check_central_directory(path, max_files)
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
@@ -120,7 +127,7 @@ class Package:
 
     @classmethod
     def _from(cls, path: Path, files: dict[str, int], archive: zipfile.ZipFile | None,
-              root: str) -> Package:
+              root: str, linked: Mapping[str, int] | None = None) -> Package:
         bare = cls(path=path, files=files, manifest={}, tag_manifest=None, info={},
                    version="", _root=root, _zip=archive)
         if BAGIT_TXT not in files:
@@ -137,7 +144,7 @@ class Package:
         tags = bare._manifest(TAG_MANIFEST, payload=False) if TAG_MANIFEST in files else None
         info = bare._tag_lines(BAG_INFO) if BAG_INFO in files else {}
         return cls(path=path, files=files, manifest=manifest, tag_manifest=tags, info=info,
-                   version=version, _root=root, _zip=archive)
+                   version=version, linked=linked or {}, _root=root, _zip=archive)
 
     def _tag_text(self, name: str) -> str:
         if self.files[name] > MAX_TAG_FILE:
@@ -216,30 +223,73 @@ class Package:
         self.close()
 
 
-def _walk(root: Path, max_files: int) -> dict[str, int]:
-    """Every regular file under ``root`` with its size; links and special files refused."""
+def _walk(root: Path, max_files: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Every regular file under ``root`` with its size, and those with more than one
+    hard link; links and special files refused. Iterative, and bounded in depth and
+    count, so no tree can exhaust the stack or the memory."""
     files: dict[str, int] = {}
-
-    def refuse(exc: OSError) -> None:
-        raise InvalidPackage(f"{root}: cannot list {exc.filename}: {exc.strerror or exc}")
-
-    for top, dirs, names in os.walk(root, onerror=refuse):
-        for name in [*dirs, *names]:
-            full = Path(top, name)
-            rel = full.relative_to(root).as_posix()
+    linked: dict[str, int] = {}
+    stack = [""]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(root / folder if folder else root) as entries:
+                names = sorted(e.name for e in entries)
+        except OSError as exc:
+            raise InvalidPackage(f"{root}: cannot list {folder or '.'}: "
+                                 f"{exc.strerror or exc}") from exc
+        for name in names:
+            rel = f"{folder}/{name}" if folder else name
             try:
-                st = os.lstat(full)
+                st = os.lstat(root / rel)
             except OSError as exc:
                 raise InvalidPackage(f"{root}: cannot read {rel}: {exc.strerror or exc}") from exc
             if stat.S_ISLNK(st.st_mode):
                 raise InvalidPackage(f"{root}: {rel} is a symbolic link; a package holds none")
-            if stat.S_ISREG(st.st_mode):
-                files[rel] = st.st_size
-            elif not stat.S_ISDIR(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                if rel.count("/") + 1 > MAX_DEPTH:
+                    raise InvalidPackage(f"{root}: cannot be opened safely: folders nested "
+                                         f"deeper than {MAX_DEPTH} levels ({rel[:200]}...)")
+                stack.append(rel)
+            elif not stat.S_ISREG(st.st_mode):
                 raise InvalidPackage(f"{root}: {rel} is not a regular file")
-            if len(files) > max_files:
-                raise InvalidPackage(f"{root}: more than {max_files} files")
-    return files
+            else:
+                files[rel] = st.st_size
+                if st.st_nlink > 1:
+                    linked[rel] = st.st_nlink
+            if len(files) + len(stack) > max_files:
+                raise InvalidPackage(f"{root}: cannot be opened safely: more than "
+                                     f"{max_files} files")
+    return files, linked
+
+
+def _check_central_directory(path: Path, max_files: int) -> None:
+    """Refuse a ZIP whose end record (APPNOTE.TXT 4.3.16, 4.3.14 for ZIP64) counts more
+    members than ``max_files`` or a central directory larger than ``MAX_CENTRAL``,
+    before ``zipfile`` reads every member's record into memory."""
+    try:
+        with path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - (1 << 16) - 22))
+            tail = fh.read()
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0 or len(tail) < at + 22:
+                return  # not a ZIP: zipfile says so
+            members, central = struct.unpack("<HI", tail[at + 10:at + 16])
+            if (members == 0xFFFF or central == 0xFFFFFFFF) and at >= 20 \
+                    and tail[at - 20:at - 16] == b"PK\x06\x07":
+                fh.seek(struct.unpack("<Q", tail[at - 12:at - 4])[0])
+                record = fh.read(56)
+                if len(record) == 56 and record[:4] == b"PK\x06\x06":
+                    members, central = struct.unpack("<QQ", record[32:48])
+    except (OSError, struct.error) as exc:
+        raise InvalidPackage(f"{path}: cannot read: {exc}") from exc
+    if members > max_files:
+        raise InvalidPackage(f"{path}: cannot be opened safely: more than {max_files} "
+                             f"members ({members})")
+    if central > MAX_CENTRAL:
+        raise InvalidPackage(f"{path}: cannot be opened safely: a central directory of "
+                             f"{central} bytes, more than {MAX_CENTRAL}")
 
 
 def _members(path: Path, archive: zipfile.ZipFile, max_files: int,
@@ -247,7 +297,7 @@ def _members(path: Path, archive: zipfile.ZipFile, max_files: int,
     """The ZIP's files (relative to the bag's folder in it) and that folder."""
     infos = archive.infolist()
     if len(infos) > max_files:
-        raise InvalidPackage(f"{path}: more than {max_files} members")
+        raise InvalidPackage(f"{path}: cannot be opened safely: more than {max_files} members")
     names: dict[str, int] = {}
     total = 0
     for info in infos:
@@ -256,6 +306,9 @@ def _members(path: Path, archive: zipfile.ZipFile, max_files: int,
             raise InvalidPackage(f"{where} is unsafe to open: it has {problem}")
         if (info.external_attr >> 16) & 0o170000 == _S_IFLNK:
             raise InvalidPackage(f"{where} is a symbolic link; a package holds none")
+        if info.filename.count("/") > MAX_DEPTH + 1:  # the bag's own folder, then the bag's
+            raise InvalidPackage(f"{where[:300]} is nested deeper than {MAX_DEPTH} levels: "
+                                 "cannot be opened safely")
         if info.flag_bits & 0x1:
             raise InvalidPackage(f"{where} is encrypted")
         if info.is_dir():

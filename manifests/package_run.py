@@ -22,6 +22,8 @@ from manifests.package import Package
 from manifests.package_layout import MAX_SMALL, CustodyEvent, PackageIndex
 from storage import hash_stream
 
+MAX_FAILED = 1000  # failed findings listed; the rest are counted in one "and N more"
+
 # what a check may raise when the evidence is false or unreadable
 _FAILURES = (VerificationError, InvalidCheckpoint, InvalidTimestamp, InvalidKey,
              InvalidManifest, InvalidCertificate)
@@ -51,8 +53,13 @@ class Run:
     times: dict[int, str] = field(default_factory=dict)  # checkpoint size -> verified time
     stamped: dict[int, str] = field(default_factory=dict)  # the same, once consistent
     events: dict[int, CustodyEvent] = field(default_factory=dict)  # proven events
+    failed: int = 0  # failed findings, listed or not
 
     def add(self, subject: str, check: str, outcome: FindingOutcome, detail: str = "") -> None:
+        if outcome == FAILED:
+            self.failed += 1
+            if self.failed > MAX_FAILED:
+                return
         self.findings.append(Finding(subject=subject, check=check, outcome=outcome,
                                      detail=detail))
 
@@ -68,6 +75,14 @@ class Run:
         else:
             result.passed = True
             self.add(subject, check, PASSED, result.detail)
+
+    def finish(self) -> list[Finding]:
+        """The findings, the failures beyond ``MAX_FAILED`` counted in one more."""
+        if self.failed > MAX_FAILED:
+            self.findings.append(Finding(
+                subject="package", check="findings", outcome=FAILED,
+                detail=f"and {self.failed - MAX_FAILED} more failed checks, not listed"))
+        return self.findings
 
     def read(self, name: str) -> bytes:
         self.accounted.add(name)

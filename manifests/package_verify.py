@@ -39,7 +39,7 @@ def verify_package(package: Package, *, trust_roots: Sequence[bytes],
     """
     # Steps (each records findings; nothing stops at the first failure):
     # (1) the bag: every file the manifests list is there with its SHA-256, nothing
-    #     unlisted, Payload-Oxum agrees;
+    #     unlisted, Payload-Oxum agrees, no file shared with one outside by a hard link;
     # (2) the public key parses (and is the expected one); the package index is
     #     signed by it;
     # (3) the checkpoint is a signed note by that key under its origin, the index's;
@@ -71,7 +71,7 @@ def verify_package(package: Package, *, trust_roots: Sequence[bytes],
 
     # (6) captures, report, key; (7) unexplained files
     check_contents(run)
-    return run.findings
+    return run.finish()
 
 
 def _check_bag(run: Run) -> None:
@@ -91,6 +91,9 @@ def _check_bag(run: Run) -> None:
             if name not in package.tag_manifest and not re.fullmatch(r"tagmanifest-\w+\.txt",
                                                                      name):
                 run.add(name, "fixity", FAILED, f"not listed in {TAG_MANIFEST} (added?)")
+    for name, links in sorted(package.linked.items()):
+        run.add(name, "fixity", FAILED, f"has {links} hard links: a file outside the package "
+                "shares its bytes and can change them")
     oxum = package.info.get("Payload-Oxum")
     payload = [size for name, size in package.files.items() if name.startswith("data/")]
     actual = f"{sum(payload)}.{len(payload)}"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.disk import mount_tmpfs, unmount
 from tests.support.fixture_site import FixtureSite, Media, make_media
 from tests.support.tsa import LocalTsa, TsaKeys, make_tsa_keys
+
+if TYPE_CHECKING:
+    from tests.support.evidence import Built
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +84,14 @@ def rogue_tsa(rogue_tsa_keys: TsaKeys) -> Iterator[LocalTsa]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, media: Media,
+          tsa_keys: TsaKeys) -> Iterator[Built]:
+    """Report A's evidence package, folder and ZIP (tests/support/evidence.py), built once
+    per module that asks for it: slow, so only tests marked ``slow`` do."""
+    from tests.support.evidence import built_packages  # imports the application: only here
+
+    with built_packages(tmp_path_factory.mktemp("export"), media, tsa_keys) as packages:
+        yield packages

@@ -2,7 +2,7 @@
 
 One error boundary (``main``) turns ``PreserverError`` into a one-line message
 and its exit code (2 bad input, 1 failed check or run); ``--verbose`` shows the
-traceback.
+traceback. ``verify PACKAGE`` alone exits 3 when no check failed but some were not done.
 """
 
 from __future__ import annotations
@@ -294,7 +294,8 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
            key_id: Annotated[str | None, typer.Option("--key-id", help="The archive's key id (hex) the package must be signed with.")] = None,
            as_json: JsonOpt = False) -> None:
     """Re-hash every blob and check every manifest and signature; with PACKAGE, verify an
-    exported evidence package instead. Exit 1 on any failure."""
+    exported evidence package instead. Exit 1 on any failure; with PACKAGE, exit 3 when
+    every check passed but some were not done (the key not pinned with --key-id)."""
     from manifests import FindingOutcome
 
     findings: list[Any]
@@ -318,6 +319,13 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
         render.verify_result(out, findings)
     if failed:
         raise IntegrityError(f"verification failed: {len(failed)} check(s) failed")
+    skipped = [f for f in findings if f.outcome == FindingOutcome.NOT_CHECKED]
+    if package is not None and skipped:  # as data/verify_package.py: not "verified"
+        pin = any(f.check == "pin" for f in skipped)
+        err.print(f"[yellow]incomplete:[/] no check failed, but {len(skipped)} not checked"
+                  + (": the key was not checked (give --key-id)" if pin else ""),
+                  highlight=False)
+        raise typer.Exit(3)
 
 
 @app.command()

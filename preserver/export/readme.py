@@ -145,10 +145,14 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
     add("```sh\npython3 -m venv /tmp/verify-env && /tmp/verify-env/bin/pip install cryptography\n"
         f"/tmp/verify-env/bin/python {layout.VERIFIER} . --tsa-roots YOUR-TSA-ROOTS.pem "
         f"--key-id {key_id}\n```\n")
-    add("It exits 0 only when every check passed, 1 when one failed, and 3 when a check "
-        "could not be done (no `--key-id`: anyone could build a package that passes under a "
-        "key of their own; no `--tsa-roots` or no openssl: the time is unproven). It is "
-        "short: read it before you trust it. The events:\n")
+    add("It exits 0 only when every check passed; 1 when one failed (a file the signed "
+        "index does not name, a hard link to a file outside the package, a file that cannot "
+        "be parsed); 2 when the package cannot be opened safely (a symbolic link, FIFO or "
+        "device in it, folders nested too deep, too many files); and 3 when no check failed "
+        "but one could not be done (no `--key-id`: anyone could build a package that passes "
+        "under a key of their own; no `--tsa-roots` or no openssl: the time is unproven). "
+        "`preserver verify` exits with the same codes. It is short: read it before you trust "
+        "it. The events:\n")
     add("| leaf | action | subject | time |\n|---|---|---|---|")
     for e in events:
         add(f"| {e.seq} | {e.action} | `{_cell(e.subject)}` | {rfc3339(e.time)} |")

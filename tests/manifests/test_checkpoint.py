@@ -230,6 +230,7 @@ B64_ROOT = base64.b64encode(ROOT).decode()
     (f"{ORIGIN}\n1_0\n{B64_ROOT}\n".encode(), "'1_0' is not a decimal"),
     (f"{ORIGIN}\n\u0664\u0662\n{B64_ROOT}\n".encode(), "is not a decimal"),
     (f"{ORIGIN}\n{2**64}\n{B64_ROOT}\n".encode(), "outside 0..2\\*\\*64-1"),
+    (f"{ORIGIN}\n{'9' * 5000}\n{B64_ROOT}\n".encode(), "tree size has 5000 digits"),
     (f"{ORIGIN}\n42\n{B64_ROOT[:-2]}!=\n".encode(), "root hash is not base64"),
     (f"{ORIGIN}\n42\n{B64_ROOT[:-1]}\n".encode(), "root hash is not base64"),
     (f"{ORIGIN}\n42\n{B64_ROOT[:-2]}J=\n".encode(), "root hash is not canonical base64"),
@@ -242,7 +243,7 @@ B64_ROOT = base64.b64encode(ROOT).decode()
     (b"\xff\n42\n" + B64_ROOT.encode() + b"\n", "not UTF-8"),
     (f"{ORIGIN}\n42\n\u00e9{B64_ROOT[1:]}\n".encode(), "root hash is not base64"),
 ], ids=["two_lines", "size_leading_zero", "size_negative",
-        "size_plus", "size_underscore", "size_arabic_digits", "size_above_uint64",
+        "size_plus", "size_underscore", "size_arabic_digits", "size_above_uint64", "size_5000_digits",
         "root_bad_base64", "root_unpadded", "root_noncanonical_base64", "root_31_bytes",
         "root_33_bytes", "empty_extension_line", "empty_origin", "origin_not_utf8",
         "root_not_ascii"])

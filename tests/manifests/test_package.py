@@ -8,17 +8,13 @@ cannot be opened as a package exits 2."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import bagit
 import httpx
@@ -35,7 +31,6 @@ from manifests import (
     canonical_json,
     inclusion_proof,
     leaf_hash,
-    load_or_create_signing_key,
     parse_canonical,
     sign,
     sign_checkpoint,
@@ -46,84 +41,16 @@ from manifests import (
 from manifests.package_layout import InclusionProof, PackageIndex
 from manifests.signing import key_id, public_key_pem
 from preserver.archive import open_archive
-from preserver.capture.run import run_jobs
 from preserver.config import load_config
 from preserver.custody.events import record_event
-from preserver.custody.ledger import make_checkpoint
 from preserver.db.models import Event
 from preserver.errors import IntegrityError
 from preserver.export.package import export_package
-from preserver.ingest.report import ingest_report
 from tests.support.cli import run_cli
-from tests.support.fixture_site import FixtureSite, Media, html_page
+from tests.support.evidence import Built
 from tests.support.tsa import LocalTsa, TsaKeys
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass(frozen=True, kw_only=True)
-class Built:
-    tmp: Path
-    config: Path  # the archive's config file
-    pkg: Path  # report A's package, a folder
-    zip: Path  # report A's package, a ZIP
-    roots: Path  # the trusted TSA root
-    key_id: str
-    b_url: str  # cited by report B only
-    b_key: str
-    b_sha256: str
-    b_name: str
-
-
-def _write_config(path: Path, data_dir: Path, tsa_url: str, roots: Path) -> Path:
-    path.write_text(
-        f'data_dir = "{data_dir}"\noperator = "test-archivist"\n'
-        '[capture]\ntimeout = "20s"\nmax_attempts = 1\n'
-        '[network]\nallow_networks = ["127.0.0.1/32"]\n'
-        f'[custody]\ntsa_urls = ["{tsa_url}"]\ntsa_roots = "{roots}"\n', encoding="utf-8")
-    return path
-
-
-async def _preserve(config: Path, *reports: Path) -> None:
-    async with open_archive(load_config(config, env={})) as archive:
-        for report in reports:
-            await ingest_report(archive, report)
-            await run_jobs(archive)
-            await make_checkpoint(archive)
-
-
-async def _export(config: Path, report: str, out: Path, *, zip: bool = False) -> Any:
-    async with open_archive(load_config(config, env={})) as archive:
-        return await export_package(archive, report=report, out=out, zip=zip)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, media: Media,
-          tsa_keys: TsaKeys) -> Iterator[Built]:
-    tmp = tmp_path_factory.mktemp("export")
-    site, tsa = FixtureSite.start(), LocalTsa.start(tsa_keys)
-    try:
-        a1 = site.add_file("/a/clip.mp4", media.mp4, "video/mp4")
-        a2 = site.add_file("/a/clip-b.mp4", media.mp4_b, "video/mp4")
-        b = site.add_bytes("/secret-b/statement.html",
-                           html_page(title="B", body="<p>statement</p>"), "text/html")
-        roots = tmp / "roots.pem"
-        roots.write_bytes(tsa_keys.root_pem)
-        config = _write_config(tmp / "config.toml", tmp / "archive", tsa.url, roots)
-        report_a, report_b = tmp / "douma-a.txt", tmp / "other-b.txt"
-        report_a.write_text(f"1- الضحية الأولى\n{a1}\n2- الضحية الثانية\n{a2}\n",
-                            encoding="utf-8")
-        report_b.write_text(f"1- شاهد\n{b}\n", encoding="utf-8")
-        asyncio.run(_preserve(config, report_a, report_b))
-        asyncio.run(_export(config, "douma-a.txt", tmp / "pkg"))
-        asyncio.run(_export(config, "douma-a.txt", tmp / "pkg.zip", zip=True))
-        yield Built(tmp=tmp, config=config, pkg=tmp / "pkg", zip=tmp / "pkg.zip", roots=roots,
-                    key_id=load_or_create_signing_key(tmp / "archive" / "keys").key_id,
-                    b_url=b, b_key=f"web:{b}", b_sha256=hashlib.sha256(
-                        report_b.read_bytes()).hexdigest(), b_name=report_b.name)
-    finally:
-        site.close()
-        tsa.close()
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -222,7 +149,8 @@ def test_verify_md_names_the_real_files_and_commands(built: Built) -> None:
                      "data/custody/checkpoint.1.tsr"),
                     "-untrusted data/custody/tsa-1.pem",
                     "openssl pkeyutl -verify -pubin -inkey data/custody/public-key.pem -rawin",
-                    "python data/verify_package.py . --tsa-roots"):
+                    "python data/verify_package.py . --tsa-roots",
+                    "2 when the package cannot be opened safely", "3 when no check failed"):
         assert command in text
     for folder in captures(built.pkg):
         assert str((folder / "manifest.json").relative_to(built.pkg)) in text
@@ -286,7 +214,7 @@ def test_standalone_script_imports_only_stdlib_and_cryptography() -> None:
 
 def test_zip_round_trip(built: Built,
                         tmp_path: Path) -> None:
-    code, findings = verify(built, built.zip)
+    code, findings = verify(built, built.zip, "--key-id", built.key_id)
     assert code == 0, [f for f in findings if f["outcome"] == "failed"]
     with zipfile.ZipFile(built.zip) as zf:
         assert {n.split("/", 1)[0] for n in zf.namelist()} == {"pkg"}
@@ -776,10 +704,14 @@ def test_standalone_script_checks_the_signed_index(
 
 def test_preserver_verify_reports_an_unpinned_key_as_not_checked(
         built: Built) -> None:
+    """Exit 3, as data/verify_package.py: no check failed, but the key was not checked."""
     code, findings = verify(built, built.pkg)
     pin = [f for f in findings if f["check"] == "pin"]
-    assert code == 0 and pin and pin[0]["outcome"] == "not_checked"
+    assert code == 3 and pin and pin[0]["outcome"] == "not_checked"
     assert "not pinned" in pin[0]["detail"]
+    assert not [f for f in findings if f["outcome"] == "failed"]
+    done = run_cli("verify", str(built.pkg), "--tsa-roots", str(built.roots))
+    assert done.code == 3 and "the key was not checked (give --key-id)" in done.stderr
 
 
 def test_standalone_script_never_reads_outside_the_package(

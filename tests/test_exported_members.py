@@ -112,6 +112,7 @@ EXPORTED = {
         "platform_host",
         "platform_url",
         "probe",
+        "process_start",
         "scrub_userinfo",
         "without_userinfo",
         "youtube_watch_url",

@@ -13,6 +13,7 @@ from workers._media_whole import find_ffprobe
 from workers.capture import capture
 from workers.classify import Classified, classify
 from workers.errors import AddressRefused, CaptureFailed, StoreFailed, WorkerError
+from workers.lifetime import process_start
 from workers.limits import HostLimiter, host_group
 from workers.net import make_client
 from workers.platforms import (
@@ -67,6 +68,7 @@ __all__ = [
     "platform_host",
     "platform_url",
     "probe",
+    "process_start",
     "scrub_userinfo",
     "without_userinfo",
     "youtube_watch_url",

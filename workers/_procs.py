@@ -23,6 +23,11 @@ applied when the context is first created.
    group gets SIGTERM, then SIGKILL. Exits are seen on the process sentinel
    (``add_reader``), never by polling;
 5. no answer at all is ``CaptureFailed`` naming the exit code.
+
+Every child runs through ``_child_main``: it dies with its parent (the forkserver,
+which exits when the process that started it dies) and so does every program it
+starts (``workers.lifetime``). A ``kill -9`` of the preserver process leaves no
+capture downloading.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import functools
 import importlib.machinery
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
@@ -43,6 +49,7 @@ from multiprocessing.process import BaseProcess
 from typing import TypeVar
 
 from workers.errors import CaptureFailed
+from workers.lifetime import children_die_with_this_process, die_with_parent, process_start
 
 __all__ = ["PRELOAD", "context", "run_child"]
 
@@ -120,7 +127,10 @@ async def run_child(
     """
     ctx = context()
     read_conn, write_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=target, args=(*args, write_conn), name=name, daemon=True)
+    owner = os.getpid()
+    proc = ctx.Process(target=_child_main,
+                       args=(owner, process_start(owner), target, *args, write_conn),
+                       name=name, daemon=True)
     answered = False
     try:
         async with asyncio.timeout(timeout):
@@ -138,6 +148,43 @@ async def run_child(
     if not answered:
         raise CaptureFailed(f"{what} ended without a result (exit code {exitcode})")
     return result
+
+
+# A child whose owner died before it could ask to follow its parent exits with this.
+ORPHANED_EXIT = 70
+
+
+def _child_main(owner: int, owner_start: int | None, target: Callable[..., None],
+                *args: object) -> None:
+    """In the child: die with the parent, make every program started here die with us,
+    then run ``target(*args)``.
+
+    The parent is the forkserver, which outlives ``owner`` (the process that asked for
+    this child) only until it reads end-of-file on its pipe from it. The death signal
+    covers a parent that dies after the request; an owner already gone (or its pid
+    reused: the start time differs) is checked right after it, and the child exits.
+    """
+    _release_forkserver()
+    if die_with_parent() and process_start(owner) != owner_start:
+        os._exit(ORPHANED_EXIT)
+    children_die_with_this_process()
+    target(*args)
+
+
+def _release_forkserver() -> None:
+    """Let the forkserver exit when the process that started it dies, this child running.
+
+    The server exits on end-of-file from its "alive" pipe, and CPython hands each
+    child a copy of that pipe's write end (``_forkserver_alive_fd``): any running
+    child kept the server, and so itself (its parent), alive after a ``kill -9`` of
+    the owner. A child starts no processes through the server, so it closes its copy.
+    """
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int) and multiprocessing.parent_process() is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
 async def _start(proc: BaseProcess) -> None:

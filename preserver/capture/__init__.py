@@ -16,12 +16,19 @@ from preserver._lazy import exports
 
 if TYPE_CHECKING:
     from preserver.capture.record import JobRecord, build_manifest, record_result
-    from preserver.capture.run import CaptureWorker, JobEvent, RunSummary, run_jobs
+    from preserver.capture.run import (
+        CaptureWorker,
+        JobEvent,
+        RecoveredRun,
+        RunSummary,
+        run_jobs,
+    )
 
 __all__ = [
     "CaptureWorker",
     "JobEvent",
     "JobRecord",
+    "RecoveredRun",
     "RunSummary",
     "build_manifest",
     "record_result",

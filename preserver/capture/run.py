@@ -13,17 +13,24 @@
   waits in ``retry`` for the next run (or ``serve``). A full, read-only or failing
   disk (``workers.StoreFailed``) is one: nothing of the attempt is kept.
 - ``stop`` (an event) ends claiming; running jobs get ``grace`` seconds.
+- Each run records itself (``preserver.db.runs``) and renews a heartbeat; its jobs
+  and work directories (``tmp/job-<id>-<run>-<hex>``) name it. A run first requeues
+  the jobs of every run known dead and removes that run's work directories, and
+  says so (``RecoveredRun``, to ``progress`` and the log). Jobs claimed before runs
+  were recorded still wait for ``timeout`` + ``STALE_MARGIN``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 
@@ -31,9 +38,9 @@ from preserver.archive import Archive
 from preserver.capture.record import JobRecord, record_result
 from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339
-from preserver.db import queue
+from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
-from preserver.db.queue import ClaimedJob
+from preserver.db.queue import ClaimedJob, DeadRun
 from preserver.errors import PreserverError
 from preserver.net import http_client
 from workers import (
@@ -51,7 +58,8 @@ log = logging.getLogger(__name__)
 
 # A run waits for retries due within this many seconds; later ones are left for the next run.
 MAX_WAIT_SECONDS = 120.0
-# A job still "running" this long after the job time limit was left by a crashed run.
+# A job still "running" this long after the job time limit, claimed by a run that did not
+# record itself (an older preserver), was left by a crashed run.
 STALE_MARGIN = timedelta(minutes=10)
 
 
@@ -65,6 +73,21 @@ class JobEvent:
     retry_in: float | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecoveredRun:
+    """A dead run found at the start of this one: its jobs requeued, its work removed."""
+
+    run: DeadRun
+    work_dirs: int  # work directories of it removed from tmp/
+
+    @property
+    def message(self) -> str:
+        jobs, dirs = len(self.run.job_ids), self.work_dirs
+        return (f"requeued {jobs} job{'s' if jobs != 1 else ''} of run {self.run.label} "
+                f"({self.run.reason}) and removed its {dirs} work "
+                f"director{'ies' if dirs != 1 else 'y'}")
+
+
 @dataclass(kw_only=True)
 class RunSummary:
     jobs: int = 0
@@ -73,14 +96,15 @@ class RunSummary:
     failed: int = 0
     retrying: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    recovered: list[RecoveredRun] = field(default_factory=list)
 
 
-Progress = Callable[[JobEvent], None]
+Progress = Callable[[JobEvent | RecoveredRun], None]
 
 
-def _job(archive: Archive, claimed: ClaimedJob) -> CaptureJob:
+def _job(archive: Archive, claimed: ClaimedJob, run_id: str) -> CaptureJob:
     cfg = archive.config
-    work_dir = cfg.tmp_dir / f"job-{claimed.id}-{uuid.uuid4().hex[:12]}"
+    work_dir = cfg.tmp_dir / f"job-{claimed.id}-{run_id}-{uuid.uuid4().hex[:8]}"
     work_dir.mkdir(parents=True)
     return CaptureJob(
         job_id=claimed.id,
@@ -99,6 +123,14 @@ def _job(archive: Archive, claimed: ClaimedJob) -> CaptureJob:
         ffmpeg=archive.ffmpeg(),
         cache_dir=cfg.data_dir / "cache" / "yt-dlp",
     )
+
+
+def _remove_work_dirs(tmp_dir: Path, run_id: str) -> int:
+    """Remove the work directories of run ``run_id``; returns how many there were."""
+    found = [d for d in tmp_dir.glob(f"job-*-{run_id}-*") if d.is_dir()]
+    for work_dir in found:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return len(found)
 
 
 def _failure(message: str, *, transient: bool) -> CaptureResult:
@@ -122,6 +154,8 @@ class CaptureWorker:
         self.summary = RunSummary()
         self.attempts: Counter[int] = Counter()  # attempts in this run, per job
         self.per_host: Counter[str] = Counter()  # jobs under way, per politeness group
+        self.me = runs.this_process()
+        self.run_id = ""  # recorded by ``run``
 
     def stop(self) -> None:
         """Claim nothing more; running jobs get ``grace`` seconds, then are cancelled."""
@@ -131,17 +165,50 @@ class CaptureWorker:
         """Process due jobs until none is left (or ``stop``)."""
         cfg = self.archive.config.capture
         async with self.archive.db.session() as session:
+            self.run_id = await runs.start_run(session, self.me)
+        async with self.archive.db.session() as session:
+            dead = await queue.requeue_dead_runs(session, me=self.me)
             await queue.requeue_stale(session, older_than=timedelta(seconds=cfg.timeout + 60)
                                       + STALE_MARGIN)
             await queue.release_retries(session, due_only=not self.retry_everything)
+        for run in dead:
+            self._recovered(run)
         self.http = http_client(self.archive.config.network, timeout=cfg.socket_timeout)
+        beat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.run_id}")
         try:
             await self._loop()
             await self.pool.close(self.grace)  # stopped: running jobs get the grace
         finally:
             await self.pool.close(0)  # an error, a cancellation: at once; recordings drained
             await self.http.aclose()
+            beat.cancel()
+            await self._end()
         return self.summary
+
+    def _recovered(self, run: DeadRun) -> None:
+        recovered = RecoveredRun(run=run, work_dirs=_remove_work_dirs(self.archive.config.tmp_dir,
+                                                                      run.run_id))
+        log.info("%s", recovered.message)
+        self.summary.recovered.append(recovered)
+        if self.progress:
+            self.progress(recovered)
+
+    async def _heartbeat(self) -> None:
+        """Renew this run's lease while it runs (what other machines go by)."""
+        while True:
+            await asyncio.sleep(runs.HEARTBEAT.total_seconds())
+            try:
+                async with self.archive.db.session() as session:
+                    await runs.heartbeat(session, self.run_id)
+            except PreserverError:  # the next beat may get through; the lease is generous
+                log.debug("heartbeat of run %s not recorded", self.run_id, exc_info=True)
+
+    async def _end(self) -> None:
+        try:
+            async with self.archive.db.session() as session:
+                await runs.end_run(session, self.run_id, claimed=bool(self.per_host))
+        except PreserverError:  # on this machine its process is checked instead
+            log.debug("end of run %s not recorded", self.run_id, exc_info=True)
 
     async def _loop(self) -> None:
         cfg = self.archive.config.capture
@@ -164,7 +231,7 @@ class CaptureWorker:
         limit = self.archive.config.capture.per_host
         busy = frozenset(h for h, n in self.per_host.items() if n >= limit)
         async with self.archive.db.session() as session:
-            return await queue.claim(session, exclude_hosts=busy)
+            return await queue.claim(session, exclude_hosts=busy, run_id=self.run_id)
 
     async def _wait_for_retries(self) -> bool:
         """Sleep until the next retry is due; False when none is due within ``max_wait``."""
@@ -186,7 +253,7 @@ class CaptureWorker:
         local, may_retry = True, False  # a failure of this machine, not about the link
         io_failure = False  # this machine's storage failed (full, read-only, failing disk)
         try:
-            job = _job(self.archive, claimed)
+            job = _job(self.archive, claimed, self.run_id)
             result = await asyncio.wait_for(capture(job, self.archive.store, self.http),
                                             timeout=cfg.timeout + 60)
             local, may_retry = False, True

@@ -58,11 +58,16 @@ def ingest_result(console: Console, result: Any) -> None:
 async def with_run_progress(console: Console, archive: Archive, total: int,
                             run_jobs: Callable[..., Awaitable[T]]) -> T:
     """Run ``run_jobs`` under a progress bar of ``total`` jobs (queued, retrying, running)."""
+    from preserver.capture.run import RecoveredRun
+
     with _progress(console) as bar:
         task = bar.add_task("capturing", total=total or None, current="")
         active: set[str] = set()
 
         def on_event(event: Any) -> None:
+            if isinstance(event, RecoveredRun):  # a dead run's jobs, back in the queue
+                console.print(esc(event.message), highlight=False)
+                return
             if event.result is None:
                 active.add(event.target_key)
             else:

@@ -1,5 +1,6 @@
 """The database layer: the async engine and its Alembic migrations, the table
-models, and the job queue's named operations (``queue``).
+models, and the job queue's named operations (``queue``), and the capture runs that claim jobs
+(``runs``: who claimed a job, and whether that process still lives).
 
 Nothing here knows about captures or audits beyond the rows they write; ORM objects
 never leave ``preserver``.
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
         Job,
         JobState,
         Report,
+        Run,
         Target,
         utc_now,
     )
-    from preserver.db.queue import ClaimedJob
+    from preserver.db.queue import ClaimedJob, DeadRun
 
 __all__ = [
     "AvailabilityCheck",
@@ -40,10 +42,12 @@ __all__ = [
     "Citation",
     "ClaimedJob",
     "Database",
+    "DeadRun",
     "Event",
     "Job",
     "JobState",
     "Report",
+    "Run",
     "Target",
     "is_sqlite",
     "make_engine",

@@ -111,9 +111,30 @@ class Job(SQLModel, table=True):
     attempts: int = 0
     run_after: datetime = Field(sa_column=_time())
     claimed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    run_id: str | None = Field(default=None, max_length=32, index=True)  # the run that claimed it
     last_error: str | None = None
     created_at: datetime = Field(sa_column=_time())
     updated_at: datetime = Field(sa_column=_time())
+
+
+class Run(SQLModel, table=True):
+    """One capture run (``preserver run``, a ``serve`` capture job) and the process it
+    lives in, so that a later run can tell whether the jobs it claimed are still being
+    worked on (``preserver.db.runs``)."""
+
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True, max_length=32)  # random hex; names its work directories
+    host: str  # the host name
+    # boot id and pid namespace: runs with this one's can be looked up in /proc; "" unknown
+    machine: str
+    pid: int
+    # /proc/<pid>/stat starttime: a reused pid is another process
+    process_start: int | None = Field(default=None,
+                                      sa_column=sa.Column(sa.BigInteger(), nullable=True))
+    started_at: datetime = Field(sa_column=_time())
+    heartbeat_at: datetime = Field(sa_column=_time())  # the lease, renewed while it runs
+    ended_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
 
 
 class Capture(SQLModel, table=True):

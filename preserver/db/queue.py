@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.db.models import Job, JobState, Target, utc_now
+from preserver.db.models import Job, JobState, Run, Target, utc_now
+from preserver.db.runs import RunIdentity, dead_reason
 
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
 # ``__table__`` at class creation but does not declare it, so mypy cannot see it.
@@ -64,9 +65,11 @@ def add_job(
 
 
 async def claim(
-    session: AsyncSession, *, exclude_hosts: frozenset[str] = frozenset(), now: datetime | None = None
+    session: AsyncSession, *, exclude_hosts: frozenset[str] = frozenset(),
+    now: datetime | None = None, run_id: str | None = None,
 ) -> ClaimedJob | None:
-    """Atomically take the next due job (highest priority, then oldest), skipping busy hosts."""
+    """Atomically take the next due job (highest priority, then oldest), skipping busy hosts,
+    for the run ``run_id`` (``preserver.db.runs``)."""
     now = now or utc_now()
     jobs = _JOBS
     pick = (
@@ -82,7 +85,7 @@ async def claim(
     stmt = (
         sa.update(jobs)
         .where(jobs.c.id == pick.scalar_subquery(), jobs.c.state == JobState.QUEUED)
-        .values(state=JobState.RUNNING, claimed_at=now, updated_at=now,
+        .values(state=JobState.RUNNING, claimed_at=now, updated_at=now, run_id=run_id,
                 attempts=jobs.c.attempts + 1)
         .returning(jobs.c.id, jobs.c.kind, jobs.c.target_id, jobs.c.host, jobs.c.attempts)
     )
@@ -106,13 +109,52 @@ async def finish(session: AsyncSession, job_id: int, *, state: JobState, error: 
     await session.execute(sa.update(_JOBS).where(_JOBS.c.id == job_id).values(**values))
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeadRun:
+    """A run found dead, and its jobs that went back to the queue."""
+
+    run_id: str
+    label: str  # host:pid
+    reason: str  # "no longer running", "no heartbeat for 412 s", ...
+    job_ids: tuple[int, ...]
+
+
+async def requeue_dead_runs(session: AsyncSession, *, me: RunIdentity,
+                            now: datetime | None = None) -> list[DeadRun]:
+    """The ``running`` jobs of every run known dead (``runs.dead_reason``) go back to the
+    queue at once; the run is marked ended. Jobs of runs that may be alive stay."""
+    now = now or utc_now()
+    jobs = _JOBS
+    holders = sa.select(jobs.c.run_id).where(jobs.c.state == JobState.RUNNING,
+                                             jobs.c.run_id.is_not(None)).distinct()
+    found: list[DeadRun] = []
+    for run in (await session.scalars(sa.select(Run).where(col(Run.id).in_(holders)))).all():
+        reason = dead_reason(run, me=me, now=now)
+        if reason is None:
+            continue
+        requeued = await session.execute(
+            sa.update(jobs).where(jobs.c.run_id == run.id, jobs.c.state == JobState.RUNNING)
+            .values(state=JobState.QUEUED, run_after=now, updated_at=now,
+                    last_error=f"interrupted: run {run.host}:{run.pid} {reason}; requeued")
+            .returning(jobs.c.id))
+        if run.ended_at is None:
+            run.ended_at = now
+        ids = tuple(sorted(requeued.scalars().all()))
+        if ids:  # another run may have requeued them first
+            found.append(DeadRun(run_id=run.id, label=f"{run.host}:{run.pid}", reason=reason,
+                                 job_ids=ids))
+    return found
+
+
 async def requeue_stale(session: AsyncSession, *, older_than: timedelta) -> int:
-    """Jobs left ``running`` by a crashed run go back to the queue. Returns how many."""
+    """Jobs left ``running`` by a run that did not record itself (claimed before runs were
+    recorded) go back to the queue once ``older_than`` has passed. Returns how many."""
     cutoff = utc_now() - older_than
     jobs = _JOBS
     result = await session.execute(
         sa.update(jobs)
-        .where(jobs.c.state == JobState.RUNNING, jobs.c.claimed_at < cutoff)
+        .where(jobs.c.state == JobState.RUNNING, jobs.c.claimed_at < cutoff,
+               jobs.c.run_id.is_(None))
         .values(state=JobState.QUEUED, updated_at=utc_now(), last_error="interrupted; requeued")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -39,6 +39,8 @@ URL — line, character offset, the raw URL as written, and a *label*.
 
 Lines are the items of ``text.split("\\n")``, numbered from 1; offsets are
 0-based indexes into ``text``. Work is linear in the text's length.
+``iter_links(text)`` yields the same citations one at a time, holding one line
+at once, so a report of a million links is never a million objects.
 
 >>> [(f.line, f.label, f.url) for f in extract_links("5- سمير\\nyoutu.be/u7qI99N8OM8")]
 [(2, '5- سمير', 'https://youtu.be/u7qI99N8OM8')]
@@ -50,6 +52,7 @@ import logging
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,7 +60,7 @@ from preserver.errors import InvalidURL
 from preserver.ingest.targets import MAX_URL_LENGTH, canonical_target
 from workers import cited_hosts, platform_host
 
-__all__ = ["FoundLink", "extract_links"]
+__all__ = ["FoundLink", "extract_links", "iter_links"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,25 +113,30 @@ class FoundLink:
 @dataclass(frozen=True)
 class _Line:
     text: str  # invisible controls removed
-    start: int  # offset of the line in the cleaned text
+    origin: int  # offset of the line in the original text
+    shifts: tuple[int, ...]  # per removed control, the offset in ``text`` it stood at
     links: tuple[tuple[int, int, str], ...]  # (start, end, url) within text
+
+    def offset(self, position: int) -> int:
+        """The original text's offset of ``text[position]``."""
+        return self.origin + position + bisect_right(self.shifts, position)
 
 
 def extract_links(text: str) -> list[FoundLink]:
     """All citations in ``text``, in document order (see the module docstring)."""
-    cleaned, shifts = _strip_invisible(text)
-    lines: list[_Line] = []
-    start = 0
-    for raw_line in cleaned.split("\n"):
-        lines.append(_Line(raw_line, start, tuple(_find_urls(raw_line))))
-        start += len(raw_line) + 1
-    found: list[FoundLink] = []
+    return list(iter_links(text))
+
+
+def iter_links(text: str) -> Iterator[FoundLink]:
+    """``extract_links`` one citation at a time: what is held at once is one line (and
+    the label it is under), not the text's lines or its links."""
     current: str | None = None  # label of the nearest entry or heading above
-    paragraph = 0  # index of the first line of the current paragraph
+    paragraph = 0  # offset in ``text`` of the first line of the current paragraph
     paragraph_label: str | None = None
-    for index, line in enumerate(lines):
+    looked = False  # for the paragraph's label: once per paragraph, found or not
+    for index, line in enumerate(_lines(text, 0)):
         if not line.text.strip():
-            paragraph, paragraph_label = index + 1, None
+            paragraph, looked = line.origin + len(line.text) + len(line.shifts) + 1, False
             continue
         own = _entry_or_heading(line)
         if own is not None:
@@ -137,38 +145,42 @@ def extract_links(text: str) -> list[FoundLink]:
             continue
         label = own or current
         if label is None:
-            if paragraph_label is None:
-                paragraph_label = _paragraph_label(lines, paragraph)
+            if not looked:
+                paragraph_label, looked = _paragraph_label(text, paragraph), True
             label = paragraph_label
         for begin, end, url in line.links:
             raw = line.text[begin:end]
-            position = line.start + begin
-            found.append(
-                FoundLink(
-                    line=index + 1,
-                    offset=position + bisect_right(shifts, position),
-                    raw_url=raw,
-                    url=url,
-                    label=label or raw,
-                    start_seconds=_start_seconds(url),
-                )
-            )
-    return found
+            yield FoundLink(line=index + 1, offset=line.offset(begin), raw_url=raw, url=url,
+                            label=label or raw, start_seconds=_start_seconds(url))
 
 
-def _strip_invisible(text: str) -> tuple[str, list[int]]:
-    """Text without invisible controls, and where its offsets shift (see ``bisect``).
+def _lines(text: str, start: int) -> Iterator[_Line]:
+    """The lines of ``text`` from offset ``start`` (a line's first character) on."""
+    while True:
+        end = text.find("\n", start)
+        raw = text[start:] if end < 0 else text[start:end]
+        cleaned, shifts = _strip_invisible(raw)
+        yield _Line(cleaned, start, shifts, tuple(_find_urls(cleaned)))
+        if end < 0:
+            return
+        start = end + 1
+
+
+def _strip_invisible(text: str) -> tuple[str, tuple[int, ...]]:
+    """Text without invisible controls, and where its offsets shift (see ``_Line.offset``).
 
     ``shifts`` holds, per removed character, the cleaned offset it stood at; a
     cleaned offset ``c`` is original offset ``c + bisect_right(shifts, c)``.
     """
+    if _INVISIBLE.search(text) is None:
+        return text, ()  # the common case: nothing to strip
     shifts: list[int] = []
     removed = 0
     for match in _INVISIBLE.finditer(text):
         width = match.end() - match.start()
         shifts.extend([match.start() - removed] * width)
         removed += width
-    return (_INVISIBLE.sub("", text) if shifts else text), shifts
+    return _INVISIBLE.sub("", text), tuple(shifts)
 
 
 def _find_urls(line: str) -> list[tuple[int, int, str]]:
@@ -281,10 +293,10 @@ def _label(text: str) -> str:
     return label
 
 
-def _paragraph_label(lines: list[_Line], first: int) -> str | None:
-    """The first words of the paragraph that starts at line ``first``."""
+def _paragraph_label(text: str, first: int) -> str | None:
+    """The first words of the paragraph whose first line starts at offset ``first``."""
     words: list[str] = []
-    for line in lines[first:]:
+    for line in _lines(text, first):
         if not line.text.strip():
             break
         words.extend(_without_links(line).split()[: _PARAGRAPH_WORDS - len(words)])

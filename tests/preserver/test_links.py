@@ -547,7 +547,7 @@ def test_random_text_never_raises_and_every_link_is_a_target() -> None:
 
 
 def test_public_names() -> None:
-    assert links_module.__all__ == ["FoundLink", "extract_links"]
+    assert links_module.__all__ == ["FoundLink", "extract_links", "iter_links"]
 
 
 def test_a_cited_url_too_long_to_capture_is_still_found() -> None:

@@ -51,6 +51,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
+# What str.splitlines splits on, besides "\n"; "\r\n" is one boundary.
+_LINE_BREAK = re.compile("\r\n?|[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -174,7 +176,16 @@ def decode_text(data: bytes) -> str:
     controls = sum(1 for _ in _CONTROL.finditer(text))
     if controls > max(8, len(text) // 100):
         raise InvalidReport(f"binary content ({controls} control characters), not a text report")
-    return "\n".join(text.splitlines())
+    return _normalize_newlines(text)
+
+
+def _normalize_newlines(text: str) -> str:
+    """``"\\n".join(text.splitlines())`` without a list of every line (a report may have
+    millions): each line boundary ``str.splitlines`` knows becomes ``"\\n"``, and a
+    boundary at the very end is dropped."""
+    if _LINE_BREAK.search(text) is not None:
+        text = _LINE_BREAK.sub("\n", text)
+    return text[:-1] if text.endswith("\n") else text
 
 
 def looks_like_text(head: bytes) -> bool:

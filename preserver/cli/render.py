@@ -53,6 +53,8 @@ def ingest_result(console: Console, result: Any) -> None:
         console.print(f"  skipped line {skipped.line}: {esc(repr(_clip(skipped.raw_url)))}: "
                       f"{esc(skipped.reason)}",
                       highlight=False)
+    if (more := result.skipped_count - len(result.skipped)) > 0:
+        console.print(f"  … and {more} more skipped links")
 
 
 async def with_run_progress(console: Console, archive: Archive, total: int,

@@ -11,6 +11,7 @@ claim the same job.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from sqlmodel import col, select
 from preserver.db.models import Job, JobState, Run, Target, utc_now
 from preserver.db.runs import RunIdentity, dead_reason
 
+CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
 # ``__table__`` at class creation but does not declare it, so mypy cannot see it.
 _JOBS: sa.Table = Job.__table__  # type: ignore[attr-defined]
@@ -62,6 +64,37 @@ def add_job(
     now = utc_now()
     session.add(Job(kind=kind, target_id=target_id, host=host, priority=priority, run_after=now,
                     created_at=now, updated_at=now))
+
+
+async def enqueue_many(
+    session: AsyncSession, hosts: Mapping[int, str], *, kind: str = "capture"
+) -> int:
+    """``enqueue`` for many targets (target id -> host) in a few statements: a job for
+    each that has none waiting or running. Returns how many were queued."""
+    waiting: set[int] = set()
+    ids = list(hosts)
+    for start in range(0, len(ids), CHUNK):
+        waiting.update(await session.scalars(
+            sa.select(_JOBS.c.target_id).where(
+                _JOBS.c.target_id.in_(ids[start:start + CHUNK]), _JOBS.c.kind == kind,
+                _JOBS.c.state.in_((JobState.QUEUED, JobState.RUNNING, JobState.RETRY)))))
+    fresh = {target_id: host for target_id, host in hosts.items() if target_id not in waiting}
+    await add_jobs(session, fresh, kind=kind)
+    return len(fresh)
+
+
+async def add_jobs(
+    session: AsyncSession, hosts: Mapping[int, str], *, kind: str = "capture", priority: int = 0
+) -> None:
+    """``add_job`` for many targets known to have none waiting (target id -> host): one
+    INSERT of many rows, no ORM objects."""
+    if not hosts:
+        return
+    now = utc_now()
+    await session.execute(sa.insert(_JOBS), [
+        {"kind": kind, "target_id": target_id, "host": host, "priority": priority,
+         "run_after": now, "created_at": now, "updated_at": now}
+        for target_id, host in hosts.items()])
 
 
 async def claim(

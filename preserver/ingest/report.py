@@ -2,13 +2,26 @@
 
 Ingesting the same report (same bytes) twice adds nothing. The report file
 itself is kept in the blob store, so an evidence package can carry it.
+
+A report is recorded in one transaction: its row, every citation, the new targets,
+their jobs and its ``report_ingested`` event are all there or, after an error or a
+crash, none of them. Within it the links stream from ``iter_links`` in batches of
+``BATCH``, written with multi-row INSERTs and no ORM object per link, so memory does not
+grow with the report's links; what is held to the end is the sorted list of its
+distinct target keys, which the custody event carries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -17,13 +30,19 @@ from preserver.custody.events import EventAction, record_event
 from preserver.db import queue
 from preserver.db.models import Capture, Citation, Report, Target, utc_now
 from preserver.errors import InvalidReport, InvalidURL, RunError
-from preserver.ingest.links import FoundLink, extract_links
+from preserver.ingest.links import FoundLink, iter_links
 from preserver.ingest.readers import ReportText, read_report
 from preserver.ingest.targets import TargetKey, canonical_target
-from storage import StorageError
+from storage import StorageError, StoredBlob
 from workers import host_group
 
-_CHUNK = 500  # keys per IN (...) lookup, well under SQLite's bound on parameters
+BATCH = 2_000  # citations written per round of statements
+LISTED = 100  # skipped links listed in a result; all of them are counted
+_CHUNK = 500  # keys per IN (...) lookup or INSERT, well under SQLite's bound on parameters
+# The core tables behind the models (SQLModel does not declare ``__table__`` to mypy).
+_TARGETS: sa.Table = Target.__table__  # type: ignore[attr-defined]
+_CITATIONS: sa.Table = Citation.__table__  # type: ignore[attr-defined]
+_CAPTURES: sa.Table = Capture.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,89 +61,169 @@ class IngestResult:
     targets: int  # distinct targets cited by this report
     new_targets: int
     queued: int
-    skipped: tuple[SkippedLink, ...]
+    skipped: tuple[SkippedLink, ...]  # the first LISTED
+    skipped_count: int  # all of them
 
 
-def _resolve(found: list[FoundLink]) -> tuple[list[tuple[FoundLink, TargetKey]], list[SkippedLink]]:
-    resolved: list[tuple[FoundLink, TargetKey]] = []
-    skipped: list[SkippedLink] = []
-    for link in found:
-        try:
-            resolved.append((link, canonical_target(link.url)))
-        except InvalidURL as exc:
-            skipped.append(SkippedLink(line=link.line, raw_url=link.raw_url, reason=str(exc)))
-    return resolved, skipped
+@dataclass(kw_only=True)
+class _Tally:
+    citations: int = 0
+    new_targets: int = 0
+    queued: int = 0
+    skipped: list[SkippedLink] = field(default_factory=list)
+    skipped_count: int = 0
+
+    def resolve(self, links: Iterable[FoundLink]) -> list[tuple[FoundLink, TargetKey]]:
+        """The links with their targets; those without one are counted (and listed) skipped."""
+        resolved: list[tuple[FoundLink, TargetKey]] = []
+        for link in links:
+            try:
+                resolved.append((link, canonical_target(link.url)))
+            except InvalidURL as exc:
+                self.skipped_count += 1
+                if len(self.skipped) < LISTED:
+                    self.skipped.append(SkippedLink(line=link.line, raw_url=link.raw_url,
+                                                    reason=str(exc)))
+        self.citations += len(resolved)
+        return resolved
 
 
-async def _has_complete_capture(session: AsyncSession, target_id: int) -> bool:
-    found = await session.scalar(
-        select(Capture.id)
-        .where(col(Capture.target_id) == target_id, col(Capture.state) == "complete")
-        .limit(1))
-    return found is not None
-
-
-async def _known_targets(session: AsyncSession, keys: list[str]) -> dict[str, Target]:
-    """The archive's targets among ``keys``, looked up in chunks (a report may cite 10,000)."""
-    found: dict[str, Target] = {}
-    for start in range(0, len(keys), _CHUNK):
-        rows = await session.scalars(
-            select(Target).where(col(Target.key).in_(keys[start:start + _CHUNK])))
-        found.update((t.key, t) for t in rows)
-    return found
+def _batches(text: str) -> Iterator[list[FoundLink]]:
+    links = iter_links(text)
+    while batch := list(islice(links, BATCH)):
+        yield batch
 
 
 async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report."""
     text: ReportText = read_report(path)
-    resolved, skipped = _resolve(extract_links(text.text))
-    try:
-        with path.open("rb") as fh:
-            blob = archive.store.put_stream(fh)
-    except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except StorageError as exc:
-        raise RunError(f"cannot store report {path}: {exc}") from exc
-
+    blob = _store(archive, path)
+    tally = _Tally()
     async with archive.db.session() as session:
         report = await session.scalar(select(Report).where(col(Report.sha256) == text.sha256))
         if report is not None:
-            distinct = {t.key for _, t in resolved}
-            return IngestResult(report=report.name, report_sha256=text.sha256,
-                                already_ingested=True, citations=len(resolved),
-                                targets=len(distinct), new_targets=0, queued=0,
-                                skipped=tuple(skipped))
+            assert report.id is not None
+            for batch in _batches(text.text):
+                tally.resolve(batch)
+            return _result(text, tally, already=True,
+                           targets=await _distinct_targets(session, report.id))
         now = utc_now()
         report = Report(name=text.name, sha256=text.sha256, size=text.size,
                         media_type=text.media_type, blob_sha256=blob.sha256, ingested_at=now)
         session.add(report)
         await session.flush()
         assert report.id is not None
-        cited = {key.key: key for _, key in resolved}  # distinct, in order of citation
-        known = await _known_targets(session, list(cited))
-        fresh = {k: Target(key=k, url=key.url, platform=key.platform, created_at=now,
-                           next_check_at=now) for k, key in cited.items() if k not in known}
-        session.add_all(fresh.values())
-        await session.flush()  # one multi-row INSERT: ids for the citations and jobs
-        targets = {k: known.get(k) or fresh[k] for k in cited}  # in order of citation
-        ids = {k: t.id for k, t in targets.items() if t.id is not None}
-        queued = 0
-        for k, target_id in ids.items():
-            host = host_group(cited[k].url)
-            if k in fresh:  # a new target has no capture and no job yet
-                queue.add_job(session, target_id=target_id, host=host)
-                queued += 1
-            elif not await _has_complete_capture(session, target_id) and await queue.enqueue(
-                    session, target_id=target_id, host=host):
-                queued += 1
-        session.add_all(Citation(report_id=report.id, target_id=ids[key.key],
-                                 line=link.line, offset=link.offset, raw_url=link.raw_url,
-                                 label=link.label, start_seconds=link.start_seconds)
-                        for link, key in resolved)
+        for batch in _batches(text.text):
+            await _record(session, report.id, tally.resolve(batch), tally, now)
+        keys = await _cited_keys(session, report.id)
         await record_event(session, action=EventAction.REPORT_INGESTED, subject=text.sha256,
                            operator=archive.operator,
                            details={"name": text.name, "sha256": text.sha256, "size": text.size,
-                                    "citations": len(resolved), "targets": sorted(targets)})
-        return IngestResult(report=text.name, report_sha256=text.sha256, already_ingested=False,
-                            citations=len(resolved), targets=len(targets),
-                            new_targets=len(fresh), queued=queued, skipped=tuple(skipped))
+                                    "citations": tally.citations, "targets": keys})
+        return _result(text, tally, already=False, targets=len(keys))
+
+
+def _store(archive: Archive, path: Path) -> StoredBlob:
+    try:
+        with path.open("rb") as fh:
+            return archive.store.put_stream(fh)
+    except OSError as exc:
+        raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except StorageError as exc:
+        raise RunError(f"cannot store report {path}: {exc}") from exc
+
+
+def _result(text: ReportText, tally: _Tally, *, already: bool, targets: int) -> IngestResult:
+    return IngestResult(report=text.name, report_sha256=text.sha256, already_ingested=already,
+                        citations=tally.citations, targets=targets,
+                        new_targets=tally.new_targets, queued=tally.queued,
+                        skipped=tuple(tally.skipped), skipped_count=tally.skipped_count)
+
+
+async def _record(session: AsyncSession, report_id: int,
+                  resolved: list[tuple[FoundLink, TargetKey]], tally: _Tally,
+                  now: datetime) -> None:
+    """One batch: its targets (new ones inserted and queued), their jobs, its citations."""
+    cited = {key.key: key for _, key in resolved}  # distinct, in order of citation
+    known, fresh = await _target_ids(session, cited, now)
+    tally.new_targets += len(fresh)
+    await queue.add_jobs(session, {fresh[k]: host_group(cited[k].url) for k in fresh})
+    captured = await _captured(session, list(known.values()))
+    # A cited target with no complete capture and no job waiting is queued again.
+    tally.queued += len(fresh) + await queue.enqueue_many(
+        session, {i: host_group(cited[k].url) for k, i in known.items() if i not in captured})
+    ids = known | fresh
+    await session.execute(sa.insert(_CITATIONS), [
+        {"report_id": report_id, "target_id": ids[key.key], "line": link.line,
+         "offset": link.offset, "raw_url": link.raw_url, "label": link.label,
+         "start_seconds": link.start_seconds} for link, key in resolved])
+
+
+async def _target_ids(session: AsyncSession, cited: dict[str, TargetKey], now: datetime
+                      ) -> tuple[dict[str, int], dict[str, int]]:
+    """The ids of the cited targets: those the archive had, and those inserted now.
+
+    A key another ingest inserted between our look-up and our INSERT is left alone by
+    ``ON CONFLICT DO NOTHING`` (SQLite, PostgreSQL) and counts as one the archive had.
+    """
+    known: dict[str, int] = {}
+    fresh: dict[str, int] = {}
+    keys = list(cited)
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        known.update(await _lookup(session, chunk))
+        rows = [{"key": k, "url": cited[k].url, "platform": cited[k].platform,
+                 "created_at": now, "next_check_at": now} for k in chunk if k not in known]
+        if not rows:
+            continue
+        inserted = await session.execute(
+            _insert_new(session).returning(_TARGETS.c.id, _TARGETS.c.key), rows)
+        fresh.update((key, target_id) for target_id, key in inserted.all())
+        if missing := [row["key"] for row in rows if row["key"] not in fresh]:
+            known.update(await _lookup(session, missing))
+    return known, fresh
+
+
+def _insert_new(session: AsyncSession) -> Any:
+    """INSERT INTO targets that skips a key already there, where the database can."""
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    if dialect == "postgresql":
+        return postgresql.insert(_TARGETS).on_conflict_do_nothing(index_elements=["key"])
+    if dialect == "sqlite":
+        return sqlite.insert(_TARGETS).on_conflict_do_nothing(index_elements=["key"])
+    return sa.insert(_TARGETS)
+
+
+async def _lookup(session: AsyncSession, keys: list[str]) -> dict[str, int]:
+    rows = await session.execute(
+        sa.select(_TARGETS.c.key, _TARGETS.c.id).where(_TARGETS.c.key.in_(keys)))
+    return {key: target_id for key, target_id in rows.all()}
+
+
+async def _captured(session: AsyncSession, ids: list[int]) -> set[int]:
+    """Those of the targets ``ids`` that have a complete capture."""
+    found: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        found.update(await session.scalars(
+            sa.select(_CAPTURES.c.target_id).where(
+                _CAPTURES.c.target_id.in_(ids[start:start + _CHUNK]),
+                _CAPTURES.c.state == "complete")))
+    return found
+
+
+async def _cited_keys(session: AsyncSession, report_id: int) -> list[str]:
+    """The report's distinct target keys, sorted (by code point, as ``sorted`` does)."""
+    rows = await session.stream_scalars(
+        sa.select(_TARGETS.c.key).distinct()
+        .join(_CITATIONS, _CITATIONS.c.target_id == _TARGETS.c.id)
+        .where(_CITATIONS.c.report_id == report_id))
+    keys = [key async for key in rows]
+    keys.sort()
+    return keys
+
+
+async def _distinct_targets(session: AsyncSession, report_id: int) -> int:
+    count = await session.scalar(
+        sa.select(sa.func.count(sa.distinct(_CITATIONS.c.target_id)))
+        .where(_CITATIONS.c.report_id == report_id))
+    return int(count or 0)

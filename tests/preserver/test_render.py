@@ -50,7 +50,8 @@ def test_ingest_and_verify_lines_print_hostile_text_literally() -> None:
     console, buf = _console()
     render.ingest_result(console, SimpleNamespace(
         already_ingested=False, report="r[/].txt", citations=1, targets=1, new_targets=1,
-        queued=1, skipped=[SimpleNamespace(line=1, raw_url="http://[/]", reason=HOSTILE)]))
+        queued=1, skipped=[SimpleNamespace(line=1, raw_url="http://[/]", reason=HOSTILE)],
+        skipped_count=1))
     render.verify_result(console, [SimpleNamespace(outcome="failed", subject="blob [/]",
                                                    check="fixity", detail=HOSTILE)])
     out = buf.getvalue()

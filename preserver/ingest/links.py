@@ -29,7 +29,8 @@ URL — line, character offset, the raw URL as written, and a *label*.
 - every ``url`` is accepted by ``preserver.ingest.targets.canonical_target``, but
   one: a URL written with its scheme and longer than ``MAX_URL_LENGTH`` is kept, so
   that ingest reports it as skipped and why; another candidate it rejects
-  (``http://`` alone, a bad host) is not a link;
+  (``http://`` alone, a bad host) is not a link; ``target`` is what it gave
+  (``None`` for that long URL), so ingest need not ask again;
 - the label is the nearest *numbered entry* line (``5- name``, ``101 – name``,
   ``67-name``, ``5.``/``5)``, Arabic-Indic digits) or *heading* line (Markdown
   ``#``, or a short line ending with ``:``) at or above the link, whichever is
@@ -57,7 +58,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from preserver.errors import InvalidURL
-from preserver.ingest.targets import MAX_URL_LENGTH, canonical_target
+from preserver.ingest.targets import MAX_URL_LENGTH, TargetKey, canonical_target
 from workers import cited_hosts, platform_host
 
 __all__ = ["FoundLink", "extract_links", "iter_links"]
@@ -108,6 +109,8 @@ class FoundLink:
     url: str  # absolute: "https://" added when the report wrote no scheme
     label: str  # the evidence item it belongs to
     start_seconds: int | None  # from t= / start= / #t= (69, 69s, 1m9s, 1h2m3s)
+    # canonical_target(url), found on the way; None for a URL too long to be a target
+    target: TargetKey | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class _Line:
     text: str  # invisible controls removed
     origin: int  # offset of the line in the original text
     shifts: tuple[int, ...]  # per removed control, the offset in ``text`` it stood at
-    links: tuple[tuple[int, int, str], ...]  # (start, end, url) within text
+    links: tuple[tuple[int, int, str, TargetKey | None], ...]  # (start, end, url, target)
 
     def offset(self, position: int) -> int:
         """The original text's offset of ``text[position]``."""
@@ -148,10 +151,11 @@ def iter_links(text: str) -> Iterator[FoundLink]:
             if not looked:
                 paragraph_label, looked = _paragraph_label(text, paragraph), True
             label = paragraph_label
-        for begin, end, url in line.links:
+        for begin, end, url, target in line.links:
             raw = line.text[begin:end]
             yield FoundLink(line=index + 1, offset=line.offset(begin), raw_url=raw, url=url,
-                            label=label or raw, start_seconds=_start_seconds(url))
+                            label=label or raw, start_seconds=_start_seconds(url),
+                            target=target)
 
 
 def _lines(text: str, start: int) -> Iterator[_Line]:
@@ -183,8 +187,8 @@ def _strip_invisible(text: str) -> tuple[str, tuple[int, ...]]:
     return _INVISIBLE.sub("", text), tuple(shifts)
 
 
-def _find_urls(line: str) -> list[tuple[int, int, str]]:
-    out: list[tuple[int, int, str]] = []
+def _find_urls(line: str) -> list[tuple[int, int, str, TargetKey | None]]:
+    out: list[tuple[int, int, str, TargetKey | None]] = []
     # Where a glued "http(s)://" starts a new URL. Each URL ends there at the
     # latest, so no URL is scanned past it and the work stays linear.
     glued = [
@@ -203,14 +207,15 @@ def _find_urls(line: str) -> list[tuple[int, int, str]]:
         raw = _trim(line[begin:body_end])
         scheme, sep, rest = raw.partition("://")
         url = scheme.lower() + sep + rest if sep else "https://" + raw
+        target: TargetKey | None = None
         try:
-            canonical_target(url)
+            target = canonical_target(url)
         except InvalidURL as exc:
             if not (sep and len(url) > MAX_URL_LENGTH):
                 logger.debug("not a link: %.80r", raw, exc_info=exc)
                 continue
             # a cited link, only too long to capture: kept, so ingest says it skipped it
-        out.append((begin, begin + len(raw), url))
+        out.append((begin, begin + len(raw), url, target))
     return out
 
 
@@ -276,7 +281,7 @@ def _without_links(line: _Line, limit: int = 4 * MAX_LABEL) -> str:
     """The line's text with its URLs cut out, from its first ``limit`` characters."""
     pieces: list[str] = []
     pos = 0
-    for begin, end, _url in line.links:
+    for begin, end, _url, _target in line.links:
         if pos >= limit:
             break
         pieces.append(line.text[pos : min(begin, limit)])

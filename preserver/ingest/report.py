@@ -77,8 +77,8 @@ class _Tally:
         """The links with their targets; those without one are counted (and listed) skipped."""
         resolved: list[tuple[FoundLink, TargetKey]] = []
         for link in links:
-            try:
-                resolved.append((link, canonical_target(link.url)))
+            try:  # extract_links found the target already, or found the URL too long
+                resolved.append((link, link.target or canonical_target(link.url)))
             except InvalidURL as exc:
                 self.skipped_count += 1
                 if len(self.skipped) < LISTED:

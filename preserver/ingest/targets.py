@@ -45,7 +45,6 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import SplitResult, quote, unquote_plus, urlsplit, urlunsplit
 
 from preserver.errors import InvalidURL
@@ -85,13 +84,8 @@ class TargetKey:
     platform: str  # "youtube" | "facebook" | "web"
 
 
-@lru_cache(maxsize=8192)
 def canonical_target(url: str) -> TargetKey:
-    """Map an http(s) URL to its target; raise ``InvalidURL`` if it is not one.
-
-    Pure, so the latest answers are kept: ``extract_links`` checks each URL it finds and
-    ingest then maps the same URL, a batch of links later.
-    """
+    """Map an http(s) URL to its target; raise ``InvalidURL`` if it is not one."""
     return _target(_parse(url), depth=0)
 
 

@@ -144,6 +144,8 @@ async def _record(session: AsyncSession, report_id: int,
                   resolved: list[tuple[FoundLink, TargetKey]], tally: _Tally,
                   now: datetime) -> None:
     """One batch: its targets (new ones inserted and queued), their jobs, its citations."""
+    if not resolved:
+        return  # every link of the batch skipped
     cited = {key.key: key for _, key in resolved}  # distinct, in order of citation
     known, fresh = await _target_ids(session, cited, now)
     tally.new_targets += len(fresh)
@@ -172,14 +174,15 @@ async def _target_ids(session: AsyncSession, cited: dict[str, TargetKey], now: d
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
         known.update(await _lookup(session, chunk))
-        rows = [{"key": k, "url": cited[k].url, "platform": cited[k].platform,
-                 "created_at": now, "next_check_at": now} for k in chunk if k not in known]
-        if not rows:
+        new = [k for k in chunk if k not in known]
+        if not new:
             continue
         inserted = await session.execute(
-            _insert_new(session).returning(_TARGETS.c.id, _TARGETS.c.key), rows)
+            _insert_new(session).returning(_TARGETS.c.id, _TARGETS.c.key),
+            [{"key": k, "url": cited[k].url, "platform": cited[k].platform, "created_at": now,
+              "next_check_at": now} for k in new])
         fresh.update((key, target_id) for target_id, key in inserted.all())
-        if missing := [row["key"] for row in rows if row["key"] not in fresh]:
+        if missing := [k for k in new if k not in fresh]:
             known.update(await _lookup(session, missing))
     return known, fresh
 

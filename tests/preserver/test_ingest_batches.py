@@ -127,3 +127,16 @@ async def test_a_report_the_database_refuses_midway_leaves_nothing(
         await conn.execute(sa.text("DROP TRIGGER refuse ON citations"
                                    if conn.dialect.name == "postgresql" else "DROP TRIGGER refuse"))
     assert (await ingest_report(archive, path)).citations == len(extract_links(BIG))
+
+
+async def test_a_report_of_skipped_links_only_records_the_report(
+        archive: Archive, tmp_path: Path) -> None:
+    path = tmp_path / "long.txt"
+    path.write_text(f"1- اسم\nhttps://example.org/{'a' * 9000}\n", encoding="utf-8")
+    before = await _rows(archive)
+    result = await ingest_report(archive, path)
+    assert (result.citations, result.targets, result.queued, result.skipped_count) == (0, 0, 0, 1)
+    assert [(s.line, s.raw_url[:20]) for s in result.skipped] == [(2, "https://example.org/")]
+    after = await _rows(archive)
+    assert (after["Report"], after["Citation"], after["Event"]) == (
+        before["Report"] + 1, before["Citation"], before["Event"] + 1)

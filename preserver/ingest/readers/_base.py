@@ -185,7 +185,7 @@ def _normalize_newlines(text: str) -> str:
     boundary at the very end is dropped."""
     if _LINE_BREAK.search(text) is not None:
         text = _LINE_BREAK.sub("\n", text)
-    return text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\n")
 
 
 def looks_like_text(head: bytes) -> bool:

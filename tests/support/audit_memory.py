@@ -25,16 +25,9 @@ from typing import Any
 from preserver.archive import open_archive
 from preserver.audit.runner import audit
 from preserver.config import load_config
+from tests.support.ingest_memory import peak_kib
 
 EARLY = 1_000
-
-
-def peak_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 async def main(config: Path) -> dict[str, Any]:

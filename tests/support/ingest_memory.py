@@ -61,6 +61,7 @@ def douma_report(links: int) -> str:
 
 
 def peak_kib() -> int:
+    """This process's peak resident memory so far, KiB."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
             if line.startswith("VmHWM:"):

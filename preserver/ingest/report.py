@@ -65,6 +65,16 @@ class IngestResult:
     skipped_count: int  # all of them
 
 
+@dataclass(frozen=True, kw_only=True)
+class _About:
+    """A ``ReportText`` without its text."""
+
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+
+
 @dataclass(kw_only=True)
 class _Tally:
     citations: int = 0
@@ -98,29 +108,34 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report."""
     text: ReportText = read_report(path)
     blob = _store(archive, path)
+    # Only the links hold the text from here on: it is freed once they are recorded.
+    links, about = _batches(text.text), _About(name=text.name, sha256=text.sha256,
+                                                size=text.size, media_type=text.media_type)
+    del text
     tally = _Tally()
     async with archive.db.session() as session:
-        report = await session.scalar(select(Report).where(col(Report.sha256) == text.sha256))
+        report = await session.scalar(select(Report).where(col(Report.sha256) == about.sha256))
         if report is not None:
             assert report.id is not None
-            for batch in _batches(text.text):
+            for batch in links:
                 tally.resolve(batch)
-            return _result(text, tally, already=True,
+            return _result(about, tally, already=True,
                            targets=await _distinct_targets(session, report.id))
         now = utc_now()
-        report = Report(name=text.name, sha256=text.sha256, size=text.size,
-                        media_type=text.media_type, blob_sha256=blob.sha256, ingested_at=now)
+        report = Report(name=about.name, sha256=about.sha256, size=about.size,
+                        media_type=about.media_type, blob_sha256=blob.sha256, ingested_at=now)
         session.add(report)
         await session.flush()
         assert report.id is not None
-        for batch in _batches(text.text):
+        for batch in links:
             await _record(session, report.id, tally.resolve(batch), tally, now)
         keys = await _cited_keys(session, report.id)
-        await record_event(session, action=EventAction.REPORT_INGESTED, subject=text.sha256,
+        await record_event(session, action=EventAction.REPORT_INGESTED, subject=about.sha256,
                            operator=archive.operator,
-                           details={"name": text.name, "sha256": text.sha256, "size": text.size,
-                                    "citations": tally.citations, "targets": keys})
-        return _result(text, tally, already=False, targets=len(keys))
+                           details={"name": about.name, "sha256": about.sha256,
+                                    "size": about.size, "citations": tally.citations,
+                                    "targets": keys})
+        return _result(about, tally, already=False, targets=len(keys))
 
 
 def _store(archive: Archive, path: Path) -> StoredBlob:
@@ -133,8 +148,8 @@ def _store(archive: Archive, path: Path) -> StoredBlob:
         raise RunError(f"cannot store report {path}: {exc}") from exc
 
 
-def _result(text: ReportText, tally: _Tally, *, already: bool, targets: int) -> IngestResult:
-    return IngestResult(report=text.name, report_sha256=text.sha256, already_ingested=already,
+def _result(about: _About, tally: _Tally, *, already: bool, targets: int) -> IngestResult:
+    return IngestResult(report=about.name, report_sha256=about.sha256, already_ingested=already,
                         citations=tally.citations, targets=targets,
                         new_targets=tally.new_targets, queued=tally.queued,
                         skipped=tuple(tally.skipped), skipped_count=tally.skipped_count)

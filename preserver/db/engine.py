@@ -10,6 +10,12 @@ A read-only ``Database`` cannot write: SQLite is opened through a ``mode=ro``
 URI (a WAL database stays readable, also while a writer has it open; SQLite may
 leave its empty ``-wal`` and ``-shm`` beside the file), PostgreSQL transactions
 begin ``READ ONLY``. Other databases rely on the read-only commands not writing.
+
+Migrating is all or nothing and one process at a time: the whole upgrade runs in one
+transaction that first takes the archive's schema lock (SQLite: ``BEGIN IMMEDIATE``,
+the database's write lock; PostgreSQL: a transaction-level advisory lock), so a
+first start killed at any point leaves no schema at all, and processes starting
+together on a new archive wait for the first to finish, then find its schema.
 """
 
 from __future__ import annotations
@@ -27,15 +33,21 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlmodel import SQLModel
 
+import preserver.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# The PostgreSQL advisory lock held while the schema changes (pg_advisory_xact_lock takes a
+# bigint; any fixed number works, this one spells "presrvr" in ASCII).
+_SCHEMA_LOCK = 0x70726573727672
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -80,11 +92,11 @@ def make_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
         @sa.event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL may have to wait
             if not read_only:  # WAL is recorded in the file; synchronous governs writes only
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
     elif read_only and engine.dialect.name == "postgresql":
@@ -128,16 +140,61 @@ def _revision(connection: sa.Connection) -> tuple[str | None, str]:
     return current, head
 
 
+@asynccontextmanager
+async def schema_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in one transaction that holds the archive's schema lock until it ends:
+    committed on success, rolled back on error. Processes that ask for it meanwhile wait
+    (SQLite: up to the busy timeout)."""
+    async with engine.connect() as conn:
+        if not is_sqlite(engine):
+            async with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": _SCHEMA_LOCK})
+                yield conn
+            return
+        # pysqlite begins a transaction of its own only before INSERT, UPDATE and DELETE, so
+        # DDL would commit statement by statement: take over (its autocommit mode), and
+        # begin one transaction that holds the write lock from its first statement on.
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            await conn.exec_driver_sql("ROLLBACK")
+            raise
+        await conn.exec_driver_sql("COMMIT")
+
+
+def _refuse_partial_schema(connection: sa.Connection) -> None:
+    """A database with some of preserver's tables but no revision was left by a first start
+    of a preserver whose migrations were not one transaction, killed half way: no command
+    could open it since, so it holds no records. Say how to start it again."""
+    found = sorted(set(sa.inspect(connection).get_table_names()) & set(SQLModel.metadata.tables))
+    if not found:
+        return
+    where = connection.engine.url.database or ""
+    fix = (f"move {where} (and its -wal and -shm files) away" if connection.dialect.name
+           == "sqlite" else f"drop these tables ({', '.join(found)})")
+    raise RunError(f"the archive's database {safe_url(str(connection.engine.url))} holds part of "
+                   f"a schema (tables {', '.join(found)}) but no revision: an earlier first start was "
+                   f"interrupted, and the database holds no records. {fix[0].upper()}{fix[1:]} "
+                   "and run the command again")
+
+
 async def migrate(engine: AsyncEngine) -> SchemaChange:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration, in one transaction under the schema lock."""
 
     def upgrade(connection: sa.Connection) -> SchemaChange:
         before, head = _revision(connection)
-        command.upgrade(_alembic_config(connection), "head")
+        if before is None:
+            _refuse_partial_schema(connection)
+        if before != head:
+            command.upgrade(_alembic_config(connection), "head")
         return SchemaChange(before=before, after=head)
 
     try:
-        async with engine.begin() as conn:
+        async with schema_lock(engine) as conn:
             return await conn.run_sync(upgrade)
     except (SQLAlchemyError, OSError) as exc:
         raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: {exc}") from exc
@@ -187,6 +244,18 @@ class Database:
                     yield session
             except SQLAlchemyError as exc:
                 raise RunError(f"database error: {exc}") from exc
+
+    @asynccontextmanager
+    async def locked_session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose one transaction holds the schema lock (``schema_lock``), for a
+        check-then-write no other process may interleave, as a first start's."""
+        try:
+            async with schema_lock(self.engine) as conn, \
+                    AsyncSession(bind=conn, expire_on_commit=False) as session:
+                yield session
+                await session.flush()
+        except SQLAlchemyError as exc:
+            raise RunError(f"database error: {exc}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,7 +1,10 @@
 """Ingest: a report file becomes citations, targets and queued capture jobs.
 
-Ingesting the same report (same bytes) twice adds nothing. The report file
-itself is kept in the blob store, so an evidence package can carry it.
+Ingesting the same report (same bytes) twice adds nothing, also when two processes
+ingest it (or reports citing the same new links) at the same moment: a report or target
+row the other inserted first is kept (``INSERT … ON CONFLICT DO NOTHING``) and read
+back. The report file itself is kept in the blob store, so an evidence package can
+carry it.
 
 A report is recorded in one transaction: its row, every citation, the new targets,
 their jobs and its ``report_ingested`` event are all there or, after an error or a
@@ -40,6 +43,7 @@ BATCH = 2_000  # citations written per round of statements
 LISTED = 100  # skipped links listed in a result; all of them are counted
 _CHUNK = 500  # keys per IN (...) lookup or INSERT, well under SQLite's bound on parameters
 # The core tables behind the models (SQLModel does not declare ``__table__`` to mypy).
+_REPORTS: sa.Table = Report.__table__  # type: ignore[attr-defined]
 _TARGETS: sa.Table = Target.__table__  # type: ignore[attr-defined]
 _CITATIONS: sa.Table = Citation.__table__  # type: ignore[attr-defined]
 _CAPTURES: sa.Table = Capture.__table__  # type: ignore[attr-defined]
@@ -114,22 +118,23 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     del text
     tally = _Tally()
     async with archive.db.session() as session:
-        report = await session.scalar(select(Report).where(col(Report.sha256) == about.sha256))
-        if report is not None:
-            assert report.id is not None
+        now = utc_now()
+        known = await session.scalar(select(Report.id).where(col(Report.sha256) == about.sha256))
+        report_id = None if known is not None else await session.scalar(
+            _insert_skipping(session, _REPORTS, "sha256").returning(_REPORTS.c.id),
+            {"name": about.name, "sha256": about.sha256, "size": about.size,
+             "media_type": about.media_type, "blob_sha256": blob.sha256, "ingested_at": now})
+        if report_id is None:  # ingested before, or by another process since our look-up
+            known = known or await session.scalar(
+                select(Report.id).where(col(Report.sha256) == about.sha256))
+            assert known is not None
             for batch in links:
                 tally.resolve(batch)
             return _result(about, tally, already=True,
-                           targets=await _distinct_targets(session, report.id))
-        now = utc_now()
-        report = Report(name=about.name, sha256=about.sha256, size=about.size,
-                        media_type=about.media_type, blob_sha256=blob.sha256, ingested_at=now)
-        session.add(report)
-        await session.flush()
-        assert report.id is not None
+                           targets=await _distinct_targets(session, known))
         for batch in links:
-            await _record(session, report.id, tally.resolve(batch), tally, now)
-        keys = await _cited_keys(session, report.id)
+            await _record(session, report_id, tally.resolve(batch), tally, now)
+        keys = await _cited_keys(session, report_id)
         await record_event(session, action=EventAction.REPORT_INGESTED, subject=about.sha256,
                            operator=archive.operator,
                            details={"name": about.name, "sha256": about.sha256,
@@ -193,7 +198,7 @@ async def _target_ids(session: AsyncSession, cited: dict[str, TargetKey], now: d
         if not new:
             continue
         inserted = await session.execute(
-            _insert_new(session).returning(_TARGETS.c.id, _TARGETS.c.key),
+            _insert_skipping(session, _TARGETS, "key").returning(_TARGETS.c.id, _TARGETS.c.key),
             [{"key": k, "url": cited[k].url, "platform": cited[k].platform, "created_at": now,
               "next_check_at": now} for k in new])
         fresh.update((key, target_id) for target_id, key in inserted.all())
@@ -202,14 +207,15 @@ async def _target_ids(session: AsyncSession, cited: dict[str, TargetKey], now: d
     return known, fresh
 
 
-def _insert_new(session: AsyncSession) -> Any:
-    """INSERT INTO targets that skips a key already there, where the database can."""
+def _insert_skipping(session: AsyncSession, table: sa.Table, unique: str) -> Any:
+    """INSERT INTO ``table`` that skips a row whose ``unique`` column is there already
+    (inserted by another process, or waited for until it commits), where the database can."""
     dialect = session.bind.dialect.name if session.bind is not None else ""
     if dialect == "postgresql":
-        return postgresql.insert(_TARGETS).on_conflict_do_nothing(index_elements=["key"])
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[unique])
     if dialect == "sqlite":
-        return sqlite.insert(_TARGETS).on_conflict_do_nothing(index_elements=["key"])
-    return sa.insert(_TARGETS)
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[unique])
+    return sa.insert(table)
 
 
 async def _lookup(session: AsyncSession, keys: list[str]) -> dict[str, int]:

@@ -25,10 +25,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
 from manifests import KeyFileError, SigningKey, load_or_create_signing_key, load_signing_key
 from preserver.config import Config
 from preserver.custody.events import EventAction, record_event
 from preserver.db.engine import Database, SchemaChange, make_engine, migrate
+from preserver.db.models import Event
 from preserver.errors import RunError
 from storage import LocalBlobStore, StorageError
 
@@ -162,14 +166,33 @@ async def open_archive(config: Config, *,
                              read_only=access is Access.READ)
     try:
         archive = Archive(config=config, db=db, store=store, key=key)
-        if key.created:
-            async with db.session() as session:
-                await record_event(session, action=EventAction.KEY_CREATED, subject=key.key_id,
-                                   operator=config.operator,
-                                   details={"algorithm": "Ed25519", "key_id": key.key_id})
+        if prepares:
+            await _record_key_created(archive)
         yield archive
     finally:
         await db.close()
+
+
+async def _record_key_created(archive: Archive) -> None:
+    """Record ``key_created`` for the archive's key once: when it was just made, or when a
+    first start was stopped between making the key and recording it (the ledger then names
+    no key at all). Checked again under the schema lock, so processes starting together on
+    a new archive record it once."""
+    async with archive.db.session() as session:
+        if not await _key_unrecorded(session, archive.key):
+            return
+    key = archive.key
+    async with archive.db.locked_session() as session:
+        if await _key_unrecorded(session, key):
+            await record_event(session, action=EventAction.KEY_CREATED, subject=key.key_id,
+                               operator=archive.operator,
+                               details={"algorithm": "Ed25519", "key_id": key.key_id})
+
+
+async def _key_unrecorded(session: AsyncSession, key: SigningKey) -> bool:
+    named = set((await session.scalars(
+        select(Event.subject).where(col(Event.action) == EventAction.KEY_CREATED))).all())
+    return key.key_id not in named and (key.created or not named)
 
 
 async def migrate_archive(config: Config) -> SchemaChange:

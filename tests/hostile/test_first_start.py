@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.cli import CliResult, assert_one_line_error, run_cli, start_cli
-from tests.support.postgres import BACKENDS, create_database, drop_database
+from tests.support.postgres import BACKENDS, create_database, drop_database, new_database
 
 PROCESSES = 4
 
@@ -42,11 +42,8 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield ""
         return
-    name, url = await create_database()
-    try:
+    async with new_database() as url:
         yield url
-    finally:
-        await drop_database(name)
 
 
 def _archive(root: Path, database_url: str) -> Path:

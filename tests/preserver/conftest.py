@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from preserver.db.engine import Database
-from tests.support.postgres import BACKENDS, create_database, drop_database
+from tests.support.postgres import BACKENDS, new_database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -17,11 +17,8 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'preserver.db'}"
         return
-    name, url = await create_database()
-    try:
+    async with new_database() as url:
         yield url
-    finally:
-        await drop_database(name)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,3 +31,13 @@ async def drop_database(name: str) -> None:
     async with admin.connect() as conn:
         await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+@asynccontextmanager
+async def new_database() -> AsyncIterator[str]:
+    """A new, empty database's URL, dropped afterwards."""
+    name, url = await create_database()
+    try:
+        yield url
+    finally:
+        await drop_database(name)

@@ -20,6 +20,8 @@ together on a new archive wait for the first to finish, then find its schema.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,10 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -45,6 +43,9 @@ import preserver.db.models  # noqa: F401  (registers the tables on SQLModel.meta
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_REVISION = re.compile(r"""^revision(?:: *str)? *= *["']([^"']+)["']""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"""^down_revision(?:: *[\w |\[\],]+)? *= *["']([^"']+)["']""",
+                            re.MULTILINE)
 # The PostgreSQL advisory lock held while the schema changes (pg_advisory_xact_lock takes a
 # bigint; any fixed number works, this one spells "presrvr" in ASCII).
 _SCHEMA_LOCK = 0x70726573727672
@@ -113,13 +114,6 @@ def safe_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def _alembic_config(connection: sa.Connection) -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
-
-
 @dataclass(frozen=True, kw_only=True)
 class SchemaChange:
     """What ``migrate`` did: the database's revision before (None: no schema yet) and now."""
@@ -128,16 +122,44 @@ class SchemaChange:
     after: str
 
 
+@functools.cache
+def known_revisions() -> tuple[frozenset[str], str]:
+    """The revisions this code ships and the newest of them, read from the migration files'
+    ``revision``/``down_revision`` lines: a command that only checks the schema starts
+    without importing Alembic (a test holds this equal to Alembic's own reading)."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.search(text)
+        down = _DOWN_REVISION.search(text)
+        if found is not None:
+            revisions[found.group(1)] = down.group(1) if down is not None else None
+    heads = set(revisions) - set(revisions.values())
+    assert len(heads) == 1, f"preserver's migrations must have one head, not {sorted(heads)}"
+    return frozenset(revisions), heads.pop()
+
+
 def _revision(connection: sa.Connection) -> tuple[str | None, str]:
     """The database's Alembic revision and the newest this code has; refuses a newer database."""
-    script = ScriptDirectory(str(_MIGRATIONS))
-    head = script.get_current_head()
-    assert head is not None, "preserver ships at least one migration"
-    current = MigrationContext.configure(connection).get_current_revision()
-    if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+    known, head = known_revisions()
+    current = None
+    if sa.inspect(connection).has_table("alembic_version"):
+        current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    if current is not None and current not in known:
         raise SchemaNewer(f"the archive's database is at revision {current}, newer than this "
                        f"preserver (which knows revisions up to {head}): upgrade preserver")
     return current, head
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    """Alembic's upgrade to the newest revision, on ``connection`` (in its transaction)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
 
 
 @asynccontextmanager
@@ -190,7 +212,7 @@ async def migrate(engine: AsyncEngine) -> SchemaChange:
         if before is None:
             _refuse_partial_schema(connection)
         if before != head:
-            command.upgrade(_alembic_config(connection), "head")
+            _upgrade(connection)
         return SchemaChange(before=before, after=head)
 
     try:

@@ -71,3 +71,35 @@ async def test_a_newer_schema_is_refused_by_every_open(db: Database, db_url: str
     for options in ({}, {"migrate_schema": False}, {"read_only": True}):
         with pytest.raises(RunError, match=message):
             await Database.open(db_url, **options)
+
+
+def test_known_revisions_are_alembics() -> None:
+    """Commands that only check the schema read the revisions without Alembic: the same."""
+    from alembic.script import ScriptDirectory
+
+    from preserver.db.engine import known_revisions
+    from tests.support.schema import MIGRATIONS
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    known, head = known_revisions()
+    assert head == script.get_current_head()
+    assert known == {s.revision for s in script.walk_revisions()}
+
+
+def test_a_read_command_does_not_import_alembic(tmp_path: Path) -> None:
+    """``status`` starts without Alembic (about a tenth of a second of imports)."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import default_config, run_in
+
+    report = tmp_path / "r.txt"
+    report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+    assert run_in(tmp_path, "ingest", str(report)).code == 0
+    code = ("import sys; sys.argv = ['preserver', '--config', sys.argv[1], 'status']\n"
+            "from preserver.cli import app\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "print('alembic' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(default_config(tmp_path))],
+                          capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "False", proc.stdout + proc.stderr

@@ -8,8 +8,9 @@ Layout (docs/design.md, "Data directory", contract)::
 A write goes to a temporary file in ``tmp_dir`` and is hashed as it is copied.
 The file is then fsynced, made read-only and renamed to its address, and the
 directory is fsynced. rename(2) is atomic within one filesystem, so a blob's
-name appears only when all its bytes are on disk. A crash or an error leaves at
-most a temporary file in ``tmp_dir``; the store removes it when it can.
+name appears only when all its bytes are on disk. An error leaves no temporary file;
+a crash or a kill leaves at most one in ``tmp_dir``, which the next store opened
+while no other is open removes (``storage._stale``).
 
     >>> store = LocalBlobStore(data_dir / "blobs", data_dir / "tmp")
     >>> blob = store.put_bytes(b"evidence")
@@ -23,6 +24,7 @@ import errno
 import os
 import stat
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import BytesIO
@@ -31,6 +33,7 @@ from typing import BinaryIO
 
 from storage._base import BUFFER_SIZE, StoredBlob, check_address, hash_stream, is_address
 from storage._reader import HashingReader
+from storage._stale import hold_and_sweep
 from storage.errors import (
     BlobNotFound,
     BlobTooLarge,
@@ -142,6 +145,9 @@ class LocalBlobStore:
                 "blobs are renamed from one to the other"
             )
         self._tmp_resolved = self.tmp_dir.resolve()
+        with _unavailable("cannot lock the temporary directory", self.tmp_dir):
+            lock = hold_and_sweep(self.tmp_dir, _TMP_PREFIX, _TMP_SUFFIX)
+        weakref.finalize(self, os.close, lock)  # the lock lasts as long as the store
 
     def __repr__(self) -> str:
         return f"LocalBlobStore(root={str(self.root)!r}, tmp_dir={str(self.tmp_dir)!r})"

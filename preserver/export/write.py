@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,12 +168,18 @@ def sha256_file(path: Path) -> str:
 
 
 def write_zip(bag: Path, out: Path) -> None:
-    """The bag as one ZIP, under a folder named after ``out``; written beside, then renamed."""
+    """The bag as one ZIP, under a folder named after ``out``; written beside under a name
+    of its own (``.OUT.<random>.partial``: a killed export's leftover never blocks the
+    next), then renamed to ``out``."""
     folder = out.stem if out.suffix.lower() == ".zip" else out.name
-    partial = out.with_name(f".{out.name}.partial")
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    partial = Path(name)
     try:
-        with zipfile.ZipFile(partial, "x", compression=zipfile.ZIP_DEFLATED,
-                             allowZip64=True) as zf:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it 0600; evidence follows the umask
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED,
+                                                        allowZip64=True) as zf:
             for path in sorted(p for p in bag.rglob("*") if p.is_file()):
                 zf.write(path, f"{folder}/{path.relative_to(bag).as_posix()}")
         partial.rename(out)

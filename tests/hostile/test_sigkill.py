@@ -362,3 +362,19 @@ def _package_problems(package: Path, root: Path) -> list[dict[str, str]]:
     assert done.code in (0, 1, 3), done.stderr
     return [f for f in json.loads(done.stdout)
             if f["outcome"] != "passed" and f["check"] != "timestamp"]
+
+
+def test_a_zip_export_killed_mid_write_does_not_block_the_next(matrix: Matrix,
+                                                               tmp_path: Path) -> None:
+    """A ZIP export killed while it writes leaves its partial file beside OUT (the zip
+    step is too short for a delay to hit, so the file is made here as the kill leaves it:
+    before, every export used the one name ``.OUT.partial``); the next export succeeds."""
+    root = _copy(matrix.base, tmp_path / "root")
+    out = tmp_path / "exported" / "pkg.zip"
+    out.parent.mkdir()
+    (out.parent / f".{out.name}.partial").write_bytes(b"PK\x03\x04 cut short")
+
+    done = run_cli_process("export", "--zip", "--report", "base.txt", str(out),
+                           config=root / "config.toml", cwd=root)
+    assert done.code == 0, done.stderr
+    assert _package_problems(out, root) == []

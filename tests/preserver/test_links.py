@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pytest
 import preserver.ingest.links as links_module
 from preserver.errors import InvalidURL
 from preserver.ingest.links import FoundLink, extract_links
-from preserver.ingest.targets import canonical_target
+from preserver.ingest.targets import MAX_URL_LENGTH, canonical_target
+from tests.support.hostile_text import HOSTILE_LINES
 
 DATA = Path(__file__).parent / "data"
 DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"
@@ -479,46 +479,22 @@ def test_windows_and_old_mac_newlines_are_not_lines() -> None:
     assert (link.line, link.raw_url) == (2, "https://youtu.be/Xq3vT9aLm2Q")
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        "دوما " * 200_000 + "https://youtu.be/Xq3vT9aLm2Q",
-        "a" * 1_000_000,
-        "a." * 500_000,
-        "a " * 500_000,
-        "https://" * 125_000,
-        "https://example.org/" + ")" * 1_000_000,
-        "[" * 1_000_000,
-        "(" * 1_000_000,
-        "5- " + "x" * 1_000_000 + " https://youtu.be/Xq3vT9aLm2Q",
-        " " * 1_000_000 + ":",
-        "# " + " " * 1_000_000 + "#",
-        "www." * 250_000,
-        "youtu.be/" * 110_000,
-        "https://example.org/" + "دوما" * 250_000,
-        "https://example.org/" + "دَ" * 500_000,  # a combining mark after every letter
-        "https://-/x," * 83_000,  # glued candidates: none is scanned past the next
-        "https://-/د," * 83_000,
-        "https://example.org/د" + "،" * 1_000_000,
-        "https://youtu.be/" + "د" * 1_000_000,
-    ],
-    ids=lambda line: repr(line[:12]),
-)
-def test_one_megabyte_line_is_fast(line: str) -> None:
-    started = time.perf_counter()
-    extract_links(line + "\nhttps://youtu.be/b7RkP0wZs4E")
-    assert time.perf_counter() - started < 5.0
+@pytest.mark.parametrize("line", HOSTILE_LINES, ids=lambda line: repr(line[:12]))
+def test_one_megabyte_hostile_line_gives_sane_links(line: str) -> None:
+    """No crash, and every link found is one a target can be made of, or one too long to
+    capture; how long each takes is ``bench/links_hostile.py``'s (linear, not timed here)."""
+    links = extract_links(line + "\nhttps://youtu.be/b7RkP0wZs4E")
+    assert links and links[-1].url == "https://youtu.be/b7RkP0wZs4E"
+    for link in links:
+        assert link.target is not None or len(link.url) > MAX_URL_LENGTH
 
 
 def test_ten_thousand_links() -> None:
     lines = [f"{i}- اسم\nhttps://youtu.be/{i:011d}?t={i}" for i in range(10_000)]
-    started = time.perf_counter()
     links = extract_links("\n".join(lines))
-    elapsed = time.perf_counter() - started
     assert len(links) == 10_000
     assert links[-1].label == "9999- اسم" and links[-1].start_seconds == 9999
     assert len({canonical_target(link.url).key for link in links}) == 10_000
-    assert elapsed < 5.0
 
     same_line = extract_links(" ".join(["https://youtu.be/Xq3vT9aLm2Q"] * 10_000))
     assert len(same_line) == 10_000

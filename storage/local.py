@@ -133,6 +133,11 @@ class LocalBlobStore:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
         if not os.access(self._blobs, os.R_OK | os.W_OK | os.X_OK):
             raise StorageUnavailable(f"blob directory {self._blobs} is not readable and writable")
+        # The lock first: from here on no other store opened alone sweeps this one's
+        # temporary files, the probe's below included.
+        with _unavailable("cannot lock the temporary directory", self.tmp_dir):
+            lock = hold_and_sweep(self.tmp_dir, _TMP_PREFIX, _TMP_SUFFIX)
+        weakref.finalize(self, os.close, lock)  # the lock lasts as long as the store
         with _unavailable("cannot write in the temporary directory", self.tmp_dir):
             fd, probe = self._temp_file()
             os.close(fd)
@@ -145,9 +150,6 @@ class LocalBlobStore:
                 "blobs are renamed from one to the other"
             )
         self._tmp_resolved = self.tmp_dir.resolve()
-        with _unavailable("cannot lock the temporary directory", self.tmp_dir):
-            lock = hold_and_sweep(self.tmp_dir, _TMP_PREFIX, _TMP_SUFFIX)
-        weakref.finalize(self, os.close, lock)  # the lock lasts as long as the store
 
     def __repr__(self) -> str:
         return f"LocalBlobStore(root={str(self.root)!r}, tmp_dir={str(self.tmp_dir)!r})"

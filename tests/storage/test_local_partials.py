@@ -13,6 +13,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from storage import LocalBlobStore
 
@@ -78,3 +81,27 @@ def test_a_read_only_store_removes_nothing(tmp_path: Path) -> None:
         pass
     LocalBlobStore(blobs, tmp, read_only=True)
     assert len(_partials(tmp)) == 1
+
+
+def test_a_store_being_opened_is_not_swept_by_another(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two stores opened at once (racing first starts): the second, opened while the
+    first is writing its probe file, must not sweep that file away from under it. The
+    interleaving is forced: the second store is opened inside the first one's probe."""
+    import storage.local
+
+    blobs, tmp = tmp_path / "blobs", tmp_path / "tmp"
+    real = storage.local.tempfile.mkstemp
+    others: list[LocalBlobStore] = []
+    opening = []
+
+    def mkstemp_then_open_another(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        made = real(*args, **kwargs)
+        if not opening:
+            opening.append(True)
+            others.append(LocalBlobStore(blobs, tmp))
+        return made
+
+    monkeypatch.setattr(storage.local.tempfile, "mkstemp", mkstemp_then_open_another)
+    LocalBlobStore(blobs, tmp)  # raised StorageUnavailable (the probe was swept) before
+    assert others and _partials(tmp) == []

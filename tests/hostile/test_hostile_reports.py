@@ -45,6 +45,7 @@ def test_a_ten_megabyte_url_is_reported_skipped_not_dropped(tmp_path: Path) -> N
     assert len(result.stderr) < 2_000  # the URL itself is clipped, not printed whole
 
 
+@pytest.mark.slow
 def test_deeply_nested_html_is_read(tmp_path: Path) -> None:
     depth = 200_000
     report = tmp_path / "deep.html"
@@ -56,6 +57,7 @@ def test_deeply_nested_html_is_read(tmp_path: Path) -> None:
     assert "1 citations of 1 targets" in result.stderr
 
 
+@pytest.mark.slow
 def test_one_line_of_garbage_megabytes_long_gives_no_link_and_no_error(tmp_path: Path) -> None:
     report = tmp_path / "garbage.txt"
     report.write_text("".join(chr(0x600 + i % 200) for i in range(3_000_000)), encoding="utf-8")

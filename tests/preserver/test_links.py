@@ -479,6 +479,7 @@ def test_windows_and_old_mac_newlines_are_not_lines() -> None:
     assert (link.line, link.raw_url) == (2, "https://youtu.be/Xq3vT9aLm2Q")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line", HOSTILE_LINES, ids=lambda line: repr(line[:12]))
 def test_one_megabyte_hostile_line_gives_sane_links(line: str) -> None:
     """No crash, and every link found is one a target can be made of, or one too long to

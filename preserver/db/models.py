@@ -21,6 +21,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def core_table(model: type[SQLModel]) -> sa.Table:
+    """The core table behind a table model, for set-based statements (multi-row inserts,
+    ``ON CONFLICT``). SQLModel creates ``__table__`` without declaring it to type checkers."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
 

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.db.models import Job, JobState, Run, Target, utc_now
+from preserver.db.models import Job, JobState, Run, Target, core_table, utc_now
 from preserver.db.runs import RunIdentity, dead_reason
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
 # ``__table__`` at class creation but does not declare it, so mypy cannot see it.
-_JOBS: sa.Table = Job.__table__  # type: ignore[attr-defined]
+_JOBS = core_table(Job)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from preserver.db.models import Run, utc_now
+from preserver.db.models import Run, core_table, utc_now
 from workers import process_start
 
 # A run renews its heartbeat this often ...
@@ -35,7 +35,7 @@ HEARTBEAT = timedelta(seconds=30)
 # ... and a run of another machine whose heartbeat is older than this is dead.
 LEASE = timedelta(minutes=5)
 
-_RUNS: sa.Table = Run.__table__  # type: ignore[attr-defined]
+_RUNS = core_table(Run)
 
 
 @dataclass(frozen=True, kw_only=True)

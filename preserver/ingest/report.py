@@ -31,7 +31,7 @@ from sqlmodel import col, select
 from preserver.archive import Archive
 from preserver.custody.events import EventAction, record_event
 from preserver.db import queue
-from preserver.db.models import Capture, Citation, Report, Target, utc_now
+from preserver.db.models import Capture, Citation, Report, Target, core_table, utc_now
 from preserver.errors import InvalidReport, InvalidURL, RunError
 from preserver.ingest.links import FoundLink, iter_links
 from preserver.ingest.readers import ReportText, read_report
@@ -43,10 +43,10 @@ BATCH = 2_000  # citations written per round of statements
 LISTED = 100  # skipped links listed in a result; all of them are counted
 _CHUNK = 500  # keys per IN (...) lookup or INSERT, well under SQLite's bound on parameters
 # The core tables behind the models (SQLModel does not declare ``__table__`` to mypy).
-_REPORTS: sa.Table = Report.__table__  # type: ignore[attr-defined]
-_TARGETS: sa.Table = Target.__table__  # type: ignore[attr-defined]
-_CITATIONS: sa.Table = Citation.__table__  # type: ignore[attr-defined]
-_CAPTURES: sa.Table = Capture.__table__  # type: ignore[attr-defined]
+_REPORTS = core_table(Report)
+_TARGETS = core_table(Target)
+_CITATIONS = core_table(Citation)
+_CAPTURES = core_table(Capture)
 
 
 @dataclass(frozen=True, kw_only=True)

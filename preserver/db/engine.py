@@ -20,6 +20,7 @@ together on a new archive wait for the first to finish, then find its schema.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator
@@ -106,6 +107,14 @@ def make_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     return engine
 
 
+def _cause(exc: BaseException) -> str:
+    """The database's own words, on one line: the driver's error without SQLAlchemy's
+    statement and background link (the CLI prints errors on one line)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
@@ -183,7 +192,10 @@ async def schema_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         try:
             yield conn
         except BaseException:
-            await conn.exec_driver_sql("ROLLBACK")
+            # SQLite may have rolled back already (it does on SQLITE_FULL): then ROLLBACK
+            # fails with "no transaction is active", which must not hide the real error.
+            with contextlib.suppress(SQLAlchemyError):
+                await conn.exec_driver_sql("ROLLBACK")
             raise
         await conn.exec_driver_sql("COMMIT")
 
@@ -219,7 +231,7 @@ async def migrate(engine: AsyncEngine) -> SchemaChange:
         async with schema_lock(engine) as conn:
             return await conn.run_sync(upgrade)
     except (SQLAlchemyError, OSError) as exc:
-        raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: {exc}") from exc
+        raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: {_cause(exc)}") from exc
 
 
 async def check_schema(engine: AsyncEngine, url: str) -> None:
@@ -228,7 +240,7 @@ async def check_schema(engine: AsyncEngine, url: str) -> None:
         async with engine.connect() as conn:
             current, head = await conn.run_sync(_revision)
     except (SQLAlchemyError, OSError) as exc:
-        raise RunError(f"cannot open database {safe_url(url)}: {exc}") from exc
+        raise RunError(f"cannot open database {safe_url(url)}: {_cause(exc)}") from exc
     if current != head:
         raise SchemaBehind(f"the archive's database is at revision {current or '(none)'}, this "
                        f"preserver needs {head}: run `preserver migrate`")
@@ -265,7 +277,7 @@ class Database:
                 async with session.begin():
                     yield session
             except SQLAlchemyError as exc:
-                raise RunError(f"database error: {exc}") from exc
+                raise RunError(f"database error: {_cause(exc)}") from exc
 
     @asynccontextmanager
     async def locked_session(self) -> AsyncIterator[AsyncSession]:
@@ -277,7 +289,7 @@ class Database:
                 yield session
                 await session.flush()
         except SQLAlchemyError as exc:
-            raise RunError(f"database error: {exc}") from exc
+            raise RunError(f"database error: {_cause(exc)}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -146,3 +146,21 @@ def test_status_is_quiet_when_a_largest_capture_fits(tmp_path: Path) -> None:
     assert (disk["low"], disk["fix"]) == (False, None)
     assert "low on space" not in _words(run_in(tmp_path, "status", env=env).stdout)
     assert "largest expected capture" not in _words(run_in(tmp_path, "doctor", env=env).stdout)
+
+
+def test_a_first_start_on_a_full_disk_says_so_in_one_line(tmp_path: Path) -> None:
+    """SQLite rolls back by itself when the disk fills; the explicit rollback after it
+    ("no transaction is active") must not hide the real cause."""
+    where = tmp_path / "small"
+    where.mkdir()
+    if not mount_tmpfs(where, "48k"):
+        pytest.skip("needs root and mount for a real small filesystem")
+    try:
+        report = tmp_path / "r.txt"
+        report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+        result = run_in(where, "ingest", str(report))
+        assert result.code == 1
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "database or disk is full" in lines[0], result.stderr
+    finally:
+        unmount(where)

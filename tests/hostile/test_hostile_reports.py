@@ -64,3 +64,13 @@ def test_one_line_of_garbage_megabytes_long_gives_no_link_and_no_error(tmp_path:
     result = run_in(tmp_path, "ingest", str(report))
     assert result.code == 0, result.stderr
     assert "0 citations of 0 targets" in result.stderr
+
+
+@pytest.mark.parametrize("opening", ["MZ-2024 هجوم على المدينة", "GIF89a: صورة متحركة"])
+def test_text_that_begins_like_a_program_or_image_is_read(tmp_path: Path, opening: str) -> None:
+    """Two-byte signatures name a file's content only when what follows is not text."""
+    report = tmp_path / "report.md"
+    report.write_text(f"{opening}\n\n1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+    result = run_in(tmp_path, "ingest", str(report))
+    assert result.code == 0, result.stderr
+    assert "1 citations of 1 targets" in result.stderr

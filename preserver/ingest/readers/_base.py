@@ -40,12 +40,15 @@ SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
     (b"PK\x03\x04", "a ZIP container (DOCX, ODT or an archive)", "these are not supported yet"),
     (b"\xd0\xcf\x11\xe0", "a Word 97-2003 document", UNSUPPORTED[".doc"]),
     (b"{\\rtf", "an RTF document", UNSUPPORTED[".rtf"]),
-    (b"MZ", "a Windows program", "not a report"),
+    (b"MZ", "a Windows program", "not a report"),  # weak: see _WEAK
     (b"\x7fELF", "a Linux program", "not a report"),
     (b"\x89PNG", "a PNG image", "not a report"),
     (b"\xff\xd8\xff", "a JPEG image", "not a report"),
     (b"GIF8", "a GIF image", "not a report"),
 )
+# Signatures short enough to begin a sentence ("MZ-2024 …", "GIF89a is …"): they name a
+# file's content only when the rest of its first bytes are not text.
+_WEAK = (b"MZ", b"GIF8")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
@@ -135,7 +138,7 @@ def _choose(path: Path, data: bytes, readers: Sequence[Reader]) -> Reader:
     suffix = path.suffix.lower()
     head = data[:SNIFF_BYTES]
     for signature, what, why in SIGNATURES:
-        if head.startswith(signature):
+        if head.startswith(signature) and not (signature in _WEAK and _is_text(head)):
             if suffix in UNSUPPORTED:  # named for what it is
                 raise InvalidReport(f"{path}: {UNSUPPORTED[suffix]}")
             named = f", although it is named {suffix}" if suffix else ""
@@ -190,8 +193,13 @@ def _normalize_newlines(text: str) -> str:
 
 def looks_like_text(head: bytes) -> bool:
     """Could these first bytes be the start of a text report?"""
-    if any(head.startswith(signature) for signature, _, _ in SIGNATURES):
+    if any(head.startswith(signature) for signature, _, _ in SIGNATURES
+           if signature not in _WEAK):
         return False
+    return _is_text(head)
+
+
+def _is_text(head: bytes) -> bool:
     if any(head.startswith(bom) for bom, _, _ in _BOMS):
         return True
     if b"\x00" in head:

@@ -29,13 +29,12 @@ from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 
 from workers import _netguard
 from workers._media_options import build_options
-from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_media
+from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entries
 from workers.classify import classify, http_status
 from workers.types import CaptureJob, Status
 
 _MAX_WARNINGS = 50
 _SAFE_LANG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
-_STREAM_ROLES = frozenset({"media", "component"})
 
 
 def too_large_message(max_bytes: int) -> str:
@@ -212,9 +211,7 @@ def _check_whole(
 ) -> None:
     """A run yt-dlp calls a success is whole only when every selected stream's file is
     there and none is shorter than the source says (docs/yt-dlp.md "Whole captures")."""
-    streams = [job.work_dir / name for name, role in report["roles"].items() if role in _STREAM_ROLES]
-    stated = metadata.get("duration") or gaps.playlist_seconds
-    durations = short_media(streams, stated, find_ffprobe(ffmpeg))
+    durations = short_entries(metadata, job.work_dir, gaps, find_ffprobe(ffmpeg))
     problem = missing_streams(metadata, job.work_dir) or durations.short
     if problem is not None:
         report.update(status=Status.ERROR.value, message=problem)

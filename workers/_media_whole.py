@@ -12,10 +12,13 @@ reader understands::
     HLS segment 2 of 4 (…/seg1.ts) answered HTTP 404; the video is incomplete
 
 After a run that yt-dlp calls a success, ``missing_streams`` checks that every
-file it says it wrote is there, and ``short_media`` compares each kept stream's
-duration (ffprobe) with the duration the source states (info ``duration``, which
-for an HLS playlist is its summed ``EXTINF``). A file shorter than that by more
-than ``max(1 s, 2 %)`` is not a whole capture.
+file it says it wrote is there, and ``short_entries`` compares each kept stream's
+duration (ffprobe) with the duration its own video states: the entry's
+``duration``, else the summed ``EXTINF`` of the HLS playlists it was downloaded
+from. A page can hold several videos (a playlist of entries, which ``noplaylist``
+does not prevent), so one video is never held to another's length. A file
+shorter than its stated duration by more than ``max(1 s, 2 %)`` is not a whole
+capture.
 
 URLs are named by their last path component only: a signed CDN URL carries
 tokens, and docs/design.md "Network and safety" keeps tokens out of the archive.
@@ -35,7 +38,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["DurationCheck", "Gaps", "Playlist", "find_ffprobe", "missing_streams", "short_media"]
+__all__ = ["DurationCheck", "Gaps", "Playlist", "entries", "find_ffprobe", "missing_streams",
+           "short_entries", "short_media"]
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +113,16 @@ class Gaps:
         self._done = 0
         self._refusal: tuple[str, int] | None = None  # url, HTTP status
         self._escaped = False
-        self.playlist_seconds: float | None = None  # the longest HLS playlist's EXTINF sum
+        self.playlists: dict[str, float] = {}  # each HLS media playlist URL: its EXTINF sum
+        self.downloads = 0  # downloads of a video or audio stream (not subtitles)
 
     def start(self, info: dict[str, Any], *, subtitle: bool) -> None:
         protocol = str(info.get("protocol") or "")
         kind = "HLS" if protocol.startswith("m3u8") else "DASH" if "dash" in protocol else None
         self._playlist, self._total, self._done = None, None, 0
         self._refusal, self._escaped = None, False
+        if not subtitle:
+            self.downloads += 1
         if kind is None:
             self._download = None
             return
@@ -130,7 +137,7 @@ class Gaps:
     def playlist(self, text: str, base_url: str) -> None:
         self._playlist = Playlist.parse(text, base_url)
         if self._download is not None and not self._download.stream.startswith("subtitle"):
-            self.playlist_seconds = max(self.playlist_seconds or 0.0, self._playlist.seconds)
+            self.playlists[self._download.url] = self._playlist.seconds
 
     def debug(self, msg: str) -> None:
         if (m := _TOTAL.match(msg)) is not None:
@@ -180,17 +187,30 @@ class Gaps:
         return f"{label} {number}{of} {named}; {INCOMPLETE}", status
 
 
+def entries(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The info of each video of a result: the top-level info and a playlist's entries."""
+    listed = info.get("entries") if info.get("_type") == "playlist" else None
+    return [e for e in [info, *(listed or [])] if isinstance(e, dict)]
+
+
+def _parts(entry: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """Each download of one entry and the streams merged into it."""
+    for rd in entry.get("requested_downloads") or []:
+        if isinstance(rd, dict):
+            yield rd
+            yield from (f for f in rd.get("requested_formats") or [] if isinstance(f, dict))
+
+
 def missing_streams(info: dict[str, Any], home: Path) -> str | None:
     """A selected stream yt-dlp reports as downloaded but whose file is absent or empty."""
-    for rd in info.get("requested_downloads") or []:
-        for part in [rd, *(rd.get("requested_formats") or [])]:
-            path = part.get("filepath")
-            if not isinstance(path, str) or not path:
-                continue
-            file = home / path
-            if not file.is_file() or file.stat().st_size == 0:
-                fmt = part.get("format_id") or "?"
-                return f"format {fmt} was selected but its file {file.name} is missing; {INCOMPLETE}"
+    for part in (p for entry in entries(info) for p in _parts(entry)):
+        path = part.get("filepath")
+        if not isinstance(path, str) or not path:
+            continue
+        file = home / path
+        if not file.is_file() or file.stat().st_size == 0:
+            fmt = part.get("format_id") or "?"
+            return f"format {fmt} was selected but its file {file.name} is missing; {INCOMPLETE}"
     return None
 
 
@@ -211,11 +231,48 @@ class DurationCheck:
     not_checked: str | None = None  # why the check did not run although the source states a duration
 
 
+def short_entries(
+    info: dict[str, Any], home: Path, gaps: Gaps, ffprobe: str | None
+) -> DurationCheck:
+    """``short_media`` for each video of ``info``, against the duration that video states.
+
+    An entry without ``duration`` is held to the HLS playlists its own downloads
+    were fetched from. When none of them is known by URL, the one playlist read is
+    used only if it was the run's only download: with several, which video it
+    belongs to cannot be told, and the entry states nothing.
+    """
+    short: str | None = None
+    not_checked: str | None = None
+    for entry in entries(info):
+        parts = list(_parts(entry))
+        files = [home / p["filepath"] for p in parts if isinstance(p.get("filepath"), str)
+                 and p["filepath"] and _inside(home, home / p["filepath"])]
+        stated = entry.get("duration") or _playlist_seconds(parts, gaps)
+        check = short_media(files, stated, ffprobe)
+        short = short or check.short
+        not_checked = not_checked or check.not_checked
+    return DurationCheck(short=short, not_checked=not_checked)
+
+
+def _playlist_seconds(parts: list[dict[str, Any]], gaps: Gaps) -> float | None:
+    own = [gaps.playlists[u] for p in parts if isinstance(u := p.get("url"), str) and u in gaps.playlists]
+    if own:
+        return max(own)
+    if parts and gaps.downloads == 1 and len(gaps.playlists) == 1:
+        return next(iter(gaps.playlists.values()))
+    return None
+
+
+def _inside(home: Path, file: Path) -> bool:
+    return file.resolve().is_relative_to(home.resolve())  # outside the job directory: not ours
+
+
 def short_media(files: Iterable[Path], stated: object, ffprobe: str | None) -> DurationCheck:
     """Compare each file's duration with the source's ``stated`` one (seconds).
 
     No stated duration: nothing to check (and nothing claimed). No ffprobe: the
-    check did not run, and ``not_checked`` says so.
+    check did not run, and ``not_checked`` says so. A file ffprobe cannot read is
+    not checked, and the others still are: one unreadable file passes none.
     """
     if isinstance(stated, bool) or not isinstance(stated, int | float) or stated <= 0:
         return DurationCheck()
@@ -225,14 +282,17 @@ def short_media(files: Iterable[Path], stated: object, ffprobe: str | None) -> D
     if ffprobe is None:
         return DurationCheck(not_checked="duration not checked: ffprobe not found")
     floor = stated - max(_TOLERANCE_SECONDS, _TOLERANCE_SHARE * stated)
+    unread: list[str] = []
     for file in files:
         seconds = _duration(ffprobe, file)
         if seconds is None:
-            return DurationCheck(not_checked=f"duration not checked: ffprobe could not read {file.name}")
-        if seconds < floor:
+            unread.append(file.name)
+        elif seconds < floor:
             return DurationCheck(short=(
                 f"the kept file {file.name} lasts {seconds:.1f} s but the source states "
                 f"{float(stated):.1f} s; {INCOMPLETE}"))
+    if unread:
+        return DurationCheck(not_checked=f"duration not checked: ffprobe could not read {', '.join(unread)}")
     return DurationCheck()
 
 

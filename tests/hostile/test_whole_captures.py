@@ -17,8 +17,24 @@ from pathlib import Path
 import pytest
 
 from storage.local import LocalBlobStore
-from tests.support.fixture_site import FixtureSite, Media, add_directory, make_dash, make_hls
-from workers._media_whole import Playlist, find_ffprobe, missing_streams, short_media
+from tests.support.fixture_site import (
+    FixtureSite,
+    Media,
+    add_directory,
+    html_page,
+    make_clip,
+    make_dash,
+    make_hls,
+)
+from workers._media_whole import (
+    DurationCheck,
+    Gaps,
+    Playlist,
+    find_ffprobe,
+    missing_streams,
+    short_entries,
+    short_media,
+)
 from workers.capture import capture
 from workers.media import capture_media
 from workers.net import make_client
@@ -152,6 +168,112 @@ async def test_file_shorter_than_the_source_states_is_not_complete(
                                     "the video is incomplete")
 
 
+async def test_complete_fmp4_hls_passes_the_duration_check(
+    site: FixtureSite, renditions: dict[str, Path], tmp_path: Path
+) -> None:
+    urls = serve(site, renditions, "hls-fmp4")
+
+    outcome = await capture_media(make_job(urls["index.m3u8"], tmp_path / "work"))
+
+    assert (outcome.status, outcome.message, outcome.not_checked) == (Status.AVAILABLE, "", ())
+    assert [f.role for f in outcome.files].count("media") == 1
+
+
+# -- a page of several videos -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_lengths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """HLS renditions of a 3 s and a 9 s clip: one page's two videos of different lengths."""
+    root = tmp_path_factory.mktemp("two-lengths")
+    return {
+        name: make_hls(make_clip(root / f"{name}.mp4", freq=freq, duration=seconds),
+                       root / name).parent
+        for name, freq, seconds in (("short", 330, 3), ("long", 550, 9))
+    }
+
+
+def two_video_page(site: FixtureSite, first: str, second: str) -> str:
+    body = "".join(f'<video controls src="{u}"></video>' for u in (first, second))
+    return site.add_bytes("/two.html", html_page(title="Two videos", body=body), "text/html")
+
+
+async def test_each_video_of_a_page_is_held_to_its_own_length(
+    site: FixtureSite, two_lengths: dict[str, Path], tmp_path: Path
+) -> None:
+    # The generic extractor makes a playlist of two entries (noplaylist does not stop
+    # it), neither with a duration: each is checked against its own playlist's EXTINF.
+    short = add_directory(site, "/short", two_lengths["short"])["index.m3u8"]
+    long = add_directory(site, "/long", two_lengths["long"])["index.m3u8"]
+
+    outcome = await capture_media(make_job(two_video_page(site, short, long), tmp_path / "work"))
+
+    assert (outcome.status, outcome.message, outcome.not_checked) == (Status.AVAILABLE, "", ())
+    assert [f.role for f in outcome.files].count("media") == 2
+
+
+async def test_a_short_video_beside_another_is_still_found_short(
+    site: FixtureSite, two_lengths: dict[str, Path], tmp_path: Path
+) -> None:
+    long = add_directory(site, "/long", two_lengths["long"])["index.m3u8"]
+    add_directory(site, "/short", two_lengths["short"])
+    # the short video's playlist states 3 s per segment: its file is short, the long one is not
+    playlist = (two_lengths["short"] / "index.m3u8").read_text(encoding="utf-8")
+    lying = playlist.replace("#EXTINF:0.500000,", "#EXTINF:3.000000,")
+    assert lying != playlist
+    short = site.add_bytes("/short/lying.m3u8", lying.encode(), "application/vnd.apple.mpegurl")
+
+    outcome = await capture_media(make_job(two_video_page(site, long, short), tmp_path / "work"))
+
+    assert (outcome.status, outcome.transient) == (Status.ERROR, False)
+    assert outcome.message.startswith("the kept file HTML5MediaEmbed-two-2."), outcome.message
+    assert outcome.message.endswith(INCOMPLETE)
+
+
+def entry(n: int, home: Path, url: str, *, duration: float | None = None) -> dict[str, object]:
+    return {"duration": duration, "requested_downloads": [
+        {"format_id": "hls", "url": url, "filepath": str(home / f"v{n}.mp4")}]}
+
+
+def test_an_entry_is_held_to_its_own_playlist_never_the_longest(
+    tmp_path: Path, media: Media
+) -> None:
+    ffprobe = find_ffprobe(FFMPEG)
+    for n in (1, 2):  # two 2 s files
+        shutil.copy(media.mp4, tmp_path / f"v{n}.mp4")
+    gaps = Gaps()
+    gaps.playlists, gaps.downloads = {"https://a/1.m3u8": 2.0, "https://a/2.m3u8": 30.0}, 2
+    info = {"_type": "playlist", "entries": [
+        entry(1, tmp_path, "https://a/1.m3u8"), entry(2, tmp_path, "https://a/2.m3u8", duration=2.0)]}
+    assert short_entries(info, tmp_path, gaps, ffprobe) == DurationCheck()
+
+    # the second entry's own playlist states 30 s: its file is short
+    info["entries"][1]["duration"] = None  # type: ignore[index]
+    short = short_entries(info, tmp_path, gaps, ffprobe).short
+    assert short is not None and short.startswith("the kept file v2.mp4 lasts 2.0 s but the "
+                                                  "source states 30.0 s")
+
+    # neither download names a playlist read: with two downloads, no entry states a length
+    info = {"_type": "playlist", "entries": [entry(1, tmp_path, "x"), entry(2, tmp_path, "y")]}
+    check = short_entries(info, tmp_path, gaps, ffprobe)
+    assert (check.short, check.not_checked) == (None, None)
+    # with one download and one playlist, that playlist is the entry's
+    gaps.playlists, gaps.downloads = {"https://a/2.m3u8": 30.0}, 1
+    assert short_entries(entry(1, tmp_path, "x"), tmp_path, gaps, ffprobe).short is not None
+
+
+def test_an_unreadable_file_does_not_pass_the_others(tmp_path: Path, media: Media) -> None:
+    ffprobe = find_ffprobe(FFMPEG)
+    unreadable = tmp_path / "garbage.mp4"
+    unreadable.write_bytes(b"not a video")
+    # the clip lasts 2 s; 3.2 s stated makes it short even after the unreadable file
+    check = short_media([unreadable, media.mp4], 3.2, ffprobe)
+    assert check.short is not None and check.short.startswith(f"the kept file {media.mp4.name}")
+    check = short_media([unreadable, media.mp4], 2.0, ffprobe)
+    assert (check.short, check.not_checked) == (
+        None, "duration not checked: ffprobe could not read garbage.mp4")
+
+
 def test_duration_within_tolerance_passes_and_beyond_is_short(media: Media) -> None:
     ffprobe = find_ffprobe(FFMPEG)
     assert ffprobe is not None
@@ -181,6 +303,13 @@ def test_a_selected_stream_without_its_file_is_missing(tmp_path: Path) -> None:
         "format 137+140 was selected but its file merged.mp4 is missing; the video is incomplete")
     (tmp_path / "merged.mp4").write_bytes(b"merged")
     assert missing_streams(info, tmp_path) is None
+
+
+def test_each_entry_of_a_playlist_is_checked_for_missing_streams(tmp_path: Path) -> None:
+    (tmp_path / "v1.mp4").write_bytes(b"video")
+    info = {"_type": "playlist", "entries": [entry(1, tmp_path, "a"), entry(2, tmp_path, "b")]}
+    assert missing_streams(info, tmp_path) == (
+        "format hls was selected but its file v2.mp4 is missing; the video is incomplete")
 
 
 def test_playlist_lists_init_segments_keys_and_duration() -> None:

@@ -6,9 +6,10 @@ Two parts:
   page-snapshot transport (``workers.net.SafeTransport``) checks each redirect
   hop with it, and the wrapper below checks yt-dlp's lookups with it. Only
   global addresses pass: ``ipaddress.is_global`` and an explicit deny list of
-  the IANA special-purpose ranges, so the rule is the same on every Python;
-  an IPv6 address that embeds an IPv4 one (6to4, NAT64, Teredo) must pass for
-  the IPv4 one too, and IPv4-mapped and IPv4-compatible forms are refused.
+  the IANA special-purpose ranges, so the rule is the same on every Python; an
+  IPv6 address must be global unicast (2000::/3) or well-known NAT64, and one
+  that embeds an IPv4 one (6to4, NAT64, Teredo) must pass for the IPv4 one too.
+  IPv4-mapped, IPv4-compatible and SIIT-translated forms are refused.
 - ``install(...)`` wraps ``socket.getaddrinfo`` for the whole process. It is
   meant for the throw-away child process that runs yt-dlp: every connection
   yt-dlp opens (urllib3/requests, urllib, websockets, each redirect hop,
@@ -75,25 +76,45 @@ _DENIED: tuple[IPNetwork, ...] = tuple(
         "ff00::/8",  # multicast
     )
 )
+# Only global unicast (RFC 4291 section 2.4) is routed on the IPv6 internet: the
+# rest of the space is reserved or special, whatever ``ipaddress`` says of it.
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 # RFC 6052 well-known NAT64 prefix: 64:ff9b::a00:1 reaches 10.0.0.1 through a
-# NAT64 gateway, though ``ipaddress`` calls it global.
+# NAT64 gateway, though ``ipaddress`` calls it global. Outside 2000::/3, it is
+# decided by the IPv4 address it embeds.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IPv6 spellings of one IPv4 address in their last 32 bits: IPv4-compatible
+# ::a.b.c.d (RFC 4291 2.5.5.1), IPv4-mapped ::ffff:a.b.c.d (2.5.5.2),
+# SIIT-translated ::ffff:0:a.b.c.d (RFC 6145 section 2.1, RFC 2765) and NAT64.
+_TRANSLATED = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("::ffff:0:0/96"),
+               ipaddress.IPv6Network("::ffff:0:0:0/96"), _NAT64)
+
+
+def _translated_ipv4(addr: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address that ``addr`` spells as IPv6 (mapped, compatible, SIIT, NAT64)."""
+    if isinstance(addr, ipaddress.IPv6Address) and any(addr in n for n in _TRANSLATED):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
 
 
 def _embedded_ipv4(addr: IPAddress) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address leads to: mapped, compatible, 6to4, NAT64, Teredo."""
+    """IPv4 addresses an IPv6 address leads to: its IPv4 spelling, 6to4, Teredo."""
     if not isinstance(addr, ipaddress.IPv6Address):
         return []
-    found = [a for a in (addr.ipv4_mapped, addr.sixtofour) if a is not None]
+    found = [a for a in (_translated_ipv4(addr), addr.sixtofour) if a is not None]
     if addr.teredo is not None:
         found.extend(addr.teredo)  # (server, client)
-    if int(addr) >> 32 == 0 or addr in _NAT64:  # ::a.b.c.d, 64:ff9b::a.b.c.d
-        found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
     return found
 
 
 def _public(addr: IPAddress) -> bool:
+    if addr.version == 6 and addr not in _GLOBAL_UNICAST and addr not in _NAT64:
+        return False
     return addr.is_global and not any(addr in n for n in _DENIED if n.version == addr.version)
+
+
+def _inside(addr: IPAddress | None, networks: tuple[IPNetwork, ...]) -> bool:
+    return addr is not None and any(addr in n for n in networks if n.version == addr.version)
 
 
 @functools.lru_cache(maxsize=64)
@@ -105,12 +126,14 @@ def address_allowed(ip: str, *, allow_private: bool, allow_networks: tuple[str, 
     """May a capture connect to ``ip``? The one address rule of every fetcher.
 
     True for any address when ``allow_private``; for an address inside one of the
-    ``allow_networks`` CIDRs (an IPv6 address that embeds an IPv4 one, such as
-    ``::ffff:127.0.0.1``, is inside when either is); otherwise only for a global
-    address (``ipaddress.is_global``) outside the deny list ``_DENIED``, and
-    an IPv6 address that embeds an IPv4 one (6to4, NAT64, Teredo) must pass
-    for both. Text that is not an IP address is not allowed. A malformed CIDR
-    in ``allow_networks`` raises ``ValueError`` (configuration is checked at load).
+    ``allow_networks`` CIDRs (an IPv6 spelling of an IPv4 address, such as
+    ``::ffff:127.0.0.1``, is inside when either is; a 6to4 or Teredo address
+    only when it is itself); otherwise only for a global address
+    (``ipaddress.is_global``) outside the deny list ``_DENIED``, in 2000::/3 or
+    64:ff9b::/96 if IPv6, and an IPv6 address that embeds an IPv4 one (6to4,
+    NAT64, Teredo) must pass for both. Text that is not an IP address is not
+    allowed. A malformed CIDR in ``allow_networks`` raises ``ValueError``
+    (configuration is checked at load).
     """
     if allow_private:
         return True
@@ -118,11 +141,10 @@ def address_allowed(ip: str, *, allow_private: bool, allow_networks: tuple[str, 
         addr = ipaddress.ip_address(ip.split("%", 1)[0])  # drop an IPv6 scope id
     except ValueError:
         return False
-    candidates: list[IPAddress] = [addr, *_embedded_ipv4(addr)]
     networks = _networks(tuple(allow_networks))
-    if any(c in n for c in candidates for n in networks if c.version == n.version):
+    if _inside(addr, networks) or _inside(_translated_ipv4(addr), networks):
         return True
-    return all(_public(c) for c in candidates)
+    return all(_public(c) for c in (addr, *_embedded_ipv4(addr)))
 
 
 def check_addresses(

@@ -85,7 +85,9 @@ def children_die_with_this_process() -> None:
     original = subprocess.Popen.__init__
 
     def follow_parent() -> None:  # in the new process, between fork and exec
-        if not die_with_parent() or os.getppid() != parent:
+        # Where prctl is refused (seccomp, gVisor) the program runs unbound, as it
+        # would without this; only a parent already gone after the request stops it.
+        if die_with_parent() and os.getppid() != parent:
             os._exit(127)  # the parent is already gone: run nothing
 
     def init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:

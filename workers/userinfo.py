@@ -29,9 +29,12 @@ T = TypeVar("T")
 
 # RFC 3986 section 3.2.1: userinfo is what precedes "@" in the authority, which
 # follows "//" and ends at "/", "?", "#" (or the end). A scheme is optional, so a
-# protocol-relative reference (an HTML href, a Location header) counts too.
+# protocol-relative reference (an HTML href, a Location header) counts too. The
+# userinfo runs to the authority's *last* "@", as httpx and urllib.parse.urlsplit
+# read it: http://admin:p@ss@host/ sends the password "p@ss" to host, so the greedy
+# group takes "@" too and backtracks to the last one before the authority ends.
 _USERINFO_CHARS = r"A-Za-z0-9\-._~%!$&'()*+,;=:"  # unreserved, pct-encoded, sub-delims, ":"
-_USERINFO = re.compile(r"(?i)((?:\b[a-z][a-z0-9+.\-]*:)?//)([^\s/?#@\[\]<>\"\\]*)@")
+_USERINFO = re.compile(r"(?i)((?:\b[a-z][a-z0-9+.\-]*:)?//)([^\s/?#\[\]<>\"\\]*)@")
 
 
 def without_userinfo(text: str) -> str:

@@ -152,6 +152,13 @@ def _sha256(path: Path) -> str:
         ("0; url=http://u:secret@h/", "0; url=http://h/"),
         ("mailto:someone@example.org", "mailto:someone@example.org"),
         ("http://h/path@with-at", "http://h/path@with-at"),
+        # the userinfo ends at the authority's last "@" (httpx, urllib.parse.urlsplit)
+        ("http://admin:p@ss@h/", "http://h/"),
+        ("http://admin:p@ss@h", "http://h"),
+        ("http://admin:p:s@s@h:8080/a@b?c@d#e@f", "http://h:8080/a@b?c@d#e@f"),
+        ("http://admin:p%40ss@h/", "http://h/"),
+        ("//a@b@c@h?q", "//h?q"),
+        ("see http://u:p@ss@h/ and x@y", "see http://h/ and x@y"),
     ],
 )
 def test_without_userinfo(text: str, clean: str) -> None:
@@ -172,3 +179,13 @@ def test_scrub_userinfo_reaches_every_string_derived_from_a_url() -> None:
                      "fragments": [{"url": "//h/f1"}]}],
         "description": "write to data@example.org", "tags": ("h",), "n": 3,
     }
+
+
+@pytest.mark.parametrize("password", ["p@ss", "p:ss", "p%40ss", "p@s:s%40"])
+def test_scrub_userinfo_takes_the_whole_password(password: str) -> None:
+    """The userinfo runs to the authority's last "@", so no part of the password stays."""
+    info = {"webpage_url": f"http://admin:{password}@h/v?x=a@b",
+            "webpage_url_domain": f"admin:{password}@h", "title": "mail x@h"}
+    scrubbed = scrub_userinfo(info)
+    assert scrubbed == {"webpage_url": "http://h/v?x=a@b", "webpage_url_domain": "h",
+                        "title": "mail x@h"}

@@ -33,7 +33,8 @@ from workers.types import CaptureJob, Limits, Status
 
 LOCAL = ("127.0.0.1/32",)
 
-# (address, why it is refused); marked * where the rule before issue 9 allowed it.
+# (address, why it is refused); marked * where the rule before issue 9 allowed it, ** where
+# the rule before global unicast (2000::/3) became the only IPv6 that passes allowed it.
 REFUSED = [
     ("::7f00:1", "IPv4-compatible ::127.0.0.1 *"),
     ("::127.0.0.2", "IPv4-compatible *"),
@@ -41,6 +42,9 @@ REFUSED = [
     ("::8.8.8.8", "IPv4-compatible, deprecated whatever it embeds *"),
     ("::ffff:127.0.0.1", "IPv4-mapped loopback"),
     ("::ffff:8.8.8.8", "IPv4-mapped: never on the wire *"),
+    ("::ffff:0:7f00:1", "SIIT-translated loopback (RFC 6145) **"),
+    ("::ffff:0:127.0.0.2", "SIIT-translated (RFC 6145) **"),
+    ("::ffff:0:808:808", "SIIT-translated: IPv4 spelt as IPv6 **"),
     ("64:ff9b:1::a00:1", "local-use NAT64 *"),
     ("64:ff9b:1::808:808", "local-use NAT64 *"),
     ("64:ff9b::a9fe:a9fe", "well-known NAT64 of the metadata address"),
@@ -60,6 +64,11 @@ REFUSED = [
     ("::1", "loopback"),
     ("100::1", "discard-only"),
     ("2001:db8::1", "documentation"),
+    ("1::1", "outside global unicast 2000::/3 **"),
+    ("4000::1", "outside global unicast 2000::/3 **"),
+    ("8000::1", "outside global unicast 2000::/3 **"),
+    ("e000::1", "outside global unicast 2000::/3 **"),
+    ("100:0:0:1::1", "outside global unicast 2000::/3, next to discard-only **"),
     ("0.0.0.0", "this host"),
     ("0.1.2.3", "this network"),
     ("10.0.0.1", "private"),
@@ -135,11 +144,27 @@ def test_public_addresses_pass(ip: str) -> None:
     ("ip", "networks"),
     [("10.1.2.3", ("10.0.0.0/8",)), ("fec0::1", ("fec0::/10",)),
      ("::ffff:127.0.0.1", LOCAL), ("64:ff9b:1::a00:1", ("64:ff9b:1::/48",)),
+     ("::7f00:1", LOCAL), ("::ffff:0:7f00:1", LOCAL), ("64:ff9b::7f00:1", LOCAL),
+     ("1::1", ("1::/16",)), ("2002:7f00:1::1", ("2002::/16",)),
      ("169.254.169.254", ("169.254.169.254/32",))],
 )
 def test_allow_networks_still_allows(ip: str, networks: tuple[str, ...]) -> None:
     assert address_allowed(ip, allow_private=False, allow_networks=networks) is True
     assert address_allowed(ip, allow_private=False, allow_networks=("8.8.8.0/24",)) is False
+
+
+@pytest.mark.parametrize("ip", ["2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:80ff:fffe"],
+                         ids=["6to4", "Teredo"])
+def test_allow_networks_does_not_allow_a_tunnel_to_an_allowed_ipv4(ip: str) -> None:
+    """An allowed IPv4 network allows the IPv6 spellings of its addresses (mapped,
+    compatible, SIIT, NAT64), not a 6to4 or Teredo address that carries one (127.0.0.1)."""
+    assert address_allowed(ip, allow_private=False, allow_networks=LOCAL) is False
+
+
+def test_allow_networks_allows_an_ipv6_spelling_only_of_its_own_addresses() -> None:
+    siit = "::ffff:0:808:808"  # 8.8.8.8, SIIT-translated
+    assert address_allowed(siit, allow_private=False, allow_networks=("8.8.8.8/32",)) is True
+    assert address_allowed(siit, allow_private=False, allow_networks=LOCAL) is False
 
 
 async def test_both_fetchers_apply_the_one_rule(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,6 +32,26 @@ def test_process_start_names_a_running_process_only() -> None:
     assert process_start(sleeper.pid) is None  # reaped: gone
 
 
+_REFUSED_PRCTL = textwrap.dedent("""
+    import subprocess, sys
+    from workers import lifetime
+    lifetime._prctl = lambda: lambda *args: -1  # prctl(2) refused (seccomp, gVisor)
+    assert not lifetime.die_with_parent()
+    lifetime.children_die_with_this_process()
+    done = subprocess.run([sys.executable, "-c", "print('ran')"], capture_output=True, text=True)
+    print(done.returncode, done.stdout.strip())
+""")
+
+
+def test_programs_still_run_where_prctl_is_refused() -> None:
+    """Without the death signal a started program runs (its parent is alive): it is
+    not exited before ``exec`` as if its parent were gone."""
+    done = subprocess.run([sys.executable, "-c", _REFUSED_PRCTL], cwd=REPO, check=True,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.split() == ["0", "ran"]
+
+
 _OWNER = textwrap.dedent("""
     import asyncio, sys
     from tests.workers.child_targets import hang_with_grandchild

@@ -48,6 +48,7 @@ class JobRecord:
     target_key: str
     url: str
     platform: str
+    run_id: str | None = None  # the claiming run: recorded only while it holds the job
 
 
 def _resolved_key(url: str) -> str | None:
@@ -97,6 +98,18 @@ async def _record_failure(session: AsyncSession, archive: Archive, job: JobRecor
                                 "reason": "local", "message": result.message})
 
 
+def _next_state(result: CaptureResult, retry_in: float | None,
+                retry_delay: float) -> tuple[JobState, float | None]:
+    """The job's next state, and in how many seconds it is tried again."""
+    if retry_in is not None:  # again within this run
+        return JobState.QUEUED, retry_in
+    if result.transient:  # by a later run
+        return JobState.RETRY, retry_delay
+    if result.state is CaptureState.FAILED and not result.status.conclusive:
+        return JobState.FAILED, None
+    return JobState.DONE, None
+
+
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
                         retry_in: float | None, capture_id: str | None = None,
                         local: bool = False, io_failure: bool = False) -> str | None:
@@ -126,6 +139,17 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                    started_at=result.started_at, finished_at=result.finished_at)
     cfg = archive.config
     async with archive.db.session() as session:
+        # the job first: a run that lost it (requeued while this run was cut off, and
+        # claimed again) records nothing; its new claimant records its own result
+        state, retry_after = _next_state(result, retry_in, cfg.capture.retry_delay)
+        held = await queue.finish(
+            session, job.job_id, state=state, retry_in=retry_after, run_id=job.run_id,
+            error=(result.message or None) if state is JobState.DONE else result.message)
+        if not held:
+            log.warning("result for %s dropped: job %s is no longer run %s's (requeued as "
+                        "its run looked dead); its new claimant records it",
+                        job.target_key, job.job_id, job.run_id)
+            return None
         target = await session.get_one(Target, job.target_id)
         if target.key.startswith("facebook-url:") and result.resolved_url:
             target.resolved_key = _resolved_key(result.resolved_url) or target.resolved_key
@@ -152,15 +176,4 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
             await record_check(session, target, status=result.status, message=result.message,
                                probe="capture", confirmations=cfg.audit.confirmations,
                                confirm_after=cfg.audit.confirm_after, operator=archive.operator)
-        if retry_in is not None:
-            await queue.finish(session, job.job_id, state=JobState.QUEUED, error=result.message,
-                               retry_in=retry_in)
-        elif result.transient:
-            await queue.finish(session, job.job_id, state=JobState.RETRY, error=result.message,
-                               retry_in=cfg.capture.retry_delay)
-        elif result.state is CaptureState.FAILED and not result.status.conclusive:
-            await queue.finish(session, job.job_id, state=JobState.FAILED, error=result.message)
-        else:
-            await queue.finish(session, job.job_id, state=JobState.DONE,
-                               error=result.message or None)
     return manifest_sha

@@ -200,13 +200,16 @@ class CaptureWorker:
             try:
                 async with self.archive.db.session() as session:
                     await runs.heartbeat(session, self.run_id)
-            except PreserverError:  # the next beat may get through; the lease is generous
-                log.debug("heartbeat of run %s not recorded", self.run_id, exc_info=True)
+            # any error: a database restart is an unwrapped OSError from asyncpg, and a
+            # heartbeat task that died would let another machine requeue this live run's
+            # jobs. The next beat may get through; the lease is generous.
+            except Exception:
+                log.warning("heartbeat of run %s not recorded", self.run_id, exc_info=True)
 
     async def _end(self) -> None:
         try:
             async with self.archive.db.session() as session:
-                await runs.end_run(session, self.run_id, claimed=bool(self.per_host))
+                await runs.end_run(session, self.run_id)
         except PreserverError:  # on this machine its process is checked instead
             log.debug("end of run %s not recorded", self.run_id, exc_info=True)
 
@@ -290,7 +293,7 @@ class CaptureWorker:
                                  base_delay=cfg.retry_delay, max_delay=self.max_wait)
         record = JobRecord(job_id=claimed.id, target_id=claimed.target_id,
                            target_key=claimed.target_key, url=claimed.url,
-                           platform=claimed.platform)
+                           platform=claimed.platform, run_id=self.run_id)
         try:
             await record_result(self.archive, record, result,
                                 retry_in=retry.delay_seconds if retry else None,
@@ -325,7 +328,8 @@ class CaptureWorker:
             async with self.archive.db.session() as session:
                 await queue.finish(session, claimed.id, state=JobState.RETRY,
                                    error=f"not recorded: {exc}",
-                                   retry_in=self.archive.config.capture.retry_delay)
+                                   retry_in=self.archive.config.capture.retry_delay,
+                                   run_id=self.run_id)
         except PreserverError:  # still unusable: a later run's requeue_stale brings it back
             log.debug("job %s left running", claimed.id, exc_info=True)
 

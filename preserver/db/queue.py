@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from preserver.db.models import Job, JobState, Run, Target, core_table, utc_now
-from preserver.db.runs import RunIdentity, dead_reason
+from preserver.db.runs import RunIdentity, db_now, dead_reason
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
@@ -132,14 +132,23 @@ async def claim(
 
 
 async def finish(session: AsyncSession, job_id: int, *, state: JobState, error: str | None = None,
-                 retry_in: float | None = None) -> None:
+                 retry_in: float | None = None, run_id: str | None = None) -> bool:
     """Close a claimed job: ``done``, ``failed``; or ``queued`` (again, within this run) or
-    ``retry`` (by a later run) from ``retry_in`` seconds on."""
+    ``retry`` (by a later run) from ``retry_in`` seconds on.
+
+    With ``run_id``, only while that run still holds the job: a run that was paused or cut
+    off, whose job another run requeued and claimed, must not overwrite that run's result.
+    False when the job was not this run's to close (nothing changed); without ``run_id``,
+    always True."""
     now = utc_now()
     values: dict[str, object] = {"state": state, "updated_at": now, "last_error": error}
     if state in (JobState.QUEUED, JobState.RETRY):
         values["run_after"] = now + timedelta(seconds=retry_in or 0)
-    await session.execute(sa.update(_JOBS).where(_JOBS.c.id == job_id).values(**values))
+    stmt = sa.update(_JOBS).where(_JOBS.c.id == job_id)
+    if run_id is not None:
+        stmt = stmt.where(_JOBS.c.run_id == run_id, _JOBS.c.state == JobState.RUNNING)
+    result = await session.execute(stmt.values(**values))
+    return run_id is None or bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,29 +163,43 @@ class DeadRun:
 
 async def requeue_dead_runs(session: AsyncSession, *, me: RunIdentity,
                             now: datetime | None = None) -> list[DeadRun]:
-    """The ``running`` jobs of every run known dead (``runs.dead_reason``) go back to the
-    queue at once; the run is marked ended. Jobs of runs that may be alive stay."""
-    now = now or utc_now()
+    """The ``running`` jobs of every run known dead (``runs.dead_reason``), and of runs
+    that left no row, go back to the queue at once; the run is marked ended. Jobs of runs
+    that may be alive stay. ``now`` is the database's clock (``runs.db_now``), which the
+    heartbeats are written in."""
+    now = now or await db_now(session)
     jobs = _JOBS
     holders = sa.select(jobs.c.run_id).where(jobs.c.state == JobState.RUNNING,
                                              jobs.c.run_id.is_not(None)).distinct()
+    held = {run_id for run_id in (await session.scalars(holders)).all() if run_id is not None}
     found: list[DeadRun] = []
     for run in (await session.scalars(sa.select(Run).where(col(Run.id).in_(holders)))).all():
+        held.discard(run.id)
         reason = dead_reason(run, me=me, now=now)
         if reason is None:
             continue
-        requeued = await session.execute(
-            sa.update(jobs).where(jobs.c.run_id == run.id, jobs.c.state == JobState.RUNNING)
-            .values(state=JobState.QUEUED, run_after=now, updated_at=now,
-                    last_error=f"interrupted: run {run.host}:{run.pid} {reason}; requeued")
-            .returning(jobs.c.id))
+        label = f"{run.host}:{run.pid}"
         if run.ended_at is None:
             run.ended_at = now
-        ids = tuple(sorted(requeued.scalars().all()))
-        if ids:  # another run may have requeued them first
-            found.append(DeadRun(run_id=run.id, label=f"{run.host}:{run.pid}", reason=reason,
-                                 job_ids=ids))
+        found += await _requeue_run(session, run.id, label=label, reason=reason, now=now)
+    for run_id in sorted(held):  # no row: it was forgotten while a claim of it committed
+        found += await _requeue_run(session, run_id, label=run_id,
+                                    reason="left no record", now=now)
     return found
+
+
+async def _requeue_run(session: AsyncSession, run_id: str, *, label: str, reason: str,
+                       now: datetime) -> list[DeadRun]:
+    jobs = _JOBS
+    requeued = await session.execute(
+        sa.update(jobs).where(jobs.c.run_id == run_id, jobs.c.state == JobState.RUNNING)
+        .values(state=JobState.QUEUED, run_after=now, updated_at=now,
+                last_error=f"interrupted: run {label} {reason}; requeued")
+        .returning(jobs.c.id))
+    ids = tuple(sorted(requeued.scalars().all()))
+    if not ids:  # another run may have requeued them first
+        return []
+    return [DeadRun(run_id=run_id, label=label, reason=reason, job_ids=ids)]
 
 
 async def requeue_stale(session: AsyncSession, *, older_than: timedelta) -> int:

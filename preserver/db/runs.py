@@ -10,7 +10,11 @@ it is dead (``dead_reason``):
   visible in ``/proc``) whose process is gone, or whose pid now names a process that
   started at another time (a reused pid);
 - a run of another machine, whose processes we cannot see, whose heartbeat is older
-  than the lease.
+  than the lease. Heartbeats are written and compared in the database's clock
+  (``db_now``, ``CURRENT_TIMESTAMP``), so the clocks of the machines need not agree.
+
+A job whose run has no row (a run forgets itself only when no job names it) is
+treated as dead too.
 
 ``preserver.db.queue.requeue_dead_runs`` requeues the jobs of dead runs at once.
 """
@@ -27,7 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from preserver.db.models import Run, core_table, utc_now
+from preserver.db.models import Job, Run, UTCDateTime, core_table, utc_now
 from workers import process_start
 
 # A run renews its heartbeat this often ...
@@ -36,6 +40,7 @@ HEARTBEAT = timedelta(seconds=30)
 LEASE = timedelta(minutes=5)
 
 _RUNS = core_table(Run)
+_JOBS = core_table(Job)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,23 +87,35 @@ def dead_reason(run: Run, *, me: RunIdentity, now: datetime,
     return None
 
 
+async def db_now(session: AsyncSession) -> datetime:
+    """The database's clock, the one every machine's heartbeat is written and read in.
+
+    SQLite's ``CURRENT_TIMESTAMP`` is UTC text to the second, which ``UTCDateTime`` reads
+    (``type_coerce`` applies its result processing without a SQL ``CAST``)."""
+    stmt = sa.select(sa.type_coerce(sa.func.now(), UTCDateTime()))
+    now: datetime = (await session.execute(stmt)).scalar_one()
+    return now
+
+
 async def start_run(session: AsyncSession, me: RunIdentity) -> str:
     """Record a run of this process; returns its id."""
-    run_id, now = uuid.uuid4().hex, utc_now()
+    run_id, now = uuid.uuid4().hex, await db_now(session)
     session.add(Run(id=run_id, host=me.host, machine=me.machine, pid=me.pid,
                     process_start=me.process_start, started_at=now, heartbeat_at=now))
     return run_id
 
 
 async def heartbeat(session: AsyncSession, run_id: str) -> None:
+    """Renew the lease, in the database's clock (``db_now``)."""
     await session.execute(sa.update(_RUNS).where(_RUNS.c.id == run_id)
-                          .values(heartbeat_at=utc_now()))
+                          .values(heartbeat_at=sa.func.now()))
 
 
-async def end_run(session: AsyncSession, run_id: str, *, claimed: bool) -> None:
-    """The run is over: kept as its jobs' claimant when it claimed any, else forgotten."""
-    if claimed:
-        await session.execute(sa.update(_RUNS).where(_RUNS.c.id == run_id)
-                              .values(ended_at=utc_now()))
-    else:
-        await session.execute(sa.delete(_RUNS).where(_RUNS.c.id == run_id))
+async def end_run(session: AsyncSession, run_id: str) -> None:
+    """The run is over: kept (ended) as the claimant of any job that names it, else
+    forgotten. Whether it claimed is asked of the jobs, not of the run's own count: a
+    claim may commit and the run be cancelled before it counts the job."""
+    await session.execute(sa.update(_RUNS).where(_RUNS.c.id == run_id)
+                          .values(ended_at=utc_now()))
+    await session.execute(sa.delete(_RUNS).where(
+        _RUNS.c.id == run_id, ~sa.exists().where(_JOBS.c.run_id == run_id)))

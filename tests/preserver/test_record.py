@@ -4,12 +4,18 @@ capturing a short fb.watch link is built here; the database and store are real."
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from preserver import views
 from preserver.archive import open_archive
 from preserver.capture.record import JobRecord, record_result
 from preserver.config import load_config
+from preserver.db import runs
+from preserver.db.models import Capture, Job
 from preserver.db.queue import claim
 from preserver.ingest.report import ingest_report
 from workers import CaptureResult, CaptureState, Status
@@ -42,3 +48,31 @@ async def test_a_short_facebook_link_records_what_it_resolved_to(tmp_path: Path)
             manifest = json.loads(fh.read())
         assert manifest["target"]["key"] == job.target_key
         assert manifest["outcome"]["message"] == result.message
+
+
+async def test_a_run_that_lost_its_job_records_nothing(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Its job was requeued (the run looked dead) and claimed by another run: that run
+    records the result; this one's is dropped, with a warning."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
+    report = tmp_path / "r.txt"
+    report.write_text("1- أ\nhttps://example.org/a\n", encoding="utf-8")
+    async with open_archive(load_config(cfg, env={})) as archive:
+        await ingest_report(archive, report)
+        async with archive.db.session() as s:
+            claimant = await runs.start_run(s, runs.this_process())
+        async with archive.db.session() as s:
+            job = await claim(s, run_id=claimant)
+        assert job is not None
+        result = CaptureResult(state=CaptureState.FAILED, status=Status.NOT_FOUND,
+                               message="gone", started_at="2026-11-21T10:00:00.000000Z",
+                               finished_at="2026-11-21T10:00:05.000000Z")
+        record = JobRecord(job_id=job.id, target_id=job.target_id, target_key=job.target_key,
+                           url=job.url, platform=job.platform, run_id="the-run-cut-off")
+        with caplog.at_level(logging.WARNING):
+            assert await record_result(archive, record, result, retry_in=None) is None
+        assert "dropped" in caplog.text
+        async with archive.db.session() as s:
+            assert (await s.get_one(Job, job.id)).state == "running"
+            assert (await s.scalars(sa.select(Capture))).all() == []

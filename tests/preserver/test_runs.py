@@ -6,16 +6,23 @@ Real SQLite (and PostgreSQL when configured); the processes are this test's own.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import subprocess
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from preserver.archive import Archive
+from preserver.capture.run import CaptureWorker
 from preserver.db import queue, runs
 from preserver.db.engine import Database
-from preserver.db.models import Job, Run, Target, utc_now
+from preserver.db.models import Job, JobState, Run, Target, utc_now
 
 ME = runs.this_process()
 
@@ -38,7 +45,7 @@ async def _claimed_by(db: Database, who: runs.RunIdentity, *, heartbeat: datetim
         if heartbeat is not None:
             run.heartbeat_at = heartbeat
         if ended:
-            await runs.end_run(s, run_id, claimed=True)
+            await runs.end_run(s, run_id)
     return run_id, claimed.id
 
 
@@ -104,6 +111,103 @@ async def test_a_run_that_claimed_nothing_is_forgotten(db: Database) -> None:
     async with db.session() as s:
         run_id = await runs.start_run(s, ME)
     async with db.session() as s:
-        await runs.end_run(s, run_id, claimed=False)
+        await runs.end_run(s, run_id)
     async with db.session() as s:
         assert await s.get(Run, run_id) is None
+
+
+async def test_a_run_that_counted_no_claim_keeps_its_row_while_a_job_names_it(
+        db: Database) -> None:
+    """A claim may commit and the run be cancelled before it counts the job: the run's
+    row stays (ended), so the job is requeued, not left running for ever."""
+    run_id, job = await _claimed_by(db, ME)
+    async with db.session() as s:
+        await runs.end_run(s, run_id)
+    async with db.session() as s:
+        assert (await s.get_one(Run, run_id)).ended_at is not None
+        [found] = await queue.requeue_dead_runs(s, me=ME)
+    assert found.job_ids == (job,) and found.reason == "ended without recording them"
+
+
+async def test_a_running_job_whose_run_left_no_row_is_requeued(db: Database) -> None:
+    run_id, job = await _claimed_by(db, ME)
+    async with db.session() as s:  # as an earlier end_run did, forgetting a run that claimed
+        await s.execute(sa.delete(Run).where(col(Run.id) == run_id))
+    async with db.session() as s:
+        found = await queue.requeue_dead_runs(s, me=ME)
+    assert found == [queue.DeadRun(run_id=run_id, label=run_id, reason="left no record",
+                                   job_ids=(job,))]
+    assert await _states(db) == {job: "queued"}
+
+
+async def test_finishing_another_runs_job_changes_nothing(db: Database) -> None:
+    """A run cut off while its job was requeued and claimed again must not overwrite the
+    new claimant's result."""
+    _, job = await _claimed_by(db, ME)
+    async with db.session() as s:
+        assert not await queue.finish(s, job, state=JobState.DONE, run_id="another-run")
+    assert await _states(db) == {job: "running"}
+    async with db.session() as s:
+        assert await queue.finish(s, job, state=JobState.DONE)  # no run named: as before
+    assert await _states(db) == {job: "done"}
+
+
+async def test_a_requeued_job_is_no_longer_its_old_runs_to_finish(db: Database) -> None:
+    run_id, job = await _claimed_by(db, ME, ended=True)
+    async with db.session() as s:
+        await queue.requeue_dead_runs(s, me=ME)
+        assert not await queue.finish(s, job, state=JobState.DONE, run_id=run_id)
+    assert await _states(db) == {job: "queued"}
+
+
+async def test_the_lease_is_read_in_the_databases_clock(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine whose clock runs an hour ahead does not take a live run for dead."""
+    elsewhere = dataclasses.replace(ME, host="other-host", machine="other-boot/1", pid=1)
+    _, job = await _claimed_by(db, elsewhere)
+    async with db.session() as s:
+        before = await runs.db_now(s)
+    ahead = before + timedelta(hours=1)
+    monkeypatch.setattr(queue, "utc_now", lambda: ahead)
+    monkeypatch.setattr(runs, "utc_now", lambda: ahead)
+    async with db.session() as s:
+        run_id = await runs.start_run(s, elsewhere)
+    async with db.session() as s:
+        await runs.heartbeat(s, run_id)
+    async with db.session() as s:
+        assert await queue.requeue_dead_runs(s, me=ME) == []
+        run = await s.get_one(Run, run_id)
+    assert run.heartbeat_at < ahead - timedelta(minutes=30)  # the database's time, not ours
+    assert await _states(db) == {job: "running"}
+
+
+async def test_the_heartbeat_outlives_a_database_that_refuses_connections(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """asyncpg raises a bare OSError while the server restarts: the next beat goes on."""
+    async with db.session() as s:
+        run_id = await runs.start_run(s, ME)
+    beats: list[str] = []
+    renewed = asyncio.Event()
+    real = runs.heartbeat
+
+    async def flaky(session: AsyncSession, beat_run: str) -> None:
+        beats.append(beat_run)
+        if len(beats) == 1:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        await real(session, beat_run)
+        renewed.set()
+
+    monkeypatch.setattr(runs, "heartbeat", flaky)
+    monkeypatch.setattr(runs, "HEARTBEAT", timedelta(0))
+    worker = CaptureWorker.__new__(CaptureWorker)
+    worker.archive, worker.run_id = cast(Archive, SimpleNamespace(db=db)), run_id
+    beat = asyncio.create_task(worker._heartbeat())
+    waiter = asyncio.create_task(renewed.wait())
+    await asyncio.wait({beat, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        assert not beat.done(), beat.exception()
+        assert renewed.is_set() and beats[:2] == [run_id, run_id]
+    finally:
+        beat.cancel()
+        waiter.cancel()
+        await asyncio.gather(beat, waiter, return_exceptions=True)

@@ -1,13 +1,14 @@
 """Verify a preserver evidence package with Python's standard library and ``cryptography``.
 
-This file is copied into every package as ``data/verify_package.py``. It needs no
-preserver, no database, no network: run it from the bag's folder::
+This file (``manifests/_standalone.py`` in preserver's source) is copied into every
+package as ``data/verify_package.py``. It needs no preserver, no database, no network:
+run it from the bag's folder::
 
     python3 -m venv /tmp/v && /tmp/v/bin/pip install cryptography
     /tmp/v/bin/python data/verify_package.py . [--tsa-roots ROOTS.pem] [--key-id HEX]
 
-Python 3.9 or later. It checks: every file against the bag's SHA-256 manifests
-(RFC 8493); the package index's and each capture manifest's Ed25519 signature
+Python 3.9 or later. It checks: every file against the bag's SHA-256 manifests, and
+Payload-Oxum (RFC 8493); the package index's and each capture manifest's Ed25519 signature
 (RFC 8032); the checkpoint's signed note (c2sp.org/signed-note, tlog-checkpoint);
 each event's inclusion proof to the checkpoint's root and each earlier checkpoint's
 consistency proof (RFC 9162 section 2.1, RFC 6962 hashing); each captured file's
@@ -16,9 +17,7 @@ RFC 3161 tokens are checked with ``openssl ts -verify`` when ``--tsa-roots`` nam
 your trusted TSA roots. The files under ``data/`` must be exactly those the signed index
 names; links and special files, and depths, counts and numbers beyond bounds are refused.
 Exit 0: every check passed; 1: one failed; 2: the package cannot be opened (safely);
-3: none failed, but some were not done (no ``--key-id``, no ``--tsa-roots``).
-
-The preserver source keeps this file as ``manifests/_standalone.py``.
+3: none failed, but some were not done (no ``--key-id``, ``--tsa-roots``, token, Payload-Oxum).
 """
 
 from __future__ import annotations
@@ -46,8 +45,7 @@ MAX_DEPTH = 16  # folder levels
 MAX_JSON_DEPTH = 64  # nesting in a JSON file
 MAX_FAILED = 1000  # FAIL lines printed; the rest are counted
 MAX_SMALL = 1 << 20  # a checkpoint
-failures = 0
-skipped = 0
+failures = skipped = 0
 
 
 class Unsafe(Exception):
@@ -201,10 +199,16 @@ def check_bag(bag: Path, files: dict[str, int]) -> None:
             else:
                 say("PASS", name, "fixity")
     for name, links in sorted(files.items()):
-        if name not in listed and not name.startswith("tagmanifest-"):
+        if name not in listed and not re.fullmatch(r"tagmanifest-\w+\.txt", name):
             say("FAIL", name, "fixity", "not listed in the bag's manifests (added?)")
         if links > 1:
             say("FAIL", name, "fixity", f"has {links} hard links: shared with a file outside")
+    info = (bag / "bag-info.txt").read_text("utf-8-sig") if "bag-info.txt" in files else ""
+    oxum = [v.strip() for v in re.findall(r"(?m)^Payload-Oxum[ \t]*:(.*)$", info)]
+    payload = [(bag / n).stat().st_size for n in files if n.startswith("data/")]
+    actual = f"{sum(payload)}.{len(payload)}"
+    say("SKIP" if not oxum else "PASS" if oxum == [actual] else "FAIL", "bag-info.txt", "oxum",
+        "no Payload-Oxum" if not oxum else f"Payload-Oxum {', '.join(oxum)}, payload {actual}")
 
 
 def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[int, Any]:
@@ -221,11 +225,10 @@ def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[i
         where = f"data/custody/earlier/{folder.name}/"
         old = checkpoint(folder / "checkpoint", key)
         proof = load_json((folder / "consistency.json").read_bytes())
-        hashes = [bytes.fromhex(h) for h in proof["hashes"]]
         if old is None:
             say("FAIL", where + "checkpoint", "signature", "not signed by the package's key")
         elif (proof["old_size"], proof["new_size"]) == (old[0], size) and consistent(
-                old[0], size, old[1], root, hashes):
+                old[0], size, old[1], root, [bytes.fromhex(h) for h in proof["hashes"]]):
             say("PASS", where + "consistency.json", "consistency", f"{size} extends {old[0]}")
             check_tokens(bag, folder, roots)
         else:
@@ -254,9 +257,12 @@ def check_custody(bag: Path, key: Ed25519PublicKey, roots: str | None) -> dict[i
 
 
 def check_tokens(bag: Path, folder: Path, roots: str | None) -> None:
-    for token in sorted(folder.glob("checkpoint.*.tsr")):
+    tokens, openssl = sorted(folder.glob("checkpoint.*.tsr")), shutil.which("openssl")
+    if not tokens:
+        say("SKIP", f"{folder.relative_to(bag).as_posix()}/checkpoint", "timestamp",
+            "not timestamped: no RFC 3161 token proves when this checkpoint existed")
+    for token in tokens:
         name = token.relative_to(bag).as_posix()
-        openssl = shutil.which("openssl")
         if roots is None or openssl is None:
             say("SKIP", name, "timestamp", "give --tsa-roots (and have openssl) to check it")
             continue
@@ -275,11 +281,10 @@ def check_captures(bag: Path, files: dict[str, int], key: Ed25519PublicKey,
     for manifest_path in sorted((bag / "data" / "captures").glob("*/*/manifest.json")):
         folder = manifest_path.parent
         where = folder.relative_to(bag).as_posix() + "/"
-        data = manifest_path.read_bytes()
-        sig_path = folder / "manifest.json.sig"
+        data, sig_path = manifest_path.read_bytes(), folder / "manifest.json.sig"
         signature = sig_path.read_bytes() if sig_path.is_file() else b""
-        say("PASS" if ed25519_ok(key, data, signature) else "FAIL", where + "manifest.json",
-            "signature")
+        ok = ed25519_ok(key, data, signature)
+        say("PASS" if ok else "FAIL", where + "manifest.json", "signature")
         manifest = load_json(data)
         for f in manifest["files"]:
             rel = where + "files/" + f["name"]
@@ -327,7 +332,7 @@ def main() -> int:
         print(f"FAILED: {failures} check(s) failed", file=sys.stderr)
         return 1
     if skipped:  # without a pinned key and roots anyone could build a package that passes
-        print(f"INCOMPLETE: {skipped} check(s) not done: give --key-id, --tsa-roots", file=sys.stderr)
+        print(f"INCOMPLETE: {skipped} check(s) not done (SKIP above)", file=sys.stderr)
         return 3
     print("VERIFIED: every check passed", file=sys.stderr)
     return 0
@@ -361,23 +366,18 @@ def check_listing(bag: Path, files: dict[str, int], index: dict[str, Any]) -> No
 def verify(bag: Path, files: dict[str, int], tsa_roots: str | None,
            pinned_key: str | None) -> None:
     guard("bag", "fixity", lambda: check_bag(bag, files))
-    pem = (bag / "data" / "custody" / "public-key.pem").read_bytes()
-    key = serialization.load_pem_public_key(pem)
+    key = serialization.load_pem_public_key((bag / "data/custody/public-key.pem").read_bytes())
     if not isinstance(key, Ed25519PublicKey):
         say("FAIL", "data/custody/public-key.pem", "key", "not an Ed25519 key")
         return
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     key_id = hashlib.sha256(raw).hexdigest()
-    if pinned_key is None:
-        say("SKIP", "data/custody/public-key.pem", "key",
-            f"{key_id} not pinned: compare it with the archive's published key id (--key-id)")
-    else:
-        say("PASS" if pinned_key.lower() == key_id else "FAIL", "data/custody/public-key.pem",
-            "key", key_id)
+    outcome = "SKIP" if pinned_key is None else "PASS" if pinned_key.lower() == key_id else "FAIL"
+    say(outcome, "data/custody/public-key.pem", "key", key_id if outcome != "SKIP" else
+        f"{key_id} not pinned: compare it with the archive's published key id (--key-id)")
     index_bytes = (bag / "data" / "package.json").read_bytes()
-    index_sig = (bag / "data" / "package.json.sig").read_bytes()
-    say("PASS" if ed25519_ok(key, index_bytes, index_sig) else "FAIL", "data/package.json",
-        "signature")
+    ok = ed25519_ok(key, index_bytes, (bag / "data" / "package.json.sig").read_bytes())
+    say("PASS" if ok else "FAIL", "data/package.json", "signature")
     index = load_json(index_bytes)
     guard("data/", "index", lambda: check_listing(bag, files, index))
     for name, expected in index["tools"].items():

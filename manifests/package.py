@@ -266,21 +266,26 @@ def _walk(root: Path, max_files: int) -> tuple[dict[str, int], dict[str, int]]:
 def _check_central_directory(path: Path, max_files: int) -> None:
     """Refuse a ZIP whose end record (APPNOTE.TXT 4.3.16, 4.3.14 for ZIP64) counts more
     members than ``max_files`` or a central directory larger than ``MAX_CENTRAL``,
-    before ``zipfile`` reads every member's record into memory."""
+    before ``zipfile`` reads every member's record into memory. The records are found
+    as ``zipfile._EndRecData`` finds them, so the counts checked are those it uses: the
+    last 22 bytes, else the last signature in the 64 KiB comment before them; then the
+    ZIP64 record right before a ZIP64 locator, whatever the classic record says."""
     try:
         with path.open("rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - (1 << 16) - 22))
+            start = max(0, fh.seek(0, os.SEEK_END) - (1 << 16) - 22)
+            fh.seek(start)
             tail = fh.read()
-            at = tail.rfind(b"PK\x05\x06")
+            at = len(tail) - 22  # no comment: the record ends the file
+            if at < 0 or tail[at:at + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
+                at = tail.rfind(b"PK\x05\x06")
             if at < 0 or len(tail) < at + 22:
-                return  # not a ZIP: zipfile says so
+                raise InvalidPackage(f"{path}: cannot be opened safely: not a bag directory "
+                                     "nor a ZIP file (no end of central directory record)")
             members, central = struct.unpack("<HI", tail[at + 10:at + 16])
-            if (members == 0xFFFF or central == 0xFFFFFFFF) and at >= 20 \
-                    and tail[at - 20:at - 16] == b"PK\x06\x07":
-                fh.seek(struct.unpack("<Q", tail[at - 12:at - 4])[0])
-                record = fh.read(56)
-                if len(record) == 56 and record[:4] == b"PK\x06\x06":
+            if start + at >= 76:  # the ZIP64 record (56 bytes), then its locator (4.3.15)
+                fh.seek(start + at - 76)
+                record = fh.read(76)
+                if record[:4] == b"PK\x06\x06" and record[56:60] == b"PK\x06\x07":
                     members, central = struct.unpack("<QQ", record[32:48])
     except (OSError, struct.error) as exc:
         raise InvalidPackage(f"{path}: cannot read: {exc}") from exc

@@ -150,7 +150,8 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
         "be parsed); 2 when the package cannot be opened safely (a symbolic link, FIFO or "
         "device in it, folders nested too deep, too many files); and 3 when no check failed "
         "but one could not be done (no `--key-id`: anyone could build a package that passes "
-        "under a key of their own; no `--tsa-roots` or no openssl: the time is unproven). "
+        "under a key of their own; no `--tsa-roots`, no openssl or a checkpoint with no "
+        "token: the time is unproven; no `Payload-Oxum` in `bag-info.txt`). "
         "`preserver verify` exits with the same codes. It is short: read it before you trust "
         "it. The events:\n")
     add("| leaf | action | subject | time |\n|---|---|---|---|")

@@ -3,14 +3,17 @@ PACKAGE`` and the package's own ``data/verify_package.py`` in a subprocess. Each
 built from a real exported package (``tests/support/evidence.py``) and must end in
 the exit code the case names, the same for both, with no traceback:
 
-- 1: a check failed (a file no signed index lists, a number or a nesting beyond what
+- 1: a check failed (a file no manifest or signed index lists, a number or a nesting beyond what
   a package's file may hold, a hard link to a file outside the package);
 - 2: the package cannot be opened safely (folders too deep, too many members, a
-  FIFO, a device node, a symbolic link).
+  FIFO, a device node, a symbolic link);
+- 3: no check failed, but one could not be done (a checkpoint with no RFC 3161 token,
+  no Payload-Oxum), though the key is pinned and the TSA roots given.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -24,7 +27,7 @@ from pathlib import Path
 import bagit
 import pytest
 
-from manifests import load_or_create_signing_key, sign
+from manifests import canonical_json, load_or_create_signing_key, parse_canonical, sign
 from tests.support.cli import run_cli
 from tests.support.evidence import Built
 
@@ -88,9 +91,44 @@ def many_members(pkg: Path, tmp: Path, built: Built) -> Path:
     return path
 
 
+def untimestamped(pkg: Path, tmp: Path, built: Built) -> Path:
+    """The latest checkpoint's tokens removed, and the signed index saying it has none."""
+    custody = pkg / "data" / "custody"
+    for path in [*custody.glob("checkpoint.*.tsr"), *custody.glob("tsa-*.pem")]:
+        path.unlink()
+    index = parse_canonical((pkg / "data" / "package.json").read_bytes())
+    assert isinstance(index, dict) and isinstance(index["checkpoint"], dict)
+    index["checkpoint"]["timestamps"] = 0
+    key = load_or_create_signing_key(built.tmp / "archive" / "keys")
+    (pkg / "data" / "package.json").write_bytes(canonical_json(index))
+    (pkg / "data" / "package.json.sig").write_bytes(sign(key, canonical_json(index)))
+    rebag(pkg)
+    return pkg
+
+
+def no_oxum(pkg: Path, tmp: Path, built: Built) -> Path:
+    """bag-info.txt without Payload-Oxum (optional in RFC 8493 section 2.2.2); the tag
+    manifest updated by hand, as bagit-python's save would write the field back."""
+    info = pkg / "bag-info.txt"
+    info.write_bytes(b"".join(line for line in info.read_bytes().splitlines(keepends=True)
+                              if not line.startswith(b"Payload-Oxum:")))
+    tags = pkg / "tagmanifest-sha256.txt"
+    digest = hashlib.sha256(info.read_bytes()).hexdigest()
+    tags.write_text("".join(f"{digest}  bag-info.txt\n" if line.split()[1:] == ["bag-info.txt"]
+                            else line + "\n" for line in tags.read_text().splitlines()))
+    return pkg
+
+
 def extra_file(pkg: Path, tmp: Path, built: Built) -> Path:
     (pkg / "data" / "custody" / "notes.txt").write_text("planted\n", encoding="utf-8")
     rebag(pkg)
+    return pkg
+
+
+def tag_manifest_lookalike(pkg: Path, tmp: Path, built: Built) -> Path:
+    """Only a top-level ``tagmanifest-<alg>.txt`` may go unlisted, not all it prefixes."""
+    (pkg / "tagmanifest-x").mkdir()
+    (pkg / "tagmanifest-x" / "planted.txt").write_text("planted\n", encoding="utf-8")
     return pkg
 
 
@@ -138,10 +176,13 @@ CASES: dict[str, tuple[Callable[[Path, Path, Built], Path], int, str]] = {
     "many-members": (many_members, 2, "cannot be opened safely: "),
     "extra-file": (extra_file, 1, "data/custody/notes.txt"),
     "many-extra-files": (many_extra_files, 1, "and 500 more"),
+    "tag-manifest-lookalike": (tag_manifest_lookalike, 1, "tagmanifest-x/planted.txt"),
     "fifo": (fifo, 2, "data/custody/pipe is not a regular file"),
     "device": (device, 2, "data/custody/null is not a regular file"),
     "symlinked-directory": (symlinked_directory, 2, "data/custody/events is a symbolic link"),
     "hard-link-to-outside": (hard_link_to_outside, 1, "hard link"),
+    "untimestamped": (untimestamped, 3, "not timestamped"),
+    "no-oxum": (no_oxum, 3, "no Payload-Oxum"),
 }
 
 

@@ -282,19 +282,28 @@ def _check_central_directory(path: Path, max_files: int) -> None:
                 raise InvalidPackage(f"{path}: cannot be opened safely: not a bag directory "
                                      "nor a ZIP file (no end of central directory record)")
             members, central = struct.unpack("<HI", tail[at + 10:at + 16])
+            ends = start + at  # where the central directory ends: at the end record...
             if start + at >= 76:  # the ZIP64 record (56 bytes), then its locator (4.3.15)
                 fh.seek(start + at - 76)
                 record = fh.read(76)
                 if record[:4] == b"PK\x06\x06" and record[56:60] == b"PK\x06\x07":
                     members, central = struct.unpack("<QQ", record[32:48])
+                    ends = start + at - 76  # ...or at the ZIP64 record before it
+            if members > max_files:
+                raise InvalidPackage(f"{path}: cannot be opened safely: more than {max_files} "
+                                     f"members ({members})")
+            if central > MAX_CENTRAL:
+                raise InvalidPackage(f"{path}: cannot be opened safely: a central directory "
+                                     f"of {central} bytes, more than {MAX_CENTRAL}")
+            # zipfile reads entries until the stated size is consumed, whatever the count
+            # says: count the entries' signatures (4.3.12) in what it will read.
+            fh.seek(max(0, ends - central))
+            entries = fh.read(min(central, ends)).count(b"PK\x01\x02")
     except (OSError, struct.error) as exc:
         raise InvalidPackage(f"{path}: cannot read: {exc}") from exc
-    if members > max_files:
+    if entries > max_files:
         raise InvalidPackage(f"{path}: cannot be opened safely: more than {max_files} "
-                             f"members ({members})")
-    if central > MAX_CENTRAL:
-        raise InvalidPackage(f"{path}: cannot be opened safely: a central directory of "
-                             f"{central} bytes, more than {MAX_CENTRAL}")
+                             f"members ({entries} in its central directory)")
 
 
 def _members(path: Path, archive: zipfile.ZipFile, max_files: int,

@@ -20,6 +20,7 @@ together on a new archive wait for the first to finish, then find its schema.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -44,6 +45,7 @@ import preserver.db.models  # noqa: F401  (registers the tables on SQLModel.meta
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_LOCKED_RETRIES = 4  # waits of 0.5, 1, 2 and 4 s after each busy timeout (10 s)
 _REVISION = re.compile(r"""^revision(?:: *str)? *= *["']([^"']+)["']""", re.MULTILINE)
 _DOWN_REVISION = re.compile(r"""^down_revision(?:: *[\w |\[\],]+)? *= *["']([^"']+)["']""",
                             re.MULTILINE)
@@ -227,11 +229,21 @@ async def migrate(engine: AsyncEngine) -> SchemaChange:
             _upgrade(connection)
         return SchemaChange(before=before, after=head)
 
-    try:
-        async with schema_lock(engine) as conn:
-            return await conn.run_sync(upgrade)
-    except (SQLAlchemyError, OSError) as exc:
-        raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: {_cause(exc)}") from exc
+    for attempt in range(_LOCKED_RETRIES + 1):
+        try:
+            async with schema_lock(engine) as conn:
+                return await conn.run_sync(upgrade)
+        except OperationalError as exc:
+            # SQLite: another first start held the database past the busy timeout (its
+            # migration, or the switch to WAL, which needs the file alone): wait, again.
+            if not (is_sqlite(engine) and "locked" in _cause(exc)) or attempt == _LOCKED_RETRIES:
+                raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: "
+                               f"{_cause(exc)}") from exc
+            await asyncio.sleep(0.5 * 2**attempt)
+        except (SQLAlchemyError, OSError) as exc:
+            raise RunError(f"cannot prepare database {safe_url(str(engine.url))}: "
+                           f"{_cause(exc)}") from exc
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 async def check_schema(engine: AsyncEngine, url: str) -> None:

@@ -297,3 +297,33 @@ def test_a_half_made_schema_of_an_older_preserver_is_refused_with_the_fix(tmp_pa
     result = run_cli("ingest", str(report), config=cfg)
     assert_one_line_error(result, 1, "holds part of a schema (tables events) but no revision")
     assert "and its -wal and -shm files) away and run the command again" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_first_start_waits_out_a_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
+    """Another process holding the new database (its migration, a switch to WAL) longer
+    than SQLite's 10 s busy timeout: the first start waits and migrates, not fails."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    from preserver.db.engine import make_engine, migrate
+
+    db = tmp_path / "preserver.db"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(11.0, lambda: holder.execute("COMMIT"))
+    release.start()
+
+    async def first_start() -> str:
+        engine = make_engine(f"sqlite+aiosqlite:///{db}")
+        try:
+            return (await migrate(engine)).after
+        finally:
+            await engine.dispose()
+
+    try:
+        assert asyncio.run(first_start())
+    finally:
+        release.join()
+        holder.close()

@@ -48,6 +48,7 @@ from preserver.config_kinds import (
     TEXT,
     URL,
     URLS,
+    VIEWPORT,
     Kind,
 )
 from preserver.errors import ConfigError
@@ -127,6 +128,23 @@ class CustodyConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BrowserConfig:
+    enabled: bool = setting(FLAG, True)  # a screenshot, the rendered page and its PDF per target
+    executable: str = setting(PROGRAM, "chromium")  # Debian's chromium package
+    concurrency: int = setting(COUNT, 2)  # pages open at once, in all
+    timeout: float = setting(DURATION, 60.0)  # the whole browser part of one target
+    settle: float = setting(DURATION, 10.0)  # scripts' time to settle (network idle)
+    viewport: tuple[int, int] = setting(VIEWPORT, (1280, 800))
+    max_height: int = setting(COUNT, 15000)  # screenshot height cap, in pixels
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollectionConfig:
+    ip_echo_url: str = setting(OPTIONAL_URL, "https://checkip.amazonaws.com/")
+    ntp_server: str = setting(TEXT, "pool.ntp.org")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration, validated. ``path`` is the file it came from, if any."""
 
@@ -139,6 +157,8 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
     custody: CustodyConfig = field(default_factory=CustodyConfig)
+    browser: BrowserConfig = field(default_factory=BrowserConfig)
+    collection: CollectionConfig = field(default_factory=CollectionConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property

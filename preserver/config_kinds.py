@@ -152,6 +152,15 @@ def _file(value: object, key: str, base: Path) -> str:
     return str(_local(value, key, base)) if value != "" else ""
 
 
+def _viewport(value: object, key: str, base: Path) -> tuple[int, int]:
+    text = _text(value, key)
+    m = re.fullmatch(r"\s*(\d{2,5})\s*x\s*(\d{2,5})\s*", text)
+    if m is None or not (200 <= int(m[1]) <= 4096 and 200 <= int(m[2]) <= 4096):
+        raise ConfigError(f"{key}: expected WIDTHxHEIGHT in pixels, each 200-4096, like "
+                          f"\"1280x800\", got {text!r}")
+    return int(m[1]), int(m[2])
+
+
 def _program(value: object, key: str, base: Path) -> str:
     text = _text(value, key)
     return str(_local(text, key, base)) if "/" in text else text  # a name is looked up on PATH
@@ -171,4 +180,5 @@ CIDRS = Kind(read=_list_of(_cidr), from_env=_list_env)
 URLS = Kind(read=_list_of(_url), from_env=_list_env)
 DIRECTORY = Kind(read=_local)  # a Path, relative to the file's directory
 FILE = Kind(read=_file)  # a path relative to the file's directory, or "" for none
+VIEWPORT = Kind(read=_viewport)  # "1280x800": (width, height) in pixels
 PROGRAM = Kind(read=_program)  # a name on PATH, or a path relative to the file's directory

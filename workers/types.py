@@ -97,6 +97,7 @@ class CaptureJob:
     user_agent: str | None = None  # network.user_agent for page snapshots; None: httpx/yt-dlp default
     ffmpeg: str | None = None  # path to ffmpeg, or None when absent
     cache_dir: Path | None = None  # yt-dlp cache directory
+    key_id: str = ""  # the archive's signing key id, stamped on the screenshot's banner
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,3 +124,7 @@ class CaptureResult:
     started_at: str = ""  # RFC 3339 UTC "...Z"
     finished_at: str = ""
     transient: bool = False  # worth retrying (network error, 5xx, 429)
+    # what the worker saw of how the content was collected (the manifest's collection
+    # record, docs/design.md "Collection record"): "page" (server address, TLS chain
+    # file), "media_response" (status and headers), "browser" (what the browser did)
+    collection: dict[str, Any] = field(default_factory=dict)

@@ -66,6 +66,13 @@ class Archive:
             return configured if Path(configured).is_file() else shutil.which(configured)
         return shutil.which("ffmpeg")
 
+    def chromium(self) -> str | None:
+        """The Chromium to use: ``[browser] executable``, a path or a name on PATH."""
+        configured = self.config.browser.executable
+        if "/" in configured:
+            return configured if Path(configured).is_file() else None
+        return shutil.which(configured)
+
 
 @dataclass(frozen=True, kw_only=True)
 class FreeSpace:

@@ -136,6 +136,7 @@ class BrowserConfig:
     settle: float = setting(DURATION, 10.0)  # scripts' time to settle (network idle)
     viewport: tuple[int, int] = setting(VIEWPORT, (1280, 800))
     max_height: int = setting(COUNT, 15000)  # screenshot height cap, in pixels
+    max_bytes: int = setting(SIZE, 100 * 1024**2)  # all responses of one page together
 
 
 @dataclass(frozen=True, kw_only=True)

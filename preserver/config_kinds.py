@@ -153,6 +153,8 @@ def _file(value: object, key: str, base: Path) -> str:
 
 
 def _viewport(value: object, key: str, base: Path) -> tuple[int, int]:
+    if isinstance(value, tuple):  # the default
+        return value
     text = _text(value, key)
     m = re.fullmatch(r"\s*(\d{2,5})\s*x\s*(\d{2,5})\s*", text)
     if m is None or not (200 <= int(m[1]) <= 4096 and 200 <= int(m[2]) <= 4096):

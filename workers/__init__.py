@@ -10,6 +10,7 @@ A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 """
 
 from workers._media_whole import find_ffprobe
+from workers.browser import Browser, BrowserSettings, BrowserUnavailable
 from workers.capture import capture
 from workers.classify import Classified, classify
 from workers.errors import AddressRefused, CaptureFailed, StoreFailed, WorkerError
@@ -39,6 +40,9 @@ from workers.userinfo import scrub_userinfo, without_userinfo
 
 __all__ = [
     "AddressRefused",
+    "Browser",
+    "BrowserSettings",
+    "BrowserUnavailable",
     "CaptureFailed",
     "CaptureJob",
     "CaptureResult",

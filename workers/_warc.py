@@ -78,14 +78,14 @@ class WarcRecorder:
         moment = self._clock().astimezone(UTC).replace(tzinfo=None)
         return str(datetime_to_iso_date(moment, use_micros=True))
 
-    def warcinfo(self) -> None:
+    def warcinfo(self, purpose: str = "Page snapshot for evidence preservation.") -> None:
         fields = {
             "software": _software(),
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/"
             "specifications/warc-format/warc-1.1/",
             "robots": "ignore",
-            "description": "Page snapshot for evidence preservation. Values of the "
+            "description": f"{purpose} Values of the "
             "Set-Cookie, Set-Cookie2, Cookie, Authorization and Proxy-Authorization headers "
             f"are replaced by {_REMOVED}, and user names and passwords in URLs "
             "(user:password@) are removed from record and HTTP headers (cookies and "
@@ -117,7 +117,7 @@ class WarcRecorder:
 
     def write_hop(
         self, request: httpx.Request, response: httpx.Response, date: str, http: StatusAndHeaders,
-        body: Body,
+        body: Body, request_body: bytes = b"",
     ) -> None:
         common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
         addr = _server_ip(response)
@@ -139,12 +139,13 @@ class WarcRecorder:
         req_http = StatusAndHeaders(line, _warc_headers(request.headers.raw))
         req_http.compute_headers_buffer()
         req = self._writer.create_warc_record(
-            target_uri, "request", payload=io.BytesIO(b""), length=0,
+            target_uri, "request", payload=io.BytesIO(request_body), length=len(request_body),
             warc_headers_dict={
                 **common,
                 "WARC-Record-ID": self._record_id(),
-                "WARC-Payload-Digest": sha256_label(hashlib.sha256()),
-                "WARC-Block-Digest": sha256_label(hashlib.sha256(req_http.headers_buff)),
+                "WARC-Payload-Digest": sha256_label(hashlib.sha256(request_body)),
+                "WARC-Block-Digest": sha256_label(
+                    hashlib.sha256(req_http.headers_buff + request_body)),
             },
             http_headers=req_http,
         )

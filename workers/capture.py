@@ -54,6 +54,7 @@ import httpx
 from storage._base import BlobStore
 from storage.errors import StorageError
 from workers._media_files import scrub_info_json
+from workers.browser import Browser, BrowserOutcome, render_page
 from workers.classify import local_failure
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome, capture_media
@@ -158,6 +159,39 @@ async def _media(job: CaptureJob) -> MediaOutcome:
                             metadata={}, resolved_url=None, no_media=False)
 
 
+async def _browser(job: CaptureJob, browser: Browser | None, http: httpx.AsyncClient,
+                   clock: Callable[[], datetime]) -> BrowserOutcome | None:
+    if browser is None:
+        return None
+    try:
+        return await render_page(browser, job, http, clock=clock)
+    except OSError as exc:
+        if local_failure(exc) is not None:
+            raise StoreFailed(f"work directory unusable while rendering the page: {exc}") from exc
+        log.exception("browser part of %s failed", job.target_key)
+        return BrowserOutcome(complete=False, message=f"browser part failed: {exc}", files=(),
+                              record={"state": "failed"})
+    except Exception as exc:  # a bug must not lose the media and page parts
+        log.exception("browser part of %s failed unexpectedly", job.target_key)
+        return BrowserOutcome(complete=False, message=f"browser part failed: {type(exc).__name__}",
+                              files=(), record={"state": "failed"})
+
+
+_BROWSER_NAMES = {"screenshot": "screenshot.png", "dom": "dom.html", "pdf": "page.pdf",
+                  "browser": "browser.warc.gz"}
+
+
+def _with_browser(state: CaptureState, message: str,
+                  browser: BrowserOutcome | None) -> tuple[CaptureState, str]:
+    """A capture whose browser part is missing something is at most partial."""
+    if browser is None or browser.complete:
+        return state, message
+    note = f"browser: {browser.message}"
+    if state is CaptureState.COMPLETE:
+        return CaptureState.PARTIAL, note
+    return state, f"{message}; {note}" if message else note
+
+
 def _scrub(path: Path) -> bool:
     """``scrub_info_json``; a disk that fails the rewrite fails the capture (``StoreFailed``)."""
     try:
@@ -196,22 +230,26 @@ async def capture(
     store: BlobStore,
     http: httpx.AsyncClient,
     *,
+    browser: Browser | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> CaptureResult:
-    """Capture ``job``'s target: page and media, stored; see the module docstring."""
+    """Capture ``job``'s target: page, media and (with ``browser``) the rendered page,
+    stored; see the module docstring."""
     started = clock()
     media_job = dataclasses.replace(job, work_dir=job.work_dir / "media")
     try:
         media_job.work_dir.mkdir(parents=True, exist_ok=True)
         # (1) both parts at once; each wrapper turns a bug into an error outcome
         outcomes = await asyncio.gather(
-            _snapshot(job, http, clock), _media(media_job), return_exceptions=True
+            _snapshot(job, http, clock), _media(media_job), _browser(job, browser, http, clock),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome  # StoreFailed, or a cancellation: nothing partial is kept
-        page, media = outcomes
+        page, media, rendered = outcomes
         assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
+        assert rendered is None or isinstance(rendered, BrowserOutcome)
         # (2) into the store
         base, taken = file_base(job.target_key), set[str]()
         files = [
@@ -223,8 +261,13 @@ async def capture(
         if page.hops:  # an error response (404, 410 …) is evidence too
             files.append(await _put(store, job.work_dir / PAGE_NAME, role="page",
                                     name=f"{base}.{PAGE_NAME}", media_type="application/warc"))
+        for bf in rendered.files if rendered else ():
+            files.append(await _put(store, bf.path, role=bf.role,
+                                    name=f"{base}.{_BROWSER_NAMES[bf.role]}",
+                                    media_type=bf.media_type))
         # (3) what it amounts to
         state, status, message, transient = _decide(job, page, media, files)
+        state, message = _with_browser(state, message, rendered)
         resolved = media.resolved_url or page.final_url
         return CaptureResult(
             state=state, status=status, message=without_userinfo(message), files=tuple(files),
@@ -232,6 +275,8 @@ async def capture(
             resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
             transient=transient and state is not CaptureState.COMPLETE,
+            collection={"browser": scrub_userinfo(rendered.record) if rendered
+                        else {"state": "not used"}},
         )
     finally:
         # (4) the store has the files; nothing is kept here, whatever happened

@@ -52,7 +52,7 @@ from workers.errors import AddressRefused
 from workers.types import Status
 from workers.userinfo import without_userinfo
 
-__all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "snapshot_page"]
+__all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "read_body", "snapshot_page"]
 
 MEDIA_MAX_BYTES = 1 << 20
 
@@ -87,7 +87,7 @@ def _cap_for(content_type: str | None, max_bytes: int, media_max_bytes: int) -> 
     return max_bytes
 
 
-async def _read_body(
+async def read_body(
     response: httpx.Response, body: Body, cap: int, deadline_at: float | None
 ) -> None:
     chunks: AsyncIterator[bytes] = response.aiter_raw()
@@ -183,7 +183,7 @@ async def snapshot_page(
                          payload=hashlib.sha256())
             try:
                 cap = _cap_for(content_type, max_bytes, media_max_bytes)
-                await _read_body(response, body, cap, deadline_at)
+                await read_body(response, body, cap, deadline_at)
             finally:
                 await response.aclose()
             recorder.write_hop(request, response, date, http, body)

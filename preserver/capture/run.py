@@ -41,9 +41,11 @@ from preserver.custody.events import rfc3339
 from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob, DeadRun
-from preserver.errors import PreserverError
+from preserver.errors import InputError, PreserverError
 from preserver.net import http_client
 from workers import (
+    Browser,
+    BrowserSettings,
     CaptureJob,
     CaptureResult,
     CaptureState,
@@ -122,7 +124,33 @@ def _job(archive: Archive, claimed: ClaimedJob, run_id: str) -> CaptureJob:
         user_agent=cfg.network.user_agent or None,
         ffmpeg=archive.ffmpeg(),
         cache_dir=cfg.data_dir / "cache" / "yt-dlp",
+        key_id=archive.key.key_id,
     )
+
+
+class BrowserMissing(InputError):
+    """``[browser] enabled`` but no Chromium where ``[browser] executable`` says."""
+
+
+def open_browser(archive: Archive) -> Browser | None:
+    """The run's browser (started on its first page), or None when ``[browser]`` is off.
+
+    ``BrowserMissing`` when Chromium is not there: a run would otherwise keep every
+    capture without its screenshot."""
+    cfg = archive.config
+    if not cfg.browser.enabled:
+        return None
+    executable = archive.chromium()
+    if executable is None:
+        raise BrowserMissing(
+            f"Chromium not found ([browser] executable = {cfg.browser.executable!r}): install "
+            "Debian's chromium package (apt-get install chromium), set [browser] executable, "
+            "or set [browser] enabled = false to capture without screenshots")
+    b = cfg.browser
+    return Browser(BrowserSettings(
+        executable=executable, concurrency=b.concurrency, timeout=b.timeout, settle=b.settle,
+        viewport=b.viewport, max_height=b.max_height, max_bytes=b.max_bytes,
+        user_agent=cfg.network.user_agent or None))
 
 
 def _remove_work_dirs(tmp_dir: Path, run_id: str) -> int:
@@ -144,6 +172,7 @@ class CaptureWorker:
     every result (the single writer; recordings outlive a cancelled run)."""
 
     http: httpx.AsyncClient  # made by ``run``, closed when it ends
+    browser: Browser | None = None  # likewise, when [browser] is on
 
     def __init__(self, archive: Archive, *, progress: Progress | None = None,
                  stop: asyncio.Event | None = None, retry_everything: bool = True,
@@ -164,6 +193,7 @@ class CaptureWorker:
     async def run(self) -> RunSummary:
         """Process due jobs until none is left (or ``stop``)."""
         cfg = self.archive.config.capture
+        self.browser = open_browser(self.archive)
         async with self.archive.db.session() as session:
             self.run_id = await runs.start_run(session, self.me)
         async with self.archive.db.session() as session:
@@ -181,6 +211,8 @@ class CaptureWorker:
         finally:
             await self.pool.close(0)  # an error, a cancellation: at once; recordings drained
             await self.http.aclose()
+            if self.browser is not None:
+                await self.browser.close()
             beat.cancel()
             await self._end()
         return self.summary
@@ -257,7 +289,8 @@ class CaptureWorker:
         io_failure = False  # this machine's storage failed (full, read-only, failing disk)
         try:
             job = _job(self.archive, claimed, self.run_id)
-            result = await asyncio.wait_for(capture(job, self.archive.store, self.http),
+            result = await asyncio.wait_for(capture(job, self.archive.store, self.http,
+                                                    browser=self.browser),
                                             timeout=cfg.timeout + 60)
             local, may_retry = False, True
         except TimeoutError:

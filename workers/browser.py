@@ -1,0 +1,372 @@
+"""Page evidence from a real browser: screenshot with a banner, rendered HTML, PDF, WARC.
+
+One ``Browser`` (headless Chromium, Debian's package, driven by Playwright with
+``executable_path``: nothing downloads a browser) is shared by a capture run; each
+target gets a fresh browser context, so no cookie or storage crosses targets.
+
+    async with Browser(settings) as browser:
+        outcome = await render_page(browser, job, http, clock=clock)
+
+``render_page`` loads the target's page, lets its scripts settle (network idle, at most
+``settle``), scrolls it so lazy content loads, and keeps (``BrowserOutcome.files``):
+
+- ``screenshot``: a full-page PNG, at most ``max_height`` pixels of the page, under a
+  banner stamped into the image with the URL as loaded, the UTC time, the capture id
+  and the archive's key id (``workers._banner``);
+- ``dom``: the page as rendered, after its scripts ran (HTML);
+- ``pdf``: the page printed to PDF, when the page is no taller than ``max_height``;
+- ``browser``: every request the browser made, as WARC request and response records
+  (``workers._browser_net``: fetched through the guarded httpx client).
+
+It never raises for the page's sake: a page that never settles, an endless scroll, a
+huge page, pop-ups, downloads, a crashed browser end the part with a reason
+(``BrowserOutcome.message``) and whatever was kept. The next page gets a working
+browser: a browser that died is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from workers._banner import Banner, stamp
+from workers._browser_net import BrowserNetwork
+from workers._warc import WarcRecorder
+from workers.page import _new_record_id
+from workers.types import CaptureJob
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser as PwBrowser
+    from playwright.async_api import BrowserContext, Page, Playwright
+
+__all__ = ["Browser", "BrowserFile", "BrowserOutcome", "BrowserSettings", "BrowserUnavailable",
+           "chromium_args", "render_page"]
+
+log = logging.getLogger(__name__)
+
+# Chromium reaches nothing by itself: no name resolves and the proxy does not answer, so
+# a request that escaped interception fails instead of leaving the machine; WebRTC sends
+# no UDP outside a proxy; no background traffic to Google's services.
+_CHROMIUM_ARGS = (
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=socks5://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-sync",
+    "--disable-breakpad",
+    "--no-first-run",
+    "--disable-gpu",
+    "--mute-audio",
+)
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
+_SCROLL_PAUSE = 0.25  # seconds between scroll steps
+_IDLE_AFTER_SCROLL = 2.0  # seconds of network idle waited for once scrolled
+
+
+def chromium_args() -> tuple[str, ...]:
+    """The command-line switches every Chromium preserver starts gets (see above)."""
+    return _CHROMIUM_ARGS
+
+
+def chromium_env() -> dict[str, str | float | bool]:
+    """This process's environment without proxy variables: the browser never uses them."""
+    return {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
+
+
+class BrowserUnavailable(Exception):
+    """Chromium could not be started (missing, broken)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrowserSettings:
+    executable: str  # a path (shutil.which of [browser] executable)
+    concurrency: int = 2
+    timeout: float = 60.0
+    settle: float = 10.0
+    viewport: tuple[int, int] = (1280, 800)
+    max_height: int = 15000
+    max_bytes: int = 100 * 1024**2  # all responses of one page together
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrowserFile:
+    role: str  # screenshot | dom | pdf | browser
+    path: Path
+    media_type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrowserOutcome:
+    """``complete`` when the screenshot and the rendered page were kept."""
+
+    complete: bool
+    message: str  # "" when complete; else what is missing and why
+    files: tuple[BrowserFile, ...]
+    record: dict[str, Any]  # the collection record's "browser" part (canonical-JSON safe)
+
+
+class Browser:
+    """One Chromium for a run, started on first use and again after it died."""
+
+    def __init__(self, settings: BrowserSettings) -> None:
+        self.settings = settings
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._lock = asyncio.Lock()
+        self._playwright: Playwright | None = None
+        self._browser: PwBrowser | None = None
+        self.version = ""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start Chromium now (a run checks it works before claiming anything)."""
+        async with self._lock:
+            await self._ensure()
+
+    async def _ensure(self) -> PwBrowser:
+        if self._browser is not None and self._browser.is_connected():
+            return self._browser
+        await self._shutdown()
+        from playwright.async_api import Error, async_playwright  # the run's first page only
+
+        try:
+            self._playwright = await async_playwright().start()
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.settings.executable, args=list(_CHROMIUM_ARGS),
+                env=chromium_env(), timeout=30_000, handle_sigint=False, handle_sigterm=False,
+                handle_sighup=False)
+        except Error as exc:
+            await self._shutdown()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BrowserUnavailable(f"Chromium ({self.settings.executable}) did not start: "
+                                     f"{first}") from exc
+        self.version = self._browser.version
+        return self._browser
+
+    async def _shutdown(self) -> None:
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        for close in ((browser.close if browser else None), (playwright.stop if playwright else None)):
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.debug("closing a dead browser", exc_info=True)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._shutdown()
+
+    @asynccontextmanager
+    async def context(self) -> AsyncIterator[BrowserContext]:
+        """A fresh context (no cookies, storage or cache of another target) in a slot."""
+        async with self._slots:
+            async with self._lock:
+                browser = await self._ensure()
+            width, height = self.settings.viewport
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, accept_downloads=False,
+                service_workers="block", user_agent=self.settings.user_agent,
+                java_script_enabled=True, ignore_https_errors=False)
+            try:
+                yield context
+            finally:
+                try:
+                    await context.close()
+                except Exception:
+                    log.debug("closing a context of a dead browser", exc_info=True)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Progress:
+    """What one page has given so far (kept whatever happens next)."""
+
+    files: list[BrowserFile]
+    record: dict[str, Any]
+    problems: list[str]
+
+
+async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient, *,
+                      clock: Callable[[], datetime]) -> BrowserOutcome:
+    """The browser part of ``job``; never raises for the page's sake (module docstring)."""
+    settings = browser.settings
+    work = job.work_dir / "browser"
+    work.mkdir(parents=True, exist_ok=True)
+    warc_path = work / "browser.warc.gz"
+    progress = _Progress(files=[], record={"url_requested": job.url}, problems=[])
+    from playwright.async_api import Error as PwError
+
+    loop = asyncio.get_running_loop()
+    deadline_at = loop.time() + settings.timeout
+    with warc_path.open("wb") as warc:
+        recorder = WarcRecorder(warc, clock, _new_record_id)
+        recorder.warcinfo("Every request headless Chromium made while rendering the page, "
+                          "fetched by preserver's guarded client.")
+        network = BrowserNetwork(http, recorder, max_bytes_each=job.limits.page_max_bytes,
+                                 max_bytes_total=settings.max_bytes, deadline_at=deadline_at,
+                                 tmp_dir=work)
+        try:
+            async with asyncio.timeout_at(deadline_at), browser.context() as context:
+                await context.route("**/*", network.handle)
+                await context.route_web_socket("**/*", network.refuse_socket)
+                await _render(context, job, settings, network, progress, work, clock)
+        except TimeoutError:
+            progress.problems.append(f"did not finish within {settings.timeout:g} s")
+        except PwError as exc:
+            progress.problems.append(f"browser failed: {_first_line(exc)}")
+        except _BrowserGone as exc:
+            progress.problems.append(str(exc))
+        except BrowserUnavailable as exc:
+            progress.problems.append(str(exc))
+    if network.stats.requests or network.stats.refused:
+        progress.files.append(BrowserFile(role="browser", path=warc_path,
+                                          media_type="application/warc"))
+    stats = network.stats
+    progress.record |= {"requests": stats.requests, "refused": stats.refused,
+                        "refused_requests": stats.refused_list, "bytes": stats.bytes,
+                        "chromium": browser.version, "main_response": network.main_response}
+    roles = {f.role for f in progress.files}
+    complete = {"screenshot", "dom"} <= roles
+    message = "; ".join(progress.problems) if not complete or progress.problems else ""
+    if not complete and not message:
+        message = "no screenshot was taken"
+    progress.record["state"] = "complete" if complete else (
+        "partial" if roles - {"browser"} else "failed")
+    progress.record["message"] = message
+    return BrowserOutcome(complete=complete, message=message, files=tuple(progress.files),
+                          record=progress.record)
+
+
+class _BrowserGone(Exception):
+    pass
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+async def _render(context: BrowserContext, job: CaptureJob, settings: BrowserSettings,
+                  network: BrowserNetwork, progress: _Progress, work: Path,
+                  clock: Callable[[], datetime]) -> None:
+    page = await context.new_page()
+    network.page = page
+    page.on("popup", _close_popup)
+    page.on("crash", lambda _page: progress.problems.append("the page crashed"))
+    url = await _navigate(page, job.url, network, limit=job.limits.max_redirects)
+    progress.record["url_loaded"] = url
+    progress.record["settled"] = await _settle(page, settings.settle)
+    height = await _scroll(page, settings)
+    progress.record["page_height"] = height
+    dom = (await page.content()).encode("utf-8")
+    if len(dom) > job.limits.page_max_bytes:
+        dom = dom[: job.limits.page_max_bytes]
+        progress.problems.append(f"rendered page cut at {job.limits.page_max_bytes} bytes")
+    (work / "dom.html").write_bytes(dom)
+    progress.files.append(BrowserFile(role="dom", path=work / "dom.html", media_type="text/html"))
+    shot_height = min(height, settings.max_height)
+    if height > settings.max_height:
+        progress.problems.append(f"screenshot cut at {settings.max_height} of {height} pixels")
+    width = settings.viewport[0]
+    taken_at = clock()
+    png = await page.screenshot(full_page=True, type="png", animations="disabled",
+                                clip={"x": 0, "y": 0, "width": width, "height": shot_height})
+    banner = Banner(url=page.url, taken_at=_utc(taken_at), capture_id=job.capture_id,
+                    key_id=job.key_id)
+    stamped, size = await stamp(context, png, banner, width=width, height=shot_height)
+    (work / "screenshot.png").write_bytes(stamped)
+    progress.files.append(BrowserFile(role="screenshot", path=work / "screenshot.png",
+                                      media_type="image/png"))
+    progress.record["screenshot"] = {"width": size[0], "height": size[1],
+                                     "page_pixels": shot_height, "banner": banner.lines(),
+                                     "taken_at": _utc(taken_at)}
+    if height <= settings.max_height:
+        (work / "page.pdf").write_bytes(await page.pdf(print_background=True))
+        progress.files.append(BrowserFile(role="pdf", path=work / "page.pdf",
+                                          media_type="application/pdf"))
+    else:
+        progress.record["pdf"] = "not printed: the page is taller than max_height"
+
+
+async def _navigate(page: Page, url: str, network: BrowserNetwork, *, limit: int) -> str:
+    """Load ``url`` in the main frame, following redirects (recorded by the network)."""
+    from playwright.async_api import Error as PwError
+
+    for _ in range(limit + 1):
+        network.redirect_to = None
+        try:
+            await page.goto(url, wait_until="domcontentloaded")
+        except PwError:
+            if network.redirect_to is None:
+                raise
+            url = network.redirect_to
+            continue
+        return page.url
+    raise _BrowserGone(f"too many redirects (more than {limit})")
+
+
+async def _settle(page: Page, settle: float) -> bool:
+    """Wait for the load event and network idle, at most ``settle`` seconds in all."""
+    from playwright.async_api import TimeoutError as PwTimeout
+
+    try:
+        await page.wait_for_load_state("load", timeout=settle * 1000)
+        await page.wait_for_load_state("networkidle", timeout=settle * 1000)
+    except PwTimeout:
+        return False
+    return True
+
+
+async def _scroll(page: Page, settings: BrowserSettings) -> int:
+    """Scroll down a screen at a time (lazy content loads) until the bottom, ``max_height``
+    or ``settle`` seconds; then back to the top. Returns the page's height in pixels."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + settings.settle
+    step = settings.viewport[1]
+    position = 0
+    height = await _height(page)
+    while position + step < min(height, settings.max_height) and loop.time() < until:
+        position += step
+        await page.evaluate("y => window.scrollTo(0, y)", position)
+        await asyncio.sleep(_SCROLL_PAUSE)
+        height = await _height(page)
+    await page.evaluate("() => window.scrollTo(0, 0)")
+    if position:
+        await _settle(page, min(_IDLE_AFTER_SCROLL, max(until - loop.time(), 0.1)))
+    return await _height(page)
+
+
+async def _height(page: Page) -> int:
+    value = await page.evaluate(
+        "() => Math.max(document.documentElement ? document.documentElement.scrollHeight : 0,"
+        " document.body ? document.body.scrollHeight : 0)")
+    return max(int(value) if isinstance(value, int | float) else 0, 1)
+
+
+async def _close_popup(popup: Page) -> None:
+    try:
+        await popup.close()
+    except Exception:  # noqa: BLE001 (already gone)
+        return

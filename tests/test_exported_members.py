@@ -83,6 +83,9 @@ EXPORTED = {
     ],
     workers: [
         "AddressRefused",
+        "Browser",
+        "BrowserSettings",
+        "BrowserUnavailable",
         "CaptureFailed",
         "CaptureJob",
         "CaptureResult",

@@ -92,7 +92,7 @@ class BrowserUnavailable(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class BrowserSettings:
-    executable: str  # a path (shutil.which of [browser] executable)
+    executable: str  # a path (shutil.which of [browser] executable); "" when not found
     concurrency: int = 2
     timeout: float = 60.0
     settle: float = 10.0
@@ -145,6 +145,9 @@ class Browser:
         if self._browser is not None and self._browser.is_connected():
             return self._browser
         await self._shutdown()
+        if not self.settings.executable:
+            raise BrowserUnavailable("Chromium not found: install Debian's chromium package "
+                                     "(apt-get install chromium)")
         from playwright.async_api import Error, async_playwright  # the run's first page only
 
         try:

@@ -41,7 +41,7 @@ from preserver.custody.events import rfc3339
 from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob, DeadRun
-from preserver.errors import InputError, PreserverError
+from preserver.errors import PreserverError
 from preserver.net import http_client
 from workers import (
     Browser,
@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 
 # A run waits for retries due within this many seconds; later ones are left for the next run.
 MAX_WAIT_SECONDS = 120.0
+BROWSER_MISSING = (
+    "Chromium not found ([browser] executable = {executable!r}): captures are kept without "
+    "a screenshot and are partial; install Debian's chromium package (apt-get install "
+    "chromium), or set [browser] enabled = false")
 # A job still "running" this long after the job time limit, claimed by a run that did not
 # record itself (an older preserver), was left by a crashed run.
 STALE_MARGIN = timedelta(minutes=10)
@@ -128,28 +132,22 @@ def _job(archive: Archive, claimed: ClaimedJob, run_id: str) -> CaptureJob:
     )
 
 
-class BrowserMissing(InputError):
-    """``[browser] enabled`` but no Chromium where ``[browser] executable`` says."""
-
-
 def open_browser(archive: Archive) -> Browser | None:
     """The run's browser (started on its first page), or None when ``[browser]`` is off.
 
-    ``BrowserMissing`` when Chromium is not there: a run would otherwise keep every
-    capture without its screenshot."""
+    Without Chromium the run still captures (the media and the page snapshot matter more
+    than waiting for a screenshot tool): each capture is then partial and says why, and
+    is captured again by a later run; the run warns once (``BROWSER_MISSING``)."""
     cfg = archive.config
     if not cfg.browser.enabled:
         return None
     executable = archive.chromium()
     if executable is None:
-        raise BrowserMissing(
-            f"Chromium not found ([browser] executable = {cfg.browser.executable!r}): install "
-            "Debian's chromium package (apt-get install chromium), set [browser] executable, "
-            "or set [browser] enabled = false to capture without screenshots")
+        log.warning("%s", BROWSER_MISSING.format(executable=cfg.browser.executable))
     b = cfg.browser
     return Browser(BrowserSettings(
-        executable=executable, concurrency=b.concurrency, timeout=b.timeout, settle=b.settle,
-        viewport=b.viewport, max_height=b.max_height, max_bytes=b.max_bytes,
+        executable=executable or "", concurrency=b.concurrency, timeout=b.timeout,
+        settle=b.settle, viewport=b.viewport, max_height=b.max_height, max_bytes=b.max_bytes,
         user_agent=cfg.network.user_agent or None))
 
 

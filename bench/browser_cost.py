@@ -1,0 +1,140 @@
+"""What the browser evidence costs: `preserver preserve` on a 20-link fixture report,
+once with `[browser] enabled = false` and once with it on (the default), side by side.
+
+    .venv/bin/python bench/browser_cost.py [--links 20] [--seconds 2]
+
+Each link is a page holding a `<video>` of a short clip and a script that fills in the
+page's text from a fetch, as a post would. Both runs use the default concurrency. The
+figures: wall time of each run, the time the browser adds per target, and the peak RSS
+of the whole process tree (preserver, yt-dlp's children, Playwright's driver, Chromium
+and its renderers), sampled every 50 ms from /proc. Targets from issue 10: at most
+1.5 s more per target; under 600 MB with two pages at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.fixture_site import FixtureSite, html_page, make_clip
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        found: list[int] = []
+        for task in tasks:
+            text = (task / "children").read_text()
+            found += [int(p) for p in text.split()]
+        return found
+    except OSError:
+        return []
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss(root: int) -> int:
+    """RSS of ``root`` and all its descendants, in bytes."""
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += _rss(pid)
+        todo += _children(pid)
+    return total
+
+
+def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak tree RSS, and stderr's tail of one run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed ({proc.returncode}): {err[-2000:]}")
+    return time.perf_counter() - start, peak, err
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--links", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=2, help="length of each fixture video")
+    args = parser.parse_args()
+    bindir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        site = FixtureSite.start()
+        try:
+            urls = []
+            for i in range(args.links):
+                clip = make_clip(root / "media" / f"v{i}.mp4", freq=300 + 20 * i,
+                                 duration=args.seconds)
+                video = site.add_file(f"/media/v{i}.mp4", clip, "video/mp4")
+                site.add_bytes(f"/api/post{i}.json", f'{{"text": "testimony {i}"}}'.encode(),
+                               "application/json")
+                body = (f'<h1 id="t">loading</h1><video controls src="{video}"></video>'
+                        f"<script>fetch('/api/post{i}.json').then(r => r.json())"
+                        ".then(d => { document.getElementById('t').textContent = d.text; })"
+                        "</script>")
+                urls.append(site.add_bytes(f"/posts/{i}", html_page(title=f"Post {i}", body=body),
+                                           "text/html"))
+            report = root / "report.ar.txt"
+            report.write_text("".join(f"{i + 1}- ضحية رقم {i + 1}\n{u}\n"
+                                      for i, u in enumerate(urls)), encoding="utf-8")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
+            env["PRESERVER_OPERATOR"] = "bench"
+            results = {}
+            for label, enabled in (("without browser", "false"), ("with browser", "true")):
+                config = root / f"{enabled}.toml"
+                config.write_text(
+                    f'data_dir = "archive-{enabled}"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+                    f'[collection]\nip_echo_url = ""\nntp_server = ""\n'
+                    f"[browser]\nenabled = {enabled}\n", encoding="utf-8")
+                results[label] = timed_run([str(bindir / "preserver"), "--config", str(config),
+                                            "preserve", str(report)], env)
+        finally:
+            site.close()
+    (base_s, _, _), (with_s, with_rss, _) = results.values()
+    per_target = (with_s - base_s) / args.links
+    print(f"{args.links} links, default concurrency")
+    print(f"{'':18}{'wall s':>8}{'peak tree RSS MB':>18}")
+    for label, (seconds, rss, _) in results.items():
+        print(f"{label:18}{seconds:8.1f}{rss / 2**20:18.0f}")
+    print(f"browser adds {per_target:.2f} s per target (target: <= 1.5 s); "
+          f"ratio with/without {with_s / base_s:.2f}x; "
+          f"peak RSS {with_rss / 2**20:.0f} MB (target: < 600 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,8 @@ The report is plain data::
 
     {"status": "available", "message": "", "transient": false, "no_media": false,
      "local": false, "oversized": false, "roles": {"Generic-clip.mp4.mp4": "media", ...},
-     "metadata": {...sanitize_info...}, "resolved_url": "...", "warnings": [...]}
+     "metadata": {...sanitize_info...}, "resolved_url": "...", "warnings": [...],
+     "responses": [...the download's HTTP responses, workers._media_responses...]}
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 
 from workers import _netguard
 from workers._media_options import build_options
+from workers._media_responses import Responses
 from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entries
 from workers.classify import classify, http_status
 from workers.types import CaptureJob, Status
@@ -83,14 +85,20 @@ class _Run:
 
 class _EvidenceYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp is untyped
     """``YoutubeDL`` with the subtitle choice of ``_media_options``, safe language keys,
-    and every download and refused request told to ``gaps`` (``_media_whole.Gaps``)."""
+    every download and refused request told to ``gaps`` (``_media_whole.Gaps``), and
+    each download's responses to ``responses`` (``_media_responses.Responses``)."""
 
-    def __init__(self, params: dict[str, Any], *, gaps: Gaps | None = None) -> None:
+    def __init__(
+        self, params: dict[str, Any], *, gaps: Gaps | None = None,
+        responses: Responses | None = None,
+    ) -> None:
         super().__init__(params)
         self.gaps = gaps if gaps is not None else Gaps()
+        self.responses = responses if responses is not None else Responses()
 
     def dl(self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False) -> Any:
         self.gaps.start(info, subtitle=subtitle)
+        self.responses.start(info, subtitle=subtitle)
         try:
             return super().dl(name, info, subtitle, test)
         except HTTPError:
@@ -99,14 +107,23 @@ class _EvidenceYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp is untyped
         except RequestError:  # a refused address, a timeout: classify names it
             self.gaps.forget()
             raise
+        finally:
+            self.responses.stop()
 
     def urlopen(self, req: Any) -> Any:
+        # Every downloader (http, hlsnative, dashsegments and their fragments) and every
+        # extractor request comes through here: docs/yt-dlp.md "The download's responses".
         url = str(getattr(req, "url", req))
         try:
             res = super().urlopen(req)
         except HTTPError as exc:
             self.gaps.refused(url, int(exc.status))
+            self.responses.answered(url, exc.response)
             raise
+        except RequestError as exc:  # no HTTP answer: reset, timeout, unreadable headers
+            self.responses.failed(url, exc)
+            raise
+        self.responses.answered(url, res)
         if self.gaps.wants_playlist(url):  # read it once, for gaps and for the downloader
             body = res.read()
             res.close()
@@ -174,8 +191,9 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
         "status": Status.AVAILABLE.value, "message": "", "transient": False, "no_media": False,
         "roles": {}, "metadata": {}, "resolved_url": None,
     }
+    responses = Responses()
     try:
-        with _EvidenceYoutubeDL(opts, gaps=run.gaps) as ydl:
+        with _EvidenceYoutubeDL(opts, gaps=run.gaps, responses=responses) as ydl:
             info = ydl.extract_info(job.url, download=True)
             metadata = ydl.sanitize_info(info) if isinstance(info, dict) else {}
     except _TooLarge as exc:
@@ -201,7 +219,7 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
                           message="live stream in progress: capture it once it has ended")
         else:
             _check_whole(report, metadata, job, ffmpeg, run.gaps)
-    report.update(oversized=run.oversized, warnings=run.warnings)
+    report.update(oversized=run.oversized, warnings=run.warnings, responses=responses.entries)
     return report
 
 

@@ -45,12 +45,17 @@ def _software() -> str:
     return f"preserver/{version('preserver')} (httpx/{httpx.__version__}, warcio/{warcio})"
 
 
+def clean_header(name: str, value: str) -> str:
+    """A header's value as it may be kept: a cookie or credential is ``[removed]``, and
+    a URL in any other (Location, Content-Location, Link, Refresh …) loses its userinfo."""
+    return _REMOVED if name.lower() in _SECRET_HEADERS else without_userinfo(value)
+
+
 def _warc_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
     return [
-        (name, _REMOVED) if name.lower() in _SECRET_HEADERS
-        else ("X-Archive-Orig-Transfer-Encoding", value) if name.lower() == "transfer-encoding"
-        else (name, without_userinfo(value))  # Location, Content-Location, Link, Refresh …
+        ("X-Archive-Orig-Transfer-Encoding", value) if name.lower() == "transfer-encoding"
+        else (name, clean_header(name, value))
         for name, value in headers
     ]
 
@@ -120,7 +125,7 @@ class WarcRecorder:
         body: Body, request_body: bytes = b"",
     ) -> None:
         common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
-        addr = _server_ip(response)
+        addr = server_ip(response)
         resp_headers = {
             **common,
             "WARC-Record-ID": self._record_id(),
@@ -152,7 +157,8 @@ class WarcRecorder:
         self._writer.write_request_response_pair(req, resp)
 
 
-def _server_ip(response: httpx.Response) -> str | None:
+def server_ip(response: httpx.Response) -> str | None:
+    """The address of the server that sent ``response`` (``WARC-IP-Address``), when known."""
     stream = response.extensions.get("network_stream")
     addr = stream.get_extra_info("server_addr") if stream is not None else None
     return str(addr[0]) if isinstance(addr, tuple) and addr else None

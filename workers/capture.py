@@ -16,6 +16,7 @@ Steps:
    Files are named from the target key and the role, never from remote text:
    ``youtube-45WIwFETn3E.media.mp4``, ``web-<16 hex of sha256(url)>.page.warc.gz``.
    The page WARC is kept when the last response was 2xx.
+   An https page's certificate chain is kept as ``<base>.tls.pem`` (role ``tls``).
 3. State and status:
 
    - youtube/facebook: ``complete`` when the media is stored; ``partial``
@@ -53,6 +54,7 @@ import httpx
 
 from storage._base import BlobStore
 from storage.errors import StorageError
+from workers._collection import TLS_MEDIA_TYPE, collection, write_tls
 from workers._media_files import scrub_info_json
 from workers.browser import Browser, BrowserOutcome, render_page
 from workers.classify import local_failure
@@ -265,6 +267,9 @@ async def capture(
             files.append(await _put(store, bf.path, role=bf.role,
                                     name=f"{base}.{_BROWSER_NAMES[bf.role]}",
                                     media_type=bf.media_type))
+        if (tls := write_tls(page, job.work_dir)) is not None:  # the https page's certificates
+            files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
+                                    media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
         state, status, message, transient = _decide(job, page, media, files)
         state, message = _with_browser(state, message, rendered)
@@ -275,8 +280,8 @@ async def capture(
             resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
             transient=transient and state is not CaptureState.COMPLETE,
-            collection={"browser": scrub_userinfo(rendered.record) if rendered
-                        else {"state": "not used"}},
+            collection=collection(page, media, files) | {
+                "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"}},
         )
     finally:
         # (4) the store has the files; nothing is kept here, whatever happened

@@ -39,6 +39,7 @@ from typing import Any
 from workers import _media_child
 from workers._media_files import list_files
 from workers._media_options import build_options
+from workers._media_responses import checked
 from workers._procs import run_child
 from workers.errors import CaptureFailed, StoreFailed
 from workers.types import CaptureJob, Status
@@ -75,6 +76,9 @@ class MediaOutcome:
     no_media: bool  # yt-dlp found no media at this URL; for a web link not a failure
     warnings: tuple[str, ...] = ()  # yt-dlp's warnings, for the log
     not_checked: tuple[str, ...] = ()  # checks of wholeness that could not run (no ffprobe)
+    # the download's own HTTP responses (workers._media_responses): the manifest's
+    # collection record "media_response"; empty when the child gave no report
+    responses: tuple[dict[str, Any], ...] = ()
 
 
 async def capture_media(job: CaptureJob) -> MediaOutcome:
@@ -145,6 +149,7 @@ def _outcome(
         no_media=bool(report.get("no_media")),
         warnings=warnings,
         not_checked=not_checked,
+        responses=checked(report.get("responses")),
     )
 
 

@@ -236,16 +236,22 @@ def make_client(
     max_redirects: int = 10,
     user_agent: str | None = None,
     resolver: Resolver | None = None,
+    verify: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose every request and redirect hop goes through ``SafeTransport``.
 
     ``timeout`` bounds connect, each read, each write and the pool wait (httpx
     semantics: per operation, not per request; callers add an overall deadline).
+    ``verify`` is the TLS context that checks servers: ``None`` is httpx's default
+    (certifi's roots, hostnames checked). Only a context can be given, never
+    ``False``; the application passes none (``preserver.net``), and tests pass one
+    that trusts their own test CA.
     """
     headers = {"User-Agent": user_agent} if user_agent else None
     return httpx.AsyncClient(
         transport=SafeTransport(
-            allow_private=allow_private, allow_networks=allow_networks, resolver=resolver
+            allow_private=allow_private, allow_networks=allow_networks, resolver=resolver,
+            verify=True if verify is None else verify,
         ),
         follow_redirects=True,
         max_redirects=max_redirects,

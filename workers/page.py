@@ -26,6 +26,8 @@ Promises:
   become ``[removed]``, and so does no ``user:password@`` of a redirect's URL
   survive in a record (docs/design.md "Network and safety"). The ``warcinfo``
   record says so.
+- The outcome names the address of the server that sent the last response and,
+  for https, its TLS session: version, cipher and certificate chain (``workers._tls``).
 - Outcomes are statuses, never exceptions (``classify.http_status``). 403 is ``unknown``
   and transient: a login wall, a geo block and a bot check look the same.
   Network errors and timeouts are transient errors; a refused address, a
@@ -46,7 +48,8 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from workers._warc import Body, WarcRecorder
+from workers._tls import TlsSession, tls_session
+from workers._warc import Body, WarcRecorder, server_ip
 from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.types import Status
@@ -70,6 +73,8 @@ class PageOutcome:
     body_bytes: int  # of the last response's body, as stored
     truncated: bool
     hops: int = 0
+    ip_address: str | None = None  # of the server that sent the last response
+    tls: TlsSession | None = None  # the last response's TLS session; None for http
 
 
 def _utc_now() -> datetime:
@@ -176,7 +181,8 @@ async def snapshot_page(
         hops += 1
         content_type = response.headers.get("content-type")
         last = {"http_status": response.status_code, "final_url": without_userinfo(str(response.url)),
-                "content_type": content_type}
+                "content_type": content_type, "ip_address": server_ip(response),
+                "tls": tls_session(response)}  # while the connection is open
         http = recorder.response_headers(response)
         with tempfile.TemporaryFile(dir=tmp_dir) as spool:
             body = Body(file=spool, block=hashlib.sha256(http.headers_buff),

@@ -8,6 +8,9 @@ set the end-to-end tests use.
     site = FixtureSite.start()
     site.add_bytes("/clip.mp4", data, "video/mp4")
     site.url("/clip.mp4")  -> "http://127.0.0.1:PORT/clip.mp4"
+
+``FixtureSite.start(tls=context)`` serves https instead (``tests/support/tls.py``
+makes the test CA and the server's context).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import html
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -72,7 +76,9 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         # Clients that hang up early (yt-dlp probing a media URL, a killed
         # capture) are normal here, not errors worth a traceback.
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        # A client that refuses our certificate ends the handshake: that is what
+        # the https tests ask of it.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
@@ -102,17 +108,21 @@ class FixtureSite:
     thread: threading.Thread
     routes: dict[str, Handler] = field(default_factory=dict)
     hits: list[Hit] = field(default_factory=list)
+    scheme: str = "http"
 
     @classmethod
-    def start(cls, host: str = "127.0.0.1") -> FixtureSite:
+    def start(cls, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> FixtureSite:
         server = _Server((host, 0), _RequestHandler)
+        if tls is not None:  # the handshake runs in the request's thread, on first read
+            server.socket = tls.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},  # close() waits one poll interval at most
             name="fixture-site",
             daemon=True,
         )
-        site = cls(server=server, thread=thread)
+        site = cls(server=server, thread=thread, scheme="https" if tls is not None else "http")
         server.site = site
         thread.start()
         return site
@@ -124,7 +134,7 @@ class FixtureSite:
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

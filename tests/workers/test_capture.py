@@ -11,6 +11,7 @@ import errno
 import gzip
 import hashlib
 import importlib
+import json
 import logging
 import os
 import shutil
@@ -22,11 +23,14 @@ from typing import Any, BinaryIO
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from warcio.archiveiterator import ArchiveIterator
 
 from storage.errors import StorageUnavailable
 from storage.local import LocalBlobStore
-from tests.support.fixture_site import FixtureSite, Media, video_tag_page
+from tests.support.fixture_site import FixtureSite, Media, html_page, video_tag_page
+from tests.support.tls import make_pki
 from workers.capture import _decide, _media_name, capture, file_base
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome
@@ -96,6 +100,13 @@ async def test_direct_mp4_stores_media_and_page(
     assert media.mp4.read_bytes().startswith(records[1][2])  # capped at 1 MiB by the page part
     assert result.started_at == result.finished_at == "2026-03-04T05:06:07.890000Z"
     assert not job.work_dir.exists()
+    # the collection record: the page's server over http, the download's own response
+    assert result.collection["page"] == {
+        "url": url, "http_status": 200, "ip_address": "127.0.0.1", "tls": None}
+    (response,) = result.collection["media_response"]
+    assert (response["kind"], response["url"], response["http_status"]) == ("file", url, 200)
+    assert ["Content-Type", "video/mp4"] in response["headers"]
+    assert json.loads(json.dumps(result.collection)) == result.collection
 
 
 async def test_link_404_fails_not_found(
@@ -129,6 +140,55 @@ async def test_web_page_without_media_is_complete(
     assert [f.role for f in result.files] == ["page"]
     assert page_records(store, result.files[0])[1][2] == html
     assert result.resolved_url == url
+
+
+async def test_https_page_keeps_the_servers_certificate_chain(
+    tmp_path: Path, store: LocalBlobStore
+) -> None:
+    """The https fixture site's certificate comes from a test CA that only this test's
+    client trusts (``make_client(verify=…)``); yt-dlp's child does not, so its part
+    fails and the capture is partial: the page, its WARC and its certificates."""
+    pki = make_pki(tmp_path / "pki")
+    site = FixtureSite.start(tls=pki.server_context())
+    try:
+        url = site.add_bytes("/statement", html_page(body="<p>text</p>"), "text/html")
+        job = make_job(tmp_path, url)
+        async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0,
+                               verify=pki.client_context()) as http:
+            result = await capture(job, store, http)
+    finally:
+        site.close()
+    base = file_base(job.target_key)
+    tls = [f for f in result.files if f.role == "tls"]
+    assert [(f.name, f.media_type) for f in tls] == [(f"{base}.tls.pem", "application/x-pem-file")]
+    with store.open(tls[0].sha256) as blob:
+        certs = x509.load_pem_x509_certificates(blob.read())
+    der = serialization.Encoding.DER
+    assert [c.public_bytes(der) for c in certs] == [
+        c.public_bytes(der) for c in (pki.server, pki.intermediate, pki.root)]
+    page = result.collection["page"]
+    assert {k: page[k] for k in ("url", "http_status", "ip_address")} == {
+        "url": url, "http_status": 200, "ip_address": "127.0.0.1"}
+    assert page["tls"]["file"] == f"{base}.tls.pem"
+    assert (page["tls"]["chain"], page["tls"]["certificates"]) == ("verified", 3)
+    assert page["tls"]["version"] in ("TLSv1.2", "TLSv1.3") and page["tls"]["cipher"]
+    assert result.collection["media_response"] == []  # yt-dlp never got to download
+    assert result.state is CaptureState.PARTIAL and "CERTIFICATE_VERIFY_FAILED" in result.message
+
+
+async def test_untrusted_https_page_keeps_no_certificates(
+    tmp_path: Path, store: LocalBlobStore, http: httpx.AsyncClient
+) -> None:
+    pki = make_pki(tmp_path / "pki")
+    site = FixtureSite.start(tls=pki.server_context(self_signed=True))
+    try:
+        url = site.add_bytes("/statement", html_page(), "text/html")
+        result = await capture(make_job(tmp_path, url), store, http)
+    finally:
+        site.close()
+    assert (result.state, result.files) == (CaptureState.FAILED, ())
+    assert "page" not in result.collection  # no server answered
+    assert result.collection["media_response"] == []
 
 
 class DiskFullStore:

@@ -121,7 +121,7 @@ async def test_redirect_chain_is_recorded(site: FixtureSite, snap: Snap) -> None
     assert outcome == PageOutcome(
         status=Status.AVAILABLE, message="", transient=False, http_status=200,
         final_url=site.url("/page"), content_type="text/html; charset=utf-8",
-        body_bytes=len(HTML), truncated=False, hops=3,
+        body_bytes=len(HTML), truncated=False, hops=3, ip_address="127.0.0.1", tls=None,
     )
     records = snap.records()
     assert [r.type for r in records] == ["warcinfo"] + ["response", "request"] * 3

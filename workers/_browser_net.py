@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from workers._warc import Body, WarcRecorder
+from workers._warc import Body, WarcRecorder, server_ip
 from workers.errors import AddressRefused
 from workers.page import read_body
 from workers.userinfo import without_userinfo
@@ -158,12 +158,12 @@ class BrowserNetwork:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise _Refused(f"invalid URL: {exc}", "failed") from exc
         for hop in range(self._client.max_redirects + 1):
-            response, body = await self._hop(request, content if hop == 0 else b"")
+            response, body, ip_address = await self._hop(request, content if hop == 0 else b"")
             try:
                 next_request = response.next_request
                 if next_request is None:
                     if main and hop == 0:
-                        self._note_main(response)
+                        self._note_main(response, ip_address)
                     return self._fulfilment(response, body)
                 if main:
                     self.redirect_to = without_userinfo(str(next_request.url))
@@ -173,7 +173,8 @@ class BrowserNetwork:
                 body.file.close()
         raise _Refused(f"too many redirects (more than {self._client.max_redirects})", "failed")
 
-    async def _hop(self, request: httpx.Request, content: bytes) -> tuple[httpx.Response, Body]:
+    async def _hop(self, request: httpx.Request,
+                   content: bytes) -> tuple[httpx.Response, Body, str | None]:
         date = self._recorder.now()
         try:
             async with asyncio.timeout_at(self._deadline_at):
@@ -185,6 +186,7 @@ class BrowserNetwork:
         except httpx.HTTPError as exc:
             raise _Refused(f"{type(exc).__name__}: {exc}"[:300], "failed") from exc
         http = self._recorder.response_headers(response)
+        ip_address = server_ip(response)  # known only while the connection is open
         body = Body(file=tempfile.TemporaryFile(dir=self._tmp_dir),  # noqa: SIM115 (closed by _fetch)
                     block=hashlib.sha256(http.headers_buff), payload=hashlib.sha256())
         try:
@@ -193,19 +195,18 @@ class BrowserNetwork:
         finally:
             await response.aclose()
         self.stats.bytes += body.size
-        self._recorder.write_hop(request, response, date, http, body, request_body=content)
+        self._recorder.write_hop(request, response, date, http, body, ip_address=ip_address,
+                                 request_body=content)
         if body.truncated:
             body.file.close()
             raise _Refused(f"response cut ({body.truncated}): {body.problem or 'size cap'}"[:300],
                            "failed")
-        return response, body
+        return response, body, ip_address
 
-    def _note_main(self, response: httpx.Response) -> None:
-        stream = response.extensions.get("network_stream")
-        addr = stream.get_extra_info("server_addr") if stream is not None else None
+    def _note_main(self, response: httpx.Response, ip_address: str | None) -> None:
         self.main_response = {
             "url": without_userinfo(str(response.url)), "http_status": response.status_code,
-            "ip_address": str(addr[0]) if isinstance(addr, tuple) and addr else "",
+            "ip_address": ip_address or "",
         }
 
     def _fulfilment(self, response: httpx.Response, body: Body) -> _Fetched:

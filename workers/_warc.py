@@ -122,10 +122,13 @@ class WarcRecorder:
 
     def write_hop(
         self, request: httpx.Request, response: httpx.Response, date: str, http: StatusAndHeaders,
-        body: Body, request_body: bytes = b"",
+        body: Body, *, ip_address: str | None, request_body: bytes = b"",
     ) -> None:
+        """One hop's request and response records. ``ip_address`` (``WARC-IP-Address``)
+        is read by the caller with ``server_ip`` while the connection is open: httpx
+        forgets it once the response is closed."""
         common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
-        addr = server_ip(response)
+        addr = ip_address
         resp_headers = {
             **common,
             "WARC-Record-ID": self._record_id(),

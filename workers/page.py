@@ -192,7 +192,8 @@ async def snapshot_page(
                 await read_body(response, body, cap, deadline_at)
             finally:
                 await response.aclose()
-            recorder.write_hop(request, response, date, http, body)
+            recorder.write_hop(request, response, date, http, body,
+                               ip_address=last["ip_address"])
         next_request = response.next_request
         if next_request is None:
             break

@@ -177,7 +177,12 @@ async def test_script_page_rendered_and_nothing_reaches_a_forbidden_address(
     refused = {r["url"] for r in outcome.record["refused_requests"]}
     assert forbidden.url("/pixel.png") in refused and forbidden.url("/api") in refused
     assert f"ws://127.0.0.2:{forbidden.port}/ws" in refused
-    assert outcome.record["main_response"]["http_status"] == 200
+    assert outcome.record["main_response"] == {"url": url, "http_status": 200,
+                                               "ip_address": "127.0.0.1"}
+    with files["browser"].path.open("rb") as f:
+        ips = {r.rec_headers.get_header("WARC-IP-Address") for r in ArchiveIterator(f)
+               if r.rec_type == "response"}
+    assert ips == {"127.0.0.1"}
 
 
 async def test_redirected_page_is_loaded_under_its_final_address(

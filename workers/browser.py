@@ -72,7 +72,7 @@ _CHROMIUM_ARGS = (
     "--mute-audio",
 )
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
-_SCROLL_PAUSE = 0.25  # seconds between scroll steps
+_SCROLL_PAUSE = 0.15  # seconds between scroll steps
 _IDLE_AFTER_SCROLL = 2.0  # seconds of network idle waited for once scrolled
 
 
@@ -281,7 +281,7 @@ async def _render(context: BrowserContext, job: CaptureJob, settings: BrowserSet
     url = await _navigate(page, job.url, network, limit=job.limits.max_redirects)
     progress.record["url_loaded"] = url
     progress.record["settled"] = await _settle(page, settings.settle)
-    height = await _scroll(page, settings)
+    height = await _scroll(page, settings, lambda: network.stats.requests + network.stats.refused)
     progress.record["page_height"] = height
     dom = (await page.content()).encode("utf-8")
     if len(dom) > job.limits.page_max_bytes:
@@ -342,9 +342,11 @@ async def _settle(page: Page, settle: float) -> bool:
     return True
 
 
-async def _scroll(page: Page, settings: BrowserSettings) -> int:
+async def _scroll(page: Page, settings: BrowserSettings, requests: Callable[[], int]) -> int:
     """Scroll down a screen at a time (lazy content loads) until the bottom, ``max_height``
-    or ``settle`` seconds; then back to the top. Returns the page's height in pixels."""
+    or ``settle`` seconds; then back to the top, and wait for network idle again if the
+    scrolling made requests. Returns the page's height in pixels."""
+    before = requests()
     loop = asyncio.get_running_loop()
     until = loop.time() + settings.settle
     step = settings.viewport[1]
@@ -356,7 +358,7 @@ async def _scroll(page: Page, settings: BrowserSettings) -> int:
         await asyncio.sleep(_SCROLL_PAUSE)
         height = await _height(page)
     await page.evaluate("() => window.scrollTo(0, 0)")
-    if position:
+    if requests() != before:
         await _settle(page, min(_IDLE_AFTER_SCROLL, max(until - loop.time(), 0.1)))
     return await _height(page)
 

@@ -6,8 +6,9 @@ once with `[browser] enabled = false` and once with it on (the default), side by
 Each link is a page holding a `<video>` of a short clip and a script that fills in the
 page's text from a fetch, as a post would. Both runs use the default concurrency. The
 figures: wall time of each run, the time the browser adds per target, and the peak RSS
-of the whole process tree (preserver, yt-dlp's children, Playwright's driver, Chromium
-and its renderers), sampled every 50 ms from /proc. Targets from issue 10: at most
+and PSS of the whole process tree (preserver, yt-dlp's children, Playwright's driver,
+Chromium and its renderers), sampled every 50 ms from /proc. PSS is the figure: RSS
+counts Chromium's shared pages once per process. Targets from issue 10: at most
 1.5 s more per target; under 600 MB with two pages at once.
 """
 
@@ -39,41 +40,50 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _rss(pid: int) -> int:
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in bytes. PSS shares each shared page among the
+    processes mapping it, so a tree's PSS sum is what the tree really holds; its RSS sum
+    counts Chromium's shared libraries once per process."""
+    rss = pss = 0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    return rss, pss
 
 
-def tree_rss(root: int) -> int:
-    """RSS of ``root`` and all its descendants, in bytes."""
-    total, todo, seen = 0, [root], set()
+def tree_memory(root: int) -> tuple[int, int]:
+    """(RSS, PSS) summed over ``root`` and all its descendants, in bytes."""
+    rss = pss = 0
+    todo, seen = [root], set()
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
-        total += _rss(pid)
+        r, p = _memory(pid)
+        rss, pss = rss + r, pss + p
         todo += _children(pid)
-    return total
+    return rss, pss
 
 
-def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS, and stderr's tail of one run."""
+def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """Wall seconds, and the peak tree RSS and PSS of one run."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
-    peak = 0
+    peak_rss = peak_pss = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak_rss, peak_pss
         while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            rss, pss = tree_memory(proc.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -83,7 +93,7 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"run failed ({proc.returncode}): {err[-2000:]}")
-    return time.perf_counter() - start, peak, err
+    return time.perf_counter() - start, peak_rss, peak_pss
 
 
 def main() -> None:
@@ -125,15 +135,15 @@ def main() -> None:
                                             "preserve", str(report)], env)
         finally:
             site.close()
-    (base_s, _, _), (with_s, with_rss, _) = results.values()
+    (base_s, _, base_pss), (with_s, _, with_pss) = results.values()
     per_target = (with_s - base_s) / args.links
     print(f"{args.links} links, default concurrency")
-    print(f"{'':18}{'wall s':>8}{'peak tree RSS MB':>18}")
-    for label, (seconds, rss, _) in results.items():
-        print(f"{label:18}{seconds:8.1f}{rss / 2**20:18.0f}")
+    print(f"{'':18}{'wall s':>8}{'peak tree RSS MB':>18}{'peak tree PSS MB':>18}")
+    for label, (seconds, rss, pss) in results.items():
+        print(f"{label:18}{seconds:8.1f}{rss / 2**20:18.0f}{pss / 2**20:18.0f}")
     print(f"browser adds {per_target:.2f} s per target (target: <= 1.5 s); "
-          f"ratio with/without {with_s / base_s:.2f}x; "
-          f"peak RSS {with_rss / 2**20:.0f} MB (target: < 600 MB)")
+          f"ratio with/without {with_s / base_s:.2f}x; peak tree PSS {with_pss / 2**20:.0f} MB, "
+          f"{(with_pss - base_pss) / 2**20:+.0f} MB for the browser (target: < 600 MB)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext
+    from playwright.async_api import Page
 
 __all__ = ["BANNER_HEIGHT", "Banner", "png_size", "stamp"]
 
@@ -63,16 +63,14 @@ def png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-async def stamp(context: BrowserContext, image: bytes, banner: Banner, *, width: int,
+async def stamp(page: Page, image: bytes, banner: Banner, *, width: int,
                 height: int) -> tuple[bytes, tuple[int, int]]:
-    """``image`` (the page, ``width`` × ``height``) under ``banner``, as one PNG."""
-    page = await context.new_page()
-    try:
-        await page.set_viewport_size({"width": width, "height": min(height + BANNER_HEIGHT, 4096)})
-        await page.set_content(banner.html(image, width), wait_until="load")
-        stamped = await page.screenshot(
-            full_page=True, type="png",
-            clip={"x": 0, "y": 0, "width": width, "height": height + BANNER_HEIGHT})
-    finally:
-        await page.close()
+    """``image`` (the page, ``width`` × ``height``) under ``banner``, as one PNG, drawn on
+    ``page`` (a page of a context that fetches nothing; reused, one stamp at a time)."""
+    await page.set_viewport_size({"width": width, "height": min(height + BANNER_HEIGHT, 4096)})
+    await page.set_content(banner.html(image, width), wait_until="load")
+    stamped = await page.screenshot(
+        full_page=True, type="png",
+        clip={"x": 0, "y": 0, "width": width, "height": height + BANNER_HEIGHT})
+    await page.set_content("")  # the image is not held between stamps
     return stamped, png_size(stamped)

@@ -97,12 +97,29 @@ class BrowserNetwork:
         self.redirect_to: str | None = None  # where the main frame's navigation was sent
         self.main_response: dict[str, Any] | None = None  # status, url, ip of the main document
         self.page: Page | None = None  # the captured page (set once it exists)
+        self.in_flight = 0  # requests being handled now
+        self.last_activity = 0.0  # loop time a request was last started or finished
 
     async def refuse_socket(self, socket: WebSocketRoute) -> None:
         self.stats.refuse(socket.url, _REFUSED_KINDS["websocket"])
         await socket.close(code=1008, reason="refused by preserver")
 
     async def handle(self, route: Route) -> None:
+        loop = asyncio.get_running_loop()
+        self.in_flight += 1
+        self.last_activity = loop.time()
+        try:
+            await self._handle(route)
+        finally:
+            self.in_flight -= 1
+            self.last_activity = loop.time()
+
+    async def quiet(self, seconds: float) -> bool:
+        """Whether no request is under way and none started or ended for ``seconds``."""
+        loop = asyncio.get_running_loop()
+        return self.in_flight == 0 and loop.time() - self.last_activity >= seconds
+
+    async def _handle(self, route: Route) -> None:
         request = route.request
         reason = self._refusal(request.url, request.resource_type)
         if reason is not None:

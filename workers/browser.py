@@ -40,6 +40,7 @@ import httpx
 
 from workers._banner import Banner, stamp
 from workers._browser_net import BrowserNetwork
+from workers._browser_page import TooManyRedirects, close_popup, navigate, scroll, settle
 from workers._warc import WarcRecorder
 from workers.page import _new_record_id
 from workers.types import CaptureJob
@@ -72,8 +73,6 @@ _CHROMIUM_ARGS = (
     "--mute-audio",
 )
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
-_SCROLL_PAUSE = 0.15  # seconds between scroll steps
-_IDLE_AFTER_SCROLL = 2.0  # seconds of network idle waited for once scrolled
 
 
 def chromium_args() -> tuple[str, ...]:
@@ -128,6 +127,8 @@ class Browser:
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._browser: PwBrowser | None = None
+        self._stamper: Page | None = None  # draws banners; its context fetches nothing
+        self._stamping = asyncio.Lock()
         self.version = ""
 
     async def __aenter__(self) -> Self:
@@ -164,9 +165,22 @@ class Browser:
         self.version = self._browser.version
         return self._browser
 
+    async def stamp(self, image: bytes, banner: Banner, *, width: int,
+                    height: int) -> tuple[bytes, tuple[int, int]]:
+        """``image`` under ``banner`` (``workers._banner.stamp``), on this browser's one
+        stamping page."""
+        async with self._stamping:
+            if self._stamper is None or self._stamper.is_closed():
+                async with self._lock:
+                    browser = await self._ensure()
+                context = await browser.new_context(java_script_enabled=False)
+                await context.route("**/*", lambda route: route.abort("blockedbyclient"))
+                self._stamper = await context.new_page()
+            return await stamp(self._stamper, image, banner, width=width, height=height)
+
     async def _shutdown(self) -> None:
         browser, playwright = self._browser, self._playwright
-        self._browser = self._playwright = None
+        self._browser = self._playwright = self._stamper = None
         for close in ((browser.close if browser else None), (playwright.stop if playwright else None)):
             if close is not None:
                 try:
@@ -234,12 +248,12 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
             async with asyncio.timeout_at(deadline_at), browser.context() as context:
                 await context.route("**/*", network.handle)
                 await context.route_web_socket("**/*", network.refuse_socket)
-                await _render(context, job, settings, network, progress, work, clock)
+                await _render(browser, context, job, network, progress, work, clock)
         except TimeoutError:
             progress.problems.append(f"did not finish within {settings.timeout:g} s")
         except PwError as exc:
             progress.problems.append(f"browser failed: {_first_line(exc)}")
-        except _BrowserGone as exc:
+        except TooManyRedirects as exc:
             progress.problems.append(str(exc))
         except BrowserUnavailable as exc:
             progress.problems.append(str(exc))
@@ -262,26 +276,24 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
                           record=progress.record)
 
 
-class _BrowserGone(Exception):
-    pass
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
-async def _render(context: BrowserContext, job: CaptureJob, settings: BrowserSettings,
+async def _render(browser: Browser, context: BrowserContext, job: CaptureJob,
                   network: BrowserNetwork, progress: _Progress, work: Path,
                   clock: Callable[[], datetime]) -> None:
+    settings = browser.settings
     page = await context.new_page()
     network.page = page
-    page.on("popup", _close_popup)
+    page.on("popup", close_popup)
     page.on("crash", lambda _page: progress.problems.append("the page crashed"))
-    url = await _navigate(page, job.url, network, limit=job.limits.max_redirects)
+    url = await navigate(page, job.url, network, limit=job.limits.max_redirects)
     progress.record["url_loaded"] = url
-    progress.record["settled"] = await _settle(page, settings.settle)
-    height = await _scroll(page, settings, lambda: network.stats.requests + network.stats.refused)
+    progress.record["settled"] = await settle(page, network, settings.settle)
+    height = await scroll(page, network, settle_for=settings.settle, step=settings.viewport[1],
+                          max_height=settings.max_height)
     progress.record["page_height"] = height
     dom = (await page.content()).encode("utf-8")
     if len(dom) > job.limits.page_max_bytes:
@@ -298,80 +310,23 @@ async def _render(context: BrowserContext, job: CaptureJob, settings: BrowserSet
                                 clip={"x": 0, "y": 0, "width": width, "height": shot_height})
     banner = Banner(url=page.url, taken_at=_utc(taken_at), capture_id=job.capture_id,
                     key_id=job.key_id)
-    stamped, size = await stamp(context, png, banner, width=width, height=shot_height)
+    printing = (asyncio.ensure_future(page.pdf(print_background=True))
+                if height <= settings.max_height else None)  # meanwhile, on the page
+    try:
+        stamped, size = await browser.stamp(png, banner, width=width, height=shot_height)
+    except BaseException:
+        if printing is not None:
+            printing.cancel()
+        raise
     (work / "screenshot.png").write_bytes(stamped)
     progress.files.append(BrowserFile(role="screenshot", path=work / "screenshot.png",
                                       media_type="image/png"))
     progress.record["screenshot"] = {"width": size[0], "height": size[1],
                                      "page_pixels": shot_height, "banner": banner.lines(),
                                      "taken_at": _utc(taken_at)}
-    if height <= settings.max_height:
-        (work / "page.pdf").write_bytes(await page.pdf(print_background=True))
-        progress.files.append(BrowserFile(role="pdf", path=work / "page.pdf",
-                                          media_type="application/pdf"))
-    else:
+    if printing is None:
         progress.record["pdf"] = "not printed: the page is taller than max_height"
-
-
-async def _navigate(page: Page, url: str, network: BrowserNetwork, *, limit: int) -> str:
-    """Load ``url`` in the main frame, following redirects (recorded by the network)."""
-    from playwright.async_api import Error as PwError
-
-    for _ in range(limit + 1):
-        network.redirect_to = None
-        try:
-            await page.goto(url, wait_until="domcontentloaded")
-        except PwError:
-            if network.redirect_to is None:
-                raise
-            url = network.redirect_to
-            continue
-        return page.url
-    raise _BrowserGone(f"too many redirects (more than {limit})")
-
-
-async def _settle(page: Page, settle: float) -> bool:
-    """Wait for the load event and network idle, at most ``settle`` seconds in all."""
-    from playwright.async_api import TimeoutError as PwTimeout
-
-    try:
-        await page.wait_for_load_state("load", timeout=settle * 1000)
-        await page.wait_for_load_state("networkidle", timeout=settle * 1000)
-    except PwTimeout:
-        return False
-    return True
-
-
-async def _scroll(page: Page, settings: BrowserSettings, requests: Callable[[], int]) -> int:
-    """Scroll down a screen at a time (lazy content loads) until the bottom, ``max_height``
-    or ``settle`` seconds; then back to the top, and wait for network idle again if the
-    scrolling made requests. Returns the page's height in pixels."""
-    before = requests()
-    loop = asyncio.get_running_loop()
-    until = loop.time() + settings.settle
-    step = settings.viewport[1]
-    position = 0
-    height = await _height(page)
-    while position + step < min(height, settings.max_height) and loop.time() < until:
-        position += step
-        await page.evaluate("y => window.scrollTo(0, y)", position)
-        await asyncio.sleep(_SCROLL_PAUSE)
-        height = await _height(page)
-    await page.evaluate("() => window.scrollTo(0, 0)")
-    if requests() != before:
-        await _settle(page, min(_IDLE_AFTER_SCROLL, max(until - loop.time(), 0.1)))
-    return await _height(page)
-
-
-async def _height(page: Page) -> int:
-    value = await page.evaluate(
-        "() => Math.max(document.documentElement ? document.documentElement.scrollHeight : 0,"
-        " document.body ? document.body.scrollHeight : 0)")
-    return max(int(value) if isinstance(value, int | float) else 0, 1)
-
-
-async def _close_popup(popup: Page) -> None:
-    try:
-        await popup.close()
-    except Exception:  # noqa: BLE001 (already gone)
         return
+    (work / "page.pdf").write_bytes(await printing)
+    progress.files.append(BrowserFile(role="pdf", path=work / "page.pdf",
+                                      media_type="application/pdf"))

@@ -1,10 +1,11 @@
 """Print a self-contained HTML page to PDF with the Chromium the captures use.
 
 Debian's ``chromium`` (``[browser] executable``) is driven by Playwright through
-``executable_path``: nothing downloads a browser. The page may hold nothing but
-itself and ``data:`` URIs: every request it would make is aborted, host names resolve
-to nothing (``--host-resolver-rules``) and no proxy from the environment is used, so
-a printed page can neither fetch nor leak anything.
+``executable_path``, with the switches and environment of the capture's browser
+(``workers.browser.chromium_args``: no name resolves, no proxy from the environment, no
+background traffic): nothing downloads a browser. The page may hold nothing but itself
+and ``data:`` URIs: scripts are off and every request it would make is aborted, so a
+printed page can neither fetch nor leak anything.
 
     >>> pdf = await print_pdf("<p>hello</p>", executable="chromium", timeout=30)
     >>> pdf[:5]
@@ -20,28 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from workers.browser import chromium_args, chromium_env
 from workers.errors import PrintFailed
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright, Route
 
-ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--no-proxy-server", "--host-resolver-rules=MAP * ~NOTFOUND")
 log = logging.getLogger(__name__)
-_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy",
-                              "ftp_proxy", "socks_proxy"})
-
-
-def _environment() -> dict[str, str | float | bool]:
-    """This process's environment without proxy settings (in any case)."""
-    return {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
 
 
 async def _abort(route: Route) -> None:
@@ -77,7 +68,9 @@ class Printer:
                 # shielded: a driver cancelled while it starts would be left running
                 playwright = await asyncio.shield(self._starting)
                 self._browser = await playwright.chromium.launch(
-                    executable_path=path, args=list(ARGS), env=_environment(), headless=True)
+                    executable_path=path, args=list(chromium_args()), env=chromium_env(),
+                    headless=True, chromium_sandbox=False, handle_sigint=False,
+                    handle_sigterm=False, handle_sighup=False)
         except (Error, OSError, TimeoutError) as exc:
             await self.close()
             raise PrintFailed(f"Chromium ({path}) did not start: "

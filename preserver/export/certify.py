@@ -85,9 +85,15 @@ async def write_certificates(archive: Archive, staging: Path, written: Sequence[
     if not browser.enabled:
         return Certified(hashes=hashes, notice="the capture certificates were not printed to "
                          "PDF: [browser] enabled = false (certificate.html holds the same)")
+    executable = archive.chromium()
+    if executable is None:
+        return Certified(hashes=hashes, notice="the capture certificates were not printed to "
+                         f"PDF: Chromium not found ([browser] executable = "
+                         f"{browser.executable!r}); install Debian's chromium package "
+                         "(certificate.html holds the same)")
     made = 0
     try:
-        async with Printer(executable=browser.executable, timeout=browser.timeout) as printer:
+        async with Printer(executable=executable, timeout=browser.timeout) as printer:
             for w in written:
                 shot = screenshot_of(w.manifest)
                 data = None

@@ -240,7 +240,8 @@ def test_an_index_naming_an_unknown_certificate_is_a_failed_check(built: Built) 
 
 @pytest.mark.parametrize(("browser", "why"), [
     ("enabled = false", "[browser] enabled = false"),
-    ('executable = "/nonexistent/chromium"', "Chromium was not found ('/nonexistent/chromium')"),
+    ('executable = "/nonexistent/chromium"',
+     "Chromium not found ([browser] executable = '/nonexistent/chromium')"),
 ], ids=["disabled", "missing"])
 def test_export_without_a_browser_writes_html_and_says_so(built: Built, tmp_path: Path,
                                                           browser: str, why: str) -> None:

@@ -10,6 +10,7 @@ notice says which PDFs are missing and why (on stderr and in VERIFY.md).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,6 @@ from preserver.export.certificate import (
     render_certificate,
     screenshot_of,
 )
-from storage import hash_stream
 from workers import Printer, PrintFailed
 
 
@@ -54,10 +54,18 @@ def _collection(manifest_bytes: bytes) -> JsonValue:
 
 
 def _put(staging: Path, path: str, data: bytes) -> str:
-    dest = staging / path.removeprefix("data/")
-    dest.write_bytes(data)
-    with dest.open("rb") as fh:
-        return hash_stream(fh)[0]
+    """Write ``data`` at ``path`` of the payload; returns its SHA-256."""
+    (staging / path.removeprefix("data/")).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _embedded(staging: Path, w: Written) -> Screenshot | None:
+    """The screenshot for the PDF: its bytes, read from the payload (none past the cap)."""
+    shot = screenshot_of(w.manifest)
+    if shot is None:
+        return None
+    path = staging / w.folder.removeprefix("data/") / "files" / shot.name
+    return Screenshot(file=shot, data=path.read_bytes() if shot.size <= MAX_EMBEDDED else b"")
 
 
 async def write_certificates(archive: Archive, staging: Path, written: Sequence[Written], *,
@@ -88,20 +96,14 @@ async def write_certificates(archive: Archive, staging: Path, written: Sequence[
     executable = archive.chromium()
     if executable is None:
         return Certified(hashes=hashes, notice="the capture certificates were not printed to "
-                         f"PDF: Chromium not found ([browser] executable = "
+                         "PDF: Chromium not found ([browser] executable = "
                          f"{browser.executable!r}); install Debian's chromium package "
                          "(certificate.html holds the same)")
     made = 0
     try:
         async with Printer(executable=executable, timeout=browser.timeout) as printer:
             for w in written:
-                shot = screenshot_of(w.manifest)
-                data = None
-                if shot is not None:
-                    path = staging / w.folder.removeprefix("data/") / "files" / shot.name
-                    data = path.read_bytes() if shot.size <= MAX_EMBEDDED else b""
-                pdf = await printer.print(render(w, None if shot is None else Screenshot(
-                    file=shot, data=data)))
+                pdf = await printer.print(render(w, _embedded(staging, w)))
                 hashes[w.capture_id][layout.CERTIFICATE_PDF] = _put(
                     staging, w.folder + layout.CERTIFICATE_PDF, pdf)
                 made += 1

@@ -11,8 +11,8 @@ Python 3.9 or later. It checks: every file against the bag's SHA-256 manifests, 
 Payload-Oxum (RFC 8493); the package index's and each capture manifest's Ed25519 signature
 (RFC 8032); the checkpoint's signed note (c2sp.org/signed-note, tlog-checkpoint);
 each event's inclusion proof to the checkpoint's root and each earlier checkpoint's
-consistency proof (RFC 9162 section 2.1, RFC 6962 hashing); each captured file's
-SHA-256 and size; each capture's capture_stored event; the report's SHA-256.
+consistency proof (RFC 9162 section 2.1, RFC 6962 hashing); each captured file's SHA-256
+and size; each capture's capture_stored event and certificates; the report's SHA-256.
 RFC 3161 tokens are checked with ``openssl ts -verify`` when ``--tsa-roots`` names
 your trusted TSA roots. The files under ``data/`` must be exactly those the signed index
 names; links and special files, and depths, counts and numbers beyond bounds are refused.
@@ -183,16 +183,13 @@ def checkpoint(path: Path, key: Ed25519PublicKey) -> tuple[int, bytes] | None:
 def check_bag(bag: Path, files: dict[str, int]) -> None:
     listed: set[str] = set()
     for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-        for line in (bag / manifest).read_text("utf-8").splitlines():
-            if not line.strip():
-                continue
+        for line in filter(str.strip, (bag / manifest).read_text("utf-8").splitlines()):
             expected, name = line.split(None, 1)
             name = name.replace("%0D", "\r").replace("%0A", "\n")
             listed.add(name)
-            if name.startswith("/") or "\\" in name or ".." in name.split("/"):
+            if name.startswith("/") or "\\" in name or ".." in name.split("/"):  # never opened
                 say("FAIL", name, "fixity", f"{manifest} names a path outside the package")
-                continue  # never read outside the bag
-            if name not in files:
+            elif name not in files:
                 say("FAIL", name, "fixity", f"listed in {manifest} but missing")
             elif (actual := sha256_file(bag / name)) != expected.lower():
                 say("FAIL", name, "fixity", f"SHA-256 is {actual}, {manifest} says {expected}")
@@ -294,10 +291,9 @@ def check_captures(bag: Path, files: dict[str, int], key: Ed25519PublicKey,
                 ok = (bag / rel).stat().st_size == f["size"] and sha256_file(
                     bag / rel) == f["sha256"]
                 say("PASS" if ok else "FAIL", rel, "files", "" if ok else "differs from the manifest")
-        event = stored.get(manifest["capture_id"])
-        ok = event is not None and event["details"].get("manifest_sha256") == hashlib.sha256(
-            data).hexdigest() and event["details"].get("signature_sha256") == hashlib.sha256(
-            signature).hexdigest()
+        details = (stored.get(manifest["capture_id"]) or {}).get("details", {})
+        ok = (details.get("manifest_sha256"), details.get("signature_sha256")) == (
+            hashlib.sha256(data).hexdigest(), hashlib.sha256(signature).hexdigest())
         say("PASS" if ok else "FAIL", where, "event", "recorded by a proven capture_stored "
             "event" if ok else "no proven capture_stored event names this manifest")
 
@@ -340,10 +336,11 @@ def main() -> int:
 
 def check_listing(bag: Path, files: dict[str, int], index: dict[str, Any]) -> None:
     """The files under data/ are exactly those the signed index (and the manifests it lists)
-    names: a re-made bag manifest hides a removed or added file from sha256sum -c only."""
-    custody = "data/custody/"
+    names: a re-made bag manifest hides a removed or added file from sha256sum -c only.
+    The tools, and each capture's certificates, have the SHA-256 the index gives them."""
+    custody, hashed = "data/custody/", {f"data/{t}": h for t, h in index["tools"].items()}
     named = {"data/package.json", "data/package.json.sig", custody + "public-key.pem",
-             f"data/report/{index['report']['name']}", *(f"data/{t}" for t in index["tools"])}
+             f"data/report/{index['report']['name']}"}
     for folder, tokens in [(custody, index["checkpoint"]["timestamps"]), *(
             (f"{custody}earlier/{e['size']}/", e["timestamps"]) for e in index["earlier"])]:
         named |= {folder + "checkpoint", *([folder + "consistency.json"] * (folder != custody))}
@@ -354,9 +351,16 @@ def check_listing(bag: Path, files: dict[str, int], index: dict[str, Any]) -> No
     for c in index["captures"]:
         folder = c["path"].rstrip("/") + "/"
         named |= {folder + "manifest.json", folder + "manifest.json.sig"}
+        hashed |= {folder + n: h for n, h in c.get("certificates", {}).items()
+                   if n in ("certificate.html", "certificate.pdf")}
         if folder + "manifest.json" in files:
             manifest = load_json((bag / folder / "manifest.json").read_bytes())
             named |= {f"{folder}files/{f['name']}" for f in manifest["files"]}
+    for name, expected in sorted(hashed.items()):  # in files first: never read outside
+        ok = name in files and sha256_file(bag / name) == expected
+        say("PASS" if ok else "FAIL", name, "certificate" if name.startswith(
+            "data/captures/") else "tool", "" if ok else "edited, or missing")
+    named.update(hashed)
     for name in sorted(named - set(files)):
         say("FAIL", name, "index", "package.json lists it, but it is missing (removed?)")
     for name in sorted(n for n in files if n.startswith("data/") and n not in named):
@@ -380,12 +384,8 @@ def verify(bag: Path, files: dict[str, int], tsa_roots: str | None,
     say("PASS" if ok else "FAIL", "data/package.json", "signature")
     index = load_json(index_bytes)
     guard("data/", "index", lambda: check_listing(bag, files, index))
-    for name, expected in index["tools"].items():
-        ok = f"data/{name}" in files and sha256_file(bag / "data" / name) == expected
-        say("PASS" if ok else "FAIL", f"data/{name}", "tool", "" if ok else "edited")
     events: dict[int, Any] = {}
-    guard("data/custody/", "custody",
-          lambda: events.update(check_custody(bag, key, tsa_roots)))
+    guard("data/custody/", "custody", lambda: events.update(check_custody(bag, key, tsa_roots)))
     if sorted(events) != sorted(e["index"] for e in index["events"]):
         say("FAIL", "data/custody/events/", "index", "not the events package.json lists")
     guard("data/captures/", "captures", lambda: check_captures(bag, files, key, events))

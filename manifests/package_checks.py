@@ -1,7 +1,7 @@
 """Package verification, the content steps: the report against its ``report_ingested``
-event, each capture (signature, manifest, files, its ``capture_stored`` event), the
-archive's key against ``key_created``, the verification tools against the signed
-index, and no file left unexplained.
+event, each capture (signature, manifest, files, its ``capture_stored`` event, its
+certificates against the signed index), the archive's key against ``key_created``, the
+verification tools against the signed index, and no file left unexplained.
 
 Only events whose inclusion proof held (``Run.events``) count as evidence here.
 """
@@ -16,11 +16,13 @@ from manifests.findings import FAILED, NOT_CHECKED
 from manifests.manifest import CaptureManifest
 from manifests.package_layout import (
     CAPTURES,
+    CERTIFICATES,
     PUBLIC_KEY,
     REPORT_DIR,
     VERIFIER,
     VERIFY_MD,
     CustodyEvent,
+    IndexCapture,
     event_path,
 )
 from manifests.package_run import Run
@@ -91,6 +93,7 @@ def _check_captures(run: Run, cited: frozenset[str] | None) -> set[str]:
         present.add(capture_id)
         directory = f"{CAPTURES}{folder}/{capture_id}/"
         manifest = _check_capture(run, directory, capture_id, stored, cited)
+        _check_certificates(run, directory, None if listed is None else listed.get(capture_id))
         if listed is not None:
             said = listed.get(capture_id)
             if said is None:
@@ -156,6 +159,29 @@ def _check_capture(run: Run, directory: str, capture_id: str,
     if cited is not None and m.target.key not in cited:
         run.add(directory, "cited", FAILED, f"the report does not cite {m.target.key}")
     return m, sha
+
+
+def _check_certificates(run: Run, directory: str, said: IndexCapture | None) -> None:
+    """The certificates beside a capture are the ones the signed index names, byte for
+    byte. A package exported before certificates names none, and then none may be there:
+    an unnamed file stays unaccounted for, and fails as added."""
+    files = run.package.files
+    if run.index is None:
+        for name in (directory + n for n in CERTIFICATES if directory + n in files):
+            run.accounted.add(name)
+            run.add(name, "certificate", NOT_CHECKED, "no verified package index")
+        return
+    for name, sha in sorted((said.certificates if said is not None else {}).items()):
+        path = directory + name
+        run.accounted.add(path)
+        if path not in files:
+            run.add(path, "certificate", FAILED, "listed in package.json but missing (removed?)")
+            continue
+        with run.check(path, "certificate") as c:
+            if run.digest(path) != sha:
+                raise VerificationError("differs from the one the package index signs "
+                                        "(edited?)")
+            c.detail = f"SHA-256 {sha}, as the package index signs"
 
 
 def _recorded(stored: tuple[int, CustodyEvent] | None, m: CaptureManifest, sha: str,

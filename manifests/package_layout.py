@@ -8,7 +8,10 @@ reads. Inside the BagIt payload (``data/``)::
     verify_package.py                  the standalone verifier (stdlib + cryptography)
     package.json, package.json.sig     the package index, signed by the archive's key
     report/<report file name>          the report, byte for byte as ingested
-    captures/<target>/<capture id>/    manifest.json, manifest.json.sig, files/<name>
+    captures/<target>/<capture id>/    manifest.json, manifest.json.sig, files/<name>,
+                                       certificate.html, certificate.pdf (the capture
+                                       certificate, for a reader; the PDF when Chromium
+                                       printed it)
     custody/public-key.pem             the archive's Ed25519 key (SubjectPublicKeyInfo)
     custody/checkpoint                 the signed checkpoint (C2SP signed note)
     custody/checkpoint.<n>.tsr         RFC 3161 token n over the checkpoint file's bytes
@@ -28,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from manifests.canonical import JsonValue, canonical_json, parse_canonical
@@ -48,6 +51,9 @@ EVENTS = CUSTODY + "events/"
 PROOFS = CUSTODY + "proofs/"
 EARLIER = CUSTODY + "earlier/"
 MAX_SMALL = 16 << 20  # a manifest, an event, a proof, a token, a key: far less than this
+CERTIFICATE_HTML = "certificate.html"  # in a capture's folder, beside manifest.json
+CERTIFICATE_PDF = "certificate.pdf"
+CERTIFICATES = (CERTIFICATE_HTML, CERTIFICATE_PDF)
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -229,6 +235,31 @@ class IndexCapture:
     target: str
     manifest_sha256: str
     path: str  # its folder, "data/captures/<target>/<capture id>/"
+    # its capture certificates (CERTIFICATES) beside manifest.json: name -> SHA-256;
+    # none in packages exported before certificates, and then the member is absent
+    certificates: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        value: dict[str, JsonValue] = {"capture_id": self.capture_id, "target": self.target,
+                                       "manifest_sha256": self.manifest_sha256,
+                                       "path": self.path}
+        if self.certificates:
+            value["certificates"] = dict(self.certificates)
+        return value
+
+    @classmethod
+    def from_json(cls, value: JsonValue, where: str) -> IndexCapture:
+        certificates: JsonValue = {}
+        if isinstance(value, dict) and "certificates" in value:
+            value = dict(value)
+            certificates = value.pop("certificates")
+        raw = _fields(value, where, capture_id=str, target=str, manifest_sha256=str, path=str)
+        kept = _fields(certificates, f"{where} certificates",
+                       **{name: str for name in certificates if name in CERTIFICATES}
+                       if isinstance(certificates, dict) else {})
+        if not all(_HEX64.fullmatch(sha) for sha in kept.values()):
+            raise VerificationError(f"{where} certificates: a SHA-256 is not 64 lowercase hex")
+        return cls(**raw, certificates=kept)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,9 +304,7 @@ class PackageIndex:
             "checkpoint": cp(self.checkpoint), "earlier": [cp(c) for c in self.earlier],
             "events": [{"index": e.index, "action": e.action, "subject": e.subject}
                        for e in self.events],
-            "captures": [{"capture_id": c.capture_id, "target": c.target,
-                          "manifest_sha256": c.manifest_sha256, "path": c.path}
-                         for c in self.captures],
+            "captures": [c.to_json() for c in self.captures],
             "tools": dict(self.tools)})
 
     @classmethod
@@ -298,8 +327,7 @@ class PackageIndex:
 
         events = tuple(IndexEvent(**_fields(e, f"{where} events[{i}]", index=int, action=str,
                                             subject=str)) for i, e in enumerate(top["events"]))
-        captures = tuple(IndexCapture(**_fields(c, f"{where} captures[{i}]", capture_id=str,
-                                                target=str, manifest_sha256=str, path=str))
+        captures = tuple(IndexCapture.from_json(c, f"{where} captures[{i}]")
                          for i, c in enumerate(top["captures"]))
         return cls(origin=top["origin"], key_id=top["key_id"], exported_at=top["exported_at"],
                    report_name=report["name"], report_sha256=report["sha256"],

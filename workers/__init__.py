@@ -1,5 +1,6 @@
 """Capture and probe workers: yt-dlp media, WARC page snapshots, availability probes,
-network safety, the platform table, per-host politeness and retry decisions.
+network safety, the platform table, per-host politeness and retry decisions; and
+printing a self-contained page to PDF with the captures' Chromium (``print_pdf``).
 
 A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 ``CaptureResult``; it never touches the database.
@@ -13,7 +14,7 @@ from workers._media_whole import find_ffprobe
 from workers.browser import Browser, BrowserSettings, BrowserUnavailable
 from workers.capture import capture
 from workers.classify import Classified, classify
-from workers.errors import AddressRefused, CaptureFailed, StoreFailed, WorkerError
+from workers.errors import AddressRefused, CaptureFailed, PrintFailed, StoreFailed, WorkerError
 from workers.lifetime import process_start
 from workers.limits import HostLimiter, host_group
 from workers.net import make_client
@@ -26,6 +27,7 @@ from workers.platforms import (
     platform_url,
     youtube_watch_url,
 )
+from workers.printing import Printer, print_pdf
 from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, RateLimiter, probe
 from workers.retry import RetryDecision, decide_retry
 from workers.types import (
@@ -54,6 +56,8 @@ __all__ = [
     "Limits",
     "Platform",
     "PlatformHost",
+    "PrintFailed",
+    "Printer",
     "ProbeResult",
     "ProbeSettings",
     "ProbeTarget",
@@ -71,6 +75,7 @@ __all__ = [
     "make_client",
     "platform_host",
     "platform_url",
+    "print_pdf",
     "probe",
     "process_start",
     "scrub_userinfo",

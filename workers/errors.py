@@ -6,9 +6,11 @@
     │                            code that handles resolution failures handles it)
     ├── CaptureFailed            the capture machinery itself failed (the child process
     │                            died, sent no result, or sent one we cannot read)
-    └── StoreFailed              this machine could not keep what was captured (the
-                                 store, or the work directory's disk: full, read-only,
-                                 failing, not writable)
+    ├── StoreFailed              this machine could not keep what was captured (the
+    │                            store, or the work directory's disk: full, read-only,
+    │                            failing, not writable)
+    └── PrintFailed              Chromium could not print a page to PDF (missing, did
+                                 not start, crashed, timed out)
 
 Expected outcomes of a capture (removed, private, 429, geo-blocked, too large,
 timed out) are statuses in the returned result, never exceptions (docs/style.md,
@@ -63,4 +65,11 @@ class StoreFailed(WorkerError):
     Nothing is wrong with the link. The capture is abandoned and no partial capture
     is kept; the run retries the job once the operator has made room. Raised by
     ``workers.capture`` from the store's error or the filesystem's.
+    """
+
+
+class PrintFailed(WorkerError):
+    """Chromium could not print a page to PDF: it is not installed where ``[browser]
+    executable`` says, it did not start, it crashed, or the page took longer than the
+    time allowed. The message says which; what was to be printed is not at fault.
     """

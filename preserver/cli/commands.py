@@ -345,6 +345,8 @@ def export(
                  if result.timestamped_by else ""), highlight=False)
     if result.warning:
         err.print(f"[yellow]warning:[/] the package is {result.warning}", highlight=False)
+    if result.notice:
+        err.print(f"notice: {result.notice}", highlight=False, markup=False)
 
 
 @app.command()

@@ -1,9 +1,11 @@
-"""Evidence packages: one report's BagIt bag (report, captures, manifests, custody
-proofs, VERIFY.md, a standalone verifier), verified as a recipient would before it
-is published.
+"""Evidence packages: one report's BagIt bag (report, captures, manifests, capture
+certificates, custody proofs, VERIFY.md, a standalone verifier), verified as a
+recipient would before it is published.
 
 - ``package``: ``export_package`` — gather, write, self-check, publish;
 - ``write``: the payload and the ZIP;
+- ``certificate``: a capture certificate as one HTML page; ``certify``: each capture's
+  ``certificate.html`` and, printed by Chromium, ``certificate.pdf``;
 - ``readme``: ``VERIFY.md``.
 
 Public names are imported on first use (``preserver._lazy``).

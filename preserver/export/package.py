@@ -18,7 +18,8 @@ Steps of ``export_package``:
   (4) write the payload into a staging folder beside OUT, copying blobs as streams
       and re-hashing them on the way (a blob that does not hash to its name stops
       the export);
-  (5) write VERIFY.md, the standalone verifier, the signed package index;
+  (5) write each capture's certificate (HTML, and PDF printed by Chromium when it can),
+      VERIFY.md, the standalone verifier, the signed package index;
   (6) make the bag (bagit-python, SHA-256 manifests), zip it if asked, move it to OUT;
   (7) record a ``package_exported`` event naming the bag's tag manifest.
 """
@@ -52,6 +53,7 @@ from preserver.db.models import (
     Target,
 )
 from preserver.errors import InputError, IntegrityError, RunError
+from preserver.export.certificate import Cited
 from preserver.export.write import (
     CaptureRef,
     Gathered,
@@ -75,6 +77,7 @@ class ExportResult:
     checkpoint_size: int
     timestamped_by: tuple[str, ...]  # TSA URLs whose tokens the package carries
     warning: str  # "" or why the package's time is not proven by a TSA
+    notice: str  # "" or which capture certificates have no PDF, and why
     tagmanifest_sha256: str
 
 
@@ -108,7 +111,7 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool,
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it 0700; evidence follows the umask
-        counts = write_payload(archive, got, staging, warning)
+        payload = await write_payload(archive, got, staging, warning)
         bagit.make_bag(str(staging), checksums=["sha256"], bag_info={
             "Bag-Software-Agent": f"preserver {__version__} (bagit-python {bagit.VERSION})",
             "External-Identifier": got.report.sha256,
@@ -137,10 +140,10 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool,
                                     "events": len(got.events), "captures": len(got.captures),
                                     "zip": zip})
     return ExportResult(path=out, report=got.report.name, report_sha256=got.report.sha256,
-                        captures=len(got.captures), files=counts, events=len(got.events),
+                        captures=len(got.captures), files=payload.files, events=len(got.events),
                         checkpoint_size=got.checkpoint.row.size,
                         timestamped_by=tuple(t.tsa_url for t in got.checkpoint.tokens),
-                        warning=warning, tagmanifest_sha256=tagmanifest)
+                        warning=warning, notice=payload.notice, tagmanifest_sha256=tagmanifest)
 
 
 def _self_check(archive: Archive, staging: Path) -> None:
@@ -209,9 +212,16 @@ async def _gather(archive: Archive, session: AsyncSession, report_id: int,
             .order_by(col(CheckpointTimestamp.id)))).all():
         tokens[t.checkpoint_id].append(t)
     stamps = [Stamped(row=c, tokens=tokens[c.id or 0]) for c in chosen]
+    cited: dict[str, list[Cited]] = {}
+    for citation, key in (await session.execute(select(Citation, Target.key).join(
+            Target, col(Target.id) == col(Citation.target_id)).where(
+            col(Citation.report_id) == report_id).order_by(col(Citation.offset)))).all():
+        cited.setdefault(key, []).append(Cited(line=citation.line, label=citation.label,
+                                               raw_url=citation.raw_url,
+                                               start_seconds=citation.start_seconds))
     return Gathered(report=report, targets=targets, events=events, captures=captures,
                      checkpoint=stamps[0], earlier=stamps[1:],
-                     leaves=await leaf_hashes(session, main.size))
+                     leaves=await leaf_hashes(session, main.size), cited=cited)
 
 
 def _details(event: Event) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
                      targets: Sequence[Target], captures: Sequence[tuple[Any, CaptureManifest]],
                      events: Sequence[Event], checkpoint: CheckpointRow,
                      tokens: Sequence[CheckpointTimestamp], earlier: Sequence[CheckpointRow],
-                     warning: str) -> bytes:
+                     warning: str, notice: str = "") -> bytes:
     key_id = archive.key.key_id
     report_path = layout.REPORT_DIR + report_name
     out: list[str] = []
@@ -44,6 +44,15 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
            f"{'y' if len(tokens) == 1 else 'ies'}." if tokens else ".") + "\n")
     if warning:
         add(f"**This package is {warning}.**\n")
+    if captures:
+        add("Each capture's folder holds a **capture certificate** for a reader who is not a "
+            "technician: `certificate.html` (open it in a browser) and `certificate.pdf` (the "
+            "same page, printed by the Chromium the captures use). It states the target, the "
+            "report's citations of it, the capture, every file with its SHA-256 and size, the "
+            "collection record, the screenshot, and how to check each with standard tools. "
+            "It is a reading aid written at export; the evidence is the signed manifest and "
+            "its files, and the signed `package.json` holds each certificate's SHA-256."
+            + (f" **{notice[0].upper()}{notice[1:]}.**" if notice else "") + "\n")
     add("Every step below uses standard tools and nothing from preserver. Run the commands "
         "in this folder (the one that holds `bagit.txt`); a package received as one ZIP file "
         "is this folder zipped: `unzip` it first.\n")
@@ -60,6 +69,8 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
         ("data/captures/<target>/<capture id>/manifest.json",
          "a capture manifest (canonical JSON), `manifest.json.sig` its Ed25519 signature"),
         ("data/captures/<target>/<capture id>/files/", "the captured files, by manifest name"),
+        ("data/captures/<target>/<capture id>/certificate.html",
+         "the capture certificate; `certificate.pdf` the same, printed"),
         (layout.PUBLIC_KEY, "the archive's Ed25519 public key (SubjectPublicKeyInfo PEM)"),
         (layout.CHECKPOINT, "the signed checkpoint (C2SP tlog-checkpoint in a signed note)"),
         ("data/custody/checkpoint.<n>.tsr", "RFC 3161 token n over the checkpoint file"),
@@ -140,7 +151,8 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
         "cannot walk a Merkle path; the standalone script does, with Python's standard library "
         "and `cryptography` only. It checks the files against the signed index "
         "`package.json` (so a capture, token or earlier checkpoint removed or added is named "
-        "even if the bag's manifests were re-made), the key, the signatures, the inclusion "
+        "even if the bag's manifests were re-made, and an edited certificate is named), the "
+        "key, the signatures, the inclusion "
         "proofs and, with openssl, the tokens, and prints one line per check:\n")
     add("```sh\npython3 -m venv /tmp/verify-env && /tmp/verify-env/bin/pip install cryptography\n"
         f"/tmp/verify-env/bin/python {layout.VERIFIER} . --tsa-roots YOUR-TSA-ROOTS.pem "
@@ -167,10 +179,12 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
     add("- `preserver verify <this folder>` runs every check above, plus the package index, "
         "and names whatever fails.\n")
     add("## The captures\n")
-    add("| target | capture | outcome | files |\n|---|---|---|---|")
+    add("| target | capture | outcome | files | certificate |\n|---|---|---|---|---|")
     for _, m in captures:
+        folder = layout.capture_dir(m.target.key, m.capture_id)
         add(f"| {_cell(m.target.url)} | `{m.capture_id}` | {m.outcome.state}/{m.outcome.status} | "
-            + ", ".join(f"`{_cell(f.name)}`" for f in m.files) + " |")
+            + ", ".join(f"`{_cell(f.name)}`" for f in m.files)
+            + f" | `{folder}{layout.CERTIFICATE_HTML}` |")
     add("")
     add("This package reveals nothing of the archive's other reports: the checkpoint commits "
         "to the whole ledger by one hash, and the proofs are hashes of other events, not "

@@ -1,6 +1,7 @@
 """Writing an evidence package's payload (steps (4) to (6) of ``preserver.export``):
-blobs streamed out of the store and re-hashed on the way, the custody files, VERIFY.md,
-the standalone verifier and the signed package index, then the ZIP when asked for."""
+blobs streamed out of the store and re-hashed on the way, the custody files, the capture
+certificates (``preserver.export.certify``), VERIFY.md, the standalone verifier and the
+signed package index, then the ZIP when asked for."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from preserver.custody.events import rfc3339
 from preserver.custody.ledger import origin
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, Report, Target, utc_now
 from preserver.errors import IntegrityError, RunError
+from preserver.export.certificate import Cited
+from preserver.export.certify import Certified, Written, write_certificates
 from preserver.export.readme import render_verify_md
 from storage import BlobNotFound, DigestMismatch, HashingReader, StorageError, hash_stream
 
@@ -54,6 +57,7 @@ class Gathered:
     checkpoint: Stamped
     earlier: list[Stamped]
     leaves: list[bytes]
+    cited: dict[str, list[Cited]]  # target key -> this report's citations of it
 
 
 def _copy_blob(archive: Archive, sha256: str, dest: Path) -> int:
@@ -86,14 +90,21 @@ def _read_blob(archive: Archive, sha256: str) -> bytes:
         return fh.read()
 
 
-def write_payload(archive: Archive, got: Gathered, staging: Path, warning: str) -> int:
+@dataclass(frozen=True, kw_only=True)
+class Payload:
+    files: int  # captured files written
+    notice: str  # "" or which capture certificates have no PDF, and why
+
+
+async def write_payload(archive: Archive, got: Gathered, staging: Path, warning: str) -> Payload:
     """Steps (4) and (5): every payload file, written under ``staging`` (bagit-python
-    moves them into ``data/``). Returns the number of captured files."""
+    moves them into ``data/``)."""
     report_name = layout.report_file_name(got.report.name)
     _copy_blob(archive, got.report.blob_sha256, staging / "report" / report_name)
-    files, manifests = 0, []
+    files, written = 0, []
     for cap in got.captures:
-        directory = layout.capture_dir(cap.target, cap.id).removeprefix("data/")
+        folder = layout.capture_dir(cap.target, cap.id)
+        directory = folder.removeprefix("data/")
         data = _read_blob(archive, cap.manifest_sha256)
         try:
             manifest = CaptureManifest.from_bytes(data)
@@ -104,7 +115,10 @@ def write_payload(archive: Archive, got: Gathered, staging: Path, warning: str) 
         for f in manifest.files:
             _copy_blob(archive, f.sha256, staging / directory / "files" / f.name)
             files += 1
-        manifests.append((cap, manifest))
+        written.append(Written(capture_id=cap.id, target=cap.target, folder=folder,
+                               manifest=manifest, manifest_bytes=data,
+                               manifest_sha256=cap.manifest_sha256,
+                               signature_sha256=cap.signature_sha256))
     _put(staging, layout.PUBLIC_KEY, archive.key.public_key_pem)
     main = got.checkpoint
     _put_checkpoint(staging, layout.CUSTODY, main)
@@ -121,20 +135,24 @@ def write_payload(archive: Archive, got: Gathered, staging: Path, warning: str) 
             old_size=early.row.size, new_size=main.row.size,
             hashes=consistency_proof(got.leaves, early.row.size)).to_bytes())
     exported_at = rfc3339(utc_now())
+    certified = await write_certificates(archive, staging, written, report_name=report_name,
+                                         report_sha256=got.report.sha256, cited=got.cited,
+                                         exported_at=exported_at)
     verify_md = render_verify_md(archive=archive, report=got.report, report_name=report_name,
-                                 exported_at=exported_at,
-                                 targets=got.targets, captures=manifests, events=got.events,
+                                 exported_at=exported_at, targets=got.targets,
+                                 captures=[(w, w.manifest) for w in written], events=got.events,
                                  checkpoint=main.row, tokens=main.tokens,
-                                 earlier=[e.row for e in got.earlier], warning=warning)
+                                 earlier=[e.row for e in got.earlier], warning=warning,
+                                 notice=certified.notice)
     verifier = importlib.resources.files("manifests").joinpath("_standalone.py").read_bytes()
     _put(staging, layout.VERIFY_MD, verify_md)
     _put(staging, layout.VERIFIER, verifier)
     index = _index(archive, got, report_name, exported_at, {
         "VERIFY.md": hashlib.sha256(verify_md).hexdigest(),
-        "verify_package.py": hashlib.sha256(verifier).hexdigest()})
+        "verify_package.py": hashlib.sha256(verifier).hexdigest()}, certified)
     _put(staging, layout.INDEX, index)
     _put(staging, layout.INDEX_SIG, sign(archive.key, index))
-    return files
+    return Payload(files=files, notice=certified.notice)
 
 
 def _put_checkpoint(staging: Path, directory: str, stamped: Stamped) -> None:
@@ -145,7 +163,7 @@ def _put_checkpoint(staging: Path, directory: str, stamped: Stamped) -> None:
 
 
 def _index(archive: Archive, got: Gathered, report_name: str, exported_at: str,
-           tools: dict[str, str]) -> bytes:
+           tools: dict[str, str], certified: Certified) -> bytes:
     def cp(s: Stamped) -> layout.IndexCheckpoint:
         return layout.IndexCheckpoint(size=s.row.size, root=s.row.root, timestamps=len(s.tokens))
 
@@ -157,7 +175,8 @@ def _index(archive: Archive, got: Gathered, report_name: str, exported_at: str,
                      for e in got.events),
         captures=tuple(layout.IndexCapture(capture_id=c.id, target=c.target,
                                            manifest_sha256=c.manifest_sha256,
-                                           path=layout.capture_dir(c.target, c.id))
+                                           path=layout.capture_dir(c.target, c.id),
+                                           certificates=certified.hashes.get(c.id, {}))
                        for c in got.captures),
         tools=tools).to_bytes()
 

@@ -97,6 +97,7 @@ class BrowserNetwork:
         self.redirect_to: str | None = None  # where the main frame's navigation was sent
         self.main_response: dict[str, Any] | None = None  # status, url, ip of the main document
         self.page: Page | None = None  # the captured page (set once it exists)
+        self.not_a_page = ""  # the main document's media type when it is media, not a page
         self.in_flight = 0  # requests being handled now
         self.last_activity = 0.0  # loop time a request was last started or finished
 
@@ -175,7 +176,8 @@ class BrowserNetwork:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise _Refused(f"invalid URL: {exc}", "failed") from exc
         for hop in range(self._client.max_redirects + 1):
-            response, body, ip_address = await self._hop(request, content if hop == 0 else b"")
+            response, body, ip_address = await self._hop(request, content if hop == 0 else b"",
+                                                         main=main)
             try:
                 next_request = response.next_request
                 if next_request is None:
@@ -190,8 +192,8 @@ class BrowserNetwork:
                 body.file.close()
         raise _Refused(f"too many redirects (more than {self._client.max_redirects})", "failed")
 
-    async def _hop(self, request: httpx.Request,
-                   content: bytes) -> tuple[httpx.Response, Body, str | None]:
+    async def _hop(self, request: httpx.Request, content: bytes,
+                   *, main: bool) -> tuple[httpx.Response, Body, str | None]:
         date = self._recorder.now()
         try:
             async with asyncio.timeout_at(self._deadline_at):
@@ -202,6 +204,10 @@ class BrowserNetwork:
             raise _Refused("timed out", "timedout") from exc
         except httpx.HTTPError as exc:
             raise _Refused(f"{type(exc).__name__}: {exc}"[:300], "failed") from exc
+        if main and (kind := _not_a_page(response)):  # a direct media link: nothing to render
+            await response.aclose()
+            self.not_a_page = kind
+            raise _Refused(f"not a page: {kind} (the media part keeps it)", "aborted")
         http = self._recorder.response_headers(response)
         ip_address = server_ip(response)  # known only while the connection is open
         body = Body(file=tempfile.TemporaryFile(dir=self._tmp_dir),  # noqa: SIM115 (closed by _fetch)
@@ -235,6 +241,20 @@ class BrowserNetwork:
         headers = [(k, v) for k, v in response.headers.multi_items()
                    if k.lower() not in _NOT_FULFILLED]
         return _Fetched(status=response.status_code, headers=headers, body=data)
+
+
+_NOT_PAGES = ("video/", "audio/", "application/octet-stream", "application/pdf",
+              "application/zip", "application/x-mpegurl", "application/vnd.apple.mpegurl",
+              "application/dash+xml")
+
+
+def _not_a_page(response: httpx.Response) -> str:
+    """The media type of a main-document response that is media, not a page ("" else):
+    the browser would only fetch again what the media part and the page snapshot keep."""
+    if response.next_request is not None:
+        return ""
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind if kind.startswith(_NOT_PAGES) else ""
 
 
 class _Refused(Exception):

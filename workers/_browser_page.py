@@ -12,7 +12,7 @@ from workers._browser_net import BrowserNetwork
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-__all__ = ["close_popup", "navigate", "page_height", "scroll", "settle"]
+__all__ = ["NotAPage", "TooManyRedirects", "close_popup", "navigate", "page_height", "scroll", "settle"]
 
 _SCROLL_PAUSE = 0.15  # seconds between scroll steps
 _IDLE_AFTER_SCROLL = 2.0  # seconds of network idle waited for once scrolled
@@ -21,6 +21,10 @@ _QUIET = 0.25  # seconds without a request that count as network idle
 
 class TooManyRedirects(Exception):
     pass
+
+
+class NotAPage(Exception):
+    """The link is a media file (``BrowserNetwork.not_a_page``), not a page to render."""
 
 
 async def navigate(page: Page, url: str, network: BrowserNetwork, *, limit: int) -> str:
@@ -32,6 +36,8 @@ async def navigate(page: Page, url: str, network: BrowserNetwork, *, limit: int)
         try:
             await page.goto(url, wait_until="domcontentloaded")
         except PwError:
+            if network.not_a_page:
+                raise NotAPage(network.not_a_page) from None
             if network.redirect_to is None:
                 raise
             url = network.redirect_to

@@ -40,7 +40,14 @@ import httpx
 
 from workers._banner import Banner, stamp
 from workers._browser_net import BrowserNetwork
-from workers._browser_page import TooManyRedirects, close_popup, navigate, scroll, settle
+from workers._browser_page import (
+    NotAPage,
+    TooManyRedirects,
+    close_popup,
+    navigate,
+    scroll,
+    settle,
+)
 from workers._warc import WarcRecorder
 from workers.page import _new_record_id
 from workers.types import CaptureJob
@@ -236,7 +243,8 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
     from playwright.async_api import Error as PwError
 
     loop = asyncio.get_running_loop()
-    deadline_at = loop.time() + settings.timeout
+    timeout = min(settings.timeout, job.limits.timeout_seconds)
+    deadline_at = loop.time() + timeout
     with warc_path.open("wb") as warc:
         recorder = WarcRecorder(warc, clock, _new_record_id)
         recorder.warcinfo("Every request headless Chromium made while rendering the page, "
@@ -250,7 +258,11 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
                 await context.route_web_socket("**/*", network.refuse_socket)
                 await _render(browser, context, job, network, progress, work, clock)
         except TimeoutError:
-            progress.problems.append(f"did not finish within {settings.timeout:g} s")
+            progress.problems.append(f"did not finish within {timeout:g} s")
+        except NotAPage as exc:  # a direct media link: the media part is the evidence
+            return BrowserOutcome(complete=True, message="", files=(), record={
+                "state": "not a page", "content_type": str(exc), "url_requested": job.url,
+                "chromium": browser.version})
         except PwError as exc:
             progress.problems.append(f"browser failed: {_first_line(exc)}")
         except TooManyRedirects as exc:

@@ -359,3 +359,16 @@ def test_wacz_of_the_capture_validates(tmp_path: Path, site: FixtureSite) -> Non
     checked = subprocess.run([wacz, "validate", "-f", str(tmp_path / "c.wacz")],
                              capture_output=True, text=True, timeout=120, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+async def test_a_direct_media_link_is_not_rendered(
+        tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
+    """A link straight to a video: nothing to render, the media part is the evidence; the
+    capture is complete without browser files and the record says why."""
+    site.add_endless("/v/endless.mp4", "video/mp4")
+    job = make_job(tmp_path, site.url("/v/endless.mp4"))
+    async with Browser(settings()) as browser:
+        outcome = await render_page(browser, job, http, clock=lambda: MOMENT)
+    assert outcome.complete and outcome.files == ()
+    assert outcome.record["state"] == "not a page"
+    assert outcome.record["content_type"] == "video/mp4"

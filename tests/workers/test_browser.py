@@ -200,6 +200,7 @@ async def test_redirected_page_is_loaded_under_its_final_address(
     assert uris[:2] == [start, site.url("/final/page")] and site.url("/final/pic.png") in uris
 
 
+@pytest.mark.slow
 async def test_a_page_that_never_settles_is_kept_with_a_record(
         tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
     site.add_bytes("/tick", b"{}", "application/json")
@@ -231,6 +232,7 @@ async def test_endless_scroll_and_a_huge_page_are_cut_at_max_height(
             assert "pdf" not in {f.role for f in outcome.files}  # not cheap: not printed
 
 
+@pytest.mark.slow
 async def test_popups_and_downloads_are_not_kept(
         tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
     site.add_bytes("/file.bin", b"\0" * 1000, "application/octet-stream",
@@ -247,6 +249,7 @@ async def test_popups_and_downloads_are_not_kept(
     assert not list(tmp_path.rglob("x.bin"))
 
 
+@pytest.mark.slow
 async def test_hostile_responses_are_refused_not_fatal(
         tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
     """A gzip bomb served despite ``Accept-Encoding: identity``, an endless body, a
@@ -329,6 +332,7 @@ async def test_capture_names_and_stores_the_browser_files(
         assert load_image_bytes(blob.read()).format == "PNG"
 
 
+@pytest.mark.slow
 def test_wacz_of_the_capture_validates(tmp_path: Path, site: FixtureSite) -> None:
     """The page snapshot and the browser's WARC together make a WACZ (the ``wacz``
     package) that validates: the rendered page replays from the archive."""

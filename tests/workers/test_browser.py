@@ -376,3 +376,19 @@ async def test_a_direct_media_link_is_not_rendered(
     assert outcome.complete and outcome.files == ()
     assert outcome.record["state"] == "not a page"
     assert outcome.record["content_type"] == "video/mp4"
+
+
+async def test_a_page_redirected_to_a_forbidden_address_is_not_loaded(
+        tmp_path: Path, site: FixtureSite, forbidden: Forbidden, http: httpx.AsyncClient) -> None:
+    """The main document redirects to a refused address, and a script tries the cloud
+    metadata address: the browser reaches neither; the part fails with the reason."""
+    start = site.add_redirect("/away", forbidden.url("/internal"))
+    async with Browser(settings()) as browser:
+        outcome = await render_page(browser, make_job(tmp_path, start), http,
+                                    clock=lambda: MOMENT)
+    assert not outcome.complete
+    assert forbidden.connections == 0
+    assert "url_loaded" not in outcome.record  # nothing was loaded
+    assert "browser failed" in outcome.message
+    assert any(r["url"] == forbidden.url("/internal") and "refused" in r["reason"]
+               for r in outcome.record["refused_requests"])

@@ -55,7 +55,7 @@ from manifests.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from manifests.metadata import agent_details, sanitize_metadata
+from manifests.metadata import agent_details, sanitize_collection, sanitize_metadata
 from manifests.package import Package
 from manifests.package_verify import verify_package
 from manifests.signing import (
@@ -112,6 +112,7 @@ __all__ = [
     "parse_canonical",
     "root_hash",
     "roots_for_sizes",
+    "sanitize_collection",
     "sanitize_metadata",
     "sign",
     "sign_checkpoint",

@@ -6,6 +6,11 @@ type. It is written as canonical JSON (``manifests.canonical``), stored as a
 blob whose SHA-256 names the capture, and signed (Ed25519, detached) over
 exactly those bytes.
 
+A manifest may carry a ``collection`` member: how the content was collected (who, from
+which host and outside address, the clock's offset, the software's versions, and what
+the fetches saw; docs/design.md "Collection record"). It is optional: a manifest
+without it (every manifest written before it existed) has exactly its old bytes.
+
 The classes' constructors enforce the format's invariants, so a
 ``CaptureManifest`` in hand is well formed. ``from_bytes`` is the one way in
 from bytes (``manifests.signing.verify_capture`` the one way in from evidence).
@@ -167,6 +172,8 @@ class CaptureManifest:
     outcome: Outcome
     files: tuple[ManifestFile, ...] = ()
     metadata: dict[str, JsonValue] = field(default_factory=dict)
+    # the collection record; None: the member is absent from the bytes (older manifests)
+    collection: dict[str, JsonValue] | None = None
     manifest_version: int = MANIFEST_VERSION
 
     def __post_init__(self) -> None:
@@ -192,6 +199,8 @@ class CaptureManifest:
             seen.add(f.name)
         if not isinstance(self.metadata, dict):
             raise InvalidManifest("metadata must be an object")
+        if self.collection is not None and not isinstance(self.collection, dict):
+            raise InvalidManifest("collection must be an object")
         try:
             canonical_json(self.to_json())  # every string and metadata value fits the subset
         except CanonicalizationError as exc:
@@ -201,6 +210,8 @@ class CaptureManifest:
         """The manifest as JSON values, in the contract's shape."""
         value: dict[str, JsonValue] = asdict(self)
         value["files"] = [asdict(f) for f in self.files]
+        if self.collection is None:  # absent, not null: older manifests keep their bytes
+            del value["collection"]
         return value
 
     def to_bytes(self) -> bytes:
@@ -220,9 +231,11 @@ class CaptureManifest:
             raise InvalidManifest(
                 f"manifest_version {raw.get('manifest_version')!r} is not supported (only 1)"
             )
-        top = _members(raw, "manifest", cls)
+        top = _members(raw, "manifest", cls, optional=frozenset({"collection"}))
         if not isinstance(top["files"], list):
             raise InvalidManifest("files must be an array")
+        if "collection" in top and not isinstance(top["collection"], dict):
+            raise InvalidManifest("collection must be an object")  # present: never null
         files = []
         for i, item in enumerate(top["files"]):
             try:
@@ -238,12 +251,14 @@ class CaptureManifest:
         return cls(**(top | parts))
 
 
-def _members(value: JsonValue, where: str, kind: type[Any]) -> dict[str, Any]:
-    """An object with exactly the fields of ``kind``; the constructor checks the values."""
+def _members(value: JsonValue, where: str, kind: type[Any],
+             optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An object with exactly the fields of ``kind`` (those in ``optional`` may be absent);
+    the constructor checks the values."""
     if not isinstance(value, dict):
         raise InvalidManifest(f"{where} must be an object")
     names = {f.name for f in fields(kind)}
-    if missing := names - value.keys():
+    if missing := names - optional - value.keys():
         raise InvalidManifest(f"{where} lacks {', '.join(sorted(missing))}")
     if extra := value.keys() - names:
         raise InvalidManifest(f"{where} has unknown members {', '.join(sorted(extra))}")

@@ -1,5 +1,6 @@
 """Building a manifest's parts from a capture: its metadata, made canonical-JSON-safe
-from a yt-dlp info dict, and the ``agent`` that made it."""
+from a yt-dlp info dict, its collection record made canonical-JSON-safe, and the
+``agent`` that made it."""
 
 from __future__ import annotations
 
@@ -85,6 +86,44 @@ def _scalar(value: object, key: str) -> str | int | None:
             return text[:_MAX_DESCRIPTION]
         return text if len(text) <= _MAX_TEXT else None
     return None
+
+
+_MAX_DEPTH = 16  # nesting kept in a collection record (canonical JSON allows 64)
+
+
+def sanitize_collection(record: Mapping[str, object]) -> dict[str, JsonValue]:
+    """A collection record (docs/design.md "Collection record") as canonical-JSON-safe
+    values, so that a helper's float or tuple never costs a capture its manifest.
+
+    Floats cannot be signed reproducibly: one with no fraction becomes an int, any
+    other its decimal string, a non-finite one null. Tuples become lists, keys
+    strings, integers beyond +-(2**53 - 1) decimal strings, lone surrogates "?", and
+    any other value its ``str``; nesting deeper than 16 levels becomes null.
+
+    >>> sanitize_collection({"delay": 0.25, "port": 443.0, "ok": (True,)})
+    {'delay': '0.25', 'port': 443, 'ok': [True]}
+    """
+    return {_utf8(k): _json_safe(v, 1) for k, v in record.items()}
+
+
+def _utf8(value: object) -> str:
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
+def _json_safe(value: object, depth: int) -> JsonValue:
+    if depth > _MAX_DEPTH:
+        return None
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping):
+        return {_utf8(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int | float):
+        return _scalar(value, "")
+    return _utf8(value)
 
 
 def agent_details(operator: str, software_version: str) -> Agent:

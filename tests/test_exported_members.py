@@ -67,6 +67,7 @@ EXPORTED = {
         "parse_canonical",
         "root_hash",
         "roots_for_sizes",
+        "sanitize_collection",
         "sanitize_metadata",
         "sign",
         "sign_checkpoint",

@@ -27,6 +27,7 @@ from manifests import (
     agent_details,
     canonical_json,
     load_or_create_signing_key,
+    sanitize_collection,
     sanitize_metadata,
     sign,
     verify_capture,
@@ -149,6 +150,42 @@ def test_failed_capture_without_files() -> None:
         metadata={},
     )
     assert CaptureManifest.from_bytes(manifest.to_bytes()) == manifest
+
+
+# -- the collection record (docs/design.md "Collection record") ------------------------------
+
+COLLECTION = {"operator": "Rim Haddad", "host": "archive-1",
+              "clock": {"server": "pool.ntp.org", "offset_ms": -3, "delay_ms": 18,
+                        "measured_at": "2026-03-01T09:14:58.000000Z", "error": ""},
+              "page": {"server_address": "203.0.113.9"}}
+
+
+def test_a_manifest_written_before_the_collection_record_keeps_its_bytes(
+        store: LocalBlobStore, key: SigningKey) -> None:
+    """EXPECTED is a manifest as written before ``collection`` existed: it parses, has no
+    record, serializes to the same bytes, and its signature still verifies."""
+    assert b"collection" not in EXPECTED
+    manifest = CaptureManifest.from_bytes(EXPECTED)
+    assert manifest.collection is None and manifest.to_bytes() == EXPECTED
+    assert verify_capture(EXPECTED, sign(key, EXPECTED), key.public_key_pem, store) == manifest
+
+
+def test_the_collection_record_in_the_bytes() -> None:
+    manifest = make_manifest(collection=COLLECTION)
+    data = manifest.to_bytes()
+    # members sorted: "collection" between "capture_id" and "files"
+    assert data.startswith(EXPECTED[:EXPECTED.index(b',"files"')] + b',"collection":{"clock":'
+                           b'{"delay_ms":18,"error":"","measured_at":"2026-03-01T09:14:58.000000Z",'
+                           b'"offset_ms":-3,"server":"pool.ntp.org"},"host":"archive-1",'
+                           b'"operator":"Rim Haddad","page":{"server_address":"203.0.113.9"}},'
+                           b'"files":')
+    assert CaptureManifest.from_bytes(data) == manifest
+    assert CaptureManifest.from_bytes(data).collection == COLLECTION
+
+
+def test_an_empty_collection_record_is_kept_as_present() -> None:
+    data = make_manifest(collection={}).to_bytes()
+    assert b'"collection":{}' in data and CaptureManifest.from_bytes(data).collection == {}
 
 
 # -- verification of a capture ----------------------------------------------------------------
@@ -338,6 +375,11 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ("bad_role", edited(_set("files.0.role", "Media/x")), "file.role 'Media/x' is not"),
     ("bad_media_type", edited(_set("files.0.media_type", "mp4")), "'mp4' is not a media type"),
     ("metadata_not_object", edited(_set("metadata", [])), "metadata must be an object"),
+    ("collection_null", edited(_set("collection", None)), "collection must be an object"),
+    ("collection_array", edited(_set("collection", [])), "collection must be an object"),
+    ("collection_string", edited(_set("collection", "x")), "collection must be an object"),
+    ("collection_float", EXPECTED.replace(b'"files":', b'"collection":{"o":0.5},"files":'),
+     "floats are not allowed"),
 ]
 
 
@@ -365,8 +407,12 @@ def test_name_of_200_characters_is_accepted() -> None:
         ({"target": {"key": "k"}}, "target must be a ManifestTarget"),
         ({"files": ({"name": "x"},)}, r"files\[0\] must be a ManifestFile"),
         ({"manifest_version": 2}, "manifest_version 2 is not supported"),
+        ({"collection": {"clock": {"offset": 0.5}}},
+         r"\$\.collection\.clock\.offset: floats are not allowed"),
+        ({"collection": [1]}, "collection must be an object"),
     ],
-    ids=["float", "huge-int", "lone-surrogate", "empty-url", "target-dict", "file-dict", "v2"],
+    ids=["float", "huge-int", "lone-surrogate", "empty-url", "target-dict", "file-dict", "v2",
+         "collection-float", "collection-array"],
 )
 def test_constructor_enforces_invariants(changes: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidManifest, match=match):
@@ -417,6 +463,28 @@ def test_sanitize_metadata() -> None:
 def test_sanitize_metadata_keeps_fractions_as_text() -> None:
     clean = sanitize_metadata({"timestamp": 1523180400.25, "view_count": 2**60, "duration": "73"})
     assert clean == {"timestamp": "1523180400.25", "view_count": str(2**60)}
+
+
+def test_sanitize_collection() -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(20):
+        node["d"] = {}
+        node = node["d"]
+    clean = sanitize_collection({
+        "browser": {"settle_s": 1.5, "width": 1280.0, "scrolls": (1, 2), "nan": float("nan"),
+                    "big": 2**60, "path": Path("/tmp/x"), 7: "seven", "s": "a\ud800b"},
+        "deep": deep, "ok": True, "none": None})
+    assert clean["browser"] == {"settle_s": "1.5", "width": 1280, "scrolls": [1, 2],
+                                "nan": None, "big": str(2**60), "path": "/tmp/x",
+                                "7": "seven", "s": "a?b"}
+    assert (clean["ok"], clean["none"]) == (True, None)
+    depth, node = 0, clean["deep"]
+    while isinstance(node, dict):
+        depth, node = depth + 1, node["d"]
+    assert depth == 16 and node is None  # cut below 16 levels
+    canonical_json(clean)
+    assert make_manifest(collection=clean).collection == clean
 
 
 def test_agent_details() -> None:

@@ -42,7 +42,9 @@ def main() -> None:
             report.write_text("".join(f"{i + 1}- ضحية رقم {i + 1}\n{u}\n" for i, u in enumerate(urls)),
                               encoding="utf-8")
             config = root / "config.toml"
-            config.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n',
+            config.write_text('data_dir = "archive"\noperator = "bench"\n'
+                              '[network]\nallow_networks = ["127.0.0.1/32"]\n'
+                              '[collection]\nip_echo_url = ""\nntp_server = ""\n',
                               encoding="utf-8")
 
             start = time.perf_counter()

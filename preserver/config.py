@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
@@ -217,6 +217,19 @@ _BY_ENV = {s.env: s for s in SETTINGS}
 
 
 # -- loading ------------------------------------------------------------------------
+
+
+def with_operator(config: Config, operator: str | None = None) -> Config:
+    """``config`` with ``operator`` (``--operator``) over the file's and the environment's,
+    surrounding whitespace removed. The commands that collect evidence need a name: the
+    Berkeley Protocol asks for the collector's, and every manifest and custody event
+    carries it; so an empty one is a ``ConfigError`` naming the three ways to set it."""
+    name = (config.operator if operator is None else operator).strip()
+    if not name:
+        raise ConfigError('no operator: evidence needs the name of who collects it; give '
+                          '--operator NAME, set PRESERVER_OPERATOR, or write operator = '
+                          '"NAME" in config.toml')
+    return replace(config, operator=name)
 
 
 def find_config_path(explicit: Path | None, env: Mapping[str, str]) -> Path | None:

@@ -1,10 +1,13 @@
 """``preserver doctor``: what is missing for full capture, each with its fix.
 
-Checks: ffmpeg (merging best video and audio), ffprobe (checking that a kept
+Checks: the operator (``preserve``, ``run`` and ``serve`` refuse to collect without
+one), ffmpeg (merging best video and audio), ffprobe (checking that a kept
 video is as long as its source says), a JavaScript runtime yt-dlp can
 use for YouTube (deno, node >= 22, bun, quickjs), yt-dlp's age (platforms
-change weekly; an old yt-dlp fails on YouTube), the database, the data
-directory and its free space, the signing key, and the configured TSAs.
+change weekly; an old yt-dlp fails on YouTube), Chromium (found, its version, and
+that it starts headless), this machine's clock against ``[collection] ntp_server``,
+the database, the data directory and its free space, the signing key, and the
+configured TSAs. A check with nothing to check says so (``skip``), never ``ok``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from preserver.archive import free_space
+from preserver.capture.collection import (
+    CLOCK_WARN_MS,
+    chromium_path,
+    clock_warning,
+    first_line,
+    measure_clock,
+)
 from preserver.config import Config
 from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
@@ -27,12 +37,13 @@ from workers import find_ffprobe
 
 YT_DLP_MAX_AGE_DAYS = 60
 MIN_FREE_BYTES = 5 * 1024**3
+CHROMIUM_START_SECONDS = 30.0  # a cold start on a slow disk takes a few seconds
 
 
 @dataclass(frozen=True, kw_only=True)
 class Check:
     name: str
-    outcome: str  # ok | warn | fail
+    outcome: str  # ok | warn | fail | skip
     detail: str
     fix: str = ""
 
@@ -118,6 +129,70 @@ def check_yt_dlp(today: date | None = None) -> Check:
                             "old versions fail on YouTube and Facebook",
                      fix='pip install -U "yt-dlp[default,deno]" (then run the tests)')
     return Check(name="yt-dlp", outcome="ok", detail=f"version {version} ({age} days old)")
+
+
+def check_operator(config: Config) -> Check:
+    """``preserve``, ``run`` and ``serve`` refuse to collect without an operator."""
+    if config.operator.strip():
+        return Check(name="operator", outcome="ok", detail=config.operator.strip())
+    return Check(name="operator", outcome="fail",
+                 detail="empty: preserve, run and serve refuse to start without the name of "
+                        "who collects the evidence",
+                 fix='give --operator NAME, set PRESERVER_OPERATOR, or write operator = "NAME" '
+                     "in config.toml")
+
+
+def check_chromium(config: Config, *, timeout: float = CHROMIUM_START_SECONDS) -> Check:
+    """``[browser] executable`` is found, says its version, and starts headless."""
+    name, executable = "Chromium", config.browser.executable
+    if not config.browser.enabled:
+        return Check(name=name, outcome="skip",
+                     detail="[browser] enabled = false: no screenshots or rendered pages")
+    fix = ("apt-get install chromium (Debian's package; nothing downloads a browser), set "
+           "[browser] executable to its path, or set [browser] enabled = false")
+    path = chromium_path(config)
+    if path is None:
+        return Check(name=name, outcome="fail", fix=fix,
+                     detail=f"{executable!r} not found: no screenshot or rendered page of any "
+                            "target (captures are partial)")
+    version = first_line(path, "--version") or "unknown version"
+    try:
+        done = subprocess.run([path, "--headless", "--no-sandbox", "--disable-gpu",
+                               "--dump-dom", "about:blank"], check=False, capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        problem = f"did not start headless within {timeout:g} s"
+    except OSError as exc:
+        problem = f"cannot run: {exc.strerror or exc}"
+    else:
+        started = done.returncode == 0 and b"<html" in done.stdout.lower()
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        problem = "" if started else (f"does not start headless (exit {done.returncode}"
+                                      + (f": {said[-1][:200]}" if said else "") + ")")
+    if problem:
+        return Check(name=name, outcome="fail", detail=f"{path}: {version}: {problem}", fix=fix)
+    return Check(name=name, outcome="ok", detail=f"{path}: {version}, starts headless")
+
+
+async def check_clock(config: Config) -> Check:
+    """This machine's clock against ``[collection] ntp_server`` (SNTP)."""
+    clock = await measure_clock(config)
+    if not clock.server:
+        return Check(name="clock", outcome="skip",
+                     detail="[collection] ntp_server is empty: the clock's offset is not "
+                            "measured or recorded")
+    if clock.offset_ms is None:
+        return Check(name="clock", outcome="warn", detail=f"{clock.server}: {clock.error}",
+                     fix="captures record that the clock was not measured; check the network "
+                         "(UDP port 123) or set [collection] ntp_server")
+    detail = (f"{clock.offset_ms:+d} ms from {clock.server} ({clock.address}, round trip "
+              f"{clock.delay_ms} ms)")
+    if clock_warning(clock):
+        return Check(name="clock", outcome="warn",
+                     detail=f"{detail}: more than {CLOCK_WARN_MS} ms off; capture times are "
+                            "this clock's (each manifest records the offset)",
+                     fix="set the clock right and keep it so (systemd-timesyncd, chrony)")
+    return Check(name="clock", outcome="ok", detail=detail)
 
 
 def check_data_dir(config: Config) -> Check:
@@ -207,10 +282,13 @@ async def check_tsas(config: Config) -> list[Check]:
 
 def run_doctor(config: Config) -> list[Check]:
     return [
+        check_operator(config),
         check_ffmpeg(config),
         check_ffprobe(config),
         check_js_runtime(),
         check_yt_dlp(),
+        check_chromium(config),
+        asyncio.run(check_clock(config)),
         asyncio.run(check_database(config)),
         check_data_dir(config),
         check_key(config),

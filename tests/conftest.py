@@ -1,8 +1,9 @@
-"""Shared fixtures: ffmpeg-made media (once per session) and a fixture site per test."""
+"""Shared fixtures: ffmpeg-made media (once per session), a fixture site per test, local
+SNTP servers and RFC 3161 authorities."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import pytest
 
 from tests.support.disk import mount_tmpfs, unmount
 from tests.support.fixture_site import FixtureSite, Media, make_media
+from tests.support.sntp import LocalSntp
 from tests.support.tsa import LocalTsa, TsaKeys, make_tsa_keys
 
 if TYPE_CHECKING:
@@ -28,6 +30,23 @@ def site() -> Iterator[FixtureSite]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def sntp() -> Iterator[Callable[..., LocalSntp]]:
+    """Start local SNTP servers (tests/support/sntp.py): ``sntp(offset=5.0, mode="ok")``;
+    each is closed after the test."""
+    started: list[LocalSntp] = []
+
+    def start(*, offset: float = 0.0, mode: str = "ok") -> LocalSntp:
+        started.append(LocalSntp.start(offset=offset, mode=mode))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.close()
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,7 @@ from manifests import (
     ManifestTarget,
     Outcome,
     agent_details,
+    sanitize_collection,
     sanitize_metadata,
     sign,
 )
@@ -64,15 +67,40 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
-                   result: CaptureResult) -> bytes:
-    """The capture manifest v1 (docs/design.md, "Capture manifest") as canonical JSON bytes.
+def collection_record(run: Mapping[str, Any] | None,
+                      worker: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A manifest's ``collection`` (docs/design.md "Collection record"): the run's record
+    with the worker's parts (``page``, ``media_response``, ``browser``) under their own
+    names. A worker key never replaces one of the run's (the operator, the clock …).
+    None when there is neither: the manifest then has no ``collection`` member."""
+    if not run and not worker:
+        return None
+    return {**worker, **(run or {})}
+
+
+def _no_userinfo(value: Any) -> Any:
+    """Every URL in every string without its userinfo: a collection record is ours, not
+    the platform's content, so URLs quoted inside messages lose it too."""
+    if isinstance(value, str):
+        return without_userinfo(value)
+    if isinstance(value, Mapping):
+        return {key: _no_userinfo(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_userinfo(item) for item in value]
+    return value
+
+
+def build_manifest(archive: Archive, job: JobRecord, capture_id: str, result: CaptureResult,
+                   collection: Mapping[str, Any] | None = None) -> bytes:
+    """The capture manifest v1 (docs/design.md, "Capture manifest") as canonical JSON bytes;
+    ``collection`` is the run's collection record, merged with ``result.collection``.
 
     No ``user:password@`` of a URL is signed into it (``workers.userinfo``): target URLs
-    never carry one (``canonical_target`` drops it) and the metadata is scrubbed again
-    here, whoever built the result.
+    never carry one (``canonical_target`` drops it) and the metadata and the collection
+    record are scrubbed again here, whoever built them.
     """
     url = without_userinfo(job.url)
+    record = collection_record(collection, result.collection)
     manifest = CaptureManifest(
         capture_id=capture_id,
         target=ManifestTarget(key=job.target_key, url=url, platform=job.platform),
@@ -85,6 +113,8 @@ def build_manifest(archive: Archive, job: JobRecord, capture_id: str,
         files=tuple(ManifestFile(role=f.role, name=f.name, sha256=f.sha256, size=f.size,
                                  media_type=f.media_type) for f in result.files),
         metadata=sanitize_metadata(scrub_userinfo(result.metadata)),
+        collection=None if record is None else sanitize_collection(
+            _no_userinfo(scrub_userinfo(record))),
     )
     return manifest.to_bytes()
 
@@ -112,7 +142,8 @@ def _next_state(result: CaptureResult, retry_in: float | None,
 
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
                         retry_in: float | None, capture_id: str | None = None,
-                        local: bool = False, io_failure: bool = False) -> str | None:
+                        local: bool = False, io_failure: bool = False,
+                        collection: Mapping[str, Any] | None = None) -> str | None:
     """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept.
 
     ``retry_in``: the job is tried again within this run after that many seconds, so a
@@ -120,14 +151,15 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     failure was this machine's (disk full, interrupted, a bug), not an answer about the
     link, so it is not an availability check. ``io_failure``: the attempt failed on this
     machine's storage (``result`` is a transient failure holding no files); a
-    ``capture_failed`` event records it.
+    ``capture_failed`` event records it. ``collection``: the run's collection record
+    (``preserver.capture.collection``), written into the manifest.
     """
     capture_id = capture_id or str(uuid.uuid4())
     keep = not result.transient or (bool(result.files) and retry_in is None)
     manifest_sha: str | None = None
     signature_sha = ""
     if keep:
-        data = build_manifest(archive, job, capture_id, result)
+        data = build_manifest(archive, job, capture_id, result, collection)
         try:
             manifest_sha = archive.store.put_bytes(data).sha256
             signature_sha = archive.store.put_bytes(sign(archive.key, data)).sha256

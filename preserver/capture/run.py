@@ -12,6 +12,9 @@
   (``workers.decide_retry``); when the attempts of this run are spent the job
   waits in ``retry`` for the next run (or ``serve``). A full, read-only or failing
   disk (``workers.StoreFailed``) is one: nothing of the attempt is kept.
+- The run's collection record (``preserver.capture.collection``: operator, host, outside
+  address, clock offset, versions) is measured once, from the first claim on, alongside
+  the captures; every manifest of the run carries it.
 - ``stop`` (an event) ends claiming; running jobs get ``grace`` seconds.
 - Each run records itself (``preserver.db.runs``) and renews a heartbeat; its jobs
   and work directories (``tmp/job-<id>-<run>-<hex>``) name it. A run first requeues
@@ -35,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from preserver.archive import Archive
+from preserver.capture.collection import RunCollection
 from preserver.capture.record import JobRecord, record_result
 from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339
@@ -183,6 +187,8 @@ class CaptureWorker:
         self.per_host: Counter[str] = Counter()  # jobs under way, per politeness group
         self.me = runs.this_process()
         self.run_id = ""  # recorded by ``run``
+        self.collection = RunCollection(archive.config, ffmpeg=archive.ffmpeg(),
+                                        chromium=archive.chromium())
 
     def stop(self) -> None:
         """Claim nothing more; running jobs get ``grace`` seconds, then are cancelled."""
@@ -208,6 +214,7 @@ class CaptureWorker:
             await self.pool.close(self.grace)  # stopped: running jobs get the grace
         finally:
             await self.pool.close(0)  # an error, a cancellation: at once; recordings drained
+            self.collection.cancel()
             await self.http.aclose()
             if self.browser is not None:
                 await self.browser.close()
@@ -251,6 +258,7 @@ class CaptureWorker:
                 if claimed is None:
                     break
                 self.per_host[claimed.host] += 1
+                self.collection.start()  # measured while the first captures run
                 self.pool.spawn(self._process(claimed), name=f"capture-{claimed.id}")
             if self.pool.stopped:
                 return
@@ -329,7 +337,8 @@ class CaptureWorker:
             await record_result(self.archive, record, result,
                                 retry_in=retry.delay_seconds if retry else None,
                                 capture_id=job.capture_id if job else None, local=local,
-                                io_failure=io_failure)
+                                io_failure=io_failure,
+                                collection=await self.collection.as_json())
         except PreserverError as exc:  # e.g. the database's disk is full: keep going
             log.error("result for %s not recorded: %s", claimed.target_key, exc)
             await self._requeue_unrecorded(claimed, exc)

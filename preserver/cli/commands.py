@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from preserver.cli import render
-from preserver.config import Config, load_config
+from preserver.config import Config, load_config, with_operator
 from preserver.errors import InputError, IntegrityError, PreserverError
 
 if TYPE_CHECKING:
@@ -56,15 +56,21 @@ def _config() -> Config:
     return load_config(state.config_path)
 
 
+def _collecting(operator: str | None) -> Config:
+    """The configuration of a command that collects evidence: it must name its operator."""
+    return with_operator(_config(), operator)
+
+
 # preserver.archive.Access by value: the CLI starts without importing the database layer
 _AccessName = Literal["create", "update", "record", "read"]
 
 
-def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create") -> T:
+def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create",
+                  config: Config | None = None) -> T:
     from preserver.archive import Access, open_archive
 
     async def go() -> T:
-        async with open_archive(_config(), access=Access(access)) as archive:
+        async with open_archive(config or _config(), access=Access(access)) as archive:
             return await fn(archive)
 
     return asyncio.run(go())
@@ -75,6 +81,10 @@ def _json(value: Any) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+OperatorOpt = Annotated[str | None, typer.Option(
+    "--operator", metavar="NAME",
+    help="Who collects: recorded in every manifest and custody event (over the config's "
+         "operator and PRESERVER_OPERATOR; required).")]
 
 
 @app.command()
@@ -125,11 +135,12 @@ def audit(
 
 
 @app.command()
-def serve() -> None:
+def serve(operator: OperatorOpt = None) -> None:
     """Run the scheduler: captures, audits, checkpoints and fixity checks ([serve])."""
+    config = _collecting(operator)
     from preserver.serve import serve as run_service
 
-    asyncio.run(run_service(_config()))
+    asyncio.run(run_service(config))
 
 
 @app.command()
@@ -145,22 +156,25 @@ def checkpoint(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def run() -> None:
+def run(operator: OperatorOpt = None) -> None:
     """Process queued capture jobs until none is left."""
+    config = _collecting(operator)
 
     async def go(archive: Archive) -> None:
         summary = await _run(archive)
         render.run_summary(err, summary)
 
-    _with_archive(go)
+    _with_archive(go, config=config)
 
 
 @app.command()
 def preserve(
     reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html).")],
     as_json: JsonOpt = False,
+    operator: OperatorOpt = None,
 ) -> None:
     """Ingest REPORTS and capture every link they cite; print what was captured."""
+    config = _collecting(operator)
     from preserver import views
     from preserver.custody.events import rfc3339
     from preserver.db.models import utc_now
@@ -179,7 +193,7 @@ def preserve(
                     items.setdefault(item["key"], item)
         return list(items.values()), [s for r in results for s in r.skipped], started
 
-    items, skipped, started = _with_archive(go)
+    items, skipped, started = _with_archive(go, config=config)
     if as_json:
         _json(items)
     else:
@@ -258,7 +272,7 @@ def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), c
 
     async def go(archive: Archive) -> dict[str, Any]:
         async with archive.db.session() as session:
-            return await views.show(session, key)
+            return await views.show(session, key, store=archive.store)
 
     item = _with_archive(go, access="read")
     _json(item) if as_json else render.show(out, item)

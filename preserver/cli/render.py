@@ -6,6 +6,7 @@ tables can be piped.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -207,11 +208,34 @@ def show(console: Console, item: dict[str, Any]) -> None:
         for f in cap["files"]:
             say(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
                 markup=False, highlight=False)
+        for line in collection_lines(cap.get("collection")):
+            say(f"  {line}", markup=False, highlight=False)
     for check in item["checks"]:
         say(f"check {check['checked_at']} {check['probe']}: {check['status']} "
             f"{check['message'][:120]}", markup=False, highlight=False)
     for event in item["events"]:
         say(f"event #{event['id']} {event['time']} {event['action']}", markup=False)
+
+
+def collection_lines(record: dict[str, Any] | None) -> list[str]:
+    """A capture's collection record (docs/design.md "Collection record") in a few lines."""
+    if not record:
+        return []
+    def part(name: str) -> dict[str, Any]:
+        value = record.get(name)
+        return value if isinstance(value, dict) else {}
+    where, clock, versions = part("outside_address"), part("clock"), part("versions")
+    address = where.get("address") or f"unknown ({where.get('error') or 'not asked'})"
+    offset = (f"{clock['offset_ms']} ms from {clock.get('server')} (round trip "
+              f"{clock.get('delay_ms')} ms)" if isinstance(clock.get("offset_ms"), int)
+              else f"unknown ({clock.get('error') or 'not measured'})")
+    lines = [(f"collected by {record.get('operator') or '-'} on {record.get('host') or '-'}, "
+              f"outside address {address}"), f"clock offset {offset}",
+             "software: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v)]
+    known = {"operator", "host", "outside_address", "clock", "versions"}
+    lines += [f"{k}: {_clip(json.dumps(v, ensure_ascii=False, sort_keys=True))}"
+              for k, v in sorted(record.items()) if k not in known]
+    return [_clip(line, 300) for line in lines]
 
 
 def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
@@ -279,7 +303,7 @@ def package_verdicts(out: Console, err: Console, findings: Sequence[Any]) -> Non
 
 
 def doctor(console: Console, checks: Sequence[Any]) -> None:
-    styles = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    styles = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
     table = Table(show_header=False, box=None, padding=(0, 1))
     table.add_column("outcome", no_wrap=True)
     table.add_column("check", no_wrap=True)

@@ -1,7 +1,8 @@
 """Read-only questions about the archive, answered as plain data.
 
 ``links`` produces the objects of the ``links --json`` contract (docs/design.md "links --json");
-``show`` one target in full; ``status`` counts; ``lookup`` finds files by
+``show`` one target in full, with each capture's collection record read from its
+signed manifest; ``status`` counts; ``lookup`` finds files by
 SHA-256. ORM rows never leave this module: callers get dicts and frozen views.
 """
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from manifests import CaptureManifest, ManifestError
 from preserver.archive import free_space
 from preserver.config import Config
 from preserver.custody.events import rfc3339
@@ -32,6 +34,9 @@ from preserver.db.models import (
     Target,
 )
 from preserver.errors import UnknownKey
+from storage import BlobStore, StorageError
+
+MAX_MANIFEST_BYTES = 16 << 20  # larger is not a manifest preserver wrote
 
 
 def _time(value: Any) -> str | None:
@@ -108,8 +113,23 @@ async def links(session: AsyncSession, *, report: str | None = None,
     return out
 
 
-async def show(session: AsyncSession, key: str) -> dict[str, Any]:
-    """One target in full: ``links`` object plus checks and custody events."""
+def collection_of(store: BlobStore, manifest_sha256: str) -> dict[str, Any] | None:
+    """The ``collection`` member of a capture's manifest (docs/design.md "Collection
+    record"); None when the manifest has none (written before it existed) or cannot be
+    read (``preserver verify`` says why)."""
+    try:
+        if store.size(manifest_sha256) > MAX_MANIFEST_BYTES:
+            return None
+        with store.open(manifest_sha256) as fh:
+            return CaptureManifest.from_bytes(fh.read(MAX_MANIFEST_BYTES)).collection
+    except (StorageError, OSError, ManifestError):
+        return None
+
+
+async def show(session: AsyncSession, key: str, *,
+               store: BlobStore | None = None) -> dict[str, Any]:
+    """One target in full: ``links`` object plus checks and custody events; with
+    ``store``, each capture's ``collection`` record (read from its signed manifest)."""
     found = await links(session, target_keys=[key])
     if not found:
         # accept a capture id or a manifest hash as well
@@ -131,6 +151,9 @@ async def show(session: AsyncSession, key: str) -> dict[str, Any]:
     events = (await session.scalars(
         select(Event).where(col(Event.subject).in_(subjects)).order_by(col(Event.id)))).all()
     item["events"] = [{"id": e.id, "time": _time(e.time), "action": e.action} for e in events]
+    if store is not None:
+        for capture in item["captures"]:
+            capture["collection"] = collection_of(store, capture["manifest_sha256"])
     return item
 
 

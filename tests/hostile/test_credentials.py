@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.support.cli import run_cli
+from tests.support.cli import OFFLINE, run_cli
 from tests.support.fixture_site import FixtureSite, Media, video_tag_page
 from workers import scrub_userinfo, without_userinfo
 
@@ -32,7 +32,7 @@ def write_config(tmp_path: Path) -> Path:
     config.write_text(
         'data_dir = "archive"\noperator = "test-archivist"\n'
         '[capture]\nmax_bytes = "2MiB"\ntimeout = "20s"\nsocket_timeout = "5s"\n'
-        'max_attempts = 1\n[network]\nallow_networks = ["127.0.0.1/32"]\n',
+        'max_attempts = 1\n[network]\nallow_networks = ["127.0.0.1/32"]\n' + OFFLINE,
         encoding="utf-8")
     return config
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.support.cli import run_cli, start_cli
+from tests.support.cli import OFFLINE, OPERATOR, run_cli, start_cli
 from tests.support.fixture_site import FixtureSite, Media, send
 
 pytestmark = pytest.mark.slow
@@ -124,7 +124,8 @@ def _downloading(root: Path, job_id: int) -> bool:
 @pytest.fixture
 def archive_root(tmp_path: Path) -> Path:
     (tmp_path / "config.toml").write_text(
-        'data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+        'data_dir = "archive"\n' + OPERATOR + OFFLINE
+        + '[network]\nallow_networks = ["127.0.0.1/32"]\n'
         '[capture]\ntimeout = "10m"\n', encoding="utf-8")
     return tmp_path
 

@@ -30,7 +30,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.cli import CliResult, assert_one_line_error, run_cli, start_cli
+from tests.support.cli import (
+    OFFLINE,
+    CliResult,
+    assert_one_line_error,
+    run_cli,
+    start_cli,
+)
 from tests.support.postgres import BACKENDS, create_database, drop_database, new_database
 
 PROCESSES = 4
@@ -51,7 +57,7 @@ def _archive(root: Path, database_url: str) -> Path:
     lines = ['data_dir = "archive"', 'operator = "first-start test"']
     if database_url:
         lines.append(f'database_url = "{database_url}"')
-    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg.write_text("\n".join(lines) + "\n" + OFFLINE, encoding="utf-8")
     return cfg
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import run_cli, run_in
+from tests.support.cli import OFFLINE, OPERATOR, run_cli, run_in
 from tests.support.disk import mount_tmpfs, unmount
 from tests.support.fixture_site import FixtureSite, make_clip, video_tag_page
 
@@ -59,8 +59,8 @@ def _setup(tmp_path: Path, disk: Path, site: FixtureSite, clip: Path) -> tuple[P
     page = site.add_bytes("/post.html", video_tag_page(video, title="Douma"), "text/html")
     config = tmp_path / "config.toml"
     config.write_text(
-        f'data_dir = "{disk / "archive"}"\n'
-        '[capture]\nmax_attempts = 2\nretry_delay = "1s"\ntimeout = "20s"\n'
+        f'data_dir = "{disk / "archive"}"\n' + OPERATOR + OFFLINE
+        + '[capture]\nmax_attempts = 2\nretry_delay = "1s"\ntimeout = "20s"\n'
         '[network]\nallow_networks = ["127.0.0.1/32"]\n', encoding="utf-8")
     report = tmp_path / "report.txt"
     report.write_text(f"1- الضحية الأولى\n{page}\n", encoding="utf-8")

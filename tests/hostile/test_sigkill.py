@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 from manifests import load_signing_key
-from tests.support.cli import run_cli, run_cli_process, start_cli
+from tests.support.cli import OFFLINE, run_cli, run_cli_process, start_cli
 from tests.support.fixture_site import (
     FixtureSite,
     Media,
@@ -60,7 +60,7 @@ KILLS = {"ingest": 8, "preserve": 8, "export": 8, "audit": 6}
 CONFIG = ('data_dir = "archive"\noperator = "kill-matrix"\n'
           '[network]\nallow_networks = ["127.0.0.1/32"]\n'
           '[capture]\ntimeout = "60s"\nretry_delay = "1s"\n'
-          '[audit]\nrate = 4\nper_host = 2\n')
+          '[audit]\nrate = 4\nper_host = 2\n' + OFFLINE)
 
 
 @dataclass(frozen=True, kw_only=True)

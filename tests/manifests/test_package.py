@@ -107,6 +107,9 @@ def other_key() -> SigningKey:
 
 
 def test_genuine_package_passes_preserver_verify(built: Built) -> None:
+    for folder in captures(built.pkg):  # manifests with a collection record verify
+        record = json.loads((folder / "manifest.json").read_bytes())["collection"]
+        assert record["operator"] == "test-archivist" and "clock" in record
     code, findings = verify(built, built.pkg, "--key-id", built.key_id)
     assert code == 0, [f for f in findings if f["outcome"] == "failed"]
     passed = {(f["check"]) for f in findings if f["outcome"] == "passed"}

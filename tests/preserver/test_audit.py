@@ -31,7 +31,7 @@ from preserver.db.engine import Database
 from preserver.db.models import AvailabilityCheck, Event, Job, Target, utc_now
 from preserver.ingest.report import ingest_report
 from preserver.serve import serve
-from tests.support.cli import run_cli_process
+from tests.support.cli import OFFLINE, OPERATOR, run_cli_process
 from tests.support.fixture_site import FixtureSite, send
 from workers import Status
 
@@ -210,7 +210,8 @@ def _slow_then_others(tmp_path: Path, site: FixtureSite, entered: threading.Even
     report.write_text(f"1- أ\n{site.url('/slow')}\n" + "".join(
         f"{n}- ب\n{site.url('/quick')}?n={n}\n" for n in range(2, 7)), encoding="utf-8")
     cfg = tmp_path / "config.toml"
-    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+    cfg.write_text('data_dir = "archive"\n' + OPERATOR + OFFLINE
+                   + '[network]\nallow_networks = ["127.0.0.1/32"]\n'
                    '[audit]\nconcurrency = 1\nper_host = 1\nrate = 50\n[serve]\n'
                    + "".join(f'{k} = "{v}"\n' for k, v in serve.items()), encoding="utf-8")
     return report

@@ -10,7 +10,7 @@ import pytest
 
 from preserver.config import load_config
 from preserver.doctor import check_ffprobe
-from tests.support.cli import assert_one_line_error, run_in
+from tests.support.cli import OFFLINE, OPERATOR, assert_one_line_error, run_in
 
 
 def init_archive(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_bad_environment_override_exits_2(tmp_path: Path) -> None:
 def test_unusable_data_dir_exits_1(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("not a directory")
     cfg = tmp_path / "c.toml"
-    cfg.write_text('data_dir = "afile/archive"\n', encoding="utf-8")
+    cfg.write_text('data_dir = "afile/archive"\n' + OPERATOR + OFFLINE, encoding="utf-8")
     report = tmp_path / "r.txt"
     report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
     assert_one_line_error(run_in(tmp_path, "preserve", str(report), config=cfg), 1, "data directory")
@@ -122,8 +122,8 @@ def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
 
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
     proc = run_in(tmp_path, "doctor")
-    for name in ("ffmpeg", "ffprobe", "JavaScript runtime", "yt-dlp", "database", "data directory",
-                 "signing key", "timestamp authorities"):
+    for name in ("operator", "ffmpeg", "ffprobe", "JavaScript runtime", "yt-dlp", "Chromium",
+                 "clock", "database", "data directory", "signing key", "timestamp authorities"):
         assert name in proc.stdout
 
 
@@ -145,3 +145,64 @@ def test_doctor_warns_without_ffprobe(tmp_path: Path, monkeypatch: pytest.Monkey
     (bin_dir / "ffprobe").write_bytes(ffmpeg.read_bytes())
     (bin_dir / "ffprobe").chmod(0o755)
     assert check_ffprobe(load_config(cfg, env={})).outcome == "ok"
+
+
+# -- the operator: preserve, run and serve refuse to collect without one -----------------------
+
+NO_OPERATOR = ("no operator: evidence needs the name of who collects it; give --operator NAME, "
+               'set PRESERVER_OPERATOR, or write operator = "NAME" in config.toml')
+
+
+def _collecting(command: str, tmp_path: Path) -> list[str]:
+    report = tmp_path / "r.txt"
+    report.write_text("1- اسم\nhttps://youtu.be/45WIwFETn3E\n", encoding="utf-8")
+    return [command, str(report)] if command == "preserve" else [command]
+
+
+@pytest.mark.parametrize("command", ["preserve", "run", "serve"])
+@pytest.mark.parametrize(("top", "env", "option"), [
+    ("", {}, []),  # nowhere
+    ('operator = "   "\n', {}, []),  # whitespace only, in the file
+    ("", {"PRESERVER_OPERATOR": " \t"}, []),  # whitespace only, in the environment
+    ('operator = "Rim"\n', {}, ["--operator", " "]),  # the option overrides, and is empty
+], ids=["none", "config-blank", "env-blank", "option-blank"])
+def test_an_empty_operator_is_refused_before_anything_starts(
+        tmp_path: Path, command: str, top: str, env: dict[str, str], option: list[str]) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n' + top + OFFLINE, encoding="utf-8")
+    proc = run_in(tmp_path, *_collecting(command, tmp_path), *option, config=cfg, env=env)
+    assert_one_line_error(proc, 2, NO_OPERATOR)
+    assert not (tmp_path / "archive").exists()  # no archive opened, nothing captured
+
+
+@pytest.mark.parametrize(("top", "env", "option", "expected"), [
+    ('operator = "  Rim Haddad "\n', {}, [], "Rim Haddad"),
+    ("", {"PRESERVER_OPERATOR": "Rim Haddad"}, [], "Rim Haddad"),
+    ('operator = "Rim"\n', {"PRESERVER_OPERATOR": "Env"}, ["--operator", "Opt Name"], "Opt Name"),
+], ids=["config", "env", "option-overrides"])
+def test_the_operator_from_config_env_or_option_is_recorded(
+        tmp_path: Path, top: str, env: dict[str, str], option: list[str],
+        expected: str) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n' + top + OFFLINE, encoding="utf-8")
+    report = tmp_path / "r.txt"
+    report.write_text("1- اسم\nhttp://127.0.0.1:9/closed\n", encoding="utf-8")
+    proc = run_in(tmp_path, "preserve", str(report), "--json", *option, config=cfg, env=env)
+    assert proc.code == 0, proc.stderr
+    [item] = json.loads(proc.stdout)
+    shown = json.loads(run_in(tmp_path, "show", item["key"], "--json", config=cfg).stdout)
+    [capture] = shown["captures"]
+    assert capture["collection"]["operator"] == expected
+    assert capture["collection"]["outside_address"]["error"].startswith("not asked")
+    table = run_in(tmp_path, "show", item["key"], config=cfg).stdout
+    assert f"collected by {expected} on " in table
+    assert "clock offset unknown (not measured: [collection] ntp_server is empty)" in table
+
+
+def test_doctor_flags_an_empty_operator(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\n' + OFFLINE, encoding="utf-8")
+    proc = run_in(tmp_path, "doctor", config=cfg)
+    assert proc.code == 1
+    assert "FAIL operator" in " ".join(proc.stdout.split())
+    assert "PRESERVER_OPERATOR" in proc.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from preserver.config import SETTINGS, load_config
+from preserver.config import SETTINGS, load_config, with_operator
 from preserver.config_kinds import parse_duration, parse_size
 from preserver.errors import ConfigError
 
@@ -239,3 +239,22 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     cfg_file.write_text("[probes.youtube]\nurl = 'https://x'\n")
     with pytest.raises(ConfigError, match="unknown configuration key: probes.youtube.url"):
         load_config(cfg_file, env={})
+
+
+def test_built_in_defaults_load_without_a_file() -> None:
+    cfg = load_config(None, env={})
+    assert cfg.browser.viewport == (1280, 800) and cfg.browser.enabled is True
+    assert cfg.collection.ip_echo_url == "https://checkip.amazonaws.com/"
+    assert cfg.collection.ntp_server == "pool.ntp.org"
+
+
+def test_with_operator_overrides_and_refuses_an_empty_name() -> None:
+    cfg = load_config(None, env={"PRESERVER_OPERATOR": "  Env Name "})
+    assert with_operator(cfg).operator == "Env Name"
+    assert with_operator(cfg, "Opt").operator == "Opt"
+    for blank in ("", " ", "\t\n"):
+        with pytest.raises(ConfigError, match="no operator: .*--operator NAME, set "
+                                              "PRESERVER_OPERATOR, or write operator ="):
+            with_operator(cfg, blank)
+    with pytest.raises(ConfigError, match="no operator"):
+        with_operator(load_config(None, env={}))

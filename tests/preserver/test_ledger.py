@@ -26,6 +26,7 @@ from preserver.custody.ledger import make_checkpoint, origin
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event
 from preserver.ingest.report import ingest_report
 from preserver.verify.archive import verify_archive
+from tests.support.cli import OFFLINE
 from tests.support.fixture_site import FixtureSite, Media
 from tests.support.tsa import LocalTsa
 
@@ -36,7 +37,8 @@ async def archive(tmp_path: Path, site: FixtureSite, media: Media,
     roots = tmp_path / "tsa-roots.pem"
     roots.write_bytes(tsa.root_pem)
     cfg = tmp_path / "config.toml"
-    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+    cfg.write_text('data_dir = "archive"\n' + OFFLINE
+                   + '[network]\nallow_networks = ["127.0.0.1/32"]\n'
                    f'[custody]\ntsa_urls = ["{tsa.url}"]\ntsa_roots = "{roots}"\n',
                    encoding="utf-8")
     urls = [site.add_file("/v/a.mp4", media.mp4, "video/mp4"),

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from preserver import views
-from preserver.archive import open_archive
+from preserver.archive import Archive, open_archive
 from preserver.capture.record import JobRecord, record_result
 from preserver.config import load_config
 from preserver.db import runs
@@ -76,3 +78,65 @@ async def test_a_run_that_lost_its_job_records_nothing(
         async with archive.db.session() as s:
             assert (await s.get_one(Job, job.id)).state == "running"
             assert (await s.scalars(sa.select(Capture))).all() == []
+
+
+@asynccontextmanager
+async def _one_job(tmp_path: Path, url: str) -> AsyncIterator[tuple[Archive, JobRecord]]:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('data_dir = "archive"\noperator = "Rim Haddad"\n', encoding="utf-8")
+    report = tmp_path / "r.txt"
+    report.write_text(f"1- أ\n{url}\n", encoding="utf-8")
+    async with open_archive(load_config(cfg, env={})) as archive:
+        await ingest_report(archive, report)
+        async with archive.db.session() as s:
+            job = await claim(s)
+        assert job is not None
+        yield archive, JobRecord(job_id=job.id, target_id=job.target_id,
+                                 target_key=job.target_key, url=job.url, platform=job.platform)
+
+
+async def test_the_manifest_carries_the_run_record_and_the_workers_parts(tmp_path: Path) -> None:
+    """Run-level keys win over a worker's; the worker's parts keep their names; no URL
+    keeps its credentials; a float becomes text (the manifest is float-free)."""
+    run_level = {"operator": "Rim Haddad", "host": "archive-1",
+                 "clock": {"server": "s", "offset_ms": 12, "delay_ms": 3,
+                           "measured_at": "2026-11-21T10:00:00.000000Z", "error": ""}}
+    worker = {"operator": "someone else",
+              "page": {"url": "https://user:secret@example.org/a", "server_address": "1.2.3.4",
+                       "elapsed": 0.25, "note": "redirected to http://u:pw@example.org/b"},
+              "media_response": {"status": 200, "headers": [["content-type", "video/mp4"]]}}
+    result = CaptureResult(state=CaptureState.FAILED, status=Status.NOT_FOUND, message="gone",
+                           started_at="2026-11-21T10:00:00.000000Z",
+                           finished_at="2026-11-21T10:00:05.000000Z", collection=worker)
+    async with _one_job(tmp_path, "https://example.org/a") as (archive, record):
+        sha = await record_result(archive, record, result, retry_in=None, collection=run_level)
+        assert sha is not None
+        with archive.store.open(sha) as fh:
+            data = fh.read()
+        async with archive.db.session() as s:
+            item = await views.show(s, record.target_key, store=archive.store)
+    manifest = json.loads(data)
+    assert b"secret" not in data and b"pw@" not in data
+    assert manifest["collection"] == {
+        **run_level,
+        "page": {"url": "https://example.org/a", "server_address": "1.2.3.4",
+                 "elapsed": "0.25", "note": "redirected to http://example.org/b"},
+        "media_response": {"status": 200, "headers": [["content-type", "video/mp4"]]}}
+    assert manifest["agent"]["operator"] == "Rim Haddad"  # agent is kept as it was
+    assert item["captures"][0]["collection"] == manifest["collection"]
+
+
+async def test_without_a_record_the_manifest_has_no_collection_member(tmp_path: Path) -> None:
+    result = CaptureResult(state=CaptureState.FAILED, status=Status.NOT_FOUND, message="gone",
+                           started_at="2026-11-21T10:00:00.000000Z",
+                           finished_at="2026-11-21T10:00:05.000000Z")
+    async with _one_job(tmp_path, "https://example.org/a") as (archive, record):
+        sha = await record_result(archive, record, result, retry_in=None)
+        assert sha is not None
+        with archive.store.open(sha) as fh:
+            assert b'"collection"' not in fh.read()
+        async with archive.db.session() as s:
+            item = await views.show(s, record.target_key, store=archive.store)
+            without_store = await views.show(s, record.target_key)
+    assert item["captures"][0]["collection"] is None  # read, and there is none
+    assert "collection" not in without_store["captures"][0]

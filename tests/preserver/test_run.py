@@ -25,6 +25,7 @@ from preserver.errors import RunError
 from preserver.ingest.report import ingest_report
 from preserver.verify.archive import verify_archive
 from storage import LocalBlobStore, StorageUnavailable
+from tests.support.cli import OFFLINE
 from tests.support.fixture_site import FixtureSite, Media, send
 
 
@@ -48,7 +49,7 @@ async def test_disk_full_during_capture_keeps_nothing_partial(
         f'data_dir = "{where / "archive"}"\n'
         f'database_url = "sqlite+aiosqlite:///{tmp_path / "db.sqlite"}"\n'
         '[capture]\nmax_attempts = 1\ntimeout = "20s"\n'
-        '[network]\nallow_networks = ["127.0.0.1/32"]\n', encoding="utf-8")
+        '[network]\nallow_networks = ["127.0.0.1/32"]\n' + OFFLINE, encoding="utf-8")
     config = load_config(cfg_file, env={})
     report = tmp_path / "report.txt"
     report.write_text(f"1- الضحية الأولى\n{url}\n", encoding="utf-8")
@@ -98,7 +99,7 @@ def _config(tmp_path: Path, **capture: str) -> Path:
     extra = "".join(f"{k} = {v}\n" for k, v in capture.items())
     cfg = tmp_path / "config.toml"
     cfg.write_text('data_dir = "archive"\n[capture]\ntimeout = "20s"\n' + extra
-                   + '[network]\nallow_networks = ["127.0.0.1/32"]\n', encoding="utf-8")
+                   + '[network]\nallow_networks = ["127.0.0.1/32"]\n' + OFFLINE, encoding="utf-8")
     return cfg
 
 

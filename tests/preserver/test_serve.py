@@ -17,14 +17,15 @@ from preserver.config import load_config
 from preserver.db.models import Job
 from preserver.errors import ConfigError
 from preserver.serve import build_scheduler, serve
-from tests.support.cli import start_cli
+from tests.support.cli import OFFLINE, OPERATOR, start_cli
 from tests.support.fixture_site import FixtureSite, Media
 
 
 def _config(tmp_path: Path, **serve_keys: str) -> Path:
     cfg = tmp_path / "config.toml"
     extra = "".join(f'{k} = "{v}"\n' for k, v in serve_keys.items())
-    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
+    cfg.write_text('data_dir = "archive"\n' + OPERATOR + OFFLINE
+                   + '[network]\nallow_networks = ["127.0.0.1/32"]\n'
                    f"[serve]\n{extra}", encoding="utf-8")
     return cfg
 

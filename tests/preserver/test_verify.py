@@ -15,6 +15,7 @@ from preserver.config import load_config
 from preserver.db.models import Capture, CaptureFile
 from preserver.ingest.report import ingest_report
 from preserver.verify.archive import verify_archive
+from tests.support.cli import OFFLINE
 from tests.support.fixture_site import FixtureSite, Media
 
 
@@ -22,7 +23,7 @@ from tests.support.fixture_site import FixtureSite, Media
 async def archive(tmp_path: Path, site: FixtureSite, media: Media) -> AsyncIterator[Archive]:
     url = site.add_file("/v/a.mp4", media.mp4, "video/mp4")
     cfg = tmp_path / "config.toml"
-    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n',
+    cfg.write_text('data_dir = "archive"\n[network]\nallow_networks = ["127.0.0.1/32"]\n' + OFFLINE,
                    encoding="utf-8")
     report = tmp_path / "r.txt"
     report.write_text(f"1- الضحية\n{url}\n", encoding="utf-8")

@@ -149,15 +149,24 @@ def _logs_to(stream: io.StringIO, *, verbose: bool) -> Iterator[None]:
 
 def run_in(root: Path, *args: str, config: Path | None = None,
            env: Mapping[str, str] | None = None) -> CliResult:
-    """``run_cli`` in ``root``, with ``root/config.toml`` (``data_dir = "archive"``, written
-    when missing) unless ``config`` names another."""
+    """``run_cli`` in ``root``, with ``root/config.toml`` (``data_dir = "archive"``, an
+    operator, no collection endpoints: written when missing) unless ``config`` names
+    another."""
     return run_cli(*args, config=config or default_config(root), env=env, cwd=root)
+
+
+# Every test archive's config.toml names an operator (preserve, run and serve refuse to
+# start without one) and turns off the collection record's two internet endpoints, the
+# echo service and the NTP server (tests never reach the internet). OPERATOR goes with
+# the top-level keys, OFFLINE among the tables.
+OPERATOR = 'operator = "test-operator"\n'
+OFFLINE = '[collection]\nip_echo_url = ""\nntp_server = ""\n'
 
 
 def default_config(root: Path) -> Path:
     cfg = root / "config.toml"
     if not cfg.exists():
-        cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
+        cfg.write_text('data_dir = "archive"\n' + OPERATOR + OFFLINE, encoding="utf-8")
     return cfg
 
 

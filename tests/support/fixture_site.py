@@ -162,6 +162,11 @@ class FixtureSite:
     def add_redirect(self, path: str, location: str, status: int = 302) -> str:
         return self.add(path, lambda req: send(req, status, b"", "text/plain", {"Location": location}))
 
+    def add_echo(self, path: str = "/ip") -> str:
+        """An IP echo service, as checkip.amazonaws.com: the caller's address in plain text."""
+        return self.add(path, lambda req: send(req, 200, f"{req.client_address[0]}\n".encode(),
+                                               "text/plain"))
+
     def add_slow(self, path: str, body: bytes, content_type: str, *, delay: float) -> str:
         """Headers at once, then the body trickles: one byte per ``delay`` seconds."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import OFFLINE, CliResult, run_cli_process
+from tests.support.cli import NO_COLLECTION, CliResult, run_cli_process
 from tests.support.fixture_site import FixtureSite, Media, og_video_page, video_tag_page
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def write_config(tmp_path: Path, **capture: str) -> Path:
         'data_dir = "archive"\noperator = "test-archivist"\n'
         '[capture]\nconcurrency = 4\nper_host = 4\nmax_bytes = "2MiB"\ntimeout = "6s"\n'
         f'socket_timeout = "3s"\nmax_attempts = 1\n{extra}'
-        '[network]\nallow_networks = ["127.0.0.1/32"]\n' + OFFLINE,
+        '[network]\nallow_networks = ["127.0.0.1/32"]\n' + NO_COLLECTION,
         encoding="utf-8")
     return config
 

@@ -4,6 +4,7 @@ records nothing partial and loses nothing; the next run, with space again, captu
 from __future__ import annotations
 
 import asyncio
+import json
 import errno
 import os
 from collections.abc import AsyncIterator
@@ -208,3 +209,28 @@ async def test_a_manifest_that_cannot_be_stored_is_retried_not_lost(
         assert captures == [] and checks == []
         monkeypatch.undo()
         assert (await run_jobs(archive)).captured == 1
+
+
+def test_a_run_without_chromium_keeps_every_capture_and_says_why(
+        tmp_path: Path, site: FixtureSite, media: Media) -> None:
+    """``[browser] enabled`` (the default) and no Chromium: the run still captures (the
+    media may be gone tomorrow), warns once with the fix, and every capture is partial
+    with the reason, so a later run with Chromium captures it whole."""
+    from tests.support.cli import NO_COLLECTION, OPERATOR, run_cli
+
+    url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
+    page = site.add_bytes("/post", b"<html><body><p>statement</p></body></html>", "text/html")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'data_dir = "archive"\n' + OPERATOR + '[capture]\nmax_attempts = 1\n'
+        '[network]\nallow_networks = ["127.0.0.1/32"]\n' + NO_COLLECTION
+        + '[browser]\nexecutable = "/nonexistent/chromium"\n', encoding="utf-8")
+    report = tmp_path / "report.txt"
+    report.write_text(f"1- الأول\n{url}\n2- الثاني\n{page}\n", encoding="utf-8")
+    result = run_cli("preserve", str(report), "--json", config=config, cwd=tmp_path, check=0)
+    warnings = [line for line in result.stderr.splitlines() if "Chromium not found" in line]
+    assert len(warnings) == 1 and "apt-get install chromium" in warnings[0]
+    rows = json.loads(result.stdout)
+    captures = [c for row in rows for c in row["captures"]]
+    assert len(captures) == 2 and {c["state"] for c in captures} == {"partial"}, rows
+    assert all("browser: Chromium not found" in c["message"] for c in captures)

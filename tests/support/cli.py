@@ -157,10 +157,14 @@ def run_in(root: Path, *args: str, config: Path | None = None,
 
 # Every test archive's config.toml names an operator (preserve, run and serve refuse to
 # start without one) and turns off the collection record's two internet endpoints, the
-# echo service and the NTP server (tests never reach the internet). OPERATOR goes with
-# the top-level keys, OFFLINE among the tables.
+# echo service and the NTP server (tests never reach the internet): NO_COLLECTION.
+# OFFLINE also turns the browser off, so that a test about something else does not pay
+# for a Chromium per run; the browser's own tests, the end-to-end test and the evidence
+# packages (tests/support/evidence.py) keep it on (NO_COLLECTION only), as a user has it.
+# OPERATOR goes with the top-level keys, the others among the tables.
 OPERATOR = 'operator = "test-operator"\n'
-OFFLINE = '[collection]\nip_echo_url = ""\nntp_server = ""\n'
+NO_COLLECTION = '[collection]\nip_echo_url = ""\nntp_server = ""\n'
+OFFLINE = NO_COLLECTION + '[browser]\nenabled = false\n'
 
 
 def default_config(root: Path) -> Path:

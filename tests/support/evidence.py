@@ -23,7 +23,7 @@ from preserver.config import load_config
 from preserver.custody.ledger import make_checkpoint
 from preserver.export.package import export_package
 from preserver.ingest.report import ingest_report
-from tests.support.cli import OFFLINE
+from tests.support.cli import NO_COLLECTION
 from tests.support.fixture_site import FixtureSite, Media, html_page
 from tests.support.tsa import LocalTsa, TsaKeys
 
@@ -47,7 +47,7 @@ def write_config(path: Path, data_dir: Path, tsa_url: str, roots: Path) -> Path:
         f'data_dir = "{data_dir}"\noperator = "test-archivist"\n'
         '[capture]\ntimeout = "20s"\nmax_attempts = 1\n'
         '[network]\nallow_networks = ["127.0.0.1/32"]\n'
-        f'[custody]\ntsa_urls = ["{tsa_url}"]\ntsa_roots = "{roots}"\n' + OFFLINE,
+        f'[custody]\ntsa_urls = ["{tsa_url}"]\ntsa_roots = "{roots}"\n' + NO_COLLECTION,
         encoding="utf-8")
     return path
 

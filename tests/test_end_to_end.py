@@ -27,7 +27,7 @@ def write_config(tmp_path: Path, **capture: str) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
         'data_dir = "archive"\noperator = "test-archivist"\n'
-        '[capture]\nconcurrency = 4\nper_host = 4\nmax_bytes = "2MiB"\ntimeout = "6s"\n'
+        '[capture]\nconcurrency = 4\nper_host = 4\nmax_bytes = "2MiB"\ntimeout = "12s"\n'
         f'socket_timeout = "3s"\nmax_attempts = 1\n{extra}'
         '[network]\nallow_networks = ["127.0.0.1/32"]\n' + NO_COLLECTION,
         encoding="utf-8")
@@ -129,7 +129,11 @@ def test_preserve_report_end_to_end(tmp_path: Path, evidence_site: FixtureSite,
     # a page with no media is a complete capture of the page
     nomedia = got["nomedia.html"]
     assert nomedia["captures"][0]["state"] == "complete"
-    assert {f["role"] for f in nomedia["captures"][0]["files"]} == {"page"}
+    # and of the page as a browser showed it: screenshot, rendered HTML, PDF, its requests
+    assert {f["role"] for f in nomedia["captures"][0]["files"]} == {
+        "page", "screenshot", "dom", "pdf", "browser"}
+    for name in ("page.html", "og.html"):
+        assert "screenshot" in {f["role"] for c in got[name]["captures"] for f in c["files"]}
 
     # failures carry their status and the server's words
     assert got["gone404"]["last_check"]["status"] == "not_found"

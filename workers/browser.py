@@ -263,8 +263,8 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
             return BrowserOutcome(complete=True, message="", files=(), record={
                 "state": "not a page", "content_type": str(exc), "url_requested": job.url,
                 "chromium": browser.version})
-        except PwError as exc:
-            progress.problems.append(f"browser failed: {_first_line(exc)}")
+        except PwError as exc:  # "Page.goto: net::ERR_ADDRESS_UNREACHABLE at …", a crash
+            progress.problems.append(_first_line(exc))
         except TooManyRedirects as exc:
             progress.problems.append(str(exc))
         except BrowserUnavailable as exc:

@@ -4,8 +4,8 @@ records nothing partial and loses nothing; the next run, with space again, captu
 from __future__ import annotations
 
 import asyncio
-import json
 import errno
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

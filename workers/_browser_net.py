@@ -19,6 +19,13 @@ What the browser is not given:
   (docs/design.md "Network and safety": cookies are never stored or sent).
 - A response over ``max_bytes_each``, or past the capture's ``max_bytes_total`` or
   ``MAX_REQUESTS``, or cut by the deadline: recorded (``WARC-Truncated``), then refused.
+- Another document for the main frame once it has one: the page navigating itself to a
+  refused address is aborted without an error page (``_abort_code``), so the evidence
+  stays the page.
+
+Not every request reaches ``handle``: a SharedWorker's, a dedicated worker's WebSocket,
+TURN over TCP, Chromium's own payment-manifest fetches and preconnects bypass
+interception; Chromium's switches (``workers.browser``) make them fail.
 
 Redirects: Chromium does not send the request a fulfilled 3xx points to through the
 interception (it would go to the dead proxy), so the handler follows redirects itself,
@@ -98,6 +105,7 @@ class BrowserNetwork:
         self.main_response: dict[str, Any] | None = None  # status, url, ip of the main document
         self.page: Page | None = None  # the captured page (set once it exists)
         self.not_a_page = ""  # the main document's media type when it is media, not a page
+        self.loaded = False  # the main frame was given a document: later navigations are the page's
         self.in_flight = 0  # requests being handled now
         self.last_activity = 0.0  # loop time a request was last started or finished
 
@@ -122,25 +130,33 @@ class BrowserNetwork:
 
     async def _handle(self, route: Route) -> None:
         request = route.request
+        main = request.is_navigation_request() and self._main_frame(route)
         reason = self._refusal(request.url, request.resource_type)
         if reason is not None:
             self.stats.refuse(request.url, reason)
-            await _abort(route, "blockedbyclient")
+            await _abort(route, self._abort_code(main, "blockedbyclient"))
             return
-        main = request.is_navigation_request() and self._main_frame(route)
         try:
             fetched = await self._fetch(request.method, request.url, await request.all_headers(),
                                         request.post_data_buffer or b"", main=main)
         except _Refused as exc:
             self.stats.refuse(request.url, str(exc))
-            await _abort(route, exc.error_code)
+            await _abort(route, self._abort_code(main, exc.error_code))
             return
         if fetched is None:  # the main frame was redirected: the browser navigates again
             await _abort(route, "aborted")
             return
         self.stats.requests += 1
+        self.loaded = self.loaded or main
         await route.fulfill(status=fetched.status, headers=dict(fetched.headers),
                             body=fetched.body)
+
+    def _abort_code(self, main: bool, code: str) -> str:
+        """How a refused request is failed. The captured page navigating itself once its
+        document was given (``location``, a meta refresh, a form, a link) is stopped
+        quietly: ``aborted`` commits no error page, so the evidence stays the page, not
+        Chromium's error page under the refused URL."""
+        return "aborted" if main and self.loaded else code
 
     def _main_frame(self, route: Route) -> bool:
         """Whether a navigation request is the captured page's main frame's (a pop-up's,

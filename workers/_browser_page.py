@@ -34,7 +34,7 @@ async def navigate(page: Page, url: str, network: BrowserNetwork, *, limit: int)
     for _ in range(limit + 1):
         network.redirect_to = None
         try:
-            await page.goto(url, wait_until="domcontentloaded")
+            await page.goto(url, wait_until="commit")  # settle waits for the load event
         except PwError:
             if network.not_a_page:
                 raise NotAPage(network.not_a_page) from None

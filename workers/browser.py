@@ -61,14 +61,19 @@ __all__ = ["Browser", "BrowserFile", "BrowserOutcome", "BrowserSettings", "Brows
 
 log = logging.getLogger(__name__)
 
-# Chromium reaches nothing by itself: no name resolves and the proxy does not answer, so
-# a request that escaped interception fails instead of leaving the machine; WebRTC sends
-# no UDP outside a proxy; no background traffic to Google's services.
+# Chromium reaches nothing by itself: no name resolves (IP literals and the proxy's
+# address included) and the proxy does not answer, so a request that escaped interception
+# (a SharedWorker's, a worker's WebSocket, TURN over TCP, a preconnect) fails instead of
+# leaving the machine; WebRTC gathers no UDP candidate and sends no UDP (STUN, TURN, ICE
+# checks) outside a proxy; no background traffic to Google's services. The WebRTC switch
+# is the one Chromium maps to its WebRTC IP handling preference; the older
+# "--force-webrtc-ip-handling-policy" is ignored by current Chromium (it let STUN reach
+# loopback: tests/hostile/test_browser_ssrf.py).
 _CHROMIUM_ARGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--proxy-server=socks5://127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
-    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-default-apps",

@@ -56,9 +56,27 @@ def _memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def tree_memory(root: int) -> tuple[int, int]:
-    """(RSS, PSS) summed over ``root`` and all its descendants, in bytes."""
+def _kind(pid: int) -> str:
+    """What a process of the tree is: python, node (Playwright's driver), ffmpeg, or
+    Chromium's process type (Chromium rewrites its command line as one string)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            "utf-8", "replace")
+    except OSError:
+        return "gone"
+    program = cmdline.split(" ", 1)[0].rsplit("/", 1)[-1]
+    if "chromium" in program or "chrome" in program:
+        kind = next((part.split("=", 1)[1] for part in cmdline.split()
+                     if part.startswith("--type=")), "browser")
+        return f"chromium {kind}"
+    return program
+
+
+def tree_memory(root: int) -> tuple[int, int, dict[str, int]]:
+    """(RSS, PSS) summed over ``root`` and all its descendants, in bytes, and PSS by
+    kind of process."""
     rss = pss = 0
+    kinds: dict[str, int] = {}
     todo, seen = [root], set()
     while todo:
         pid = todo.pop()
@@ -67,23 +85,29 @@ def tree_memory(root: int) -> tuple[int, int]:
         seen.add(pid)
         r, p = _memory(pid)
         rss, pss = rss + r, pss + p
+        kind = _kind(pid)
+        kinds[kind] = kinds.get(kind, 0) + p
         todo += _children(pid)
-    return rss, pss
+    return rss, pss, kinds
 
 
-def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """Wall seconds, and the peak tree RSS and PSS of one run."""
+def timed_run(command: list[str],
+              env: dict[str, str]) -> tuple[float, int, int, dict[str, int]]:
+    """Wall seconds, the peak tree RSS and PSS of one run, and the PSS by kind then."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     peak_rss = peak_pss = 0
+    at_peak: dict[str, int] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_rss, peak_pss
+        nonlocal peak_rss, peak_pss, at_peak
         while not done.is_set():
-            rss, pss = tree_memory(proc.pid)
-            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+            rss, pss, kinds = tree_memory(proc.pid)
+            peak_rss = max(peak_rss, rss)
+            if pss > peak_pss:
+                peak_pss, at_peak = pss, kinds
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -93,7 +117,7 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int, int]
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"run failed ({proc.returncode}): {err[-2000:]}")
-    return time.perf_counter() - start, peak_rss, peak_pss
+    return time.perf_counter() - start, peak_rss, peak_pss, at_peak
 
 
 def main() -> None:
@@ -135,12 +159,15 @@ def main() -> None:
                                             "preserve", str(report)], env)
         finally:
             site.close()
-    (base_s, _, base_pss), (with_s, _, with_pss) = results.values()
+    (base_s, _, base_pss, _), (with_s, _, with_pss, kinds) = results.values()
     per_target = (with_s - base_s) / args.links
     print(f"{args.links} links, default concurrency")
     print(f"{'':18}{'wall s':>8}{'peak tree RSS MB':>18}{'peak tree PSS MB':>18}")
-    for label, (seconds, rss, pss) in results.items():
+    for label, (seconds, rss, pss, _) in results.items():
         print(f"{label:18}{seconds:8.1f}{rss / 2**20:18.0f}{pss / 2**20:18.0f}")
+    print("PSS at the peak with the browser, by process: " + ", ".join(
+        f"{kind} {size / 2**20:.0f} MB" for kind, size in sorted(kinds.items(),
+                                                                 key=lambda kv: -kv[1])))
     print(f"browser adds {per_target:.2f} s per target (target: <= 1.5 s); "
           f"ratio with/without {with_s / base_s:.2f}x; peak tree PSS {with_pss / 2**20:.0f} MB, "
           f"{(with_pss - base_pss) / 2**20:+.0f} MB for the browser (target: < 600 MB)")

@@ -83,6 +83,7 @@ _CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-gpu",
     "--mute-audio",
+    "--js-flags=--max-old-space-size=512",  # a page's script heap: a hostile page's bound
 )
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
 

@@ -392,3 +392,20 @@ async def test_a_page_redirected_to_a_forbidden_address_is_not_loaded(
     assert outcome.message.startswith("Page.goto: net::ERR_ADDRESS_UNREACHABLE")
     assert any(r["url"] == forbidden.url("/internal") and "refused" in r["reason"]
                for r in outcome.record["refused_requests"])
+
+
+@pytest.mark.slow
+async def test_a_page_that_eats_memory_ends_the_part_and_the_next_page_works(
+        tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
+    """A script that allocates without end hits the renderer's heap bound (512 MB): the
+    part ends with a reason, nothing hangs, and the same browser renders the next page."""
+    bomb = "<p>bomb</p><script>const a = []; for (;;) a.push(new Array(1e6).fill(7));</script>"
+    site.add_bytes("/bomb", html_page(body=bomb), "text/html")
+    site.add_bytes("/after", html_page(body="<p>after</p>"), "text/html")
+    async with Browser(settings(timeout=60.0)) as browser:
+        first = await render_page(browser, make_job(tmp_path, site.url("/bomb")), http,
+                                  clock=lambda: MOMENT)
+        second = await render_page(browser, make_job(tmp_path, site.url("/after")), http,
+                                   clock=lambda: MOMENT)
+    assert not first.complete and first.message
+    assert second.complete, second.message

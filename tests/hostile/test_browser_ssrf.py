@@ -346,6 +346,7 @@ async def test_markup_and_headers_reach_no_forbidden_address(
     assert MARKUP_REFUSED <= refused(outcome), MARKUP_REFUSED - refused(outcome)
 
 
+@pytest.mark.slow
 async def test_scripts_workers_sockets_and_webrtc_reach_no_forbidden_address(
         tmp_path: Path, site: FixtureSite, forbidden: Forbidden, http: httpx.AsyncClient) -> None:
     url = script_page(site, forbidden)

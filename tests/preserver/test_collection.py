@@ -183,6 +183,7 @@ async def test_the_defaults_fail_fast_and_are_recorded_offline(tmp_path: Path) -
     assert (clock.offset_ms is None) == bool(clock.error) and clock.server == "pool.ntp.org"
 
 
+@pytest.mark.slow
 async def test_a_run_records_the_collection_in_every_manifest(
         tmp_path: Path, site: FixtureSite, sntp: Sntp, caplog: pytest.LogCaptureFixture) -> None:
     """The clock 5 s off: the run warns, and each manifest records about +5000 ms, the

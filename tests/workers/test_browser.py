@@ -185,6 +185,7 @@ async def test_script_page_rendered_and_nothing_reaches_a_forbidden_address(
     assert ips == {"127.0.0.1"}
 
 
+@pytest.mark.slow
 async def test_redirected_page_is_loaded_under_its_final_address(
         tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
     site.add_bytes("/final/page", html_page(body='<img src="pic.png"><p>final</p>'), "text/html")
@@ -314,6 +315,7 @@ async def test_browser_killed_mid_capture_partial_then_next_target_works(
     assert {"screenshot", "dom", "pdf", "browser", "page"} <= {f.role for f in second.files}
 
 
+@pytest.mark.slow
 async def test_capture_names_and_stores_the_browser_files(
         tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
     url = site.add_bytes("/article", html_page(body="<p>article</p>"), "text/html")
@@ -365,6 +367,7 @@ def test_wacz_of_the_capture_validates(tmp_path: Path, site: FixtureSite) -> Non
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 async def test_a_direct_media_link_is_not_rendered(
         tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
     """A link straight to a video: nothing to render, the media part is the evidence; the

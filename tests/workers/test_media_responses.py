@@ -125,6 +125,7 @@ async def test_hls_playlist_and_first_fragment(
     assert_safe(outcome)
 
 
+@pytest.mark.slow
 async def test_dash_manifest_once_and_each_streams_first_fragment(
     site: FixtureSite, media: Media, tmp_path: Path, work_dir: Path
 ) -> None:
@@ -176,6 +177,7 @@ def _many_headers(count: int, size: int) -> Handler:
     return handler
 
 
+@pytest.mark.slow
 async def test_thousands_of_headers_are_no_response_not_a_crash(
     site: FixtureSite, work_dir: Path
 ) -> None:
@@ -194,6 +196,7 @@ async def test_thousands_of_headers_are_no_response_not_a_crash(
     assert_safe(outcome)
 
 
+@pytest.mark.slow
 async def test_huge_header_values_are_bounded(site: FixtureSite, work_dir: Path) -> None:
     # 99 headers in all (send_response adds Server and Date): http.client reads up to 100
     site.add("/fat.mp4", _many_headers(94, 60_000))

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import threading
 import time
@@ -35,14 +34,13 @@ import httpx
 import pytest
 
 import workers._browser_net
+from tests.support.browser import CHROMIUM, browser_job, browser_settings
 from tests.support.cli import start_cli
 from tests.support.fixture_site import FixtureSite, html_page, send
 from tests.support.forbidden import Forbidden
 from workers.browser import Browser, BrowserOutcome, BrowserSettings, chromium_env, render_page
 from workers.net import make_client
-from workers.types import CaptureJob, Limits
 
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                                 "(.ci/run installs it)")
 SITE_NETWORK = ("127.0.0.3/32",)
@@ -272,22 +270,13 @@ def navigation_pages(site: FixtureSite, f: Forbidden) -> dict[str, str]:
 
 
 def settings(**changes: object) -> BrowserSettings:
-    assert CHROMIUM is not None
-    values: dict[str, object] = {"executable": CHROMIUM, "timeout": 30.0, "settle": 2.0,
-                                 "viewport": (800, 600), "max_height": 3000}
-    return BrowserSettings(**(values | changes))  # type: ignore[arg-type]
+    return browser_settings(**({"settle": 2.0, "max_height": 3000} | changes))
 
 
 async def render(browser: Browser, tmp_path: Path, url: str,
                  http: httpx.AsyncClient) -> tuple[BrowserOutcome, str]:
     """The browser part of a capture of ``url``, and the rendered page ("" if none)."""
-    work_dir = tmp_path / f"job-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir(parents=True)
-    job = CaptureJob(job_id=1, capture_id=str(uuid.uuid4()), target_key=f"web:{url}", url=url,
-                     platform="web", work_dir=work_dir, key_id="ab" * 32,
-                     limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0,
-                                   socket_timeout_seconds=5.0, page_max_bytes=1 << 20),
-                     allow_networks=SITE_NETWORK, ffmpeg=None)
+    job = browser_job(tmp_path, url, SITE_NETWORK)
     outcome = await render_page(browser, job, http, clock=lambda: MOMENT)
     dom = next((f.path.read_text(encoding="utf-8") for f in outcome.files if f.role == "dom"), "")
     return outcome, dom

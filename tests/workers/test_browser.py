@@ -13,10 +13,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,47 +25,19 @@ from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
 from storage.local import LocalBlobStore
+from tests.support.browser import CHROMIUM, KEY_ID, browser_job, browser_settings
 from tests.support.fixture_site import FixtureSite, html_page, send
+from tests.support.forbidden import Forbidden
 from workers._banner import BANNER_HEIGHT
 from workers.browser import Browser, BrowserSettings, render_page
 from workers.capture import capture
 from workers.net import make_client
-from workers.types import CaptureJob, CaptureState, Limits, Status
+from workers.types import CaptureJob, CaptureState, Status
 
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                                 "(.ci/run installs it)")
 LOOPBACK = ("127.0.0.1/32",)
 MOMENT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-KEY_ID = "ab" * 32
-
-
-class Forbidden:
-    """A TCP server on 127.0.0.2 (loopback, not allowed) counting connections."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.2", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.2:{self.port}{path}"
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
@@ -84,20 +54,11 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def settings(**changes: object) -> BrowserSettings:
-    assert CHROMIUM is not None
-    values: dict[str, object] = {"executable": CHROMIUM, "timeout": 30.0, "settle": 3.0,
-                                 "viewport": (800, 600), "max_height": 4000}
-    return BrowserSettings(**(values | changes))  # type: ignore[arg-type]
+    return browser_settings(**changes)
 
 
-def make_job(tmp_path: Path, url: str, platform: str = "web") -> CaptureJob:
-    work_dir = tmp_path / "tmp" / f"job-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir(parents=True)
-    return CaptureJob(job_id=1, capture_id=str(uuid.uuid4()), target_key=f"web:{url}", url=url,
-                      platform=platform, work_dir=work_dir, key_id=KEY_ID,
-                      limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0,
-                                    socket_timeout_seconds=5.0, page_max_bytes=1 << 20),
-                      allow_networks=LOOPBACK, ffmpeg=shutil.which("ffmpeg"))
+def make_job(tmp_path: Path, url: str) -> CaptureJob:
+    return browser_job(tmp_path, url, LOOPBACK)
 
 
 def script_page(site: FixtureSite, forbidden: Forbidden) -> str:

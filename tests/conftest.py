@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.disk import mount_tmpfs, unmount
 from tests.support.fixture_site import FixtureSite, Media, make_media
+from tests.support.forbidden import Forbidden
 from tests.support.sntp import LocalSntp
 from tests.support.tsa import LocalTsa, TsaKeys, make_tsa_keys
 
@@ -47,6 +48,16 @@ def sntp() -> Iterator[Callable[..., LocalSntp]]:
     finally:
         for server in started:
             server.close()
+
+
+@pytest.fixture
+def forbidden() -> Iterator[Forbidden]:
+    """A server nobody may reach (tests/support/forbidden.py), closed after the test."""
+    f = Forbidden()
+    try:
+        yield f
+    finally:
+        f.close()
 
 
 @pytest.fixture

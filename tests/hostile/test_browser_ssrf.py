@@ -59,13 +59,6 @@ def site() -> Iterator[FixtureSite]:
 
 
 @pytest.fixture
-def forbidden() -> Iterator[Forbidden]:
-    f = Forbidden()
-    yield f
-    f.close()
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(allow_private=False, allow_networks=SITE_NETWORK, timeout=5.0) as c:
         yield c

@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,13 +38,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
                                 "(.ci/run installs it)")
 LOOPBACK = ("127.0.0.1/32",)
 MOMENT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-
-
-@pytest.fixture
-def forbidden() -> Iterator[Forbidden]:
-    f = Forbidden()
-    yield f
-    f.close()
 
 
 @pytest.fixture

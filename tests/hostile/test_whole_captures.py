@@ -40,6 +40,9 @@ from workers.media import capture_media
 from workers.net import make_client
 from workers.types import CaptureJob, CaptureState, Limits, Status
 
+# Real media cut in every way a server can cut it: seconds each (CI runs them all).
+pytestmark = pytest.mark.slow
+
 FFMPEG = shutil.which("ffmpeg")
 LOCAL = ("127.0.0.1/32",)
 KEY = bytes(range(16))

@@ -226,6 +226,7 @@ async def _checked_and_due(archive: Archive) -> tuple[list[str], int]:
     return [u.rsplit("/", 1)[-1] for u in checked], len(due)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("grace", "recorded"), [(10.0, ["slow"]), (0.0, [])])
 async def test_stop_records_the_running_check_and_leaves_the_rest_due(
     tmp_path: Path, site: FixtureSite, grace: float, recorded: list[str],

@@ -64,6 +64,7 @@ async def _state(archive: Archive) -> dict[str, tuple[str, str | None]]:
                 for t in await s.scalars(select(Target))}
 
 
+@pytest.mark.slow
 async def test_videos_switched_between_audits(archive: Archive, oembed: OEmbed) -> None:
     await audit(archive, everything=True)
     assert {k: v[0] for k, v in (await _state(archive)).items()} == dict.fromkeys(

@@ -69,6 +69,7 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert "stopped" in rest
 
 
+@pytest.mark.slow
 async def test_sigterm_during_a_capture_records_it(tmp_path: Path, site: FixtureSite,
                                                    media: Media) -> None:
     """The capture job is started at once; SIGTERM arrives while it downloads a slow

@@ -262,6 +262,7 @@ async def test_gone_is_not_found(site: FixtureSite, work_dir: Path, code: int) -
     assert outcome.files == ()
 
 
+@pytest.mark.slow
 async def test_slow_link_is_killed_at_the_deadline(
     site: FixtureSite, media: Media, work_dir: Path
 ) -> None:

@@ -62,6 +62,7 @@ async def test_no_answer_names_the_exit_code() -> None:
                         parse=bytes, what="test process")
 
 
+@pytest.mark.slow
 async def test_deadline_kills_the_process_group(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
     await run_child(answer, (b"warm",), name="test-child", timeout=60.0, limit=100, parse=bytes)

@@ -123,7 +123,7 @@ class BrowserNetwork:
             self.in_flight -= 1
             self.last_activity = loop.time()
 
-    async def quiet(self, seconds: float) -> bool:
+    def quiet(self, seconds: float) -> bool:
         """Whether no request is under way and none started or ended for ``seconds``."""
         loop = asyncio.get_running_loop()
         return self.in_flight == 0 and loop.time() - self.last_activity >= seconds

@@ -58,7 +58,7 @@ async def settle(page: Page, network: BrowserNetwork, settle: float) -> bool:
         await page.wait_for_load_state("load", timeout=settle * 1000)
     except PwTimeout:
         return False
-    while not await network.quiet(_QUIET):
+    while not network.quiet(_QUIET):
         if loop.time() >= until:
             return False
         await asyncio.sleep(0.05)

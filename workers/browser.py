@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,10 +54,10 @@ from workers.types import CaptureJob
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PwBrowser
-    from playwright.async_api import BrowserContext, Page, Playwright
+    from playwright.async_api import BrowserContext, Page
 
 __all__ = ["Browser", "BrowserFile", "BrowserOutcome", "BrowserSettings", "BrowserUnavailable",
-           "chromium_args", "render_page"]
+           "chromium_args", "first_line", "launch_chromium", "render_page"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,47 @@ class BrowserUnavailable(Exception):
     """Chromium could not be started (missing, broken)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (Playwright's carry a call log), at most 300
+    characters; its type's name when it has no text."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+async def launch_chromium(executable: str) -> tuple[PwBrowser, Callable[[], Awaitable[None]]]:
+    """Start Playwright's driver and Chromium (``executable``, a path) with the captures'
+    switches and environment; the browser and a function that stops both.
+
+    Failed or cancelled at any point (a run's deadline, an export's timeout), it leaves
+    nothing running: the driver's start is shielded, so a driver cancelled mid-start is
+    waited for and stopped, never left behind. Playwright's ``Error`` propagates."""
+    from playwright.async_api import async_playwright  # a run's first page, an export
+
+    starting = asyncio.ensure_future(async_playwright().start())
+
+    async def stop() -> None:
+        try:
+            playwright = await asyncio.shield(starting)
+        except Exception:  # the driver never started: nothing to stop
+            log.debug("the browser's driver did not start", exc_info=True)
+            return
+        await playwright.stop()
+
+    try:
+        playwright = await asyncio.shield(starting)
+        browser = await playwright.chromium.launch(
+            executable_path=executable, args=list(_CHROMIUM_ARGS), env=chromium_env(),
+            headless=True, chromium_sandbox=False, timeout=30_000, handle_sigint=False,
+            handle_sigterm=False, handle_sighup=False)
+    except BaseException:
+        try:
+            await stop()
+        except Exception:
+            log.debug("stopping a browser that did not start", exc_info=True)
+        raise
+    return browser, stop
+
+
 @dataclass(frozen=True, kw_only=True)
 class BrowserSettings:
     executable: str  # a path (shutil.which of [browser] executable); "" when not found
@@ -138,7 +179,7 @@ class Browser:
         self.settings = settings
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._lock = asyncio.Lock()
-        self._playwright: Playwright | None = None
+        self._stop: Callable[[], Awaitable[None]] | None = None  # the driver's
         self._browser: PwBrowser | None = None
         self._stamper: Page | None = None  # draws banners; its context fetches nothing
         self._stamping = asyncio.Lock()
@@ -150,11 +191,6 @@ class Browser:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def start(self) -> None:
-        """Start Chromium now (a run checks it works before claiming anything)."""
-        async with self._lock:
-            await self._ensure()
-
     async def _ensure(self) -> PwBrowser:
         if self._browser is not None and self._browser.is_connected():
             return self._browser
@@ -162,19 +198,13 @@ class Browser:
         if not self.settings.executable:
             raise BrowserUnavailable("Chromium not found: install Debian's chromium package "
                                      "(apt-get install chromium)")
-        from playwright.async_api import Error, async_playwright  # the run's first page only
+        from playwright.async_api import Error
 
         try:
-            self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.settings.executable, args=list(_CHROMIUM_ARGS),
-                env=chromium_env(), timeout=30_000, handle_sigint=False, handle_sigterm=False,
-                handle_sighup=False)
+            self._browser, self._stop = await launch_chromium(self.settings.executable)
         except Error as exc:
-            await self._shutdown()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BrowserUnavailable(f"Chromium ({self.settings.executable}) did not start: "
-                                     f"{first}") from exc
+                                     f"{first_line(exc)}") from exc
         self.version = self._browser.version
         return self._browser
 
@@ -192,9 +222,9 @@ class Browser:
             return await stamp(self._stamper, image, banner, width=width, height=height)
 
     async def _shutdown(self) -> None:
-        browser, playwright = self._browser, self._playwright
-        self._browser = self._playwright = self._stamper = None
-        for close in ((browser.close if browser else None), (playwright.stop if playwright else None)):
+        browser, stop = self._browser, self._stop
+        self._browser = self._stop = self._stamper = None
+        for close in ((browser.close if browser else None), stop):
             if close is not None:
                 try:
                     await close()
@@ -270,21 +300,19 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
                 "state": "not a page", "content_type": str(exc), "url_requested": job.url,
                 "chromium": browser.version})
         except PwError as exc:  # "Page.goto: net::ERR_ADDRESS_UNREACHABLE at …", a crash
-            progress.problems.append(_first_line(exc))
-        except TooManyRedirects as exc:
+            progress.problems.append(first_line(exc))
+        except (TooManyRedirects, BrowserUnavailable) as exc:
             progress.problems.append(str(exc))
-        except BrowserUnavailable as exc:
-            progress.problems.append(str(exc))
-    if network.stats.requests or network.stats.refused:
+    stats = network.stats
+    if stats.requests or stats.refused:
         progress.files.append(BrowserFile(role="browser", path=warc_path,
                                           media_type="application/warc"))
-    stats = network.stats
     progress.record |= {"requests": stats.requests, "refused": stats.refused,
                         "refused_requests": stats.refused_list, "bytes": stats.bytes,
                         "chromium": browser.version, "main_response": network.main_response}
     roles = {f.role for f in progress.files}
     complete = {"screenshot", "dom"} <= roles
-    message = "; ".join(progress.problems) if not complete or progress.problems else ""
+    message = "; ".join(progress.problems)
     if not complete and not message:
         message = "no screenshot was taken"
     progress.record["state"] = "complete" if complete else (
@@ -292,11 +320,6 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
     progress.record["message"] = message
     return BrowserOutcome(complete=complete, message=message, files=tuple(progress.files),
                           record=progress.record)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 async def _render(browser: Browser, context: BrowserContext, job: CaptureJob,

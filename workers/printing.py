@@ -2,7 +2,7 @@
 
 Debian's ``chromium`` (``[browser] executable``) is driven by Playwright through
 ``executable_path``, with the switches and environment of the capture's browser
-(``workers.browser.chromium_args``: no name resolves, no proxy from the environment, no
+(``workers.browser.launch_chromium``: no name resolves, no proxy from the environment, no
 background traffic): nothing downloads a browser. The page may hold nothing but itself
 and ``data:`` URIs: scripts are off and every request it would make is aborted, so a
 printed page can neither fetch nor leak anything.
@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from workers.browser import chromium_args, chromium_env
+from workers.browser import first_line, launch_chromium
 from workers.errors import PrintFailed
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Playwright, Route
+    from playwright.async_api import Browser, Route
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ class Printer:
     def __init__(self, *, executable: str, timeout: float) -> None:
         self.executable = executable
         self.timeout = timeout
-        self._starting: asyncio.Future[Playwright] | None = None
-        self._stop: Callable[[], Awaitable[object]] | None = None
+        self._stop: Callable[[], Awaitable[None]] | None = None  # the driver's
         self._browser: Browser | None = None
 
     async def __aenter__(self) -> Self:
@@ -58,26 +57,14 @@ class Printer:
         if path is None:
             raise PrintFailed(f"Chromium was not found ({self.executable!r}); install Debian's "
                               "chromium package or set [browser] executable")
-        from playwright.async_api import Error, async_playwright
+        from playwright.async_api import Error
 
-        manager = async_playwright()
-        self._stop = manager.__aexit__
-        self._starting = asyncio.ensure_future(manager.start())
         try:
-            async with asyncio.timeout(self.timeout):
-                # shielded: a driver cancelled while it starts would be left running
-                playwright = await asyncio.shield(self._starting)
-                self._browser = await playwright.chromium.launch(
-                    executable_path=path, args=list(chromium_args()), env=chromium_env(),
-                    headless=True, chromium_sandbox=False, handle_sigint=False,
-                    handle_sigterm=False, handle_sighup=False)
+            async with asyncio.timeout(self.timeout):  # nothing is left running past it
+                self._browser, self._stop = await launch_chromium(path)
         except (Error, OSError, TimeoutError) as exc:
-            await self.close()
             raise PrintFailed(f"Chromium ({path}) did not start: "
                               f"{_reason(exc, self.timeout)}") from exc
-        except BaseException:  # cancelled: still leave nothing running
-            await self.close()
-            raise
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -107,14 +94,12 @@ class Printer:
                 await _quietly(context.close())
 
     async def close(self) -> None:
-        """Stop the browser and the driver; safe to call twice, never raises their errors.
-        A driver still starting is waited for (briefly), then stopped."""
-        browser, starting, stop = self._browser, self._starting, self._stop
-        self._browser = self._starting = self._stop = None
+        """Stop the browser and the driver; safe to call twice, never raises their errors."""
+        browser, stop = self._browser, self._stop
+        self._browser = self._stop = None
         if browser is not None:
             await _quietly(browser.close())
-        if starting is not None and stop is not None:
-            await _quietly(asyncio.shield(starting))
+        if stop is not None:
             await _quietly(stop())
 
 
@@ -130,9 +115,7 @@ async def print_pdf(html: str, *, executable: str, timeout: float) -> bytes:
 
 
 def _reason(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout:g} s"
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"timed out after {timeout:g} s" if isinstance(exc, TimeoutError) else first_line(exc)
 
 
 async def _quietly(closing: Awaitable[object]) -> None:

@@ -95,6 +95,13 @@ def test_config_named_by_environment(tmp_path: Path) -> None:
         ("capture = 3", "capture: expected a table"),
         ("database_url = 'just-a-path'", "database_url: expected a URL"),
         ("operator = 5", "operator: expected a string"),
+        ("[browser]\nviewport = '1280'", "browser.viewport: expected WIDTHxHEIGHT"),
+        ("[browser]\nviewport = '1280x800x2'", "browser.viewport: expected WIDTHxHEIGHT"),
+        ("[browser]\nviewport = '99999x800'", "browser.viewport: expected WIDTHxHEIGHT"),
+        ("[browser]\nviewport = '100x100'", "browser.viewport: expected WIDTHxHEIGHT"),
+        ("[browser]\nviewport = 1280", "browser.viewport: expected a string"),
+        ("[browser]\nmax_height = 0", "browser.max_height: expected a positive integer"),
+        ("[browser]\nenabled = 'yes'", "browser.enabled: expected true or false"),
     ],
 )
 def test_broken_config_names_the_key(tmp_path: Path, text: str, match: str) -> None:

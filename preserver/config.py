@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
+from preserver.config_access import ANONYMOUS, AccessConfig, read_access
 from preserver.config_kinds import (
     CIDRS,
     COUNT,
@@ -161,6 +162,12 @@ class Config:
     browser: BrowserConfig = field(default_factory=BrowserConfig)
     collection: CollectionConfig = field(default_factory=CollectionConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    # [access.<group>] by politeness group (preserver.config_access); file only
+    access: Mapping[str, AccessConfig] = field(default_factory=dict)
+
+    def access_for(self, group: str) -> AccessConfig:
+        """The access of politeness group ``group``: its section, else anonymous and direct."""
+        return self.access.get(group) or replace(ANONYMOUS, group=group)
 
     @property
     def db_url(self) -> str:
@@ -263,6 +270,8 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
 def _build(raw: Mapping[str, Any], env: Mapping[str, str], *, base: Path,
            path: Path | None) -> Config:
     where = f"{path}: " if path is not None else ""
+    raw = dict(raw)
+    access = read_access(raw.pop("access", None), where, base)
     _check_keys(raw, (), where)
     for name in sorted(env):
         if name.startswith("PRESERVER_") and name not in _BY_ENV and name not in NOT_SETTINGS \
@@ -279,7 +288,7 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], *, base: Path,
             value, label = s.default, f"{s.key} (default)"
         values[s.section][s.name] = s.kind.read(value, label, base)
     sections = {name: cls(**values[name]) for name, cls in _SECTIONS.items()}
-    return Config(path=path, **values[""], **sections)
+    return Config(path=path, **values[""], **sections, access=access)
 
 
 _MISSING = object()

@@ -7,10 +7,12 @@ redirect limit and User-Agent; only the per-operation timeout differs by caller.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
-from preserver.config import NetworkConfig
-from workers import make_client
+from preserver.config import Config, NetworkConfig
+from workers import Access, make_client
 
 
 def http_client(network: NetworkConfig, *, timeout: float) -> httpx.AsyncClient:
@@ -23,3 +25,12 @@ def http_client(network: NetworkConfig, *, timeout: float) -> httpx.AsyncClient:
                        timeout=timeout,
                        max_redirects=network.max_redirects,
                        user_agent=network.user_agent or None)
+
+
+def access_for(config: Config, group: str) -> Access:
+    """The workers' ``Access`` of politeness group ``group`` (``[access.<group>]``)."""
+    a = config.access_for(group)
+    return Access(group=group, label=a.label,
+                  cookies_file=Path(a.cookies_file) if a.cookies_file else None,
+                  proxy=a.proxy or None, proxy_on_failure_only=a.proxy_on_failure_only,
+                  extractor_args=a.extractor_args, audit=a.audit)

@@ -11,6 +11,7 @@ A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 """
 
 from workers._media_whole import find_ffprobe
+from workers.access import Access
 from workers.browser import Browser, BrowserSettings, BrowserUnavailable
 from workers.capture import capture
 from workers.classify import Classified, classify
@@ -41,6 +42,7 @@ from workers.types import (
 from workers.userinfo import scrub_userinfo, without_userinfo
 
 __all__ = [
+    "Access",
     "AddressRefused",
     "Browser",
     "BrowserSettings",

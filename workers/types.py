@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workers.access import Access
+
 
 class Status(enum.StrEnum):
     """Availability status of a link (docs/design.md, "Availability statuses")."""
@@ -98,6 +100,7 @@ class CaptureJob:
     ffmpeg: str | None = None  # path to ffmpeg, or None when absent
     cache_dir: Path | None = None  # yt-dlp cache directory
     key_id: str = ""  # the archive's signing key id, stamped on the screenshot's banner
+    access: Access = field(default_factory=Access)  # [access.<group>]: session, proxy
 
 
 @dataclass(frozen=True, kw_only=True)

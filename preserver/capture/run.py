@@ -46,7 +46,7 @@ from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob, DeadRun
 from preserver.errors import PreserverError
-from preserver.net import http_client
+from preserver.net import access_for, http_client
 from workers import (
     Browser,
     BrowserSettings,
@@ -133,6 +133,7 @@ def _job(archive: Archive, claimed: ClaimedJob, run_id: str) -> CaptureJob:
         ffmpeg=archive.ffmpeg(),
         cache_dir=cfg.data_dir / "cache" / "yt-dlp",
         key_id=archive.key.key_id,
+        access=access_for(cfg, claimed.host),
     )
 
 

@@ -1,0 +1,78 @@
+"""How a job reaches its target: anonymously and directly, or with a session and a proxy.
+
+``Access`` is the frozen value a ``CaptureJob`` and a ``ProbeTarget`` carry, built from
+``[access.<group>]`` in the configuration (``preserver.config.AccessConfig``), where a
+group is a politeness group (``youtube``, ``facebook``, a web host). It holds secrets
+(the cookies file's path, the proxy's credentials); what may be shown of it is its
+``label`` and ``record``, never the cookies or the proxy URL.
+
+    >>> Access(group="youtube").record(proxied=False)
+    {'label': '', 'session': False, 'proxy': False}
+    >>> a = Access(group="facebook", label="account-3 via proxy-de",
+    ...            cookies_file=Path("/secrets/fb.txt"), proxy="socks5://u:p@10.0.0.9:1080")
+    >>> a.describe(proxied=True)
+    'session account-3 via proxy-de, through a proxy'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Access"]
+
+ExtractorArgs = Mapping[str, Mapping[str, tuple[str, ...]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Access:
+    """One politeness group's access (``[access.<group>]``); anonymous and direct by default."""
+
+    group: str = ""
+    label: str = ""  # what records may show; the secrets never are
+    cookies_file: Path | None = None  # a Netscape cookies file, read at capture time
+    proxy: str | None = None  # http://, https://, socks5:// URL, maybe with credentials
+    proxy_on_failure_only: bool = False  # direct first; the proxy after a blocked try
+    extractor_args: ExtractorArgs = field(default_factory=dict)  # yt-dlp's, as given
+    audit: bool = True  # probes use this access too; False keeps them anonymous
+
+    @property
+    def session(self) -> bool:
+        return self.cookies_file is not None
+
+    @property
+    def name(self) -> str:
+        """The label, or ``access.<group>`` when none was given."""
+        return self.label or (f"access.{self.group}" if self.group else "anonymous")
+
+    def for_probes(self) -> Access:
+        """What availability probes use: this access, or anonymous with ``audit = false``."""
+        return self if self.audit else Access(group=self.group)
+
+    def record(self, *, proxied: bool, after_block: bool = False,
+               po_token_providers: tuple[str, ...] = ()) -> dict[str, Any]:
+        """How the content was seen, for the signed manifest: never a secret.
+
+        ``proxied``: this attempt went through the proxy; ``after_block``: it did
+        because the direct attempt was blocked (``proxy_on_failure_only``)."""
+        shown = self.session or proxied
+        out: dict[str, Any] = {"label": self.name if shown else "", "session": self.session,
+                               "proxy": proxied}
+        if after_block:
+            out["proxy_after_blocked_direct"] = True
+        if self.extractor_args:
+            out["extractor_args"] = sorted(f"{ie}:{arg}" for ie, args in
+                                           self.extractor_args.items() for arg in args)
+        if po_token_providers:
+            out["po_token_providers"] = list(po_token_providers)
+        return out
+
+    def describe(self, *, proxied: bool) -> str:
+        """One line: ``anonymous, direct`` / ``session LABEL, through a proxy``."""
+        who = f"session {self.name}" if self.session else "anonymous"
+        how = ("through a proxy" if self.session else f"through proxy {self.name}") \
+            if proxied else "direct"
+        return f"{who}, {how}"
+

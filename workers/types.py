@@ -32,6 +32,7 @@ class Status(enum.StrEnum):
     LOGIN_REQUIRED = "login_required"
     MEMBERS_ONLY = "members_only"
     # inconclusive
+    BOT_CHECK = "bot_check"  # a bot wall: "Sign in to confirm you're not a bot", captcha
     RATE_LIMITED = "rate_limited"
     ERROR = "error"
     UNKNOWN = "unknown"
@@ -58,6 +59,7 @@ _KIND: dict[Status, str] = {
     Status.AGE_RESTRICTED: "restricted",
     Status.LOGIN_REQUIRED: "restricted",
     Status.MEMBERS_ONLY: "restricted",
+    Status.BOT_CHECK: "inconclusive",
     Status.RATE_LIMITED: "inconclusive",
     Status.ERROR: "inconclusive",
     Status.UNKNOWN: "inconclusive",

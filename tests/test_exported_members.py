@@ -83,6 +83,7 @@ EXPORTED = {
         "verify_timestamps",
     ],
     workers: [
+        "Access",
         "AddressRefused",
         "Browser",
         "BrowserSettings",

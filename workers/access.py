@@ -10,8 +10,8 @@ group is a politeness group (``youtube``, ``facebook``, a web host). It holds se
     {'label': '', 'session': False, 'proxy': False}
     >>> a = Access(group="facebook", label="account-3 via proxy-de",
     ...            cookies_file=Path("/secrets/fb.txt"), proxy="socks5://u:p@10.0.0.9:1080")
-    >>> a.describe(proxied=True)
-    'session account-3 via proxy-de, through a proxy'
+    >>> seen_as(a.record(proxied=True))
+    'session account-3 via proxy-de, through its proxy'
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Access"]
+__all__ = ["BEFORE_ACCESS", "Access", "seen_as"]
 
 ExtractorArgs = Mapping[str, Mapping[str, tuple[str, ...]]]
 
@@ -69,10 +69,33 @@ class Access:
             out["po_token_providers"] = list(po_token_providers)
         return out
 
-    def describe(self, *, proxied: bool) -> str:
-        """One line: ``anonymous, direct`` / ``session LABEL, through a proxy``."""
-        who = f"session {self.name}" if self.session else "anonymous"
-        how = ("through a proxy" if self.session else f"through proxy {self.name}") \
-            if proxied else "direct"
-        return f"{who}, {how}"
 
+BEFORE_ACCESS = "anonymous, direct (captured before access was recorded)"
+
+
+def seen_as(record: object) -> str:
+    """One line from an access record (``Access.record``, the manifest's
+    ``collection.access``): how the content was seen. Captures made before access was
+    recorded were all anonymous and direct: preserver had no other way then.
+
+    >>> seen_as({"label": "acct-3 via de", "session": True, "proxy": True})
+    'session acct-3 via de, through its proxy'
+    >>> seen_as({"label": "proxy-de", "session": False, "proxy": True,
+    ...          "proxy_after_blocked_direct": True, "po_token_providers": ["bgutil:http"]})
+    'anonymous, through proxy proxy-de after a blocked direct try; PO tokens: bgutil:http'
+    """
+    if not isinstance(record, Mapping):
+        return BEFORE_ACCESS
+    label = str(record.get("label") or "unlabelled")
+    session = record.get("session") is True
+    line = f"session {label}" if session else "anonymous"
+    if record.get("proxy") is True:
+        line += ", through its proxy" if session else f", through proxy {label}"
+        if record.get("proxy_after_blocked_direct") is True:
+            line += " after a blocked direct try"
+    else:
+        line += ", direct"
+    providers = record.get("po_token_providers")
+    if isinstance(providers, list) and providers:
+        line += "; PO tokens: " + ", ".join(str(p) for p in providers)
+    return line

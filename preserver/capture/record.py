@@ -40,6 +40,7 @@ from preserver.ingest.targets import canonical_target
 from preserver.version import __version__
 from storage import StorageError
 from workers import CaptureResult, CaptureState, Status, scrub_userinfo, without_userinfo
+from workers.access import seen_as
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,8 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                 state=result.state.value, status=result.status.value, message=result.message,
                 requested_url=without_userinfo(job.url), started_at=_parse_time(result.started_at),
                 finished_at=_parse_time(result.finished_at), manifest_sha256=manifest_sha,
-                signature_sha256=signature_sha, key_id=archive.key.key_id))
+                signature_sha256=signature_sha, key_id=archive.key.key_id,
+                seen_as=seen_as(result.collection.get("access"))))
             await session.flush()
             for f in result.files:
                 session.add(CaptureFile(capture_id=capture_id, role=f.role, name=f.name,

@@ -205,6 +205,7 @@ def show(console: Console, item: dict[str, Any]) -> None:
             f" manifest {cap['manifest_sha256']}", markup=False, highlight=False)
         if cap["message"]:
             say(f"  message: {cap['message']}", markup=False, highlight=False)
+        say(f"  seen as: {cap['seen_as']}", markup=False, highlight=False)
         for f in cap["files"]:
             say(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
                 markup=False, highlight=False)
@@ -232,7 +233,7 @@ def collection_lines(record: dict[str, Any] | None) -> list[str]:
     lines = [(f"collected by {record.get('operator') or '-'} on {record.get('host') or '-'}, "
               f"outside address {address}"), f"clock offset {offset}",
              "software: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v)]
-    known = {"operator", "host", "outside_address", "clock", "versions"}
+    known = {"operator", "host", "outside_address", "clock", "versions", "access"}
     lines += [f"{k}: {_clip(json.dumps(v, ensure_ascii=False, sort_keys=True))}"
               for k, v in sorted(record.items()) if k not in known]
     return [_clip(line, 300) for line in lines]

@@ -16,6 +16,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# workers.access.BEFORE_ACCESS (a test checks they agree): not imported, so that reading
+# the archive does not load the capture workers
+BEFORE_ACCESS = "anonymous, direct (captured before access was recorded)"
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -159,6 +163,9 @@ class Capture(SQLModel, table=True):
     manifest_sha256: str = Field(unique=True, max_length=64)
     signature_sha256: str = Field(max_length=64)
     key_id: str = Field(max_length=64)  # SHA-256 of the raw Ed25519 public key that signed
+    # how the content was seen: "anonymous, direct", "session LABEL, through its proxy"
+    # (workers.access.seen_as of the manifest's collection.access; revision 0005)
+    seen_as: str = Field(default=BEFORE_ACCESS, sa_column_kwargs={"server_default": BEFORE_ACCESS})
 
 
 class CaptureFile(SQLModel, table=True):

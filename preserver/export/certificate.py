@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from manifests import CaptureManifest, JsonValue, ManifestFile
 from manifests import package_layout as layout
 from preserver.version import __version__
+from workers.access import seen_as
 
 MAX_EMBEDDED = 8 << 20  # the largest screenshot the PDF carries inside itself, in bytes
 _MAX_DEPTH = 8  # nested tables of the collection record and metadata; deeper is JSON text
@@ -234,6 +235,8 @@ def render_certificate(*, manifest: CaptureManifest, collection: JsonValue,
             ("capture id", _hash(m.capture_id)), ("started (UTC)", _e(m.started_at)),
             ("finished (UTC)", _e(m.finished_at)), ("state", _e(o.state)),
             ("status", _e(o.status)), ("message", _e(o.message) if o.message else "none"),
+            ("seen as", _e(seen_as(collection.get("access") if isinstance(collection, dict)
+                                   else None))),
             ("operator", _e(a.operator) if a.operator else "not recorded"), ("host", _e(a.host)),
             ("software", _e(f"{a.software}; yt-dlp {a.yt_dlp}; Python {a.python}"))]),
         "<h2>Files</h2>" + _files(m),

@@ -14,6 +14,7 @@ from preserver.custody.events import rfc3339
 from preserver.custody.ledger import origin
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, Report, Target
 from preserver.version import __version__
+from workers.access import seen_as
 
 
 def _n(count: int, noun: str) -> str:
@@ -179,10 +180,13 @@ def render_verify_md(*, archive: Archive, report: Report, report_name: str, expo
     add("- `preserver verify <this folder>` runs every check above, plus the package index, "
         "and names whatever fails.\n")
     add("## The captures\n")
-    add("| target | capture | outcome | files | certificate |\n|---|---|---|---|---|")
+    add("| target | capture | outcome | seen as | files | certificate |\n"
+        "|---|---|---|---|---|---|")
     for _, m in captures:
         folder = layout.capture_dir(m.target.key, m.capture_id)
+        access = m.collection.get("access") if isinstance(m.collection, dict) else None
         add(f"| {_cell(m.target.url)} | `{m.capture_id}` | {m.outcome.state}/{m.outcome.status} | "
+            f"{_cell(seen_as(access))} | "
             + ", ".join(f"`{_cell(f.name)}`" for f in m.files)
             + f" | `{folder}{layout.CERTIFICATE_HTML}` |")
     add("")

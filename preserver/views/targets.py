@@ -93,7 +93,7 @@ async def links(session: AsyncSession, *, report: str | None = None,
             "id": cap.id, "state": cap.state, "status": cap.status, "message": cap.message,
             "started_at": _time(cap.started_at), "finished_at": _time(cap.finished_at),
             "manifest_sha256": cap.manifest_sha256, "signature_sha256": cap.signature_sha256,
-            "files": files[cap.id]})
+            "seen_as": cap.seen_as, "files": files[cap.id]})
     jobs = {j.target_id: j for j in (await session.scalars(
         select(Job).where(col(Job.target_id).in_(ids)).order_by(col(Job.id)))).all()}
     out = []

@@ -25,7 +25,7 @@ def _item() -> dict[str, Any]:
         "status": "available", "status_since": None,
         "citations": [{"report": "r[/].txt", "line": 3, "label": HOSTILE, "raw_url": "u[/]"}],
         "captures": [{"id": "c", "state": "failed", "status": "not_found", "finished_at": "t",
-                      "manifest_sha256": "m", "message": HOSTILE,
+                      "manifest_sha256": "m", "message": HOSTILE, "seen_as": f"session {HOSTILE}",
                       "files": [{"role": "page", "sha256": "s", "size": 1, "name": "n[/]",
                                  "media_type": "x"}]}],
         "checks": [{"checked_at": "t", "probe": "page", "status": "not_found",
@@ -43,7 +43,7 @@ def test_show_links_and_lookup_print_hostile_text_literally() -> None:
         "name": "n", "target": "t[/]", "captured_at": "t", "capture_id": "c",
         "manifest_sha256": "m", "citations": _item()["citations"]}]}])
     out = buf.getvalue()
-    assert out.count(HOSTILE) >= 4, out
+    assert out.count(HOSTILE) >= 5 and f"seen as: session {HOSTILE}" in out, out
 
 
 def test_ingest_and_verify_lines_print_hostile_text_literally() -> None:

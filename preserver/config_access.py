@@ -74,7 +74,7 @@ def redact_proxy(url: str) -> str:
 
 def _group(name: str, where: str) -> str:
     """The politeness group a section names; a platform's host or a port is refused."""
-    from workers.platforms import politeness_group  # no heavy imports: a plain table
+    from workers import host_group  # only when a section names a web host
 
     text = name.strip().rstrip(".").lower()
     if text in _PLATFORM_GROUPS:
@@ -82,7 +82,7 @@ def _group(name: str, where: str) -> str:
     if ":" in text or "/" in text or not _HOST.fullmatch(text):
         raise ConfigError(f"{where}access.{name}: not a group: use youtube, facebook or a "
                           "web host name without port or path, like [access.\"example.org\"]")
-    group = politeness_group(text)
+    group = host_group(text)
     if group != text:  # www.youtube.com, fb.watch ...
         raise ConfigError(f"{where}access.{name}: {name} belongs to {group}: write "
                           f"[access.{group}]")

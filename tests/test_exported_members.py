@@ -85,6 +85,7 @@ EXPORTED = {
     workers: [
         "Access",
         "AddressRefused",
+        "BEFORE_ACCESS",
         "Browser",
         "BrowserSettings",
         "BrowserUnavailable",
@@ -122,6 +123,7 @@ EXPORTED = {
         "probe",
         "process_start",
         "scrub_userinfo",
+        "seen_as",
         "without_userinfo",
         "youtube_watch_url",
     ],

@@ -11,7 +11,7 @@ A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 """
 
 from workers._media_whole import find_ffprobe
-from workers.access import Access
+from workers.access import BEFORE_ACCESS, Access, seen_as
 from workers.browser import Browser, BrowserSettings, BrowserUnavailable
 from workers.capture import capture
 from workers.classify import Classified, classify
@@ -44,6 +44,7 @@ from workers.userinfo import scrub_userinfo, without_userinfo
 __all__ = [
     "Access",
     "AddressRefused",
+    "BEFORE_ACCESS",
     "Browser",
     "BrowserSettings",
     "BrowserUnavailable",
@@ -81,6 +82,7 @@ __all__ = [
     "probe",
     "process_start",
     "scrub_userinfo",
+    "seen_as",
     "without_userinfo",
     "youtube_watch_url",
 ]

@@ -39,8 +39,14 @@ from preserver.errors import InvalidURL
 from preserver.ingest.targets import canonical_target
 from preserver.version import __version__
 from storage import StorageError
-from workers import CaptureResult, CaptureState, Status, scrub_userinfo, without_userinfo
-from workers.access import seen_as
+from workers import (
+    CaptureResult,
+    CaptureState,
+    Status,
+    scrub_userinfo,
+    seen_as,
+    without_userinfo,
+)
 
 log = logging.getLogger(__name__)
 

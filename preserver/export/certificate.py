@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from manifests import CaptureManifest, JsonValue, ManifestFile
 from manifests import package_layout as layout
 from preserver.version import __version__
-from workers.access import seen_as
+from workers import seen_as
 
 MAX_EMBEDDED = 8 << 20  # the largest screenshot the PDF carries inside itself, in bytes
 _MAX_DEPTH = 8  # nested tables of the collection record and metadata; deeper is JSON text

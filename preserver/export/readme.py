@@ -14,7 +14,7 @@ from preserver.custody.events import rfc3339
 from preserver.custody.ledger import origin
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, Report, Target
 from preserver.version import __version__
-from workers.access import seen_as
+from workers import seen_as
 
 
 def _n(count: int, noun: str) -> str:

@@ -385,11 +385,13 @@ def linkrot_table(console: Console, result: Any) -> None:
                 held.append(" ".join(f.sha256[:16] + "…" for f in link.copy.files), style="dim")
                 if link.lost:
                     held.append(" (media lost)", style="red")
-            if link.witness is not None:
-                held.append(f"\nwitness: {link.witness.service} snapshot {link.witness.time}")
             table.add_row(Text(" | ".join(link.labels)), Text(link.key),
                           Text(link.status, style=styles[link.kind]),
                           Text((link.since or "-")[:19]), held)
         console.print(table)
+        for link in r.links:  # the independent witness, one line per link that has one
+            if link.witness is not None:
+                console.print(Text(f"{link.key}: witness: {link.witness.service} snapshot "
+                                   f"{link.witness.time} {link.witness.url}"), soft_wrap=True)
     console.print(counts_line("all reports", result.totals, result.down_by_reason),
                   highlight=False)

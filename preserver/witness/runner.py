@@ -94,6 +94,8 @@ class WitnessRunner:
                         break
                     continue
                 retry_after = await self._process(http, claimed)
+                if retry_after is not None and retry_after > self.max_wait:
+                    break  # the service asks for a longer pause: the next run goes on
                 await sleep_or_stop(self.stop, max(cfg.witness.interval, retry_after or 0.0))
         return self.summary
 

@@ -28,7 +28,10 @@ from manifests.package_layout import (
 from manifests.package_run import Run
 from manifests.signing import verify_signature
 
-_KNOWN = ("report_ingested", "capture_stored", "availability_changed", "key_created")
+# witness_saved: an independent witness's snapshot of a cited target (Save Page Now);
+# proven like the others, and about a target the report cites.
+_ABOUT_TARGETS = ("capture_stored", "availability_changed", "witness_saved")
+_KNOWN = ("report_ingested", *_ABOUT_TARGETS, "key_created")
 
 
 def check_contents(run: Run) -> None:
@@ -216,7 +219,7 @@ def _check_events_belong(run: Run, cited: frozenset[str] | None) -> None:
             run.add(event_path(i), "key", FAILED, f"key_created names key {event.subject}; "
                     f"the package's key is {run.key_id} (public key replaced?)")
     for i, event in sorted(run.events.items()):
-        if event.action in ("capture_stored", "availability_changed") and cited is not None \
+        if event.action in _ABOUT_TARGETS and cited is not None \
                 and event.subject not in cited:
             run.add(event_path(i), "cited", FAILED,
                     f"about {event.subject}, which the report does not cite")

@@ -20,7 +20,8 @@ a subtable's name joined in (``[probes.youtube] oembed_url`` is
 durations and sizes as in the file (``30s``, ``2GiB``), ``true``/``false``, integers,
 and lists in TOML array syntax (``PRESERVER_CUSTODY_TSA_URLS='["https://tsa.example/"]'``).
 Any other ``PRESERVER_`` variable is an error, except those in ``NOT_SETTINGS``
-(``PRESERVER_CONFIG``) or starting with ``NOT_SETTINGS_PREFIX`` (the test suite's
+(``PRESERVER_CONFIG``, and the Save Page Now keys ``PRESERVER_SPN_ACCESS_KEY`` and
+``PRESERVER_SPN_SECRET``, which are secrets and never part of a ``Config``) or starting with ``NOT_SETTINGS_PREFIX`` (the test suite's
 ``PRESERVER_TEST_*``).
 """
 
@@ -56,7 +57,10 @@ from preserver.errors import ConfigError
 
 T = TypeVar("T")
 
-NOT_SETTINGS = frozenset({"PRESERVER_CONFIG"})  # names the file; read by find_config_path
+# PRESERVER_CONFIG names the file (read by find_config_path). The Save Page Now keys are
+# secrets: read from the environment only when a witness job runs (preserver.witness.spn),
+# never held in a Config, so no config dump or error can show them.
+NOT_SETTINGS = frozenset({"PRESERVER_CONFIG", "PRESERVER_SPN_ACCESS_KEY", "PRESERVER_SPN_SECRET"})
 NOT_SETTINGS_PREFIX = "PRESERVER_TEST_"  # the test suite's own (PRESERVER_TEST_POSTGRES_URL)
 _KIND, _KEY = "config_kind", "config_key"
 
@@ -147,6 +151,21 @@ class CollectionConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WitnessConfig:
+    """An independent witness (preserver.witness): each captured URL also submitted to the
+    Internet Archive's Save Page Now 2 API. Off by default: nothing is sent."""
+
+    save_page_now: bool = setting(FLAG, False)
+    spn_url: str = setting(URL, "https://web.archive.org/save")
+    if_not_archived_within: float = setting(DURATION, 30 * 86400.0)  # 0: always a new capture
+    interval: float = setting(DURATION, 10.0)  # between two Save Page Now requests
+    poll_interval: float = setting(INTERVAL, 5.0)  # between two status requests of one job
+    poll_timeout: float = setting(INTERVAL, 300.0)  # a job still pending this long: retried
+    max_attempts: int = setting(COUNT, 6)  # then the witness job fails (shown by `show`)
+    retry_delay: float = setting(INTERVAL, 600.0)  # first backoff, doubling, capped at 24 h
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration, validated. ``path`` is the file it came from, if any."""
 
@@ -162,6 +181,7 @@ class Config:
     browser: BrowserConfig = field(default_factory=BrowserConfig)
     collection: CollectionConfig = field(default_factory=CollectionConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    witness: WitnessConfig = field(default_factory=WitnessConfig)
     # [access.<group>] by politeness group (preserver.config_access); file only
     access: Mapping[str, AccessConfig] = field(default_factory=dict)
 

@@ -11,6 +11,8 @@
         │                          unusable (exit 1)
         ├── SchemaBehind           the database needs `preserver migrate`
         └── SchemaNewer            the database is newer than this preserver
+    WitnessFailed                  Save Page Now did not give a snapshot (exit 1; a
+                                   witness job records it and is retried, never fatal)
 
 The CLI is the one boundary that turns these into a one-line message and exit code.
 """
@@ -62,3 +64,16 @@ class SchemaBehind(RunError):
 class SchemaNewer(RunError):
     """The archive's database was migrated by a newer preserver than this one: upgrade
     preserver; this version must not read or write it."""
+
+
+class WitnessFailed(PreserverError):
+    """The independent witness (the Internet Archive's Save Page Now) gave no snapshot this
+    time: an outage, a refusal, a rate limit, an answer that is not SPN2's. The witness
+    job records the message and is tried again later unless ``transient`` is False (the
+    Archive refuses this URL for good); ``retry_after`` is the server's Retry-After, if
+    any, in seconds."""
+
+    def __init__(self, message: str, *, transient: bool = True,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.transient, self.retry_after = transient, retry_after

@@ -6,7 +6,8 @@ platform gave a definite answer; a transient failure with nothing stored only
 updates the job (and is retried). An attempt this machine could not keep (a full,
 read-only or failing disk) records no capture at all, only a ``capture_failed``
 custody event, and the job waits for a retry. Everything for one result is one
-transaction.
+transaction. With ``[witness] save_page_now`` a stored capture also queues the target's
+``witness`` job (``preserver.witness``), which runs apart and never holds up the capture.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from preserver.db.models import Capture, CaptureFile, JobState, Target
 from preserver.errors import InvalidURL
 from preserver.ingest.targets import canonical_target
 from preserver.version import __version__
+from preserver.witness.runner import queue_witness
 from storage import StorageError
 from workers import (
     CaptureResult,
@@ -210,6 +212,7 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                         "signature_sha256": signature_sha,
                                         "state": result.state.value,
                                         "status": result.status.value})
+            await queue_witness(session, cfg, target_id=job.target_id, url=target.url)
         if io_failure:
             await _record_failure(session, archive, job, capture_id, result)
         if not local:

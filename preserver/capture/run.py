@@ -47,6 +47,7 @@ from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob, DeadRun
 from preserver.errors import PreserverError
 from preserver.net import access_for, http_client
+from preserver.witness.runner import WitnessSummary, alongside
 from workers import (
     Browser,
     BrowserSettings,
@@ -107,6 +108,7 @@ class RunSummary:
     retrying: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     recovered: list[RecoveredRun] = field(default_factory=list)
+    witness: WitnessSummary | None = None  # with [witness] save_page_now
 
 
 Progress = Callable[[JobEvent | RecoveredRun], None]
@@ -384,7 +386,15 @@ async def run_jobs(
     max_wait: float = MAX_WAIT_SECONDS,
     grace: float = 30.0,
 ) -> RunSummary:
-    """Process due jobs until none is left (or ``stop`` is set); see ``CaptureWorker``."""
-    return await CaptureWorker(archive, progress=progress, stop=stop,
-                               retry_everything=retry_everything, max_wait=max_wait,
-                               grace=grace).run()
+    """Process due jobs until none is left (or ``stop`` is set); see ``CaptureWorker``.
+
+    With ``[witness] save_page_now`` the witness runner (``preserver.witness``) takes the
+    ``witness`` jobs beside the captures, one at a time, and goes on after them while
+    witness jobs are due within ``max_wait`` (``preserver.witness.runner.alongside``). Its
+    failures are its jobs' errors, never the run's; ``summary.witness`` counts them."""
+    stop = stop or asyncio.Event()
+    worker = CaptureWorker(archive, progress=progress, stop=stop,
+                           retry_everything=retry_everything, max_wait=max_wait, grace=grace)
+    summary, witnessed = await alongside(archive, worker.run(), stop=stop, max_wait=max_wait)
+    summary.witness = witnessed
+    return summary

@@ -171,8 +171,8 @@ def status(console: Console, result: dict[str, Any]) -> None:
     table.add_column("count")
     table.add_row("reports", str(result["reports"]))
     table.add_row("citations", str(result["citations"]))
-    for section in ("targets", "availability", "captures", "jobs"):
-        for name, n in sorted(result[section].items()):
+    for section in ("targets", "availability", "captures", "jobs", "witness_jobs"):
+        for name, n in sorted(result.get(section, {}).items()):
             table.add_row(f"{section}: {name}", str(n))
     table.add_row("files", f"{result['files']} ({_size(result['bytes'])})")
     ledger = result["ledger"]
@@ -216,6 +216,25 @@ def show(console: Console, item: dict[str, Any]) -> None:
             f"{check['message'][:120]}", markup=False, highlight=False)
     for event in item["events"]:
         say(f"event #{event['id']} {event['time']} {event['action']}", markup=False)
+    for line in witness_lines(item.get("witness")):
+        say(line, markup=False, highlight=False)
+
+
+def witness_lines(witness: dict[str, Any] | None) -> list[str]:
+    """The independent witness (docs/design.md "Independent witness"): each snapshot, and
+    the witness job while it waits or after it failed."""
+    if not witness:
+        return []
+    lines = [f"witness: {s['service']} snapshot {s['time']} {s['url']}"
+             for s in witness["snapshots"]]
+    job = witness.get("job")
+    if job and job["state"] != "done":
+        error = f": {job['last_error']}" if job["last_error"] else ""
+        when = f" (next try from {job['run_after']})" if job["state"] in ("queued", "retry") \
+            else ""
+        lines.append(f"witness job {job['state']} after {job['attempts']} "
+                     f"attempt{'s' if job['attempts'] != 1 else ''}{when}{error}"[:400])
+    return lines
 
 
 def collection_lines(record: dict[str, Any] | None) -> list[str]:
@@ -370,5 +389,9 @@ def linkrot_table(console: Console, result: Any) -> None:
                           Text(link.status, style=styles[link.kind]),
                           Text((link.since or "-")[:19]), held)
         console.print(table)
+        for link in r.links:  # the independent witness, one line per link that has one
+            if link.witness is not None:
+                console.print(Text(f"{link.key}: witness: {link.witness.service} snapshot "
+                                   f"{link.witness.time} {link.witness.url}"), soft_wrap=True)
     console.print(counts_line("all reports", result.totals, result.down_by_reason),
                   highlight=False)

@@ -27,8 +27,8 @@ from preserver.version import __version__
 class EventAction(StrEnum):
     """What an event records; the value is the ``action`` of its body and its row.
 
-    A package verifier (``manifests``) checks the first four by rule and reports any
-    other action it meets as ``not_checked``.
+    A package verifier (``manifests``) checks the first four and ``witness_saved`` by
+    rule and reports any other action it meets as ``not_checked``.
     """
 
     REPORT_INGESTED = "report_ingested"  # subject: the report's SHA-256
@@ -39,6 +39,7 @@ class EventAction(StrEnum):
     FIXITY_CHECKED = "fixity_checked"  # subject: the archive key's id
     PACKAGE_EXPORTED = "package_exported"  # subject: the report's SHA-256
     CAPTURE_FAILED = "capture_failed"  # subject: the target key (an attempt not kept: local)
+    WITNESS_SAVED = "witness_saved"  # subject: the target key (a Save Page Now snapshot)
 
 
 def rfc3339(moment: datetime) -> str:

@@ -22,6 +22,9 @@ from sqlmodel import col, select
 from preserver.db.models import Job, JobState, Run, Target, core_table, utc_now
 from preserver.db.runs import RunIdentity, db_now, dead_reason
 
+# Job kinds: a capture of the target; the independent witness of it (preserver.witness:
+# the URL submitted to Save Page Now). Each worker claims its own kind only.
+CAPTURE, WITNESS = "capture", "witness"
 CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
 # ``__table__`` at class creation but does not declare it, so mypy cannot see it.
@@ -41,7 +44,7 @@ class ClaimedJob:
 
 
 async def enqueue(
-    session: AsyncSession, *, target_id: int, host: str, kind: str = "capture", priority: int = 0
+    session: AsyncSession, *, target_id: int, host: str, kind: str = CAPTURE, priority: int = 0
 ) -> bool:
     """Queue a job for the target unless one is already waiting or running. True when queued."""
     existing = await session.scalar(
@@ -58,7 +61,7 @@ async def enqueue(
 
 
 def add_job(
-    session: AsyncSession, *, target_id: int, host: str, kind: str = "capture", priority: int = 0
+    session: AsyncSession, *, target_id: int, host: str, kind: str = CAPTURE, priority: int = 0
 ) -> None:
     """Queue a job for a target known to have none waiting (one just created)."""
     now = utc_now()
@@ -67,7 +70,7 @@ def add_job(
 
 
 async def enqueue_many(
-    session: AsyncSession, hosts: Mapping[int, str], *, kind: str = "capture"
+    session: AsyncSession, hosts: Mapping[int, str], *, kind: str = CAPTURE
 ) -> int:
     """``enqueue`` for many targets (target id -> host) in a few statements: a job for
     each that has none waiting or running. Returns how many were queued."""
@@ -84,7 +87,7 @@ async def enqueue_many(
 
 
 async def add_jobs(
-    session: AsyncSession, hosts: Mapping[int, str], *, kind: str = "capture", priority: int = 0
+    session: AsyncSession, hosts: Mapping[int, str], *, kind: str = CAPTURE, priority: int = 0
 ) -> None:
     """``add_job`` for many targets known to have none waiting (target id -> host): one
     INSERT of many rows, no ORM objects."""
@@ -99,15 +102,15 @@ async def add_jobs(
 
 async def claim(
     session: AsyncSession, *, exclude_hosts: frozenset[str] = frozenset(),
-    now: datetime | None = None, run_id: str | None = None,
+    now: datetime | None = None, run_id: str | None = None, kind: str = CAPTURE,
 ) -> ClaimedJob | None:
-    """Atomically take the next due job (highest priority, then oldest), skipping busy hosts,
-    for the run ``run_id`` (``preserver.db.runs``)."""
+    """Atomically take the next due job of ``kind`` (highest priority, then oldest),
+    skipping busy hosts, for the run ``run_id`` (``preserver.db.runs``)."""
     now = now or utc_now()
     jobs = _JOBS
     pick = (
         sa.select(jobs.c.id)
-        .where(jobs.c.state == JobState.QUEUED, jobs.c.run_after <= now)
+        .where(jobs.c.state == JobState.QUEUED, jobs.c.run_after <= now, jobs.c.kind == kind)
         .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
         .limit(1)
     )
@@ -228,13 +231,27 @@ async def release_retries(session: AsyncSession, *, due_only: bool) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    """When the earliest waiting job becomes due (None when nothing waits)."""
-    return await session.scalar(
-        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == JobState.QUEUED))
-
-
-async def counts(session: AsyncSession) -> dict[str, int]:
+async def defer(session: AsyncSession, *, kind: str, until: datetime) -> int:
+    """Waiting jobs of ``kind`` due before ``until`` wait until then (a service's
+    Retry-After holds for all of them). Returns how many."""
     jobs = _JOBS
-    rows = await session.execute(sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state))
+    result = await session.execute(
+        sa.update(jobs).where(jobs.c.kind == kind, jobs.c.state == JobState.QUEUED,
+                              jobs.c.run_after < until)
+        .values(run_after=until, updated_at=utc_now()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def next_due(session: AsyncSession, *, kind: str = CAPTURE) -> datetime | None:
+    """When the earliest waiting job of ``kind`` becomes due (None when nothing waits)."""
+    return await session.scalar(
+        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == JobState.QUEUED,
+                                                         col(Job.kind) == kind))
+
+
+async def counts(session: AsyncSession, *, kind: str = CAPTURE) -> dict[str, int]:
+    """Jobs of ``kind`` in each state."""
+    jobs = _JOBS
+    rows = await session.execute(sa.select(jobs.c.state, sa.func.count())
+                                 .where(jobs.c.kind == kind).group_by(jobs.c.state))
     return {state: int(n) for state, n in rows.all()}

@@ -3,8 +3,8 @@
 The layout is ``manifests.package_layout``'s; ``manifests.verify_package`` (and the
 standalone ``data/verify_package.py`` in every package) checks it without this
 archive. The package holds only what concerns this report: its
-``report_ingested`` event, the ``capture_stored`` and ``availability_changed``
-events of the targets it cites, the archive key's ``key_created`` event, each
+``report_ingested`` event, the ``capture_stored``, ``availability_changed`` and
+``witness_saved`` events of the targets it cites, the archive key's ``key_created`` event, each
 with an inclusion proof to one signed (and, when TSAs are configured,
 timestamped) checkpoint. The checkpoint's root commits to the whole ledger and
 reveals nothing of other reports.
@@ -174,7 +174,8 @@ async def _gather(archive: Archive, session: AsyncSession, report_id: int,
     events = list((await session.scalars(select(Event).where(
         col(Event.seq).is_not(None), col(Event.seq) < size,
         ((col(Event.action) == EventAction.REPORT_INGESTED) & (col(Event.subject) == report.sha256))
-        | (col(Event.action).in_((EventAction.CAPTURE_STORED, EventAction.AVAILABILITY_CHANGED))
+        | (col(Event.action).in_((EventAction.CAPTURE_STORED, EventAction.AVAILABILITY_CHANGED,
+                                  EventAction.WITNESS_SAVED))
            & col(Event.subject).in_(keys))
         | ((col(Event.action) == EventAction.KEY_CREATED)
            & (col(Event.subject) == archive.key.key_id)))

@@ -8,7 +8,9 @@ SHA-256. ORM rows never leave this module: callers get dicts and frozen views.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +20,7 @@ from sqlmodel import col, select
 from manifests import CaptureManifest, ManifestError
 from preserver.archive import free_space
 from preserver.config import Config
-from preserver.custody.events import rfc3339
+from preserver.custody.events import EventAction, rfc3339
 from preserver.db import queue
 from preserver.db.models import (
     AvailabilityCheck,
@@ -95,7 +97,8 @@ async def links(session: AsyncSession, *, report: str | None = None,
             "manifest_sha256": cap.manifest_sha256, "signature_sha256": cap.signature_sha256,
             "seen_as": cap.seen_as, "files": files[cap.id]})
     jobs = {j.target_id: j for j in (await session.scalars(
-        select(Job).where(col(Job.target_id).in_(ids)).order_by(col(Job.id)))).all()}
+        select(Job).where(col(Job.target_id).in_(ids), col(Job.kind) == queue.CAPTURE)
+        .order_by(col(Job.id)))).all()}
     out = []
     for t in targets:
         assert t.id is not None
@@ -151,10 +154,31 @@ async def show(session: AsyncSession, key: str, *,
     events = (await session.scalars(
         select(Event).where(col(Event.subject).in_(subjects)).order_by(col(Event.id)))).all()
     item["events"] = [{"id": e.id, "time": _time(e.time), "action": e.action} for e in events]
+    item["witness"] = await _witness(session, target.id, events)
     if store is not None:
         for capture in item["captures"]:
             capture["collection"] = collection_of(store, capture["manifest_sha256"])
     return item
+
+
+async def _witness(session: AsyncSession, target_id: int | None,
+                   events: Sequence[Event]) -> dict[str, Any]:
+    """The independent witness of a target (docs/design.md "Independent witness"): its
+    Save Page Now snapshots (from the ``witness_saved`` events) and its last witness job."""
+    snapshots = []
+    for e in events:
+        if e.action != EventAction.WITNESS_SAVED:
+            continue
+        details = json.loads(e.body).get("details", {})
+        snapshots.append({"url": details.get("snapshot_url"),
+                          "time": details.get("snapshot_time"),
+                          "service": details.get("service"), "recorded_at": _time(e.time)})
+    job = await session.scalar(select(Job).where(
+        col(Job.target_id) == target_id, col(Job.kind) == queue.WITNESS)
+        .order_by(col(Job.id).desc()).limit(1))
+    return {"snapshots": snapshots, "job": None if job is None else {
+        "state": job.state, "attempts": job.attempts, "last_error": job.last_error,
+        "run_after": _time(job.run_after)}}
 
 
 async def status(session: AsyncSession, *, config: Config | None = None) -> dict[str, Any]:
@@ -174,6 +198,7 @@ async def status(session: AsyncSession, *, config: Config | None = None) -> dict
         "availability": await grouped(Target.status),
         "captures": await grouped(Capture.state),
         "jobs": await queue.counts(session),
+        "witness_jobs": await queue.counts(session, kind=queue.WITNESS),
         "files": int(nfiles), "bytes": int(nbytes),
         "ledger": await _ledger_status(session),
     } | ({"disk": free_space(config).as_dict()} if config is not None else {})

@@ -19,7 +19,7 @@ MOMENT = datetime(2026, 11, 21, 16, 24, 51, 123456, tzinfo=UTC)
 def test_the_actions_are_the_strings_the_ledger_has_always_held() -> None:
     assert sorted(EventAction) == ["availability_changed", "capture_failed", "capture_stored",
                                    "fixity_checked", "key_created", "package_exported",
-                                   "report_ingested", "snapshot_found"]
+                                   "report_ingested", "snapshot_found", "witness_saved"]
 
 
 async def test_an_event_recorded_with_the_enum_is_byte_identical_to_the_string_form(

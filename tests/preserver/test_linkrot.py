@@ -177,7 +177,7 @@ async def test_json_shape(archive_cfg: Path) -> None:
                                 "unknown": 1}
     link = r1["links"][0]
     assert sorted(link) == sorted(["key", "url", "labels", "status", "kind", "since",
-                                   "last_checked_at", "last_status", "copy", "lost"])
+                                   "last_checked_at", "last_status", "copy", "lost", "witness"])
     assert link["copy"]["files"] == [{"role": "media", "sha256": SHA["a"], "size": 1000}]
     again = await _report(archive_cfg, None)
     assert data == json.loads(json.dumps(to_json(again)))  # deterministic

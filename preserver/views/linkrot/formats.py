@@ -17,7 +17,7 @@ from preserver.views.linkrot.report import Counts, DayCounts, LinkrotLink, Linkr
 __all__ = ["CSV_COLUMNS", "as_text", "to_csv", "to_json"]
 
 CSV_COLUMNS = ("report", "label", "key", "url", "status", "kind", "since", "copy_sha256",
-               "copy_size", "copied_at", "lost", "copy")
+               "copy_size", "copied_at", "lost", "copy", "witness_url", "witness_time")
 
 
 def _counts_json(counts: Counts) -> dict[str, int]:
@@ -56,7 +56,8 @@ def to_csv(result: LinkrotReport) -> str:
                 item.since or "", " ".join(f.sha256 for f in held),
                 " ".join(str(f.size) for f in held),
                 item.copy.captured_at if item.copy else "", "true" if item.lost else "false",
-                item.copy.held if item.copy else ""])
+                item.copy.held if item.copy else "",
+                item.witness.url if item.witness else "", item.witness.time if item.witness else ""])
     return buf.getvalue()
 
 

@@ -105,16 +105,24 @@ def chart(history: tuple[DayCounts, ...], *, width: int = 720, height: int = 200
             f'<figcaption class="legend">{legend}</figcaption></figure>')
 
 
+def _witness(link: LinkrotLink) -> str:
+    """The independent witness's latest snapshot, under the copy held."""
+    if link.witness is None:
+        return ""
+    return (f"<br>شاهد مستقل: {_ltr(link.witness.service)} {_ltr(link.witness.time)}"
+            f"<br>{_ltr(link.witness.url)}")
+
+
 def _copy_cells(link: LinkrotLink) -> str:
     if link.copy is None:
         held = '<span class="lost">مفقود</span>' if link.lost else "—"
-        return f"<td>{held}</td><td></td><td></td><td></td>"
+        return f"<td>{held}{_witness(link)}</td><td></td><td></td><td></td>"
     hashes = "<br>".join(_ltr(f.sha256, "hash") for f in link.copy.files)
     sizes = "<br>".join(_ltr(f.size) for f in link.copy.files)
     held = _e(HELD_AR.get(link.copy.held, link.copy.held))
     if link.lost:
         held += ' <span class="lost">(الفيديو مفقود)</span>'
-    return (f"<td>{held}</td><td>{hashes}</td><td>{sizes}</td>"
+    return (f"<td>{held}{_witness(link)}</td><td>{hashes}</td><td>{sizes}</td>"
             f"<td>{_ltr(link.copy.captured_at)}</td>")
 
 

@@ -63,6 +63,16 @@ class HeldCopy:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Witnessed:
+    """The latest snapshot an independent witness holds of a link (docs/design.md
+    "Independent witness"): recorded by a ``witness_saved`` custody event."""
+
+    service: str  # "web.archive.org"
+    url: str  # the snapshot's own URL
+    time: str  # when the witness captured it (UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
 class LinkrotLink:
     key: str
     url: str
@@ -73,6 +83,7 @@ class LinkrotLink:
     last_checked_at: str | None
     last_status: str | None  # the latest check's result, conclusive or not
     copy: HeldCopy | None
+    witness: Witnessed | None = None
 
     @property
     def lost(self) -> bool:
@@ -116,6 +127,20 @@ class LinkrotReport:
     totals: Counts  # distinct targets over all reports shown
     down_by_reason: tuple[tuple[str, int], ...]
     history: tuple[DayCounts, ...]
+
+
+async def _witnessed(session: AsyncSession, keys: list[str]) -> dict[str, Witnessed]:
+    """Each target's latest witness snapshot, from its ``witness_saved`` events."""
+    latest: dict[str, Witnessed] = {}
+    for e in (await session.scalars(select(Event).where(
+            col(Event.action) == EventAction.WITNESS_SAVED, col(Event.subject).in_(keys))
+            .order_by(col(Event.id)))).all():
+        details = json.loads(e.body).get("details", {})
+        if isinstance(details, dict):
+            latest[e.subject] = Witnessed(service=str(details.get("service", "")),
+                                          url=str(details.get("snapshot_url", "")),
+                                          time=str(details.get("snapshot_time", "")))
+    return latest
 
 
 def _time(value: datetime | None) -> str | None:
@@ -219,6 +244,7 @@ async def linkrot(session: AsyncSession, *, report: str | None,
         select(Event).where(col(Event.action) == EventAction.AVAILABILITY_CHANGED,
                             col(Event.subject).in_([t.key for t in targets.values()]))
         .order_by(col(Event.id)))).all())
+    witnessed = await _witnessed(session, [t.key for t in targets.values()])
     today = now.astimezone(UTC).date()
 
     sections = []
@@ -231,7 +257,7 @@ async def linkrot(session: AsyncSession, *, report: str | None,
                 key=t.key, url=t.url, labels=tuple(dict.fromkeys(labels)), status=t.status,
                 kind=kind_of(t.status), since=_time(t.status_since),
                 last_checked_at=_time(t.last_checked_at), last_status=t.last_status,
-                copy=_copy(captures[target_id], files)))
+                copy=_copy(captures[target_id], files), witness=witnessed.get(t.key)))
         sections.append(ReportRot(
             name=r.name, sha256=r.sha256, counts=_counts(link.kind for link in links),
             down_by_reason=_reasons(link.status for link in links), links=tuple(links),

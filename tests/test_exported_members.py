@@ -85,8 +85,7 @@ EXPORTED = {
     workers: [
         "Access",
         "AddressRefused",
-        "BEFORE_ACCESS",
-        "Browser",
+            "Browser",
         "BrowserSettings",
         "BrowserUnavailable",
         "CaptureFailed",

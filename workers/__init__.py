@@ -11,7 +11,7 @@ A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
 """
 
 from workers._media_whole import find_ffprobe
-from workers.access import BEFORE_ACCESS, Access, seen_as
+from workers.access import Access, seen_as
 from workers.browser import Browser, BrowserSettings, BrowserUnavailable
 from workers.capture import capture
 from workers.classify import Classified, classify
@@ -44,7 +44,6 @@ from workers.userinfo import scrub_userinfo, without_userinfo
 __all__ = [
     "Access",
     "AddressRefused",
-    "BEFORE_ACCESS",
     "Browser",
     "BrowserSettings",
     "BrowserUnavailable",

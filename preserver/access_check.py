@@ -143,25 +143,34 @@ def _netscape_problem(path: Path) -> str:
 
 def _proxy(group: str, url: str, timeout: float) -> list[AccessProblem]:
     parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 0
-    shown = redact_proxy(url)
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            if parts.scheme.lower().startswith("socks5"):
-                sock.settimeout(timeout)
-                why = _socks5_greeting(sock, with_password=bool(parts.username))
-            else:
-                why = ""
-    except TimeoutError:
-        why = f"no connection within {timeout:g} s"
-    except OSError as exc:
-        why = f"refuses connections ({exc.strerror or type(exc).__name__})"
+    why = _proxy_problem(parts.scheme.lower(), parts.hostname or "", parts.port or 0,
+                         with_password=bool(parts.username), timeout=timeout)
     if not why:
         return []
     return [AccessProblem(group=group, severity=Severity.ERROR,
-                          message=f"access.{group}.proxy: {shown}: {why}",
-                          fix="start the proxy, or correct or remove access."
-                              f"{group}.proxy")]
+                          message=f"access.{group}.proxy: {redact_proxy(url)}: {why}",
+                          fix=f"start the proxy, or correct or remove access.{group}.proxy")]
+
+
+def _proxy_problem(scheme: str, host: str, port: int, *, with_password: bool,
+                   timeout: float) -> str:
+    """Why the proxy cannot be used, or "": it must accept a TCP connection, and a SOCKS5
+    proxy must also answer its greeting (cheap: no request goes through it)."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError:
+        return f"no connection within {timeout:g} s"
+    except OSError as exc:
+        return f"refuses connections ({exc.strerror or type(exc).__name__})"
+    with sock:
+        if not scheme.startswith("socks5"):
+            return ""
+        try:
+            return _socks5_greeting(sock, with_password=with_password)
+        except TimeoutError:
+            return f"no SOCKS5 answer within {timeout:g} s"
+        except OSError as exc:
+            return f"dropped the SOCKS5 greeting ({exc.strerror or type(exc).__name__})"
 
 
 def _socks5_greeting(sock: socket.socket, *, with_password: bool) -> str:
@@ -215,17 +224,20 @@ class _KnownNames:
         return cls(extractors=frozenset(names), player_clients=frozenset(clients))
 
 
+_NAME_FIX = ("name extractors as yt-dlp's --extractor-args does (youtube, youtubetab, facebook, "
+             "generic, youtubepot-bgutilhttp ...)")
+_CLIENT_FIX = "player_client takes default, all, a client's name, or -name to leave one out"
+
+
 def _extractor_args(access: AccessConfig, known: _KnownNames) -> list[AccessProblem]:
     where = f"access.{access.group}.extractor_args"
     found: list[tuple[str, str]] = []  # (what is wrong, how to fix it)
     for ie, args in access.extractor_args.items():
         if ie not in known.extractors:
             found.append((f"{ie!r} is not a yt-dlp extractor{_hint(ie, known.extractors)}",
-                          "name extractors as yt-dlp's --extractor-args does (youtube, "
-                          "youtubetab, facebook, generic, youtubepot-bgutilhttp ...)"))
+                          _NAME_FIX))
         elif ie == "youtube":
-            found += [(p, "player_client takes default, all, a client's name, or -name to "
-                          "leave one out") for p in _player_clients(args, known.player_clients)]
+            found += [(p, _CLIENT_FIX) for p in _player_clients(args, known.player_clients)]
     return [AccessProblem(group=access.group, severity=Severity.ERROR,
                           message=f"{where}: {what}", fix=fix) for what, fix in found]
 

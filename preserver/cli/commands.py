@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
 from preserver.cli import render
 from preserver.config import Config, load_config, with_operator
@@ -57,19 +56,13 @@ def _config() -> Config:
     return load_config(state.config_path)
 
 
-def _collecting(operator: str | None) -> Config:
-    """The configuration of a command that collects evidence: it must name its operator,
-    and what its ``[access.<group>]`` sections point at must be usable."""
-    return _access_checked(with_operator(_config(), operator))
-
-
-def _access_checked(config: Config, *, audit_only: bool = False) -> Config:
-    """``config`` once its access is checked (``preserver.access_check``): an error stops
-    the command (exit 2) before any capture; a warning is shown and the command goes on."""
+def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
+    """A collecting command's configuration: its operator (not for ``audit_only``) and a
+    usable ``[access.<group>]`` (``preserver.access_check``: exit 2 before any capture)."""
     from preserver.access_check import require_access
 
-    for warning in require_access(config, audit_only=audit_only):
-        err.print(Text.assemble(("warning: ", "bold yellow"), warning.message), highlight=False)
+    config = _config() if audit_only else with_operator(_config(), operator)
+    render.warnings(err, require_access(config, audit_only=audit_only))
     return config
 
 
@@ -135,8 +128,7 @@ def audit(
     async def go(archive: Archive) -> Any:
         return await render.with_audit_progress(err, archive, run_audit, everything=everything)
 
-    config = _access_checked(_config(), audit_only=True)  # probes use these sections
-    summary = _with_archive(go, access="update", config=config)
+    summary = _with_archive(go, access="update", config=_collecting(None, audit_only=True))
     if as_json:
         _json({"checked": summary.checked, "changed": summary.changed,
                "statuses": dict(summary.statuses),

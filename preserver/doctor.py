@@ -118,9 +118,11 @@ def check_js_runtime() -> Check:
                  detail=f"{deno.path}: deno {deno.version}, used by yt-dlp for YouTube{also}")
 
 
-def _named(plugins: Sequence[Plugin]) -> str:
-    return ", ".join(p.name + (f" {p.version}" if p.version else "") + f" ({p.module})"
-                     for p in plugins)
+def _named(plugins: Sequence[Plugin], *, settings: str = "") -> str:
+    """``name version (module)``; with ``settings``, the provider's extractor_args key."""
+    return ", ".join(p.name + (f" {p.version}" if p.version else "") + f" ({p.module}"
+                     + (f"; extractor_args {settings}-{p.key.lower()}" if settings else "")
+                     + ")" for p in plugins)
 
 
 def check_plugins(plugins: Plugins) -> Check:
@@ -142,7 +144,8 @@ def check_po_tokens(config: Config, plugins: Plugins) -> Check:
     session nor a provider."""
     name = "PO-token providers"
     if plugins.po_token_providers:
-        return Check(name=name, outcome="ok", detail=_named(plugins.po_token_providers))
+        return Check(name=name, outcome="ok",
+                     detail=_named(plugins.po_token_providers, settings="youtubepot"))
     if config.access_for("youtube").cookies_file:
         return Check(name=name, outcome="skip",
                      detail="none loaded; YouTube is reached with the session of "

@@ -24,8 +24,8 @@ compatibility promise; ``tests/workers/test_plugins.py`` fails if it stops worki
 docs/yt-dlp.md "Plugins and PO tokens" says the same for operators.
 
     >>> plugins = load_plugins()  # with preserver[youtube-pot] installed
-    >>> [p.name for p in plugins.po_token_providers]
-    ['BgUtilHTTP', 'BgUtilScriptDeno', 'BgUtilScriptNode']
+    >>> [(p.name, p.key) for p in plugins.po_token_providers]
+    [('bgutil:http', 'BgUtilHTTP'), ('bgutil:script-deno', 'BgUtilScriptDeno'), ...]
 """
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ __all__ = ["Plugin", "Plugins", "load_plugins", "loaded_plugins", "plugin_paths"
 
 @dataclass(frozen=True, kw_only=True)
 class Plugin:
-    """One loaded plugin class: its name in yt-dlp, the module it came from, a version."""
+    """One loaded plugin class: its names in yt-dlp, the module it came from, a version."""
 
-    name: str  # extractor/postprocessor key, or the PO-token provider's key (BgUtilHTTP)
+    name: str  # what yt-dlp shows: the extractor's key, a provider's PROVIDER_NAME (bgutil:http)
+    key: str  # its key in yt-dlp's registry (BgUtilHTTP: extractor_args youtubepot-bgutilhttp)
     module: str  # yt_dlp_plugins.extractor.getpot_bgutil_http
-    version: str = ""  # PROVIDER_VERSION for providers; "" when the plugin states none
+    version: str = ""  # PROVIDER_VERSION for providers, else the module's __version__, or ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,18 +121,18 @@ def loaded_plugins() -> Plugins:
 
 
 def po_token_providers() -> tuple[str, ...]:
-    """The keys of the YouTube PO-token providers loaded in this process, sorted."""
+    """The names (``PROVIDER_NAME``, as yt-dlp shows them: ``bgutil:http``) of the YouTube
+    PO-token providers loaded in this process, sorted."""
     return tuple(p.name for p in loaded_plugins().po_token_providers)
 
 
 def _listed(registry: Mapping[str, Any], suffix: str) -> tuple[Plugin, ...]:
     out = []
     for key, cls in registry.items():
-        name = key.removesuffix(suffix) if suffix else key
+        module = str(getattr(cls, "__module__", ""))
         version = getattr(cls, "PROVIDER_VERSION", "") if not suffix else ""
-        if not version:
-            module = sys.modules.get(getattr(cls, "__module__", ""))
-            version = getattr(module, "__version__", "")
-        out.append(Plugin(name=name, module=str(getattr(cls, "__module__", "")),
+        version = version or getattr(sys.modules.get(module), "__version__", "")
+        name = key.removesuffix(suffix) if suffix else str(getattr(cls, "PROVIDER_NAME", key))
+        out.append(Plugin(name=name, key=key.removesuffix(suffix), module=module,
                           version=str(version or "")))
     return tuple(sorted(out, key=lambda p: p.name))

@@ -108,8 +108,8 @@ def test_no_ntp_server_skips_the_clock_check(tmp_path: Path) -> None:
 
 # -- yt-dlp plugins and PO tokens ----------------------------------------------------------
 
-_PROVIDER = Plugin(name="BgUtilHTTP", module="yt_dlp_plugins.extractor.getpot_bgutil_http",
-                   version="2.0.2")
+_PROVIDER = Plugin(name="bgutil:http", key="BgUtilHTTP",
+                   module="yt_dlp_plugins.extractor.getpot_bgutil_http", version="2.0.2")
 _NONE = Plugins(directories=(), extractors=(), postprocessors=(), po_token_providers=())
 
 
@@ -131,7 +131,8 @@ def test_a_youtube_session_or_a_provider_needs_no_warning(tmp_path: Path) -> Non
                             postprocessors=(), po_token_providers=(_PROVIDER,))
     check = check_po_tokens(_config(tmp_path, ""), with_provider)
     assert check.outcome == "ok"
-    assert check.detail == "BgUtilHTTP 2.0.2 (yt_dlp_plugins.extractor.getpot_bgutil_http)"
+    assert check.detail == ("bgutil:http 2.0.2 (yt_dlp_plugins.extractor.getpot_bgutil_http; "
+                            "extractor_args youtubepot-bgutilhttp)")
     assert check_plugins(_NONE).outcome == "skip"
 
 
@@ -144,7 +145,8 @@ def test_doctor_lists_the_plugins_a_capture_loads(tmp_path: Path) -> None:
     assert "extractors:PreserverTest9.9.9(yt_dlp_plugins.extractor.preserver_test)" in text
     assert "postprocessors:PreserverTest(yt_dlp_plugins.postprocessor.preserver_test_pp)" in text
     assert "OKPO-tokenproviders" in text
-    assert "PreserverTest9.9.9(yt_dlp_plugins.extractor.preserver_test)" in text
+    assert "preserver:test9.9.9(yt_dlp_plugins.extractor.preserver_test;extractor_args" \
+           "youtubepot-preservertest)" in text
     assert "OKJavaScriptruntime" in text and "deno" in text
 
 

@@ -6,8 +6,8 @@
   ``http://127.0.0.1:PORT/plugin-test/<id>`` (a fixture-site path), reads the page there,
   whose body is the address of a video, and returns that video as the one format; no
   extractor of yt-dlp's own would find media on that page (it is plain text);
-  and ``PreserverTestPTP``, a YouTube PO-token provider (it never gives a token: it is
-  here to be listed and reported);
+  and ``PreserverTestPTP``, a YouTube PO-token provider named ``preserver:test`` (it
+  never gives a token: it is here to be listed and reported);
 - ``postprocessor/preserver_test_pp.py``: ``PreserverTestPP``, which does nothing.
 
 Put ``root`` on ``PYTHONPATH`` of a child process (``plugin_env``) and yt-dlp, in
@@ -42,6 +42,7 @@ class PreserverTestIE(InfoExtractor):
 
 @register_provider
 class PreserverTestPTP(PoTokenProvider):
+    PROVIDER_NAME = "preserver:test"
     PROVIDER_VERSION = "9.9.9"
     _SUPPORTED_CONTEXTS = None
     _SUPPORTED_CLIENTS = None

@@ -60,7 +60,7 @@ def test_a_plugin_on_pythonpath_is_loaded(tmp_path: Path) -> None:
     got = _python(_LIST, env=_env(tmp_path, plugin), cwd=tmp_path)
     assert got["extractors"] == ["PreserverTest"]
     assert got["postprocessors"] == ["PreserverTest"]
-    assert "PreserverTest" in got["providers"]
+    assert "preserver:test" in got["providers"]
     assert str(plugin / "yt_dlp_plugins") in got["directories"]
 
 
@@ -84,7 +84,7 @@ def test_plugins_in_the_working_directory_or_config_dirs_are_not_loaded(
         got = _python(_LIST, env=_env(tmp_path, *extra), cwd=where)
         assert got == {"extractors": [], "postprocessors": [],
                        "providers": got["providers"], "directories": got["directories"]}
-        assert "PreserverTest" not in got["providers"]
+        assert "preserver:test" not in got["providers"]
         assert not any(str(tmp_path) in d for d in got["directories"])
 
 
@@ -93,7 +93,7 @@ def test_plugins_in_the_working_directory_or_config_dirs_are_not_loaded(
                     reason='preserver[youtube-pot] is not installed')
 def test_the_youtube_pot_extra_brings_bgutils_providers(tmp_path: Path) -> None:
     got = _python(_LIST, env=_env(tmp_path), cwd=tmp_path)
-    assert {"BgUtilHTTP", "BgUtilScriptDeno", "BgUtilScriptNode"} <= set(got["providers"])
+    assert {"bgutil:http", "bgutil:script-deno", "bgutil:script-node"} <= set(got["providers"])
 
 
 _CAPTURE = """
@@ -137,4 +137,4 @@ def test_the_capture_child_loads_plugins_and_reports_providers(
         assert got["extractor"] == "PreserverTest"
         assert [Path(m).read_bytes() for m in got["media"]] == [media.mp4.read_bytes()]
     assert results["web"]["providers"] == []
-    assert "PreserverTest" in results["youtube"]["providers"]
+    assert "preserver:test" in results["youtube"]["providers"]

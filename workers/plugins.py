@@ -66,7 +66,10 @@ def plugin_paths() -> Iterator[Path]:
     than the working directory and yt-dlp's own package directory."""
     import yt_dlp
 
-    here = Path.cwd().resolve()
+    try:
+        here: Path | None = Path.cwd().resolve()
+    except OSError:  # the working directory was removed: nothing there to load
+        here = None
     own = Path(yt_dlp.__file__).resolve().parent
     for entry in list(sys.path):
         if not entry or not os.path.isabs(entry):

@@ -40,7 +40,8 @@ PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _PLATFORM_GROUPS = ("youtube", "facebook")
 _HOST = re.compile(r"(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9_])?"
                    r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9_])?)*")
-_IE_KEY = re.compile(r"[a-z0-9_]{1,64}")
+# an extractor key, or a provider namespace: youtubepot-bgutilhttp, youtubejsc-deno
+_IE_KEY = re.compile(r"[a-z0-9_]{1,64}(?:-[a-z0-9_]{1,64})?")
 _ARG = re.compile(r"[a-z0-9_]{1,64}")
 
 

@@ -3,8 +3,10 @@
 Checks: the operator (``preserve``, ``run`` and ``serve`` refuse to collect without
 one), ffmpeg (merging best video and audio), ffprobe (checking that a kept
 video is as long as its source says), a JavaScript runtime yt-dlp can
-use for YouTube (deno, node >= 22, bun, quickjs), yt-dlp's age (platforms
-change weekly; an old yt-dlp fails on YouTube), Chromium (found, its version, and
+use for YouTube (found as yt-dlp finds it), yt-dlp's age (platforms
+change weekly; an old yt-dlp fails on YouTube), the yt-dlp plugins captures load and
+YouTube's PO-token providers (a warning when YouTube has neither one nor a session),
+what each ``[access.<group>]`` points at (``preserver.access_check``), Chromium (found, its version, and
 that it starts headless), this machine's clock against ``[collection] ntp_server``,
 the database, the data directory and its free space, the signing key, and the
 configured TSAs. A check with nothing to check says so (``skip``), never ``ok``.
@@ -17,7 +19,7 @@ import os
 import re
 import shutil
 import subprocess
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,9 +33,10 @@ from preserver.capture.collection import (
     measure_clock,
 )
 from preserver.config import Config
+from preserver.config_access import AccessConfig
 from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
-from workers import find_ffprobe
+from workers import Plugin, Plugins, find_ffprobe, load_plugins
 
 YT_DLP_MAX_AGE_DAYS = 60
 MIN_FREE_BYTES = 5 * 1024**3
@@ -83,32 +86,104 @@ def check_ffprobe(config: Config) -> Check:
                     fix="apt-get install ffmpeg (ffprobe comes with it)")
 
 
-def _scripts_dirs() -> list[Path]:
-    return [Path(sys.executable).parent, Path(sys.prefix) / "bin"]
-
-
 def check_js_runtime() -> Check:
-    """yt-dlp looks in the Python scripts directory first, then on PATH; deno is its default."""
-    for name in ("deno",):
-        for directory in _scripts_dirs():
-            candidate = directory / name
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                version = _version_of(str(candidate), ["--version"]) or ""
-                return Check(name="JavaScript runtime", outcome="ok",
-                             detail=f"{candidate}: {version}")
-        found = shutil.which(name)
-        if found:
-            return Check(name="JavaScript runtime", outcome="ok",
-                         detail=f"{found}: {_version_of(found, ['--version']) or ''}")
-    node = shutil.which("node")
-    hint = ""
-    if node:
-        version = _version_of(node, ["--version"]) or ""
-        hint = f" (node {version} is on PATH, but yt-dlp uses only deno unless told otherwise, " \
-               "and needs node >= 22)"
-    return Check(name="JavaScript runtime", outcome="warn",
-                 detail="no deno found: YouTube extraction is degraded, some formats missing" + hint,
-                 fix='pip install "yt-dlp[default,deno]" in preserver\'s environment')
+    """The runtime yt-dlp would use for YouTube's JavaScript, found as yt-dlp finds it
+    (``yt_dlp.utils._jsruntime``: the Python scripts directory, then PATH). yt-dlp
+    enables only deno unless told otherwise; the others are named when found."""
+    from yt_dlp.utils._jsruntime import (
+        BunJsRuntime,
+        DenoJsRuntime,
+        NodeJsRuntime,
+        QuickJsRuntime,
+    )
+
+    name = "JavaScript runtime"
+    found = {key: cls().info for key, cls in (("deno", DenoJsRuntime), ("node", NodeJsRuntime),
+                                               ("bun", BunJsRuntime),
+                                               ("quickjs", QuickJsRuntime))}
+    others = ", ".join(f"{i.name} {i.version}" + ("" if i.supported else " (too old)")
+                       for key, i in found.items() if i is not None and key != "deno")
+    also = f" (also found, not enabled: {others})" if others else ""
+    deno = found["deno"]
+    fix = 'pip install "yt-dlp[default,deno]" in preserver\'s environment'
+    if deno is None:
+        return Check(name=name, outcome="warn", fix=fix,
+                     detail="no deno found: YouTube extraction is degraded, some formats "
+                            f"missing; yt-dlp uses only deno unless told otherwise{also}")
+    if not deno.supported:
+        return Check(name=name, outcome="warn", fix=fix,
+                     detail=f"{deno.path}: deno {deno.version} is older than yt-dlp "
+                            f"supports{also}")
+    return Check(name=name, outcome="ok",
+                 detail=f"{deno.path}: deno {deno.version}, used by yt-dlp for YouTube{also}")
+
+
+def _named(plugins: Sequence[Plugin], *, settings: str = "") -> str:
+    """``name version (module)``; with ``settings``, the provider's extractor_args key."""
+    return ", ".join(p.name + (f" {p.version}" if p.version else "") + f" ({p.module}"
+                     + (f"; extractor_args {settings}-{p.key.lower()}" if settings else "")
+                     + ")" for p in plugins)
+
+
+def check_plugins(plugins: Plugins) -> Check:
+    """The yt-dlp plugins a capture loads (``workers.plugins``: where they load from)."""
+    kinds = [(what, found) for what, found in (("extractors", plugins.extractors),
+                                                ("postprocessors", plugins.postprocessors))
+             if found]
+    if not kinds and not plugins.po_token_providers:
+        return Check(name="yt-dlp plugins", outcome="skip",
+                     detail="none installed in preserver's environment or on PYTHONPATH")
+    detail = "; ".join(f"{what}: {_named(found)}" for what, found in kinds) or \
+        "no extractors or postprocessors"
+    return Check(name="yt-dlp plugins", outcome="ok",
+                 detail=f"{detail}; from {', '.join(plugins.directories)}")
+
+
+def check_po_tokens(config: Config, plugins: Plugins) -> Check:
+    """YouTube's PO-token providers, and a warning when YouTube access has neither a
+    session nor a provider."""
+    name = "PO-token providers"
+    if plugins.po_token_providers:
+        return Check(name=name, outcome="ok",
+                     detail=_named(plugins.po_token_providers, settings="youtubepot"))
+    if config.access_for("youtube").cookies_file:
+        return Check(name=name, outcome="skip",
+                     detail="none loaded; YouTube is reached with the session of "
+                            "[access.youtube] cookies_file")
+    return Check(name=name, outcome="warn",
+                 detail="none loaded, and [access.youtube] has no session (cookies_file): "
+                        "from a server, YouTube answers most anonymous requests with a bot "
+                        "check",
+                 fix='pip install "preserver[youtube-pot]" and run its token server '
+                     "(docs/yt-dlp.md \"Plugins and PO tokens\"), or set [access.youtube] "
+                     "cookies_file")
+
+
+def check_access(config: Config) -> list[Check]:
+    """Each problem of the ``[access.<group>]`` sections (``preserver.access_check``)."""
+    from preserver.access_check import Severity
+    from preserver.access_check import check_access as problems_of
+
+    if not config.access:
+        return [Check(name="access", outcome="skip",
+                      detail="no [access.<group>] section: every capture is anonymous and "
+                             "direct")]
+    problems = problems_of(config)
+    if not problems:
+        return [Check(name="access", outcome="ok",
+                      detail=", ".join(f"{g} ({_how(a)})" for g, a in config.access.items()))]
+    return [Check(name=f"access.{p.group}",
+                  outcome="fail" if p.severity is Severity.ERROR else "warn",
+                  detail=p.message, fix=p.fix) for p in problems]
+
+
+def _how(access: AccessConfig) -> str:
+    parts = [f"label {access.label!r}" if access.label else "",
+             "session" if access.cookies_file else "anonymous",
+             "proxy on failure" if access.proxy_on_failure_only else
+             "proxy" if access.proxy else "direct",
+             "extractor_args" if access.extractor_args else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def check_yt_dlp(today: date | None = None) -> Check:
@@ -281,12 +356,16 @@ async def check_tsas(config: Config) -> list[Check]:
 
 
 def run_doctor(config: Config) -> list[Check]:
+    plugins = load_plugins()
     return [
         check_operator(config),
         check_ffmpeg(config),
         check_ffprobe(config),
         check_js_runtime(),
         check_yt_dlp(),
+        check_plugins(plugins),
+        check_po_tokens(config, plugins),
+        *check_access(config),
         check_chromium(config),
         asyncio.run(check_clock(config)),
         asyncio.run(check_database(config)),

@@ -28,6 +28,7 @@ from workers.platforms import (
     platform_url,
     youtube_watch_url,
 )
+from workers.plugins import Plugin, Plugins, load_plugins, loaded_plugins, po_token_providers
 from workers.printing import Printer, print_pdf
 from workers.probes import ProbeResult, ProbeSettings, ProbeTarget, RateLimiter, probe
 from workers.retry import RetryDecision, decide_retry
@@ -58,6 +59,8 @@ __all__ = [
     "Limits",
     "Platform",
     "PlatformHost",
+    "Plugin",
+    "Plugins",
     "PrintFailed",
     "Printer",
     "ProbeResult",
@@ -74,9 +77,12 @@ __all__ = [
     "decide_retry",
     "find_ffprobe",
     "host_group",
+    "load_plugins",
+    "loaded_plugins",
     "make_client",
     "platform_host",
     "platform_url",
+    "po_token_providers",
     "print_pdf",
     "probe",
     "process_start",

@@ -10,7 +10,10 @@ The report is plain data::
     {"status": "available", "message": "", "transient": false, "no_media": false,
      "local": false, "oversized": false, "roles": {"Generic-clip.mp4.mp4": "media", ...},
      "metadata": {...sanitize_info...}, "resolved_url": "...", "warnings": [...],
-     "responses": [...the download's HTTP responses, workers._media_responses...]}
+     "responses": [...the download's HTTP responses, workers._media_responses...],
+     "po_token_providers": ["BgUtilHTTP", ...]}  # YouTube targets: the providers loaded
+
+yt-dlp plugins are loaded first, from the places ``workers.plugins`` allows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from workers._media_options import build_options
 from workers._media_responses import Responses
 from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entries
 from workers.classify import classify, http_status
+from workers.plugins import load_plugins, po_token_providers
 from workers.types import CaptureJob, Status
 
 _MAX_WARNINGS = 50
@@ -220,6 +224,8 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
         else:
             _check_whole(report, metadata, job, ffmpeg, run.gaps)
     report.update(oversized=run.oversized, warnings=run.warnings, responses=responses.entries)
+    if job.platform == "youtube":
+        report["po_token_providers"] = list(po_token_providers())
     return report
 
 
@@ -241,6 +247,7 @@ def main(job: CaptureJob, ffmpeg: str | None, conn: Connection) -> None:
     """Child-process entry point: one capture, one JSON report on ``conn``, exit."""
     os.setsid()  # own process group: the parent's kill reaches ffmpeg as well
     _netguard.install(allow_private=job.allow_private, allow_networks=job.allow_networks)
+    load_plugins()  # before the first YoutubeDL, which would load them from anywhere
     data = json.dumps(capture(job, ffmpeg)).encode()
     with open(conn.fileno(), "wb", closefd=False) as pipe:
         pipe.write(data)

@@ -35,6 +35,7 @@ from workers import _netguard
 from workers._procs import run_child
 from workers.classify import classify
 from workers.errors import CaptureFailed
+from workers.plugins import load_plugins
 from workers.types import Status
 
 __all__ = ["ProbeRequest", "YtdlpAnswer", "run_ytdlp_probe"]
@@ -127,6 +128,7 @@ def main(req: ProbeRequest, conn: Connection) -> None:
     """Child-process entry point: one probe, one JSON report on ``conn``, exit."""
     os.setsid()  # own process group, like a capture: the parent's kill reaches everything
     _netguard.install(allow_private=req.allow_private, allow_networks=req.allow_networks)
+    load_plugins()  # before the first YoutubeDL, which would load them from anywhere
     data = json.dumps(probe(req)).encode()
     with open(conn.fileno(), "wb", closefd=False) as pipe:
         pipe.write(data)

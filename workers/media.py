@@ -79,6 +79,9 @@ class MediaOutcome:
     # the download's own HTTP responses (workers._media_responses): the manifest's
     # collection record "media_response"; empty when the child gave no report
     responses: tuple[dict[str, Any], ...] = ()
+    # YouTube targets: the PO-token providers the capture process had loaded
+    # (workers.plugins), for the manifest's access record; never a secret
+    po_token_providers: tuple[str, ...] = ()
 
 
 async def capture_media(job: CaptureJob) -> MediaOutcome:
@@ -150,7 +153,15 @@ def _outcome(
         warnings=warnings,
         not_checked=not_checked,
         responses=checked(report.get("responses")),
+        po_token_providers=_names(report.get("po_token_providers")),
     )
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A list of short names from the child's report; anything else is dropped."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and 0 < len(v) <= 100)[:20]
 
 
 class _Oversized(Exception):

@@ -56,9 +56,14 @@ def _config() -> Config:
     return load_config(state.config_path)
 
 
-def _collecting(operator: str | None) -> Config:
-    """The configuration of a command that collects evidence: it must name its operator."""
-    return with_operator(_config(), operator)
+def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
+    """A collecting command's configuration: its operator (not for ``audit_only``) and a
+    usable ``[access.<group>]`` (``preserver.access_check``: exit 2 before any capture)."""
+    from preserver.access_check import require_access
+
+    config = _config() if audit_only else with_operator(_config(), operator)
+    render.warnings(err, require_access(config, audit_only=audit_only))
+    return config
 
 
 # preserver.archive.Access by value: the CLI starts without importing the database layer
@@ -123,7 +128,7 @@ def audit(
     async def go(archive: Archive) -> Any:
         return await render.with_audit_progress(err, archive, run_audit, everything=everything)
 
-    summary = _with_archive(go, access="update")
+    summary = _with_archive(go, access="update", config=_collecting(None, audit_only=True))
     if as_json:
         _json({"checked": summary.checked, "changed": summary.changed,
                "statuses": dict(summary.statuses),

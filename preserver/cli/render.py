@@ -322,6 +322,12 @@ def package_verdicts(out: Console, err: Console, findings: Sequence[Any]) -> Non
                   "pass too", highlight=False)
 
 
+def warnings(console: Console, problems: Sequence[Any]) -> None:
+    """One line per warning (``preserver.access_check.AccessProblem``); never markup."""
+    for p in problems:
+        console.print(Text.assemble(("warning: ", "bold yellow"), p.message), highlight=False)
+
+
 def doctor(console: Console, checks: Sequence[Any]) -> None:
     styles = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
     table = Table(show_header=False, box=None, padding=(0, 1))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 
-from preserver.cli import render
+from preserver.cli import render, render_show
 from preserver.config import Config, load_config, with_operator
 from preserver.errors import InputError, IntegrityError, PreserverError
 
@@ -280,7 +280,7 @@ def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), c
             return await views.show(session, key, store=archive.store)
 
     item = _with_archive(go, access="read")
-    _json(item) if as_json else render.show(out, item)
+    _json(item) if as_json else render_show.show(out, item)
 
 
 @app.command()

@@ -6,7 +6,6 @@ tables can be piped.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,7 +31,7 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _clip(text: str, limit: int = 200) -> str:
+def clip(text: str, limit: int = 200) -> str:
     """At most ``limit`` characters of ``text`` (a cited URL may be megabytes long)."""
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
@@ -51,7 +50,7 @@ def ingest_result(console: Console, result: Any) -> None:
         console.print(f"{esc(result.report)}: {result.citations} citations of {result.targets} targets "
                       f"({result.new_targets} new), {result.queued} captures queued")
     for skipped in result.skipped:
-        console.print(f"  skipped line {skipped.line}: {esc(repr(_clip(skipped.raw_url)))}: "
+        console.print(f"  skipped line {skipped.line}: {esc(repr(clip(skipped.raw_url)))}: "
                       f"{esc(skipped.reason)}",
                       highlight=False)
     if (more := result.skipped_count - len(result.skipped)) > 0:
@@ -146,7 +145,7 @@ def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
                       Text(detail[:200]))
     for link in skipped:
         tally["skipped"] += 1
-        table.add_row(Text(f"line {link.line}"), Text(_clip(link.raw_url)), "[dim]skipped[/]", "",
+        table.add_row(Text(f"line {link.line}"), Text(clip(link.raw_url)), "[dim]skipped[/]", "",
                       "", Text(link.reason[:200]))
     console.print(table)
     console.print(f"{tally['captured']} captured, {tally['partial']} partial, "
@@ -191,71 +190,6 @@ def status(console: Console, result: dict[str, Any]) -> None:
                 f"less than the largest expected capture ([capture] max_bytes = "
                 f"{_size(disk['needed_bytes'])}): {disk['fix']}"))
     console.print(table)
-
-
-def show(console: Console, item: dict[str, Any]) -> None:
-    console.print(Text(item["key"], style="bold") + Text(f"  {item['url']}"))
-    say = console.print
-    say(f"status: {item['status']} (since {item['status_since'] or '-'})", markup=False)
-    for c in item["citations"]:
-        say(f"cited: {c['report']} line {c['line']}: {c['label']} — {c['raw_url']}",
-            markup=False, highlight=False)
-    for cap in item["captures"]:
-        say(f"capture {cap['id']} {cap['state']} {cap['status']} at {cap['finished_at']}"
-            f" manifest {cap['manifest_sha256']}", markup=False, highlight=False)
-        if cap["message"]:
-            say(f"  message: {cap['message']}", markup=False, highlight=False)
-        say(f"  seen as: {cap['seen_as']}", markup=False, highlight=False)
-        for f in cap["files"]:
-            say(f"  {f['role']:<10} {f['sha256']} {f['size']:>12}  {f['name']}",
-                markup=False, highlight=False)
-        for line in collection_lines(cap.get("collection")):
-            say(f"  {line}", markup=False, highlight=False)
-    for check in item["checks"]:
-        say(f"check {check['checked_at']} {check['probe']}: {check['status']} "
-            f"{check['message'][:120]}", markup=False, highlight=False)
-    for event in item["events"]:
-        say(f"event #{event['id']} {event['time']} {event['action']}", markup=False)
-    for line in witness_lines(item.get("witness")):
-        say(line, markup=False, highlight=False)
-
-
-def witness_lines(witness: dict[str, Any] | None) -> list[str]:
-    """The independent witness (docs/design.md "Independent witness"): each snapshot, and
-    the witness job while it waits or after it failed."""
-    if not witness:
-        return []
-    lines = [f"witness: {s['service']} snapshot {s['time']} {s['url']}"
-             for s in witness["snapshots"]]
-    job = witness.get("job")
-    if job and job["state"] != "done":
-        error = f": {job['last_error']}" if job["last_error"] else ""
-        when = f" (next try from {job['run_after']})" if job["state"] in ("queued", "retry") \
-            else ""
-        lines.append(f"witness job {job['state']} after {job['attempts']} "
-                     f"attempt{'s' if job['attempts'] != 1 else ''}{when}{error}"[:400])
-    return lines
-
-
-def collection_lines(record: dict[str, Any] | None) -> list[str]:
-    """A capture's collection record (docs/design.md "Collection record") in a few lines."""
-    if not record:
-        return []
-    def part(name: str) -> dict[str, Any]:
-        value = record.get(name)
-        return value if isinstance(value, dict) else {}
-    where, clock, versions = part("outside_address"), part("clock"), part("versions")
-    address = where.get("address") or f"unknown ({where.get('error') or 'not asked'})"
-    offset = (f"{clock['offset_ms']} ms from {clock.get('server')} (round trip "
-              f"{clock.get('delay_ms')} ms)" if isinstance(clock.get("offset_ms"), int)
-              else f"unknown ({clock.get('error') or 'not measured'})")
-    lines = [(f"collected by {record.get('operator') or '-'} on {record.get('host') or '-'}, "
-              f"outside address {address}"), f"clock offset {offset}",
-             "software: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v)]
-    known = {"operator", "host", "outside_address", "clock", "versions", "access"}
-    lines += [f"{k}: {_clip(json.dumps(v, ensure_ascii=False, sort_keys=True))}"
-              for k, v in sorted(record.items()) if k not in known]
-    return [_clip(line, 300) for line in lines]
 
 
 def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:

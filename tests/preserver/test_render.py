@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from preserver.cli import render
+from preserver.cli import render, render_show
 
 HOSTILE = "[/] [bold]الضحية[/bold] [link=http://x]y[/link]"
 
@@ -37,7 +37,7 @@ def _item() -> dict[str, Any]:
 
 def test_show_links_and_lookup_print_hostile_text_literally() -> None:
     console, buf = _console()
-    render.show(console, _item())
+    render_show.show(console, _item())
     render.links_table(console, [_item()])
     render.lookup(console, [{"file": "clip[/].mp4", "sha256": "s", "matches": [{
         "name": "n", "target": "t[/]", "captured_at": "t", "capture_id": "c",

@@ -8,13 +8,13 @@ real LocalBlobStore, except for one disk-full case, which uses a fake store whos
 from __future__ import annotations
 
 import errno
-import re
 import gzip
 import hashlib
 import importlib
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator

@@ -15,16 +15,20 @@ from preserver.config import Config, NetworkConfig
 from workers import Access, make_client
 
 
-def http_client(network: NetworkConfig, *, timeout: float) -> httpx.AsyncClient:
+def http_client(network: NetworkConfig, *, timeout: float,
+                access: Access | None = None) -> httpx.AsyncClient:
     """A ``workers.net.make_client`` client with ``network``'s settings.
 
     ``timeout`` bounds each connect, read, write and pool wait (httpx semantics).
+    ``access``: its session's cookies file is read now and its cookies are sent
+    (``workers.errors.CookiesFileError`` when the file cannot be used).
     """
     return make_client(allow_private=network.allow_private,
                        allow_networks=network.allow_networks,
                        timeout=timeout,
                        max_redirects=network.max_redirects,
-                       user_agent=network.user_agent or None)
+                       user_agent=network.user_agent or None,
+                       cookies_file=access.cookies_file if access is not None else None)
 
 
 def access_for(config: Config, group: str) -> Access:

@@ -15,7 +15,15 @@ from workers.access import Access, seen_as
 from workers.browser import Browser, BrowserSettings, BrowserUnavailable
 from workers.capture import capture
 from workers.classify import Classified, classify
-from workers.errors import AddressRefused, CaptureFailed, PrintFailed, StoreFailed, WorkerError
+from workers.cookies import read_cookies
+from workers.errors import (
+    AddressRefused,
+    CaptureFailed,
+    CookiesFileError,
+    PrintFailed,
+    StoreFailed,
+    WorkerError,
+)
 from workers.lifetime import process_start
 from workers.limits import HostLimiter, host_group
 from workers.net import make_client
@@ -54,6 +62,7 @@ __all__ = [
     "CaptureState",
     "CapturedFile",
     "Classified",
+    "CookiesFileError",
     "HostLimiter",
     "HostRole",
     "Limits",
@@ -86,6 +95,7 @@ __all__ = [
     "print_pdf",
     "probe",
     "process_start",
+    "read_cookies",
     "scrub_userinfo",
     "seen_as",
     "without_userinfo",

@@ -15,8 +15,12 @@ What the browser is not given:
 - WebSockets (``refuse_socket``), service workers (blocked by the context), event
   streams and media (``<video>``, ``<audio>``: the media part keeps the media; the
   player's poster still renders) are refused, and counted.
-- Cookies: ``Cookie`` is not forwarded and ``Set-Cookie`` is not handed to the browser
-  (docs/design.md "Network and safety": cookies are never stored or sent).
+- Cookies: the browser's ``Cookie`` is not forwarded and ``Set-Cookie`` is not handed
+  to the browser, so no cookie a server sets is kept or sent back (docs/design.md
+  "Network and safety"). With a session (``[access.<group>] cookies_file``) the httpx
+  client adds the session's cookies to the requests it sends for the browser; the
+  browser itself never holds them, so a page's script cannot read them
+  (``document.cookie`` stays empty) and neither can the DOM or the screenshot.
 - A response over ``max_bytes_each``, or past the capture's ``max_bytes_total`` or
   ``MAX_REQUESTS``, or cut by the deadline: recorded (``WARC-Truncated``), then refused.
 - Another document for the main frame once it has one: the page navigating itself to a

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import re
+from http.cookiejar import Cookie
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,13 @@ from yt_dlp.networking.exceptions import HTTPError, RequestError
 from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 
 from workers import _netguard
+from workers._media_files import without_secrets
 from workers._media_options import build_options
 from workers._media_responses import Responses
 from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entries
 from workers.classify import classify, http_status
+from workers.cookies import read_cookies
+from workers.errors import CookiesFileError
 from workers.plugins import load_plugins, po_token_providers
 from workers.types import CaptureJob, Status
 
@@ -197,9 +201,17 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
     }
     responses = Responses()
     try:
+        session = _session(job)
+    except CookiesFileError as exc:  # the operator's to fix: retried later, never anonymous
+        report.update(status=Status.ERROR.value, transient=True,
+                      message=f"session {job.access.name}: cookies file {exc}")
+        return report | {"oversized": False, "warnings": [], "responses": []}
+    try:
         with _EvidenceYoutubeDL(opts, gaps=run.gaps, responses=responses) as ydl:
+            for cookie in session:
+                ydl.cookiejar.set_cookie(cookie)
             info = ydl.extract_info(job.url, download=True)
-            metadata = ydl.sanitize_info(info) if isinstance(info, dict) else {}
+            metadata = without_secrets(ydl.sanitize_info(info)) if isinstance(info, dict) else {}
     except _TooLarge as exc:
         report.update(status=Status.ERROR.value, message=str(exc))
     except (YoutubeDLError, OSError) as exc:
@@ -227,6 +239,16 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
     if job.platform == "youtube":
         report["po_token_providers"] = list(po_token_providers())
     return report
+
+
+def _session(job: CaptureJob) -> tuple[Cookie, ...]:
+    """The cookies of the job's session, read now from the operator's file.
+
+    They go into yt-dlp's jar directly: given as the ``cookiefile`` param, yt-dlp would
+    write the jar (with every cookie the servers set) back into that file when it
+    closes (docs/yt-dlp.md "Options")."""
+    path = job.access.cookies_file
+    return read_cookies(path) if path is not None else ()
 
 
 def _check_whole(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workers.userinfo import scrub_userinfo
 
-__all__ = ["is_leftover", "list_files", "media_type", "scrub_info_json"]
+__all__ = ["is_leftover", "list_files", "media_type", "scrub_info_json", "without_secrets"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,10 @@ _SECRET_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 
 
 def _scrubbed(value: object) -> object:
-    """``value`` without yt-dlp's ``cookies`` fields or credential request headers."""
+    """``value`` without yt-dlp's ``cookies`` fields or credential request headers.
+
+    yt-dlp puts a session's cookies into every format it would send them for, as
+    ``cookies`` (``name=value; Domain=…``), and older versions into ``http_headers``."""
     if isinstance(value, dict):
         out: dict[str, object] = {}
         for key, item in value.items():
@@ -117,6 +120,12 @@ def _scrubbed(value: object) -> object:
     if isinstance(value, list):
         return [_scrubbed(item) for item in value]
     return value
+
+
+def without_secrets(info: dict[str, object]) -> dict[str, object]:
+    """An info dict (``sanitize_info``) without its cookies or credential headers."""
+    clean = _scrubbed(info)
+    return clean if isinstance(clean, dict) else {}
 
 
 def scrub_info_json(path: Path) -> bool:

@@ -16,7 +16,11 @@ each with its reason.
   ``subtitleslangs`` cannot tell them apart; ``_media_child`` keeps only the
   ``*-orig`` automatic tracks when an extractor marks one (YouTube does) and
   ``skip: translated_subs`` stops YouTube from listing translated manual ones.
-- No cookies, no account: what an anonymous visitor sees is the evidence.
+- No cookies of yt-dlp's own: neither a ``cookiefile`` nor a browser's. An
+  ``[access.<group>]`` session is loaded by ``_media_child`` straight into the
+  jar, because yt-dlp writes the jar back to ``cookiefile`` when it closes, and
+  the operator's file must never change. Without a session, what an anonymous
+  visitor sees is the evidence.
 - Retries are modest: the run loop retries whole jobs with backoff
   (``workers.retry``).
 - A fragment (HLS or DASH segment, init segment) that cannot be fetched after
@@ -116,7 +120,7 @@ def build_options(job: CaptureJob, *, ffmpeg: str | None) -> dict[str, Any]:
         "proxy": "",
         "external_downloader": {"default": "native"},
         "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]},
-        "cookiefile": None,
+        "cookiefile": None,  # never the session's file: yt-dlp would write to it
         "cookiesfrombrowser": None,
         "cachedir": str(job.cache_dir) if job.cache_dir is not None else False,
         # -- output --------------------------------------------------------------

@@ -5,7 +5,11 @@ One ``WarcRecorder`` per snapshot file: a ``warcinfo`` record first, then a
 computed by the caller while it streams the body (``Body``). Cookie and credential
 header values are replaced by ``[removed]``, and the userinfo (``user:password@``)
 of every URL in a record is removed (``workers.userinfo``); the warcinfo record
-says so.
+says so. A capture with a session (``[access.<group>] cookies_file``) sends the
+session's cookies; a request record shows its ``Cookie`` header as
+``[redacted: session LABEL]`` (``session_marker``), so the record says a session was
+sent, and which, without its secret; the warcinfo record documents the alteration
+(docs/design.md "Network and safety").
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import base64
 import hashlib
 import importlib.metadata
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +32,7 @@ from warcio.warcwriter import WARCWriter
 from workers.userinfo import without_userinfo
 
 _REMOVED = "[removed]"
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 _SECRET_HEADERS = {"set-cookie", "set-cookie2", "cookie", "authorization", "proxy-authorization"}
 
 
@@ -51,10 +57,18 @@ def clean_header(name: str, value: str) -> str:
     return _REMOVED if name.lower() in _SECRET_HEADERS else without_userinfo(value)
 
 
-def _warc_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+def session_marker(label: str) -> str:
+    """What a request record shows of the ``Cookie`` header a session sent: the label
+    as one line of printable ASCII (a header value cannot hold more), at most 200."""
+    return f"[redacted: session {_UNPRINTABLE.sub('?', label[:200])}]"
+
+
+def _warc_headers(raw: list[tuple[bytes, bytes]], cookie: str = "") -> list[tuple[str, str]]:
+    """Headers as recorded; ``cookie``, when given, stands for a ``Cookie`` header's value."""
     headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw]
     return [
         ("X-Archive-Orig-Transfer-Encoding", value) if name.lower() == "transfer-encoding"
+        else (name, cookie) if cookie and name.lower() == "cookie"
         else (name, clean_header(name, value))
         for name, value in headers
     ]
@@ -72,8 +86,11 @@ class Body:
 
 class WarcRecorder:
     def __init__(
-        self, out: BinaryIO, clock: Callable[[], datetime], record_id: Callable[[], str]
+        self, out: BinaryIO, clock: Callable[[], datetime], record_id: Callable[[], str],
+        *, session: str = "",
     ) -> None:
+        """``session``: the label of the session (``Access.name``) the client sends, or ""."""
+        self._cookie = session_marker(session) if session else ""
         self._writer = WARCWriter(out, gzip=True, warc_version="1.1")
         self._clock = clock
         self._record_id = record_id
@@ -98,7 +115,10 @@ class WarcRecorder:
             "are stored with the transfer coding removed (content coding kept), so "
             "Transfer-Encoding is recorded as X-Archive-Orig-Transfer-Encoding. Bodies over "
             "the size cap, or cut by a timeout or a closed connection, are marked "
-            "WARC-Truncated.",
+            "WARC-Truncated."
+            + (" The requests carried the cookies of a session configured in [access]; "
+               f"the value of their Cookie header is recorded as {self._cookie}, never the "
+               "cookies themselves." if self._cookie else ""),
         }
         body = "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode("utf-8")
         record = self._writer.create_warc_record(
@@ -144,7 +164,7 @@ class WarcRecorder:
             warc_headers_dict=resp_headers, http_headers=http,
         )
         line = f"{request.method} {request.url.raw_path.decode('ascii')} {response.http_version}"
-        req_http = StatusAndHeaders(line, _warc_headers(request.headers.raw))
+        req_http = StatusAndHeaders(line, _warc_headers(request.headers.raw, self._cookie))
         req_http.compute_headers_buffer()
         req = self._writer.create_warc_record(
             target_uri, "request", payload=io.BytesIO(request_body), length=len(request_body),

@@ -282,7 +282,8 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
     timeout = min(settings.timeout, job.limits.timeout_seconds)
     deadline_at = loop.time() + timeout
     with warc_path.open("wb") as warc:
-        recorder = WarcRecorder(warc, clock, _new_record_id)
+        recorder = WarcRecorder(warc, clock, _new_record_id,
+                                session=job.access.name if job.access.session else "")
         recorder.warcinfo("Every request headless Chromium made while rendering the page, "
                           "fetched by preserver's guarded client.")
         network = BrowserNetwork(http, recorder, max_bytes_each=job.limits.page_max_bytes,

@@ -132,6 +132,7 @@ async def _snapshot(
             return await snapshot_page(
                 job.url, client=http, out=out, max_bytes=job.limits.page_max_bytes,
                 deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
+                session=job.access.name if job.access.session else "",
             )
     except OSError as exc:
         if local_failure(exc) is not None:
@@ -281,7 +282,8 @@ async def capture(
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
             transient=transient and state is not CaptureState.COMPLETE,
             collection=collection(page, media, files) | {
-                "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"}},
+                "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
+                "access": job.access.record(proxied=False)},
         )
     finally:
         # (4) the store has the files; nothing is kept here, whatever happened

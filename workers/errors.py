@@ -9,8 +9,10 @@
     ├── StoreFailed              this machine could not keep what was captured (the
     │                            store, or the work directory's disk: full, read-only,
     │                            failing, not writable)
-    └── PrintFailed              Chromium could not print a page to PDF (missing, did
-                                 not start, crashed, timed out)
+    ├── PrintFailed              Chromium could not print a page to PDF (missing, did
+    │                            not start, crashed, timed out)
+    └── CookiesFileError         an access's cookies file cannot be used as a session
+                                 (missing, unreadable, not Netscape format, no cookie)
 
 Expected outcomes of a capture (removed, private, 429, geo-blocked, too large,
 timed out) are statuses in the returned result, never exceptions (docs/style.md,
@@ -72,4 +74,14 @@ class PrintFailed(WorkerError):
     """Chromium could not print a page to PDF: it is not installed where ``[browser]
     executable`` says, it did not start, it crashed, or the page took longer than the
     time allowed. The message says which; what was to be printed is not at fault.
+    """
+
+
+class CookiesFileError(WorkerError):
+    """The cookies file of an ``[access.<group>]`` cannot be used as a session: it is
+    missing or unreadable, too large, not in Netscape format (``# Netscape HTTP Cookie
+    File``, seven tab-separated fields a line), or holds no cookie that is still valid.
+
+    The message names the fault and, for a bad line, its number; it never quotes the
+    file, which holds the account's secrets (``workers.cookies``).
     """

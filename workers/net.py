@@ -33,8 +33,11 @@ sent, and non-HTTP schemes are refused there too.
 
 Also: ``trust_env=False`` (no proxies from the environment, which would bypass
 the guard and resolve names themselves; no ``.netrc`` credentials), and the
-client's cookie jar refuses every cookie, so nothing set by one site is sent
-to another (cookies are never stored: docs/design.md "Network and safety").
+client's cookie jar refuses every cookie a server sets, so nothing set by one
+site is sent to another (docs/design.md "Network and safety"). A client made
+with ``cookies_file`` (an ``[access.<group>]`` session, ``workers.cookies``)
+sends that file's cookies where a browser would: matching domain (a host-only
+cookie to its host alone) and path, ``https`` only when secure, not once expired.
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ import socket
 import ssl
 import typing
 from collections.abc import Awaitable, Callable, Iterable
-from http.cookiejar import CookieJar, CookiePolicy
+from http.cookiejar import CookieJar, CookiePolicy, DefaultCookiePolicy
+from pathlib import Path
 
 import httpcore
 import httpx
 
 from workers._netguard import check_addresses
+from workers.cookies import read_cookies
 from workers.errors import AddressRefused
 
 __all__ = ["Resolver", "SafeTransport", "make_client", "system_resolver"]
@@ -228,6 +233,26 @@ class _NoCookies(CookiePolicy):
         return False
 
 
+class _SessionOnly(DefaultCookiePolicy):
+    """Send the session's cookies as a browser would; accept none from servers."""
+
+    def __init__(self) -> None:
+        super().__init__(strict_ns_domain=DefaultCookiePolicy.DomainStrictNonDomain)
+
+    def set_ok(self, cookie: typing.Any, request: typing.Any) -> bool:
+        return False
+
+
+def _jar(cookies_file: Path | None) -> CookieJar:
+    """No cookies at all, or the session of ``cookies_file``, read now."""
+    if cookies_file is None:
+        return CookieJar(policy=_NoCookies())
+    jar = CookieJar(policy=_SessionOnly())
+    for cookie in read_cookies(cookies_file):  # CookiesFileError: the caller's to report
+        jar.set_cookie(cookie)  # set_cookie asks no policy; servers' cookies go by set_ok
+    return jar
+
+
 def make_client(
     *,
     allow_private: bool,
@@ -237,6 +262,7 @@ def make_client(
     user_agent: str | None = None,
     resolver: Resolver | None = None,
     verify: ssl.SSLContext | None = None,
+    cookies_file: Path | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose every request and redirect hop goes through ``SafeTransport``.
 
@@ -245,7 +271,9 @@ def make_client(
     ``verify`` is the TLS context that checks servers: ``None`` is httpx's default
     (certifi's roots, hostnames checked). Only a context can be given, never
     ``False``; the application passes none (``preserver.net``), and tests pass one
-    that trusts their own test CA.
+    that trusts their own test CA. ``cookies_file`` (``Access.cookies_file``) is
+    read here, into the client's jar; a file that cannot be used raises
+    ``workers.errors.CookiesFileError``.
     """
     headers = {"User-Agent": user_agent} if user_agent else None
     return httpx.AsyncClient(
@@ -257,6 +285,6 @@ def make_client(
         max_redirects=max_redirects,
         timeout=httpx.Timeout(timeout),
         headers=headers,
-        cookies=CookieJar(policy=_NoCookies()),
+        cookies=_jar(cookies_file),
         trust_env=False,
     )

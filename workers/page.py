@@ -23,9 +23,9 @@ Promises:
 - Bodies are stored as transferred (content coding kept) with the transfer
   coding removed by httpcore, so ``Transfer-Encoding`` is recorded as
   ``X-Archive-Orig-Transfer-Encoding``; cookie and credential header values
-  become ``[removed]``, and so does no ``user:password@`` of a redirect's URL
-  survive in a record (docs/design.md "Network and safety"). The ``warcinfo``
-  record says so.
+  become ``[removed]`` (a session's ``Cookie``: ``[redacted: session LABEL]``),
+  and no ``user:password@`` of a redirect's URL survives in a record
+  (docs/design.md "Network and safety"). The ``warcinfo`` record says so.
 - The outcome names the address of the server that sent the last response and,
   for https, its TLS session: version, cipher and certificate chain (``workers._tls``).
 - Outcomes are statuses, never exceptions (``classify.http_status``). 403 is ``unknown``
@@ -135,14 +135,17 @@ async def snapshot_page(
     tmp_dir: Path | None = None,
     clock: Callable[[], datetime] = _utc_now,
     record_id: Callable[[], str] = _new_record_id,
+    session: str = "",
 ) -> PageOutcome:
     """GET ``url`` hop by hop, writing WARC records to ``out``; never raises for network trouble.
 
     ``deadline`` (seconds) bounds the whole snapshot; each network operation is
     also bounded by the client's timeout. Redirects are followed up to
     ``client.max_redirects``, each hop sent through the client's transport.
+    ``session``: the label of the session ``client`` sends (``Access.name``; "" for
+    none), shown in place of the ``Cookie`` header's value (``workers._warc``).
     """
-    recorder = WarcRecorder(out, clock, record_id)
+    recorder = WarcRecorder(out, clock, record_id, session=session)
     recorder.warcinfo()
     loop = asyncio.get_running_loop()
     deadline_at = None if deadline is None else loop.time() + deadline

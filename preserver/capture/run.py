@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import uuid
@@ -54,6 +55,7 @@ from workers import (
     CaptureJob,
     CaptureResult,
     CaptureState,
+    CookiesFileError,
     Limits,
     Status,
     StoreFailed,
@@ -298,10 +300,16 @@ class CaptureWorker:
         io_failure = False  # this machine's storage failed (full, read-only, failing disk)
         try:
             job = _job(self.archive, claimed, self.run_id)
-            result = await asyncio.wait_for(capture(job, self.archive.store, self.http,
-                                                    browser=self.browser),
-                                            timeout=cfg.timeout + 60)
+            async with self._http_for(job) as http:
+                result = await asyncio.wait_for(capture(job, self.archive.store, http,
+                                                        browser=self.browser),
+                                                timeout=cfg.timeout + 60)
             local, may_retry = False, True
+        except CookiesFileError as exc:  # the operator's to fix; never captured anonymously
+            name = job.access.name if job is not None else claimed.host
+            message = f"session {name}: cookies file {exc}"
+            log.error("capture of %s not started: %s", claimed.target_key, message)
+            result, may_retry = _failure(message, transient=True), True
         except TimeoutError:
             result, may_retry = _failure(f"timed out after {cfg.timeout:.0f} s",
                                          transient=True), True
@@ -324,6 +332,16 @@ class CaptureWorker:
                                        name=f"record-{claimed.id}")
             finally:
                 self.per_host[claimed.host] -= 1
+
+    def _http_for(self, job: CaptureJob) -> contextlib.AbstractAsyncContextManager[
+            httpx.AsyncClient]:
+        """The run's client; for a job with a session, a client of its own whose jar holds
+        the session, read from its cookies file now (``workers.errors.CookiesFileError``):
+        a file replaced during a run is used from the next capture on."""
+        if not job.access.session:
+            return contextlib.nullcontext(self.http)
+        return http_client(self.archive.config.network,
+                           timeout=self.archive.config.capture.socket_timeout, access=job.access)
 
     async def _record(self, claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None,
                       *, local: bool, may_retry: bool, io_failure: bool = False) -> None:

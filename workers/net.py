@@ -47,6 +47,7 @@ import ipaddress
 import socket
 import ssl
 import typing
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookiejar import CookieJar, CookiePolicy, DefaultCookiePolicy
 from pathlib import Path
@@ -243,14 +244,26 @@ class _SessionOnly(DefaultCookiePolicy):
         return False
 
 
-def _jar(cookies_file: Path | None) -> CookieJar:
-    """No cookies at all, or the session of ``cookies_file``, read now."""
-    if cookies_file is None:
-        return CookieJar(policy=_NoCookies())
-    jar = CookieJar(policy=_SessionOnly())
-    for cookie in read_cookies(cookies_file):  # CookiesFileError: the caller's to report
-        jar.set_cookie(cookie)  # set_cookie asks no policy; servers' cookies go by set_ok
-    return jar
+class _Session:
+    """The request hook that gives each request, each redirect hop too, the cookies of
+    a session (``cookies_file``) that match it.
+
+    A hook, not the client's jar: httpx copies the client's cookies into a jar with the
+    default policy for every request, which would send a host-only cookie to subdomains.
+    The client's own jar stays ``_NoCookies``: what servers set is neither kept nor sent.
+    """
+
+    def __init__(self, cookies_file: Path) -> None:
+        self._jar = CookieJar(policy=_SessionOnly())
+        for cookie in read_cookies(cookies_file):  # CookiesFileError: the caller's to report
+            self._jar.set_cookie(cookie)  # set_cookie asks no policy; servers' never come here
+
+    async def __call__(self, request: httpx.Request) -> None:
+        probe = urllib.request.Request(str(request.url))
+        self._jar.add_cookie_header(probe)  # domain, path, secure, expiry (http.cookiejar)
+        header = probe.get_header("Cookie")
+        if header:
+            request.headers["Cookie"] = header
 
 
 def make_client(
@@ -276,6 +289,8 @@ def make_client(
     ``workers.errors.CookiesFileError``.
     """
     headers = {"User-Agent": user_agent} if user_agent else None
+    hooks: dict[str, list[Callable[..., typing.Any]]] | None = (
+        {"request": [_Session(cookies_file)]} if cookies_file is not None else None)
     return httpx.AsyncClient(
         transport=SafeTransport(
             allow_private=allow_private, allow_networks=allow_networks, resolver=resolver,
@@ -285,6 +300,7 @@ def make_client(
         max_redirects=max_redirects,
         timeout=httpx.Timeout(timeout),
         headers=headers,
-        cookies=_jar(cookies_file),
+        cookies=CookieJar(policy=_NoCookies()),
+        event_hooks=hooks,
         trust_env=False,
     )

@@ -321,3 +321,70 @@ async def test_tls_certificate_for_another_name_is_rejected(
 def test_bad_allow_network_fails_at_construction() -> None:
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         SafeTransport(allow_networks=("127.0.0.1/33",))
+
+
+# -- a session's cookies (``cookies_file``): sent where a browser would, nothing kept --------
+
+SESSION_FILE = (
+    "# Netscape HTTP Cookie File\n"
+    "site.test\tFALSE\t/\tFALSE\t0\thost_only\tA1\n"
+    ".site.test\tTRUE\t/\tFALSE\t0\tdomain_wide\tB2\n"
+    "site.test\tFALSE\t/private\tFALSE\t0\tin_path\tC3\n"
+    "site.test\tFALSE\t/\tTRUE\t0\tsecure_only\tD4\n"
+    "site.test\tFALSE\t/\tFALSE\t1000\texpired\tE5\n"
+    "other.test\tFALSE\t/\tFALSE\t0\telsewhere\tF6\n"
+)
+
+
+def sent_cookies(site: FixtureSite) -> list[tuple[str, str, str]]:
+    """(host, path, the cookies sent, sorted) per request the site got."""
+    return [(h.headers.get("Host", "").split(":")[0], h.path,
+             "; ".join(sorted(h.headers.get("Cookie", "").split("; ")))) for h in site.hits]
+
+
+async def test_a_session_is_sent_by_domain_path_secure_and_expiry(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    """Names resolve to the fixture site through an injected resolver (no DNS offline)."""
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(SESSION_FILE, encoding="utf-8")
+
+    async def names(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    site.add_bytes("/p", b"", "text/plain", headers={"Set-Cookie": "server=Z9; Path=/"})
+    site.add_bytes("/private/x", b"", "text/plain")
+    site.add_redirect("/away", f"http://other.test:{port(site)}/p")
+    async with make_client(allow_private=False, allow_networks=LOOPBACK, resolver=names,
+                           cookies_file=cookies) as c:
+        for url in ("http://site.test:{}/p", "http://site.test:{}/private/x",
+                    "http://www.site.test:{}/p", "http://site.test:{}/away"):
+            await c.get(url.format(port(site)))
+        assert len(c.cookies) == 0  # the server's cookie was not kept
+    assert sent_cookies(site) == [
+        ("site.test", "/p", "domain_wide=B2; host_only=A1"),
+        ("site.test", "/private/x", "domain_wide=B2; host_only=A1; in_path=C3"),
+        ("www.site.test", "/p", "domain_wide=B2"),  # a host-only cookie stays on its host
+        ("site.test", "/away", "domain_wide=B2; host_only=A1"),
+        ("other.test", "/p", "elsewhere=F6"),  # the redirect's hop gets only its own
+    ]
+
+
+async def test_without_a_session_still_nothing_is_sent(site: FixtureSite, tmp_path: Path) -> None:
+    site.add_bytes("/p", b"", "text/plain", headers={"Set-Cookie": "server=Z9; Path=/"})
+    async with make_client(allow_private=False, allow_networks=LOOPBACK) as c:
+        await c.get(site.url("/p"))
+        await c.get(site.url("/p"))
+    assert [h.headers.get("Cookie") for h in site.hits] == [None, None]
+
+
+def test_a_bad_cookies_file_fails_the_client_in_one_line(tmp_path: Path) -> None:
+    from workers.errors import CookiesFileError
+
+    bad = tmp_path / "cookies.json"
+    bad.write_text('[{"name": "sid", "value": "SECRET-VALUE"}]', encoding="utf-8")
+    with pytest.raises(CookiesFileError, match="^a JSON cookie export") as info:
+        make_client(allow_private=False, cookies_file=bad)
+    assert "SECRET-VALUE" not in str(info.value)
+    with pytest.raises(CookiesFileError, match="^not found$"):
+        make_client(allow_private=False, cookies_file=tmp_path / "gone.txt")

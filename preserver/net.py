@@ -7,12 +7,13 @@ redirect limit and User-Agent; only the per-operation timeout differs by caller.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import httpx
 
 from preserver.config import Config, NetworkConfig
-from workers import Access, make_client
+from workers import Access, CookiesFileError, make_client
 
 
 def http_client(network: NetworkConfig, *, timeout: float,
@@ -29,6 +30,21 @@ def http_client(network: NetworkConfig, *, timeout: float,
                        max_redirects=network.max_redirects,
                        user_agent=network.user_agent or None,
                        cookies_file=access.cookies_file if access is not None else None)
+
+
+def capture_client(shared: httpx.AsyncClient, network: NetworkConfig, *, timeout: float,
+                   access: Access) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    """The client a capture with ``access`` fetches through: the run's ``shared`` one, or
+    for a session a client of its own whose cookies are read from the file now, so that
+    a file replaced during a run is used from the next capture on. A file that cannot be
+    used raises ``CookiesFileError`` naming the session (``session LABEL: cookies file
+    not found``); the capture is then not made at all, not even anonymously."""
+    if not access.session:
+        return contextlib.nullcontext(shared)
+    try:
+        return http_client(network, timeout=timeout, access=access)
+    except CookiesFileError as exc:
+        raise CookiesFileError(f"session {access.name}: cookies file {exc}") from exc
 
 
 def access_for(config: Config, group: str) -> Access:

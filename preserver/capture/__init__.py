@@ -3,7 +3,8 @@ and records what comes back.
 
 - ``run``: ``run_jobs`` — the worker pool (``CaptureWorker``: global and per-host
   limits, retries);
-- ``record``: one job's result as rows, a signed manifest and a custody event.
+- ``record``: one job's result as rows, a signed manifest and a custody event;
+- ``browser``: the run's one Chromium (``open_browser``).
 
 Public names are imported on first use (``preserver._lazy``).
 """

@@ -8,6 +8,9 @@
   task of a ``TaskPool`` (``_process``), whose result is recorded in ``finally``
   under ``asyncio.shield`` (``_record``), so a cancelled run never loses a finished
   capture nor leaves a job ``running``. ``run_jobs`` is the entry point.
+- A job whose group has a session (``[access.<group>] cookies_file``) fetches through
+  a client of its own, its cookies read now (``preserver.net.capture_client``); a file
+  that cannot be used captures nothing, not even anonymously: the job waits in retry.
 - Transient failures are retried within the run with backoff
   (``workers.decide_retry``); when the attempts of this run are spent the job
   waits in ``retry`` for the next run (or ``serve``). A full, read-only or failing
@@ -26,7 +29,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import uuid
@@ -39,6 +41,7 @@ from pathlib import Path
 import httpx
 
 from preserver.archive import Archive
+from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
 from preserver.capture.record import JobRecord, record_result
 from preserver.concurrency import TaskPool, sleep_or_stop
@@ -47,11 +50,10 @@ from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob, DeadRun
 from preserver.errors import PreserverError
-from preserver.net import access_for, http_client
+from preserver.net import access_for, capture_client, http_client
 from preserver.witness.runner import WitnessSummary, alongside
 from workers import (
     Browser,
-    BrowserSettings,
     CaptureJob,
     CaptureResult,
     CaptureState,
@@ -67,10 +69,6 @@ log = logging.getLogger(__name__)
 
 # A run waits for retries due within this many seconds; later ones are left for the next run.
 MAX_WAIT_SECONDS = 120.0
-BROWSER_MISSING = (
-    "Chromium not found ([browser] executable = {executable!r}): captures are kept without "
-    "a screenshot and are partial; install Debian's chromium package (apt-get install "
-    "chromium), or set [browser] enabled = false")
 # A job still "running" this long after the job time limit, claimed by a run that did not
 # record itself (an older preserver), was left by a crashed run.
 STALE_MARGIN = timedelta(minutes=10)
@@ -139,25 +137,6 @@ def _job(archive: Archive, claimed: ClaimedJob, run_id: str) -> CaptureJob:
         key_id=archive.key.key_id,
         access=access_for(cfg, claimed.host),
     )
-
-
-def open_browser(archive: Archive) -> Browser | None:
-    """The run's browser (started on its first page), or None when ``[browser]`` is off.
-
-    Without Chromium the run still captures (the media and the page snapshot matter more
-    than waiting for a screenshot tool): each capture is then partial and says why, and
-    is captured again by a later run; the run warns once (``BROWSER_MISSING``)."""
-    cfg = archive.config
-    if not cfg.browser.enabled:
-        return None
-    executable = archive.chromium()
-    if executable is None:
-        log.warning("%s", BROWSER_MISSING.format(executable=cfg.browser.executable))
-    b = cfg.browser
-    return Browser(BrowserSettings(
-        executable=executable or "", concurrency=b.concurrency, timeout=b.timeout,
-        settle=b.settle, viewport=b.viewport, max_height=b.max_height, max_bytes=b.max_bytes,
-        user_agent=cfg.network.user_agent or None))
 
 
 def _remove_work_dirs(tmp_dir: Path, run_id: str) -> int:
@@ -300,16 +279,15 @@ class CaptureWorker:
         io_failure = False  # this machine's storage failed (full, read-only, failing disk)
         try:
             job = _job(self.archive, claimed, self.run_id)
-            async with self._http_for(job) as http:
+            async with capture_client(self.http, self.archive.config.network,
+                                      timeout=cfg.socket_timeout, access=job.access) as http:
                 result = await asyncio.wait_for(capture(job, self.archive.store, http,
                                                         browser=self.browser),
                                                 timeout=cfg.timeout + 60)
             local, may_retry = False, True
         except CookiesFileError as exc:  # the operator's to fix; never captured anonymously
-            name = job.access.name if job is not None else claimed.host
-            message = f"session {name}: cookies file {exc}"
-            log.error("capture of %s not started: %s", claimed.target_key, message)
-            result, may_retry = _failure(message, transient=True), True
+            log.error("capture of %s not started: %s", claimed.target_key, exc)
+            result, may_retry = _failure(str(exc), transient=True), True
         except TimeoutError:
             result, may_retry = _failure(f"timed out after {cfg.timeout:.0f} s",
                                          transient=True), True
@@ -332,16 +310,6 @@ class CaptureWorker:
                                        name=f"record-{claimed.id}")
             finally:
                 self.per_host[claimed.host] -= 1
-
-    def _http_for(self, job: CaptureJob) -> contextlib.AbstractAsyncContextManager[
-            httpx.AsyncClient]:
-        """The run's client; for a job with a session, a client of its own whose jar holds
-        the session, read from its cookies file now (``workers.errors.CookiesFileError``):
-        a file replaced during a run is used from the next capture on."""
-        if not job.access.session:
-            return contextlib.nullcontext(self.http)
-        return http_client(self.archive.config.network,
-                           timeout=self.archive.config.capture.socket_timeout, access=job.access)
 
     async def _record(self, claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None,
                       *, local: bool, may_retry: bool, io_failure: bool = False) -> None:

@@ -175,6 +175,30 @@ async def test_cookies_and_credentials_are_removed(site: FixtureSite, tmp_path: 
     warcio_check(snap.path)
 
 
+async def test_a_session_cookie_is_shown_by_its_label(site: FixtureSite, tmp_path: Path) -> None:
+    """A session's Cookie header (``make_client(cookies_file=...)``) is recorded as a marker
+    naming the session; a label that would break the header line is flattened."""
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\t"
+                       "s3ss10n\n", encoding="utf-8")
+    site.add_bytes("/p", HTML, "text/html", headers={"Set-Cookie": "srv=s3rv3r"})
+    out = tmp_path / "page.warc.gz"
+    async with make_client(allow_private=False, allow_networks=LOOPBACK,
+                           cookies_file=cookies) as c:
+        with out.open("wb") as f:
+            await snapshot_page(site.url("/p"), client=c, out=f, max_bytes=1 << 20,
+                                session="acct-3\r\nX-Evil: 1 é")
+    assert site.hits[0].headers["Cookie"] == "sid=s3ss10n"  # sent, not stored
+    raw = gzip.decompress(out.read_bytes())
+    assert b"s3ss10n" not in raw and b"s3rv3r" not in raw
+    info, response, request = read_warc(out)
+    assert request.http["Cookie"] == "[redacted: session acct-3??X-Evil: 1 ?]"
+    assert "X-Evil" not in request.http and response.http["Set-Cookie"] == "[removed]"
+    assert ("the value of their Cookie header is recorded as "
+            "[redacted: session acct-3??X-Evil: 1 ?]") in info.payload.decode()
+    warcio_check(out)
+
+
 async def test_long_page_is_truncated_at_max_bytes(site: FixtureSite, snap: Snap) -> None:
     body = bytes(range(256)) * 40
     site.add_bytes("/big", body, "text/html")

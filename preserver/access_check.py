@@ -2,7 +2,8 @@
 
 ``preserver.config_access`` checks the sections' form when the file is read; this
 module checks what their values point at, which may change between runs: the
-cookies file (there, readable, a file, in Netscape format, not huge, mode 0600), the
+cookies file (there, readable, a file, in Netscape format with a cookie still valid,
+not huge, mode 0600; read as the captures read it, ``workers.read_cookies``), the
 proxy (answers a connection; a SOCKS5 proxy also answers its greeting), and the
 ``extractor_args`` (extractor names yt-dlp knows, and YouTube player clients it
 knows). ``doctor`` lists every problem; ``preserve``, ``run``, ``serve`` and ``audit``
@@ -27,12 +28,12 @@ from urllib.parse import urlsplit
 from preserver.config import Config
 from preserver.config_access import AccessConfig, redact_proxy
 from preserver.errors import ConfigError
+from workers import CookiesFileError, read_cookies
 
 __all__ = ["AccessProblem", "Severity", "check_access", "require_access"]
 
 MAX_COOKIES_BYTES = 10 * 1024 * 1024  # a browser's whole cookie jar is a few MB
 CONNECT_TIMEOUT = 5.0  # seconds for a proxy to accept a connection and greet
-_COOKIE_FIELDS = 7  # domain, subdomains, path, secure, expires, name, value
 
 
 class Severity(StrEnum):
@@ -119,23 +120,15 @@ def _cookies(group: str, path: Path) -> list[AccessProblem]:
 
 
 def _netscape_problem(path: Path) -> str:
-    """What makes ``path`` not a Netscape cookies file, or "". Names lines by number
-    only: a line of this file is a secret."""
-    cookies = 0
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                return f"line {number} is not UTF-8 text: not a Netscape-format cookies file"
-            if not line.strip() or (line.startswith("#") and not line.startswith("#HttpOnly_")):
-                continue
-            fields = line.split("\t")
-            if len(fields) != _COOKIE_FIELDS:
-                return (f"line {number} has {len(fields)} tab-separated fields, not "
-                        f"{_COOKIE_FIELDS}: not a Netscape-format cookies file")
-            cookies += 1
-    return "" if cookies else "holds no cookie: not a Netscape-format cookies file"
+    """What makes ``path`` unusable as a session, or "": the very reader the captures use
+    (``workers.read_cookies``: Netscape format, each field, no cookie left unexpired), so
+    a file ``doctor`` passes is one a capture can send. Names lines by number only: a
+    line of this file is a secret."""
+    try:
+        read_cookies(path)
+    except CookiesFileError as exc:
+        return str(exc)
+    return ""
 
 
 # -- proxy ------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ from workers.errors import CookiesFileError
 
 __all__ = ["MAX_BYTES", "read_cookies"]
 
-MAX_BYTES = 1 << 20  # 1 MiB: a whole browser's export is tens of kilobytes
+MAX_BYTES = 10 << 20  # 10 MiB: a browser's whole cookie jar is a few MB
 _FIELDS = 7
+_NOT_NETSCAPE = "not a Netscape-format cookies file"
 _HEADER = re.compile(r"#( Netscape)? HTTP Cookie File")  # as http.cookiejar.MozillaCookieJar
 _HTTPONLY = "#HttpOnly_"
 _FLAGS = {"TRUE": True, "FALSE": False}
@@ -88,15 +89,17 @@ def _text(path: Path) -> str:
         with contextlib.suppress(OSError):
             os.close(fd)
     if len(data) > MAX_BYTES:
-        raise CookiesFileError(f"larger than {MAX_BYTES // 1024} KiB: not a cookies file")
+        raise CookiesFileError(f"larger than {MAX_BYTES >> 20} MiB: not a session's cookies file")
     if not data.strip():
-        raise CookiesFileError("empty: not a Netscape cookies file")
+        raise CookiesFileError("empty: holds no cookie")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CookiesFileError("not text (not UTF-8): not a Netscape cookies file") from exc
+        line = data[:exc.start].count(b"\n") + 1
+        raise CookiesFileError(f"line {line} is not UTF-8 text: {_NOT_NETSCAPE}") from exc
     if "\x00" in text:
-        raise CookiesFileError("not text (it holds NUL bytes): not a Netscape cookies file")
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise CookiesFileError(f"line {line} is not text (a NUL byte): {_NOT_NETSCAPE}")
     return text.removeprefix("\ufeff")
 
 
@@ -104,10 +107,10 @@ def _parse(text: str) -> list[Cookie]:
     lines = text.splitlines()
     first = lines[0].strip() if lines else ""
     if text.lstrip()[:1] in ("[", "{"):
-        raise CookiesFileError("a JSON cookie export, not Netscape format: export the "
-                               "cookies as cookies.txt (# Netscape HTTP Cookie File)")
+        raise CookiesFileError(f"a JSON cookie export, {_NOT_NETSCAPE}: export the cookies "
+                               "as cookies.txt (# Netscape HTTP Cookie File)")
     if not _HEADER.search(first):
-        raise CookiesFileError("not a Netscape cookies file: the first line must be "
+        raise CookiesFileError(f"{_NOT_NETSCAPE}: its first line must be "
                                "'# Netscape HTTP Cookie File'")
     cookies: list[Cookie] = []
     for number, line in enumerate(lines[1:], start=2):
@@ -118,7 +121,7 @@ def _parse(text: str) -> list[Cookie]:
             continue
         cookies.append(_cookie(line.split("\t"), number, http_only=http_only))
     if not cookies:
-        raise CookiesFileError("holds no cookie")
+        raise CookiesFileError(f"holds no cookie: {_NOT_NETSCAPE}")
     return cookies
 
 
@@ -126,8 +129,8 @@ def _cookie(fields: list[str], number: int, *, http_only: bool) -> Cookie:
     """One line's cookie; a fault names the line and the field, never their text."""
     where = f"line {number}"
     if len(fields) != _FIELDS:
-        raise CookiesFileError(f"{where}: {len(fields)} tab-separated fields, expected "
-                               f"{_FIELDS}: not a Netscape cookies file")
+        raise CookiesFileError(f"{where} has {len(fields)} tab-separated fields, not "
+                               f"{_FIELDS}: {_NOT_NETSCAPE}")
     domain, subdomains, path, secure, expires, name, value = fields
     checks = (
         (_DOMAIN.fullmatch(domain), "the domain is not a host name"),

@@ -118,13 +118,18 @@ def test_a_good_cookies_file_mode_0600_has_no_problem(tmp_path: Path) -> None:
     ("# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t0\tSID\n",
      "line 2 has 6 tab-separated fields, not 7: not a Netscape-format cookies file"),
     (f'[{{"name": "SID", "value": "{COOKIE_VALUE}"}}]\n',
-     "line 1 has 1 tab-separated fields"),
+     "a JSON cookie export, not a Netscape-format cookies file"),
     (b"\xff\xfe" + COOKIE_VALUE.encode("utf-16-le"), "line 1 is not UTF-8 text"),
     ("# Netscape HTTP Cookie File\n# nothing else\n", "holds no cookie"),
     ("", "holds no cookie"),
     (f".youtube.com\tTRUE\t/\tTRUE\t0\tSID\t{COOKIE_VALUE}\nSID={COOKIE_VALUE}\n",
-     "line 2 has 1 tab-separated fields"),
-], ids=["six-fields", "json-export", "utf16", "comments-only", "empty", "bad-second-line"])
+     "its first line must be '# Netscape HTTP Cookie File'"),
+    ((f"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t0\tSID\t{COOKIE_VALUE}\n"
+     f"SID={COOKIE_VALUE}\n"), "line 3 has 1 tab-separated fields"),
+    (f"# Netscape HTTP Cookie File\n.youtube.com\tTRUE\t/\tTRUE\t1000\tSID\t{COOKIE_VALUE}\n",
+     "every cookie in it has expired"),
+], ids=["six-fields", "json-export", "utf16", "comments-only", "empty", "no-header",
+        "bad-third-line", "all-expired"])
 def test_a_cookies_file_not_in_netscape_format_is_an_error(
     tmp_path: Path, content: str | bytes, says: str,
 ) -> None:

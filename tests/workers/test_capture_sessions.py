@@ -127,8 +127,8 @@ async def test_a_cookies_file_broken_at_capture_time_is_no_anonymous_capture(
         job = job_for(tmp_path, wall.post_url, access)
         result = await capture(job, store, http)
     assert result.message == (f"media: session {LABEL}: cookies file a JSON cookie export, not "
-                              "Netscape format: export the cookies as cookies.txt "
-                              "(# Netscape HTTP Cookie File)")
+                              "a Netscape-format cookies file: export the cookies as "
+                              "cookies.txt (# Netscape HTTP Cookie File)")
     assert result.transient and not any(f.role == "media" for f in result.files)
     assert [h.headers.get("User-Agent", "")[:12] for h in site.hits] == ["python-httpx"]
     assert wall.cookie_value not in repr(dataclasses.asdict(result))

@@ -77,26 +77,30 @@ def test_the_file_is_read_again_each_time_and_never_written(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("content", "match"), [
-    (b"", "^empty: not a Netscape cookies file$"),
+    (b"", "^empty: holds no cookie$"),
     (b"  \n\n", "^empty"),
-    (bytes(range(256)) * 64, "not text"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 300, "not text"),
+    (bytes(range(256)) * 64, "^line 2 is not UTF-8 text: not a Netscape-format"),
+    (b"\x00" * 300, "^line 1 is not text \\(a NUL byte\\): not a Netscape-format"),
+    (b"# Netscape HTTP Cookie File\n\n\xff\xfe", "^line 3 is not UTF-8 text: not a Netscape"),
+    ("\u00e9t\u00e9".encode("utf-16-le"), "^line 1 is not UTF-8 text"),
     (json.dumps([{"domain": ".example.org", "name": "sid", "value": SECRET}]).encode(),
-     "a JSON cookie export, not Netscape format"),
+     ("^a JSON cookie export, not a Netscape-format cookies file: export the cookies as "
+     "cookies.txt")),
     (json.dumps({"cookies": [{"value": SECRET}]}).encode(), "JSON cookie export"),
-    (line().encode(), "the first line must be '# Netscape HTTP Cookie File'"),
-    (b"sid=" + SECRET.encode() + b"; Path=/\n", "not a Netscape cookies file"),
-    (HEADER.encode(), "^holds no cookie$"),
-    (HEADER.encode() + b"# only comments\n", "^holds no cookie$"),
+    (line().encode(), ("^not a Netscape-format cookies file: its first line must be "
+                      "'# Netscape HTTP Cookie File'$")),
+    (b"sid=" + SECRET.encode() + b"; Path=/\n", "^not a Netscape-format cookies file"),
+    (HEADER.encode(), "^holds no cookie: not a Netscape-format cookies file$"),
+    (HEADER.encode() + b"# only comments\n", "^holds no cookie"),
 ])
 def test_files_that_are_no_cookies_file(tmp_path: Path, content: bytes, match: str) -> None:
     refused(write(tmp_path, content), match)
 
 
 @pytest.mark.parametrize(("bad", "match"), [
-    (line().replace("\t", " "), "line 3: 1 tab-separated fields, expected 7"),
-    (line().rstrip("\n") + "\textra\n", "line 3: 8 tab-separated fields"),
-    (f"example.org\tTRUE\t/\t{SECRET}\n", "line 3: 4 tab-separated"),
+    (line().replace("\t", " "), "^line 3 has 1 tab-separated fields, not 7: not a Netscape-"),
+    (line().rstrip("\n") + "\textra\n", "line 3 has 8 tab-separated fields"),
+    (f"example.org\tTRUE\t/\t{SECRET}\n", "line 3 has 4 tab-separated"),
     (line(domain=""), "line 3: the domain is not a host name"),
     (line(domain="exa mple.org"), "line 3: the domain"),
     (line(sub="yes"), "line 3: the include-subdomains field is not TRUE or FALSE"),
@@ -106,7 +110,7 @@ def test_files_that_are_no_cookies_file(tmp_path: Path, content: bytes, match: s
     (line(name=""), "line 3: the cookie's name is empty or not a token"),
     (line(name="a b"), "line 3: the cookie's name"),
     (line(value=SECRET + "\x07"), "line 3: the cookie's value"),
-    (line(value=SECRET + "\r\nX-Injected: 1"), "line 4: 1 tab-separated"),  # a line of its own
+    (line(value=SECRET + "\r\nX-Injected: 1"), "line 4 has 1 tab-"),  # a line of its own
     (line(value=SECRET + ";admin=1"), "line 3: the cookie's value"),
     (line(value=SECRET + "é"), "line 3: the cookie's value is not printable ASCII"),
 ])
@@ -128,7 +132,7 @@ def test_a_50_mb_file_is_refused_after_reading_the_bound(tmp_path: Path) -> None
         while f.tell() < 50 * 1024 * 1024:
             f.write(chunk)
     started = time.monotonic()
-    refused(path, f"^larger than {MAX_BYTES // 1024} KiB: not a cookies file$")
+    refused(path, f"^larger than {MAX_BYTES >> 20} MiB: not a session's cookies file$")
     assert time.monotonic() - started < 1.0
 
 

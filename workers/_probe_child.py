@@ -6,8 +6,10 @@ address guard (``_netguard``), runs one ``YoutubeDL`` and writes one JSON
 report to the pipe; the parent kills the group when the deadline passes.
 Nothing is downloaded or written: ``extract_info(url, download=False)`` is the
 whole job, so the only options kept from ``_media_options`` are the network
-and bounds ones (no cookies, no proxy from the environment, socket timeout,
-modest retries).
+and bounds ones (no cookies of yt-dlp's own, no proxy from the environment,
+socket timeout, modest retries). A probe whose access has a session
+(``cookies_file``) loads its cookies into the jar, never as ``cookiefile``
+(``_media_child._session`` says why).
 
 ``extractors`` are ``"module:Class"`` import paths of extra yt-dlp extractors
 tried before yt-dlp's own. Tests use them to stand in for YouTube's and
@@ -26,6 +28,7 @@ import json
 import os
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from yt_dlp import YoutubeDL
@@ -34,7 +37,8 @@ from yt_dlp.utils import YoutubeDLError
 from workers import _netguard
 from workers._procs import run_child
 from workers.classify import classify
-from workers.errors import CaptureFailed
+from workers.cookies import read_cookies
+from workers.errors import CaptureFailed, CookiesFileError
 from workers.plugins import load_plugins
 from workers.types import Status
 
@@ -54,6 +58,7 @@ class ProbeRequest:
     allow_private: bool
     allow_networks: tuple[str, ...]
     extractors: tuple[str, ...] = ()
+    cookies_file: Path | None = None  # the session's (``Access.cookies_file``), read here
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +112,14 @@ def probe(req: ProbeRequest) -> dict[str, Any]:
     report: dict[str, Any] = {"status": Status.AVAILABLE.value, "message": "",
                               "transient": False, "no_media": False, "resolved_url": None}
     try:
+        session = read_cookies(req.cookies_file) if req.cookies_file is not None else ()
+    except CookiesFileError as exc:  # the operator's to fix; never probed anonymously
+        return report | {"status": Status.ERROR.value, "transient": True,
+                         "message": f"session cookies file {exc}"}
+    try:
         with YoutubeDL(options(req), auto_init=False) as ydl:
+            for cookie in session:
+                ydl.cookiejar.set_cookie(cookie)
             for path in req.extractors:  # ahead of yt-dlp's own, which are added next
                 ydl.add_info_extractor(_load(path)())
             ydl.add_default_info_extractors()

@@ -18,6 +18,10 @@ target's state, so every doubt goes there, never to a down status.
   the answer is ambiguous.
 - **Web**: one GET; the status code maps through ``classify.http_status``.
 
+Access: a target's ``access`` (``Access.for_probes()``) may carry a session: ``http``
+must then be a client made with its cookies file (``preserver.net.capture_client``),
+and the yt-dlp probe loads the same file into its jar (``_probe_child``).
+
 Politeness: the caller holds a ``HostLimiter`` slot (concurrency); a
 ``RateLimiter`` passed to ``probe`` spaces requests per host group, with
 jitter, and is paused after a 429 or a bot check (``Retry-After`` when given).
@@ -35,11 +39,12 @@ import asyncio
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from workers._probe_child import ProbeRequest, YtdlpAnswer, run_ytdlp_probe
+from workers.access import Access
 from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.limits import RateLimiter
@@ -65,6 +70,9 @@ class ProbeTarget:
     key: str  # e.g. "youtube:45WIwFETn3E"
     url: str
     platform: str  # "youtube" | "facebook" | "web"
+    # what the probe uses (``Access.for_probes()`` of the target's group): its session's
+    # cookies for the yt-dlp probe; the caller passes the matching ``http`` client
+    access: Access = field(default_factory=Access)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +171,7 @@ class _Probe:
         answer = await run_ytdlp_probe(
             ProbeRequest(url=url, socket_timeout=s.limits.socket_timeout_seconds,
                          allow_private=s.allow_private, allow_networks=s.allow_networks,
-                         extractors=s.extractors),
+                         extractors=s.extractors, cookies_file=self.target.access.cookies_file),
             timeout=s.limits.timeout_seconds,
         )
         if answer.status is Status.RATE_LIMITED:  # a bot check: give the platform a rest

@@ -4,6 +4,9 @@
   (``--all``). They are read ``BATCH`` at a time and a new batch is read when fewer
   than ``BATCH`` checks are left, so an audit of any size runs in bounded memory and
   without waiting for the slowest check of each batch.
+- Each probe uses its group's access for probes (``Access.for_probes``): with a session,
+  a client of its own sends the session's cookies (``preserver.net.capture_client``,
+  the file read for that probe) and the yt-dlp probe loads them too.
 - Probes (``workers.probe``) run concurrently under a global limit, a per-group limit
   and a per-group request rate (``[audit]`` settings); 429s and bot checks back the
   group off. Every answer is a row; the state changes only as
@@ -39,7 +42,7 @@ from preserver.config import Config
 from preserver.custody.events import rfc3339
 from preserver.db.models import Target, utc_now
 from preserver.errors import PreserverError
-from preserver.net import http_client
+from preserver.net import access_for, capture_client, http_client
 from workers import (
     HostLimiter,
     Limits,
@@ -48,6 +51,7 @@ from workers import (
     ProbeTarget,
     RateLimiter,
     Status,
+    host_group,
     probe,
 )
 
@@ -86,6 +90,12 @@ def _due(*, everything: bool, now: datetime) -> ColumnElement[bool]:
     return sa.true() if everything else col(Target.next_check_at) <= now
 
 
+def _target(config: Config, row: Target) -> ProbeTarget:
+    """The probe of ``row``, with its group's access for probes (``audit = false``: anonymous)."""
+    access = access_for(config, host_group(row.url)).for_probes()
+    return ProbeTarget(key=row.key, url=row.url, platform=row.platform, access=access)
+
+
 async def _batches(archive: Archive, selected: ColumnElement[bool]
                    ) -> AsyncGenerator[list[ProbeTarget], None]:
     """The ``selected`` targets, ``BATCH`` at a time, in id order (keyset paging: a target
@@ -99,7 +109,7 @@ async def _batches(archive: Archive, selected: ColumnElement[bool]
         if not rows:
             return
         last = rows[-1].id or last
-        yield [ProbeTarget(key=t.key, url=t.url, platform=t.platform) for t in rows]
+        yield [_target(archive.config, t) for t in rows]
 
 
 async def audit(archive: Archive, *, everything: bool = False, progress: Progress | None = None,
@@ -196,8 +206,13 @@ class _Run:
                 if self.pool.stopped:  # a slot freed after the stop: start nothing new
                     raise asyncio.CancelledError
                 self.probing.add(task)
-                return target, await probe(target, http=self.http, settings=self.settings,
-                                           rate=self.rate)
+                # a session's client is made, its cookies read, for this probe; a file
+                # that cannot be used leaves the target unchecked (the pool logs why)
+                async with capture_client(self.http, self.archive.config.network,
+                                          timeout=self.settings.limits.socket_timeout_seconds,
+                                          access=target.access) as http:
+                    return target, await probe(target, http=http, settings=self.settings,
+                                               rate=self.rate)
 
         task = self.pool.spawn(check(), name=f"check {target.key}")
         task.add_done_callback(self.finished.put_nowait)

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from preserver.archive import open_archive
+from preserver.audit.runner import audit
 from preserver.capture.run import run_jobs
 from preserver.config import load_config
 from preserver.db.models import Job
@@ -112,3 +113,24 @@ async def test_a_cookies_file_gone_at_capture_time_captures_nothing_anonymously(
 
 def job_key(wall: LoginWall) -> str:
     return f"web:{wall.post_url}"
+
+
+@pytest.mark.parametrize("audit_too", [True, False])
+async def test_audit_probes_send_the_session_unless_audit_is_false(
+    tmp_path: Path, site: FixtureSite, wall: LoginWall, audit_too: bool,
+) -> None:
+    """The web probe of the walled post: with the session (``audit = true``, the default)
+    its request carries the cookie; ``audit = false`` keeps the probe anonymous."""
+    cookies = wall.write_cookies(tmp_path / "cookies.txt")
+    config_file = write_config(tmp_path, cookies, tables=OFFLINE)
+    if not audit_too:
+        config_file.write_text(config_file.read_text(encoding="utf-8").replace(
+            f'label = "{LABEL}"\n', f'label = "{LABEL}"\naudit = false\n'), encoding="utf-8")
+    report = tmp_path / "report.txt"
+    report.write_text(f"{wall.post_url}\n", encoding="utf-8")
+    async with open_archive(load_config(config_file, env={})) as archive:
+        await ingest_report(archive, report)
+        summary = await audit(archive, everything=True)
+    assert summary.checked == 1
+    sent = [h.headers.get("Cookie", "") for h in site.hits if h.path == "/walled/post"]
+    assert sent and all((f"{COOKIE_NAME}={wall.cookie_value}" in c) is audit_too for c in sent)

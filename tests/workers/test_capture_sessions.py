@@ -19,6 +19,8 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media
 from tests.support.walls import COOKIE_NAME, SERVER_COOKIE, LoginWall, add_login_wall, files_holding
+from workers._probe_child import ProbeRequest
+from workers._probe_child import probe as probe_in_process
 from workers.access import Access
 from workers.capture import capture
 from workers.net import make_client
@@ -132,3 +134,27 @@ async def test_a_cookies_file_broken_at_capture_time_is_no_anonymous_capture(
     assert result.transient and not any(f.role == "media" for f in result.files)
     assert [h.headers.get("User-Agent", "")[:12] for h in site.hits] == ["python-httpx"]
     assert wall.cookie_value not in repr(dataclasses.asdict(result))
+
+
+@pytest.mark.parametrize("with_session", [True, False])
+def test_the_ytdlp_probe_sends_the_session(
+    tmp_path: Path, site: FixtureSite, wall: LoginWall, with_session: bool,
+) -> None:
+    """The probe child's yt-dlp run (called in this process): with the session it sees the
+    post's video; without, the wall, which holds none."""
+    cookies = wall.write_cookies(tmp_path / "cookies.txt") if with_session else None
+    report = probe_in_process(ProbeRequest(url=wall.post_url, socket_timeout=5.0,
+                                           allow_private=False, allow_networks=LOOPBACK,
+                                           cookies_file=cookies))
+    assert (report["status"], report["no_media"]) == (
+        ("available", False) if with_session else ("unknown", True))  # no media: the wall
+    sent = [h.headers.get("Cookie", "") for h in site.hits]
+    assert sent and all((wall.cookie_value in c) is with_session for c in sent)
+    if cookies is not None:
+        cookies.write_text("not a cookies file", encoding="utf-8")
+        report = probe_in_process(ProbeRequest(url=wall.post_url, socket_timeout=5.0,
+                                               allow_private=False, allow_networks=LOOPBACK,
+                                               cookies_file=cookies))
+        assert (report["status"], report["transient"], report["message"]) == (
+            "error", True, ("session cookies file not a Netscape-format cookies file: its "
+                           "first line must be '# Netscape HTTP Cookie File'"))

@@ -32,7 +32,7 @@ from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import HTTPError, RequestError
 from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 
-from workers import _netguard
+from workers import _guard_proxy, _netguard
 from workers._media_files import without_secrets
 from workers._media_options import build_options
 from workers._media_responses import Responses
@@ -191,10 +191,13 @@ def _roles(info: dict[str, Any], home: Path) -> dict[str, str]:
     return roles
 
 
-def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
-    """Run yt-dlp for one job in this process and describe the result."""
+def capture(job: CaptureJob, ffmpeg: str | None,
+            guard: _guard_proxy.Guard | None = None) -> dict[str, Any]:
+    """Run yt-dlp for one job in this process and describe the result; through ``guard``
+    (the guard proxy) when the job's access goes through a proxy."""
     run = _Run(job.limits.max_bytes)
-    opts = build_options(job, ffmpeg=ffmpeg) | {"logger": run, "progress_hooks": [run.on_progress]}
+    opts = build_options(job, ffmpeg=ffmpeg, proxy=guard.url if guard else "") | {
+        "logger": run, "progress_hooks": [run.on_progress]}
     report: dict[str, Any] = {
         "status": Status.AVAILABLE.value, "message": "", "transient": False, "no_media": False,
         "roles": {}, "metadata": {}, "resolved_url": None,
@@ -221,6 +224,10 @@ def capture(job: CaptureJob, ffmpeg: str | None) -> dict[str, Any]:
         if c.no_media:
             # The page answered, it just holds no media: the link is up.
             report["status"] = Status.AVAILABLE.value
+        elif guard is not None and (problem := guard.problem()) is not None:
+            # The guard proxy refused an address or the proxy failed: yt-dlp only saw a
+            # closed tunnel, the guard knows why (one line, the proxy's password hidden).
+            report.update(status=Status.ERROR.value, message=problem[0], transient=problem[1])
         elif (gap := run.gaps.describe()) is not None:
             # A piece of the video was refused: the link is up, the capture is not whole.
             report.update(status=Status.ERROR.value, message=gap[0],
@@ -268,9 +275,15 @@ def _check_whole(
 def main(job: CaptureJob, ffmpeg: str | None, conn: Connection) -> None:
     """Child-process entry point: one capture, one JSON report on ``conn``, exit."""
     os.setsid()  # own process group: the parent's kill reaches ffmpeg as well
-    _netguard.install(allow_private=job.allow_private, allow_networks=job.allow_networks)
+    guard = None
+    if job.access.proxied and job.access.proxy:  # installs the address guard too
+        guard = _guard_proxy.start(proxy=job.access.proxy, allow_private=job.allow_private,
+                                   allow_networks=job.allow_networks,
+                                   timeout=job.limits.socket_timeout_seconds)
+    else:
+        _netguard.install(allow_private=job.allow_private, allow_networks=job.allow_networks)
     load_plugins()  # before the first YoutubeDL, which would load them from anywhere
-    data = json.dumps(capture(job, ffmpeg)).encode()
+    data = json.dumps(capture(job, ffmpeg, guard)).encode()
     with open(conn.fileno(), "wb", closefd=False) as pipe:
         pipe.write(data)
     conn.close()

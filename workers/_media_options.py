@@ -31,6 +31,8 @@ each with its reason.
   finish within a job's bounds; the report says so.
 - Not set from ``CaptureJob``: ``user_agent`` (yt-dlp picks per-site headers
   that YouTube depends on) and ``max_redirects`` (yt-dlp has no such param).
+- Proxies: yt-dlp is given the child's guard proxy (``_guard_proxy``), never the
+  operator's proxy itself, which would resolve the names it is given unchecked.
 - Network containment: yt-dlp's own HTTP stack runs under ``_netguard``, but
   ffmpeg is a separate program that would fetch on its own. HLS/DASH always use
   the native downloaders, and when yt-dlp still hands a download to ffmpeg
@@ -57,14 +59,15 @@ _MEDIA_NAME = _NAME + ".%(format_id)s.%(ext)s"
 _PLAYLIST_NAME = _NAME + ".playlist"
 
 
-def build_options(job: CaptureJob, *, ffmpeg: str | None) -> dict[str, Any]:
+def build_options(job: CaptureJob, *, ffmpeg: str | None, proxy: str = "") -> dict[str, Any]:
     """The ``YoutubeDL`` params for one job, without logger and hooks.
 
     ``ffmpeg`` is the path of the ffmpeg binary, or ``None`` to capture
     without it: then nothing is merged; the best single file is taken, and
     where a site only serves separate streams (DASH) each is kept as its own
     file rather than dropping the audio. The child process adds its logger and
-    progress hook.
+    progress hook. ``proxy`` is the child's guard proxy (``workers._guard_proxy``) when
+    the job's access goes through a proxy, ``""`` (direct) otherwise.
     """
     return {
         # -- files ---------------------------------------------------------------
@@ -115,9 +118,10 @@ def build_options(job: CaptureJob, *, ffmpeg: str | None) -> dict[str, Any]:
         "file_access_retries": 1,
         "concurrent_fragment_downloads": 1,  # the size hook must run in this thread
         # -- network -------------------------------------------------------------
-        # Direct connections only: a proxy from the environment (HTTP_PROXY …) would
-        # make the address guard check the proxy instead of the captured host.
-        "proxy": "",
+        # Never a proxy from the environment (HTTP_PROXY …): the address guard would
+        # check the proxy instead of the captured host. A configured proxy is reached
+        # only through the child's guard proxy, which checks every host first.
+        "proxy": proxy,
         "external_downloader": {"default": "native"},
         "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]},
         "cookiefile": None,  # never the session's file: yt-dlp would write to it

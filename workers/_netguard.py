@@ -159,12 +159,23 @@ def check_addresses(
 _GetAddrInfo = Callable[..., list[tuple[Any, ...]]]
 
 
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _guarded(
-    real: _GetAddrInfo, allow_private: bool, allow_networks: tuple[str, ...]
+    real: _GetAddrInfo, allow_private: bool, allow_networks: tuple[str, ...],
+    exempt: frozenset[tuple[str, int]] = frozenset(),
 ) -> _GetAddrInfo:
     @functools.wraps(real)
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
         results = real(host, *args, **kwargs)
+        port = _port(args[0] if args else kwargs.get("port"))
+        if (str(host), port) in exempt:  # the guard proxy, the operator's proxy: named, not reached by a capture
+            return results
         if host is not None:  # host None: a passive (bind) lookup, nothing is reached
             check_addresses(
                 (str(r[4][0]) for r in results if r[0] in (socket.AF_INET, socket.AF_INET6)),
@@ -177,14 +188,21 @@ def _guarded(
     return getaddrinfo
 
 
-def install(*, allow_private: bool, allow_networks: tuple[str, ...]) -> None:
+def install(*, allow_private: bool, allow_networks: tuple[str, ...],
+            exempt: Iterable[tuple[str, int]] = ()) -> None:
     """Wrap ``socket.getaddrinfo`` in this process (the yt-dlp child only).
 
     Validates ``allow_networks`` first, so a bad CIDR fails here, loudly.
     Installing twice replaces the earlier rule instead of stacking wrappers.
+    ``exempt``: exact ``(host, port)`` pairs looked up unchecked, for a proxied
+    capture only (``workers._guard_proxy``): yt-dlp's connection to the local guard
+    proxy, and the guard proxy's to the operator's proxy, which the operator named and
+    which may well be on loopback. The targets themselves are checked by the guard
+    proxy (docs/design.md "Network and safety", "Proxies").
     """
     _networks(tuple(allow_networks))
     real = socket.getaddrinfo
     while getattr(real, "__netguard__", False):
         real = real.__wrapped__  # type: ignore[attr-defined]
-    socket.getaddrinfo = _guarded(real, allow_private, tuple(allow_networks))
+    socket.getaddrinfo = _guarded(real, allow_private, tuple(allow_networks),
+                                  frozenset((str(h), int(p)) for h, p in exempt))

@@ -9,7 +9,8 @@ whole job, so the only options kept from ``_media_options`` are the network
 and bounds ones (no cookies of yt-dlp's own, no proxy from the environment,
 socket timeout, modest retries). A probe whose access has a session
 (``cookies_file``) loads its cookies into the jar, never as ``cookiefile``
-(``_media_child._session`` says why).
+(``_media_child._session`` says why). A probe whose access has a proxy goes through
+the guard proxy (``_guard_proxy``), as a capture does.
 
 ``extractors`` are ``"module:Class"`` import paths of extra yt-dlp extractors
 tried before yt-dlp's own. Tests use them to stand in for YouTube's and
@@ -34,7 +35,7 @@ from typing import Any
 from yt_dlp import YoutubeDL
 from yt_dlp.utils import YoutubeDLError
 
-from workers import _netguard
+from workers import _guard_proxy, _netguard
 from workers._procs import run_child
 from workers.classify import classify
 from workers.cookies import read_cookies
@@ -59,6 +60,7 @@ class ProbeRequest:
     allow_networks: tuple[str, ...]
     extractors: tuple[str, ...] = ()
     cookies_file: Path | None = None  # the session's (``Access.cookies_file``), read here
+    proxy: str | None = None  # the operator's proxy (secret): reached through the guard proxy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +83,7 @@ class _Quiet:
     def error(self, msg: str) -> None: ...
 
 
-def options(req: ProbeRequest) -> dict[str, Any]:
+def options(req: ProbeRequest, proxy: str = "") -> dict[str, Any]:
     """``YoutubeDL`` params for a metadata probe (the network part of ``build_options``)."""
     return {
         "skip_download": True,
@@ -90,7 +92,8 @@ def options(req: ProbeRequest) -> dict[str, Any]:
         "socket_timeout": req.socket_timeout,
         "retries": 1,
         "extractor_retries": 1,
-        "proxy": "",  # direct only: the guard must check the probed host, not a proxy
+        # never the environment's; a configured proxy only through the guard proxy
+        "proxy": proxy,
         "cookiefile": None,
         "cookiesfrombrowser": None,
         "cachedir": False,
@@ -107,8 +110,9 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def probe(req: ProbeRequest) -> dict[str, Any]:
-    """Run the probe in this process and describe the result (never raises for the link)."""
+def probe(req: ProbeRequest, guard: _guard_proxy.Guard | None = None) -> dict[str, Any]:
+    """Run the probe in this process and describe the result (never raises for the link);
+    through ``guard`` (the guard proxy) when the probe's access has a proxy."""
     report: dict[str, Any] = {"status": Status.AVAILABLE.value, "message": "",
                               "transient": False, "no_media": False, "resolved_url": None}
     try:
@@ -117,7 +121,7 @@ def probe(req: ProbeRequest) -> dict[str, Any]:
         return report | {"status": Status.ERROR.value, "transient": True,
                          "message": f"session cookies file {exc}"}
     try:
-        with YoutubeDL(options(req), auto_init=False) as ydl:
+        with YoutubeDL(options(req, guard.url if guard else ""), auto_init=False) as ydl:
             for cookie in session:
                 ydl.cookiejar.set_cookie(cookie)
             for path in req.extractors:  # ahead of yt-dlp's own, which are added next
@@ -128,6 +132,9 @@ def probe(req: ProbeRequest) -> dict[str, Any]:
         c = classify(exc)
         report.update(status=c.status.value, message=c.message, transient=c.transient,
                       no_media=c.no_media)
+        if guard is not None and (problem := guard.problem()) is not None:
+            report.update(status=Status.ERROR.value, message=problem[0], transient=problem[1],
+                          no_media=False)
     except (ImportError, AttributeError) as exc:  # a bad ``extractors`` entry: configuration
         report.update(status=Status.ERROR.value, message=f"cannot load extractor: {exc}")
     else:
@@ -139,9 +146,14 @@ def probe(req: ProbeRequest) -> dict[str, Any]:
 def main(req: ProbeRequest, conn: Connection) -> None:
     """Child-process entry point: one probe, one JSON report on ``conn``, exit."""
     os.setsid()  # own process group, like a capture: the parent's kill reaches everything
-    _netguard.install(allow_private=req.allow_private, allow_networks=req.allow_networks)
+    guard = None
+    if req.proxy:  # installs the address guard too
+        guard = _guard_proxy.start(proxy=req.proxy, allow_private=req.allow_private,
+                                   allow_networks=req.allow_networks, timeout=req.socket_timeout)
+    else:
+        _netguard.install(allow_private=req.allow_private, allow_networks=req.allow_networks)
     load_plugins()  # before the first YoutubeDL, which would load them from anywhere
-    data = json.dumps(probe(req)).encode()
+    data = json.dumps(probe(req, guard)).encode()
     with open(conn.fileno(), "wb", closefd=False) as pipe:
         pipe.write(data)
     conn.close()

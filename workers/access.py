@@ -17,7 +17,7 @@ group is a politeness group (``youtube``, ``facebook``, a web host). It holds se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,20 @@ class Access:
     def name(self) -> str:
         """The label, or ``access.<group>`` when none was given."""
         return self.label or (f"access.{self.group}" if self.group else "anonymous")
+
+    @property
+    def proxied(self) -> bool:
+        """Does a fetch with this access go through the proxy (now, not only after a block)?"""
+        return self.proxy is not None and not self.proxy_on_failure_only
+
+    def attempts(self) -> tuple[Access, ...]:
+        """The accesses a capture tries in turn: this one; or, with
+        ``proxy_on_failure_only``, direct first and then through the proxy (the second
+        only when the platform blocked the first: ``workers.capture.blocked``)."""
+        if self.proxy is None or not self.proxy_on_failure_only:
+            return (self,)
+        return (replace(self, proxy=None, proxy_on_failure_only=False),
+                replace(self, proxy_on_failure_only=False))
 
     def for_probes(self) -> Access:
         """What availability probes use: this access, or anonymous with ``audit = false``."""

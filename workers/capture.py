@@ -29,6 +29,11 @@ Steps:
      kept nothing, the page's.
 4. The work directory is removed whatever happened (the store has the files).
 
+How the content was seen goes into the collection record as ``access``
+(``Access.record``: anonymous or a session's label, direct or through a proxy, never a
+secret). With ``proxy_on_failure_only`` step 1 runs direct first and, when the platform
+``blocked`` it, again through the proxy; only the second attempt's files are kept.
+
 A failure of this machine is not an outcome of the link: a store failure
 (``storage.errors.StorageError``: disk full, permissions), and a full, read-only
 or failing disk under the work directory while the page snapshot, yt-dlp or
@@ -49,6 +54,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -64,7 +70,7 @@ from workers.page import PageOutcome, snapshot_page
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Status
 from workers.userinfo import scrub_userinfo, without_userinfo
 
-__all__ = ["capture", "file_base", "utc_now"]
+__all__ = ["blocked", "capture", "file_base", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +234,75 @@ def _decide(
     return state, status, page.message, media.transient or (page.transient and not stored)
 
 
+# What a platform does to a visitor it will not serve (docs/design.md "Network and safety",
+# "Proxies"): with ``proxy_on_failure_only`` these send the capture through the proxy.
+_BLOCKS = frozenset({Status.BOT_CHECK, Status.RATE_LIMITED, Status.LOGIN_REQUIRED,
+                     Status.GEO_BLOCKED})
+_BLOCKING_CODES = frozenset({403, 429})
+
+
+def blocked(page: PageOutcome, media: MediaOutcome) -> bool:
+    """Did the platform block this attempt? The media said so (a bot check, a rate limit,
+    a login wall, a geo block), or the page answered 403 or 429 and no media was captured."""
+    if media.status in _BLOCKS:
+        return True
+    media_captured = media.status is Status.AVAILABLE and any(f.role == "media"
+                                                              for f in media.files)
+    return page.http_status in _BLOCKING_CODES and not media_captured
+
+
+_Parts = tuple[PageOutcome, MediaOutcome, BrowserOutcome | None]
+
+
+async def _attempt(job: CaptureJob, http: httpx.AsyncClient, browser: Browser | None,
+                   clock: Callable[[], datetime]) -> _Parts:
+    """Page, media and (with ``browser``) the rendered page, at once, into ``job.work_dir``;
+    each wrapper turns a bug into an error outcome."""
+    media_job = dataclasses.replace(job, work_dir=job.work_dir / "media")
+    media_job.work_dir.mkdir(parents=True, exist_ok=True)
+    outcomes = await asyncio.gather(
+        _snapshot(job, http, clock), _media(media_job), _browser(job, browser, http, clock),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome  # StoreFailed, or a cancellation: nothing partial is kept
+    page, media, rendered = outcomes
+    assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
+    assert rendered is None or isinstance(rendered, BrowserOutcome)
+    return page, media, rendered
+
+
+async def _attempts(job: CaptureJob, http: httpx.AsyncClient,
+                    proxied_http: httpx.AsyncClient | None, browser: Browser | None,
+                    clock: Callable[[], datetime]) -> tuple[CaptureJob, _Parts, dict[str, Any]]:
+    """The attempt whose files are kept, and the manifest's ``access`` record.
+
+    One attempt with the job's access; with ``proxy_on_failure_only`` (two
+    ``access.attempts()``) direct first, and when the platform ``blocked`` it, once more
+    through the proxy with ``proxied_http``. The blocked attempt's files are discarded:
+    a capture holds one view, seen one way; its status is kept in the record."""
+    first, *then = job.access.attempts()
+    if not then or proxied_http is None:
+        parts = await _attempt(job, http, browser, clock)
+        return job, parts, job.access.record(proxied=first.proxied)
+    direct = dataclasses.replace(job, access=first, work_dir=job.work_dir / "direct")
+    direct.work_dir.mkdir()
+    parts = await _attempt(direct, http, browser, clock)
+    if not blocked(parts[0], parts[1]):
+        return direct, parts, job.access.record(proxied=False)
+    page, media = parts[0], parts[1]
+    log.info("job %s: the direct attempt was blocked (%s); again through the proxy",
+             job.job_id, media.status if media.status in _BLOCKS else f"HTTP {page.http_status}")
+    shutil.rmtree(direct.work_dir, ignore_errors=True)
+    proxied = dataclasses.replace(job, access=then[0], work_dir=job.work_dir / "proxied")
+    proxied.work_dir.mkdir()
+    parts = await _attempt(proxied, proxied_http, browser, clock)
+    blocked_direct = {"media_status": media.status.value, "page_http_status": page.http_status}
+    return proxied, parts, job.access.record(proxied=True, after_block=True) | {
+        "blocked_direct_attempt": blocked_direct}
+
+
 async def capture(
     job: CaptureJob,
     store: BlobStore,
@@ -235,24 +310,19 @@ async def capture(
     *,
     browser: Browser | None = None,
     clock: Callable[[], datetime] = utc_now,
+    proxied_http: httpx.AsyncClient | None = None,
 ) -> CaptureResult:
     """Capture ``job``'s target: page, media and (with ``browser``) the rendered page,
-    stored; see the module docstring."""
+    stored; see the module docstring.
+
+    ``http`` is the client of the job's first attempt (``job.access.attempts()[0]``:
+    through the proxy when ``job.access.proxied``); ``proxied_http`` the proxied one for
+    the second, with ``proxy_on_failure_only``."""
     started = clock()
-    media_job = dataclasses.replace(job, work_dir=job.work_dir / "media")
     try:
-        media_job.work_dir.mkdir(parents=True, exist_ok=True)
-        # (1) both parts at once; each wrapper turns a bug into an error outcome
-        outcomes = await asyncio.gather(
-            _snapshot(job, http, clock), _media(media_job), _browser(job, browser, http, clock),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome  # StoreFailed, or a cancellation: nothing partial is kept
-        page, media, rendered = outcomes
-        assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
-        assert rendered is None or isinstance(rendered, BrowserOutcome)
+        # (1) both parts at once, and again through the proxy after a blocked direct try
+        kept, (page, media, rendered), access = await _attempts(job, http, proxied_http,
+                                                                 browser, clock)
         # (2) into the store
         base, taken = file_base(job.target_key), set[str]()
         files = [
@@ -262,13 +332,13 @@ async def capture(
             if f.role != "info" or _scrub(f.path)
         ]
         if page.hops:  # an error response (404, 410 …) is evidence too
-            files.append(await _put(store, job.work_dir / PAGE_NAME, role="page",
+            files.append(await _put(store, kept.work_dir / PAGE_NAME, role="page",
                                     name=f"{base}.{PAGE_NAME}", media_type="application/warc"))
         for bf in rendered.files if rendered else ():
             files.append(await _put(store, bf.path, role=bf.role,
                                     name=f"{base}.{_BROWSER_NAMES[bf.role]}",
                                     media_type=bf.media_type))
-        if (tls := write_tls(page, job.work_dir)) is not None:  # the https page's certificates
+        if (tls := write_tls(page, kept.work_dir)) is not None:  # the https page's certificates
             files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
                                     media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
@@ -283,7 +353,7 @@ async def capture(
             transient=transient and state is not CaptureState.COMPLETE,
             collection=collection(page, media, files) | {
                 "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
-                "access": job.access.record(proxied=False)},
+                "access": access},
         )
     finally:
         # (4) the store has the files; nothing is kept here, whatever happened

@@ -31,6 +31,10 @@ it was opened, and it stays connected to the same checked IP.
 Literal-IP URLs are checked in ``handle_async_request`` before anything is
 sent, and non-HTTP schemes are refused there too.
 
+Proxies (docs/design.md "Network and safety", "Proxies"): with ``proxy`` the same
+backend resolves and checks first, then opens a tunnel through the proxy to the checked
+IP (``workers._upstream``), so the proxy never sees a name nor a refused address.
+
 Also: ``trust_env=False`` (no proxies from the environment, which would bypass
 the guard and resolve names themselves; no ``.netrc`` credentials), and the
 client's cookie jar refuses every cookie a server sets, so nothing set by one
@@ -56,6 +60,7 @@ import httpcore
 import httpx
 
 from workers._netguard import check_addresses
+from workers._upstream import Upstream, tunnel
 from workers.cookies import read_cookies
 from workers.errors import AddressRefused
 
@@ -125,11 +130,30 @@ class _Policy:
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves and checks at connect time, then connects to the checked IP (no rebinding)."""
+    """Resolves and checks at connect time, then connects to the checked IP (no rebinding),
+    directly or, with ``upstream``, through the operator's proxy (``workers._upstream``).
 
-    def __init__(self, policy: _Policy) -> None:
+    The one guarded path to a proxy: the httpx clients use it as their pool's backend,
+    and the guard proxy of the yt-dlp child (``workers._guard_proxy``) opens each of its
+    tunnels with it."""
+
+    def __init__(self, policy: _Policy, upstream: Upstream | None = None,
+                 proxy_tls: ssl.SSLContext | None = None) -> None:
         self._policy = policy
         self._backend = httpcore.AnyIOBackend()
+        self._upstream = upstream
+        self._proxy_tls = proxy_tls or httpx.create_ssl_context(trust_env=False)
+
+    async def _open(self, ip: str, port: int, timeout: float | None,
+                    local_address: str | None,
+                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+                    ) -> httpcore.AsyncNetworkStream:
+        if self._upstream is not None:
+            return await tunnel(self._upstream, ip, port, backend=self._backend,
+                                timeout=timeout, proxy_tls=self._proxy_tls)
+        return await self._backend.connect_tcp(ip, port, timeout=timeout,
+                                               local_address=local_address,
+                                               socket_options=socket_options)
 
     async def connect_tcp(
         self,
@@ -143,11 +167,8 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         error: Exception | None = None
         for ip in addresses:
             try:
-                return await self._backend.connect_tcp(
-                    ip, port, timeout=timeout, local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                return await self._open(ip, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError) as exc:
                 error = exc  # try the next checked address
         assert error is not None
         raise error
@@ -179,6 +200,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
         verify: bool | ssl.SSLContext = True,
         limits: httpx.Limits = _DEFAULT_LIMITS,
         resolver: Resolver | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._policy = _Policy(
             allow_private=allow_private,
@@ -197,7 +219,8 @@ class SafeTransport(httpx.AsyncBaseTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_GuardedBackend(self._policy),
+            network_backend=_GuardedBackend(
+                self._policy, Upstream.parse(proxy) if proxy else None, ssl_context),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -276,6 +299,7 @@ def make_client(
     resolver: Resolver | None = None,
     verify: ssl.SSLContext | None = None,
     cookies_file: Path | None = None,
+    proxy: str | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose every request and redirect hop goes through ``SafeTransport``.
 
@@ -287,6 +311,12 @@ def make_client(
     that trusts their own test CA. ``cookies_file`` (``Access.cookies_file``) is
     read here, into the client's jar; a file that cannot be used raises
     ``workers.errors.CookiesFileError``.
+
+    ``proxy`` (``http://``, ``https://``, ``socks5://`` URL, credentials allowed): every
+    connection is then a tunnel through it to the address the guard checked
+    (``workers._upstream``); TLS to the target stays end to end, and no request carries
+    a ``Proxy-Authorization`` header (the tunnel is opened below HTTP). ``None``: direct.
+    Proxies from the environment are never used.
     """
     headers = {"User-Agent": user_agent} if user_agent else None
     hooks: dict[str, list[Callable[..., typing.Any]]] | None = (
@@ -294,7 +324,7 @@ def make_client(
     return httpx.AsyncClient(
         transport=SafeTransport(
             allow_private=allow_private, allow_networks=allow_networks, resolver=resolver,
-            verify=True if verify is None else verify,
+            verify=True if verify is None else verify, proxy=proxy,
         ),
         follow_redirects=True,
         max_redirects=max_redirects,

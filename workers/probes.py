@@ -18,9 +18,12 @@ target's state, so every doubt goes there, never to a down status.
   the answer is ambiguous.
 - **Web**: one GET; the status code maps through ``classify.http_status``.
 
-Access: a target's ``access`` (``Access.for_probes()``) may carry a session: ``http``
-must then be a client made with its cookies file (``preserver.net.capture_client``),
-and the yt-dlp probe loads the same file into its jar (``_probe_child``).
+Access: a target's ``access`` (``Access.for_probes()``) may carry a session and a
+proxy: ``http`` must then be the client of that access (``preserver.net.Clients``:
+with its cookies file, through its proxy), and the yt-dlp probe loads the same cookies
+into its jar (``_probe_child``) and goes through the child's guard proxy. A probe never
+falls back from direct to the proxy (``proxy_on_failure_only`` probes go direct): an
+inconclusive answer is asked again later anyway.
 
 Politeness: the caller holds a ``HostLimiter`` slot (concurrency); a
 ``RateLimiter`` passed to ``probe`` spaces requests per host group, with
@@ -71,7 +74,8 @@ class ProbeTarget:
     url: str
     platform: str  # "youtube" | "facebook" | "web"
     # what the probe uses (``Access.for_probes()`` of the target's group): its session's
-    # cookies for the yt-dlp probe; the caller passes the matching ``http`` client
+    # cookies and, if ``proxied``, its proxy for the yt-dlp probe; the caller passes the
+    # matching ``http`` client
     access: Access = field(default_factory=Access)
 
 
@@ -167,11 +171,12 @@ class _Probe:
     async def ytdlp(self, url: str) -> YtdlpAnswer:
         if self.rate is not None:
             await self.rate.wait(url)
-        s = self.settings
+        s, access = self.settings, self.target.access
         answer = await run_ytdlp_probe(
             ProbeRequest(url=url, socket_timeout=s.limits.socket_timeout_seconds,
                          allow_private=s.allow_private, allow_networks=s.allow_networks,
-                         extractors=s.extractors, cookies_file=self.target.access.cookies_file),
+                         extractors=s.extractors, cookies_file=access.cookies_file,
+                         proxy=access.proxy if access.proxied else None),
             timeout=s.limits.timeout_seconds,
         )
         if answer.status is Status.RATE_LIMITED:  # a bot check: give the platform a rest

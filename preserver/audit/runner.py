@@ -4,9 +4,10 @@
   (``--all``). They are read ``BATCH`` at a time and a new batch is read when fewer
   than ``BATCH`` checks are left, so an audit of any size runs in bounded memory and
   without waiting for the slowest check of each batch.
-- Each probe uses its group's access for probes (``Access.for_probes``): with a session,
-  a client of its own sends the session's cookies (``preserver.net.capture_client``,
-  the file read for that probe) and the yt-dlp probe loads them too.
+- Each probe uses its group's access for probes (``Access.for_probes``): the client of
+  that access (``preserver.net.Clients``: through its proxy or direct; with a session a
+  client of its own sends its cookies, the file read for that probe) and, for the yt-dlp
+  probe, its cookies and proxy; notices (webhook, Wayback) go direct.
 - Probes (``workers.probe``) run concurrently under a global limit, a per-group limit
   and a per-group request rate (``[audit]`` settings); 429s and bot checks back the
   group off. Every answer is a row; the state changes only as
@@ -42,7 +43,7 @@ from preserver.config import Config
 from preserver.custody.events import rfc3339
 from preserver.db.models import Target, utc_now
 from preserver.errors import PreserverError
-from preserver.net import access_for, capture_client, http_client
+from preserver.net import Clients, access_for
 from workers import (
     HostLimiter,
     Limits,
@@ -128,15 +129,18 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
         selected = sa.and_(_due(everything=everything, now=started), col(Target.id) <= upto)
         total = await session.scalar(
             sa.select(sa.func.count()).select_from(Target).where(selected)) or 0
-    async with http_client(cfg.network, timeout=cfg.capture.socket_timeout) as http:
-        run = _Run(archive, http, total=total, progress=progress, pool=TaskPool(stop=stop))
-        batches = _batches(archive, selected)
+    clients = Clients(cfg.network, timeout=cfg.capture.socket_timeout)
+    run = _Run(archive, clients, total=total, progress=progress, pool=TaskPool(stop=stop))
+    batches = _batches(archive, selected)
+    try:
+        await run.run(batches)
+        await run.close(grace)  # stopped: the checks under way get the grace
+    finally:
         try:
-            await run.run(batches)
-            await run.close(grace)  # stopped: the checks under way get the grace
-        finally:
             await run.close(0)  # an error, a cancellation: at once (after the above: nothing)
             await batches.aclose()
+        finally:
+            await clients.aclose()
     summary = run.summary
     if summary.stopped:
         log.warning("audit stopped: %d checked, %d interrupted, %d left for the next audit",
@@ -159,10 +163,10 @@ class _Change:
 class _Run:
     """One audit's checks: at most ``2 * BATCH`` of them as tasks, recorded one at a time."""
 
-    def __init__(self, archive: Archive, http: httpx.AsyncClient, *, total: int,
+    def __init__(self, archive: Archive, clients: Clients, *, total: int,
                  progress: Progress | None, pool: TaskPool) -> None:
         cfg = archive.config
-        self.archive, self.http, self.total, self.progress = archive, http, total, progress
+        self.archive, self.clients, self.total, self.progress = archive, clients, total, progress
         self.pool = pool  # the checks, as named tasks; its stop event ends the audit
         self.summary = AuditSummary()
         self.limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
@@ -208,9 +212,7 @@ class _Run:
                 self.probing.add(task)
                 # a session's client is made, its cookies read, for this probe; a file
                 # that cannot be used leaves the target unchecked (the pool logs why)
-                async with capture_client(self.http, self.archive.config.network,
-                                          timeout=self.settings.limits.socket_timeout_seconds,
-                                          access=target.access) as http:
+                async with self.clients.client(target.access) as http:
                     return target, await probe(target, http=http, settings=self.settings,
                                                rate=self.rate)
 
@@ -256,7 +258,7 @@ class _Run:
     async def _tell(self, change: _Change) -> None:
         """The webhook, and the Wayback lookup for a link that went down."""
         try:
-            await _notify(self.archive, self.http, change)
+            await _notify(self.archive, self.clients.direct, change)
         except (PreserverError, SQLAlchemyError, httpx.HTTPError, OSError) as exc:
             # a notice that failed never undoes the recorded check
             log.error("audit: after %s went %s: %s", change.target.key, change.current, exc)

@@ -8,9 +8,10 @@
   task of a ``TaskPool`` (``_process``), whose result is recorded in ``finally``
   under ``asyncio.shield`` (``_record``), so a cancelled run never loses a finished
   capture nor leaves a job ``running``. ``run_jobs`` is the entry point.
-- A job whose group has a session (``[access.<group>] cookies_file``) fetches through
-  a client of its own, its cookies read now (``preserver.net.capture_client``); a file
-  that cannot be used captures nothing, not even anonymously: the job waits in retry.
+- Each job fetches with its group's access: ``Clients.for_capture`` (``preserver.net``):
+  through its proxy or direct (and the proxied client of a second try with
+  ``proxy_on_failure_only``); a session's client is its own, its cookies read now; a
+  file that cannot be used captures nothing, not even anonymously: the job waits in retry.
 - Transient failures are retried within the run with backoff
   (``workers.decide_retry``); when the attempts of this run are spent the job
   waits in ``retry`` for the next run (or ``serve``). A full, read-only or failing
@@ -38,8 +39,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from preserver.archive import Archive
 from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
@@ -50,7 +49,7 @@ from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
 from preserver.db.queue import ClaimedJob, DeadRun
 from preserver.errors import PreserverError
-from preserver.net import access_for, capture_client, http_client
+from preserver.net import Clients, access_for
 from preserver.witness.runner import WitnessSummary, alongside
 from workers import (
     Browser,
@@ -157,7 +156,7 @@ class CaptureWorker:
     """The pool of one run: claims due jobs, captures each in a named task, records
     every result (the single writer; recordings outlive a cancelled run)."""
 
-    http: httpx.AsyncClient  # made by ``run``, closed when it ends
+    clients: Clients  # each access's HTTP client; made by ``run``, closed when it ends
     browser: Browser | None = None  # likewise, when [browser] is on
 
     def __init__(self, archive: Archive, *, progress: Progress | None = None,
@@ -191,7 +190,7 @@ class CaptureWorker:
             await queue.release_retries(session, due_only=not self.retry_everything)
         for run in dead:
             self._recovered(run)
-        self.http = http_client(self.archive.config.network, timeout=cfg.socket_timeout)
+        self.clients = Clients(self.archive.config.network, timeout=cfg.socket_timeout)
         beat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.run_id}")
         try:
             await self._loop()
@@ -199,7 +198,7 @@ class CaptureWorker:
         finally:
             await self.pool.close(0)  # an error, a cancellation: at once; recordings drained
             self.collection.cancel()
-            await self.http.aclose()
+            await self.clients.aclose()
             if self.browser is not None:
                 await self.browser.close()
             beat.cancel()
@@ -279,11 +278,11 @@ class CaptureWorker:
         io_failure = False  # this machine's storage failed (full, read-only, failing disk)
         try:
             job = _job(self.archive, claimed, self.run_id)
-            async with capture_client(self.http, self.archive.config.network,
-                                      timeout=cfg.socket_timeout, access=job.access) as http:
-                result = await asyncio.wait_for(capture(job, self.archive.store, http,
-                                                        browser=self.browser),
-                                                timeout=cfg.timeout + 60)
+            async with self.clients.for_capture(job.access) as (http, then):  # then: proxied
+                result = await asyncio.wait_for(
+                    capture(job, self.archive.store, http, browser=self.browser,
+                            proxied_http=then),
+                    timeout=(cfg.timeout + 60) * (1 if then is None else 2))
             local, may_retry = False, True
         except CookiesFileError as exc:  # the operator's to fix; never captured anonymously
             log.error("capture of %s not started: %s", claimed.target_key, exc)

@@ -12,6 +12,7 @@ import pytest
 from tests.support.disk import mount_tmpfs, unmount
 from tests.support.fixture_site import FixtureSite, Media, make_media
 from tests.support.forbidden import Forbidden
+from tests.support.proxy import ForwardProxy
 from tests.support.sntp import LocalSntp
 from tests.support.tsa import LocalTsa, TsaKeys, make_tsa_keys
 
@@ -58,6 +59,23 @@ def forbidden() -> Iterator[Forbidden]:
         yield f
     finally:
         f.close()
+
+
+@pytest.fixture
+def proxies() -> Iterator[Callable[..., ForwardProxy]]:
+    """Start counting forward proxies (tests/support/proxy.py): ``proxies(username="u",
+    password="p")``; each is closed after the test."""
+    started: list[ForwardProxy] = []
+
+    def start(**kwargs: str) -> ForwardProxy:
+        started.append(ForwardProxy.start(**kwargs))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for proxy in started:
+            proxy.close()
 
 
 @pytest.fixture

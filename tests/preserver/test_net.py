@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from preserver.config import load_config
 from preserver.doctor import check_tsas
-from preserver.net import http_client
+from preserver.net import Clients, http_client
 from tests.support.fixture_site import FixtureSite
+from workers import Access
 from workers.errors import AddressRefused
 
 
@@ -51,3 +53,24 @@ async def test_doctor_asks_tsas_with_the_configured_user_agent(tmp_path: Path,
     [check] = await check_tsas(load_config(cfg, env={}))
     assert check.outcome == "warn"
     assert [h.headers.get("User-Agent") for h in site.hits] == ["preserver-test/2"]
+
+
+async def test_clients_one_per_proxy_closed_together(tmp_path: Path, site: FixtureSite,
+                                                     proxies: Any) -> None:
+    """``Clients``: the direct client for accesses without a proxy (or with one used only
+    after a block), one client per proxy URL, all closed by ``aclose``."""
+    proxy = proxies()
+    cfg = load_config(_config(tmp_path, 'allow_networks = ["127.0.0.1/32"]\n'), env={})
+    clients = Clients(cfg.network, timeout=5.0)
+    through = Access(group="a", proxy=proxy.url)
+    later = Access(group="b", proxy=proxy.url, proxy_on_failure_only=True)
+    assert clients.get(Access(group="x")) is clients.direct is clients.get(later)
+    assert clients.get(through) is clients.get(Access(group="c", proxy=proxy.url))
+    assert clients.get(through) is not clients.direct
+    url = site.add_bytes("/p", b"hello", "text/plain")
+    assert (await clients.get(through).get(url)).content == b"hello"
+    assert (await clients.direct.get(url)).content == b"hello"
+    made = [clients.direct, clients.get(through)]
+    await clients.aclose()
+    assert all(c.is_closed for c in made)
+    assert len(proxy.targets) == 1 and [h.client for h in site.hits] == ["127.0.0.2", "127.0.0.1"]

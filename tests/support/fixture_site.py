@@ -37,6 +37,7 @@ class Hit:
     method: str
     headers: dict[str, str]
     body: bytes = b""
+    client: str = ""  # the client's address: 127.0.0.2 when through tests/support/proxy.py
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -52,7 +53,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0) if self.command == "POST" else 0
         body = self.rfile.read(min(length, 1 << 20)) if length else b""
         site.hits.append(Hit(path=self.path, method=self.command, headers=dict(self.headers),
-                             body=body))
+                             body=body, client=self.client_address[0]))
         handler = site.routes.get(path)
         if handler is None:
             send(self, 404, b"<html><body>Not Found</body></html>", "text/html")

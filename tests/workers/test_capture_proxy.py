@@ -10,6 +10,7 @@ as a platform answers a server's address and serves a residential proxy's.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,7 @@ from storage.local import LocalBlobStore
 from tests.support.browser import CHROMIUM, browser_settings
 from tests.support.fixture_site import FixtureSite, Media, html_page, send, video_tag_page
 from tests.support.proxy import ForwardProxy
+from tests.support.walls import add_login_wall
 from workers.access import Access
 from workers.browser import Browser
 from workers.capture import blocked, capture
@@ -207,3 +209,26 @@ async def test_the_browser_part_fetches_through_the_jobs_proxy(
     assert result.collection["browser"]["state"] == "complete"
     assert "/style.css" in {h.path for h in site.hits}  # the browser's own request
     assert {h.client for h in site.hits} == {"127.0.0.2"}
+
+
+async def test_a_session_through_the_proxy(
+    tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore, proxy: ForwardProxy
+) -> None:
+    """A login-walled post (tests/support/walls.py) opened by a session whose cookies and
+    every request go through the proxy: yt-dlp's jar through the guard proxy, httpx's
+    session client through its tunnel."""
+    wall = add_login_wall(site, media.mp4, cookie_value=secrets.token_hex(16))
+    cookies = wall.write_cookies(tmp_path / "cookies.txt")
+    access = Access(group="127.0.0.1", label="acct via proxy", cookies_file=cookies,
+                    proxy=proxy.url)
+
+    async with make_client(allow_private=False, allow_networks=LOCAL, timeout=5.0,
+                           cookies_file=cookies, proxy=proxy.url) as http:
+        result = await capture(make_job(tmp_path, wall.post_url, access), store, http)
+
+    assert result.state is CaptureState.COMPLETE, result.message
+    (mp4,) = [f for f in result.files if f.role == "media"]
+    assert stored(store, mp4.sha256) == media.mp4.read_bytes()
+    assert {h.client for h in site.hits} == {"127.0.0.2"}
+    assert result.collection["access"] == {"label": "acct via proxy", "session": True,
+                                           "proxy": True}

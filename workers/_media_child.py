@@ -32,7 +32,8 @@ from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import HTTPError, RequestError
 from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 
-from workers import _guard_proxy, _netguard
+from workers import _guard_proxy
+from workers._child_net import secure_child
 from workers._media_files import without_secrets
 from workers._media_options import build_options
 from workers._media_responses import Responses
@@ -40,7 +41,7 @@ from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entr
 from workers.classify import classify, http_status
 from workers.cookies import read_cookies
 from workers.errors import CookiesFileError
-from workers.plugins import load_plugins, po_token_providers
+from workers.plugins import po_token_providers
 from workers.types import CaptureJob, Status
 
 _MAX_WARNINGS = 50
@@ -275,14 +276,10 @@ def _check_whole(
 def main(job: CaptureJob, ffmpeg: str | None, conn: Connection) -> None:
     """Child-process entry point: one capture, one JSON report on ``conn``, exit."""
     os.setsid()  # own process group: the parent's kill reaches ffmpeg as well
-    guard = None
-    if job.access.proxied and job.access.proxy:  # installs the address guard too
-        guard = _guard_proxy.start(proxy=job.access.proxy, allow_private=job.allow_private,
-                                   allow_networks=job.allow_networks,
-                                   timeout=job.limits.socket_timeout_seconds)
-    else:
-        _netguard.install(allow_private=job.allow_private, allow_networks=job.allow_networks)
-    load_plugins()  # before the first YoutubeDL, which would load them from anywhere
+    guard = secure_child(proxy=job.access.proxy if job.access.proxied else None,
+                         allow_private=job.allow_private, allow_networks=job.allow_networks,
+                         timeout=job.limits.socket_timeout_seconds,
+                         extractor_args=job.access.extractor_args)
     data = json.dumps(capture(job, ffmpeg, guard)).encode()
     with open(conn.fileno(), "wb", closefd=False) as pipe:
         pipe.write(data)

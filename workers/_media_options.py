@@ -97,7 +97,9 @@ def build_options(job: CaptureJob, *, ffmpeg: str | None, proxy: str = "") -> di
         "writesubtitles": True,
         "writeautomaticsub": True,
         "subtitleslangs": ["all", "-live_chat"],  # automatic ones: see _media_child
-        "extractor_args": {"youtube": {"skip": ["translated_subs"]}},
+        # the operator's [access.<group>] extractor_args over ours, argument by argument
+        "extractor_args": job.access.ytdlp_extractor_args(
+            {"youtube": {"skip": ["translated_subs"]}}),
         "keepvideo": True,
         "fixup": "never",
         "format": FORMAT_WITH_FFMPEG if ffmpeg else FORMAT_NO_FFMPEG,

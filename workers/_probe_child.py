@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -35,12 +35,12 @@ from typing import Any
 from yt_dlp import YoutubeDL
 from yt_dlp.utils import YoutubeDLError
 
-from workers import _guard_proxy, _netguard
+from workers import _guard_proxy
+from workers._child_net import secure_child
 from workers._procs import run_child
 from workers.classify import classify
 from workers.cookies import read_cookies
 from workers.errors import CaptureFailed, CookiesFileError
-from workers.plugins import load_plugins
 from workers.types import Status
 
 __all__ = ["ProbeRequest", "YtdlpAnswer", "run_ytdlp_probe"]
@@ -61,6 +61,7 @@ class ProbeRequest:
     extractors: tuple[str, ...] = ()
     cookies_file: Path | None = None  # the session's (``Access.cookies_file``), read here
     proxy: str | None = None  # the operator's proxy (secret): reached through the guard proxy
+    extractor_args: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # yt-dlp's
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +95,7 @@ def options(req: ProbeRequest, proxy: str = "") -> dict[str, Any]:
         "extractor_retries": 1,
         # never the environment's; a configured proxy only through the guard proxy
         "proxy": proxy,
+        "extractor_args": req.extractor_args,  # the operator's ([access.<group>])
         "cookiefile": None,
         "cookiesfrombrowser": None,
         "cachedir": False,
@@ -146,13 +148,9 @@ def probe(req: ProbeRequest, guard: _guard_proxy.Guard | None = None) -> dict[st
 def main(req: ProbeRequest, conn: Connection) -> None:
     """Child-process entry point: one probe, one JSON report on ``conn``, exit."""
     os.setsid()  # own process group, like a capture: the parent's kill reaches everything
-    guard = None
-    if req.proxy:  # installs the address guard too
-        guard = _guard_proxy.start(proxy=req.proxy, allow_private=req.allow_private,
-                                   allow_networks=req.allow_networks, timeout=req.socket_timeout)
-    else:
-        _netguard.install(allow_private=req.allow_private, allow_networks=req.allow_networks)
-    load_plugins()  # before the first YoutubeDL, which would load them from anywhere
+    guard = secure_child(proxy=req.proxy, allow_private=req.allow_private,
+                         allow_networks=req.allow_networks, timeout=req.socket_timeout,
+                         extractor_args=req.extractor_args)
     data = json.dumps(probe(req, guard)).encode()
     with open(conn.fileno(), "wb", closefd=False) as pipe:
         pipe.write(data)

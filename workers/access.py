@@ -38,6 +38,20 @@ class Access:
     extractor_args: ExtractorArgs = field(default_factory=dict)  # yt-dlp's, as given
     audit: bool = True  # probes use this access too; False keeps them anonymous
 
+    def ytdlp_extractor_args(self, ours: Mapping[str, Mapping[str, list[str]]]
+                             ) -> dict[str, dict[str, list[str]]]:
+        """yt-dlp's ``extractor_args`` param: ``ours`` with the operator's
+        (``[access.<group>] extractor_args``) over it, argument by argument.
+
+        >>> Access(extractor_args={"youtube": {"player_client": ("mweb",)}}
+        ...        ).ytdlp_extractor_args({"youtube": {"skip": ["translated_subs"]}})
+        {'youtube': {'skip': ['translated_subs'], 'player_client': ['mweb']}}
+        """
+        merged = {ie: {k: list(v) for k, v in args.items()} for ie, args in ours.items()}
+        for ie, args in self.extractor_args.items():
+            merged.setdefault(ie, {}).update({k: list(v) for k, v in args.items()})
+        return merged
+
     @property
     def session(self) -> bool:
         return self.cookies_file is not None

@@ -36,9 +36,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = ["Plugin", "Plugins", "load_plugins", "loaded_plugins", "plugin_paths",
-           "po_token_providers"]
+           "po_token_providers", "po_token_servers"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +128,32 @@ def po_token_providers() -> tuple[str, ...]:
     """The names (``PROVIDER_NAME``, as yt-dlp shows them: ``bgutil:http``) of the YouTube
     PO-token providers loaded in this process, sorted."""
     return tuple(p.name for p in loaded_plugins().po_token_providers)
+
+
+def po_token_servers(extractor_args: Mapping[str, Mapping[str, Any]]
+                     ) -> tuple[tuple[str, int], ...]:
+    """``(host, port)`` of the token servers of the loaded PO-token providers that ask a
+    server (bgutil's HTTP provider: ``DEFAULT_BASE_URL`` ``http://127.0.0.1:4416``, or
+    the operator's ``youtubepot-<key> = { base_url = … }``). The capture child lets
+    these, and only these, past the address guard: the operator runs them, usually on
+    loopback, and the provider asks them directly (no proxy)."""
+    from yt_dlp.extractor.youtube.pot._registry import _pot_providers
+
+    servers = []
+    for key, cls in _pot_providers.value.items():
+        given = extractor_args.get(f"youtubepot-{key.lower()}", {}).get("base_url")
+        url = (given[0] if isinstance(given, list | tuple) and given else
+               getattr(cls, "DEFAULT_BASE_URL", None))
+        if not isinstance(url, str):
+            continue
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            continue  # yt-dlp's provider will say what is wrong with it
+        if parts.hostname:
+            servers.append((parts.hostname, port))
+    return tuple(sorted(set(servers)))
 
 
 def _listed(registry: Mapping[str, Any], suffix: str) -> tuple[Plugin, ...]:

@@ -176,7 +176,8 @@ class _Probe:
             ProbeRequest(url=url, socket_timeout=s.limits.socket_timeout_seconds,
                          allow_private=s.allow_private, allow_networks=s.allow_networks,
                          extractors=s.extractors, cookies_file=access.cookies_file,
-                         proxy=access.proxy if access.proxied else None),
+                         proxy=access.proxy if access.proxied else None,
+                         extractor_args=access.ytdlp_extractor_args({})),
             timeout=s.limits.timeout_seconds,
         )
         if answer.status is Status.RATE_LIMITED:  # a bot check: give the platform a rest

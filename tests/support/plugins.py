@@ -5,7 +5,8 @@
 - ``extractor/preserver_test.py``: ``PreserverTestIE`` handles
   ``http://127.0.0.1:PORT/plugin-test/<id>`` (a fixture-site path), reads the page there,
   whose body is the address of a video, and returns that video as the one format; no
-  extractor of yt-dlp's own would find media on that page (it is plain text);
+  extractor of yt-dlp's own would find media on that page (it is plain text); its title ends with its
+  ``preservertest:label`` extractor argument (``none`` when not given);
   and ``PreserverTestPTP``, a YouTube PO-token provider named ``preserver:test`` (it
   never gives a token: it is here to be listed and reported);
 - ``postprocessor/preserver_test_pp.py``: ``PreserverTestPP``, which does nothing.
@@ -36,7 +37,8 @@ class PreserverTestIE(InfoExtractor):
     def _real_extract(self, url):
         video_id = self._match_id(url)
         video_url = self._download_webpage(url, video_id).strip()
-        return {"id": video_id, "title": "plugin " + video_id,
+        label = self._configuration_arg("label", ["none"])[0]  # [access] extractor_args
+        return {"id": video_id, "title": "plugin " + video_id + " " + label,
                 "formats": [{"url": video_url, "format_id": "plugin", "ext": "mp4"}]}
 
 

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,17 +100,20 @@ def test_the_youtube_pot_extra_brings_bgutils_providers(tmp_path: Path) -> None:
 _CAPTURE = """
 import asyncio, json, sys
 from pathlib import Path
-from workers import CaptureJob, Limits
+from typing import Any
+from workers import Access, CaptureJob, Limits
 from workers.media import capture_media
 
 job = CaptureJob(job_id=1, capture_id="00000000-0000-4000-8000-000000000001",
                  target_key="k", url=sys.argv[1], platform=sys.argv[2],
                  work_dir=Path(sys.argv[3]), limits=Limits(max_bytes=10**8, timeout_seconds=60),
-                 allow_private=True)
+                 allow_private=True,
+                 access=Access(extractor_args={"preservertest": {"label": ("from-config",)}}))
 out = asyncio.run(capture_media(job))
 print(json.dumps({"status": out.status.value, "message": out.message,
                   "media": [str(f.path) for f in out.files if f.role == "media"],
                   "extractor": out.metadata.get("extractor_key"),
+                  "title": out.metadata.get("title"),
                   "providers": list(out.po_token_providers)}))
 """
 
@@ -119,8 +123,9 @@ def test_the_capture_child_loads_plugins_and_reports_providers(
     tmp_path: Path, site: FixtureSite, media: Media,
 ) -> None:
     """A fixture-site page only the plugin's extractor understands: its video is kept, so
-    the capture process (forkserver child) ran the plugin. A YouTube target's report names
-    the PO-token providers loaded; others name none."""
+    the capture process (forkserver child) ran the plugin, with the access's
+    ``extractor_args``. A YouTube target's report names the PO-token providers loaded;
+    others name none."""
     plugin = write_plugin(tmp_path / "plugin")
     video = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
     page = site.add_bytes(PLUGIN_PATH + "abc", video.encode(), "text/plain")
@@ -135,6 +140,40 @@ def test_the_capture_child_loads_plugins_and_reports_providers(
         results[platform] = got
         assert got["status"] == "available", got
         assert got["extractor"] == "PreserverTest"
+        assert got["title"] == "plugin abc from-config"  # [access] extractor_args reached it
         assert [Path(m).read_bytes() for m in got["media"]] == [media.mp4.read_bytes()]
     assert results["web"]["providers"] == []
     assert "preserver:test" in results["youtube"]["providers"]
+
+
+_GUARD = """
+import json, socket
+from workers._child_net import secure_child
+from workers.errors import AddressRefused
+
+secure_child(proxy=None, allow_private=False, allow_networks=(), timeout=5,
+             extractor_args=ARGS)
+out = {}
+for host, port in (("127.0.0.1", 4416), ("127.0.0.2", 4999), ("127.0.0.2", 5000),
+                   ("127.0.0.1", 80)):
+    try:
+        socket.getaddrinfo(host, port)
+        out[f"{host}:{port}"] = "passes"
+    except AddressRefused:
+        out[f"{host}:{port}"] = "refused"
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize(("args", "passes"), [
+    ({}, {"127.0.0.1:4416"}),  # bgutil's HTTP provider's default server
+    ({"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.2:4999"]}}, {"127.0.0.2:4999"}),
+])
+def test_only_the_po_token_server_passes_the_childs_address_guard(
+    tmp_path: Path, args: dict[str, Any], passes: set[str],
+) -> None:
+    """bgutil's HTTP provider asks its token server directly (usually on loopback): the
+    capture child lets that one host and port past the address guard, and nothing else
+    on loopback (the guard itself, installed in a child process as captures do)."""
+    got = _python(_GUARD.replace("ARGS", repr(args)), env=_env(tmp_path), cwd=tmp_path)
+    assert {k for k, v in got.items() if v == "passes"} == passes, got

@@ -1,0 +1,34 @@
+"""The network of a yt-dlp child process (capture or probe), set up first thing.
+
+1. The plugins load (``workers.plugins.load_plugins``), before any ``YoutubeDL``.
+2. The address guard is installed for the whole process (``workers._netguard``): through
+   the guard proxy (``workers._guard_proxy``) when the access goes through a proxy, else
+   on ``socket.getaddrinfo`` directly. Past it go only what the operator named: the
+   proxy, and the token servers of the loaded PO-token providers
+   (``workers.plugins.po_token_servers``: bgutil's HTTP server, usually on loopback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from workers import _guard_proxy, _netguard
+from workers.plugins import load_plugins, po_token_servers
+
+__all__ = ["secure_child"]
+
+
+def secure_child(*, proxy: str | None, allow_private: bool, allow_networks: tuple[str, ...],
+                 timeout: float, extractor_args: Mapping[str, Mapping[str, Any]]
+                 ) -> _guard_proxy.Guard | None:
+    """Load the plugins and install the address guard; the guard proxy when ``proxy``."""
+    load_plugins()  # before the first YoutubeDL, which would load them from anywhere
+    servers = po_token_servers(extractor_args)
+    if proxy:  # installs the address guard too
+        return _guard_proxy.start(proxy=proxy, allow_private=allow_private,
+                                  allow_networks=allow_networks, timeout=timeout,
+                                  exempt=servers)
+    _netguard.install(allow_private=allow_private, allow_networks=allow_networks,
+                      exempt=servers)
+    return None

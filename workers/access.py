@@ -79,8 +79,7 @@ class Access:
         """What availability probes use: this access, or anonymous with ``audit = false``."""
         return self if self.audit else Access(group=self.group)
 
-    def record(self, *, proxied: bool, after_block: bool = False,
-               po_token_providers: tuple[str, ...] = ()) -> dict[str, Any]:
+    def record(self, *, proxied: bool, after_block: bool = False) -> dict[str, Any]:
         """How the content was seen, for the signed manifest: never a secret.
 
         ``proxied``: this attempt went through the proxy; ``after_block``: it did
@@ -93,8 +92,6 @@ class Access:
         if self.extractor_args:
             out["extractor_args"] = sorted(f"{ie}:{arg}" for ie, args in
                                            self.extractor_args.items() for arg in args)
-        if po_token_providers:
-            out["po_token_providers"] = list(po_token_providers)
         return out
 
 

@@ -353,7 +353,8 @@ async def capture(
             transient=transient and state is not CaptureState.COMPLETE,
             collection=collection(page, media, files) | {
                 "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
-                "access": access},
+                "access": access | ({"po_token_providers": list(media.po_token_providers)}
+                                    if media.po_token_providers else {})},
         )
     finally:
         # (4) the store has the files; nothing is kept here, whatever happened

@@ -70,6 +70,7 @@ class YtdlpAnswer:
     transient: bool
     no_media: bool = False
     resolved_url: str | None = None
+    wall: bool = False  # a bot check or login wall (``classify``): inconclusive
 
 
 class _Quiet:
@@ -127,7 +128,7 @@ def probe(req: ProbeRequest) -> dict[str, Any]:
     except (YoutubeDLError, OSError) as exc:
         c = classify(exc)
         report.update(status=c.status.value, message=c.message, transient=c.transient,
-                      no_media=c.no_media)
+                      no_media=c.no_media, wall=c.wall)
     except (ImportError, AttributeError) as exc:  # a bad ``extractors`` entry: configuration
         report.update(status=Status.ERROR.value, message=f"cannot load extractor: {exc}")
     else:
@@ -177,5 +178,6 @@ def _answer(data: bytes) -> YtdlpAnswer:
         transient=bool(report.get("transient")),
         no_media=bool(report.get("no_media")),
         resolved_url=resolved if isinstance(resolved, str) else None,
+        wall=bool(report.get("wall")),
     )
 

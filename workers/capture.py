@@ -27,6 +27,11 @@ Steps:
      something was stored; ``failed`` otherwise, with the page's status.
    - ``transient`` (worth a retry): the media's verdict, or for a capture that
      kept nothing, the page's.
+   - a wall (yt-dlp's bot check or login wall; a login wall in the page snapshot
+     or, for the browser's DOM, a facebook login form) where the content should be:
+     status ``bot_check``/``login_required``, message ``wall (…): …``, transient,
+     ``wall=True``, never ``complete`` (``_decide``). The wall's page snapshot and
+     browser files are kept: evidence of the wall, not of the post.
 4. The work directory is removed whatever happened (the store has the files).
 
 A failure of this machine is not an outcome of the link: a store failure
@@ -63,6 +68,8 @@ from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.page import PageOutcome, snapshot_page
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Status
 from workers.userinfo import scrub_userinfo, without_userinfo
+from workers.walls import MAX_BYTES as WALL_BYTES
+from workers.walls import login_wall
 
 __all__ = ["capture", "file_base", "utc_now"]
 
@@ -133,6 +140,7 @@ async def _snapshot(
                 job.url, client=http, out=out, max_bytes=job.limits.page_max_bytes,
                 deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
                 session=job.access.name if job.access.session else "",
+                platform=job.platform,
             )
     except OSError as exc:
         if local_failure(exc) is not None:
@@ -203,11 +211,59 @@ def _scrub(path: Path) -> bool:
         raise StoreFailed(f"could not rewrite {path.name}: {exc}") from exc
 
 
+def _dom_wall(job: CaptureJob, browser: BrowserOutcome | None) -> str | None:
+    """A login wall in the rendered page (a ``facebook`` target's login form that
+    scripts drew where the post should be), read from the first bytes of its DOM."""
+    for bf in browser.files if browser else ():
+        if bf.role == "dom":
+            try:
+                with bf.path.open("rb") as dom:
+                    head = dom.read(WALL_BYTES)
+            except OSError:
+                log.debug("DOM of %s not readable", job.target_key, exc_info=True)
+                return None
+            return login_wall(head, url=job.url, platform=job.platform)
+    return None
+
+
+def _wall(page: PageOutcome, media: MediaOutcome, dom: str | None) -> tuple[Status, str] | None:
+    """(status, message) of the wall this capture met, or None: yt-dlp's words first
+    (a bot check, a login wall), else the page's or the rendered DOM's login wall."""
+    if media.wall:
+        kind = "bot check" if media.status is Status.BOT_CHECK else "login"
+        return media.status, f"wall ({kind}): {media.message}"
+    reason = page.wall or dom
+    if reason is not None:
+        return Status.LOGIN_REQUIRED, f"wall (login): {reason}"
+    return None
+
+
+def _media_ok(media: MediaOutcome, files: list[CapturedFile]) -> bool:
+    return media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
+
+
+def _content(job: CaptureJob, media: MediaOutcome, files: list[CapturedFile]) -> bool:
+    """A youtube/facebook capture whose media was stored holds the post, whatever its
+    page showed: Facebook's page carries a login form for anonymous viewers even
+    where the video plays."""
+    return job.platform != "web" and _media_ok(media, files)
+
+
+def _walled(media: MediaOutcome, files: list[CapturedFile],
+            wall: tuple[Status, str]) -> tuple[CaptureState, Status, str, bool]:
+    """A wall is never ``complete``: ``partial`` only when media was really stored (a
+    web page that is a login form, around a video yt-dlp still got), else ``failed``;
+    always transient, so it is tried again later."""
+    state = CaptureState.PARTIAL if _media_ok(media, files) else CaptureState.FAILED
+    return state, wall[0], wall[1], True
+
+
 def _decide(
     job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile]
 ) -> tuple[CaptureState, Status, str, bool]:
-    """(state, status, message, transient) from both parts and what was stored."""
-    media_ok = media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
+    """(state, status, message, transient) from both parts and what was stored, when no
+    wall stood in the way (``_walled``)."""
+    media_ok = _media_ok(media, files)
     page_ok = page.status is Status.AVAILABLE
     # content, not just evidence of a failure (a stored 404 response is not content)
     stored = media_ok or (page_ok and any(f.role == "page" for f in files))
@@ -253,6 +309,7 @@ async def capture(
         page, media, rendered = outcomes
         assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
         assert rendered is None or isinstance(rendered, BrowserOutcome)
+        dom_wall = _dom_wall(job, rendered)  # read before the store takes the file
         # (2) into the store
         base, taken = file_base(job.target_key), set[str]()
         files = [
@@ -272,7 +329,12 @@ async def capture(
             files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
                                     media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
-        state, status, message, transient = _decide(job, page, media, files)
+        wall = _wall(page, media, dom_wall)
+        if wall is not None and not _content(job, media, files):
+            state, status, message, transient = _walled(media, files, wall)
+        else:
+            wall = None
+            state, status, message, transient = _decide(job, page, media, files)
         state, message = _with_browser(state, message, rendered)
         resolved = media.resolved_url or page.final_url
         return CaptureResult(
@@ -281,6 +343,7 @@ async def capture(
             resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
             transient=transient and state is not CaptureState.COMPLETE,
+            wall=wall is not None,
             collection=collection(page, media, files) | {
                 "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
                 "access": job.access.record(proxied=False)},

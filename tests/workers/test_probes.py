@@ -98,7 +98,7 @@ REASONS = [  # (video id, status, transient, words in the message)
     ("removedUplr", Status.REMOVED_UPLOADER, False, "has been removed by the uploader"),
     ("terminatedA", Status.ACCOUNT_TERMINATED, False, "has been terminated"),
     ("privateVidA", Status.PRIVATE, False, "Private video"),
-    ("botCheckAAA", Status.RATE_LIMITED, True, "not a bot"),
+    ("botCheckAAA", Status.BOT_CHECK, True, "not a bot"),
     ("unavailable", Status.UNKNOWN, True, "Video unavailable"),  # alone: stays unknown
     ("playableAAA", Status.AVAILABLE, False, ""),  # oEmbed was wrong: it plays
 ]
@@ -120,6 +120,7 @@ async def test_suspect_oembed_runs_yt_dlp(
 
     assert (got.status, got.http_status, got.probe, got.transient) == (
         status, code, "oembed+yt-dlp", transient)
+    assert got.wall is (status is Status.BOT_CHECK)  # a wall: inconclusive, never down
     assert words in got.message
     if words:
         assert got.message.endswith(f"(oEmbed: HTTP {code})")
@@ -184,6 +185,7 @@ async def test_facebook_login_wall_is_ambiguous(
     got = await probe(facebook(site, "wall"), http=http, settings=settings)
 
     assert (got.status, got.http_status, got.probe) == (Status.LOGIN_REQUIRED, 200, "yt-dlp+page")
+    assert (got.wall, got.transient) == (True, True)  # what we were shown, not the post
     assert got.message.startswith(FB_LOGIN_NOTE)
     assert "registered users" in got.message
 
@@ -233,7 +235,8 @@ async def test_facebook_bot_check_skips_the_page(
 ) -> None:
     got = await probe(facebook(site, "bot"), http=http, settings=settings)
 
-    assert (got.status, got.probe, got.transient) == (Status.RATE_LIMITED, "yt-dlp", True)
+    assert (got.status, got.probe, got.transient, got.wall) == (Status.BOT_CHECK, "yt-dlp",
+                                                                 True, True)
     assert not [h for h in site.hits if h.path.startswith("/fb/")]
 
 

@@ -18,6 +18,8 @@
 - The run's collection record (``preserver.capture.collection``: operator, host, outside
   address, clock offset, versions) is measured once, from the first claim on, alongside
   the captures; every manifest of the run carries it.
+- A run of walls pauses a group (``preserver.capture.walls``): its jobs are not
+  claimed, and wait, until the pause ends; the other groups keep working.
 - ``stop`` (an event) ends claiming; running jobs get ``grace`` seconds.
 - Each run records itself (``preserver.db.runs``) and renews a heartbeat; its jobs
   and work directories (``tmp/job-<id>-<run>-<hex>``) name it. A run first requeues
@@ -44,6 +46,7 @@ from preserver.archive import Archive
 from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
 from preserver.capture.record import JobRecord, record_result
+from preserver.capture.walls import DEFAULT_PAUSE, PauseLengths, note_result, paused_groups
 from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339
 from preserver.db import queue, runs
@@ -109,6 +112,7 @@ class RunSummary:
     statuses: Counter[str] = field(default_factory=Counter)
     recovered: list[RecoveredRun] = field(default_factory=list)
     witness: WitnessSummary | None = None  # with [witness] save_page_now
+    paused: list[str] = field(default_factory=list)  # pauses started: "youtube paused until …"
 
 
 Progress = Callable[[JobEvent | RecoveredRun], None]
@@ -162,8 +166,9 @@ class CaptureWorker:
 
     def __init__(self, archive: Archive, *, progress: Progress | None = None,
                  stop: asyncio.Event | None = None, retry_everything: bool = True,
-                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0) -> None:
-        self.archive, self.progress = archive, progress
+                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0,
+                 pause: PauseLengths = DEFAULT_PAUSE) -> None:
+        self.archive, self.progress, self.pause = archive, progress, pause
         self.retry_everything, self.max_wait, self.grace = retry_everything, max_wait, grace
         self.pool = TaskPool(stop=stop)
         self.summary = RunSummary()
@@ -252,16 +257,18 @@ class CaptureWorker:
                 return
 
     async def _claim(self) -> ClaimedJob | None:
-        """The next due job whose politeness group has room."""
+        """The next due job whose politeness group has room and is not paused (walls)."""
         limit = self.archive.config.capture.per_host
-        busy = frozenset(h for h, n in self.per_host.items() if n >= limit)
+        busy = {h for h, n in self.per_host.items() if n >= limit} | set(await paused_groups(
+            self.archive))
         async with self.archive.db.session() as session:
-            return await queue.claim(session, exclude_hosts=busy, run_id=self.run_id)
+            return await queue.claim(session, exclude_hosts=frozenset(busy), run_id=self.run_id)
 
     async def _wait_for_retries(self) -> bool:
         """Sleep until the next retry is due; False when none is due within ``max_wait``."""
+        paused = await paused_groups(self.archive)
         async with self.archive.db.session() as session:
-            due = await queue.next_due(session)
+            due = await queue.next_due(session, paused=paused)
         if due is None or (due - utc_now()).total_seconds() > self.max_wait:
             return False
         await sleep_or_stop(self.pool.stopping,
@@ -333,6 +340,9 @@ class CaptureWorker:
             await self._requeue_unrecorded(claimed, exc)
             self.summary.failed += 1
             return
+        if not local and (paused := await note_result(self.archive, claimed.host, result,
+                                                      self.pause)):
+            self.summary.paused.append(paused)
         self._count(result, retry is not None)
         if self.progress:
             self.progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key,
@@ -369,8 +379,7 @@ async def run_jobs(
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
     retry_everything: bool = True,
-    max_wait: float = MAX_WAIT_SECONDS,
-    grace: float = 30.0,
+    max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0, pause: PauseLengths = DEFAULT_PAUSE,
 ) -> RunSummary:
     """Process due jobs until none is left (or ``stop`` is set); see ``CaptureWorker``.
 
@@ -380,7 +389,8 @@ async def run_jobs(
     failures are its jobs' errors, never the run's; ``summary.witness`` counts them."""
     stop = stop or asyncio.Event()
     worker = CaptureWorker(archive, progress=progress, stop=stop,
-                           retry_everything=retry_everything, max_wait=max_wait, grace=grace)
+                           retry_everything=retry_everything, max_wait=max_wait, grace=grace,
+                           pause=pause)
     summary, witnessed = await alongside(archive, worker.run(), stop=stop, max_wait=max_wait)
     summary.witness = witnessed
     return summary

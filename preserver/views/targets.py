@@ -20,8 +20,13 @@ from sqlmodel import col, select
 from manifests import CaptureManifest, ManifestError
 from preserver.archive import free_space
 from preserver.config import Config
+<<<<<<< HEAD
 from preserver.custody.events import EventAction, rfc3339
 from preserver.db import queue
+=======
+from preserver.custody.events import rfc3339
+from preserver.db import pauses, queue
+>>>>>>> 0ec7d77 (A run of walls pauses its group: group_pauses table (migration 0005), preserver.db.pauses, the claim skips paused groups, status shows pauses; a wall never changes a target's state)
 from preserver.db.models import (
     AvailabilityCheck,
     Capture,
@@ -201,6 +206,7 @@ async def status(session: AsyncSession, *, config: Config | None = None) -> dict
         "witness_jobs": await queue.counts(session, kind=queue.WITNESS),
         "files": int(nfiles), "bytes": int(nbytes),
         "ledger": await _ledger_status(session),
+        "paused": [p.as_dict() for p in await pauses.active(session)],
     } | ({"disk": free_space(config).as_dict()} if config is not None else {})
 
 

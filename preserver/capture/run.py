@@ -260,13 +260,13 @@ class CaptureWorker:
         """The next due job whose politeness group has room and is not paused (walls)."""
         limit = self.archive.config.capture.per_host
         busy = {h for h, n in self.per_host.items() if n >= limit} | set(await paused_groups(
-            self.archive))
+            self.archive, self.pause))
         async with self.archive.db.session() as session:
             return await queue.claim(session, exclude_hosts=frozenset(busy), run_id=self.run_id)
 
     async def _wait_for_retries(self) -> bool:
         """Sleep until the next retry is due; False when none is due within ``max_wait``."""
-        paused = await paused_groups(self.archive)
+        paused = await paused_groups(self.archive, self.pause)
         async with self.archive.db.session() as session:
             due = await queue.next_due(session, paused=paused)
         if due is None or (due - utc_now()).total_seconds() > self.max_wait:

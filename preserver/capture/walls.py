@@ -9,11 +9,13 @@ groups (``paused_groups``); the other groups keep working.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from preserver.archive import Archive
 from preserver.db import pauses
+from preserver.db.models import utc_now
 from preserver.db.pauses import PausePolicy
 from preserver.errors import PreserverError
 from workers import CaptureResult, Status
@@ -24,10 +26,11 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, kw_only=True)
 class PauseLengths:
     """How long a group pauses, in seconds: ``base`` first, doubling, at most ``cap``
-    (15 min and 6 h; tests make them short)."""
+    (15 min and 6 h), and the clock pauses are started and read by (tests move it)."""
 
     base: float = pauses.BASE
     cap: float = pauses.CAP
+    clock: Callable[[], datetime] = utc_now
 
 
 DEFAULT_PAUSE = PauseLengths()
@@ -45,7 +48,7 @@ async def note_result(archive: Archive, host: str, result: CaptureResult,
             started = await pauses.note(
                 session, host, wall=result.wall, bot_check=result.status is Status.BOT_CHECK,
                 success=result.status is Status.AVAILABLE and not result.wall, policy=policy,
-                message=result.message)
+                message=result.message, now=lengths.clock())
     except PreserverError as exc:
         log.error("walls of %s not counted: %s", host, exc)
         return None
@@ -56,7 +59,7 @@ async def note_result(archive: Archive, host: str, result: CaptureResult,
     return started.message
 
 
-async def paused_groups(archive: Archive) -> dict[str, datetime]:
-    """The groups paused now, and until when."""
+async def paused_groups(archive: Archive, lengths: PauseLengths) -> dict[str, datetime]:
+    """The groups paused now (by ``lengths.clock``), and until when."""
     async with archive.db.session() as session:
-        return await pauses.paused(session)
+        return await pauses.paused(session, lengths.clock())

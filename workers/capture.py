@@ -258,6 +258,15 @@ def _walled(media: MediaOutcome, files: list[CapturedFile],
     return state, wall[0], wall[1], True
 
 
+def _judge(job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile],
+           dom_wall: str | None) -> tuple[bool, tuple[CaptureState, Status, str, bool]]:
+    """(walled, (state, status, message, transient)): a wall's verdict, or ``_decide``'s."""
+    wall = _wall(page, media, dom_wall)
+    if wall is not None and not _content(job, media, files):
+        return True, _walled(media, files, wall)
+    return False, _decide(job, page, media, files)
+
+
 def _decide(
     job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile]
 ) -> tuple[CaptureState, Status, str, bool]:
@@ -329,12 +338,7 @@ async def capture(
             files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
                                     media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
-        wall = _wall(page, media, dom_wall)
-        if wall is not None and not _content(job, media, files):
-            state, status, message, transient = _walled(media, files, wall)
-        else:
-            wall = None
-            state, status, message, transient = _decide(job, page, media, files)
+        walled, (state, status, message, transient) = _judge(job, page, media, files, dom_wall)
         state, message = _with_browser(state, message, rendered)
         resolved = media.resolved_url or page.final_url
         return CaptureResult(
@@ -343,7 +347,7 @@ async def capture(
             resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
             transient=transient and state is not CaptureState.COMPLETE,
-            wall=wall is not None,
+            wall=walled,
             collection=collection(page, media, files) | {
                 "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
                 "access": job.access.record(proxied=False)},

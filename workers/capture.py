@@ -346,8 +346,7 @@ async def capture(
             metadata=scrub_userinfo(dict(media.metadata)),
             resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
-            transient=transient and state is not CaptureState.COMPLETE,
-            wall=walled,
+            transient=transient and state is not CaptureState.COMPLETE, wall=walled,
             collection=collection(page, media, files) | {
                 "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
                 "access": job.access.record(proxied=False)},

@@ -2,8 +2,8 @@
 
 - At most ``capture.concurrency`` jobs run at once, and at most
   ``capture.per_host`` per politeness group (YouTube, Facebook, each web host):
-  the claim skips groups that are full, so a queue of YouTube links never
-  starves the others.
+  the claim skips groups that are full, or paused by a run of walls
+  (``preserver.capture.walls``), so a queue of YouTube links never starves the others.
 - ``CaptureWorker`` (procrastinate ``Worker``): a claim loop; each job is a named
   task of a ``TaskPool`` (``_process``), whose result is recorded in ``finally``
   under ``asyncio.shield`` (``_record``), so a cancelled run never loses a finished
@@ -18,8 +18,6 @@
 - The run's collection record (``preserver.capture.collection``: operator, host, outside
   address, clock offset, versions) is measured once, from the first claim on, alongside
   the captures; every manifest of the run carries it.
-- A run of walls pauses a group (``preserver.capture.walls``): its jobs are not
-  claimed, and wait, until the pause ends; the other groups keep working.
 - ``stop`` (an event) ends claiming; running jobs get ``grace`` seconds.
 - Each run records itself (``preserver.db.runs``) and renews a heartbeat; its jobs
   and work directories (``tmp/job-<id>-<run>-<hex>``) name it. A run first requeues
@@ -45,8 +43,8 @@ import httpx
 from preserver.archive import Archive
 from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
+from preserver.capture import walls
 from preserver.capture.record import JobRecord, record_result
-from preserver.capture.walls import DEFAULT_PAUSE, PauseLengths, note_result, paused_groups
 from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339
 from preserver.db import queue, runs
@@ -112,7 +110,6 @@ class RunSummary:
     statuses: Counter[str] = field(default_factory=Counter)
     recovered: list[RecoveredRun] = field(default_factory=list)
     witness: WitnessSummary | None = None  # with [witness] save_page_now
-    paused: list[str] = field(default_factory=list)  # pauses started: "youtube paused until …"
 
 
 Progress = Callable[[JobEvent | RecoveredRun], None]
@@ -166,9 +163,8 @@ class CaptureWorker:
 
     def __init__(self, archive: Archive, *, progress: Progress | None = None,
                  stop: asyncio.Event | None = None, retry_everything: bool = True,
-                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0,
-                 pause: PauseLengths = DEFAULT_PAUSE) -> None:
-        self.archive, self.progress, self.pause = archive, progress, pause
+                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0) -> None:
+        self.archive, self.progress = archive, progress
         self.retry_everything, self.max_wait, self.grace = retry_everything, max_wait, grace
         self.pool = TaskPool(stop=stop)
         self.summary = RunSummary()
@@ -259,16 +255,12 @@ class CaptureWorker:
     async def _claim(self) -> ClaimedJob | None:
         """The next due job whose politeness group has room and is not paused (walls)."""
         limit = self.archive.config.capture.per_host
-        busy = {h for h, n in self.per_host.items() if n >= limit} | set(await paused_groups(
-            self.archive, self.pause))
-        async with self.archive.db.session() as session:
-            return await queue.claim(session, exclude_hosts=frozenset(busy), run_id=self.run_id)
+        busy = frozenset(h for h, n in self.per_host.items() if n >= limit)
+        return await walls.claim_next(self.archive, busy, run_id=self.run_id)
 
     async def _wait_for_retries(self) -> bool:
         """Sleep until the next retry is due; False when none is due within ``max_wait``."""
-        paused = await paused_groups(self.archive, self.pause)
-        async with self.archive.db.session() as session:
-            due = await queue.next_due(session, paused=paused)
+        due = await walls.next_start(self.archive)  # a paused group's jobs wait for its end
         if due is None or (due - utc_now()).total_seconds() > self.max_wait:
             return False
         await sleep_or_stop(self.pool.stopping,
@@ -340,9 +332,7 @@ class CaptureWorker:
             await self._requeue_unrecorded(claimed, exc)
             self.summary.failed += 1
             return
-        if not local and (paused := await note_result(self.archive, claimed.host, result,
-                                                      self.pause)):
-            self.summary.paused.append(paused)
+        await walls.note_result(self.archive, claimed.host, result, local=local)
         self._count(result, retry is not None)
         if self.progress:
             self.progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key,
@@ -379,7 +369,8 @@ async def run_jobs(
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
     retry_everything: bool = True,
-    max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0, pause: PauseLengths = DEFAULT_PAUSE,
+    max_wait: float = MAX_WAIT_SECONDS,
+    grace: float = 30.0,
 ) -> RunSummary:
     """Process due jobs until none is left (or ``stop`` is set); see ``CaptureWorker``.
 
@@ -389,8 +380,7 @@ async def run_jobs(
     failures are its jobs' errors, never the run's; ``summary.witness`` counts them."""
     stop = stop or asyncio.Event()
     worker = CaptureWorker(archive, progress=progress, stop=stop,
-                           retry_everything=retry_everything, max_wait=max_wait, grace=grace,
-                           pause=pause)
+                           retry_everything=retry_everything, max_wait=max_wait, grace=grace)
     summary, witnessed = await alongside(archive, worker.run(), stop=stop, max_wait=max_wait)
     summary.witness = witnessed
     return summary

@@ -3,7 +3,8 @@ and ``preserver.db.pauses`` (docs/design.md "Walls").
 
 After each recorded result the run notes it (``note_result``); the pause it may start
 is logged as a warning, once, naming the group and until when. The claim skips paused
-groups (``paused_groups``); the other groups keep working.
+groups (``claim_next``), whose jobs wait until the pause ends (``next_start``); the
+other groups keep working.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from preserver.archive import Archive
-from preserver.db import pauses
+from preserver.db import pauses, queue
 from preserver.db.models import utc_now
 from preserver.db.pauses import PausePolicy
+from preserver.db.queue import ClaimedJob
 from preserver.errors import PreserverError
 from workers import CaptureResult, Status
 
@@ -33,14 +35,18 @@ class PauseLengths:
     clock: Callable[[], datetime] = utc_now
 
 
-DEFAULT_PAUSE = PauseLengths()
+# The lengths every run uses; tests replace it (a short base, a clock they move).
+LENGTHS = PauseLengths()
 
 
-async def note_result(archive: Archive, host: str, result: CaptureResult,
-                      lengths: PauseLengths) -> str | None:
-    """Note ``result`` for group ``host``; the pause it started, if any (logged), as
-    ``status`` words it. A database failure here is logged: the result is recorded,
-    only this count is lost."""
+async def note_result(archive: Archive, host: str, result: CaptureResult, *,
+                      local: bool) -> None:
+    """Note ``result`` for group ``host`` (unless ``local``: this machine failed, the
+    platform said nothing); a pause it starts is logged as a warning. A database
+    failure here is logged: the result is recorded, only this count is lost."""
+    if local:
+        return
+    lengths = LENGTHS
     policy = PausePolicy(pause_after=archive.config.access_for(host).pause_after,
                          base=lengths.base, cap=lengths.cap)
     try:
@@ -51,15 +57,22 @@ async def note_result(archive: Archive, host: str, result: CaptureResult,
                 message=result.message, now=lengths.clock())
     except PreserverError as exc:
         log.error("walls of %s not counted: %s", host, exc)
-        return None
-    if started is None:
-        return None
-    log.warning("%s; no new job of it starts before then (last: %s)", started.message,
-                started.last_message)
-    return started.message
+        return
+    if started is not None:
+        log.warning("%s; no new job of it starts before then (last: %s)", started.message,
+                    started.last_message)
 
 
-async def paused_groups(archive: Archive, lengths: PauseLengths) -> dict[str, datetime]:
-    """The groups paused now (by ``lengths.clock``), and until when."""
+async def claim_next(archive: Archive, busy: frozenset[str], *, run_id: str
+                     ) -> ClaimedJob | None:
+    """The next due job whose group is neither ``busy`` nor paused."""
     async with archive.db.session() as session:
-        return await pauses.paused(session, lengths.clock())
+        paused = await pauses.paused(session, LENGTHS.clock())
+        return await queue.claim(session, exclude_hosts=busy | frozenset(paused), run_id=run_id)
+
+
+async def next_start(archive: Archive) -> datetime | None:
+    """When the next waiting job may start: when it is due, or its group's pause ends."""
+    async with archive.db.session() as session:
+        paused = await pauses.paused(session, LENGTHS.clock())
+        return await queue.next_due(session, paused=paused)

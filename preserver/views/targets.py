@@ -20,13 +20,8 @@ from sqlmodel import col, select
 from manifests import CaptureManifest, ManifestError
 from preserver.archive import free_space
 from preserver.config import Config
-<<<<<<< HEAD
 from preserver.custody.events import EventAction, rfc3339
-from preserver.db import queue
-=======
-from preserver.custody.events import rfc3339
 from preserver.db import pauses, queue
->>>>>>> 0ec7d77 (A run of walls pauses its group: group_pauses table (migration 0005), preserver.db.pauses, the claim skips paused groups, status shows pauses; a wall never changes a target's state)
 from preserver.db.models import (
     AvailabilityCheck,
     Capture,

@@ -90,12 +90,12 @@ async def test_claim_and_next_due_skip_a_paused_group(db: Database) -> None:
     async with db.session() as s:
         paused = await pauses.paused(s, now)
         assert paused == {"youtube": now + timedelta(minutes=15)}
-        due = await queue.next_due(s, paused)
+        due = await queue.next_due(s, paused=paused)
         claimed = await queue.claim(s, exclude_hosts=frozenset(paused), now=now)
         assert claimed is not None and claimed.host == "example.org"
         assert await queue.claim(s, exclude_hosts=frozenset(paused), now=now) is None
         # the paused group's job is due when its pause ends, not before
-        assert await queue.next_due(s, paused) == now + timedelta(minutes=15)
+        assert await queue.next_due(s, paused=paused) == now + timedelta(minutes=15)
         assert due is not None and due <= now
         shown = (await status(s))["paused"]
     assert shown == [{

@@ -27,6 +27,7 @@ from yt_dlp.utils import DownloadError
 
 import preserver.capture.run as run_module
 from preserver.archive import Archive, open_archive
+from preserver.capture import walls
 from preserver.capture.run import run_jobs
 from preserver.capture.walls import PauseLengths
 from preserver.config import load_config
@@ -53,12 +54,11 @@ class Clock:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def lengths(clock: Clock) -> PauseLengths:
-    return PauseLengths(base=60.0, cap=90.0, clock=clock)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Every run's pauses: a minute, doubling to a minute and a half, by this clock."""
+    moment = Clock()
+    monkeypatch.setattr(walls, "LENGTHS", PauseLengths(base=60.0, cap=90.0, clock=moment))
+    return moment
 
 YT_IDS = ("wallAAAAAA1", "wallAAAAAA2", "wallAAAAAA3", "wallAAAAAA4")
 
@@ -142,18 +142,20 @@ async def _jobs(archive: Archive) -> dict[str, str]:
 @pytest.mark.slow
 async def test_bot_walls_pause_youtube_and_the_web_keeps_working(
     tmp_path: Path, site: FixtureSite, youtube: dict[str, tuple[str, str]], clock: Clock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    pause = lengths(clock)
     for video_id in YT_IDS:
         youtube[video_id] = ("reason", YT_BOT)
     web = site.add_bytes("/statement.html", html_page(body="<p>statement</p>"), "text/html")
     urls = [f"https://www.youtube.com/watch?v={v}" for v in YT_IDS] + [web]
     async with _archive(tmp_path, urls) as archive:
         # (1) three bot walls pause youtube; the fourth job waits; the web job runs
-        first = await run_jobs(archive, pause=pause, max_wait=0)
+        first = await run_jobs(archive, max_wait=0)
         assert first.statuses == {"bot_check": 3, "available": 1}
-        assert len(first.paused) == 1 and first.paused[0].startswith("youtube paused until ")
-        assert first.paused[0].endswith(", 3 bot checks in a row")
+        (said,) = [r.getMessage() for r in caplog.records if "paused until" in r.getMessage()]
+        until = clock.now + timedelta(minutes=1)
+        assert said.startswith(f"youtube paused until {until:%Y-%m-%d %H:%M} UTC, 3 bot checks"
+                               " in a row; no new job of it starts before then")
         jobs = await _jobs(archive)
         assert jobs[f"web:{web}"] == "done"
         assert [jobs[f"youtube:{v}"] for v in YT_IDS] == ["retry", "retry", "retry", "queued"]
@@ -162,12 +164,12 @@ async def test_bot_walls_pause_youtube_and_the_web_keeps_working(
             shown = (await status(s))["paused"]
         assert [(p["group"], p["walls"], p["bot_checks"]) for p in shown] == [("youtube", 3, 3)]
         # (3) another run honours the pause stored by the first: no youtube job starts
-        second = await run_jobs(archive, pause=pause, max_wait=0)
+        second = await run_jobs(archive, max_wait=0)
         assert second.jobs == 0
         # (4) after the pause, the first wall pauses again, twice as long (capped)
         clock.now += timedelta(seconds=61)
-        third = await run_jobs(archive, pause=pause, max_wait=0)
-        assert third.statuses == {"bot_check": 1} and len(third.paused) == 1
+        third = await run_jobs(archive, max_wait=0)
+        assert third.statuses == {"bot_check": 1}
         async with archive.db.session() as s:
             row = await s.get_one(GroupPause, "youtube")
         assert (row.walls, row.pauses) == (4, 2)
@@ -175,8 +177,8 @@ async def test_bot_walls_pause_youtube_and_the_web_keeps_working(
         # (5) YouTube lets us through again: a success ends the walls and the pause
         youtube.clear()
         clock.now += timedelta(seconds=91)
-        fourth = await run_jobs(archive, pause=pause, max_wait=0)
-        assert fourth.captured == 4 and not fourth.paused
+        fourth = await run_jobs(archive, max_wait=0)
+        assert fourth.captured == 4
         async with archive.db.session() as s:
             row = await s.get_one(GroupPause, "youtube")
             assert (row.walls, row.pauses, row.paused_until) == (0, 0, None)
@@ -188,7 +190,7 @@ async def test_a_wall_never_changes_the_targets_state(
 ) -> None:
     youtube[YT_IDS[0]] = ("reason", YT_BOT)
     async with _archive(tmp_path, [f"https://www.youtube.com/watch?v={YT_IDS[0]}"]) as archive:
-        summary = await run_jobs(archive, pause=lengths(clock), max_wait=0)
+        summary = await run_jobs(archive, max_wait=0)
         assert summary.statuses == {"bot_check": 1}
         async with archive.db.session() as s:
             target = (await s.scalars(sa.select(Target))).one()

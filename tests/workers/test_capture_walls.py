@@ -22,8 +22,11 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, send
 from tests.support.wall_pages import FACEBOOK_LOGIN, LOGIN_FORM, NOT_WALLS, PROSE
-from workers.capture import capture
+from workers.browser import BrowserFile, BrowserOutcome
+from workers.capture import _dom_wall, _judge, capture
+from workers.media import MediaOutcome
 from workers.net import make_client
+from workers.page import PageOutcome
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Limits, Status
 
 LOOPBACK = ("127.0.0.1/32",)
@@ -149,3 +152,37 @@ async def test_a_huge_page_is_judged_by_its_start(
     result = await capture(job_for(tmp_path, url), store, http)
 
     assert (result.state, result.wall) == (CaptureState.COMPLETE, False)
+
+
+def _outcomes(tmp_path: Path, dom: bytes) -> tuple[PageOutcome, MediaOutcome, BrowserOutcome]:
+    (tmp_path / "dom.html").write_bytes(dom)
+    page = PageOutcome(status=Status.AVAILABLE, message="", transient=False, http_status=200,
+                       final_url="https://www.facebook.com/watch/?v=1", content_type="text/html",
+                       body_bytes=10, truncated=False, hops=1)
+    media = MediaOutcome(status=Status.AVAILABLE, message="", transient=False, files=(),
+                         metadata={}, resolved_url=None, no_media=True)
+    browser = BrowserOutcome(complete=True, message="", record={}, files=(
+        BrowserFile(role="dom", path=tmp_path / "dom.html", media_type="text/html"),))
+    return page, media, browser
+
+
+@pytest.mark.parametrize(("dom", "walled"), [(FACEBOOK_LOGIN, True), (NOT_WALLS["search_form"],
+                                                                      False)])
+def test_the_rendered_dom_of_a_facebook_post_can_show_the_wall(
+    tmp_path: Path, dom: bytes, walled: bool,
+) -> None:
+    """The browser's DOM (scripts drew the login form after the snapshot's HTML) is
+    read before the store takes it; without Chromium here, the outcomes are built."""
+    job = job_for(tmp_path, "https://www.facebook.com/watch/?v=1", platform="facebook",
+                  key="facebook:1")
+    page, media, browser = _outcomes(tmp_path, dom)
+    page_file = CapturedFile(role="page", name="p", sha256="0" * 64, size=1,
+                             media_type="application/warc")
+
+    got = _judge(job, page, media, [page_file], _dom_wall(job, browser))
+
+    if walled:
+        message = "wall (login): Facebook shows its login page (You must log in to continue)"
+        assert got == (True, (CaptureState.FAILED, Status.LOGIN_REQUIRED, message, True))
+    else:
+        assert got[0] is False and got[1][1] is Status.UNKNOWN  # no media: not a wall either

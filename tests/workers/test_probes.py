@@ -24,6 +24,7 @@ from tests.support.clock import FakeClock
 from tests.support.fixture_site import FixtureSite
 from tests.support.http_cases import HTTP_CASES
 from tests.support.platforms import EXTRACTORS, OK_JSON, OEmbed
+from tests.support.wall_pages import NOT_WALLS, WALLS
 from workers.limits import RateLimiter
 from workers.net import make_client
 from workers.probes import (
@@ -294,3 +295,39 @@ async def test_web_redirect_to_refused_address(
     assert got == ProbeResult(status=Status.ERROR, http_status=None, probe="page",
                               message="refused: 127.0.0.2 is not a public address",
                               transient=False)
+
+
+@pytest.mark.parametrize("name", sorted(WALLS))
+async def test_web_login_wall_is_an_inconclusive_wall(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient, name: str,
+) -> None:
+    url = site.add_bytes(f"/walled/{name}", WALLS[name], "text/html")
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert got == ProbeResult(status=Status.LOGIN_REQUIRED, http_status=200, probe="page",
+                              transient=True, wall=True,
+                              message="wall (login): the page is a login form")
+
+
+async def test_web_redirect_to_a_login_page_is_a_wall(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    site.add_bytes("/login", b"<html><body>Sign in</body></html>", "text/html")
+    url = site.add_redirect("/members/post", site.url("/login?next=/members/post"))
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert (got.status, got.wall, got.message) == (
+        Status.LOGIN_REQUIRED, True, "wall (login): redirected to a login page (/login)")
+
+
+@pytest.mark.parametrize("name", sorted(NOT_WALLS))
+async def test_web_pages_that_only_look_like_walls_are_up(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient, name: str,
+) -> None:
+    url = site.add_bytes(f"/page/{name}", NOT_WALLS[name], "text/html")
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert (got.status, got.wall) == (Status.AVAILABLE, False)

@@ -41,9 +41,9 @@ from pathlib import Path
 import httpx
 
 from preserver.archive import Archive
+from preserver.capture import walls
 from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
-from preserver.capture import walls
 from preserver.capture.record import JobRecord, record_result
 from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339

@@ -211,15 +211,15 @@ def _scrub(path: Path) -> bool:
         raise StoreFailed(f"could not rewrite {path.name}: {exc}") from exc
 
 
-def _dom_wall(job: CaptureJob, browser: BrowserOutcome | None) -> str | None:
+def _dom_wall(job: CaptureJob, store: BlobStore, files: list[CapturedFile]) -> str | None:
     """A login wall in the rendered page (a ``facebook`` target's login form that
-    scripts drew where the post should be), read from the first bytes of its DOM."""
-    for bf in browser.files if browser else ():
-        if bf.role == "dom":
+    scripts drew where the post should be), read from the first bytes of the stored DOM."""
+    for f in files:
+        if f.role == "dom":
             try:
-                with bf.path.open("rb") as dom:
+                with store.open(f.sha256) as dom:
                     head = dom.read(WALL_BYTES)
-            except OSError:
+            except (OSError, StorageError):
                 log.debug("DOM of %s not readable", job.target_key, exc_info=True)
                 return None
             return login_wall(head, url=job.url, platform=job.platform)
@@ -232,6 +232,8 @@ def _wall(page: PageOutcome, media: MediaOutcome, dom: str | None) -> tuple[Stat
     if media.wall:
         kind = "bot check" if media.status is Status.BOT_CHECK else "login"
         return media.status, f"wall ({kind}): {media.message}"
+    if media.status is not Status.AVAILABLE:  # yt-dlp's own failure stands (a broken
+        return None  # cookies file, the network): the page alone does not outweigh it
     reason = page.wall or dom
     if reason is not None:
         return Status.LOGIN_REQUIRED, f"wall (login): {reason}"
@@ -259,9 +261,9 @@ def _walled(media: MediaOutcome, files: list[CapturedFile],
 
 
 def _judge(job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile],
-           dom_wall: str | None) -> tuple[bool, tuple[CaptureState, Status, str, bool]]:
+           store: BlobStore) -> tuple[bool, tuple[CaptureState, Status, str, bool]]:
     """(walled, (state, status, message, transient)): a wall's verdict, or ``_decide``'s."""
-    wall = _wall(page, media, dom_wall)
+    wall = _wall(page, media, _dom_wall(job, store, files))
     if wall is not None and not _content(job, media, files):
         return True, _walled(media, files, wall)
     return False, _decide(job, page, media, files)
@@ -318,7 +320,6 @@ async def capture(
         page, media, rendered = outcomes
         assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
         assert rendered is None or isinstance(rendered, BrowserOutcome)
-        dom_wall = _dom_wall(job, rendered)  # read before the store takes the file
         # (2) into the store
         base, taken = file_base(job.target_key), set[str]()
         files = [
@@ -338,7 +339,7 @@ async def capture(
             files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
                                     media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
-        walled, (state, status, message, transient) = _judge(job, page, media, files, dom_wall)
+        walled, (state, status, message, transient) = _judge(job, page, media, files, store)
         state, message = _with_browser(state, message, rendered)
         resolved = media.resolved_url or page.final_url
         return CaptureResult(

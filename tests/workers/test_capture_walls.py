@@ -22,8 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, send
 from tests.support.wall_pages import FACEBOOK_LOGIN, LOGIN_FORM, NOT_WALLS, PROSE
-from workers.browser import BrowserFile, BrowserOutcome
-from workers.capture import _dom_wall, _judge, capture
+from workers.capture import _judge, capture
 from workers.media import MediaOutcome
 from workers.net import make_client
 from workers.page import PageOutcome
@@ -154,32 +153,33 @@ async def test_a_huge_page_is_judged_by_its_start(
     assert (result.state, result.wall) == (CaptureState.COMPLETE, False)
 
 
-def _outcomes(tmp_path: Path, dom: bytes) -> tuple[PageOutcome, MediaOutcome, BrowserOutcome]:
-    (tmp_path / "dom.html").write_bytes(dom)
+def _outcomes(tmp_path: Path, store: LocalBlobStore, dom: bytes
+              ) -> tuple[PageOutcome, MediaOutcome, list[CapturedFile]]:
     page = PageOutcome(status=Status.AVAILABLE, message="", transient=False, http_status=200,
                        final_url="https://www.facebook.com/watch/?v=1", content_type="text/html",
                        body_bytes=10, truncated=False, hops=1)
     media = MediaOutcome(status=Status.AVAILABLE, message="", transient=False, files=(),
                          metadata={}, resolved_url=None, no_media=True)
-    browser = BrowserOutcome(complete=True, message="", record={}, files=(
-        BrowserFile(role="dom", path=tmp_path / "dom.html", media_type="text/html"),))
-    return page, media, browser
+    blob = store.put_bytes(dom)
+    return page, media, [
+        CapturedFile(role="page", name="p", sha256="0" * 64, size=1,
+                     media_type="application/warc"),
+        CapturedFile(role="dom", name="d", sha256=blob.sha256, size=blob.size,
+                     media_type="text/html")]
 
 
 @pytest.mark.parametrize(("dom", "walled"), [(FACEBOOK_LOGIN, True), (NOT_WALLS["search_form"],
                                                                       False)])
 def test_the_rendered_dom_of_a_facebook_post_can_show_the_wall(
-    tmp_path: Path, dom: bytes, walled: bool,
+    tmp_path: Path, store: LocalBlobStore, dom: bytes, walled: bool,
 ) -> None:
-    """The browser's DOM (scripts drew the login form after the snapshot's HTML) is
-    read before the store takes it; without Chromium here, the outcomes are built."""
+    """The browser's stored DOM (scripts drew the login form after the snapshot's HTML)
+    is read too; without Chromium here, the outcomes are built and the DOM stored."""
     job = job_for(tmp_path, "https://www.facebook.com/watch/?v=1", platform="facebook",
                   key="facebook:1")
-    page, media, browser = _outcomes(tmp_path, dom)
-    page_file = CapturedFile(role="page", name="p", sha256="0" * 64, size=1,
-                             media_type="application/warc")
+    page, media, files = _outcomes(tmp_path, store, dom)
 
-    got = _judge(job, page, media, [page_file], _dom_wall(job, browser))
+    got = _judge(job, page, media, files, store)
 
     if walled:
         message = "wall (login): Facebook shows its login page (You must log in to continue)"

@@ -22,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, send
 from tests.support.wall_pages import FACEBOOK_LOGIN, LOGIN_FORM, NOT_WALLS, PROSE
+from tests.support.walls import add_login_wall
 from workers.capture import _judge, capture
 from workers.media import MediaOutcome
 from workers.net import make_client
@@ -186,3 +187,19 @@ def test_the_rendered_dom_of_a_facebook_post_can_show_the_wall(
         assert got == (True, (CaptureState.FAILED, Status.LOGIN_REQUIRED, message, True))
     else:
         assert got[0] is False and got[1][1] is Status.UNKNOWN  # no media: not a wall either
+
+
+async def test_the_cookies_tests_walled_post_without_a_session(
+    tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore,
+    http: httpx.AsyncClient,
+) -> None:
+    """The post the session tests open with a cookie (``tests/support/walls.py``), seen
+    anonymously: a login wall, kept as such; no media; tried again later."""
+    wall = add_login_wall(site, media.mp4, cookie_value="v" + "0" * 32)
+
+    result = await capture(job_for(tmp_path, wall.post_url), store, http)
+
+    assert_walled(result)
+    assert not any(f.role == "media" for f in result.files)
+    ((code, body),) = responses(store, next(f for f in result.files if f.role == "page"))
+    assert code == "200" and b'id="login_form"' in body

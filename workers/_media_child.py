@@ -221,7 +221,7 @@ def capture(job: CaptureJob, ffmpeg: str | None,
     except (YoutubeDLError, OSError) as exc:
         c = classify(exc)
         report.update(status=c.status.value, message=c.message, transient=c.transient,
-                      no_media=c.no_media, local=c.local)
+                      no_media=c.no_media, local=c.local, wall=c.wall)
         if c.no_media:
             # The page answered, it just holds no media: the link is up.
             report["status"] = Status.AVAILABLE.value

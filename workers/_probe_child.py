@@ -73,6 +73,7 @@ class YtdlpAnswer:
     transient: bool
     no_media: bool = False
     resolved_url: str | None = None
+    wall: bool = False  # a bot check or login wall (``classify``): inconclusive
 
 
 class _Quiet:
@@ -133,10 +134,10 @@ def probe(req: ProbeRequest, guard: _guard_proxy.Guard | None = None) -> dict[st
     except (YoutubeDLError, OSError) as exc:
         c = classify(exc)
         report.update(status=c.status.value, message=c.message, transient=c.transient,
-                      no_media=c.no_media)
+                      no_media=c.no_media, wall=c.wall)
         if guard is not None and (problem := guard.problem()) is not None:
             report.update(status=Status.ERROR.value, message=problem[0], transient=problem[1],
-                          no_media=False)
+                          no_media=False, wall=False)
     except (ImportError, AttributeError) as exc:  # a bad ``extractors`` entry: configuration
         report.update(status=Status.ERROR.value, message=f"cannot load extractor: {exc}")
     else:
@@ -187,5 +188,6 @@ def _answer(data: bytes) -> YtdlpAnswer:
         transient=bool(report.get("transient")),
         no_media=bool(report.get("no_media")),
         resolved_url=resolved if isinstance(resolved, str) else None,
+        wall=bool(report.get("wall")),
     )
 

@@ -27,6 +27,11 @@ Steps:
      something was stored; ``failed`` otherwise, with the page's status.
    - ``transient`` (worth a retry): the media's verdict, or for a capture that
      kept nothing, the page's.
+   - a wall (yt-dlp's bot check or login wall; a login wall in the page snapshot
+     or, for the browser's DOM, a facebook login form) where the content should be:
+     status ``bot_check``/``login_required``, message ``wall (…): …``, transient,
+     ``wall=True``, never ``complete`` (``_decide``). The wall's page snapshot and
+     browser files are kept: evidence of the wall, not of the post.
 4. The work directory is removed whatever happened (the store has the files).
 
 How the content was seen goes into the collection record as ``access``
@@ -69,6 +74,8 @@ from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.page import PageOutcome, snapshot_page
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Status
 from workers.userinfo import scrub_userinfo, without_userinfo
+from workers.walls import MAX_BYTES as WALL_BYTES
+from workers.walls import login_wall
 
 __all__ = ["blocked", "capture", "file_base", "utc_now"]
 
@@ -139,6 +146,7 @@ async def _snapshot(
                 job.url, client=http, out=out, max_bytes=job.limits.page_max_bytes,
                 deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
                 session=job.access.name if job.access.session else "",
+                platform=job.platform,
             )
     except OSError as exc:
         if local_failure(exc) is not None:
@@ -209,11 +217,70 @@ def _scrub(path: Path) -> bool:
         raise StoreFailed(f"could not rewrite {path.name}: {exc}") from exc
 
 
+def _dom_wall(job: CaptureJob, store: BlobStore, files: list[CapturedFile]) -> str | None:
+    """A login wall in the rendered page (a ``facebook`` target's login form that
+    scripts drew where the post should be), read from the first bytes of the stored DOM."""
+    for f in files:
+        if f.role == "dom":
+            try:
+                with store.open(f.sha256) as dom:
+                    head = dom.read(WALL_BYTES)
+            except (OSError, StorageError):
+                log.debug("DOM of %s not readable", job.target_key, exc_info=True)
+                return None
+            return login_wall(head, url=job.url, platform=job.platform)
+    return None
+
+
+def _wall(page: PageOutcome, media: MediaOutcome, dom: str | None) -> tuple[Status, str] | None:
+    """(status, message) of the wall this capture met, or None: yt-dlp's words first
+    (a bot check, a login wall), else the page's or the rendered DOM's login wall."""
+    if media.wall:
+        kind = "bot check" if media.status is Status.BOT_CHECK else "login"
+        return media.status, f"wall ({kind}): {media.message}"
+    if media.status is not Status.AVAILABLE:  # yt-dlp's own failure stands (a broken
+        return None  # cookies file, the network): the page alone does not outweigh it
+    reason = page.wall or dom
+    if reason is not None:
+        return Status.LOGIN_REQUIRED, f"wall (login): {reason}"
+    return None
+
+
+def _media_ok(media: MediaOutcome, files: list[CapturedFile]) -> bool:
+    return media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
+
+
+def _content(job: CaptureJob, media: MediaOutcome, files: list[CapturedFile]) -> bool:
+    """A youtube/facebook capture whose media was stored holds the post, whatever its
+    page showed: Facebook's page carries a login form for anonymous viewers even
+    where the video plays."""
+    return job.platform != "web" and _media_ok(media, files)
+
+
+def _walled(media: MediaOutcome, files: list[CapturedFile],
+            wall: tuple[Status, str]) -> tuple[CaptureState, Status, str, bool]:
+    """A wall is never ``complete``: ``partial`` only when media was really stored (a
+    web page that is a login form, around a video yt-dlp still got), else ``failed``;
+    always transient, so it is tried again later."""
+    state = CaptureState.PARTIAL if _media_ok(media, files) else CaptureState.FAILED
+    return state, wall[0], wall[1], True
+
+
+def _judge(job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile],
+           store: BlobStore) -> tuple[bool, tuple[CaptureState, Status, str, bool]]:
+    """(walled, (state, status, message, transient)): a wall's verdict, or ``_decide``'s."""
+    wall = _wall(page, media, _dom_wall(job, store, files))
+    if wall is not None and not _content(job, media, files):
+        return True, _walled(media, files, wall)
+    return False, _decide(job, page, media, files)
+
+
 def _decide(
     job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile]
 ) -> tuple[CaptureState, Status, str, bool]:
-    """(state, status, message, transient) from both parts and what was stored."""
-    media_ok = media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
+    """(state, status, message, transient) from both parts and what was stored, when no
+    wall stood in the way (``_walled``)."""
+    media_ok = _media_ok(media, files)
     page_ok = page.status is Status.AVAILABLE
     # content, not just evidence of a failure (a stored 404 response is not content)
     stored = media_ok or (page_ok and any(f.role == "page" for f in files))
@@ -342,7 +409,7 @@ async def capture(
             files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
                                     media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
-        state, status, message, transient = _decide(job, page, media, files)
+        walled, (state, status, message, transient) = _judge(job, page, media, files, store)
         state, message = _with_browser(state, message, rendered)
         resolved = media.resolved_url or page.final_url
         return CaptureResult(
@@ -350,7 +417,7 @@ async def capture(
             metadata=scrub_userinfo(dict(media.metadata)),
             resolved_url=without_userinfo(resolved) if resolved else None,
             started_at=_rfc3339(started), finished_at=_rfc3339(clock()),
-            transient=transient and state is not CaptureState.COMPLETE,
+            transient=transient and state is not CaptureState.COMPLETE, wall=walled,
             collection=collection(page, media, files) | {
                 "browser": scrub_userinfo(rendered.record) if rendered else {"state": "not used"},
                 "access": access | ({"po_token_providers": list(media.po_token_providers)}

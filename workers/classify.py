@@ -16,9 +16,15 @@ Choices where the contract leaves room (each is inconclusive unless stated):
   visible to an audience you're not in`` is shown both for deleted posts and
   for audience-restricted ones: ``UNKNOWN``, not transient (retrying soon will
   not change it; the audit re-checks), with Facebook's words kept.
-- Facebook's ``only available for registered users`` also appears for deleted
-  videos, but the contract maps it to ``LOGIN_REQUIRED`` (restricted, which
-  never counts towards "down").
+- Bot walls (YouTube's ``Sign in to confirm you're not a bot``, ``This content
+  isn't available, try again later``, a captcha, ``Your IP is likely being
+  blocked``) are ``BOT_CHECK``, transient, ``wall=True``; a rate limit without a
+  wall (``rate-limited``, HTTP 429) stays ``RATE_LIMITED``.
+- Login walls (Facebook's ``only available for registered users``, ``You must
+  log in to continue``, a bare ``Sign in``) are ``LOGIN_REQUIRED``, transient,
+  ``wall=True``: what we were shown, not what the link is (the same words appear
+  for deleted videos), so an audit treats them as inconclusive and a capture
+  retries them. HTTP 401/407 stay plain ``LOGIN_REQUIRED`` (restricted).
 - HTTP 403 from a site is as often a bot wall, hot-link rule or expired signed
   URL as a real refusal: ``UNKNOWN``, transient. Other 4xx (400, 405, 451, ...)
   are ``UNKNOWN`` and not transient; 408 is ``ERROR``, transient.
@@ -77,27 +83,38 @@ class Classified:
     status: Status
     message: str  # the platform's own words, yt-dlp's prefixes and hints removed
     transient: bool  # worth retrying later (network, 5xx, 429, bot checks, timeouts)
+    # a wall stood between us and the link (a bot check, a login wall): says nothing about
+    # the link itself (docs/design.md "Walls")
+    wall: bool = False
     no_media: bool = False  # yt-dlp found no media at this URL (UnsupportedError)
     local: bool = False  # this machine failed (disk full, read-only, I/O error): not the link
 
 
 # docs/yt-dlp.md "Message rules", in order: first match wins.
-_RULES: tuple[tuple[str, Status, bool], ...] = (
-    (r"removed for violating|terms of service|community guidelines", Status.REMOVED_POLICY, False),
-    (r"has been terminated", Status.ACCOUNT_TERMINATED, False),
-    (r"copyright claim", Status.REMOVED_COPYRIGHT, False),
-    (r"copyright grounds|available in your country|from your location", Status.GEO_BLOCKED, False),
-    (r"removed by the (?:uploader|user)|uploader has closed their", Status.REMOVED_UPLOADER, False),
-    (r"private video|video is private", Status.PRIVATE, False),
-    (r"members-only|members on level|join this channel", Status.MEMBERS_ONLY, False),
-    (r"not a bot|captcha|rate-limited|ip is likely being blocked", Status.RATE_LIMITED, True),
-    (r"confirm your age|age-restricted|inappropriate", Status.AGE_RESTRICTED, False),
-    (r"live event will begin|premieres? in", Status.UNKNOWN, True),
-    (r"facebook said", Status.UNKNOWN, False),
-    (r"registered users|sign in", Status.LOGIN_REQUIRED, False),
-    (r"^video unavailable|^this video is unavailable|content isn't available", Status.UNKNOWN, True),
+# (pattern, status, transient, wall)
+_RULES: tuple[tuple[str, Status, bool, bool], ...] = (
+    (r"removed for violating|terms of service|community guidelines", Status.REMOVED_POLICY, False,
+     False),
+    (r"has been terminated", Status.ACCOUNT_TERMINATED, False, False),
+    (r"copyright claim", Status.REMOVED_COPYRIGHT, False, False),
+    (r"copyright grounds|available in your country|from your location", Status.GEO_BLOCKED, False,
+     False),
+    (r"removed by the (?:uploader|user)|uploader has closed their", Status.REMOVED_UPLOADER, False,
+     False),
+    (r"private video|video is private", Status.PRIVATE, False, False),
+    (r"members-only|members on level|join this channel", Status.MEMBERS_ONLY, False, False),
+    (r"not a bot|captcha|ip is likely being blocked|content isn't available, try again later",
+     Status.BOT_CHECK, True, True),
+    (r"rate-limited", Status.RATE_LIMITED, True, False),
+    (r"confirm your age|age-restricted|inappropriate", Status.AGE_RESTRICTED, False, False),
+    (r"live event will begin|premieres? in", Status.UNKNOWN, True, False),
+    (r"facebook said", Status.UNKNOWN, False, False),
+    (r"registered users|you must log in|log in to continue|sign in", Status.LOGIN_REQUIRED, True,
+     True),
+    (r"^video unavailable|^this video is unavailable|content isn't available", Status.UNKNOWN, True,
+     False),
 )
-_COMPILED = tuple((re.compile(rx, re.IGNORECASE), st, tr) for rx, st, tr in _RULES)
+_COMPILED = tuple((re.compile(rx, re.IGNORECASE), st, tr, w) for rx, st, tr, w in _RULES)
 
 _PREFIX = re.compile(r"^(?:ERROR:\s*)?(?:\[[^\]\s]+\]\s+(?:\S+?:\s+)?)?")
 _TAILS = (
@@ -251,9 +268,9 @@ def classify(exc: BaseException) -> Classified:
         return result(Status.ERROR, False)
 
     body = _body(cause.orig_msg if isinstance(cause, ExtractorError) else str(exc))
-    for pattern, status, transient in _COMPILED:
+    for pattern, status, transient, wall in _COMPILED:
         if pattern.search(body):
-            return result(status, transient)
+            return Classified(status=status, message=message, transient=transient, wall=wall)
     if isinstance(cause, ExtractorError) and cause.expected:
         return result(Status.UNKNOWN, False)
     return result(Status.ERROR, False)  # extractor broken, post-processing, disk: not the link's fault

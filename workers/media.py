@@ -82,6 +82,7 @@ class MediaOutcome:
     # YouTube targets: the PO-token providers the capture process had loaded
     # (workers.plugins), for the manifest's access record; never a secret
     po_token_providers: tuple[str, ...] = ()
+    wall: bool = False  # yt-dlp met a wall (a bot check, a login wall): ``classify``
 
 
 async def capture_media(job: CaptureJob) -> MediaOutcome:
@@ -150,6 +151,7 @@ def _outcome(
         metadata=report["metadata"],
         resolved_url=report.get("resolved_url"),
         no_media=bool(report.get("no_media")),
+        wall=bool(report.get("wall")) and status is not Status.AVAILABLE,
         warnings=warnings,
         not_checked=not_checked,
         responses=checked(report.get("responses")),

@@ -28,6 +28,10 @@ Promises:
   (docs/design.md "Network and safety"). The ``warcinfo`` record says so.
 - The outcome names the address of the server that sent the last response and,
   for https, its TLS session: version, cipher and certificate chain (``workers._tls``).
+- The final 2xx HTML page is read for a login wall (``workers.walls.login_wall``:
+  a redirect to a login page, Facebook's login page, a page that is a password
+  form); ``wall`` names it. The status stays the response's: what the wall means
+  is the capture's to decide.
 - Outcomes are statuses, never exceptions (``classify.http_status``). 403 is ``unknown``
   and transient: a login wall, a geo block and a bot check look the same.
   Network errors and timeouts are transient errors; a refused address, a
@@ -54,6 +58,8 @@ from workers.classify import http_status
 from workers.errors import AddressRefused
 from workers.types import Status
 from workers.userinfo import without_userinfo
+from workers.walls import MAX_BYTES as WALL_BYTES
+from workers.walls import inflate, login_wall
 
 __all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "read_body", "snapshot_page"]
 
@@ -75,6 +81,9 @@ class PageOutcome:
     hops: int = 0
     ip_address: str | None = None  # of the server that sent the last response
     tls: TlsSession | None = None  # the last response's TLS session; None for http
+    # why the page is a login wall (``workers.walls``), or None; read only for a 2xx
+    # HTML page whose coding we can read
+    wall: str | None = None
 
 
 def _utc_now() -> datetime:
@@ -83,6 +92,18 @@ def _utc_now() -> datetime:
 
 def _new_record_id() -> str:
     return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def _head(spool: BinaryIO, content_type: str | None, coding: str | None) -> bytes | None:
+    """The start of an HTML body as the server meant it, for ``login_wall``; None for
+    anything else."""
+    mime = (content_type or "text/html").split(";", 1)[0].strip().lower()
+    if mime not in ("text/html", "application/xhtml+xml"):
+        return None
+    spool.seek(0)
+    head = spool.read(WALL_BYTES)  # compressed bodies inflate up to WALL_BYTES
+    spool.seek(0, 2)
+    return inflate(head, coding)
 
 
 def _cap_for(content_type: str | None, max_bytes: int, media_max_bytes: int) -> int:
@@ -136,6 +157,7 @@ async def snapshot_page(
     clock: Callable[[], datetime] = _utc_now,
     record_id: Callable[[], str] = _new_record_id,
     session: str = "",
+    platform: str = "web",
 ) -> PageOutcome:
     """GET ``url`` hop by hop, writing WARC records to ``out``; never raises for network trouble.
 
@@ -144,6 +166,8 @@ async def snapshot_page(
     ``client.max_redirects``, each hop sent through the client's transport.
     ``session``: the label of the session ``client`` sends (``Access.name``; "" for
     none), shown in place of the ``Cookie`` header's value (``workers._warc``).
+    ``platform`` (``web``, ``facebook``, ``youtube``) selects the login-wall rules
+    (``workers.walls``) the final page is read with.
     """
     recorder = WarcRecorder(out, clock, record_id, session=session)
     recorder.warcinfo()
@@ -152,11 +176,16 @@ async def snapshot_page(
     hops = 0
     last: dict[str, Any] = {"http_status": None, "final_url": None, "content_type": None}
 
+    head: bytes | None = None  # the start of the last body, when it is HTML
+
     def outcome(
         status: Status, message: str, transient: bool, body: Body | None = None
     ) -> PageOutcome:
+        wall = None
+        if status is Status.AVAILABLE and head is not None:
+            wall = login_wall(head, url=url, final_url=last["final_url"], platform=platform)
         return PageOutcome(
-            status=status, message=message, transient=transient, hops=hops,
+            status=status, message=message, transient=transient, hops=hops, wall=wall,
             body_bytes=body.size if body else 0, truncated=bool(body and body.truncated), **last,
         )
 
@@ -193,6 +222,7 @@ async def snapshot_page(
             try:
                 cap = _cap_for(content_type, max_bytes, media_max_bytes)
                 await read_body(response, body, cap, deadline_at)
+                head = _head(spool, content_type, response.headers.get("content-encoding"))
             finally:
                 await response.aclose()
             recorder.write_hop(request, response, date, http, body,

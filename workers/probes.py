@@ -1,13 +1,16 @@
 """Availability probes: is a link still up, and if not, what does the platform say?
 
 Statuses are the contract list of docs/design.md "Availability statuses"; an
-inconclusive one (``rate_limited``, ``error``, ``unknown``) never changes a
-target's state, so every doubt goes there, never to a down status.
+inconclusive one (``bot_check``, ``rate_limited``, ``error``, ``unknown``) never
+changes a target's state, so every doubt goes there, never to a down status. A
+wall (``ProbeResult.wall``: yt-dlp's bot check or login wall, Facebook's login
+page, a web page that is a login form, ``workers.walls``) is inconclusive too,
+whatever its status: it is what we were shown, not what the link is.
 
 - **YouTube**: the oEmbed endpoint first, one small request (docs/yt-dlp.md
   "YouTube oEmbed"). 200 with JSON and 401 (embedding disabled) mean the video
   exists; 403, or a body of ``Forbidden`` even under 200, means private; 429 is
-  ``rate_limited``. Anything else (404, 400, 5xx, a network error) is only a
+  ``rate_limited``; yt-dlp's bot check ``bot_check``. Anything else (404, 400, 5xx, a network error) is only a
   suspicion: a yt-dlp metadata probe (``download=False``, in the capture's
   killable child, ``_probe_child``) then gives the platform's reason, mapped by
   ``classify`` (probe ``oembed+yt-dlp``). A bare ``Video unavailable`` stays
@@ -16,7 +19,8 @@ target's state, so every doubt goes there, never to a down status.
   itself. Facebook shows the same login wall and the same "This content isn't
   available" page for deleted and restricted posts, so those statuses say that
   the answer is ambiguous.
-- **Web**: one GET; the status code maps through ``classify.http_status``.
+- **Web**: one GET; the status code maps through ``classify.http_status``; a 2xx
+  page that is a login wall is ``login_required`` with ``wall``.
 
 Access: a target's ``access`` (``Access.for_probes()``) may carry a session and a
 proxy: ``http`` must then be the client of that access (``preserver.net.Clients``:
@@ -53,6 +57,7 @@ from workers.errors import AddressRefused
 from workers.limits import RateLimiter
 from workers.platforms import Platform, platform_url, youtube_watch_url
 from workers.types import Limits, Status
+from workers.walls import login_wall
 
 __all__ = ["DEFAULT_OEMBED_URL", "ProbeResult", "ProbeSettings", "ProbeTarget", "RateLimiter",
            "probe"]  # RateLimiter lives in workers.limits; re-exported where probes take it
@@ -63,7 +68,7 @@ _BACKOFF = 60.0  # seconds a host group pauses after a 429 or bot check without 
 _MAX_BACKOFF = 3600.0
 _YOUTUBE_ID = re.compile(r"[\w-]{11}")
 _FB_GONE = re.compile(r"content isn't available", re.IGNORECASE)
-_FB_LOGIN = re.compile(r"id=[\"']login_form[\"']|you must log in", re.IGNORECASE)
+_BLOCKED = (Status.RATE_LIMITED, Status.BOT_CHECK)
 FB_LOGIN_NOTE = "Facebook shows a login wall; the post may also be deleted (ambiguous)"
 FB_GONE_NOTE = "(Facebook: ambiguous between removed and restricted)"
 
@@ -86,6 +91,9 @@ class ProbeResult:
     message: str  # the platform's words, or what went wrong; "" when available
     probe: str  # "oembed" | "yt-dlp" | "page" | "oembed+yt-dlp" | "yt-dlp+page"
     transient: bool  # worth asking again soon (network, 5xx, 429, bot checks)
+    # a wall answered, not the link (a bot check, a login wall): inconclusive whatever the
+    # status, it never changes a target's state (docs/design.md "Walls")
+    wall: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +134,7 @@ class _Page:
     code: int
     body: bytes
     retry_after: str | None
+    url: str  # after redirects
 
 
 class _Probe:
@@ -154,7 +163,7 @@ class _Probe:
                         if len(body) >= limit:
                             break
                     return _Page(response.status_code, bytes(body[:limit]),
-                                 response.headers.get("Retry-After"))
+                                 response.headers.get("Retry-After"), str(response.url))
         except AddressRefused as exc:  # a hop to a refused address: final, not a fact about the link
             return failed(str(exc), False)
         except TimeoutError:
@@ -180,7 +189,7 @@ class _Probe:
                          extractor_args=access.ytdlp_extractor_args({})),
             timeout=s.limits.timeout_seconds,
         )
-        if answer.status is Status.RATE_LIMITED:  # a bot check: give the platform a rest
+        if answer.status in _BLOCKED:  # a bot check or rate limit: give the platform a rest
             self.backoff(url, None)
         return answer
 
@@ -224,7 +233,7 @@ class _Probe:
         answer = await self.ytdlp(watch)
         message = f"{answer.message} (oEmbed: {oembed_said})" if answer.message else ""
         return ProbeResult(status=answer.status, http_status=code, message=message,
-                           probe="oembed+yt-dlp", transient=answer.transient)
+                           probe="oembed+yt-dlp", transient=answer.transient, wall=answer.wall)
 
     async def facebook(self) -> ProbeResult:
         url = self.target.url
@@ -232,9 +241,9 @@ class _Probe:
         if answer.status is Status.AVAILABLE and not answer.no_media:
             return ProbeResult(status=Status.AVAILABLE, http_status=None, message="",
                                probe="yt-dlp", transient=False)
-        if answer.status is Status.RATE_LIMITED:  # asking again now would make it worse
+        if answer.status in _BLOCKED:  # asking again now would make it worse
             return ProbeResult(status=answer.status, http_status=None, message=answer.message,
-                               probe="yt-dlp", transient=True)
+                               probe="yt-dlp", transient=True, wall=answer.wall)
         page = await self.fetch(url, limit=self.settings.limits.max_bytes)
         if isinstance(page, ProbeResult):
             return _result(answer, None, f"{answer.message} (page: {page.message})")
@@ -248,9 +257,11 @@ class _Probe:
             return self.rate_limited(url, page, "yt-dlp+page")
         if _FB_GONE.search(text):  # checked first: this page carries a login form too
             return said(Status.NOT_FOUND, f"This content isn't available {FB_GONE_NOTE}")
-        if _FB_LOGIN.search(text):
+        if login_wall(page.body, url=url, final_url=page.url, platform="facebook"):
             words = f" (yt-dlp: {answer.message})" if answer.message else ""
-            return said(Status.LOGIN_REQUIRED, FB_LOGIN_NOTE + words)
+            return ProbeResult(status=Status.LOGIN_REQUIRED, http_status=page.code,
+                               message=FB_LOGIN_NOTE + words, probe="yt-dlp+page",
+                               transient=True, wall=True)
         if http_status(page.code)[0] is Status.NOT_FOUND:
             return said(Status.NOT_FOUND, f"HTTP {page.code}")
         if answer.status in (Status.UNKNOWN, Status.LOGIN_REQUIRED) and not answer.transient:
@@ -265,6 +276,11 @@ class _Probe:
         if page.code == 429:
             return self.rate_limited(url, page, "page")
         status, transient = http_status(page.code)
+        if status is Status.AVAILABLE and (wall := login_wall(page.body, url=url,
+                                                              final_url=page.url)):
+            return ProbeResult(status=Status.LOGIN_REQUIRED, http_status=page.code,
+                               message=f"wall (login): {wall}", probe="page", transient=True,
+                               wall=True)
         message = "" if status is Status.AVAILABLE else f"HTTP {page.code}"
         return ProbeResult(status=status, http_status=page.code, message=message, probe="page",
                            transient=transient)
@@ -272,7 +288,7 @@ class _Probe:
 
 def _result(answer: YtdlpAnswer, code: int | None, message: str) -> ProbeResult:
     return ProbeResult(status=answer.status, http_status=code, message=message.strip(),
-                       probe="yt-dlp+page", transient=answer.transient)
+                       probe="yt-dlp+page", transient=answer.transient, wall=answer.wall)
 
 
 def _watch_url(target: ProbeTarget) -> str:

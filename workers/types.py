@@ -129,6 +129,9 @@ class CaptureResult:
     started_at: str = ""  # RFC 3339 UTC "...Z"
     finished_at: str = ""
     transient: bool = False  # worth retrying (network error, 5xx, 429)
+    # a wall stood where the content should be (a bot check, a login wall): the capture
+    # holds evidence of the wall, not of the link (docs/design.md "Walls")
+    wall: bool = False
     # what the worker saw of how the content was collected (the manifest's collection
     # record, docs/design.md "Collection record"): "page" (server address, TLS chain
     # file), "media_response" (status and headers), "browser" (what the browser did)

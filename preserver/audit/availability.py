@@ -8,7 +8,10 @@ conclusive evidence (docs/design.md "Availability statuses", contract).
   - a down result changes it only when the last ``confirmations`` checks are all
     down and the first and last of them are at least ``confirm_after`` apart.
 - ``record_check`` stores one check and applies the rule; each change is a custody
-  event.
+  event. A wall (``wall=True``: a bot check or a login wall stood where the link's
+  answer should be, docs/design.md "Walls") is stored as a check and never changes
+  the state, whatever its status: a login wall we were shown is not the link
+  becoming ``login_required``.
 """
 
 from __future__ import annotations
@@ -89,8 +92,10 @@ async def record_check(
     operator: str,
     http_status: int | None = None,
     now: datetime | None = None,
+    wall: bool = False,
 ) -> CheckOutcome:
-    """Store one check and apply the state rule to ``target`` (in the caller's transaction)."""
+    """Store one check and apply the state rule to ``target`` (in the caller's transaction);
+    a ``wall`` never changes the state."""
     now = now or utc_now()
     assert target.id is not None
     session.add(AvailabilityCheck(target_id=target.id, checked_at=now, status=status.value,
@@ -100,8 +105,8 @@ async def record_check(
     target.last_checked_at = now
     previous = target.status
     recent = await _recent(session, target.id, confirmations) if status.kind == "down" else ()
-    new = next_state(previous, status, recent, confirmations=confirmations,
-                     confirm_after=confirm_after)
+    new = None if wall else next_state(previous, status, recent, confirmations=confirmations,
+                                       confirm_after=confirm_after)
     if new is not None:
         target.status = new
         target.status_since = now

@@ -291,8 +291,11 @@ async def _store(archive: Archive, target: ProbeTarget, result: ProbeResult) -> 
         outcome = await record_check(
             session, row, status=result.status, message=result.message, probe=result.probe,
             http_status=result.http_status, confirmations=cfg.audit.confirmations,
-            confirm_after=cfg.audit.confirm_after, operator=archive.operator, now=now)
-        row.next_check_at = next_check(cfg, row, result.status, now)
+            confirm_after=cfg.audit.confirm_after, operator=archive.operator, now=now,
+            wall=result.wall)
+        # a wall is inconclusive whatever its status: asked again within hours
+        row.next_check_at = next_check(cfg, row, Status.BOT_CHECK if result.wall
+                                       else result.status, now)
     if not outcome.changed:
         return None
     return _Change(target=target, result=result, previous=outcome.previous,

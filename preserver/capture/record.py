@@ -218,5 +218,6 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
         if not local:
             await record_check(session, target, status=result.status, message=result.message,
                                probe="capture", confirmations=cfg.audit.confirmations,
-                               confirm_after=cfg.audit.confirm_after, operator=archive.operator)
+                               confirm_after=cfg.audit.confirm_after, operator=archive.operator,
+                               wall=result.wall)
     return manifest_sha

@@ -2,8 +2,8 @@
 
 - At most ``capture.concurrency`` jobs run at once, and at most
   ``capture.per_host`` per politeness group (YouTube, Facebook, each web host):
-  the claim skips groups that are full, so a queue of YouTube links never
-  starves the others.
+  the claim skips groups that are full, or paused by a run of walls
+  (``preserver.capture.walls``), so a queue of YouTube links never starves the others.
 - ``CaptureWorker`` (procrastinate ``Worker``): a claim loop; each job is a named
   task of a ``TaskPool`` (``_process``), whose result is recorded in ``finally``
   under ``asyncio.shield`` (``_record``), so a cancelled run never loses a finished
@@ -40,6 +40,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from preserver.archive import Archive
+from preserver.capture import walls
 from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
 from preserver.capture.record import JobRecord, record_result
@@ -251,16 +252,14 @@ class CaptureWorker:
                 return
 
     async def _claim(self) -> ClaimedJob | None:
-        """The next due job whose politeness group has room."""
+        """The next due job whose politeness group has room and is not paused (walls)."""
         limit = self.archive.config.capture.per_host
         busy = frozenset(h for h, n in self.per_host.items() if n >= limit)
-        async with self.archive.db.session() as session:
-            return await queue.claim(session, exclude_hosts=busy, run_id=self.run_id)
+        return await walls.claim_next(self.archive, busy, run_id=self.run_id)
 
     async def _wait_for_retries(self) -> bool:
         """Sleep until the next retry is due; False when none is due within ``max_wait``."""
-        async with self.archive.db.session() as session:
-            due = await queue.next_due(session)
+        due = await walls.next_start(self.archive)  # a paused group's jobs wait for its end
         if due is None or (due - utc_now()).total_seconds() > self.max_wait:
             return False
         await sleep_or_stop(self.pool.stopping,
@@ -332,6 +331,7 @@ class CaptureWorker:
             await self._requeue_unrecorded(claimed, exc)
             self.summary.failed += 1
             return
+        await walls.note_result(self.archive, claimed.host, result, local=local)
         self._count(result, retry is not None)
         if self.progress:
             self.progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key,

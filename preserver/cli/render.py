@@ -183,6 +183,8 @@ def status(console: Console, result: dict[str, Any]) -> None:
         sizes = ", ".join(map(str, ledger["timestamps_pending_for"]))
         table.add_row("[yellow]timestamps pending[/]", f"checkpoints of {sizes} events "
                       "(a TSA did not answer; retried on the next run)")
+    for pause in result.get("paused", []):
+        table.add_row("[yellow]paused[/]", Text(pause["message"]))
     if disk := result.get("disk"):
         table.add_row("free space", Text(f"{_size(disk['free_bytes'])} in {disk['path']}"))
         if disk["low"]:

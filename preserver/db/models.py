@@ -148,6 +148,22 @@ class Run(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
 
 
+class GroupPause(SQLModel, table=True):
+    """Walls met in a row by one politeness group, and the pause they started
+    (``preserver.db.pauses``; docs/design.md "Walls"): kept in the database so that
+    every run and ``serve`` honours a pause another started."""
+
+    __tablename__ = "group_pauses"
+
+    host: str = Field(primary_key=True)  # the group, as ``jobs.host``: youtube, facebook, a host
+    walls: int = 0  # bot checks and login walls in a row
+    bot_checks: int = 0  # of those, bot checks
+    pauses: int = 0  # pauses since the group's last success: the next lasts base * 2**pauses
+    paused_until: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    last_message: str = ""  # the last wall's words
+    updated_at: datetime = Field(sa_column=_time())
+
+
 class Capture(SQLModel, table=True):
     __tablename__ = "captures"
 

@@ -242,11 +242,20 @@ async def defer(session: AsyncSession, *, kind: str, until: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def next_due(session: AsyncSession, *, kind: str = CAPTURE) -> datetime | None:
-    """When the earliest waiting job of ``kind`` becomes due (None when nothing waits)."""
-    return await session.scalar(
-        sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == JobState.QUEUED,
-                                                         col(Job.kind) == kind))
+async def next_due(session: AsyncSession, *, kind: str = CAPTURE,
+                   paused: Mapping[str, datetime] | None = None) -> datetime | None:
+    """When the earliest waiting job of ``kind`` becomes due (None when nothing waits);
+    with ``paused`` (group -> until, ``preserver.db.pauses``), a paused group's jobs are
+    due when its pause ends."""
+    if not paused:
+        return await session.scalar(
+            sa.select(sa.func.min(col(Job.run_after))).where(col(Job.state) == JobState.QUEUED,
+                                                             col(Job.kind) == kind))
+    rows = await session.execute(
+        sa.select(_JOBS.c.host, sa.func.min(_JOBS.c.run_after))
+        .where(_JOBS.c.state == JobState.QUEUED, _JOBS.c.kind == kind).group_by(_JOBS.c.host))
+    times = [max(when, paused.get(host, when)) for host, when in rows.all()]
+    return min(times, default=None)
 
 
 async def counts(session: AsyncSession, *, kind: str = CAPTURE) -> dict[str, int]:

@@ -21,7 +21,7 @@ from manifests import CaptureManifest, ManifestError
 from preserver.archive import free_space
 from preserver.config import Config
 from preserver.custody.events import EventAction, rfc3339
-from preserver.db import queue
+from preserver.db import pauses, queue
 from preserver.db.models import (
     AvailabilityCheck,
     Capture,
@@ -201,6 +201,7 @@ async def status(session: AsyncSession, *, config: Config | None = None) -> dict
         "witness_jobs": await queue.counts(session, kind=queue.WITNESS),
         "files": int(nfiles), "bytes": int(nbytes),
         "ledger": await _ledger_status(session),
+        "paused": [p.as_dict() for p in await pauses.active(session)],
     } | ({"disk": free_space(config).as_dict()} if config is not None else {})
 
 

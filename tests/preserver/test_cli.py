@@ -37,6 +37,7 @@ def test_bad_reports_exit_2_and_add_nothing(tmp_path: Path, name: str, content: 
     assert_one_line_error(proc, 2, match)
     status = json.loads(run_in(tmp_path, "status", "--json").stdout)
     assert status["reports"] == 0 and status["citations"] == 0
+    assert status["paused"] == []  # no group paused by walls
 
 
 def test_missing_report_exits_2(tmp_path: Path) -> None:

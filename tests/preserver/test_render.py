@@ -56,3 +56,18 @@ def test_ingest_and_verify_lines_print_hostile_text_literally() -> None:
                                                    check="fixity", detail=HOSTILE)])
     out = buf.getvalue()
     assert "r[/].txt" in out and out.count(HOSTILE) == 2, out
+
+
+def test_status_says_which_groups_are_paused_and_why() -> None:
+    console, buf = _console()
+    message = "youtube paused until 2026-11-26 19:40 UTC, 3 bot checks in a row"
+    render.status(console, {
+        "reports": 0, "citations": 0, "targets": {}, "availability": {}, "captures": {},
+        "jobs": {}, "files": 0, "bytes": 0,
+        "ledger": {"events": 0, "checkpoint": None, "timestamps": 0,
+                   "timestamps_pending_for": []},
+        "paused": [{"group": "youtube", "message": message},
+                   {"group": "[/]", "message": f"{HOSTILE} paused until …"}]})
+    out = buf.getvalue()
+    assert message in out
+    assert f"{HOSTILE} paused until" in out  # a web host's name printed as written

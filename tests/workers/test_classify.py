@@ -121,6 +121,8 @@ YT_IP_BLOCKED = "All player responses are invalid. Your IP is likely being block
 YT_NO_FORMAT = (
     "Requested format is not available. Use --list-formats for a list of available formats"
 )
+YT_RATE_LIMITED = "Too many requests from this client: rate-limited, no wall shown"
+FB_LOG_IN = "You must log in to continue."
 FB_EXPIRED_RSQ = FB_EXPIRED.replace("&#039;", RSQ)
 TOS = "This video has been removed for violating YouTube's Terms of Service"
 HATE = "This video has been removed for violating YouTube's policy on hate speech."
@@ -142,7 +144,7 @@ TABLE: list[tuple[str, str, str, Status, bool, str]] = [
     ("youtube", "reason", PRIVATE.replace("'", RSQ), Status.PRIVATE, False, PRIVATE),
     ("youtube", "reason", "This video is private", Status.PRIVATE, False, ""),
     ("youtube", "reason", YT_AGE, Status.AGE_RESTRICTED, False, ""),
-    ("youtube", "reason", YT_BOT, Status.RATE_LIMITED, True, "Sign in to confirm you're not a bot"),
+    ("youtube", "reason", YT_BOT, Status.BOT_CHECK, True, "Sign in to confirm you're not a bot"),
     ("youtube", "geo", YT_GEO, Status.GEO_BLOCKED, False,
      f"{YT_GEO}. This video is available in Germany, France."),
     ("youtube", "reason", f"Video unavailable. {YT_GEO}", Status.GEO_BLOCKED, False, ""),
@@ -154,19 +156,21 @@ TABLE: list[tuple[str, str, str, Status, bool, str]] = [
     ("youtube", "reason", "Video unavailable", Status.UNKNOWN, True, ""),
     ("youtube", "reason", f"Video unavailable. This content isn{RSQ}t available.",
      Status.UNKNOWN, True, "Video unavailable. This content isn't available."),
-    ("youtube", "reason", YT_UNAVAILABLE_RATE, Status.RATE_LIMITED, True,
+    ("youtube", "reason", YT_UNAVAILABLE_RATE, Status.BOT_CHECK, True,
      "This content isn't available, try again later"),
-    ("youtube", "captcha", "Video unavailable", Status.RATE_LIMITED, True,
+    ("youtube", "captcha", "Video unavailable", Status.BOT_CHECK, True,
      "Video unavailable. YouTube is requiring a captcha challenge before playback"),
-    ("youtube", "plain", YT_IP_BLOCKED, Status.RATE_LIMITED, True, ""),
+    ("youtube", "plain", YT_IP_BLOCKED, Status.BOT_CHECK, True, ""),
+    ("youtube", "plain", YT_RATE_LIMITED, Status.RATE_LIMITED, True, ""),
     ("youtube", "plain", "This video is DRM protected", Status.UNKNOWN, False, ""),
     ("youtube", "plain", YT_NO_FORMAT, Status.UNKNOWN, False, ""),
     ("facebook", "plain", FB_SAID.format(FB_EXPIRED), Status.UNKNOWN, False,
      FB_SAID.format(FB_EXPIRED_WORDS)),
     ("facebook", "plain", FB_SAID.format(FB_EXPIRED_RSQ), Status.UNKNOWN, False,
      FB_SAID.format(FB_EXPIRED_WORDS)),
-    ("facebook", "login", "", Status.LOGIN_REQUIRED, False,
+    ("facebook", "login", "", Status.LOGIN_REQUIRED, True,
      "This video is only available for registered users"),
+    ("facebook", "plain", FB_LOG_IN, Status.LOGIN_REQUIRED, True, ""),
     ("facebook", "unexpected", "Cannot parse data", Status.ERROR, False, "Cannot parse data"),
 ]
 
@@ -196,7 +200,9 @@ def test_platform_message_maps_to_status(
     got = classify(error)
 
     expected_message = message or text.replace(RSQ, "'")
-    assert got == Classified(status=status, message=expected_message, transient=transient)
+    wall = status in (Status.BOT_CHECK, Status.LOGIN_REQUIRED)  # a wall, never the link's answer
+    assert got == Classified(status=status, message=expected_message, transient=transient,
+                             wall=wall)
 
 
 def test_message_drops_yt_dlp_hints_and_tails(stub_cases: dict[str, tuple[str, str]]) -> None:

@@ -24,6 +24,7 @@ from tests.support.clock import FakeClock
 from tests.support.fixture_site import FixtureSite
 from tests.support.http_cases import HTTP_CASES
 from tests.support.platforms import EXTRACTORS, OK_JSON, OEmbed
+from tests.support.wall_pages import NOT_WALLS, WALLS
 from workers.limits import RateLimiter
 from workers.net import make_client
 from workers.probes import (
@@ -98,7 +99,7 @@ REASONS = [  # (video id, status, transient, words in the message)
     ("removedUplr", Status.REMOVED_UPLOADER, False, "has been removed by the uploader"),
     ("terminatedA", Status.ACCOUNT_TERMINATED, False, "has been terminated"),
     ("privateVidA", Status.PRIVATE, False, "Private video"),
-    ("botCheckAAA", Status.RATE_LIMITED, True, "not a bot"),
+    ("botCheckAAA", Status.BOT_CHECK, True, "not a bot"),
     ("unavailable", Status.UNKNOWN, True, "Video unavailable"),  # alone: stays unknown
     ("playableAAA", Status.AVAILABLE, False, ""),  # oEmbed was wrong: it plays
 ]
@@ -120,6 +121,7 @@ async def test_suspect_oembed_runs_yt_dlp(
 
     assert (got.status, got.http_status, got.probe, got.transient) == (
         status, code, "oembed+yt-dlp", transient)
+    assert got.wall is (status is Status.BOT_CHECK)  # a wall: inconclusive, never down
     assert words in got.message
     if words:
         assert got.message.endswith(f"(oEmbed: HTTP {code})")
@@ -184,6 +186,7 @@ async def test_facebook_login_wall_is_ambiguous(
     got = await probe(facebook(site, "wall"), http=http, settings=settings)
 
     assert (got.status, got.http_status, got.probe) == (Status.LOGIN_REQUIRED, 200, "yt-dlp+page")
+    assert (got.wall, got.transient) == (True, True)  # what we were shown, not the post
     assert got.message.startswith(FB_LOGIN_NOTE)
     assert "registered users" in got.message
 
@@ -233,7 +236,8 @@ async def test_facebook_bot_check_skips_the_page(
 ) -> None:
     got = await probe(facebook(site, "bot"), http=http, settings=settings)
 
-    assert (got.status, got.probe, got.transient) == (Status.RATE_LIMITED, "yt-dlp", True)
+    assert (got.status, got.probe, got.transient, got.wall) == (Status.BOT_CHECK, "yt-dlp",
+                                                                 True, True)
     assert not [h for h in site.hits if h.path.startswith("/fb/")]
 
 
@@ -291,3 +295,39 @@ async def test_web_redirect_to_refused_address(
     assert got == ProbeResult(status=Status.ERROR, http_status=None, probe="page",
                               message="refused: 127.0.0.2 is not a public address",
                               transient=False)
+
+
+@pytest.mark.parametrize("name", sorted(WALLS))
+async def test_web_login_wall_is_an_inconclusive_wall(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient, name: str,
+) -> None:
+    url = site.add_bytes(f"/walled/{name}", WALLS[name], "text/html")
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert got == ProbeResult(status=Status.LOGIN_REQUIRED, http_status=200, probe="page",
+                              transient=True, wall=True,
+                              message="wall (login): the page is a login form")
+
+
+async def test_web_redirect_to_a_login_page_is_a_wall(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient
+) -> None:
+    site.add_bytes("/login", b"<html><body>Sign in</body></html>", "text/html")
+    url = site.add_redirect("/members/post", site.url("/login?next=/members/post"))
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert (got.status, got.wall, got.message) == (
+        Status.LOGIN_REQUIRED, True, "wall (login): redirected to a login page (/login)")
+
+
+@pytest.mark.parametrize("name", sorted(NOT_WALLS))
+async def test_web_pages_that_only_look_like_walls_are_up(
+    site: FixtureSite, settings: ProbeSettings, http: httpx.AsyncClient, name: str,
+) -> None:
+    url = site.add_bytes(f"/page/{name}", NOT_WALLS[name], "text/html")
+
+    got = await probe(web(url), http=http, settings=settings)
+
+    assert (got.status, got.wall) == (Status.AVAILABLE, False)

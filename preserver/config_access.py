@@ -63,14 +63,11 @@ ANONYMOUS = AccessConfig(group="")
 
 
 def redact_proxy(url: str) -> str:
-    """``url`` with its credentials replaced by ``***``: what may be shown of a proxy."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable proxy URL)"
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+    """``url`` with its credentials replaced by ``***``: what may be shown of a proxy
+    (``workers.redact_userinfo``, imported only when a proxy is shown)."""
+    from workers import redact_userinfo
+
+    return redact_userinfo(url)
 
 
 def _group(name: str, where: str) -> str:

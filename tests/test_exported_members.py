@@ -128,6 +128,7 @@ EXPORTED = {
         "probe",
         "process_start",
         "read_cookies",
+        "redact_userinfo",
         "scrub_userinfo",
         "seen_as",
         "without_userinfo",

@@ -48,7 +48,7 @@ from workers.types import (
     Limits,
     Status,
 )
-from workers.userinfo import scrub_userinfo, without_userinfo
+from workers.userinfo import redact_userinfo, scrub_userinfo, without_userinfo
 
 __all__ = [
     "Access",
@@ -96,6 +96,7 @@ __all__ = [
     "probe",
     "process_start",
     "read_cookies",
+    "redact_userinfo",
     "scrub_userinfo",
     "seen_as",
     "without_userinfo",

@@ -29,6 +29,8 @@ from urllib.parse import unquote, urlsplit
 
 import httpcore
 
+from workers.userinfo import redact_userinfo
+
 __all__ = ["Upstream", "tunnel"]
 
 _SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -39,17 +41,6 @@ _SOCKS_REPLIES = {
     4: "host unreachable", 5: "connection refused", 6: "TTL expired",
     7: "command not supported", 8: "address type not supported",
 }
-
-
-def _shown(url: str) -> str:
-    """``url`` with its userinfo replaced by ``***`` (what messages may show of a proxy)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable proxy URL)"
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +58,7 @@ class Upstream:
     def parse(cls, url: str) -> Upstream:
         """Read a proxy URL (``preserver.config_access`` has checked its form already);
         ``ValueError`` naming the redacted URL for anything else."""
-        shown = _shown(url)
+        shown = redact_userinfo(url)
         try:
             parts = urlsplit(url)
             port = parts.port

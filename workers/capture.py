@@ -17,21 +17,10 @@ Steps:
    ``youtube-45WIwFETn3E.media.mp4``, ``web-<16 hex of sha256(url)>.page.warc.gz``.
    The page WARC is kept when the last response was 2xx.
    An https page's certificate chain is kept as ``<base>.tls.pem`` (role ``tls``).
-3. State and status:
-
-   - youtube/facebook: ``complete`` when the media is stored; ``partial``
-     when only other files (the page, a thumbnail) are; ``failed`` when
-     nothing is. The status is the media outcome's (the platform's words).
-   - web: ``complete`` when the page was captured with a 2xx and any media
-     found was stored too (no media at all is fine); ``partial`` when
-     something was stored; ``failed`` otherwise, with the page's status.
-   - ``transient`` (worth a retry): the media's verdict, or for a capture that
-     kept nothing, the page's.
-   - a wall (yt-dlp's bot check or login wall; a login wall in the page snapshot
-     or, for the browser's DOM, a facebook login form) where the content should be:
-     status ``bot_check``/``login_required``, message ``wall (…): …``, transient,
-     ``wall=True``, never ``complete`` (``_decide``). The wall's page snapshot and
-     browser files are kept: evidence of the wall, not of the post.
+3. State, status, message and whether to retry (``workers._verdict``): the media's
+   outcome decides for youtube/facebook, the page's for web; a wall (a bot check, a
+   login wall) where the content should be is never ``complete`` and is retried, its
+   page kept as evidence of the wall; a missing browser part makes it ``partial``.
 4. The work directory is removed whatever happened (the store has the files).
 
 How the content was seen goes into the collection record as ``access``
@@ -67,6 +56,7 @@ from storage._base import BlobStore
 from storage.errors import StorageError
 from workers._collection import TLS_MEDIA_TYPE, collection, write_tls
 from workers._media_files import scrub_info_json
+from workers._verdict import judge, with_browser
 from workers.browser import Browser, BrowserOutcome, render_page
 from workers.classify import local_failure
 from workers.errors import StoreFailed
@@ -74,8 +64,6 @@ from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.page import PageOutcome, snapshot_page
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Status
 from workers.userinfo import scrub_userinfo, without_userinfo
-from workers.walls import MAX_BYTES as WALL_BYTES
-from workers.walls import login_wall
 
 __all__ = ["blocked", "capture", "file_base", "utc_now"]
 
@@ -198,107 +186,12 @@ _BROWSER_NAMES = {"screenshot": "screenshot.png", "dom": "dom.html", "pdf": "pag
                   "browser": "browser.warc.gz"}
 
 
-def _with_browser(state: CaptureState, message: str,
-                  browser: BrowserOutcome | None) -> tuple[CaptureState, str]:
-    """A capture whose browser part is missing something is at most partial."""
-    if browser is None or browser.complete:
-        return state, message
-    note = f"browser: {browser.message}"
-    if state is CaptureState.COMPLETE:
-        return CaptureState.PARTIAL, note
-    return state, f"{message}; {note}" if message else note
-
-
 def _scrub(path: Path) -> bool:
     """``scrub_info_json``; a disk that fails the rewrite fails the capture (``StoreFailed``)."""
     try:
         return scrub_info_json(path)
     except OSError as exc:
         raise StoreFailed(f"could not rewrite {path.name}: {exc}") from exc
-
-
-def _dom_wall(job: CaptureJob, store: BlobStore, files: list[CapturedFile]) -> str | None:
-    """A login wall in the rendered page (a ``facebook`` target's login form that
-    scripts drew where the post should be), read from the first bytes of the stored DOM."""
-    for f in files:
-        if f.role == "dom":
-            try:
-                with store.open(f.sha256) as dom:
-                    head = dom.read(WALL_BYTES)
-            except (OSError, StorageError):
-                log.debug("DOM of %s not readable", job.target_key, exc_info=True)
-                return None
-            return login_wall(head, url=job.url, platform=job.platform)
-    return None
-
-
-def _wall(page: PageOutcome, media: MediaOutcome, dom: str | None) -> tuple[Status, str] | None:
-    """(status, message) of the wall this capture met, or None: yt-dlp's words first
-    (a bot check, a login wall), else the page's or the rendered DOM's login wall."""
-    if media.wall:
-        kind = "bot check" if media.status is Status.BOT_CHECK else "login"
-        return media.status, f"wall ({kind}): {media.message}"
-    if media.status is not Status.AVAILABLE:  # yt-dlp's own failure stands (a broken
-        return None  # cookies file, the network): the page alone does not outweigh it
-    reason = page.wall or dom
-    if reason is not None:
-        return Status.LOGIN_REQUIRED, f"wall (login): {reason}"
-    return None
-
-
-def _media_ok(media: MediaOutcome, files: list[CapturedFile]) -> bool:
-    return media.status is Status.AVAILABLE and any(f.role == "media" for f in files)
-
-
-def _content(job: CaptureJob, media: MediaOutcome, files: list[CapturedFile]) -> bool:
-    """A youtube/facebook capture whose media was stored holds the post, whatever its
-    page showed: Facebook's page carries a login form for anonymous viewers even
-    where the video plays."""
-    return job.platform != "web" and _media_ok(media, files)
-
-
-def _walled(media: MediaOutcome, files: list[CapturedFile],
-            wall: tuple[Status, str]) -> tuple[CaptureState, Status, str, bool]:
-    """A wall is never ``complete``: ``partial`` only when media was really stored (a
-    web page that is a login form, around a video yt-dlp still got), else ``failed``;
-    always transient, so it is tried again later."""
-    state = CaptureState.PARTIAL if _media_ok(media, files) else CaptureState.FAILED
-    return state, wall[0], wall[1], True
-
-
-def _judge(job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile],
-           store: BlobStore) -> tuple[bool, tuple[CaptureState, Status, str, bool]]:
-    """(walled, (state, status, message, transient)): a wall's verdict, or ``_decide``'s."""
-    wall = _wall(page, media, _dom_wall(job, store, files))
-    if wall is not None and not _content(job, media, files):
-        return True, _walled(media, files, wall)
-    return False, _decide(job, page, media, files)
-
-
-def _decide(
-    job: CaptureJob, page: PageOutcome, media: MediaOutcome, files: list[CapturedFile]
-) -> tuple[CaptureState, Status, str, bool]:
-    """(state, status, message, transient) from both parts and what was stored, when no
-    wall stood in the way (``_walled``)."""
-    media_ok = _media_ok(media, files)
-    page_ok = page.status is Status.AVAILABLE
-    # content, not just evidence of a failure (a stored 404 response is not content)
-    stored = media_ok or (page_ok and any(f.role == "page" for f in files))
-    if job.platform != "web":
-        if media_ok:
-            return CaptureState.COMPLETE, Status.AVAILABLE, "", False
-        status, message = media.status, media.message
-        if status is Status.AVAILABLE:  # yt-dlp found nothing to download
-            status, message = Status.UNKNOWN, message or "no media found at this link"
-        state = CaptureState.PARTIAL if stored else CaptureState.FAILED
-        return state, status, message, media.transient or (page.transient and not stored)
-    if page_ok and (media.no_media or media_ok):
-        return CaptureState.COMPLETE, Status.AVAILABLE, "", False
-    if page_ok:  # the page is here; media was found but not captured
-        return CaptureState.PARTIAL, Status.AVAILABLE, f"media: {media.message}", media.transient
-    status = Status.AVAILABLE if media_ok else page.status
-    state = CaptureState.PARTIAL if stored else CaptureState.FAILED
-    return state, status, page.message, media.transient or (page.transient and not stored)
 
 
 # What a platform does to a visitor it will not serve (docs/design.md "Network and safety",
@@ -409,8 +302,8 @@ async def capture(
             files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
                                     media_type=TLS_MEDIA_TYPE))
         # (3) what it amounts to
-        walled, (state, status, message, transient) = _judge(job, page, media, files, store)
-        state, message = _with_browser(state, message, rendered)
+        walled, (state, status, message, transient) = judge(job, page, media, files, store)
+        state, message = with_browser(state, message, rendered)
         resolved = media.resolved_url or page.final_url
         return CaptureResult(
             state=state, status=status, message=without_userinfo(message), files=tuple(files),

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-__all__ = ["scrub_userinfo", "without_userinfo"]
+__all__ = ["redact_userinfo", "scrub_userinfo", "without_userinfo"]
 
 T = TypeVar("T")
 
@@ -35,6 +36,22 @@ T = TypeVar("T")
 # group takes "@" too and backtracks to the last one before the authority ends.
 _USERINFO_CHARS = r"A-Za-z0-9\-._~%!$&'()*+,;=:"  # unreserved, pct-encoded, sub-delims, ":"
 _USERINFO = re.compile(r"(?i)((?:\b[a-z][a-z0-9+.\-]*:)?//)([^\s/?#\[\]<>\"\\]*)@")
+
+
+def redact_userinfo(url: str) -> str:
+    """``url`` with its credentials replaced by ``***``: what may be shown of a proxy (its
+    host and port name it; its password never shows).
+
+    >>> redact_userinfo("socks5://u:p@10.0.0.9:1080")
+    'socks5://***@10.0.0.9:1080'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable proxy URL)"
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def without_userinfo(text: str) -> str:

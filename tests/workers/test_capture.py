@@ -32,7 +32,8 @@ from storage.errors import StorageUnavailable
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, video_tag_page
 from tests.support.tls import make_pki
-from workers.capture import _decide, _media_name, capture, file_base
+from workers._verdict import _decide
+from workers.capture import _media_name, capture, file_base
 from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome
 from workers.net import make_client

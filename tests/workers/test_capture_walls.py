@@ -23,7 +23,8 @@ from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, send
 from tests.support.wall_pages import FACEBOOK_LOGIN, LOGIN_FORM, NOT_WALLS, PROSE
 from tests.support.walls import add_login_wall
-from workers.capture import _judge, capture
+from workers._verdict import judge
+from workers.capture import capture
 from workers.media import MediaOutcome
 from workers.net import make_client
 from workers.page import PageOutcome
@@ -180,7 +181,7 @@ def test_the_rendered_dom_of_a_facebook_post_can_show_the_wall(
                   key="facebook:1")
     page, media, files = _outcomes(tmp_path, store, dom)
 
-    got = _judge(job, page, media, files, store)
+    got = judge(job, page, media, files, store)
 
     if walled:
         message = "wall (login): Facebook shows its login page (You must log in to continue)"

@@ -62,8 +62,10 @@ def _login_path(url: str | None) -> bool:
     return any(_LOGIN_SEGMENT.fullmatch(segment) for segment in path.split("/"))
 
 
-_TAG_NAME = re.compile(r"\s*(/?)\s*([a-zA-Z][a-zA-Z0-9:-]{0,31})")
-_PASSWORD = re.compile(r"\btype\s*=\s*[\"']?\s*password\b", re.IGNORECASE)
+# No two ``\s*`` side by side with only an optional character between them: the engine
+# would try every split of a run of spaces between the two (quadratic in a tag's length).
+_TAG_NAME = re.compile(r"\s*(?:(/)\s*)?([a-zA-Z][a-zA-Z0-9:-]{0,31})")
+_PASSWORD = re.compile(r"\btype\s*=\s*(?:[\"']\s*)?password\b", re.IGNORECASE)
 _SKIP = frozenset({"script", "style", "noscript", "template", "textarea"})
 
 
@@ -99,7 +101,7 @@ def _read(text: str) -> _Reading:
         tag, i = text[lt + 1:gt], gt + 1
         if (m := _TAG_NAME.match(tag)) is None:
             continue
-        closing, name = m.group(1) == "/", m.group(2).lower()
+        closing, name = m.group(1) is not None, m.group(2).lower()
         if name in open_tags:
             open_tags[name] = max(0, open_tags[name] + (-1 if closing else 1))
         elif name == "form":

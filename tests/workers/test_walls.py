@@ -85,8 +85,10 @@ def test_only_the_first_256_kib_are_read() -> None:
     b"<form>" * (MAX_BYTES // 6), b'<form><input type="' + b"x" * MAX_BYTES,
     b"<form><input type" + b" " * MAX_BYTES + b">", b"<script>" + b"<" * MAX_BYTES,
     b"\xff\xfe\x00<form>\x00<input type=password>", "<ﬁ<\u202e>".encode() * 30000,
+    b"<" + b" " * (MAX_BYTES - 8) + b"0>",
+    b"<form><input type=" + b" " * (MAX_BYTES - 30) + b"x>",
 ], ids=["lt", "open-tags", "open-comments", "forms", "open-attr", "spaces", "script",
-        "binary", "unicode"])
+        "binary", "unicode", "spaces-before-name", "spaces-after-equals"])
 def test_hostile_markup_is_read_in_linear_time(body: bytes) -> None:
     started = time.perf_counter()
     login_wall(body, url=URL)  # never raises

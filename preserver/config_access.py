@@ -94,11 +94,13 @@ def _proxy(value: object, label: str) -> str:
     try:
         parts = urlsplit(text)
         port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"{label}: not a proxy URL: {redact_proxy(text)!r} ({exc})") from exc
-    if parts.scheme.lower() not in PROXY_SCHEMES:
+    except ValueError as exc:  # its words may quote the password ("… as 'pa'"): not shown
+        raise ConfigError(f"{label}: not a proxy URL (is a character of the password not "
+                          f"percent-encoded?): {redact_proxy(text)!r}") from exc
+    if "://" not in text or parts.scheme.lower() not in PROXY_SCHEMES:
+        scheme = parts.scheme if "://" in text else "(none)"  # "user:pass@h" has scheme "user"
         raise ConfigError(f"{label}: proxy scheme must be one of {', '.join(PROXY_SCHEMES)}, "
-                          f"got {parts.scheme or '(none)'!r} in {redact_proxy(text)!r}")
+                          f"got {scheme!r} in {redact_proxy(text)!r}")
     if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ConfigError(f"{label}: expected scheme://[user:password@]host:port, got "
                           f"{redact_proxy(text)!r}")

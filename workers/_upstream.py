@@ -65,7 +65,8 @@ class Upstream:
         except ValueError as exc:
             raise ValueError(f"not a proxy URL: {shown}") from exc
         scheme = parts.scheme.lower()
-        if scheme not in _SCHEMES or not parts.hostname or port is None:
+        if (scheme not in _SCHEMES or not parts.hostname or port is None
+                or parts.path not in ("", "/") or parts.query or parts.fragment):
             raise ValueError(f"not a proxy URL (scheme://[user:password@]host:port): {shown}")
         return cls(scheme=scheme, host=parts.hostname, port=port,
                    username=unquote(parts.username or ""), password=unquote(parts.password or ""),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 __all__ = ["redact_userinfo", "scrub_userinfo", "without_userinfo"]
 
@@ -42,16 +41,24 @@ def redact_userinfo(url: str) -> str:
     """``url`` with its credentials replaced by ``***``: what may be shown of a proxy (its
     host and port name it; its password never shows).
 
+    Everything between the scheme and the *last* ``@`` goes, without reading ``url`` as
+    a URL: a password with an unencoded ``/``, ``?`` or ``#`` ends a URL's authority
+    early, leaving the rest of the password in its path, and text without its scheme
+    has no authority at all; both would show the password if only the authority were
+    redacted.
+
     >>> redact_userinfo("socks5://u:p@10.0.0.9:1080")
     'socks5://***@10.0.0.9:1080'
+    >>> redact_userinfo("http://u:pa/ss@proxy.example:3128")
+    'http://***@proxy.example:3128'
+    >>> redact_userinfo("u:pass@proxy.example:3128")
+    '***@proxy.example:3128'
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable proxy URL)"
-    if "@" not in parts.netloc:
+    if "@" not in url:
         return url
-    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
+    scheme, sep, _ = url.partition("://")
+    prefix = scheme + sep if sep and "@" not in scheme else ""
+    return prefix + "***@" + url.rpartition("@")[2]
 
 
 def without_userinfo(text: str) -> str:

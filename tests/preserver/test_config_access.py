@@ -69,6 +69,12 @@ extractor_args = "generic:impersonate=chrome;foo-bar=1,2"
     (f'[access.youtube]\nproxy = "http://u:{SECRET}@h"', "needs a port"),
     (f'[access.youtube]\nproxy = "http://u:{SECRET}@h:99999"', "not a proxy URL"),
     (f'[access.youtube]\nproxy = "http://u:{SECRET}@h:8/x"', "host:port"),
+    # a password with an unencoded / ? # ends the URL's authority early: still never shown
+    (f'[access.youtube]\nproxy = "http://u:{SECRET}/x@h:8"', "not a proxy URL"),
+    (f'[access.youtube]\nproxy = "http://u:80/{SECRET}@h:8"', "host:port"),
+    (f'[access.youtube]\nproxy = "socks5://u:{SECRET}?x@h:8"', "not a proxy URL"),
+    (f'[access.youtube]\nproxy = "http://u:{SECRET}#x@h:8"', "not a proxy URL"),
+    (f'[access.youtube]\nproxy = "u:{SECRET}@h:8"', "proxy scheme must be one of"),
     ('[access.youtube]\nproxy_on_failure_only = true', "no proxy to fall back on"),
     ('[access.youtube]\nproxy_on_failure_only = "yes"\nproxy = "http://h:1"',
      "expected true or false"),
@@ -97,6 +103,11 @@ def test_redacted_proxies_keep_everything_but_the_credentials() -> None:
     assert redact_proxy(f"socks5://u:{SECRET}@10.0.0.9:1080") == "socks5://***@10.0.0.9:1080"
     assert redact_proxy(f"http://{SECRET}@[::1]:3128") == "http://***@[::1]:3128"
     assert redact_proxy("http://proxy:3128") == "http://proxy:3128"
+    # credentials that are not percent-encoded, and a URL without its scheme
+    assert redact_proxy(f"http://u:{SECRET}/x@proxy:3128") == "http://***@proxy:3128"
+    assert redact_proxy(f"http://u:80/{SECRET}@proxy:3128") == "http://***@proxy:3128"
+    assert redact_proxy(f"u:{SECRET}@proxy:3128") == "***@proxy:3128"
+    assert SECRET not in redact_proxy(f"u:{SECRET}@proxy://x")
 
 
 def test_captures_before_access_was_recorded_say_so_in_one_wording() -> None:

@@ -222,6 +222,19 @@ def test_upstream_hides_its_credentials() -> None:
     assert PASSWORD not in str(caught.value)
 
 
+@pytest.mark.parametrize("url", [
+    f"http://agent7:{PASSWORD}/x@proxy.example:3128",  # "/" in a password not percent-encoded
+    f"http://agent7:80/{PASSWORD}@proxy.example:3128",
+    f"socks5://agent7:{PASSWORD}?x@proxy.example:1080", f"http://agent7:{PASSWORD}#x@proxy.example:1",
+    f"agent7:{PASSWORD}@proxy.example:3128",  # the scheme forgotten
+])
+def test_an_unreadable_proxy_url_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        Upstream.parse(url)
+    assert PASSWORD not in str(caught.value) and "agent7" not in str(caught.value)
+
+
+
 async def test_a_proxy_that_sends_data_before_the_tunnel_is_used_is_refused() -> None:
     """A hostile proxy that answers CONNECT and at once sends bytes of its own: they would
     pass for the target's, so the tunnel is refused."""

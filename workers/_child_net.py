@@ -5,11 +5,15 @@
    the guard proxy (``workers._guard_proxy``) when the access goes through a proxy, else
    on ``socket.getaddrinfo`` directly. Past it go only what the operator named: the
    proxy, and the token servers of the loaded PO-token providers
-   (``workers.plugins.po_token_servers``: bgutil's HTTP server, usually on loopback).
+   (``workers.plugins.po_token_servers``: bgutil's HTTP server, usually on loopback),
+   these only for the providers' own requests (``PoTokenProvider._request_webpage``,
+   run inside ``_netguard.asking_servers``): a page, a redirect or a playlist that
+   names the token server's address is refused like any other loopback address.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,10 +29,30 @@ def secure_child(*, proxy: str | None, allow_private: bool, allow_networks: tupl
     """Load the plugins and install the address guard; the guard proxy when ``proxy``."""
     load_plugins()  # before the first YoutubeDL, which would load them from anywhere
     servers = po_token_servers(extractor_args)
+    if servers:
+        _providers_ask_servers()
     if proxy:  # installs the address guard too
         return _guard_proxy.start(proxy=proxy, allow_private=allow_private,
                                   allow_networks=allow_networks, timeout=timeout,
-                                  exempt=servers)
+                                  servers=servers)
     _netguard.install(allow_private=allow_private, allow_networks=allow_networks,
-                      exempt=servers)
+                      servers=servers)
     return None
+
+
+def _providers_ask_servers() -> None:
+    """Run every PO-token provider's request (yt-dlp's one way for a provider to reach
+    the network) inside ``_netguard.asking_servers``; once per process."""
+    from yt_dlp.extractor.youtube.pot.provider import PoTokenProvider
+
+    original = PoTokenProvider._request_webpage
+    if getattr(original, "__asking_servers__", False):
+        return
+
+    @functools.wraps(original)
+    def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _netguard.asking_servers():
+            return original(self, *args, **kwargs)
+
+    request.__asking_servers__ = True  # type: ignore[attr-defined]
+    PoTokenProvider._request_webpage = request

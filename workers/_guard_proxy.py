@@ -203,9 +203,10 @@ async def serve(guard: Guard, backend: _GuardedBackend, token: str, sock: socket
 
 
 def start(*, proxy: str, allow_private: bool, allow_networks: tuple[str, ...],
-          timeout: float, exempt: tuple[tuple[str, int], ...] = ()) -> Guard:
+          timeout: float, servers: tuple[tuple[str, int], ...] = ()) -> Guard:
     """Start the guard proxy in a daemon thread of this (child) process, and install the
-    address guard with its two exemptions (and ``exempt``: the PO-token servers).
+    address guard with its two exemptions (and ``servers``: the PO-token servers, for
+    their providers only, ``_netguard.asking_servers``).
     ``proxy`` is the operator's proxy URL."""
     upstream = Upstream.parse(proxy)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -215,7 +216,8 @@ def start(*, proxy: str, allow_private: bool, allow_networks: tuple[str, ...],
     token = secrets.token_urlsafe(18)
     guard = Guard(url=f"http://{_USER}:{token}@127.0.0.1:{port}")
     _netguard.install(allow_private=allow_private, allow_networks=allow_networks,
-                      exempt=(("127.0.0.1", port), (upstream.host, upstream.port), *exempt))
+                      exempt=(("127.0.0.1", port), (upstream.host, upstream.port)),
+                      servers=servers)
     policy = _Policy(allow_private=allow_private, allow_networks=allow_networks,
                      resolver=system_resolver)
     backend = _GuardedBackend(policy, upstream, httpx.create_ssl_context(trust_env=False))

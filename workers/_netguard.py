@@ -31,15 +31,17 @@ mixes public and private records cannot be used to reach the private one.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from workers.errors import AddressRefused
 
-__all__ = ["address_allowed", "check_addresses", "install"]
+__all__ = ["address_allowed", "asking_servers", "check_addresses", "install"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -158,6 +160,21 @@ def check_addresses(
 
 _GetAddrInfo = Callable[..., list[tuple[Any, ...]]]
 
+# Set while a PO-token provider asks its token server (``asking_servers``): only then do
+# the ``servers`` given to ``install`` pass the guard.
+_ASKING = contextvars.ContextVar("preserver_asking_token_server", default=False)
+
+
+@contextlib.contextmanager
+def asking_servers() -> Iterator[None]:
+    """Within this block (a PO-token provider's request), the ``servers`` exempted by
+    ``install`` may be looked up unchecked; outside it, they are checked like any host."""
+    token = _ASKING.set(True)
+    try:
+        yield
+    finally:
+        _ASKING.reset(token)
+
 
 def _port(value: Any) -> int | None:
     try:
@@ -169,12 +186,15 @@ def _port(value: Any) -> int | None:
 def _guarded(
     real: _GetAddrInfo, allow_private: bool, allow_networks: tuple[str, ...],
     exempt: frozenset[tuple[str, int]] = frozenset(),
+    servers: frozenset[tuple[str, int]] = frozenset(),
 ) -> _GetAddrInfo:
     @functools.wraps(real)
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
         results = real(host, *args, **kwargs)
         port = _port(args[0] if args else kwargs.get("port"))
         if (str(host), port) in exempt:  # the guard proxy, the operator's proxy: named, not reached by a capture
+            return results
+        if _ASKING.get() and (str(host), port) in servers:  # a provider asks its token server
             return results
         if host is not None:  # host None: a passive (bind) lookup, nothing is reached
             check_addresses(
@@ -189,7 +209,8 @@ def _guarded(
 
 
 def install(*, allow_private: bool, allow_networks: tuple[str, ...],
-            exempt: Iterable[tuple[str, int]] = ()) -> None:
+            exempt: Iterable[tuple[str, int]] = (),
+            servers: Iterable[tuple[str, int]] = ()) -> None:
     """Wrap ``socket.getaddrinfo`` in this process (the yt-dlp child only).
 
     Validates ``allow_networks`` first, so a bad CIDR fails here, loudly.
@@ -198,11 +219,14 @@ def install(*, allow_private: bool, allow_networks: tuple[str, ...],
     capture only (``workers._guard_proxy``): yt-dlp's connection to the local guard
     proxy, and the guard proxy's to the operator's proxy, which the operator named and
     which may well be on loopback. The targets themselves are checked by the guard
-    proxy (docs/design.md "Network and safety", "Proxies").
+    proxy (docs/design.md "Network and safety", "Proxies"). ``servers``: exact pairs
+    looked up unchecked only inside ``asking_servers`` (the PO-token servers, asked by
+    their providers; a page, a redirect or a playlist naming one is checked as any host).
     """
     _networks(tuple(allow_networks))
     real = socket.getaddrinfo
     while getattr(real, "__netguard__", False):
         real = real.__wrapped__  # type: ignore[attr-defined]
     socket.getaddrinfo = _guarded(real, allow_private, tuple(allow_networks),
-                                  frozenset((str(h), int(p)) for h, p in exempt))
+                                  frozenset((str(h), int(p)) for h, p in exempt),
+                                  frozenset((str(h), int(p)) for h, p in servers))

@@ -148,20 +148,25 @@ def test_the_capture_child_loads_plugins_and_reports_providers(
 
 _GUARD = """
 import json, socket
+from yt_dlp.extractor.youtube.pot.provider import PoTokenProvider
 from workers._child_net import secure_child
 from workers.errors import AddressRefused
 
-secure_child(proxy=None, allow_private=False, allow_networks=(), timeout=5,
+def lookups(self=None):  # what a request resolves first, from a provider or from a page
+    out = {}
+    for host, port in (("127.0.0.1", 4416), ("127.0.0.2", 4999), ("127.0.0.2", 5000),
+                       ("127.0.0.1", 80)):
+        try:
+            socket.getaddrinfo(host, port)
+            out[f"{host}:{port}"] = "passes"
+        except AddressRefused:
+            out[f"{host}:{port}"] = "refused"
+    return out
+
+PoTokenProvider._request_webpage = lookups  # stands in for yt-dlp's request of a provider
+secure_child(proxy=PROXY, allow_private=False, allow_networks=(), timeout=5,
              extractor_args=ARGS)
-out = {}
-for host, port in (("127.0.0.1", 4416), ("127.0.0.2", 4999), ("127.0.0.2", 5000),
-                   ("127.0.0.1", 80)):
-    try:
-        socket.getaddrinfo(host, port)
-        out[f"{host}:{port}"] = "passes"
-    except AddressRefused:
-        out[f"{host}:{port}"] = "refused"
-print(json.dumps(out))
+print(json.dumps({"provider": PoTokenProvider._request_webpage(None), "page": lookups()}))
 """
 
 
@@ -169,11 +174,16 @@ print(json.dumps(out))
     ({}, {"127.0.0.1:4416"}),  # bgutil's HTTP provider's default server
     ({"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.2:4999"]}}, {"127.0.0.2:4999"}),
 ])
+@pytest.mark.parametrize("proxy", [None, "http://u:p@127.0.0.1:9"])
 def test_only_the_po_token_server_passes_the_childs_address_guard(
-    tmp_path: Path, args: dict[str, Any], passes: set[str],
+    tmp_path: Path, args: dict[str, Any], passes: set[str], proxy: str | None,
 ) -> None:
     """bgutil's HTTP provider asks its token server directly (usually on loopback): the
-    capture child lets that one host and port past the address guard, and nothing else
-    on loopback (the guard itself, installed in a child process as captures do)."""
-    got = _python(_GUARD.replace("ARGS", repr(args)), env=_env(tmp_path), cwd=tmp_path)
-    assert {k for k, v in got.items() if v == "passes"} == passes, got
+    capture child lets that one host and port past the address guard for the provider's
+    own requests, and nothing else on loopback; a page, redirect or playlist that names
+    the token server is refused like any loopback address (the guard itself, installed
+    in a child process as captures do, with and without the guard proxy)."""
+    code = _GUARD.replace("ARGS", repr(args)).replace("PROXY", repr(proxy))
+    got = _python(code, env=_env(tmp_path), cwd=tmp_path)
+    assert {k for k, v in got["provider"].items() if v == "passes"} == passes, got
+    assert set(got["page"].values()) == {"refused"}, got

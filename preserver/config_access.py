@@ -119,20 +119,26 @@ def _values(value: object, label: str) -> tuple[str, ...]:
 
 def _extractor_args(value: object, label: str) -> dict[str, dict[str, tuple[str, ...]]]:
     """``{ie = {arg = [values]}}`` (TOML), or yt-dlp's ``--extractor-args`` text
-    (``"youtube:player_client=default,mweb;po_token=..."``) or a list of such texts."""
+    (``"youtube:player_client=default,mweb;po_token=..."``) or a list of such texts.
+    Errors never quote a value: a PO token or visitor data may be one."""
     out: dict[str, dict[str, tuple[str, ...]]] = {}
     if isinstance(value, str | list) and all(isinstance(v, str) for v in
                                                (value if isinstance(value, list) else [value])):
-        for text in value if isinstance(value, list) else [value]:
+        texts = value if isinstance(value, list) else [value]
+        for n, text in enumerate(texts, 1):
+            which = f"text {n} of {len(texts)}" if len(texts) > 1 else "the text"
             ie, sep, rest = text.partition(":")
             if not sep or not rest:
                 raise ConfigError(f"{label}: expected IE:KEY=VALUE[,VALUE][;KEY=VALUE], as "
-                                  f"yt-dlp's --extractor-args, got {text!r}")
+                                  f"yt-dlp's --extractor-args; {which} is not (its value "
+                                  "is not shown: it may hold a token)")
             args = out.setdefault(ie.strip().lower(), {})
-            for pair in rest.split(";"):
+            for i, pair in enumerate(rest.split(";"), 1):
                 key, eq, vals = pair.partition("=")
                 if not eq:
-                    raise ConfigError(f"{label}: {pair!r} in {text!r} is not KEY=VALUE")
+                    raise ConfigError(f"{label}: in {which}, part {i} after "
+                                      f"'{ie.strip()[:40]}:' is not KEY=VALUE (not shown: "
+                                      "it may hold a token)")
                 args[key.strip().lower().replace("-", "_")] = tuple(
                     v.strip() for v in vals.split(","))
     elif isinstance(value, dict):

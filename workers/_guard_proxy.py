@@ -95,7 +95,7 @@ class _Handler:
         lines = head.decode("latin-1").split("\r\n")
         method, target, _version = lines[0].split(" ", 2)
         headers = [tuple(h.split(":", 1)) for h in lines[1:] if ":" in h]
-        if not any(k.strip().lower() == "proxy-authorization" and v.strip() == self.auth
+        if not any(k.strip().lower() == "proxy-authorization" and secrets.compare_digest(v.strip().encode(), self.auth.encode())
                    for k, v in headers):
             writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                          b"Proxy-Authenticate: Basic realm=\"preserver\"\r\n"

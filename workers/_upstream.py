@@ -20,6 +20,7 @@ its URL with the credentials replaced by ``***``: a password is never in a messa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import ssl
@@ -35,6 +36,9 @@ __all__ = ["Upstream", "tunnel"]
 
 _SCHEMES = ("http", "https", "socks5", "socks5h")
 _MAX_HEAD = 16 * 1024  # a CONNECT answer's status line and headers
+# The whole handshake (TLS to an https proxy, then CONNECT or SOCKS5) may take this many
+# read timeouts: a proxy that trickles a byte just under each timeout is cut off.
+HANDSHAKE_READS = 3
 # RFC 1928 section 6: the REP field of a SOCKS5 reply
 _SOCKS_REPLIES = {
     1: "general failure", 2: "connection not allowed by ruleset", 3: "network unreachable",
@@ -216,16 +220,18 @@ async def tunnel(up: Upstream, ip: str, port: int, *, backend: httpcore.AsyncNet
         raise httpcore.ConnectTimeout(f"proxy {up.shown}: connecting timed out") from exc
     except (httpcore.ConnectError, OSError) as exc:
         raise httpcore.ProxyError(f"proxy {up.shown}: cannot connect: {_reason(exc)}") from exc
-    try:
-        if up.scheme == "https":
-            stream = await stream.start_tls(proxy_tls, server_hostname=up.host, timeout=timeout)
-        if up.socks:
-            await _socks5_connect(stream, up, ip, port, timeout)
-        else:
-            await _http_connect(stream, up, ip, port, timeout)
+    try:  # each read is bounded by ``timeout``, and the whole handshake by HANDSHAKE_READS
+        async with asyncio.timeout(None if timeout is None else HANDSHAKE_READS * timeout):
+            if up.scheme == "https":
+                stream = await stream.start_tls(proxy_tls, server_hostname=up.host,
+                                                timeout=timeout)
+            if up.socks:
+                await _socks5_connect(stream, up, ip, port, timeout)
+            else:
+                await _http_connect(stream, up, ip, port, timeout)
     except BaseException as exc:
         await stream.aclose()
-        if isinstance(exc, httpcore.TimeoutException):
+        if isinstance(exc, httpcore.TimeoutException | TimeoutError):
             raise httpcore.ConnectTimeout(f"proxy {up.shown}: handshake timed out") from exc
         if isinstance(exc, httpcore.ConnectError | httpcore.ReadError | httpcore.WriteError):
             raise httpcore.ProxyError(f"proxy {up.shown}: handshake failed: {_reason(exc)}") from exc

@@ -10,7 +10,9 @@ come from a fake resolver (no DNS offline) feeding the real guard.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -23,6 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 from tests.support.fixture_site import FixtureSite, send
 from tests.support.proxy import ForwardProxy, dead_proxy_url
 from tests.support.tls import make_pki
+from workers import _upstream
 from workers._upstream import Upstream
 from workers.errors import AddressRefused
 from workers.net import make_client
@@ -275,3 +278,34 @@ async def test_an_https_proxy_is_reached_over_tls_with_tls_to_the_target_inside(
         site.close()
     assert proxy.url.startswith("https://") and response.text == "127.0.0.2"
     assert len(proxy.targets) == 1
+
+
+async def test_a_proxy_that_trickles_its_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile proxy that answers CONNECT one byte at a time, each just inside the read
+    timeout: the whole handshake is bounded (``HANDSHAKE_READS`` read timeouts)."""
+    monkeypatch.setattr(_upstream, "HANDSHAKE_READS", 2)
+    writers: list[asyncio.StreamWriter] = []
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    started = time.monotonic()
+    try:
+        async with make_client(allow_private=False, allow_networks=LOCAL, timeout=0.5,
+                               proxy=f"http://127.0.0.1:{port}") as c:
+            with pytest.raises(httpx.ConnectTimeout, match="handshake timed out"):
+                await c.get("http://127.0.0.1:9/")
+        assert time.monotonic() - started < 5  # 2 x 0.5 s, not 1,000 bytes x 0.1 s
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()

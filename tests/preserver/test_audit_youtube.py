@@ -80,14 +80,14 @@ async def test_videos_switched_between_audits(archive: Archive, oembed: OEmbed) 
     state = await _state(archive)
     assert state["removedUplr"] == ("available", "removed_uploader")  # 1 of 2 confirmations
     assert state["privateVidA"] == ("private", "private")  # restricted: no confirmation
-    assert state["botCheckAAA"] == ("available", "rate_limited")  # inconclusive
+    assert state["botCheckAAA"] == ("available", "bot_check")  # inconclusive
     assert state["okVideoAAAA"] == ("available", "available")
 
     for _ in range(3):
         await audit(archive, everything=True)
     state = await _state(archive)
     assert state["removedUplr"] == ("removed_uploader", "removed_uploader")
-    assert state["botCheckAAA"] == ("available", "rate_limited")  # never declared dead
+    assert state["botCheckAAA"] == ("available", "bot_check")  # never declared dead
 
     async with archive.db.session() as s:
         checks = (await s.scalars(select(AvailabilityCheck).order_by(

@@ -116,3 +116,4 @@ def test_redacted_proxies_keep_everything_but_the_credentials() -> None:
 def test_captures_before_access_was_recorded_say_so_in_one_wording() -> None:
     assert BEFORE_ACCESS == WORKERS_BEFORE_ACCESS == seen_as(None) == seen_as("garbage")
     assert seen_as({"session": False, "proxy": False}) == "anonymous, direct"
+

@@ -261,3 +261,10 @@ async def test_cli_formats_and_usage_errors(archive_cfg: Path, tmp_path: Path) -
     _one_line_error(_cli(tmp_path, archive_cfg, "--format", "json", "--out",
                          str(tmp_path / "missing" / "x.json")), "cannot write")
     _one_line_error(_cli(tmp_path, archive_cfg, "--report", "nope.txt"), "no report named")
+
+
+def test_every_status_has_an_arabic_name_on_the_link_rot_page() -> None:
+    from preserver.views.linkrot.html import STATUS_AR
+    from workers import Status
+
+    assert set(STATUS_AR) == {s.value for s in Status}

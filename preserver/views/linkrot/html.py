@@ -28,6 +28,7 @@ STATUS_AR = {
     "account_terminated": "أُغلق الحساب", "not_found": "غير موجود", "private": "خاص",
     "geo_blocked": "محجوب جغرافياً", "age_restricted": "مقيّد بالعمر",
     "login_required": "يتطلب تسجيل الدخول", "members_only": "للأعضاء فقط",
+    "bot_check": "تعذّر الفحص (حاجز التحقق من الروبوتات)",
     "rate_limited": "تعذّر الفحص (حدّ الطلبات)", "error": "تعذّر الفحص", "unknown": "لم يُفحص",
 }
 HELD_AR = {"complete": "نسخة كاملة", "page only": "الصفحة فقط"}

@@ -100,6 +100,7 @@ def all_citations() -> list[Citation]:
     return found
 
 
+@pytest.mark.slow
 def test_every_cited_document_and_section_is_in_the_repository() -> None:
     found = all_citations()
     assert len([c for c in found if c.path.startswith("docs/")]) >= 20  # the scan sees them

@@ -317,6 +317,7 @@ ESCAPEES = {"shared-fetch", "shared-import", "shared-websocket", "shared-eventso
             "worker-websocket"}
 
 
+@pytest.mark.slow
 async def test_markup_and_headers_reach_no_forbidden_address(
         tmp_path: Path, site: FixtureSite, forbidden: Forbidden, http: httpx.AsyncClient) -> None:
     url = markup_page(site, forbidden)

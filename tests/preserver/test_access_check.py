@@ -324,6 +324,7 @@ def test_a_warning_is_shown_and_the_run_goes_on(tmp_path: Path) -> None:
     assert "mode should be 0600" in proc.stderr and COOKIE_VALUE not in proc.stderr
 
 
+@pytest.mark.slow
 def test_doctor_names_each_bad_input(tmp_path: Path) -> None:
     for name, (section, says) in _bad_inputs(tmp_path).items():
         cfg = _write(tmp_path, section)

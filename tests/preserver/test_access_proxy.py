@@ -85,6 +85,7 @@ async def test_a_run_and_an_audit_use_the_proxy_of_each_group_only(
     assert PASSWORD not in caplog.text and "operator:" not in caplog.text
 
 
+@pytest.mark.slow
 async def test_audit_false_keeps_probes_anonymous_and_direct(
     tmp_path: Path, site: FixtureSite, media: Media, proxies: Proxies
 ) -> None:
@@ -102,6 +103,7 @@ async def test_audit_false_keeps_probes_anonymous_and_direct(
     assert proxy.connections == 0 and {h.client for h in site.hits} == {"127.0.0.1"}
 
 
+@pytest.mark.slow
 async def test_a_dead_proxy_fails_the_job_in_one_line_and_it_is_retried(
     tmp_path: Path, site: FixtureSite, media: Media
 ) -> None:

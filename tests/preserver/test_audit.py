@@ -251,6 +251,7 @@ async def test_stop_records_the_running_check_and_leaves_the_rest_due(
         assert (await _checked_and_due(archive))[1] == 0
 
 
+@pytest.mark.slow
 async def test_sigterm_to_serve_during_an_audit_loses_no_check(
     tmp_path: Path, site: FixtureSite,
 ) -> None:

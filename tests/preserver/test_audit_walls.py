@@ -63,6 +63,7 @@ async def test_a_login_wall_leaves_the_state_alone(archive: Archive, site: Fixtu
     assert statuses == ["available", "login_required"]
 
 
+@pytest.mark.slow
 async def test_a_wall_never_confirms_down_nor_restricts(archive: Archive) -> None:
     """The rule itself: a wall with any status changes nothing, ever; the same status
     without the wall does (``login_required`` is restricted)."""

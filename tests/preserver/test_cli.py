@@ -121,6 +121,7 @@ def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert key.read_bytes() == first
 
 
+@pytest.mark.slow
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
     proc = run_in(tmp_path, "doctor")
     for name in ("operator", "ffmpeg", "ffprobe", "JavaScript runtime", "yt-dlp", "Chromium",
@@ -181,6 +182,7 @@ def test_an_empty_operator_is_refused_before_anything_starts(
     ("", {"PRESERVER_OPERATOR": "Rim Haddad"}, [], "Rim Haddad"),
     ('operator = "Rim"\n', {"PRESERVER_OPERATOR": "Env"}, ["--operator", "Opt Name"], "Opt Name"),
 ], ids=["config", "env", "option-overrides"])
+@pytest.mark.slow
 def test_the_operator_from_config_env_or_option_is_recorded(
         tmp_path: Path, top: str, env: dict[str, str], option: list[str],
         expected: str) -> None:

@@ -136,6 +136,7 @@ def test_a_youtube_session_or_a_provider_needs_no_warning(tmp_path: Path) -> Non
     assert check_plugins(_NONE).outcome == "skip"
 
 
+@pytest.mark.slow
 def test_doctor_lists_the_plugins_a_capture_loads(tmp_path: Path) -> None:
     """A fresh ``preserver doctor`` with a real plugin package on PYTHONPATH."""
     plugin = write_plugin(tmp_path / "plugin")

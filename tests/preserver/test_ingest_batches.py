@@ -59,6 +59,7 @@ async def _rows(archive: Archive) -> dict[str, int]:
                 for model in (Report, Citation, Target, Job, Event)}
 
 
+@pytest.mark.slow
 async def test_a_report_of_several_batches_is_recorded_as_extracted(
         archive: Archive, tmp_path: Path) -> None:
     assert LINKS > 2 * BATCH
@@ -98,6 +99,7 @@ async def test_a_report_of_several_batches_is_recorded_as_extracted(
     assert await _rows(archive) == before
 
 
+@pytest.mark.slow
 async def test_a_report_the_database_refuses_midway_leaves_nothing(
         archive: Archive, tmp_path: Path) -> None:
     """The database refuses a citation in the second batch (a trigger: a real refusal,

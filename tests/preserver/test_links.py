@@ -490,6 +490,7 @@ def test_one_megabyte_hostile_line_gives_sane_links(line: str) -> None:
         assert link.target is not None or len(link.url) > MAX_URL_LENGTH
 
 
+@pytest.mark.slow
 def test_ten_thousand_links() -> None:
     lines = [f"{i}- اسم\nhttps://youtu.be/{i:011d}?t={i}" for i in range(10_000)]
     links = extract_links("\n".join(lines))

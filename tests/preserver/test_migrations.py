@@ -86,6 +86,7 @@ def test_known_revisions_are_alembics() -> None:
     assert known == {s.revision for s in script.walk_revisions()}
 
 
+@pytest.mark.slow
 def test_a_read_command_does_not_import_alembic(tmp_path: Path) -> None:
     """``status`` starts without Alembic (about a tenth of a second of imports)."""
     import subprocess

@@ -115,6 +115,7 @@ def job_key(wall: LoginWall) -> str:
     return f"web:{wall.post_url}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("audit_too", [True, False])
 async def test_audit_probes_send_the_session_unless_audit_is_false(
     tmp_path: Path, site: FixtureSite, wall: LoginWall, audit_too: bool,

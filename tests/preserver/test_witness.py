@@ -116,6 +116,7 @@ def _key(tmp_path: Path, cfg: Path) -> str:
     return str(links[0]["key"])
 
 
+@pytest.mark.slow
 def test_off_by_default_sends_nothing(tmp_path: Path, site: FixtureSite, media: Media,
                                       spn: FixtureSpn) -> None:
     cfg = _config(tmp_path, spn, on=False)
@@ -127,6 +128,7 @@ def test_off_by_default_sends_nothing(tmp_path: Path, site: FixtureSite, media: 
     assert WitnessConfig().save_page_now is False
 
 
+@pytest.mark.slow
 def test_outage_is_retried_never_fatal_and_shown(
         tmp_path: Path, site: FixtureSite, media: Media, spn: FixtureSpn) -> None:
     cfg = _config(tmp_path, spn, extra="max_attempts = 2\n")
@@ -145,6 +147,7 @@ def test_outage_is_retried_never_fatal_and_shown(
     assert item["witness"]["snapshots"] == []
 
 
+@pytest.mark.slow
 def test_missing_keys_recorded_not_fatal(tmp_path: Path, site: FixtureSite, media: Media,
                                          spn: FixtureSpn) -> None:
     cfg = _config(tmp_path, spn, extra="max_attempts = 1\n")
@@ -184,6 +187,7 @@ async def _save(spn: FixtureSpn, **settings: object) -> object:
     ("error", "error:service-unavailable: The server is busy", True),
     ("redirect_private", "unreachable", True),
 ])
+@pytest.mark.slow
 async def test_bad_answers_are_one_line_failures(spn: FixtureSpn, mode: str, match: str,
                                                  transient: bool) -> None:
     spn.mode = mode
@@ -218,6 +222,7 @@ async def test_wrong_keys_refused_secret_not_echoed(spn: FixtureSpn) -> None:
     assert "wrong-secret" not in repr(SpnKeys(access="AKEY", secret="wrong-secret"))
 
 
+@pytest.mark.slow
 async def test_if_not_archived_within_passed_and_zero_omits_it(spn: FixtureSpn) -> None:
     await _save(spn, if_not_archived_within=3 * 86400 + 5 * 3600 + 20 * 60)
     await _save(spn, if_not_archived_within=0)
@@ -237,6 +242,7 @@ def test_keys_from_env_checks_them() -> None:
     assert keys_from_env(ENV).authorization == f"LOW AKEY:{SECRET}"
 
 
+@pytest.mark.slow
 async def test_rate_limit_defers_every_waiting_witness_job(
         tmp_path: Path, spn: FixtureSpn) -> None:
     """Two witness jobs, a 429 with Retry-After 7 s: the second is not sent before then."""

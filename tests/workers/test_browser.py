@@ -97,6 +97,7 @@ def records(path: Path) -> list[tuple[str, str | None, bytes]]:
                  r.content_stream().read()) for r in ArchiveIterator(f, check_digests="raise")]
 
 
+@pytest.mark.slow
 async def test_script_page_rendered_and_nothing_reaches_a_forbidden_address(
         tmp_path: Path, site: FixtureSite, forbidden: Forbidden, http: httpx.AsyncClient) -> None:
     url = script_page(site, forbidden)
@@ -335,6 +336,7 @@ async def test_a_direct_media_link_is_not_rendered(
     assert outcome.record["content_type"] == "video/mp4"
 
 
+@pytest.mark.slow
 async def test_a_page_redirected_to_a_forbidden_address_is_not_loaded(
         tmp_path: Path, site: FixtureSite, forbidden: Forbidden, http: httpx.AsyncClient) -> None:
     """The main document redirects to a refused address, and a script tries the cloud

@@ -87,6 +87,7 @@ def stored(store: LocalBlobStore, sha256: str) -> bytes:
         return blob.read()
 
 
+@pytest.mark.slow
 async def test_with_a_proxy_every_part_goes_through_it(
     tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore,
     proxy: ForwardProxy, proxied: httpx.AsyncClient
@@ -106,6 +107,7 @@ async def test_with_a_proxy_every_part_goes_through_it(
         assert b"operator" not in stored(store, f.sha256), f.name
 
 
+@pytest.mark.slow
 async def test_failure_only_goes_direct_when_not_blocked(
     tmp_path: Path, site: FixtureSite, store: LocalBlobStore, proxy: ForwardProxy,
     direct: httpx.AsyncClient, proxied: httpx.AsyncClient
@@ -120,6 +122,7 @@ async def test_failure_only_goes_direct_when_not_blocked(
     assert result.collection["access"] == {"label": "", "session": False, "proxy": False}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [403, 429])
 async def test_failure_only_uses_the_proxy_after_a_blocked_direct_try(
     code: int, tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore,
@@ -211,6 +214,7 @@ async def test_the_browser_part_fetches_through_the_jobs_proxy(
     assert {h.client for h in site.hits} == {"127.0.0.2"}
 
 
+@pytest.mark.slow
 async def test_a_session_through_the_proxy(
     tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore, proxy: ForwardProxy
 ) -> None:

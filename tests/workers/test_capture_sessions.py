@@ -101,6 +101,7 @@ async def test_a_session_opens_the_wall_and_its_value_is_kept_nowhere(
     assert list((tmp_path / "secret").iterdir()) == [cookies]  # nothing written beside it
 
 
+@pytest.mark.slow
 async def test_without_a_session_the_wall_is_kept_and_no_media(
     tmp_path: Path, site: FixtureSite, wall: LoginWall,
 ) -> None:
@@ -136,6 +137,7 @@ async def test_a_cookies_file_broken_at_capture_time_is_no_anonymous_capture(
     assert wall.cookie_value not in repr(dataclasses.asdict(result))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_session", [True, False])
 def test_the_ytdlp_probe_sends_the_session(
     tmp_path: Path, site: FixtureSite, wall: LoginWall, with_session: bool,

@@ -80,6 +80,7 @@ async def test_a_login_form_page_is_a_wall_kept_as_evidence(
     assert responses(store, result.files[0]) == [("200", LOGIN_FORM)]
 
 
+@pytest.mark.slow
 async def test_a_redirect_to_the_login_page_is_a_wall(
     tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient
 ) -> None:
@@ -104,6 +105,7 @@ async def test_a_compressed_login_form_is_read(
     assert_walled(await capture(job_for(tmp_path, url), store, http))
 
 
+@pytest.mark.slow
 async def test_a_facebook_login_page_where_the_post_should_be(
     tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient
 ) -> None:
@@ -117,6 +119,7 @@ async def test_a_facebook_login_page_where_the_post_should_be(
     assert [f.role for f in result.files] == ["page"]
 
 
+@pytest.mark.slow
 async def test_a_wall_around_a_video_is_partial_not_complete(
     tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore,
     http: httpx.AsyncClient,
@@ -131,6 +134,7 @@ async def test_a_wall_around_a_video_is_partial_not_complete(
     assert {f.role for f in result.files} >= {"page", "media"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NOT_WALLS))
 async def test_pages_that_only_look_like_walls_are_captured(
     tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient, name: str,
@@ -190,6 +194,7 @@ def test_the_rendered_dom_of_a_facebook_post_can_show_the_wall(
         assert got[0] is False and got[1][1] is Status.UNKNOWN  # no media: not a wall either
 
 
+@pytest.mark.slow
 async def test_the_cookies_tests_walled_post_without_a_session(
     tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore,
     http: httpx.AsyncClient,

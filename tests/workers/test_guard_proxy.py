@@ -53,6 +53,7 @@ def stored_text(work_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in work_dir.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["http", "socks5"])
 async def test_media_goes_through_the_proxy(
     scheme: str, site: FixtureSite, media: Media, proxies: Proxies, tmp_path: Path
@@ -72,6 +73,7 @@ async def test_media_goes_through_the_proxy(
     assert PASSWORD not in json.dumps(outcome.metadata) + json.dumps(outcome.responses)
 
 
+@pytest.mark.slow
 async def test_every_hls_fragment_goes_through_the_proxy(
     site: FixtureSite, media: Media, proxies: Proxies, tmp_path: Path
 ) -> None:
@@ -132,6 +134,7 @@ async def test_a_dead_proxy_is_one_transient_line(
     assert site.hits == []
 
 
+@pytest.mark.slow
 async def test_the_probe_child_goes_through_the_proxy(
     site: FixtureSite, media: Media, proxies: Proxies
 ) -> None:

@@ -354,6 +354,7 @@ async def test_loopback_refused_unless_allowed(site: FixtureSite, media: Media, 
     assert allowed.status is Status.AVAILABLE, allowed.message
 
 
+@pytest.mark.slow
 async def test_cancelling_the_task_kills_the_child(
     site: FixtureSite, media: Media, work_dir: Path
 ) -> None:

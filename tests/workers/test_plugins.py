@@ -56,6 +56,7 @@ def _env(tmp_path: Path, *dirs: Path) -> dict[str, str]:
             "XDG_CONFIG_HOME": str(home / ".config"), **plugin_env(*dirs)}
 
 
+@pytest.mark.slow
 def test_a_plugin_on_pythonpath_is_loaded(tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "plugin")
     got = _python(_LIST, env=_env(tmp_path, plugin), cwd=tmp_path)
@@ -92,6 +93,7 @@ def test_plugins_in_the_working_directory_or_config_dirs_are_not_loaded(
 @pytest.mark.skipif(not any(d.metadata["Name"] == "bgutil-ytdlp-pot-provider"
                             for d in importlib.metadata.distributions()),
                     reason='preserver[youtube-pot] is not installed')
+@pytest.mark.slow
 def test_the_youtube_pot_extra_brings_bgutils_providers(tmp_path: Path) -> None:
     got = _python(_LIST, env=_env(tmp_path), cwd=tmp_path)
     assert {"bgutil:http", "bgutil:script-deno", "bgutil:script-node"} <= set(got["providers"])
@@ -174,6 +176,7 @@ print(json.dumps({"provider": PoTokenProvider._request_webpage(None), "page": lo
     ({}, {"127.0.0.1:4416"}),  # bgutil's HTTP provider's default server
     ({"youtubepot-bgutilhttp": {"base_url": ["http://127.0.0.2:4999"]}}, {"127.0.0.2:4999"}),
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize("proxy", [None, "http://u:p@127.0.0.1:9"])
 def test_only_the_po_token_server_passes_the_childs_address_guard(
     tmp_path: Path, args: dict[str, Any], passes: set[str], proxy: str | None,

@@ -94,6 +94,7 @@ async def test_watch_raising_stops_the_child(tmp_path: Path) -> None:
     assert _no_children_left()
 
 
+@pytest.mark.slow
 def test_a_script_parent_is_not_rerun_in_each_child(tmp_path: Path) -> None:
     """A console script (``preserver``) has no module spec: without care, every child
     would re-run it, importing the whole CLI again before it starts."""

@@ -173,6 +173,7 @@ async def test_a_page_snapshot_through_the_proxy_keeps_no_proxy_secret(
     assert proxy.proxy_authorizations  # the proxy did get the credentials, in the tunnel's set-up
 
 
+@pytest.mark.slow
 async def test_a_dead_proxy_is_one_transient_line_naming_it_without_the_password(
     site: FixtureSite, tmp_path: Path
 ) -> None:
@@ -280,6 +281,7 @@ async def test_an_https_proxy_is_reached_over_tls_with_tls_to_the_target_inside(
     assert len(proxy.targets) == 1
 
 
+@pytest.mark.slow
 async def test_a_proxy_that_trickles_its_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """A hostile proxy that answers CONNECT one byte at a time, each just inside the read
     timeout: the whole handshake is bounded (``HANDSHAKE_READS`` read timeouts)."""

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,12 +37,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
                                 "(.ci/run installs it)")
 LOOPBACK = ("127.0.0.1/32",)
 MOMENT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0) as c:
-        yield c
 
 
 def settings(**changes: object) -> BrowserSettings:

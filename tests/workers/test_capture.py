@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,17 +43,6 @@ from workers.types import CapturedFile, CaptureJob, CaptureState, Limits, Status
 capture_module = importlib.import_module("workers.capture")
 LOOPBACK = ("127.0.0.1/32",)
 MOMENT = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0) as c:
-        yield c
 
 
 def make_job(

@@ -39,11 +39,6 @@ Proxies = Callable[..., ForwardProxy]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
-
-
-@pytest.fixture
 def proxy(proxies: Proxies) -> ForwardProxy:
     return proxies(username="operator", password=PASSWORD)
 

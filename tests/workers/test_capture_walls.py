@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import shutil
 import uuid
-from collections.abc import AsyncIterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -26,22 +25,10 @@ from tests.support.walls import add_login_wall
 from workers._verdict import judge
 from workers.capture import capture
 from workers.media import MediaOutcome
-from workers.net import make_client
 from workers.page import PageOutcome
 from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Limits, Status
 
 LOOPBACK = ("127.0.0.1/32",)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0) as c:
-        yield c
 
 
 def job_for(tmp_path: Path, url: str, *, platform: str = "web", key: str = "") -> CaptureJob:

@@ -7,8 +7,10 @@ conclusive evidence (docs/design.md "Availability statuses", contract).
   - ``available`` and restricted results change it at once;
   - a down result changes it only when the last ``confirmations`` checks are all
     down and the first and last of them are at least ``confirm_after`` apart.
-- ``record_check`` stores one check and applies the rule; each change is a custody
-  event. A wall (``wall=True``: a bot check or a login wall stood where the link's
+- ``record_checks`` stores many checks of distinct targets in the caller's transaction
+  (one multi-row insert, one read of the down ones' latest checks: an audit records its
+  answers in batches) and applies the rule to each; each change is a custody event.
+  ``record_check`` is the same for one check. A wall (``wall=True``: a bot check or a login wall stood where the link's
   answer should be, docs/design.md "Walls") is stored as a check and never changes
   the state, whatever its status: a login wall we were shown is not the link
   becoming ``login_required``.
@@ -20,12 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from preserver.custody.events import EventAction, record_event
-from preserver.db.models import AvailabilityCheck, Target, utc_now
+from preserver.db.models import AvailabilityCheck, Target, core_table, utc_now
 from workers import Status
+
+_CHECKS = core_table(AvailabilityCheck)  # rows written in bulk, without ORM objects
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +84,18 @@ def _confirmed(recent: Sequence[RecentCheck], confirmations: int, confirm_after:
     return all_down and (confirmations <= 1 or spaced)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """One check to store: what a probe (or a capture) said about a target, and when."""
+
+    status: Status
+    message: str
+    probe: str
+    at: datetime
+    http_status: int | None = None
+    wall: bool = False  # a wall answered, not the link: never changes the state
+
+
 async def record_check(
     session: AsyncSession,
     target: Target,
@@ -96,35 +112,84 @@ async def record_check(
 ) -> CheckOutcome:
     """Store one check and apply the state rule to ``target`` (in the caller's transaction);
     a ``wall`` never changes the state."""
-    now = now or utc_now()
+    answer = Answer(status=status, message=message, probe=probe, at=now or utc_now(),
+                    http_status=http_status, wall=wall)
+    (outcome,) = await record_checks(session, [(target, answer)], confirmations=confirmations,
+                                     confirm_after=confirm_after, operator=operator)
+    return outcome
+
+
+async def record_checks(
+    session: AsyncSession,
+    checks: Sequence[tuple[Target, Answer]],
+    *,
+    confirmations: int,
+    confirm_after: float,
+    operator: str,
+) -> list[CheckOutcome]:
+    """Store ``checks`` (one per target at most) and apply the state rule to each target,
+    in order, in the caller's transaction: what ``record_check`` does one at a time, in
+    one multi-row insert and one read of the latest checks of the targets found down."""
+    ids = [_id(target) for target, _ in checks]
+    if len(set(ids)) != len(ids):  # the latest checks read below would mix two answers
+        raise ValueError("record_checks: at most one check per target")
+    if not checks:
+        return []
+    await session.execute(sa.insert(_CHECKS), [
+        {"target_id": i, "checked_at": a.at, "status": a.status.value,
+         "http_status": a.http_status, "message": a.message[:4000], "probe": a.probe}
+        for i, (_, a) in zip(ids, checks, strict=True)])
+    down = [i for i, (_, a) in zip(ids, checks, strict=True) if a.status.kind == "down"]
+    recent = await _recent(session, down, confirmations) if down else {}
+    outcomes = []
+    for i, (target, answer) in zip(ids, checks, strict=True):
+        outcomes.append(await _apply(session, target, answer, recent.get(i, []),
+                                     confirmations=confirmations, confirm_after=confirm_after,
+                                     operator=operator))
+    return outcomes
+
+
+def _id(target: Target) -> int:
     assert target.id is not None
-    session.add(AvailabilityCheck(target_id=target.id, checked_at=now, status=status.value,
-                                  http_status=http_status, message=message[:4000], probe=probe))
-    target.last_status = status.value
-    target.last_message = message[:4000]
+    return target.id
+
+
+async def _apply(session: AsyncSession, target: Target, answer: Answer,
+                 recent: Sequence[RecentCheck], *, confirmations: int, confirm_after: float,
+                 operator: str) -> CheckOutcome:
+    """The rule for one stored answer: ``target``'s latest fields, its new state, the event."""
+    message, now = answer.message[:4000], answer.at
+    target.last_status = answer.status.value
+    target.last_message = message
     target.last_checked_at = now
     previous = target.status
-    recent = await _recent(session, target.id, confirmations) if status.kind == "down" else ()
-    new = None if wall else next_state(previous, status, recent, confirmations=confirmations,
-                                       confirm_after=confirm_after)
+    new = None if answer.wall else next_state(previous, answer.status, recent,
+                                              confirmations=confirmations,
+                                              confirm_after=confirm_after)
     if new is not None:
         target.status = new
         target.status_since = now
         await record_event(session, action=EventAction.AVAILABILITY_CHANGED, subject=target.key,
                            operator=operator,
-                           details={"from": previous, "to": new, "probe": probe,
-                                    "message": message[:4000]}, time=now)
+                           details={"from": previous, "to": new, "probe": answer.probe,
+                                    "message": message}, time=now)
     session.add(target)
     return CheckOutcome(previous=previous, current=new or previous)
 
 
-async def _recent(session: AsyncSession, target_id: int, n: int) -> list[RecentCheck]:
-    """The target's last ``n`` checks, newest first (the one just added included)."""
-    await session.flush()
-    rows = (await session.scalars(
-        select(AvailabilityCheck)
-        .where(col(AvailabilityCheck.target_id) == target_id)
-        .order_by(col(AvailabilityCheck.checked_at).desc(), col(AvailabilityCheck.id).desc())
-        .limit(n)
-    )).all()
-    return [RecentCheck(status=r.status, checked_at=r.checked_at) for r in rows]
+async def _recent(session: AsyncSession, target_ids: Sequence[int], n: int
+                  ) -> dict[int, list[RecentCheck]]:
+    """Each target's last ``n`` checks, newest first (the ones just inserted included), in
+    one query: a window numbers each target's checks."""
+    c = _CHECKS.c
+    place = sa.func.row_number().over(partition_by=c.target_id,
+                                      order_by=(c.checked_at.desc(), c.id.desc())).label("place")
+    ranked = (sa.select(c.target_id, c.status, c.checked_at, place)
+              .where(c.target_id.in_(target_ids)).subquery())
+    rows = await session.execute(
+        sa.select(ranked.c.target_id, ranked.c.status, ranked.c.checked_at)
+        .where(ranked.c.place <= n).order_by(ranked.c.target_id, ranked.c.place))
+    found: dict[int, list[RecentCheck]] = {}
+    for target_id, status, checked_at in rows:
+        found.setdefault(target_id, []).append(RecentCheck(status=status, checked_at=checked_at))
+    return found

@@ -14,9 +14,18 @@
   ``preserver.audit.availability`` allows (inconclusive never; down only after
   ``confirmations`` spaced ``confirm_after`` apart).
 - The next check: ``preserver.audit.schedule.next_check``, stored with the answer.
+- Recording: answers are stored in batches, one transaction for ``commit_every``
+  answers (``COMMIT_EVERY``) or for those of ``COMMIT_SECONDS``, whichever comes first
+  (``availability.record_checks``: one multi-row insert, no ORM object per check). A
+  transaction per check cost more than the probe itself; a crash loses at most the
+  answers not yet committed, and their targets keep their ``next_check_at``, so they
+  stay due. Webhooks and Wayback lookups follow the commit of their answer. A batch the
+  database refuses is stored again one answer at a time, so only a refused answer is
+  lost (``unrecorded``).
 - Stopping (``stop``, set by ``preserver serve`` on SIGTERM): no new check starts,
-  running checks get ``grace`` seconds and are recorded (``TaskPool.close``); every
-  target not checked keeps its ``next_check_at``, so the next audit picks it up.
+  running checks get ``grace`` seconds and are recorded (``TaskPool.close``), with
+  every answer still waiting for its batch; every target not checked keeps its
+  ``next_check_at``, so the next audit picks it up.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from preserver.archive import Archive
-from preserver.audit.availability import record_check
+from preserver.audit.availability import Answer, record_checks
 from preserver.audit.notify import on_lost, post_webhook
 from preserver.audit.schedule import next_check
 from preserver.concurrency import TaskPool
@@ -59,6 +68,8 @@ from workers import (
 log = logging.getLogger(__name__)
 
 BATCH = 500
+COMMIT_EVERY = 200  # answers per transaction at most
+COMMIT_SECONDS = 0.5  # an answer waits at most this long for its transaction
 LISTED = 1000  # state changes listed in a summary; all are counted, and all are events
 
 
@@ -114,8 +125,10 @@ async def _batches(archive: Archive, selected: ColumnElement[bool]
 
 
 async def audit(archive: Archive, *, everything: bool = False, progress: Progress | None = None,
-                stop: asyncio.Event | None = None, grace: float = 0.0) -> AuditSummary:
-    """Check the due targets (or all of them) now; record every result.
+                stop: asyncio.Event | None = None, grace: float = 0.0,
+                commit_every: int = COMMIT_EVERY) -> AuditSummary:
+    """Check the due targets (or all of them) now; record every result, ``commit_every``
+    answers (or those of ``COMMIT_SECONDS``) per transaction (1: one per check).
 
     Setting ``stop`` ends the audit early: checks waiting for their turn are dropped
     (their targets stay due), running ones get ``grace`` seconds to answer and are
@@ -130,7 +143,8 @@ async def audit(archive: Archive, *, everything: bool = False, progress: Progres
         total = await session.scalar(
             sa.select(sa.func.count()).select_from(Target).where(selected)) or 0
     clients = Clients(cfg.network, timeout=cfg.capture.socket_timeout)
-    run = _Run(archive, clients, total=total, progress=progress, pool=TaskPool(stop=stop))
+    run = _Run(archive, clients, total=total, progress=progress, pool=TaskPool(stop=stop),
+               commit_every=max(1, commit_every))
     batches = _batches(archive, selected)
     try:
         await run.run(batches)
@@ -161,13 +175,15 @@ class _Change:
 
 
 class _Run:
-    """One audit's checks: at most ``2 * BATCH`` of them as tasks, recorded one at a time."""
+    """One audit's checks: at most ``2 * BATCH`` of them as tasks, their answers recorded
+    ``commit_every`` (or ``COMMIT_SECONDS``' worth) per transaction."""
 
     def __init__(self, archive: Archive, clients: Clients, *, total: int,
-                 progress: Progress | None, pool: TaskPool) -> None:
+                 progress: Progress | None, pool: TaskPool, commit_every: int) -> None:
         cfg = archive.config
         self.archive, self.clients, self.total, self.progress = archive, clients, total, progress
         self.pool = pool  # the checks, as named tasks; its stop event ends the audit
+        self.commit_every = commit_every
         self.summary = AuditSummary()
         self.limiter = HostLimiter(cfg.audit.concurrency, cfg.audit.per_host)
         self.rate = RateLimiter(float(cfg.audit.rate), jitter=0.2)
@@ -175,12 +191,14 @@ class _Run:
         self.pending: set[_Check] = set()
         self.probing: set[_Check] = set()  # holding a slot: under way
         self.finished: asyncio.Queue[_Check | None] = asyncio.Queue()  # None: stop
+        self.answers: list[_Answered] = []  # answers waiting for their transaction
+        self.commit_by = 0.0  # loop time by which the first of them is committed
         self.deferred: list[_Change] = []  # told once every answer is stored (on a stop)
 
     async def run(self, batches: AsyncIterator[list[ProbeTarget]]) -> None:
         """Start checks as batches come and record each as it ends, until none is left
         or the stop; then drop the checks waiting for their turn (``close`` gives the
-        running ones their grace)."""
+        running ones their grace and commits the answers still waiting)."""
         stopped = asyncio.ensure_future(self.pool.stopping.wait())
         stopped.add_done_callback(lambda _: self.finished.put_nowait(None))
         try:
@@ -193,8 +211,14 @@ class _Run:
                         if not self.pool.stopped:
                             self._start(target)
                 if not self.pending:
+                    await self._commit()
                     return
-                task = await self.finished.get()
+                try:
+                    async with asyncio.timeout_at(self.commit_by if self.answers else None):
+                        task = await self.finished.get()
+                except TimeoutError:  # the oldest answer waited COMMIT_SECONDS
+                    await self._commit()
+                    continue
                 if task is None:
                     break
                 await self._finish(task)
@@ -229,31 +253,53 @@ class _Run:
                 self.summary.interrupted += 1
         elif task.exception() is None:  # a probe bug was logged by the pool: go on
             target, result = task.result()
-            await self.pool.record(self._record(target, result, tell=tell),
-                                   name=f"record {target.key}")
-            if self.progress:
-                self.progress(self.summary.checked, self.total, target.key)
+            if not self.answers:
+                self.commit_by = asyncio.get_running_loop().time() + COMMIT_SECONDS
+            self.answers.append(_Answered(target=target, result=result, at=utc_now()))
+            if len(self.answers) >= self.commit_every:
+                await self._commit(tell=tell)
         self.probing.discard(task)
 
-    async def _record(self, target: ProbeTarget, result: ProbeResult, *, tell: bool) -> None:
+    async def _commit(self, *, tell: bool = True) -> None:
+        """Store the waiting answers in one transaction (``pool.record``: to the end even
+        if the audit is cancelled meanwhile), then count, report and tell each."""
+        answers, self.answers = self.answers, []
+        if not answers:
+            return
+        stored = await self.pool.record(self._store(answers),
+                                        name=f"record {len(answers)} checks")
         summary = self.summary
+        for answered, change in zip(answers, stored, strict=True):
+            if change is _REFUSED:
+                summary.unrecorded += 1
+                continue
+            summary.checked += 1
+            summary.statuses[answered.result.status.value] += 1
+            if self.progress:
+                self.progress(summary.checked, self.total, answered.target.key)
+            if not isinstance(change, _Change):
+                continue
+            summary.changed += 1
+            if len(summary.changes) < LISTED:
+                summary.changes.append((answered.target.key, change.previous, change.current))
+            if tell:
+                await self._tell(change)
+            else:
+                self.deferred.append(change)
+
+    async def _store(self, answers: list[_Answered]) -> list[_Change | None | _Refused]:
+        """All of ``answers`` in one transaction or, if the database refuses it, one
+        transaction each: only an answer refused on its own is lost (and logged)."""
         try:
-            change = await _store(self.archive, target, result)
-        except (SQLAlchemyError, OSError, PreserverError) as exc:  # refused: say so, go on
-            log.error("audit: could not record the check of %s: %s", target.key, exc)
-            summary.unrecorded += 1
-            return
-        summary.checked += 1
-        summary.statuses[result.status.value] += 1
-        if change is None:
-            return
-        summary.changed += 1
-        if len(summary.changes) < LISTED:
-            summary.changes.append((target.key, change.previous, change.current))
-        if tell:
-            await self._tell(change)
-        else:
-            self.deferred.append(change)
+            return list(await _store(self.archive, answers))
+        except (SQLAlchemyError, OSError, PreserverError) as exc:
+            if len(answers) == 1:
+                log.error("audit: could not record the check of %s: %s",
+                          answers[0].target.key, exc)
+                return [_REFUSED]
+            log.debug("audit: a batch of %d checks refused; one at a time", len(answers),
+                      exc_info=True)
+        return [stored for answered in answers for stored in await self._store([answered])]
 
     async def _tell(self, change: _Change) -> None:
         """The webhook, and the Wayback lookup for a link that went down."""
@@ -272,6 +318,7 @@ class _Run:
             try:
                 for task in list(self.pending):
                     await self._finish(task, tell=False)
+                await self._commit(tell=False)
             finally:
                 self.pending.clear()
                 await self.pool.drain_recordings()
@@ -280,26 +327,49 @@ class _Run:
             await self._tell(change)
 
 
-async def _store(archive: Archive, target: ProbeTarget, result: ProbeResult) -> _Change | None:
-    """Record one answer and the next check in one transaction; the change it made."""
+@dataclass(frozen=True, kw_only=True)
+class _Answered:
+    target: ProbeTarget
+    result: ProbeResult
+    at: datetime  # when the answer came: the check's time
+
+
+class _Refused:
+    """The database refused to store this answer (its target stays due)."""
+
+
+_REFUSED = _Refused()
+
+
+async def _store(archive: Archive, answers: Sequence[_Answered]) -> list[_Change | None]:
+    """Record ``answers`` (of distinct targets) and their next checks in one transaction;
+    the change each made (None: none, or its target was removed meanwhile)."""
     cfg = archive.config
-    now = utc_now()
     async with archive.db.session() as session:
-        row = await session.scalar(select(Target).where(col(Target.key) == target.key))
-        if row is None:  # removed meanwhile
-            return None
-        outcome = await record_check(
-            session, row, status=result.status, message=result.message, probe=result.probe,
-            http_status=result.http_status, confirmations=cfg.audit.confirmations,
-            confirm_after=cfg.audit.confirm_after, operator=archive.operator, now=now,
-            wall=result.wall)
-        # a wall is inconclusive whatever its status: asked again within hours
-        row.next_check_at = next_check(cfg, row, Status.BOT_CHECK if result.wall
-                                       else result.status, now)
-    if not outcome.changed:
-        return None
-    return _Change(target=target, result=result, previous=outcome.previous,
-                   current=outcome.current, at=now)
+        rows = {t.key: t for t in (await session.scalars(
+            select(Target).where(col(Target.key).in_([a.target.key for a in answers])))).all()}
+        found = [(rows[a.target.key], a) for a in answers if a.target.key in rows]
+        outcomes = iter(await record_checks(
+            session, [(row, _answer(a)) for row, a in found],
+            confirmations=cfg.audit.confirmations, confirm_after=cfg.audit.confirm_after,
+            operator=archive.operator))
+        for row, a in found:
+            # a wall is inconclusive whatever its status: asked again within hours
+            row.next_check_at = next_check(cfg, row, Status.BOT_CHECK if a.result.wall
+                                           else a.result.status, a.at)
+    changes: list[_Change | None] = []
+    for a in answers:
+        outcome = next(outcomes) if a.target.key in rows else None
+        changes.append(None if outcome is None or not outcome.changed else _Change(
+            target=a.target, result=a.result, previous=outcome.previous,
+            current=outcome.current, at=a.at))
+    return changes
+
+
+def _answer(answered: _Answered) -> Answer:
+    r = answered.result
+    return Answer(status=r.status, message=r.message, probe=r.probe, at=answered.at,
+                  http_status=r.http_status, wall=r.wall)
 
 
 async def _notify(archive: Archive, http: httpx.AsyncClient, change: _Change) -> None:

@@ -350,8 +350,11 @@ def test_10000_targets_are_audited_in_bounded_memory(tmp_path: Path) -> None:
         for site in sites:
             site.close()
     assert got["checked"] == got["changed"] == 10_000
-    blocks = got["blocks"]  # sampled every 1,000 checks, measured here: ±100 from 2,000 on
-    assert len(blocks) == 10 and all(b - blocks[1] < 2_000 for b in blocks[1:]), blocks
+    # sampled every 1,000 checks; a sample falls anywhere in a batch of answers waiting for
+    # their commit, so it moves by up to a batch's objects (measured here: ±4,000 from
+    # 2,000 on); a leak of one block per check would pass 8,000 by the end
+    blocks = got["blocks"]
+    assert len(blocks) == 10 and all(b - blocks[1] < 6_000 for b in blocks[1:]), blocks
     assert got["end_kib"] - got["opened_kib"] < 48 * 1024, got  # measured here: ~10 MiB
 
 
@@ -369,13 +372,14 @@ async def test_an_answer_the_database_refuses_does_not_stop_the_audit(
 
     real = audit_module._store
 
-    async def refuse_flaky(archive: Archive, target: Any, result: Any) -> Any:
-        if target.url.endswith("/flaky"):
+    async def refuse_flaky(archive: Archive, answers: Any) -> Any:
+        # a batch holding the flaky answer is refused whole, then it alone
+        if any(a.target.url.endswith("/flaky") for a in answers):
             refused = OperationalError("INSERT", {}, Exception("disk I/O error"))
             if as_raised == "driver":
                 raise refused
             raise RunError(f"database error: {refused}") from refused
-        return await real(archive, target, result)
+        return await real(archive, answers)
 
     monkeypatch.setattr(audit_module, "_store", refuse_flaky)
     summary = await audit(archive)

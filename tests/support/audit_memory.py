@@ -5,7 +5,9 @@ after ``EARLY`` checks (when every batch the audit holds at once has been read) 
 the end, and the count of live Python allocations every ``EARLY`` checks. Also used by
 ``bench/audit_rate.py``.
 
-    python -m tests.support.audit_memory CONFIG
+    python -m tests.support.audit_memory CONFIG [COMMIT_EVERY]
+
+``COMMIT_EVERY``: answers per transaction (``audit(commit_every=...)``; 1: one per check).
 
 ``VmHWM`` rather than ``getrusage``: Linux carries a parent's peak across fork and exec
 into the child's ``ru_maxrss``, so a child of a large test process would report the
@@ -23,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from preserver.archive import open_archive
-from preserver.audit.runner import audit
+from preserver.audit.runner import COMMIT_EVERY, audit
 from preserver.config import load_config
 from tests.support.ingest_memory import peak_kib
 
 EARLY = 1_000
 
 
-async def main(config: Path) -> dict[str, Any]:
+async def main(config: Path, commit_every: int = COMMIT_EVERY) -> dict[str, Any]:
     early: list[int] = []
     blocks: list[int] = []
 
@@ -44,7 +46,8 @@ async def main(config: Path) -> dict[str, Any]:
     async with open_archive(load_config(config, env={})) as archive:
         opened = peak_kib()
         start = time.perf_counter()
-        summary = await audit(archive, everything=True, progress=progress)
+        summary = await audit(archive, everything=True, progress=progress,
+                              commit_every=commit_every)
         seconds = time.perf_counter() - start
     return {"checked": summary.checked, "changed": summary.changed, "opened_kib": opened,
             "early_kib": early[0] if early else 0, "end_kib": peak_kib(), "blocks": blocks,
@@ -52,4 +55,5 @@ async def main(config: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(Path(sys.argv[1])))))
+    every = int(sys.argv[2]) if len(sys.argv) > 2 else COMMIT_EVERY
+    print(json.dumps(asyncio.run(main(Path(sys.argv[1]), every))))

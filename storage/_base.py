@@ -10,7 +10,7 @@ complete, so a crash never leaves a wrong or partial blob under a valid name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, BinaryIO, Protocol, runtime_checkable
 
@@ -92,6 +92,9 @@ class BlobStore(Protocol):
         """Every blob's SHA-256 (hex), in no particular order."""
         ...
 
-    def rehash(self, sha256: str) -> str:
-        """Re-read a blob and return the SHA-256 of its current bytes (fixity)."""
+    def rehash(self, sha256: str, *, on_read: Callable[[int], None] | None = None) -> str:
+        """Re-read a blob and return the SHA-256 of its current bytes (fixity).
+
+        ``on_read(n)`` is called after each chunk of ``n`` bytes is hashed.
+        """
         ...

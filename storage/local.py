@@ -25,7 +25,7 @@ import os
 import stat
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
@@ -250,11 +250,22 @@ class LocalBlobStore:
                         if is_address(name) and name[0:4] == first + second:
                             yield name
 
-    def rehash(self, sha256: str) -> str:
-        """Re-read a blob and return the SHA-256 of its bytes now (fixity check)."""
+    def rehash(self, sha256: str, *, on_read: Callable[[int], None] | None = None) -> str:
+        """Re-read a blob and return the SHA-256 of its bytes now (fixity check).
+
+        ``on_read`` is called with the size of each chunk as it is hashed (1 MiB at
+        most), so a caller can meter throughput; an exception it raises stops the
+        read and passes through. Safe to call from several threads at once: the
+        hash of a large chunk runs without the GIL.
+        """
         path = self.path_of(sha256)
         with self.open(sha256) as stream, _reading(sha256, path):
-            return hash_stream(stream)[0]
+            if on_read is None:
+                return hash_stream(stream)[0]
+            reader = HashingReader(stream)
+            while chunk := reader.read(BUFFER_SIZE):
+                on_read(len(chunk))
+            return reader.sha256
 
     # -- internals -------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from preserver.archive import Archive
+    from preserver.verify.fixity import FixityProgress
 
 T = TypeVar("T")
 
@@ -212,10 +213,20 @@ def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
 
 async def with_verify_progress(console: Console, archive: Archive,
                                verify: Callable[..., Awaitable[T]]) -> T:
-    with _progress(console) as bar:
-        task = bar.add_task("verifying blobs", total=None, current="")
-        return await verify(archive, progress=lambda done, total: bar.update(
-            task, completed=done, total=total))
+    """A bar over the bytes re-hashed, with the blobs done and the throughput (MB/s)."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.fields[blobs]}"), TextColumn("{task.fields[rate]}"),
+                   TimeElapsedColumn(), console=console, transient=False)
+    with bar:
+        task = bar.add_task("verifying blobs", total=None, blobs="", rate="")
+
+        def update(p: FixityProgress) -> None:
+            bar.update(task, completed=p.bytes_done, total=p.bytes_total or None,
+                       blobs=f"{p.blobs_done}/{p.blobs_total} blobs, "
+                             f"{p.bytes_done / 1e6:,.0f}/{p.bytes_total / 1e6:,.0f} MB",
+                       rate=f"{p.mb_per_s:,.0f} MB/s")
+
+        return await verify(archive, progress=update)
 
 
 def verify_result(console: Console, findings: Sequence[Any]) -> None:

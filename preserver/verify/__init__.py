@@ -1,6 +1,7 @@
 """Verification, as findings (passed / failed / not_checked per subject and check).
 
 - ``archive``: ``verify_archive`` — every blob re-hashed, every manifest and signature;
+- ``fixity``: ``rehash_blobs`` — the re-hash of step (1), on every core, with MB/s progress;
 - ``ledger``: the custody ledger against its checkpoints and timestamps;
 - ``package``: ``verify_exported`` — an exported package alone, no archive needed.
 

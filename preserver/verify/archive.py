@@ -1,7 +1,8 @@
 """Verify the archive: every blob, every manifest, every signature.
 
 Steps (each records a finding per subject; nothing stops at the first failure):
-  (1) re-hash every blob in the store: its bytes must hash to its name;
+  (1) re-hash every blob in the store, on every core (``preserver.verify.fixity``):
+      its bytes must hash to its name;
   (2) for every capture: the manifest blob exists and is a valid manifest v1,
       its signature verifies with the archive's key, it names the capture it
       is recorded for, and its file list matches the recorded files;
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
 
 from sqlmodel import col, select
 
@@ -33,37 +33,27 @@ from manifests import (
 from preserver.archive import Archive
 from preserver.custody.events import EventAction, record_event
 from preserver.db.models import Capture, CaptureFile, Report, Target
+from preserver.verify.fixity import FixityCallback, Rehashed, rehash_blobs
 from preserver.verify.ledger import verify_ledger
 from storage import BlobNotFound, StorageError
 
-Progress = Callable[[int, int], None]  # (done, total)
 
-
-async def verify_archive(archive: Archive, *, progress: Progress | None = None) -> list[Finding]:
+async def verify_archive(archive: Archive, *, progress: FixityCallback | None = None,
+                         workers: int | None = None) -> list[Finding]:
+    """Run every check; ``progress`` follows step (1), the re-hash, on ``workers`` threads."""
     findings: list[Finding] = []
     store = archive.store
 
-    # (1) fixity of every blob
+    # (1) fixity of every blob, re-hashed in parallel (preserver.verify.fixity);
+    #     findings in address order whichever thread finished first
     blobs = await asyncio.to_thread(lambda: sorted(store.iter_blobs()))
+    rehashed = await rehash_blobs(store, blobs, workers=workers, progress=progress)
     bad_blobs: set[str] = set()
-    for i, sha in enumerate(blobs, 1):
-        try:
-            actual = await asyncio.to_thread(store.rehash, sha)
-        except StorageError as exc:
-            findings.append(Finding(subject=f"blob {sha}", check="fixity",
-                                    outcome=FindingOutcome.FAILED, detail=f"unreadable: {exc}"))
+    for sha in blobs:
+        finding = _fixity(sha, rehashed[sha])
+        if finding.outcome == FindingOutcome.FAILED:
             bad_blobs.add(sha)
-            continue
-        if actual != sha:
-            bad_blobs.add(sha)
-            findings.append(Finding(subject=f"blob {sha}", check="fixity",
-                                    outcome=FindingOutcome.FAILED,
-                                    detail=f"content hashes to {actual}"))
-        else:
-            findings.append(Finding(subject=f"blob {sha}", check="fixity",
-                                    outcome=FindingOutcome.PASSED))
-        if progress:
-            progress(i, len(blobs))
+        findings.append(finding)
     present = set(blobs)
 
     async with archive.db.session() as session:
@@ -97,6 +87,16 @@ async def verify_archive(archive: Archive, *, progress: Progress | None = None) 
                                     **{str(outcome): tally[outcome]
                                        for outcome in FindingOutcome}})
     return findings
+
+
+def _fixity(sha: str, actual: Rehashed) -> Finding:
+    if isinstance(actual, StorageError):
+        return Finding(subject=f"blob {sha}", check="fixity", outcome=FindingOutcome.FAILED,
+                       detail=f"unreadable: {actual}")
+    if actual != sha:
+        return Finding(subject=f"blob {sha}", check="fixity", outcome=FindingOutcome.FAILED,
+                       detail=f"content hashes to {actual}")
+    return Finding(subject=f"blob {sha}", check="fixity", outcome=FindingOutcome.PASSED)
 
 
 def _read(archive: Archive, sha: str) -> bytes:

@@ -112,6 +112,15 @@ def test_verify_of_an_empty_archive_passes(tmp_path: Path) -> None:
         f["outcome"] != "failed" for f in json.loads(proc.stdout))
 
 
+
+def test_verify_shows_blobs_and_throughput(tmp_path: Path) -> None:
+    init_archive(tmp_path)
+    proc = run_in(tmp_path, "verify")
+    assert proc.code == 0, proc.stderr
+    blobs = sum(1 for p in (tmp_path / "archive" / "blobs" / "sha256").rglob("*") if p.is_file())
+    assert blobs > 0
+    assert f"{blobs}/{blobs} blobs" in proc.stderr and "MB/s" in proc.stderr
+
 def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     init_archive(tmp_path)
     key = tmp_path / "archive" / "keys" / "signing.key"

@@ -388,6 +388,27 @@ def test_flipped_byte_detected_by_rehash(store: LocalBlobStore) -> None:
     assert store.rehash(blob.sha256) != blob.sha256
 
 
+
+def test_rehash_reports_each_chunk_it_hashes(store: LocalBlobStore) -> None:
+    data = os.urandom((2 << 20) + 5)  # two full chunks and a tail
+    blob = store.put_bytes(data)
+    chunks: list[int] = []
+    assert store.rehash(blob.sha256, on_read=chunks.append) == blob.sha256
+    assert chunks == [1 << 20, 1 << 20, 5]
+
+
+def test_an_error_from_on_read_stops_the_rehash(store: LocalBlobStore) -> None:
+    blob = store.put_bytes(os.urandom(3 << 20))
+    chunks: list[int] = []
+
+    def stop_after_one(n: int) -> None:
+        chunks.append(n)
+        raise KeyboardInterrupt("stop")
+
+    with pytest.raises(KeyboardInterrupt, match="stop"):
+        store.rehash(blob.sha256, on_read=stop_after_one)
+    assert chunks == [1 << 20]
+
 # -- unusable stores --------------------------------------------------------------------
 
 

@@ -233,13 +233,17 @@ class BrowserNetwork:
         body = Body(file=tempfile.TemporaryFile(dir=self._tmp_dir),  # noqa: SIM115 (closed by _fetch)
                     block=hashlib.sha256(http.headers_buff), payload=hashlib.sha256())
         try:
-            cap = min(self._each, max(self._total - self.stats.bytes, 0))
-            await read_body(response, body, cap, self._deadline_at)
-        finally:
-            await response.aclose()
-        self.stats.bytes += body.size
-        self._recorder.write_hop(request, response, date, http, body, ip_address=ip_address,
-                                 request_body=content)
+            try:
+                cap = min(self._each, max(self._total - self.stats.bytes, 0))
+                await read_body(response, body, cap, self._deadline_at)
+            finally:
+                await response.aclose()
+            self.stats.bytes += body.size
+            self._recorder.write_hop(request, response, date, http, body,
+                                     ip_address=ip_address, request_body=content)
+        except BaseException:  # a timeout, a cancellation, a full disk: the spool goes too
+            body.file.close()
+            raise
         if body.truncated:
             body.file.close()
             raise _Refused(f"response cut ({body.truncated}): {body.problem or 'size cap'}"[:300],

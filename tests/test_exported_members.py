@@ -157,10 +157,11 @@ APPLICATION = ["preserver.audit", "preserver.capture", "preserver.custody", "pre
                "preserver.views.linkrot"]
 
 
-@pytest.mark.parametrize("name", APPLICATION)
+@pytest.mark.parametrize("name", [*APPLICATION, "workers"])
 def test_application_subpackages_state_their_public_names(name: str) -> None:
     """Each name in ``__all__`` resolves (lazily) to an object of that subpackage, and the
-    ``TYPE_CHECKING`` imports type checkers read name exactly the same set."""
+    ``TYPE_CHECKING`` imports type checkers read name exactly the same set. ``workers``
+    is lazy the same way (``workers/_lazy.py``): a read command starts without yt-dlp."""
     package = importlib.import_module(name)
     assert sorted(dir(package)) == sorted(package.__all__)
     for member in package.__all__:

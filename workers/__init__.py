@@ -3,7 +3,8 @@ network safety, the platform table, per-host politeness and retry decisions; and
 printing a self-contained page to PDF with the captures' Chromium (``print_pdf``).
 
 A worker takes a frozen ``CaptureJob`` and a blob store and returns a frozen
-``CaptureResult``; it never touches the database.
+``CaptureResult``; it never touches the database. Each name's module is imported on
+first use (``workers/_lazy.py``): ``from workers import Status`` loads no yt-dlp.
 
     >>> async with make_client(allow_private=False) as http:
     ...     result = await capture(job, store, http)

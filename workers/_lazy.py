@@ -6,7 +6,7 @@ At run time those imports do not run; ``exports(__name__)`` reads them from the
 ``__init__``'s own source and imports a name's module on first use. So
 ``from workers import process_start`` loads ``workers.lifetime`` alone, not yt-dlp,
 Playwright and httpx: a read command starts without them (``docs/design.md``
-"Start-up"). This is ``preserver/_lazy.py`` again, as ``workers`` may not import
+"Layers"). This is ``preserver/_lazy.py`` again, as ``workers`` may not import
 ``preserver``; ``tests/test_exported_members.py`` checks that ``__all__`` and the
 imports agree.
 """

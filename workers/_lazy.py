@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import importlib
 import sys
+import types
 from collections.abc import Callable
 
 __all__ = ["exports"]
@@ -34,6 +35,20 @@ def _typed_imports(source: str) -> dict[str, str]:
     return names
 
 
+def _shadowing(clashes: set[str]) -> type[types.ModuleType]:
+    """A package whose public ``NAME`` is defined in its submodule ``NAME``
+    (``workers.capture.capture``) keeps the name bound to the function: the import
+    system binds each submodule it loads on its package, which would hide it."""
+
+    class Package(types.ModuleType):
+        def __setattr__(self, name: str, value: object) -> None:
+            if name in clashes and isinstance(value, types.ModuleType):
+                value = getattr(value, name)
+            super().__setattr__(name, value)
+
+    return Package
+
+
 def exports(package: str) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``, from its ``TYPE_CHECKING`` imports."""
     module = sys.modules[package]
@@ -41,11 +56,14 @@ def exports(package: str) -> tuple[Callable[[str], object], Callable[[], list[st
     if source is None:
         raise ImportError(f"{package}: its source is needed to know its public names")
     names = _typed_imports(source)
+    module.__class__ = _shadowing({n for n, m in names.items() if m == f"{package}.{n}"})
 
     def __getattr__(name: str) -> object:
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if module == package:  # ``from PACKAGE import SUBMODULE``
+            return importlib.import_module(f"{package}.{name}")
         return getattr(importlib.import_module(module), name)
 
     def __dir__() -> list[str]:

@@ -12,8 +12,9 @@ import pytest
 
 from tests.support.cli import default_config, run_in
 
-# Capture-only (yt-dlp, Playwright, httpx for the network), PostgreSQL's driver, Alembic
-HEAVY = ("yt_dlp", "playwright", "httpx", "asyncpg", "alembic", "ctypes")
+# Capture-only (yt-dlp, Playwright, httpx), PostgreSQL's driver, Alembic, the package verifier
+HEAVY = ("yt_dlp", "playwright", "httpx", "asyncpg", "alembic", "ctypes", "rfc3161_client",
+         "manifests.package_verify")
 # What a read command loads but --help need not
 DATABASE = ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncio")
 DRAWING = ("rich.table", "rich.progress")
@@ -55,7 +56,8 @@ def test_a_commands_help_loads_no_database(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["status"], ["links"], ["show", "web:https://example.org/post"],
                                   ["linkrot"]], ids=lambda a: a[0])
 def test_read_commands_load_no_capture_code(archive: Path, args: list[str]) -> None:
-    """The read path opens SQLite: no yt-dlp, Playwright, httpx, asyncpg or Alembic."""
+    """The read path opens SQLite: no yt-dlp, Playwright, httpx, asyncpg, Alembic, nor the
+    timestamp and package verifiers."""
     got = loaded(archive, "--config", str(default_config(archive)), *args)
     assert {"sqlalchemy", "aiosqlite"} <= got, got  # the command did run
     assert got & set(HEAVY) == set()

@@ -230,6 +230,8 @@ def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
 async def with_verify_progress(console: Console, archive: Archive,
                                verify: Callable[..., Awaitable[T]]) -> T:
     """A bar over the bytes re-hashed, with the blobs done and the throughput (MB/s)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(),
                    TextColumn("{task.fields[blobs]}"), TextColumn("{task.fields[rate]}"),
                    TimeElapsedColumn(), console=console, transient=False)

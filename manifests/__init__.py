@@ -14,64 +14,69 @@ or a database.
     ...     findings = verify_package(package, trust_roots=[tsa_root_pem])
 """
 
-from manifests import package_layout
-from manifests.canonical import JsonValue, canonical_json, parse_canonical
-from manifests.checkpoint import (
-    Checkpoint,
-    NoteSignature,
-    SignedCheckpoint,
-    sign_checkpoint,
-    verify_checkpoint,
-)
-from manifests.errors import (
-    CanonicalizationError,
-    InvalidCertificate,
-    InvalidCheckpoint,
-    InvalidKey,
-    InvalidManifest,
-    InvalidPackage,
-    InvalidProof,
-    InvalidTimestamp,
-    KeyFileError,
-    ManifestError,
-    VerificationError,
-)
-from manifests.findings import Finding, FindingOutcome
-from manifests.keys import load_or_create_signing_key, load_signing_key
-from manifests.manifest import (
-    Agent,
-    CaptureManifest,
-    ManifestFile,
-    ManifestTarget,
-    Outcome,
-)
-from manifests.merkle import (
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    node_hash,
-    root_hash,
-    roots_for_sizes,
-    verify_consistency,
-    verify_inclusion,
-)
-from manifests.metadata import agent_details, sanitize_collection, sanitize_metadata
-from manifests.package import Package
-from manifests.package_verify import verify_package
-from manifests.signing import (
-    SigningKey,
-    load_public_key,
-    sign,
-    verify_capture,
-    verify_signature,
-)
-from manifests.timestamp import (
-    TimestampRequest,
-    timestamp_request,
-    tsa_chain_pem,
-    verify_timestamp,
-    verify_timestamps,
-)
+from typing import TYPE_CHECKING
+
+from manifests._lazy import exports
+
+if TYPE_CHECKING:
+    from manifests import package_layout
+    from manifests.canonical import JsonValue, canonical_json, parse_canonical
+    from manifests.checkpoint import (
+        Checkpoint,
+        NoteSignature,
+        SignedCheckpoint,
+        sign_checkpoint,
+        verify_checkpoint,
+    )
+    from manifests.errors import (
+        CanonicalizationError,
+        InvalidCertificate,
+        InvalidCheckpoint,
+        InvalidKey,
+        InvalidManifest,
+        InvalidPackage,
+        InvalidProof,
+        InvalidTimestamp,
+        KeyFileError,
+        ManifestError,
+        VerificationError,
+    )
+    from manifests.findings import Finding, FindingOutcome
+    from manifests.keys import load_or_create_signing_key, load_signing_key
+    from manifests.manifest import (
+        Agent,
+        CaptureManifest,
+        ManifestFile,
+        ManifestTarget,
+        Outcome,
+    )
+    from manifests.merkle import (
+        consistency_proof,
+        inclusion_proof,
+        leaf_hash,
+        node_hash,
+        root_hash,
+        roots_for_sizes,
+        verify_consistency,
+        verify_inclusion,
+    )
+    from manifests.metadata import agent_details, sanitize_collection, sanitize_metadata
+    from manifests.package import Package
+    from manifests.package_verify import verify_package
+    from manifests.signing import (
+        SigningKey,
+        load_public_key,
+        sign,
+        verify_capture,
+        verify_signature,
+    )
+    from manifests.timestamp import (
+        TimestampRequest,
+        timestamp_request,
+        tsa_chain_pem,
+        verify_timestamp,
+        verify_timestamps,
+    )
 
 __all__ = [
     "Agent",
@@ -127,3 +132,5 @@ __all__ = [
     "verify_timestamp",
     "verify_timestamps",
 ]
+
+__getattr__, __dir__ = exports(__name__)

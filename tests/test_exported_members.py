@@ -157,10 +157,12 @@ APPLICATION = ["preserver.audit", "preserver.capture", "preserver.custody", "pre
                "preserver.views.linkrot"]
 
 
-@pytest.mark.parametrize("name", APPLICATION)
+@pytest.mark.parametrize("name", [*APPLICATION, "workers", "manifests"])
 def test_application_subpackages_state_their_public_names(name: str) -> None:
     """Each name in ``__all__`` resolves (lazily) to an object of that subpackage, and the
-    ``TYPE_CHECKING`` imports type checkers read name exactly the same set."""
+    ``TYPE_CHECKING`` imports type checkers read name exactly the same set. ``workers``
+    and ``manifests`` are lazy the same way (their ``_lazy.py``): a read command starts
+    without yt-dlp or the package verifier."""
     package = importlib.import_module(name)
     assert sorted(dir(package)) == sorted(package.__all__)
     for member in package.__all__:
@@ -173,3 +175,12 @@ def test_application_subpackages_state_their_public_names(name: str) -> None:
                    and ast.unparse(node.test) == "TYPE_CHECKING" for imp in node.body
                    if isinstance(imp, ast.ImportFrom) for alias in imp.names)
     assert typed == sorted(package.__all__)
+
+
+@pytest.mark.parametrize("name", ["capture", "classify"])
+def test_a_name_shared_with_its_module_stays_the_function(name: str) -> None:
+    """``workers.capture`` is the function even after its module ``workers.capture`` is
+    imported, which binds the module on the package (``workers._lazy._shadowing``)."""
+    defining = importlib.import_module(f"workers.{name}")
+    assert getattr(workers, name) is getattr(defining, name)
+    assert inspect.isfunction(getattr(workers, name))

@@ -67,6 +67,8 @@ PRELOAD = [
     "_strptime",
     "workers._forkserver_warm",
     "workers._media_child",
+    # the audit's probe children; ``import workers`` no longer loads it (``workers._lazy``)
+    "workers._probe_child",
 ]
 
 _READ_SIZE = 1 << 16

@@ -18,7 +18,6 @@ False and ``process_start`` answers None.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import signal
@@ -40,6 +39,8 @@ _STATE, _STARTTIME = 0, 19
 def _prctl() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here, not at the top: only children ask, and read commands start faster
+
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -54,6 +55,8 @@ def die_with_parent() -> bool:
     prctl = _prctl()
     if prctl is None:
         return False
+    import ctypes
+
     return prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0) == 0
 
 

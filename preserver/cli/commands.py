@@ -7,7 +7,6 @@ traceback. ``verify PACKAGE`` alone exits 3 when no check failed but some were n
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -24,6 +23,8 @@ from preserver.config import Config, load_config, with_operator
 from preserver.errors import InputError, IntegrityError, PreserverError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from preserver.archive import Archive
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -72,6 +73,8 @@ _AccessName = Literal["create", "update", "record", "read"]
 
 def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create",
                   config: Config | None = None) -> T:
+    import asyncio
+
     from preserver.archive import Access, open_archive
 
     async def go() -> T:
@@ -79,6 +82,15 @@ def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName 
             return await fn(archive)
 
     return asyncio.run(go())
+
+
+def _reading(query: Callable[[AsyncSession, Archive], Awaitable[T]]) -> T:
+    """``query(session, archive)`` on the archive opened read-only."""
+    async def go(archive: Archive) -> T:
+        async with archive.db.session() as session:
+            return await query(session, archive)
+
+    return _with_archive(go, access="read")
 
 
 def _json(value: Any) -> None:
@@ -143,6 +155,8 @@ def audit(
 def serve(operator: OperatorOpt = None) -> None:
     """Run the scheduler: captures, audits, checkpoints and fixity checks ([serve])."""
     config = _collecting(operator)
+    import asyncio
+
     from preserver.serve import serve as run_service
 
     asyncio.run(run_service(config))
@@ -210,11 +224,7 @@ def status(as_json: JsonOpt = False) -> None:
     """Counts of reports, targets, captures and jobs by state."""
     from preserver import views
 
-    async def go(archive: Archive) -> dict[str, Any]:
-        async with archive.db.session() as session:
-            return await views.status(session, config=archive.config)
-
-    result = _with_archive(go, access="read")
+    result = _reading(lambda session, archive: views.status(session, config=archive.config))
     _json(result) if as_json else render.status(out, result)
 
 
@@ -226,11 +236,7 @@ def links(
     """Targets with their citations, status and captures."""
     from preserver import views
 
-    async def go(archive: Archive) -> list[dict[str, Any]]:
-        async with archive.db.session() as session:
-            return await views.links(session, report=report)
-
-    items = _with_archive(go, access="read")
+    items = _reading(lambda session, _: views.links(session, report=report))
     _json(items) if as_json else render.links_table(out, items)
 
 
@@ -246,11 +252,7 @@ def linkrot(
     if fmt not in ("table", "json", "csv", "html"):
         raise InputError(f"--format must be table, json, csv or html, not {fmt!r}")
 
-    async def go(archive: Archive) -> Any:
-        async with archive.db.session() as session:
-            return await rot.linkrot(session, report=report)
-
-    result = _with_archive(go, access="read")
+    result = _reading(lambda session, _: rot.linkrot(session, report=report))
     if fmt == "table":
         if out_file is None:
             render.linkrot_table(out, result)
@@ -275,11 +277,7 @@ def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), c
     """One target: citations, captures, files with SHA-256, checks and custody events."""
     from preserver import views
 
-    async def go(archive: Archive) -> dict[str, Any]:
-        async with archive.db.session() as session:
-            return await views.show(session, key, store=archive.store)
-
-    item = _with_archive(go, access="read")
+    item = _reading(lambda session, archive: views.show(session, key, store=archive.store))
     _json(item) if as_json else render_show.show(out, item)
 
 
@@ -372,6 +370,8 @@ def export(
 def migrate(as_json: JsonOpt = False) -> None:
     """Bring the archive's database to the schema this preserver needs (read-only
     commands and verify refuse an older one)."""
+    import asyncio
+
     from preserver.archive import migrate_archive
 
     change = asyncio.run(migrate_archive(_config()))

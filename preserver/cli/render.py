@@ -1,7 +1,8 @@
 """Human-readable output: rich tables and progress bars for the CLI.
 
 Progress and notices go to stderr, results to stdout, so ``--json`` output and
-tables can be piped.
+tables can be piped. ``rich.table`` and ``rich.progress`` are imported by the function
+that draws one, so a command that prints neither starts without them (issue 12).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape as esc
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
     from preserver.archive import Archive
     from preserver.verify.fixity import FixityProgress
 
@@ -37,7 +39,21 @@ def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
+def _table(**options: Any) -> Table:
+    from rich.table import Table
+
+    return Table(**options)
+
+
 def _progress(console: Console) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TextColumn("{task.fields[current]}", markup=False), console=console,
                     transient=False)
@@ -125,7 +141,7 @@ def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
                    skipped: Sequence[Any] = (), run_started: str = "") -> None:
     """One row per target: captured, partial, failed (with the platform's words) or
     skipped (already archived, or a link that is not capturable)."""
-    table = Table(title="Preservation result")
+    table = _table(title="Preservation result")
     for col in ("label", "target", "result", "status", "files", "detail"):
         table.add_column(col, overflow="fold")
     tally: Counter[str] = Counter()
@@ -154,7 +170,7 @@ def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
 
 
 def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
-    table = Table()
+    table = _table()
     for col in ("target", "status", "citations", "captures", "sha256 (media)"):
         table.add_column(col, overflow="fold")
     for item in items:
@@ -166,7 +182,7 @@ def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
 
 
 def status(console: Console, result: dict[str, Any]) -> None:
-    table = Table(show_header=False)
+    table = _table(show_header=False)
     table.add_column("what")
     table.add_column("count")
     table.add_row("reports", str(result["reports"]))
@@ -214,6 +230,8 @@ def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
 async def with_verify_progress(console: Console, archive: Archive,
                                verify: Callable[..., Awaitable[T]]) -> T:
     """A bar over the bytes re-hashed, with the blobs done and the throughput (MB/s)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(),
                    TextColumn("{task.fields[blobs]}"), TextColumn("{task.fields[rate]}"),
                    TimeElapsedColumn(), console=console, transient=False)
@@ -277,7 +295,7 @@ def warnings(console: Console, problems: Sequence[Any]) -> None:
 
 def doctor(console: Console, checks: Sequence[Any]) -> None:
     styles = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
-    table = Table(show_header=False, box=None, padding=(0, 1))
+    table = _table(show_header=False, box=None, padding=(0, 1))
     table.add_column("outcome", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("detail", overflow="fold")
@@ -327,7 +345,7 @@ def linkrot_table(console: Console, result: Any) -> None:
 
     for r in result.reports:
         console.print(counts_line(r.name, r.counts, r.down_by_reason), highlight=False)
-        table = Table(show_lines=False)
+        table = _table(show_lines=False)
         for name in ("label", "key", "status", "since", "copy held"):
             table.add_column(name, overflow="fold")
         for link in r.links:

@@ -15,8 +15,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +28,7 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.errors import StorageUnavailable
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, video_tag_page
+from tests.support.jobs import capture_job
 from tests.support.tls import make_pki
 from workers._verdict import _decide
 from workers.capture import _media_name, capture, file_base
@@ -37,7 +36,7 @@ from workers.errors import StoreFailed
 from workers.media import MediaFile, MediaOutcome
 from workers.net import make_client
 from workers.page import PageOutcome
-from workers.types import CapturedFile, CaptureJob, CaptureState, Limits, Status
+from workers.types import CapturedFile, CaptureJob, CaptureState, Status
 
 # The module, not the function that ``workers`` re-exports under the same name.
 capture_module = importlib.import_module("workers.capture")
@@ -45,17 +44,6 @@ LOOPBACK = ("127.0.0.1/32",)
 MOMENT = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
 
 
-def make_job(
-    tmp_path: Path, url: str, *, key: str | None = None, platform: str = "web"
-) -> CaptureJob:
-    work_dir = tmp_path / "tmp" / f"job-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir(parents=True)
-    return CaptureJob(
-        job_id=1, capture_id=str(uuid.uuid4()), target_key=key or f"web:{url}", url=url,
-        platform=platform, work_dir=work_dir,
-        limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0, socket_timeout_seconds=5.0),
-        allow_networks=LOOPBACK, ffmpeg=shutil.which("ffmpeg"),
-    )
 
 
 def page_records(store: LocalBlobStore, f: CapturedFile) -> list[Any]:
@@ -68,7 +56,7 @@ async def test_direct_mp4_stores_media_and_page(
     tmp_path: Path, site: FixtureSite, media: Media, store: LocalBlobStore, http: httpx.AsyncClient
 ) -> None:
     url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
-    job = make_job(tmp_path, url)
+    job = capture_job(tmp_path, url)
     result = await capture(job, store, http, clock=lambda: MOMENT)
     assert (result.state, result.status, result.message) == (
         CaptureState.COMPLETE, Status.AVAILABLE, "")
@@ -102,7 +90,7 @@ async def test_direct_mp4_stores_media_and_page(
 async def test_link_404_fails_not_found(
     tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient
 ) -> None:
-    job = make_job(tmp_path, site.url("/v/missing.mp4"))
+    job = capture_job(tmp_path, site.url("/v/missing.mp4"))
     result = await capture(job, store, http)
     assert (result.state, result.status) == (CaptureState.FAILED, Status.NOT_FOUND)
     assert result.message == "HTTP 404 Not Found" and not result.transient
@@ -125,7 +113,7 @@ async def test_web_page_without_media_is_complete(
 ) -> None:
     html = b"<html><head><title>statement</title></head><body><p>text</p></body></html>"
     url = site.add_bytes("/statement.html", html, "text/html")
-    result = await capture(make_job(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
     assert (result.state, result.status) == (CaptureState.COMPLETE, Status.AVAILABLE)
     assert [f.role for f in result.files] == ["page"]
     assert page_records(store, result.files[0])[1][2] == html
@@ -142,7 +130,7 @@ async def test_https_page_keeps_the_servers_certificate_chain(
     site = FixtureSite.start(tls=pki.server_context())
     try:
         url = site.add_bytes("/statement", html_page(body="<p>text</p>"), "text/html")
-        job = make_job(tmp_path, url)
+        job = capture_job(tmp_path, url)
         async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0,
                                verify=pki.client_context()) as http:
             result = await capture(job, store, http)
@@ -173,7 +161,7 @@ async def test_untrusted_https_page_keeps_no_certificates(
     site = FixtureSite.start(tls=pki.server_context(self_signed=True))
     try:
         url = site.add_bytes("/statement", html_page(), "text/html")
-        result = await capture(make_job(tmp_path, url), store, http)
+        result = await capture(capture_job(tmp_path, url), store, http)
     finally:
         site.close()
     assert (result.state, result.files) == (CaptureState.FAILED, ())
@@ -199,7 +187,7 @@ async def test_disk_full_store_propagates(
     tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient
 ) -> None:
     url = site.add_bytes("/p.html", b"<html><body>x</body></html>", "text/html")
-    job = make_job(tmp_path, url)
+    job = capture_job(tmp_path, url)
     fake = DiskFullStore()
     name = r"web-[0-9a-f]{16}\.page\.warc\.gz"
     with pytest.raises(StoreFailed, match=rf"could not store {name}: .*No space left"):
@@ -216,7 +204,7 @@ async def test_disk_full_in_work_dir_propagates(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(capture_module, "snapshot_page", full)
-    job = make_job(tmp_path, site.url("/nothing"))
+    job = capture_job(tmp_path, site.url("/nothing"))
     with pytest.raises(StoreFailed, match="work directory unusable .*No space left"):
         await capture(job, store, http)
     assert not job.work_dir.exists()
@@ -233,7 +221,7 @@ async def test_full_disk_under_yt_dlp_keeps_nothing(
     store = LocalBlobStore(where / "blobs", where / "tmp")
     video = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
     url = site.add_bytes("/post.html", video_tag_page(video), "text/html")
-    job = make_job(where, url)
+    job = capture_job(where, url)
     st = os.statvfs(where)
     (where / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 20 * 1024))
     try:
@@ -257,7 +245,7 @@ async def test_media_crash_keeps_the_page(
     monkeypatch.setattr(capture_module, "capture_media", broken)
     url = site.add_bytes("/p.html", b"<html><body>x</body></html>", "text/html")
     with caplog.at_level(logging.ERROR, logger="workers.capture"):
-        result = await capture(make_job(tmp_path, url), store, http)
+        result = await capture(capture_job(tmp_path, url), store, http)
     assert (result.state, result.status) == (CaptureState.PARTIAL, Status.AVAILABLE)
     assert result.message == "media: media capture failed: RuntimeError"
     assert [f.role for f in result.files] == ["page"]
@@ -273,7 +261,7 @@ async def test_page_crash_keeps_the_media(
 
     monkeypatch.setattr(capture_module, "snapshot_page", broken)
     url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
-    result = await capture(make_job(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
     assert (result.state, result.status) == (CaptureState.PARTIAL, Status.AVAILABLE)
     assert [f.role for f in result.files if f.role == "media"] == ["media"]
     assert "page" not in {f.role for f in result.files}
@@ -339,7 +327,7 @@ def test_decision_table(
     tmp_path: Path, platform: str, page: PageOutcome, media: MediaOutcome,
     files: list[CapturedFile], expected: tuple[CaptureState, Status, str, bool],
 ) -> None:
-    job = make_job(tmp_path, "https://example.org/", platform=platform,
+    job = capture_job(tmp_path, "https://example.org/", platform=platform,
                    key="youtube:45WIwFETn3E" if platform == YT else None)
     assert _decide(job, page, media, files) == expected
 
@@ -400,7 +388,7 @@ async def test_no_stored_file_holds_a_cookie(
     secret = b"SECRET-SESSION-4f1c"
     cookie = {"Set-Cookie": f"session={secret.decode()}; Path=/"}
     site.add_bytes("/v/with-cookie.mp4", media.mp4.read_bytes(), "video/mp4", headers=cookie)
-    result = await capture(make_job(tmp_path, site.url("/v/with-cookie.mp4")), store, http)
+    result = await capture(capture_job(tmp_path, site.url("/v/with-cookie.mp4")), store, http)
     assert result.state is CaptureState.COMPLETE
     assert {f.role for f in result.files} >= {"media", "info", "page"}
     for f in result.files:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import shutil
-import uuid
 from collections.abc import AsyncIterator, Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -23,6 +21,7 @@ import pytest
 from storage.local import LocalBlobStore
 from tests.support.browser import CHROMIUM, browser_settings
 from tests.support.fixture_site import FixtureSite, Media, html_page, send, video_tag_page
+from tests.support.jobs import capture_job
 from tests.support.proxy import ForwardProxy
 from tests.support.walls import add_login_wall
 from workers.access import Access
@@ -31,7 +30,7 @@ from workers.capture import blocked, capture
 from workers.media import MediaOutcome
 from workers.net import make_client
 from workers.page import PageOutcome
-from workers.types import CaptureJob, CaptureState, Limits, Status
+from workers.types import CaptureState, Status
 
 LOCAL = ("127.0.0.1/32",)
 PASSWORD = "s3cret-proxy-pw"
@@ -56,14 +55,6 @@ async def proxied(proxy: ForwardProxy) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def make_job(tmp_path: Path, url: str, access: Access) -> CaptureJob:
-    work_dir = tmp_path / "tmp" / f"job-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir(parents=True)
-    return CaptureJob(
-        job_id=3, capture_id=str(uuid.uuid4()), target_key=f"web:{url}", url=url,
-        platform="web", work_dir=work_dir, allow_networks=LOCAL, ffmpeg=shutil.which("ffmpeg"),
-        limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0, socket_timeout_seconds=5.0),
-        access=access)
 
 
 def walled(body: bytes, content_type: str, *, code: int = 403) -> Callable[
@@ -91,7 +82,7 @@ async def test_with_a_proxy_every_part_goes_through_it(
     url = site.add_bytes("/post", video_tag_page("/clip.mp4"), "text/html")
     access = Access(group="127.0.0.1", label="proxy-de", proxy=proxy.url)
 
-    result = await capture(make_job(tmp_path, url, access), store, proxied)
+    result = await capture(capture_job(tmp_path, url, access=access), store, proxied)
 
     assert result.state is CaptureState.COMPLETE, result.message
     assert {h.client for h in site.hits} == {"127.0.0.2"}  # page snapshot and media alike
@@ -110,7 +101,7 @@ async def test_failure_only_goes_direct_when_not_blocked(
     url = site.add_bytes("/open", html_page(body="<p>open to all</p>"), "text/html")
     access = Access(group="127.0.0.1", proxy=proxy.url, proxy_on_failure_only=True)
 
-    result = await capture(make_job(tmp_path, url, access), store, direct, proxied_http=proxied)
+    result = await capture(capture_job(tmp_path, url, access=access), store, direct, proxied_http=proxied)
 
     assert result.state is CaptureState.COMPLETE, result.message
     assert proxy.connections == 0 and {h.client for h in site.hits} == {"127.0.0.1"}
@@ -128,7 +119,7 @@ async def test_failure_only_uses_the_proxy_after_a_blocked_direct_try(
     access = Access(group="127.0.0.1", label="fallback", proxy=proxy.url,
                     proxy_on_failure_only=True)
 
-    result = await capture(make_job(tmp_path, url, access), store, direct, proxied_http=proxied)
+    result = await capture(capture_job(tmp_path, url, access=access), store, direct, proxied_http=proxied)
 
     assert result.state is CaptureState.COMPLETE, result.message
     clients = [h.client for h in site.hits]
@@ -201,7 +192,7 @@ async def test_the_browser_part_fetches_through_the_jobs_proxy(
     access = Access(group="127.0.0.1", proxy=proxy.url)
 
     async with Browser(browser_settings(settle=1.0)) as browser:
-        result = await capture(make_job(tmp_path, url, access), store, proxied, browser=browser)
+        result = await capture(capture_job(tmp_path, url, access=access), store, proxied, browser=browser)
 
     assert result.state is CaptureState.COMPLETE, result.message
     assert result.collection["browser"]["state"] == "complete"
@@ -223,7 +214,7 @@ async def test_a_session_through_the_proxy(
 
     async with make_client(allow_private=False, allow_networks=LOCAL, timeout=5.0,
                            cookies_file=cookies, proxy=proxy.url) as http:
-        result = await capture(make_job(tmp_path, wall.post_url, access), store, http)
+        result = await capture(capture_job(tmp_path, wall.post_url, access=access), store, http)
 
     assert result.state is CaptureState.COMPLETE, result.message
     (mp4,) = [f for f in result.files if f.role == "media"]

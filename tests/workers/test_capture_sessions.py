@@ -9,8 +9,6 @@ import dataclasses
 import gzip
 import logging
 import secrets
-import shutil
-import uuid
 from pathlib import Path
 
 import pytest
@@ -18,13 +16,14 @@ from warcio.archiveiterator import ArchiveIterator
 
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media
+from tests.support.jobs import capture_job
 from tests.support.walls import COOKIE_NAME, SERVER_COOKIE, LoginWall, add_login_wall, files_holding
 from workers._probe_child import ProbeRequest
 from workers._probe_child import probe as probe_in_process
 from workers.access import Access
 from workers.capture import capture
 from workers.net import make_client
-from workers.types import CapturedFile, CaptureJob, CaptureResult, Limits
+from workers.types import CapturedFile, CaptureResult
 
 LOOPBACK = ("127.0.0.1/32",)
 LABEL = "account-3 test"
@@ -36,22 +35,13 @@ def wall(site: FixtureSite, media: Media) -> LoginWall:
     return add_login_wall(site, media.mp4, cookie_value="v" + secrets.token_hex(20))
 
 
-def job_for(tmp_path: Path, url: str, access: Access) -> CaptureJob:
-    work_dir = tmp_path / "tmp" / f"job-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir(parents=True)
-    return CaptureJob(
-        job_id=1, capture_id=str(uuid.uuid4()), target_key=f"web:{url}", url=url,
-        platform="web", work_dir=work_dir, access=access, allow_networks=LOOPBACK,
-        limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0, socket_timeout_seconds=5.0),
-        ffmpeg=shutil.which("ffmpeg"),
-    )
 
 
 async def run(tmp_path: Path, url: str, access: Access) -> tuple[CaptureResult, LocalBlobStore]:
     store = LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
     async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0,
                            cookies_file=access.cookies_file) as http:
-        return await capture(job_for(tmp_path, url, access), store, http), store
+        return await capture(capture_job(tmp_path, url, access=access), store, http), store
 
 
 def warc_headers(store: LocalBlobStore, f: CapturedFile) -> list[tuple[str, dict[str, str]]]:
@@ -127,7 +117,7 @@ async def test_a_cookies_file_broken_at_capture_time_is_no_anonymous_capture(
     access = Access(group="127.0.0.1", label=LABEL, cookies_file=broken)
     store = LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
     async with make_client(allow_private=False, allow_networks=LOOPBACK, timeout=5.0) as http:
-        job = job_for(tmp_path, wall.post_url, access)
+        job = capture_job(tmp_path, wall.post_url, access=access)
         result = await capture(job, store, http)
     assert result.message == (f"media: session {LABEL}: cookies file a JSON cookie export, not "
                               "a Netscape-format cookies file: export the cookies as "

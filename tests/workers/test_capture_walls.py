@@ -9,8 +9,6 @@ that only mention logging in are captured as usual. The media part is the real y
 from __future__ import annotations
 
 import gzip
-import shutil
-import uuid
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -20,26 +18,18 @@ from warcio.archiveiterator import ArchiveIterator
 
 from storage.local import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, html_page, send
+from tests.support.jobs import capture_job
 from tests.support.wall_pages import FACEBOOK_LOGIN, LOGIN_FORM, NOT_WALLS, PROSE
 from tests.support.walls import add_login_wall
 from workers._verdict import judge
 from workers.capture import capture
 from workers.media import MediaOutcome
 from workers.page import PageOutcome
-from workers.types import CapturedFile, CaptureJob, CaptureResult, CaptureState, Limits, Status
+from workers.types import CapturedFile, CaptureResult, CaptureState, Status
 
 LOOPBACK = ("127.0.0.1/32",)
 
 
-def job_for(tmp_path: Path, url: str, *, platform: str = "web", key: str = "") -> CaptureJob:
-    work_dir = tmp_path / "tmp" / f"job-{uuid.uuid4().hex[:8]}"
-    work_dir.mkdir(parents=True)
-    return CaptureJob(
-        job_id=1, capture_id=str(uuid.uuid4()), target_key=key or f"web:{url}", url=url,
-        platform=platform, work_dir=work_dir,
-        limits=Limits(max_bytes=20 << 20, timeout_seconds=30.0, socket_timeout_seconds=5.0),
-        allow_networks=LOOPBACK, ffmpeg=shutil.which("ffmpeg"),
-    )
 
 
 def responses(store: LocalBlobStore, f: CapturedFile) -> list[tuple[str, bytes]]:
@@ -59,7 +49,7 @@ async def test_a_login_form_page_is_a_wall_kept_as_evidence(
 ) -> None:
     url = site.add_bytes("/post/1", LOGIN_FORM, "text/html")
 
-    result = await capture(job_for(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
 
     assert_walled(result)
     assert result.message == "wall (login): the page is a login form"
@@ -74,7 +64,7 @@ async def test_a_redirect_to_the_login_page_is_a_wall(
     site.add_bytes("/accounts/login", html_page(body=f"<p>{PROSE}</p>"), "text/html")
     url = site.add_redirect("/post/2", site.url("/accounts/login?next=/post/2"))
 
-    result = await capture(job_for(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
 
     assert_walled(result)
     assert "redirected to a login page (/accounts/login)" in result.message
@@ -89,7 +79,7 @@ async def test_a_compressed_login_form_is_read(
 
     url = site.add("/post/3", gzipped)
 
-    assert_walled(await capture(job_for(tmp_path, url), store, http))
+    assert_walled(await capture(capture_job(tmp_path, url), store, http))
 
 
 @pytest.mark.slow
@@ -97,7 +87,7 @@ async def test_a_facebook_login_page_where_the_post_should_be(
     tmp_path: Path, site: FixtureSite, store: LocalBlobStore, http: httpx.AsyncClient
 ) -> None:
     url = site.add_bytes("/fb/videos/123", FACEBOOK_LOGIN, "text/html")
-    job = job_for(tmp_path, url, platform="facebook", key="facebook:123")
+    job = capture_job(tmp_path, url, platform="facebook", key="facebook:123")
 
     result = await capture(job, store, http)
 
@@ -115,7 +105,7 @@ async def test_a_wall_around_a_video_is_partial_not_complete(
     page = LOGIN_FORM.replace(b"</body>", f'<video src="{video}"></video></body>'.encode())
     url = site.add_bytes("/post/4", page, "text/html")
 
-    result = await capture(job_for(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
 
     assert_walled(result, CaptureState.PARTIAL)  # media was really stored; the page is a wall
     assert {f.role for f in result.files} >= {"page", "media"}
@@ -128,7 +118,7 @@ async def test_pages_that_only_look_like_walls_are_captured(
 ) -> None:
     url = site.add_bytes(f"/page/{name}", NOT_WALLS[name], "text/html")
 
-    result = await capture(job_for(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
 
     assert (result.state, result.status, result.wall) == (
         CaptureState.COMPLETE, Status.AVAILABLE, False)
@@ -141,7 +131,7 @@ async def test_a_huge_page_is_judged_by_its_start(
     huge = html_page(body=f"<p>{PROSE}</p>" * 3000 + LOGIN_FORM.decode())  # ~8 MiB
     url = site.add_bytes("/huge", huge, "text/html")
 
-    result = await capture(job_for(tmp_path, url), store, http)
+    result = await capture(capture_job(tmp_path, url), store, http)
 
     assert (result.state, result.wall) == (CaptureState.COMPLETE, False)
 
@@ -168,7 +158,7 @@ def test_the_rendered_dom_of_a_facebook_post_can_show_the_wall(
 ) -> None:
     """The browser's stored DOM (scripts drew the login form after the snapshot's HTML)
     is read too; without Chromium here, the outcomes are built and the DOM stored."""
-    job = job_for(tmp_path, "https://www.facebook.com/watch/?v=1", platform="facebook",
+    job = capture_job(tmp_path, "https://www.facebook.com/watch/?v=1", platform="facebook",
                   key="facebook:1")
     page, media, files = _outcomes(tmp_path, store, dom)
 
@@ -190,7 +180,7 @@ async def test_the_cookies_tests_walled_post_without_a_session(
     anonymously: a login wall, kept as such; no media; tried again later."""
     wall = add_login_wall(site, media.mp4, cookie_value="v" + "0" * 32)
 
-    result = await capture(job_for(tmp_path, wall.post_url), store, http)
+    result = await capture(capture_job(tmp_path, wall.post_url), store, http)
 
     assert_walled(result)
     assert not any(f.role == "media" for f in result.files)

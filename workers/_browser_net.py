@@ -58,7 +58,7 @@ from workers.userinfo import without_userinfo
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route, WebSocketRoute
 
-__all__ = ["MAX_REQUESTS", "BrowserNetwork"]
+__all__ = ["MAX_REQUESTS", "BrowserNetwork", "is_not_a_page"]
 
 MAX_REQUESTS = 1000  # requests one page may make; more are refused
 MAX_LISTED = 20  # refused requests listed by URL in the collection record
@@ -272,13 +272,19 @@ _NOT_PAGES = ("video/", "audio/", "application/octet-stream", "application/pdf",
               "application/dash+xml")
 
 
+def is_not_a_page(media_type: str) -> bool:
+    """A main document of this media type (lower case, no parameters) is media, not a
+    page: the browser would only fetch again what the media part and the page snapshot
+    keep."""
+    return media_type.startswith(_NOT_PAGES)
+
+
 def _not_a_page(response: httpx.Response) -> str:
-    """The media type of a main-document response that is media, not a page ("" else):
-    the browser would only fetch again what the media part and the page snapshot keep."""
+    """The media type of a main-document response that is media, not a page ("" else)."""
     if response.next_request is not None:
         return ""
     kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return kind if kind.startswith(_NOT_PAGES) else ""
+    return kind if is_not_a_page(kind) else ""
 
 
 class _Refused(Exception):

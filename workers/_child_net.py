@@ -1,6 +1,8 @@
 """The network of a yt-dlp child process (capture or probe), set up first thing.
 
-1. The plugins load (``workers.plugins.load_plugins``), before any ``YoutubeDL``.
+1. The plugins load (``workers.plugins.load_plugins``), before any ``YoutubeDL``, and
+   yt-dlp's request handlers share their TLS contexts (``workers._ytdlp_cache``). In a
+   forkserver child both were done in the server: here they cost nothing.
 2. The address guard is installed for the whole process (``workers._netguard``): through
    the guard proxy (``workers._guard_proxy``) when the access goes through a proxy, else
    on ``socket.getaddrinfo`` directly. Past it go only what the operator named: the
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workers import _guard_proxy, _netguard
+from workers._ytdlp_cache import install_tls_cache
 from workers.plugins import load_plugins, po_token_servers
 
 __all__ = ["secure_child"]
@@ -28,6 +31,7 @@ def secure_child(*, proxy: str | None, allow_private: bool, allow_networks: tupl
                  ) -> _guard_proxy.Guard | None:
     """Load the plugins and install the address guard; the guard proxy when ``proxy``."""
     load_plugins()  # before the first YoutubeDL, which would load them from anywhere
+    install_tls_cache()
     servers = po_token_servers(extractor_args)
     if servers:
         _providers_ask_servers()

@@ -38,6 +38,7 @@ from workers._media_files import without_secrets
 from workers._media_options import build_options
 from workers._media_responses import Responses
 from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entries
+from workers._ytdlp_cache import add_default_extractors
 from workers.classify import classify, http_status
 from workers.cookies import read_cookies
 from workers.errors import CookiesFileError
@@ -101,7 +102,8 @@ class _EvidenceYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp is untyped
         self, params: dict[str, Any], *, gaps: Gaps | None = None,
         responses: Responses | None = None,
     ) -> None:
-        super().__init__(params)
+        super().__init__(params, auto_init=False)
+        add_default_extractors(self)  # what auto_init adds, from the forkserver's list
         self.gaps = gaps if gaps is not None else Gaps()
         self.responses = responses if responses is not None else Responses()
 

@@ -38,6 +38,7 @@ from yt_dlp.utils import YoutubeDLError
 from workers import _guard_proxy
 from workers._child_net import secure_child
 from workers._procs import run_child
+from workers._ytdlp_cache import add_default_extractors
 from workers.classify import classify
 from workers.cookies import read_cookies
 from workers.errors import CaptureFailed, CookiesFileError
@@ -129,7 +130,7 @@ def probe(req: ProbeRequest, guard: _guard_proxy.Guard | None = None) -> dict[st
                 ydl.cookiejar.set_cookie(cookie)
             for path in req.extractors:  # ahead of yt-dlp's own, which are added next
                 ydl.add_info_extractor(_load(path)())
-            ydl.add_default_info_extractors()
+            add_default_extractors(ydl)  # yt-dlp's own defaults, listed once per server
             info = ydl.extract_info(req.url, download=False)
     except (YoutubeDLError, OSError) as exc:
         c = classify(exc)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 from workers._banner import Banner, stamp
-from workers._browser_net import BrowserNetwork
+from workers._browser_net import BrowserNetwork, is_not_a_page
 from workers._browser_page import (
     NotAPage,
     TooManyRedirects,
@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
 __all__ = ["Browser", "BrowserFile", "BrowserOutcome", "BrowserSettings", "BrowserUnavailable",
-           "chromium_args", "first_line", "launch_chromium", "render_page"]
+           "chromium_args", "first_line", "is_not_a_page", "launch_chromium", "not_a_page",
+           "render_page"]
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +269,23 @@ class _Progress:
     problems: list[str]
 
 
+def not_a_page(job: CaptureJob, media_type: str, *, chromium: str,
+               seen_by: str) -> BrowserOutcome:
+    """The browser part of a direct media link: nothing to render, the media part keeps
+    it. ``seen_by``: who saw the media type, the page snapshot or the browser."""
+    return BrowserOutcome(complete=True, message="", files=(), record={
+        "state": "not a page", "content_type": media_type, "seen_by": seen_by,
+        "url_requested": job.url, "chromium": chromium})
+
+
 async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient, *,
-                      clock: Callable[[], datetime]) -> BrowserOutcome:
-    """The browser part of ``job``; never raises for the page's sake (module docstring)."""
+                      clock: Callable[[], datetime],
+                      main_type: Awaitable[str] | None = None) -> BrowserOutcome:
+    """The browser part of ``job``; never raises for the page's sake (module docstring).
+
+    ``main_type``: the media type the page snapshot got for the page (``""`` when it got
+    none), awaited first within the part's time: when it is media (``is_not_a_page``)
+    nothing is rendered and Chromium is not started for it."""
     settings = browser.settings
     work = job.work_dir / "browser"
     work.mkdir(parents=True, exist_ok=True)
@@ -281,6 +296,14 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
     loop = asyncio.get_running_loop()
     timeout = min(settings.timeout, job.limits.timeout_seconds)
     deadline_at = loop.time() + timeout
+    if main_type is not None:  # the page snapshot's answer: media is not rendered
+        try:
+            async with asyncio.timeout_at(deadline_at):
+                kind = await main_type
+        except TimeoutError:
+            kind = ""
+        if is_not_a_page(kind):  # Chromium is not even started for it
+            return not_a_page(job, kind, chromium=browser.version, seen_by="page snapshot")
     with warc_path.open("wb") as warc:
         recorder = WarcRecorder(warc, clock, _new_record_id,
                                 session=job.access.name if job.access.session else "")
@@ -297,9 +320,7 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
         except TimeoutError:
             progress.problems.append(f"did not finish within {timeout:g} s")
         except NotAPage as exc:  # a direct media link: the media part is the evidence
-            return BrowserOutcome(complete=True, message="", files=(), record={
-                "state": "not a page", "content_type": str(exc), "url_requested": job.url,
-                "chromium": browser.version})
+            return not_a_page(job, str(exc), chromium=browser.version, seen_by="browser")
         except PwError as exc:  # "Page.goto: net::ERR_ADDRESS_UNREACHABLE at …", a crash
             progress.problems.append(first_line(exc))
         except (TooManyRedirects, BrowserUnavailable) as exc:

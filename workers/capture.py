@@ -9,9 +9,11 @@ Steps:
 
 1. The page snapshot (``workers.page``, WARC into ``<work_dir>/page.warc.gz``)
    and the media capture (``workers.media``, yt-dlp into ``<work_dir>/media/``,
-   its own directory so neither sees the other's files) run concurrently. An
-   unexpected exception in either is logged and counts as an ``error`` outcome
-   for that part; the other part still runs.
+   its own directory so neither sees the other's files) run concurrently, and with a
+   ``browser`` the rendered page (``workers.browser``), which first waits for the
+   snapshot's final response headers: a direct media link is not rendered, and
+   Chromium is not started for it. An unexpected exception in any part is logged
+   and counts as an ``error`` outcome for that part; the others still run.
 2. Every file produced is moved into the store (``put_file``, in a thread).
    Files are named from the target key and the role, never from remote text:
    ``youtube-45WIwFETn3E.media.mp4``, ``web-<16 hex of sha256(url)>.page.warc.gz``.
@@ -126,15 +128,20 @@ async def _put(
 
 
 async def _snapshot(
-    job: CaptureJob, http: httpx.AsyncClient, clock: Callable[[], datetime]
+    job: CaptureJob, http: httpx.AsyncClient, clock: Callable[[], datetime],
+    main_type: asyncio.Future[str],
 ) -> PageOutcome:
+    def tell(kind: str) -> None:
+        if not main_type.done():
+            main_type.set_result(kind)
+
     try:
         with (job.work_dir / PAGE_NAME).open("wb") as out:
             return await snapshot_page(
                 job.url, client=http, out=out, max_bytes=job.limits.page_max_bytes,
                 deadline=job.limits.timeout_seconds, tmp_dir=job.work_dir, clock=clock,
                 session=job.access.name if job.access.session else "",
-                platform=job.platform,
+                platform=job.platform, on_final=tell,
             )
     except OSError as exc:
         if local_failure(exc) is not None:
@@ -144,6 +151,8 @@ async def _snapshot(
     except Exception as exc:  # a bug must not lose the media part
         log.exception("page snapshot of %s failed unexpectedly", job.target_key)
         return _page_error(exc)
+    finally:
+        tell("")  # no final response: the browser finds out for itself
 
 
 def _page_error(exc: BaseException) -> PageOutcome:
@@ -165,11 +174,12 @@ async def _media(job: CaptureJob) -> MediaOutcome:
 
 
 async def _browser(job: CaptureJob, browser: Browser | None, http: httpx.AsyncClient,
-                   clock: Callable[[], datetime]) -> BrowserOutcome | None:
+                   clock: Callable[[], datetime],
+                   main_type: asyncio.Future[str]) -> BrowserOutcome | None:
     if browser is None:
         return None
     try:
-        return await render_page(browser, job, http, clock=clock)
+        return await render_page(browser, job, http, clock=clock, main_type=main_type)
     except OSError as exc:
         if local_failure(exc) is not None:
             raise StoreFailed(f"work directory unusable while rendering the page: {exc}") from exc
@@ -220,9 +230,10 @@ async def _attempt(job: CaptureJob, http: httpx.AsyncClient, browser: Browser | 
     each wrapper turns a bug into an error outcome."""
     media_job = dataclasses.replace(job, work_dir=job.work_dir / "media")
     media_job.work_dir.mkdir(parents=True, exist_ok=True)
+    main_type = asyncio.get_running_loop().create_future()  # the snapshot tells the browser
     outcomes = await asyncio.gather(
-        _snapshot(job, http, clock), _media(media_job), _browser(job, browser, http, clock),
-        return_exceptions=True,
+        _snapshot(job, http, clock, main_type), _media(media_job),
+        _browser(job, browser, http, clock, main_type), return_exceptions=True,
     )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):

@@ -15,7 +15,9 @@ Promises:
 - Streaming: the body goes in chunks to a spool file (in ``tmp_dir``), both
   SHA-256 digests computed in the same pass; nothing past the cap is read. The
   cap is ``max_bytes``, or ``min(max_bytes, media_max_bytes)`` for video, audio
-  and octet-stream bodies (the media worker keeps the media itself). A capped
+  and octet-stream bodies: by default 0, so the response of a direct media link is
+  recorded with its headers and no body, the bytes are downloaded once, by the media
+  worker, which keeps them (issue 12: the same bytes are not fetched twice). A capped
   body gets ``WARC-Truncated: length``; one cut by the deadline or a read
   timeout ``time``; one cut by the server closing ``disconnect`` (WARC §5.13).
 - Digests are ``sha256:`` + base32, as warcio writes them; ``WARC-Date`` and
@@ -63,7 +65,7 @@ from workers.walls import inflate, login_wall
 
 __all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "read_body", "snapshot_page"]
 
-MEDIA_MAX_BYTES = 1 << 20
+MEDIA_MAX_BYTES = 0  # the media part keeps the media: see the module docstring
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +160,7 @@ async def snapshot_page(
     record_id: Callable[[], str] = _new_record_id,
     session: str = "",
     platform: str = "web",
+    on_final: Callable[[str], None] | None = None,
 ) -> PageOutcome:
     """GET ``url`` hop by hop, writing WARC records to ``out``; never raises for network trouble.
 
@@ -167,7 +170,9 @@ async def snapshot_page(
     ``session``: the label of the session ``client`` sends (``Access.name``; "" for
     none), shown in place of the ``Cookie`` header's value (``workers._warc``).
     ``platform`` (``web``, ``facebook``, ``youtube``) selects the login-wall rules
-    (``workers.walls``) the final page is read with.
+    (``workers.walls``) the final page is read with. ``on_final`` is called with the
+    final response's media type (lower case, no parameters) as soon as its headers
+    arrive, before its body is read: the capture's browser part waits for it.
     """
     recorder = WarcRecorder(out, clock, record_id, session=session)
     recorder.warcinfo()
@@ -215,6 +220,8 @@ async def snapshot_page(
         last = {"http_status": response.status_code, "final_url": without_userinfo(str(response.url)),
                 "content_type": content_type, "ip_address": server_ip(response),
                 "tls": tls_session(response)}  # while the connection is open
+        if on_final is not None and response.next_request is None:
+            on_final((content_type or "").split(";", 1)[0].strip().lower())
         http = recorder.response_headers(response)
         with tempfile.TemporaryFile(dir=tmp_dir) as spool:
             body = Body(file=spool, block=hashlib.sha256(http.headers_buff),

@@ -329,6 +329,27 @@ async def test_a_direct_media_link_is_not_rendered(
     assert outcome.record["content_type"] == "video/mp4"
 
 
+async def test_a_direct_media_link_does_not_start_chromium(
+        tmp_path: Path, site: FixtureSite, http: httpx.AsyncClient) -> None:
+    """The page snapshot's answer (the media type of the final response) reaches the
+    browser part first: a run of direct media links never starts Chromium, and the
+    snapshot keeps the response's headers, not its body (the media part has the bytes)."""
+    site.add_endless("/v/endless.mp4", "video/mp4")
+    job = make_job(tmp_path, site.url("/v/endless.mp4"))
+    store = LocalBlobStore(tmp_path / "blobs", tmp_path / "work")
+    async with Browser(settings()) as browser:
+        result = await capture(job, store, http, browser=browser, clock=lambda: MOMENT)
+        assert browser.version == ""  # never launched
+    record = result.collection["browser"]
+    assert (record["state"], record["content_type"], record["seen_by"]) == (
+        "not a page", "video/mp4", "page snapshot")
+    (page,) = [f for f in result.files if f.role == "page"]
+    with store.open(page.sha256) as blob:
+        (response,) = [r for r in ArchiveIterator(blob) if r.rec_type == "response"]
+        assert response.rec_headers.get_header("WARC-Truncated") == "length"
+        assert response.content_stream().read() == b""
+
+
 @pytest.mark.slow
 async def test_a_page_redirected_to_a_forbidden_address_is_not_loaded(
         tmp_path: Path, site: FixtureSite, forbidden: Forbidden, http: httpx.AsyncClient) -> None:

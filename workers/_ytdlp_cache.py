@@ -49,15 +49,13 @@ def add_default_extractors(ydl: Any) -> None:
         ydl.add_info_extractor(ie)
 
 
-_Key = tuple[bool, bool, bool]
-
-
 @functools.cache
 def _shared_context(verify: bool, legacy_support: bool, use_certifi: bool) -> ssl.SSLContext:
     from yt_dlp.networking import _helper
 
-    return _helper.make_ssl_context(verify=verify, legacy_support=legacy_support,
-                                    use_certifi=use_certifi)
+    context: ssl.SSLContext = _helper.make_ssl_context(
+        verify=verify, legacy_support=legacy_support, use_certifi=use_certifi)
+    return context
 
 
 def _cached_make_ssl_context(verify: bool = True, client_certificate: Any = None,
@@ -68,11 +66,12 @@ def _cached_make_ssl_context(verify: bool = True, client_certificate: Any = None
     if client_certificate or client_certificate_key or client_certificate_password:
         from yt_dlp.networking import _helper
 
-        return _helper.make_ssl_context(
+        own: ssl.SSLContext = _helper.make_ssl_context(
             verify=verify, client_certificate=client_certificate,
             client_certificate_key=client_certificate_key,
             client_certificate_password=client_certificate_password,
             legacy_support=legacy_support, use_certifi=use_certifi)
+        return own
     return _shared_context(bool(verify), bool(legacy_support), bool(use_certifi))
 
 

@@ -287,12 +287,6 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
     none), awaited first within the part's time: when it is media (``is_not_a_page``)
     nothing is rendered and Chromium is not started for it."""
     settings = browser.settings
-    work = job.work_dir / "browser"
-    work.mkdir(parents=True, exist_ok=True)
-    warc_path = work / "browser.warc.gz"
-    progress = _Progress(files=[], record={"url_requested": job.url}, problems=[])
-    from playwright.async_api import Error as PwError
-
     loop = asyncio.get_running_loop()
     timeout = min(settings.timeout, job.limits.timeout_seconds)
     deadline_at = loop.time() + timeout
@@ -304,6 +298,12 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
             kind = ""
         if is_not_a_page(kind):  # Chromium is not even started for it
             return not_a_page(job, kind, chromium=browser.version, seen_by="page snapshot")
+    from playwright.async_api import Error as PwError  # a page to render: Playwright is needed
+    work = job.work_dir / "browser"
+    work.mkdir(parents=True, exist_ok=True)
+    warc_path = work / "browser.warc.gz"
+    progress = _Progress(files=[], record={"url_requested": job.url}, problems=[])
+
     with warc_path.open("wb") as warc:
         recorder = WarcRecorder(warc, clock, _new_record_id,
                                 session=job.access.name if job.access.session else "")

@@ -12,6 +12,7 @@ transaction. With ``[witness] save_page_now`` a stored capture also queues the t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -33,9 +34,11 @@ from manifests import (
 )
 from preserver.archive import Archive
 from preserver.audit.availability import record_check
+from preserver.capture import walls
 from preserver.custody.events import EventAction, record_event
 from preserver.db import queue
 from preserver.db.models import Capture, CaptureFile, JobState, Target
+from preserver.db.pauses import Pause
 from preserver.errors import InvalidURL
 from preserver.ingest.targets import canonical_target
 from preserver.version import __version__
@@ -152,7 +155,8 @@ def _next_state(result: CaptureResult, retry_in: float | None,
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
                         retry_in: float | None, capture_id: str | None = None,
                         local: bool = False, io_failure: bool = False,
-                        collection: Mapping[str, Any] | None = None) -> str | None:
+                        collection: Mapping[str, Any] | None = None,
+                        group: str | None = None) -> str | None:
     """Record ``result`` for ``job``. Returns the manifest's SHA-256 when a capture was kept.
 
     ``retry_in``: the job is tried again within this run after that many seconds, so a
@@ -161,7 +165,9 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     link, so it is not an availability check. ``io_failure``: the attempt failed on this
     machine's storage (``result`` is a transient failure holding no files); a
     ``capture_failed`` event records it. ``collection``: the run's collection record
-    (``preserver.capture.collection``), written into the manifest.
+    (``preserver.capture.collection``), written into the manifest. ``group``: the job's
+    politeness group, whose walls count (``walls.note_result``) is kept in the same
+    transaction, so a result is one commit.
     """
     capture_id = capture_id or str(uuid.uuid4())
     keep = not result.transient or (bool(result.files) and retry_in is None)
@@ -169,9 +175,10 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     signature_sha = ""
     if keep:
         data = build_manifest(archive, job, capture_id, result, collection)
-        try:
-            manifest_sha = archive.store.put_bytes(data).sha256
-            signature_sha = archive.store.put_bytes(sign(archive.key, data)).sha256
+        try:  # off the event loop: each blob is fsynced, and its directory
+            manifest_sha = (await asyncio.to_thread(archive.store.put_bytes, data)).sha256
+            signature_sha = (await asyncio.to_thread(archive.store.put_bytes,
+                                                     sign(archive.key, data))).sha256
         except StorageError as exc:  # nothing is recorded; the job waits for a later run
             log.error("cannot store the manifest of %s: %s", job.target_key, exc)
             keep, manifest_sha, local, retry_in, io_failure = False, None, True, None, True
@@ -179,6 +186,7 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                    message=f"manifest not stored: {exc}", transient=True,
                                    started_at=result.started_at, finished_at=result.finished_at)
     cfg = archive.config
+    started: Pause | None = None
     async with archive.db.session() as session:
         # the job first: a run that lost it (requeued while this run was cut off, and
         # claimed again) records nothing; its new claimant records its own result
@@ -220,4 +228,8 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
                                probe="capture", confirmations=cfg.audit.confirmations,
                                confirm_after=cfg.audit.confirm_after, operator=archive.operator,
                                wall=result.wall)
+            if group is not None:
+                started = await walls.note_result(session, archive, group, result)
+    if started is not None:
+        walls.tell(started)
     return manifest_sha

@@ -324,14 +324,13 @@ class CaptureWorker:
             await record_result(self.archive, record, result,
                                 retry_in=retry.delay_seconds if retry else None,
                                 capture_id=job.capture_id if job else None, local=local,
-                                io_failure=io_failure,
+                                io_failure=io_failure, group=claimed.host,
                                 collection=await self.collection.as_json())
         except PreserverError as exc:  # e.g. the database's disk is full: keep going
             log.error("result for %s not recorded: %s", claimed.target_key, exc)
             await self._requeue_unrecorded(claimed, exc)
             self.summary.failed += 1
             return
-        await walls.note_result(self.archive, claimed.host, result, local=local)
         self._count(result, retry is not None)
         if self.progress:
             self.progress(JobEvent(job_id=claimed.id, target_key=claimed.target_key,

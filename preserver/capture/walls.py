@@ -1,8 +1,9 @@
 """What a capture's wall means for its politeness group: the glue between the run loop
 and ``preserver.db.pauses`` (docs/design.md "Walls").
 
-After each recorded result the run notes it (``note_result``); the pause it may start
-is logged as a warning, once, naming the group and until when. The claim skips paused
+Each recorded result is noted in the transaction that records it (``note_result``,
+called by ``record.record_result``); the pause it may start is logged as a warning, once,
+naming the group and until when (``tell``). The claim skips paused
 groups (``claim_next``), whose jobs wait until the pause ends (``next_start``); the
 other groups keep working.
 """
@@ -14,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from preserver.archive import Archive
 from preserver.db import pauses, queue
 from preserver.db.models import utc_now
-from preserver.db.pauses import PausePolicy
+from preserver.db.pauses import Pause, PausePolicy
 from preserver.db.queue import ClaimedJob
-from preserver.errors import PreserverError
 from workers import CaptureResult, Status
 
 log = logging.getLogger(__name__)
@@ -39,28 +41,24 @@ class PauseLengths:
 LENGTHS = PauseLengths()
 
 
-async def note_result(archive: Archive, host: str, result: CaptureResult, *,
-                      local: bool) -> None:
-    """Note ``result`` for group ``host`` (unless ``local``: this machine failed, the
-    platform said nothing); a pause it starts is logged as a warning. A database
-    failure here is logged: the result is recorded, only this count is lost."""
-    if local:
-        return
+async def note_result(session: AsyncSession, archive: Archive, host: str,
+                      result: CaptureResult) -> Pause | None:
+    """Note ``result`` for group ``host``, in ``session``: the transaction that records
+    the result (``record.record_result``), so both are one commit. The pause it starts,
+    if any, for ``tell`` once that commit is done."""
     lengths = LENGTHS
     policy = PausePolicy(pause_after=archive.config.access_for(host).pause_after,
                          base=lengths.base, cap=lengths.cap)
-    try:
-        async with archive.db.session() as session:
-            started = await pauses.note(
-                session, host, wall=result.wall, bot_check=result.status is Status.BOT_CHECK,
-                success=result.status is Status.AVAILABLE and not result.wall, policy=policy,
-                message=result.message, now=lengths.clock())
-    except PreserverError as exc:
-        log.error("walls of %s not counted: %s", host, exc)
-        return
-    if started is not None:
-        log.warning("%s; no new job of it starts before then (last: %s)", started.message,
-                    started.last_message)
+    return await pauses.note(
+        session, host, wall=result.wall, bot_check=result.status is Status.BOT_CHECK,
+        success=result.status is Status.AVAILABLE and not result.wall, policy=policy,
+        message=result.message, now=lengths.clock())
+
+
+def tell(started: Pause) -> None:
+    """Log a pause that a result started: a warning, once, naming the group and until when."""
+    log.warning("%s; no new job of it starts before then (last: %s)", started.message,
+                started.last_message)
 
 
 async def claim_next(archive: Archive, busy: frozenset[str], *, run_id: str

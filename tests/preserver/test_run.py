@@ -214,8 +214,9 @@ async def test_a_manifest_that_cannot_be_stored_is_retried_not_lost(
 def test_a_run_without_chromium_keeps_every_capture_and_says_why(
         tmp_path: Path, site: FixtureSite, media: Media) -> None:
     """``[browser] enabled`` (the default) and no Chromium: the run still captures (the
-    media may be gone tomorrow), warns once with the fix, and every capture is partial
-    with the reason, so a later run with Chromium captures it whole."""
+    media may be gone tomorrow), warns once with the fix, and every page's capture is
+    partial with the reason, so a later run with Chromium captures it whole. A direct
+    media link needs no browser (nothing is rendered for it): it is complete."""
     from tests.support.cli import NO_COLLECTION, OPERATOR, run_cli
 
     url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
@@ -232,5 +233,9 @@ def test_a_run_without_chromium_keeps_every_capture_and_says_why(
     assert len(warnings) == 1 and "apt-get install chromium" in warnings[0]
     rows = json.loads(result.stdout)
     captures = [c for row in rows for c in row["captures"]]
-    assert len(captures) == 2 and {c["state"] for c in captures} == {"partial"}, rows
-    assert all("browser: Chromium not found" in c["message"] for c in captures)
+    by_url = {row["url"]: row["captures"] for row in rows}
+    assert len(captures) == 2, rows
+    (media_capture,), (page_capture,) = by_url[url], by_url[page]
+    assert (media_capture["state"], media_capture["message"]) == ("complete", "")
+    assert page_capture["state"] == "partial"
+    assert "browser: Chromium not found" in page_capture["message"]

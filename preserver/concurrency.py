@@ -67,6 +67,7 @@ class TaskPool:
         self.stopping = stop or asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recordings: set[asyncio.Task[Any]] = set()
+        self._woken = asyncio.Event()
 
     @property
     def running(self) -> int:
@@ -92,13 +93,24 @@ class TaskPool:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
 
+    def wake(self) -> None:
+        """End the ``wait`` under way, or the next one, at once: the owner has room for
+        more work although no task ended (a task gave back a resource it held)."""
+        self._woken.set()
+
     async def wait(self, timeout: float | None = None) -> set[asyncio.Task[Any]]:
-        """Until one task ends (or ``timeout``); the tasks that have ended."""
+        """Until one task ends, ``wake`` is called (or was, since the last wait), or
+        ``timeout``; the tasks that have ended."""
         if not self._tasks:
             return set()
-        done, _ = await asyncio.wait(self._tasks, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        return done
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            done, _ = await asyncio.wait({*self._tasks, woken}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            self._woken.clear()
+        return done - {woken}
 
     async def record(self, coro: Coroutine[Any, Any, T], *, name: str) -> T:
         """Run ``coro`` (a write of a result) to the end even if the caller is cancelled

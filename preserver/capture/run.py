@@ -4,6 +4,8 @@
   ``capture.per_host`` per politeness group (YouTube, Facebook, each web host):
   the claim skips groups that are full, or paused by a run of walls
   (``preserver.capture.walls``), so a queue of YouTube links never starves the others.
+  A job holds its group's slot while it fetches; recording its result (manifest, rows,
+  fsyncs) does not touch the host, so the slot is free by then (``TaskPool.wake``).
 - ``CaptureWorker`` (procrastinate ``Worker``): a claim loop; each job is a named
   task of a ``TaskPool`` (``_process``), whose result is recorded in ``finally``
   under ``asyncio.shield`` (``_record``), so a cancelled run never loses a finished
@@ -302,12 +304,12 @@ class CaptureWorker:
             log.exception("capture of %s failed unexpectedly", claimed.target_key)
             result, may_retry = _failure(f"{type(exc).__name__}: {exc}", transient=False), True
         finally:  # also when cancelled: the job is never left "running"
-            try:
-                await self.pool.record(self._record(claimed, result, job, local=local,
-                                                    may_retry=may_retry, io_failure=io_failure),
-                                       name=f"record-{claimed.id}")
-            finally:
-                self.per_host[claimed.host] -= 1
+            # the host is done with: its slot is free while the result is recorded
+            self.per_host[claimed.host] -= 1
+            self.pool.wake()
+            await self.pool.record(self._record(claimed, result, job, local=local,
+                                                may_retry=may_retry, io_failure=io_failure),
+                                   name=f"record-{claimed.id}")
 
     async def _record(self, claimed: ClaimedJob, result: CaptureResult, job: CaptureJob | None,
                       *, local: bool, may_retry: bool, io_failure: bool = False) -> None:

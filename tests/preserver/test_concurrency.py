@@ -124,3 +124,18 @@ async def test_cancelling_the_caller_of_close_still_drains_the_recordings() -> N
     assert written == ["interrupted"]
     assert time.monotonic() - started < 5.0  # not the 60 s grace
     assert pool.running == 0
+
+
+async def test_wake_ends_a_wait_at_once_even_when_called_before_it() -> None:
+    pool = TaskPool()
+    never = asyncio.Event()
+    pool.spawn(never.wait(), name="long")
+    waiting = asyncio.ensure_future(pool.wait())  # no timeout: only a wake ends it
+    await asyncio.sleep(0)
+    pool.wake()
+    assert await asyncio.wait_for(waiting, 5) == set()  # woken: no task ended
+    pool.wake()  # before the next wait: that wait does not sleep either
+    assert await asyncio.wait_for(pool.wait(), 5) == set()
+    with pytest.raises(TimeoutError):  # the wake was used up: this one sleeps
+        await asyncio.wait_for(pool.wait(), 0.05)
+    await pool.close(0)

@@ -239,3 +239,42 @@ def test_a_run_without_chromium_keeps_every_capture_and_says_why(
     assert (media_capture["state"], media_capture["message"]) == ("complete", "")
     assert page_capture["state"] == "partial"
     assert "browser: Chromium not found" in page_capture["message"]
+
+
+async def test_a_host_never_serves_more_jobs_at_once_than_per_host(
+        tmp_path: Path, site: FixtureSite, media: Media) -> None:
+    """The politeness limit holds while results are recorded concurrently: a job's
+    group slot is given back once it stops fetching (before its result is recorded),
+    and still no more than ``per_host`` targets of one host are fetched at once."""
+    import threading
+    import time
+
+    lock, in_flight, most = threading.Lock(), {}, [0]
+    data = media.mp4.read_bytes()
+
+    def handler(req: BaseHTTPRequestHandler) -> None:
+        path = req.path
+        with lock:
+            in_flight[path] = in_flight.get(path, 0) + 1
+            most[0] = max(most[0], sum(1 for n in in_flight.values() if n))
+        try:
+            time.sleep(0.15)  # every request of a job overlaps the job's others
+            send(req, 200, data, "video/mp4")
+        finally:
+            with lock:
+                in_flight[path] -= 1
+
+    urls = [site.add(f"/slow/v{i}.mp4", handler) for i in range(8)]
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text(
+        f'data_dir = "{tmp_path / "archive"}"\n'
+        '[capture]\nconcurrency = 4\nper_host = 2\nmax_attempts = 1\n'
+        '[network]\nallow_networks = ["127.0.0.1/32"]\n' + OFFLINE, encoding="utf-8")
+    config = load_config(cfg_file, env={})
+    report = tmp_path / "report.txt"
+    report.write_text("".join(f"{i}- ضحية\n{u}\n" for i, u in enumerate(urls)), encoding="utf-8")
+    async with open_archive(config) as archive:
+        await ingest_report(archive, report)
+        summary = await run_jobs(archive)
+    assert summary.captured == 8
+    assert most[0] == 2  # two targets at once, as configured: never three

@@ -17,6 +17,7 @@ from workers._lazy import exports
 
 if TYPE_CHECKING:
     from workers._media_whole import find_ffprobe
+    from workers._procs import start_capture_server
     from workers.access import Access, seen_as
     from workers.browser import Browser, BrowserSettings, BrowserUnavailable
     from workers.capture import capture
@@ -104,6 +105,7 @@ __all__ = [
     "read_cookies",
     "redact_userinfo",
     "scrub_userinfo",
+    "start_capture_server",
     "seen_as",
     "without_userinfo",
     "youtube_watch_url",

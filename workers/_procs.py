@@ -42,6 +42,7 @@ import multiprocessing.forkserver
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
@@ -51,7 +52,7 @@ from typing import TypeVar
 from workers.errors import CaptureFailed
 from workers.lifetime import children_die_with_this_process, die_with_parent, process_start
 
-__all__ = ["PRELOAD", "context", "run_child"]
+__all__ = ["PRELOAD", "context", "run_child", "start_capture_server"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,17 @@ def context() -> ForkServerContext | SpawnContext:
         ctx.set_forkserver_preload(PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def start_capture_server() -> None:
+    """Start the forkserver now, in a background thread, so that its preload (yt-dlp,
+    every extractor's pattern, the plugins: about 1 s of one core) runs while the
+    caller opens the archive and reads its reports, not in front of the first job.
+    Returns at once; a later ``run_child`` waits for the server if it is still
+    loading. Does nothing where there is no forkserver (``spawn``)."""
+    if isinstance(context(), ForkServerContext):
+        threading.Thread(target=multiprocessing.forkserver.ensure_running,
+                         name="forkserver-start", daemon=True).start()
 
 
 def _spare_children_the_main_script() -> None:

@@ -71,6 +71,17 @@ def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
 _AccessName = Literal["create", "update", "record", "read"]
 
 
+def _capturing(operator: str | None) -> Config:
+    """A capturing command's configuration (``_collecting``), and the capture processes'
+    server started now, in the background, so that loading yt-dlp into it (about a
+    second) overlaps opening the archive and reading the reports."""
+    config = _collecting(operator)
+    from workers import start_capture_server
+
+    start_capture_server()
+    return config
+
+
 def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create",
                   config: Config | None = None) -> T:
     import asyncio
@@ -153,8 +164,8 @@ def audit(
 
 @app.command()
 def serve(operator: OperatorOpt = None) -> None:
-    """Run the scheduler: captures, audits, checkpoints and fixity checks ([serve])."""
-    config = _collecting(operator)
+    """Run the scheduler: captures, audits, checkpoints and fixity checks (\\[serve])."""
+    config = _capturing(operator)
     import asyncio
 
     from preserver.serve import serve as run_service
@@ -177,7 +188,7 @@ def checkpoint(as_json: JsonOpt = False) -> None:
 @app.command()
 def run(operator: OperatorOpt = None) -> None:
     """Process queued capture jobs until none is left."""
-    config = _collecting(operator)
+    config = _capturing(operator)
 
     async def go(archive: Archive) -> None:
         summary = await _run(archive)
@@ -193,7 +204,7 @@ def preserve(
     operator: OperatorOpt = None,
 ) -> None:
     """Ingest REPORTS and capture every link they cite; print what was captured."""
-    config = _collecting(operator)
+    config = _capturing(operator)
     from preserver import views
     from preserver.custody.events import rfc3339
     from preserver.db.models import utc_now

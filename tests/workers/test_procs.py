@@ -124,3 +124,35 @@ def _is_zombie(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_the_capture_server_can_start_before_any_job(tmp_path: Path) -> None:
+    """``start_capture_server`` returns at once and the forkserver, with its yt-dlp
+    preload, is started in the background: no job has to wait for it to load."""
+    script = tmp_path / "early.py"
+    script.write_text(textwrap.dedent("""
+        import os, time
+        from pathlib import Path
+        from workers import start_capture_server
+        start_capture_server()
+        me = os.getpid()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for proc in Path("/proc").iterdir():
+                if not proc.name.isdigit():
+                    continue
+                try:
+                    stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    cmdline = (proc / "cmdline").read_bytes().replace(b"\\0", b" ").decode()
+                except OSError:
+                    continue
+                if int(stat[1]) == me and "forkserver" in cmdline:
+                    print("server", "workers._forkserver_warm" in cmdline)
+                    raise SystemExit(0)
+            time.sleep(0.05)
+        print("no server")
+    """), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout) == (0, "server True\n"), done.stderr

@@ -14,7 +14,8 @@ Steps:
    snapshot's final response headers: a direct media link is not rendered, and
    Chromium is not started for it. An unexpected exception in any part is logged
    and counts as an ``error`` outcome for that part; the others still run.
-2. Every file produced is moved into the store (``put_file``, in a thread).
+2. Every file produced is moved into the store (``put_file``, each in a thread, all
+   at once).
    Files are named from the target key and the role, never from remote text:
    ``youtube-45WIwFETn3E.media.mp4``, ``web-<16 hex of sha256(url)>.page.warc.gz``.
    The page WARC is kept when the last response was 2xx.
@@ -125,6 +126,20 @@ async def _put(
         raise StoreFailed(f"could not store {name}: {exc}") from exc
     return CapturedFile(role=role, name=name, sha256=blob.sha256, size=blob.size,
                         media_type=media_type)
+
+
+async def _put_all(store: BlobStore, puts: list[tuple[Path, str, str, str]]
+                   ) -> list[CapturedFile]:
+    """``_put`` each (path, role, name, media type) at once, in order; when one fails, the
+    first failure is raised once every put has ended (none is left writing)."""
+    stored = await asyncio.gather(
+        *(_put(store, path, role=role, name=name, media_type=media_type)
+          for path, role, name, media_type in puts),
+        return_exceptions=True)
+    for outcome in stored:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [f for f in stored if isinstance(f, CapturedFile)]
 
 
 async def _snapshot(
@@ -294,24 +309,18 @@ async def capture(
         # (1) both parts at once, and again through the proxy after a blocked direct try
         kept, (page, media, rendered), access = await _attempts(job, http, proxied_http,
                                                                  browser, clock)
-        # (2) into the store
+        # (2) into the store, all at once: their fsyncs overlap
         base, taken = file_base(job.target_key), set[str]()
-        files = [
-            await _put(store, f.path, role=f.role, name=_media_name(base, f, taken),
-                       media_type=f.media_type)
-            for f in media.files
-            if f.role != "info" or _scrub(f.path)
-        ]
+        puts = [(f.path, f.role, _media_name(base, f, taken), f.media_type)
+                for f in media.files if f.role != "info" or _scrub(f.path)]
         if page.hops:  # an error response (404, 410 …) is evidence too
-            files.append(await _put(store, kept.work_dir / PAGE_NAME, role="page",
-                                    name=f"{base}.{PAGE_NAME}", media_type="application/warc"))
-        for bf in rendered.files if rendered else ():
-            files.append(await _put(store, bf.path, role=bf.role,
-                                    name=f"{base}.{_BROWSER_NAMES[bf.role]}",
-                                    media_type=bf.media_type))
+            puts.append((kept.work_dir / PAGE_NAME, "page", f"{base}.{PAGE_NAME}",
+                         "application/warc"))
+        puts += [(bf.path, bf.role, f"{base}.{_BROWSER_NAMES[bf.role]}", bf.media_type)
+                 for bf in (rendered.files if rendered else ())]
         if (tls := write_tls(page, kept.work_dir)) is not None:  # the https page's certificates
-            files.append(await _put(store, tls, role="tls", name=f"{base}.tls.pem",
-                                    media_type=TLS_MEDIA_TYPE))
+            puts.append((tls, "tls", f"{base}.tls.pem", TLS_MEDIA_TYPE))
+        files = await _put_all(store, puts)
         # (3) what it amounts to
         walled, (state, status, message, transient) = judge(job, page, media, files, store)
         state, message = with_browser(state, message, rendered)

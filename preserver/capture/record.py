@@ -175,10 +175,16 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     signature_sha = ""
     if keep:
         data = build_manifest(archive, job, capture_id, result, collection)
-        try:  # off the event loop: each blob is fsynced, and its directory
-            manifest_sha = (await asyncio.to_thread(archive.store.put_bytes, data)).sha256
-            signature_sha = (await asyncio.to_thread(archive.store.put_bytes,
-                                                     sign(archive.key, data))).sha256
+        try:  # off the event loop, both at once: each blob is fsynced, and its directory
+            stored = await asyncio.gather(
+                asyncio.to_thread(archive.store.put_bytes, data),
+                asyncio.to_thread(archive.store.put_bytes, sign(archive.key, data)),
+                return_exceptions=True)
+            for blob in stored:
+                if isinstance(blob, BaseException):
+                    raise blob
+            manifest_sha, signature_sha = (b.sha256 for b in stored
+                                           if not isinstance(b, BaseException))
         except StorageError as exc:  # nothing is recorded; the job waits for a later run
             log.error("cannot store the manifest of %s: %s", job.target_key, exc)
             keep, manifest_sha, local, retry_in, io_failure = False, None, True, None, True

@@ -105,8 +105,8 @@ __all__ = [
     "read_cookies",
     "redact_userinfo",
     "scrub_userinfo",
-    "start_capture_server",
     "seen_as",
+    "start_capture_server",
     "without_userinfo",
     "youtube_watch_url",
 ]

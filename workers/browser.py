@@ -278,6 +278,15 @@ def not_a_page(job: CaptureJob, media_type: str, *, chromium: str,
         "url_requested": job.url, "chromium": chromium})
 
 
+async def _by(answer: Awaitable[str], deadline_at: float) -> str:
+    """``answer``, or ``""`` when it has not come by ``deadline_at`` (loop time)."""
+    try:
+        async with asyncio.timeout_at(deadline_at):
+            return await answer
+    except TimeoutError:
+        return ""
+
+
 async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient, *,
                       clock: Callable[[], datetime],
                       main_type: Awaitable[str] | None = None) -> BrowserOutcome:
@@ -290,14 +299,9 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
     loop = asyncio.get_running_loop()
     timeout = min(settings.timeout, job.limits.timeout_seconds)
     deadline_at = loop.time() + timeout
-    if main_type is not None:  # the page snapshot's answer: media is not rendered
-        try:
-            async with asyncio.timeout_at(deadline_at):
-                kind = await main_type
-        except TimeoutError:
-            kind = ""
-        if is_not_a_page(kind):  # Chromium is not even started for it
-            return not_a_page(job, kind, chromium=browser.version, seen_by="page snapshot")
+    # the page snapshot's answer first: media is not rendered, Chromium not even started
+    if main_type is not None and is_not_a_page(kind := await _by(main_type, deadline_at)):
+        return not_a_page(job, kind, chromium=browser.version, seen_by="page snapshot")
     from playwright.async_api import Error as PwError  # a page to render: Playwright is needed
     work = job.work_dir / "browser"
     work.mkdir(parents=True, exist_ok=True)

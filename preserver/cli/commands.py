@@ -59,27 +59,21 @@ def _config() -> Config:
 
 def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
     """A collecting command's configuration: its operator (not for ``audit_only``) and a
-    usable ``[access.<group>]`` (``preserver.access_check``: exit 2 before any capture)."""
+    usable ``[access.<group>]`` (``preserver.access_check``: exit 2 before any capture);
+    for captures, the capture server starts loading yt-dlp now, in the background."""
     from preserver.access_check import require_access
 
     config = _config() if audit_only else with_operator(_config(), operator)
     render.warnings(err, require_access(config, audit_only=audit_only))
+    if not audit_only:
+        from workers import start_capture_server
+
+        start_capture_server()
     return config
 
 
 # preserver.archive.Access by value: the CLI starts without importing the database layer
 _AccessName = Literal["create", "update", "record", "read"]
-
-
-def _capturing(operator: str | None) -> Config:
-    """A capturing command's configuration (``_collecting``), and the capture processes'
-    server started now, in the background, so that loading yt-dlp into it (about a
-    second) overlaps opening the archive and reading the reports."""
-    config = _collecting(operator)
-    from workers import start_capture_server
-
-    start_capture_server()
-    return config
 
 
 def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create",
@@ -165,7 +159,7 @@ def audit(
 @app.command()
 def serve(operator: OperatorOpt = None) -> None:
     """Run the scheduler: captures, audits, checkpoints and fixity checks (\\[serve])."""
-    config = _capturing(operator)
+    config = _collecting(operator)
     import asyncio
 
     from preserver.serve import serve as run_service
@@ -188,7 +182,7 @@ def checkpoint(as_json: JsonOpt = False) -> None:
 @app.command()
 def run(operator: OperatorOpt = None) -> None:
     """Process queued capture jobs until none is left."""
-    config = _capturing(operator)
+    config = _collecting(operator)
 
     async def go(archive: Archive) -> None:
         summary = await _run(archive)
@@ -204,7 +198,7 @@ def preserve(
     operator: OperatorOpt = None,
 ) -> None:
     """Ingest REPORTS and capture every link they cite; print what was captured."""
-    config = _capturing(operator)
+    config = _collecting(operator)
     from preserver import views
     from preserver.custody.events import rfc3339
     from preserver.db.models import utc_now
@@ -367,14 +361,7 @@ def export(
 
     result = _with_archive(lambda archive: export_package(archive, report=report, out=out_path,
                                                           zip=as_zip), access="update")
-    out.print(f"{result.path}: {result.captures} captures, {result.files} files, "
-              f"{result.events} custody events proven by checkpoint {result.checkpoint_size}"
-              + (f", timestamped by {', '.join(result.timestamped_by)}"
-                 if result.timestamped_by else ""), highlight=False)
-    if result.warning:
-        err.print(f"[yellow]warning:[/] the package is {result.warning}", highlight=False)
-    if result.notice:
-        err.print(f"notice: {result.notice}", highlight=False, markup=False)
+    render.export_result(out, err, result)
 
 
 @app.command()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from preserver.archive import Archive
+    from preserver.export.package import ExportResult
     from preserver.verify.fixity import FixityProgress
 
 T = TypeVar("T")
@@ -264,6 +265,18 @@ def findings_tally(findings: Sequence[Any]) -> str:
     tally = Counter(f.outcome for f in findings)
     return (f"{tally[FindingOutcome.PASSED]} checks passed, {tally[FindingOutcome.FAILED]} "
             f"failed, {tally[FindingOutcome.NOT_CHECKED]} not checked")
+
+
+def export_result(out: Console, err: Console, result: ExportResult) -> None:
+    """What ``export`` wrote, and its warnings."""
+    out.print(f"{result.path}: {result.captures} captures, {result.files} files, "
+              f"{result.events} custody events proven by checkpoint {result.checkpoint_size}"
+              + (f", timestamped by {', '.join(result.timestamped_by)}"
+                 if result.timestamped_by else ""), highlight=False)
+    if result.warning:
+        err.print(f"[yellow]warning:[/] the package is {result.warning}", highlight=False)
+    if result.notice:
+        err.print(f"notice: {result.notice}", highlight=False, markup=False)
 
 
 def package_verdicts(out: Console, err: Console, findings: Sequence[Any]) -> None:

@@ -131,6 +131,7 @@ EXPORTED = {
         "redact_userinfo",
         "scrub_userinfo",
         "seen_as",
+        "start_capture_server",
         "without_userinfo",
         "youtube_watch_url",
     ],

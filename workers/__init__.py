@@ -107,7 +107,6 @@ __all__ = [
     "scrub_userinfo",
     "seen_as",
     "start_capture_server",
-    "start_capture_server",
     "without_userinfo",
     "youtube_watch_url",
 ]

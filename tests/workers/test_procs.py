@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.plugins import plugin_env
 from tests.workers.child_targets import answer, answer_then_linger, exit_with, hang_with_grandchild
 from workers._procs import run_child
 from workers.errors import CaptureFailed
@@ -156,3 +157,30 @@ def test_the_capture_server_can_start_before_any_job(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert (done.returncode, done.stdout) == (0, "server True\n"), done.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_plugin_does_not_stop_the_capture_server(tmp_path: Path) -> None:
+    """The server loads the plugins and compiles every extractor's pattern before it
+    serves; a plugin extractor whose pattern does not compile must not kill it (its
+    preload dies on any error but ImportError, and every capture with it)."""
+    where = tmp_path / "plugins" / "yt_dlp_plugins" / "extractor"
+    where.mkdir(parents=True)
+    (where / "broken.py").write_text(
+        "from yt_dlp.extractor.common import InfoExtractor\n\n\n"
+        "class BrokenPatternIE(InfoExtractor):\n"
+        "    _VALID_URL = r'https?://broken\\.invalid/(unclosed'\n", encoding="utf-8")
+    script = tmp_path / "serve_one.py"
+    script.write_text(textwrap.dedent("""
+        import asyncio
+        from tests.workers.child_targets import answer
+        from workers._procs import run_child
+        if __name__ == "__main__":
+            print(asyncio.run(run_child(answer, (b"ok",), name="t", timeout=60.0,
+                                        limit=10, parse=bytes.decode)))
+    """), encoding="utf-8")
+    env = {**os.environ, **plugin_env(tmp_path / "plugins")}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr
+    assert "could not warm up" in done.stderr  # said, once, by the server

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from workers._banner import Banner, stamp
+from workers._banner import Banner, StampFailed, stamp
 from workers._browser_net import BrowserNetwork, is_not_a_page
 from workers._browser_page import (
     NotAPage,
@@ -209,8 +209,7 @@ class Browser:
         self.version = self._browser.version
         return self._browser
 
-    async def stamp(self, image: bytes, banner: Banner, *, width: int,
-                    height: int) -> tuple[bytes, tuple[int, int]]:
+    async def stamp(self, image: bytes, banner: Banner) -> tuple[bytes, tuple[int, int]]:
         """``image`` under ``banner`` (``workers._banner.stamp``), on this browser's one
         stamping page."""
         async with self._stamping:
@@ -220,7 +219,7 @@ class Browser:
                 context = await browser.new_context(java_script_enabled=False)
                 await context.route("**/*", lambda route: route.abort("blockedbyclient"))
                 self._stamper = await context.new_page()
-            return await stamp(self._stamper, image, banner, width=width, height=height)
+            return await stamp(self._stamper, image, banner)
 
     async def _shutdown(self) -> None:
         browser, stop = self._browser, self._stop
@@ -327,7 +326,7 @@ async def render_page(browser: Browser, job: CaptureJob, http: httpx.AsyncClient
             return not_a_page(job, str(exc), chromium=browser.version, seen_by="browser")
         except PwError as exc:  # "Page.goto: net::ERR_ADDRESS_UNREACHABLE at …", a crash
             progress.problems.append(first_line(exc))
-        except (TooManyRedirects, BrowserUnavailable) as exc:
+        except (TooManyRedirects, BrowserUnavailable, StampFailed) as exc:
             progress.problems.append(str(exc))
     stats = network.stats
     if stats.requests or stats.refused:
@@ -380,7 +379,7 @@ async def _render(browser: Browser, context: BrowserContext, job: CaptureJob,
     printing = (asyncio.ensure_future(page.pdf(print_background=True))
                 if height <= settings.max_height else None)  # meanwhile, on the page
     try:
-        stamped, size = await browser.stamp(png, banner, width=width, height=shot_height)
+        stamped, size = await browser.stamp(png, banner)
     except BaseException:
         if printing is not None:
             printing.cancel()

@@ -48,6 +48,7 @@ from workers._browser_page import (
     scroll,
     settle,
 )
+from workers._chromium_features import DISABLE_FEATURES
 from workers._warc import WarcRecorder
 from workers.page import _new_record_id
 from workers.types import CaptureJob
@@ -85,6 +86,7 @@ _CHROMIUM_ARGS = (
     "--disable-gpu",
     "--mute-audio",
     "--js-flags=--max-old-space-size=512",  # a page's script heap: a hostile page's bound
+    DISABLE_FEATURES,  # no address-bar popups' renderer a context (workers._chromium_features)
 )
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
 

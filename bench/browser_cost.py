@@ -7,8 +7,9 @@ Each link is a page holding a `<video>` of a short clip and a script that fills 
 page's text from a fetch, as a post would. Both runs use the default concurrency. The
 figures: wall time of each run, the time the browser adds per target, and the peak RSS
 and PSS of the whole process tree (preserver, yt-dlp's children, Playwright's driver,
-Chromium and its renderers), sampled every 50 ms from /proc. PSS is the figure: RSS
-counts Chromium's shared pages once per process. Targets from issue 10: at most
+Chromium and its renderers), sampled every 50 ms from /proc, with when the peak came
+and the PSS and number of each kind of process then. PSS is the figure: RSS counts
+Chromium's shared pages once per process. Targets from issue 10: at most
 1.5 s more per target; under 600 MB with two pages at once.
 """
 
@@ -58,7 +59,8 @@ def _memory(pid: int) -> tuple[int, int]:
 
 def _kind(pid: int) -> str:
     """What a process of the tree is: python, node (Playwright's driver), ffmpeg, or
-    Chromium's process type (Chromium rewrites its command line as one string)."""
+    Chromium's process type (Chromium rewrites its command line as one string; a
+    renderer of Chromium's own pages says --top-chrome-webui)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
             "utf-8", "replace")
@@ -68,15 +70,16 @@ def _kind(pid: int) -> str:
     if "chromium" in program or "chrome" in program:
         kind = next((part.split("=", 1)[1] for part in cmdline.split()
                      if part.startswith("--type=")), "browser")
-        return f"chromium {kind}"
+        return f"chromium {kind}" + (" (webui)" if "--top-chrome-webui" in cmdline else "")
     return program
 
 
-def tree_memory(root: int) -> tuple[int, int, dict[str, int]]:
-    """(RSS, PSS) summed over ``root`` and all its descendants, in bytes, and PSS by
-    kind of process."""
+def tree_memory(root: int) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """(RSS, PSS) summed over ``root`` and all its descendants, in bytes, and by kind of
+    process their PSS and number (``root`` itself is "preserver"; the other Python
+    processes are its forkserver and the yt-dlp jobs forked from it)."""
     rss = pss = 0
-    kinds: dict[str, int] = {}
+    kinds: dict[str, tuple[int, int]] = {}
     todo, seen = [root], set()
     while todo:
         pid = todo.pop()
@@ -85,29 +88,36 @@ def tree_memory(root: int) -> tuple[int, int, dict[str, int]]:
         seen.add(pid)
         r, p = _memory(pid)
         rss, pss = rss + r, pss + p
-        kind = _kind(pid)
-        kinds[kind] = kinds.get(kind, 0) + p
+        kind = "preserver" if pid == root else _kind(pid)
+        if kind.startswith("python"):
+            kind = "python children"
+        size, count = kinds.get(kind, (0, 0))
+        kinds[kind] = (size + p, count + 1)
         todo += _children(pid)
     return rss, pss, kinds
 
 
-def timed_run(command: list[str],
-              env: dict[str, str]) -> tuple[float, int, int, dict[str, int]]:
-    """Wall seconds, the peak tree RSS and PSS of one run, and the PSS by kind then."""
+Run = tuple[float, int, int, dict[str, tuple[int, int]], float]
+
+
+def timed_run(command: list[str], env: dict[str, str]) -> Run:
+    """Wall seconds, the peak tree RSS and PSS of one run, the PSS by kind then, and
+    when the peak was (seconds from the start)."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     peak_rss = peak_pss = 0
-    at_peak: dict[str, int] = {}
+    at_peak: dict[str, tuple[int, int]] = {}
+    peak_at = 0.0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_rss, peak_pss, at_peak
+        nonlocal peak_rss, peak_pss, at_peak, peak_at
         while not done.is_set():
             rss, pss, kinds = tree_memory(proc.pid)
             peak_rss = max(peak_rss, rss)
             if pss > peak_pss:
-                peak_pss, at_peak = pss, kinds
+                peak_pss, at_peak, peak_at = pss, kinds, time.perf_counter() - start
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -117,7 +127,7 @@ def timed_run(command: list[str],
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"run failed ({proc.returncode}): {err[-2000:]}")
-    return time.perf_counter() - start, peak_rss, peak_pss, at_peak
+    return time.perf_counter() - start, peak_rss, peak_pss, at_peak, peak_at
 
 
 def main() -> None:
@@ -159,15 +169,17 @@ def main() -> None:
                                             "preserve", str(report)], env)
         finally:
             site.close()
-    (base_s, _, base_pss, _), (with_s, _, with_pss, kinds) = results.values()
+    (base_s, _, base_pss, _, _), (with_s, _, with_pss, _, _) = results.values()
     per_target = (with_s - base_s) / args.links
     print(f"{args.links} links, default concurrency")
-    print(f"{'':18}{'wall s':>8}{'peak tree RSS MB':>18}{'peak tree PSS MB':>18}")
-    for label, (seconds, rss, pss, _) in results.items():
-        print(f"{label:18}{seconds:8.1f}{rss / 2**20:18.0f}{pss / 2**20:18.0f}")
-    print("PSS at the peak with the browser, by process: " + ", ".join(
-        f"{kind} {size / 2**20:.0f} MB" for kind, size in sorted(kinds.items(),
-                                                                 key=lambda kv: -kv[1])))
+    print(f"{'':18}{'wall s':>8}{'peak tree RSS MB':>18}{'peak tree PSS MB':>18}"
+          f"{'peak at s':>11}")
+    for label, (seconds, rss, pss, _, at) in results.items():
+        print(f"{label:18}{seconds:8.1f}{rss / 2**20:18.0f}{pss / 2**20:18.0f}{at:11.1f}")
+    for label, (*_, kinds, _) in results.items():
+        print(f"PSS at the peak {label}, by kind of process (MB, number): " + ", ".join(
+            f"{kind} {size / 2**20:.0f} x{count}"
+            for kind, (size, count) in sorted(kinds.items(), key=lambda kv: -kv[1][0])))
     print(f"browser adds {per_target:.2f} s per target (target: <= 1.5 s); "
           f"ratio with/without {with_s / base_s:.2f}x; peak tree PSS {with_pss / 2**20:.0f} MB, "
           f"{(with_pss - base_pss) / 2**20:+.0f} MB for the browser (target: < 600 MB)")

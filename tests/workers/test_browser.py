@@ -219,19 +219,31 @@ async def test_hostile_responses_are_refused_not_fatal(
 
 
 def _chromium_pids() -> list[int]:
-    """The browser processes (not renderers) of this test process."""
-    found = []
+    """The browser processes (not renderers) of this test process: its descendants only,
+    never another program's Chromium on the same machine."""
+    parents: dict[int, int] = {}
+    browsers = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
+            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
         if any(b"--remote-debugging-pipe" in part for part in cmdline) and \
                 not any(part.startswith(b"--type=") for part in cmdline):
-            found.append(int(entry.name))
-    return found
+            browsers.append(int(entry.name))
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    return [pid for pid in browsers if ours(pid)]
 
 
 @pytest.mark.slow

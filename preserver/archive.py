@@ -12,6 +12,10 @@ archive goes through it; ``access`` says how much the command may change:
 
 Without migrating, a database behind this code's schema is refused, naming
 ``preserver migrate`` (``migrate_archive``); one ahead of it always is.
+
+The read commands open it with ``read_archive`` instead: the same checks, and the
+database through ``db.reading`` (plain SQL, no ORM: docs/design.md "The read path").
+This module loads SQLAlchemy only in the functions that need it.
 """
 
 from __future__ import annotations
@@ -24,17 +28,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from typing import TYPE_CHECKING
 
 from manifests import KeyFileError, SigningKey, load_or_create_signing_key, load_signing_key
 from preserver.config import Config
 from preserver.custody.events import EventAction, record_event
-from preserver.db.engine import Database, SchemaChange, make_engine, migrate
-from preserver.db.models import Event
+from preserver.db.reading import Reader, open_reader
 from preserver.errors import RunError
 from storage import LocalBlobStore, StorageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from preserver.db.engine import Database, SchemaChange
 
 log = logging.getLogger(__name__)
 
@@ -152,23 +158,47 @@ def require_existing(config: Config) -> None:
         raise RunError(f"the archive's signing key is missing: {config.keys_dir / 'signing.key'}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReadArchive:
+    """The archive as the read commands see it: nothing in it can be written."""
+
+    config: Config
+    db: Reader
+    store: LocalBlobStore
+    key: SigningKey
+
+
+def _store_and_key(config: Config, *, prepares: bool) -> tuple[LocalBlobStore, SigningKey]:
+    try:
+        if prepares:
+            prepare_data_dir(config)
+            return (LocalBlobStore(config.blobs_dir, config.tmp_dir),
+                    load_or_create_signing_key(config.keys_dir))
+        return (LocalBlobStore(config.blobs_dir, config.tmp_dir, read_only=True),
+                load_signing_key(config.keys_dir))
+    except (StorageError, KeyFileError) as exc:
+        raise RunError(str(exc)) from exc
+
+
+@asynccontextmanager
+async def read_archive(config: Config) -> AsyncIterator[ReadArchive]:
+    """Open the archive as ``Access.READ`` does, its database through ``db.reading``."""
+    require_existing(config)
+    store, key = _store_and_key(config, prepares=False)
+    async with open_reader(config.db_url) as reader:
+        yield ReadArchive(config=config, db=reader, store=store, key=key)
+
+
 @asynccontextmanager
 async def open_archive(config: Config, *,
                        access: Access = Access.CREATE) -> AsyncIterator[Archive]:
     """Open the archive for ``access``; all but ``CREATE`` refuse to start a new one."""
+    from preserver.db.engine import Database
+
     if access is not Access.CREATE:
         require_existing(config)
     prepares = access in (Access.CREATE, Access.UPDATE)
-    try:
-        if prepares:
-            prepare_data_dir(config)
-            store = LocalBlobStore(config.blobs_dir, config.tmp_dir)
-            key = load_or_create_signing_key(config.keys_dir)
-        else:
-            store = LocalBlobStore(config.blobs_dir, config.tmp_dir, read_only=True)
-            key = load_signing_key(config.keys_dir)
-    except (StorageError, KeyFileError) as exc:
-        raise RunError(str(exc)) from exc
+    store, key = _store_and_key(config, prepares=prepares)
     db = await Database.open(config.db_url, migrate_schema=prepares,
                              read_only=access is Access.READ)
     try:
@@ -197,6 +227,10 @@ async def _record_key_created(archive: Archive) -> None:
 
 
 async def _key_unrecorded(session: AsyncSession, key: SigningKey) -> bool:
+    from sqlmodel import col, select
+
+    from preserver.db.models import Event
+
     named = set((await session.scalars(
         select(Event.subject).where(col(Event.action) == EventAction.KEY_CREATED))).all())
     return key.key_id not in named and (key.created or not named)
@@ -207,6 +241,8 @@ async def migrate_archive(config: Config) -> SchemaChange:
 
     Only the database changes: no directory or key is created.
     """
+    from preserver.db.engine import make_engine, migrate
+
     require_existing(config)
     engine = make_engine(config.db_url)
     try:

@@ -23,9 +23,7 @@ from preserver.config import Config, load_config, with_operator
 from preserver.errors import InputError, IntegrityError, PreserverError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from preserver.archive import Archive
+    from preserver.archive import Archive, ReadArchive
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Preserve the links cited in human-rights reports, with proof of custody.")
@@ -73,7 +71,7 @@ def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
 
 
 # preserver.archive.Access by value: the CLI starts without importing the database layer
-_AccessName = Literal["create", "update", "record", "read"]
+_AccessName = Literal["create", "update", "record"]
 
 
 def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create",
@@ -89,13 +87,17 @@ def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName 
     return asyncio.run(go())
 
 
-def _reading(query: Callable[[AsyncSession, Archive], Awaitable[T]]) -> T:
-    """``query(session, archive)`` on the archive opened read-only."""
-    async def go(archive: Archive) -> T:
-        async with archive.db.session() as session:
-            return await query(session, archive)
+def _reading(query: Callable[[ReadArchive], Awaitable[T]]) -> T:
+    """``query(archive)`` on the archive opened read-only (``archive.db``: the read path)."""
+    import asyncio
 
-    return _with_archive(go, access="read")
+    from preserver.archive import read_archive
+
+    async def go() -> T:
+        async with read_archive(_config()) as archive:
+            return await query(archive)
+
+    return asyncio.run(go())
 
 
 def _json(value: Any) -> None:
@@ -127,8 +129,8 @@ async def _run(archive: Archive) -> Any:
     from preserver.capture.run import run_jobs
     from preserver.custody.ledger import make_checkpoint
 
-    async with archive.db.session() as session:
-        total = await views.jobs_to_run(session)
+    async with archive.db.reader() as reader:
+        total = await views.jobs_to_run(reader)
     summary = await render.with_run_progress(err, archive, total, run_jobs)
     render.checkpoint_result(err, await make_checkpoint(archive))
     return summary
@@ -173,10 +175,7 @@ def checkpoint(as_json: JsonOpt = False) -> None:
     from preserver.custody.ledger import make_checkpoint
 
     result = _with_archive(make_checkpoint, access="update")
-    if as_json:
-        _json(result.__dict__)
-    else:
-        render.checkpoint_result(out, result)
+    _json(result.__dict__) if as_json else render.checkpoint_result(out, result)
 
 
 @app.command()
@@ -201,7 +200,7 @@ def preserve(
     config = _collecting(operator)
     from preserver import views
     from preserver.custody.events import rfc3339
-    from preserver.db.models import utc_now
+    from preserver.db.values import utc_now
     from preserver.ingest.report import ingest_report
 
     async def go(archive: Archive) -> tuple[list[dict[str, Any]], list[Any], str]:
@@ -211,9 +210,9 @@ def preserve(
         started = rfc3339(utc_now())
         await _run(archive)
         items: dict[str, dict[str, Any]] = {}
-        async with archive.db.session() as session:
+        async with archive.db.reader() as reader:
             for result in results:
-                for item in await views.links(session, report=result.report_sha256):
+                for item in await views.links(reader, report=result.report_sha256):
                     items.setdefault(item["key"], item)
         return list(items.values()), [s for r in results for s in r.skipped], started
 
@@ -229,7 +228,7 @@ def status(as_json: JsonOpt = False) -> None:
     """Counts of reports, targets, captures and jobs by state."""
     from preserver import views
 
-    result = _reading(lambda session, archive: views.status(session, config=archive.config))
+    result = _reading(lambda archive: views.status(archive.db, config=archive.config))
     _json(result) if as_json else render.status(out, result)
 
 
@@ -241,7 +240,7 @@ def links(
     """Targets with their citations, status and captures."""
     from preserver import views
 
-    items = _reading(lambda session, _: views.links(session, report=report))
+    items = _reading(lambda archive: views.links(archive.db, report=report))
     _json(items) if as_json else render.links_table(out, items)
 
 
@@ -257,7 +256,7 @@ def linkrot(
     if fmt not in ("table", "json", "csv", "html"):
         raise InputError(f"--format must be table, json, csv or html, not {fmt!r}")
 
-    result = _reading(lambda session, _: rot.linkrot(session, report=report))
+    result = _reading(lambda archive: rot.linkrot(archive.db, report=report))
     if fmt == "table":
         if out_file is None:
             render.linkrot_table(out, result)
@@ -282,7 +281,7 @@ def show(key: Annotated[str, typer.Argument(help="Target key (youtube:ID …), c
     """One target: citations, captures, files with SHA-256, checks and custody events."""
     from preserver import views
 
-    item = _reading(lambda session, archive: views.show(session, key, store=archive.store))
+    item = _reading(lambda archive: views.show(archive.db, key, store=archive.store))
     _json(item) if as_json else render_show.show(out, item)
 
 
@@ -301,12 +300,11 @@ def lookup(files: Annotated[list[Path], typer.Argument(help="Files to look for i
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
-    async def go(archive: Archive) -> list[dict[str, Any]]:
-        async with archive.db.session() as session:
-            return [{"file": str(path), "sha256": sha, "matches": await views.lookup(session, sha)}
-                    for path, sha in hashes]
+    async def go(archive: ReadArchive) -> list[dict[str, Any]]:
+        return [{"file": str(path), "sha256": sha, "matches": await views.lookup(archive.db, sha)}
+                for path, sha in hashes]
 
-    results = _with_archive(go, access="read")
+    results = _reading(go)
     _json(results) if as_json else render.lookup(out, results)
 
 

@@ -15,13 +15,16 @@ import secrets
 import socket
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from manifests import canonical_json
-from preserver.db.models import Event, utc_now
+from preserver.db.values import utc_now
 from preserver.version import __version__
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from preserver.db.models import Event
 
 
 class EventAction(StrEnum):
@@ -56,6 +59,8 @@ async def record_event(
     details: dict[str, Any], time: datetime | None = None,
 ) -> Event:
     """Append one event (inside the caller's transaction)."""
+    from preserver.db.models import Event  # here: the read path uses the words above alone
+
     moment = time or utc_now()
     body = canonical_json({
         # A random salt per event: an inclusion proof in one report's package carries its

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -42,13 +40,14 @@ from sqlalchemy.ext.asyncio import (
 from sqlmodel import SQLModel
 
 import preserver.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from preserver.errors import RunError, SchemaBehind, SchemaNewer
 
-_MIGRATIONS = Path(__file__).parent / "migrations"
+if TYPE_CHECKING:
+    from preserver.db.reading import Reader, Row
+from preserver.db.revisions import MIGRATIONS, refuse_newer, require_current
+from preserver.db.values import sqlite_time
+from preserver.errors import RunError
+
 _LOCKED_RETRIES = 4  # waits of 0.5, 1, 2 and 4 s after each busy timeout (10 s)
-_REVISION = re.compile(r"""^revision(?:: *str)? *= *["']([^"']+)["']""", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"""^down_revision(?:: *[\w |\[\],]+)? *= *["']([^"']+)["']""",
-                            re.MULTILINE)
 # The PostgreSQL advisory lock held while the schema changes (pg_advisory_xact_lock takes a
 # bigint; any fixed number works, this one spells "presrvr" in ASCII).
 _SCHEMA_LOCK = 0x70726573727672
@@ -133,33 +132,12 @@ class SchemaChange:
     after: str
 
 
-@functools.cache
-def known_revisions() -> tuple[frozenset[str], str]:
-    """The revisions this code ships and the newest of them, read from the migration files'
-    ``revision``/``down_revision`` lines: a command that only checks the schema starts
-    without importing Alembic (a test holds this equal to Alembic's own reading)."""
-    revisions: dict[str, str | None] = {}
-    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        found = _REVISION.search(text)
-        down = _DOWN_REVISION.search(text)
-        if found is not None:
-            revisions[found.group(1)] = down.group(1) if down is not None else None
-    heads = set(revisions) - set(revisions.values())
-    assert len(heads) == 1, f"preserver's migrations must have one head, not {sorted(heads)}"
-    return frozenset(revisions), heads.pop()
-
-
 def _revision(connection: sa.Connection) -> tuple[str | None, str]:
     """The database's Alembic revision and the newest this code has; refuses a newer database."""
-    known, head = known_revisions()
     current = None
     if sa.inspect(connection).has_table("alembic_version"):
         current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    if current is not None and current not in known:
-        raise SchemaNewer(f"the archive's database is at revision {current}, newer than this "
-                       f"preserver (which knows revisions up to {head}): upgrade preserver")
-    return current, head
+    return current, refuse_newer(current)
 
 
 def _upgrade(connection: sa.Connection) -> None:
@@ -168,7 +146,7 @@ def _upgrade(connection: sa.Connection) -> None:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
 
@@ -250,12 +228,28 @@ async def check_schema(engine: AsyncEngine, url: str) -> None:
     """The database at ``url`` must be at the newest migration already; nothing is written."""
     try:
         async with engine.connect() as conn:
-            current, head = await conn.run_sync(_revision)
+            current, _ = await conn.run_sync(_revision)
     except (SQLAlchemyError, OSError) as exc:
         raise RunError(f"cannot open database {safe_url(url)}: {_cause(exc)}") from exc
-    if current != head:
-        raise SchemaBehind(f"the archive's database is at revision {current or '(none)'}, this "
-                       f"preserver needs {head}: run `preserver migrate`")
+    require_current(current)
+
+
+class _SessionReader:
+    """``db.reading``'s queries in a session: its transaction, its errors."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    async def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        bind = {k: sqlite_time(v) if self.dialect == "sqlite" else v
+                for k, v in (params or {}).items()}
+        return [dict(r._mapping) for r in await self.session.execute(sa.text(sql), bind)]
+
+
+def session_reader(session: AsyncSession) -> Reader:
+    """A ``db.reading.Reader`` on ``session``, for the views inside a writing command."""
+    return _SessionReader(session)
 
 
 class Database:
@@ -290,6 +284,12 @@ class Database:
                     yield session
             except SQLAlchemyError as exc:
                 raise RunError(f"database error: {_cause(exc)}") from exc
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Reader]:
+        """``session()`` for the read queries of ``db.reading`` (the views)."""
+        async with self.session() as session:
+            yield session_reader(session)
 
     @asynccontextmanager
     async def locked_session(self) -> AsyncIterator[AsyncSession]:

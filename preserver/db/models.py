@@ -4,25 +4,24 @@ times are timezone-aware UTC, and the schema is created by Alembic migrations.
 ORM objects never leave ``preserver``'s database layer: the queries in
 ``preserver.archive`` turn them into frozen views before returning.
 
-``JobState`` names a job's states. The ``jobs.state`` column stays a string: a
-``StrEnum`` member is its string, so the rows are what they were before the enum.
+``JobState`` (a job's states) and ``utc_now`` live in ``preserver.db.values``, which
+the read path loads without SQLAlchemy; they are named here too.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# named here too (explicit re-exports): most modules import them with the models
+from preserver.db.values import JobState as JobState  # noqa: PLC0414
+from preserver.db.values import utc_now as utc_now  # noqa: PLC0414
+
 # workers.access.BEFORE_ACCESS (a test checks they agree): not imported, so that reading
 # the archive does not load the capture workers
 BEFORE_ACCESS = "anonymous, direct (captured before access was recorded)"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def core_table(model: type[SQLModel]) -> sa.Table:
@@ -97,16 +96,6 @@ class Citation(SQLModel, table=True):
     raw_url: str
     label: str
     start_seconds: int | None = None
-
-
-class JobState(StrEnum):
-    """Where a job is in the queue (``preserver.db.queue`` moves it)."""
-
-    QUEUED = "queued"  # waiting; ``run_after`` says from when
-    RUNNING = "running"  # claimed by a worker
-    RETRY = "retry"  # failed transiently, to be tried by a later run after ``run_after``
-    DONE = "done"
-    FAILED = "failed"  # permanently, or out of attempts
 
 
 class Job(SQLModel, table=True):

@@ -11,20 +11,23 @@ successful capture (status ``available``, no wall) ends the run, the pause and
 the doubling.
 
 Pauses live in the ``group_pauses`` table, so another run, or ``serve``, honours
-them: ``paused`` is what a claim skips, ``active`` what ``status`` shows.
+them: ``paused`` is what a claim skips, ``active`` what ``status`` shows (through the
+read path, ``db.reading``: this module loads SQLAlchemy only where it writes or claims).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from preserver.db.values import as_utc, utc_now
 
-from preserver.db.models import GroupPause, utc_now
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from preserver.db.models import GroupPause
+    from preserver.db.reading import Reader
 
 BASE = 15 * 60.0  # seconds of the first pause
 CAP = 6 * 3600.0  # seconds of the longest
@@ -82,6 +85,8 @@ async def note(session: AsyncSession, host: str, *, wall: bool, bot_check: bool,
 
     ``wall``: a bot check or login wall (``bot_check`` says which); ``success``: the
     platform let us through (ends the run of walls, the pause and the doubling)."""
+    from preserver.db.models import GroupPause
+
     now = now or utc_now()
     row = await session.get(GroupPause, host)
     if not wall:
@@ -107,16 +112,21 @@ async def note(session: AsyncSession, host: str, *, wall: bool, bot_check: bool,
 
 async def paused(session: AsyncSession, now: datetime | None = None) -> dict[str, datetime]:
     """Every group paused at ``now``, and until when."""
+    import sqlalchemy as sa
+    from sqlmodel import col
+
+    from preserver.db.models import GroupPause
+
     now = now or utc_now()
     rows = await session.execute(sa.select(col(GroupPause.host), col(GroupPause.paused_until))
                                  .where(col(GroupPause.paused_until) > now))
     return {host: until for host, until in rows.all() if until is not None}
 
 
-async def active(session: AsyncSession, now: datetime | None = None) -> list[Pause]:
+async def active(reader: Reader, now: datetime | None = None) -> list[Pause]:
     """The pauses in force at ``now``, soonest to end first."""
-    now = now or utc_now()
-    rows = (await session.scalars(select(GroupPause).where(col(GroupPause.paused_until) > now)
-                                  .order_by(col(GroupPause.paused_until),
-                                            col(GroupPause.host)))).all()
-    return [_pause(r) for r in rows]
+    rows = await reader.rows(
+        "SELECT host, walls, bot_checks, paused_until, last_message FROM group_pauses "
+        "WHERE paused_until > :now ORDER BY paused_until, host", {"now": now or utc_now()})
+    return [Pause(host=r["host"], until=as_utc(r["paused_until"]), walls=r["walls"],
+                  bot_checks=r["bot_checks"], last_message=r["last_message"]) for r in rows]

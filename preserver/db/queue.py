@@ -21,10 +21,9 @@ from sqlmodel import col, select
 
 from preserver.db.models import Job, JobState, Run, Target, core_table, utc_now
 from preserver.db.runs import RunIdentity, db_now, dead_reason
+from preserver.db.values import CAPTURE
+from preserver.db.values import WITNESS as WITNESS  # noqa: PLC0414  (queue.WITNESS)
 
-# Job kinds: a capture of the target; the independent witness of it (preserver.witness:
-# the URL submitted to Save Page Now). Each worker claims its own kind only.
-CAPTURE, WITNESS = "capture", "witness"
 CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on parameters
 # The core table behind ``Job``, for the set-based statements below. SQLModel creates
 # ``__table__`` at class creation but does not declare it, so mypy cannot see it.
@@ -257,10 +256,3 @@ async def next_due(session: AsyncSession, *, kind: str = CAPTURE,
     times = [max(when, paused.get(host, when)) for host, when in rows.all()]
     return min(times, default=None)
 
-
-async def counts(session: AsyncSession, *, kind: str = CAPTURE) -> dict[str, int]:
-    """Jobs of ``kind`` in each state."""
-    jobs = _JOBS
-    rows = await session.execute(sa.select(jobs.c.state, sa.func.count())
-                                 .where(jobs.c.kind == kind).group_by(jobs.c.state))
-    return {state: int(n) for state, n in rows.all()}

@@ -96,8 +96,8 @@ async def export_package(archive: Archive, *, report: str, out: Path, zip: bool,
     if not out.parent.is_dir():
         raise InputError(f"{out.parent} is not a folder")
     # (2)
-    async with archive.db.session() as session:
-        ids = await reports_named(session, report)
+    async with archive.db.reader() as reader:
+        ids = await reports_named(reader, report)
     if len(ids) > 1:
         raise InputError(f"{len(ids)} reports match {report!r}; give its SHA-256 (8+ hex digits)")
     outcome = await make_checkpoint(archive)

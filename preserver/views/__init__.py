@@ -1,7 +1,8 @@
-"""Read models: what the read commands show, as plain data.
+"""Read models: what the read commands show, as plain data, read through
+``preserver.db.reading`` (docs/design.md "The read path").
 
-- ``targets``: ``links``, ``show``, ``status``, ``lookup`` and the reports a name
-  refers to;
+- ``targets``: ``links``, ``show``, ``lookup`` and the reports a name refers to;
+- ``counts``: the counts of ``status``, and the capture jobs a run would take on;
 - ``linkrot/``: the link-rot report and its JSON, CSV and HTML forms.
 
 Public names are imported on first use (``preserver._lazy``).
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING
 from preserver._lazy import exports
 
 if TYPE_CHECKING:
-    from preserver.views.targets import jobs_to_run, links, lookup, reports_named, show, status
+    from preserver.views.counts import jobs_to_run, status
+    from preserver.views.targets import links, lookup, reports_named, show
 
 __all__ = [
     "jobs_to_run",

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from preserver.archive import Access, open_archive
+from preserver.archive import open_archive, read_archive
 from preserver.audit.availability import record_check
 from preserver.config import load_config
 from preserver.db.models import Capture, CaptureFile, Target
@@ -111,9 +111,8 @@ async def _build(tmp_path: Path) -> Path:
 
 
 async def _report(cfg: Path, report: str | None) -> LinkrotReport:
-    async with (open_archive(load_config(cfg, env={}), access=Access.READ) as archive,
-                archive.db.session() as s):
-        return await linkrot(s, report=report, now=NOW)
+    async with read_archive(load_config(cfg, env={})) as archive:
+        return await linkrot(archive.db, report=report, now=NOW)
 
 
 @pytest.fixture

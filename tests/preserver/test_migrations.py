@@ -77,7 +77,7 @@ def test_known_revisions_are_alembics() -> None:
     """Commands that only check the schema read the revisions without Alembic: the same."""
     from alembic.script import ScriptDirectory
 
-    from preserver.db.engine import known_revisions
+    from preserver.db.revisions import known_revisions
     from tests.support.schema import MIGRATIONS
 
     script = ScriptDirectory(str(MIGRATIONS))

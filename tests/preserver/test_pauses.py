@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from preserver.db import pauses, queue
-from preserver.db.engine import Database
+from preserver.db.engine import Database, session_reader
 from preserver.db.models import GroupPause, Target, utc_now
 from preserver.db.pauses import PausePolicy
-from preserver.views.targets import status
+from preserver.views.counts import status
 
 T0 = datetime(2026, 11, 26, 19, 25, tzinfo=UTC)
 POLICY = PausePolicy(pause_after=3)
@@ -97,7 +97,7 @@ async def test_claim_and_next_due_skip_a_paused_group(db: Database) -> None:
         # the paused group's job is due when its pause ends, not before
         assert await queue.next_due(s, paused=paused) == now + timedelta(minutes=15)
         assert due is not None and due <= now
-        shown = (await status(s))["paused"]
+        shown = (await status(session_reader(s)))["paused"]
     assert shown == [{
         "group": "youtube", "until": (now + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "walls": 3, "bot_checks": 3, "login_walls": 0,
@@ -112,4 +112,4 @@ async def test_fewer_walls_than_pause_after_do_not_pause(db: Database, walls: in
         assert await _note(db) is None
     async with db.session() as s:
         assert await pauses.paused(s, T0) == {}
-        assert await pauses.active(s, T0) == []
+        assert await pauses.active(session_reader(s), T0) == []

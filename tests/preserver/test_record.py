@@ -41,7 +41,7 @@ async def test_a_short_facebook_link_records_what_it_resolved_to(tmp_path: Path)
         record = JobRecord(job_id=job.id, target_id=job.target_id, target_key=job.target_key,
                            url=job.url, platform=job.platform)
         manifest_sha = await record_result(archive, record, result, retry_in=None)
-        async with archive.db.session() as s:
+        async with archive.db.reader() as s:
             [item] = await views.links(s)
         assert item["key"] == job.target_key  # the key its manifests name stays
         assert item["resolved_key"] == "facebook:10153231379946729"
@@ -113,7 +113,7 @@ async def test_the_manifest_carries_the_run_record_and_the_workers_parts(tmp_pat
         assert sha is not None
         with archive.store.open(sha) as fh:
             data = fh.read()
-        async with archive.db.session() as s:
+        async with archive.db.reader() as s:
             item = await views.show(s, record.target_key, store=archive.store)
     manifest = json.loads(data)
     assert b"secret" not in data and b"pw@" not in data
@@ -135,7 +135,7 @@ async def test_without_a_record_the_manifest_has_no_collection_member(tmp_path: 
         assert sha is not None
         with archive.store.open(sha) as fh:
             assert b'"collection"' not in fh.read()
-        async with archive.db.session() as s:
+        async with archive.db.reader() as s:
             item = await views.show(s, record.target_key, store=archive.store)
             without_store = await views.show(s, record.target_key)
     assert item["captures"][0]["collection"] is None  # read, and there is none

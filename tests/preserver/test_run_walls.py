@@ -31,9 +31,10 @@ from preserver.capture import walls
 from preserver.capture.run import run_jobs
 from preserver.capture.walls import PauseLengths
 from preserver.config import load_config
+from preserver.db.engine import session_reader
 from preserver.db.models import GroupPause, Job, Target
 from preserver.ingest.report import ingest_report
-from preserver.views.targets import status
+from preserver.views.counts import status
 from tests.support.cli import OFFLINE
 from tests.support.fixture_site import FixtureSite, Media, html_page
 from tests.support.platforms import YT_BOT, StubIE, StubYoutubeIE
@@ -161,7 +162,7 @@ async def test_bot_walls_pause_youtube_and_the_web_keeps_working(
         assert [jobs[f"youtube:{v}"] for v in YT_IDS] == ["retry", "retry", "retry", "queued"]
         # (2) status says so, in words and in JSON
         async with archive.db.session() as s:
-            shown = (await status(s))["paused"]
+            shown = (await status(session_reader(s)))["paused"]
         assert [(p["group"], p["walls"], p["bot_checks"]) for p in shown] == [("youtube", 3, 3)]
         # (3) another run honours the pause stored by the first: no youtube job starts
         second = await run_jobs(archive, max_wait=0)
@@ -182,7 +183,7 @@ async def test_bot_walls_pause_youtube_and_the_web_keeps_working(
         async with archive.db.session() as s:
             row = await s.get_one(GroupPause, "youtube")
             assert (row.walls, row.pauses, row.paused_until) == (0, 0, None)
-            assert (await status(s))["paused"] == []
+            assert (await status(session_reader(s)))["paused"] == []
 
 
 async def test_a_wall_never_changes_the_targets_state(

@@ -1,22 +1,30 @@
 """A command imports only what it uses (issue 12: `--help` and the read commands start
 fast). Each case runs the command in a new interpreter and lists which heavy modules it
-loaded; ``bench/startup.py`` gives the times. No timing is asserted here."""
+loaded; ``bench/startup.py`` gives the times. No timing is asserted here.
+
+The read commands take the read path (docs/design.md "The read path"): SQLite through the
+standard library's ``sqlite3``, PostgreSQL through asyncpg, and no SQLAlchemy at all."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import default_config, run_in
+from tests.support.cli import OFFLINE, OPERATOR, default_config, run_in
+from tests.support.postgres import BACKENDS, create_database, drop_database
 
 # Capture-only (yt-dlp, Playwright, httpx), PostgreSQL's driver, Alembic, the package verifier
 HEAVY = ("yt_dlp", "playwright", "httpx", "asyncpg", "alembic", "ctypes", "rfc3161_client",
          "manifests.package_verify")
+# The ORM and its drivers: what a writing command loads, and a read command must not
+ORM = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "aiosqlite", "preserver.db.models")
 # What a read command loads but --help need not
-DATABASE = ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncio")
+DATABASE = (*ORM, "sqlite3", "asyncio")
 DRAWING = ("rich.table", "rich.progress")
 
 
@@ -32,15 +40,27 @@ def loaded(cwd: Path, *args: str) -> set[str]:
     return set(proc.stdout.strip().splitlines()[-1].split()) if proc.stdout.strip() else set()
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An archive holding one ingested report of a YouTube and a web link."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An archive holding one ingested report of a YouTube and a web link, on each backend."""
     root = tmp_path_factory.mktemp("startup")
     report = root / "r.txt"
     report.write_text("1- a video\nhttps://youtu.be/45WIwFETn3E\n2- a post\n"
                       "https://example.org/post\n", encoding="utf-8")
-    assert run_in(root, "ingest", str(report)).code == 0
-    return root
+    if request.param == "sqlite":
+        assert run_in(root, "ingest", str(report)).code == 0
+        yield root
+        return
+    name, url = asyncio.run(create_database())
+    try:
+        (root / "config.toml").write_text(f'data_dir = "archive"\ndatabase_url = "{url}"\n'
+                                          + OPERATOR + OFFLINE,
+                                          encoding="utf-8")
+        assert run_in(root, "ingest", str(report)).code == 0
+        yield root
+    finally:
+        asyncio.run(drop_database(name))
 
 
 def test_help_loads_no_database_asyncio_or_capture_code(tmp_path: Path) -> None:
@@ -55,12 +75,22 @@ def test_a_commands_help_loads_no_database(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [["status"], ["links"], ["show", "web:https://example.org/post"],
                                   ["linkrot"]], ids=lambda a: a[0])
-def test_read_commands_load_no_capture_code(archive: Path, args: list[str]) -> None:
-    """The read path opens SQLite: no yt-dlp, Playwright, httpx, asyncpg, Alembic, nor the
-    timestamp and package verifiers."""
+def test_read_commands_load_no_capture_code_and_no_orm(archive: Path, args: list[str]) -> None:
+    """The read path: no yt-dlp, Playwright, httpx, Alembic, nor the timestamp and package
+    verifiers; no SQLAlchemy; asyncpg only for a PostgreSQL archive."""
     got = loaded(archive, "--config", str(default_config(archive)), *args)
-    assert {"sqlalchemy", "aiosqlite"} <= got, got  # the command did run
-    assert got & set(HEAVY) == set()
+    postgres = "database_url" in default_config(archive).read_text(encoding="utf-8")
+    assert "sqlite3" in got or postgres, got  # the command did run
+    assert got & {*HEAVY, *ORM} == ({"asyncpg"} if postgres else set()), got
+
+
+@pytest.mark.slow
+def test_a_writing_command_loads_the_orm(tmp_path: Path) -> None:
+    """The guard above can fail: ``ingest`` writes through the ORM, and so loads it."""
+    report = tmp_path / "r.txt"
+    report.write_text("https://example.org/post\n", encoding="utf-8")
+    got = loaded(tmp_path, "--config", str(default_config(tmp_path)), "ingest", str(report))
+    assert set(ORM) <= got, got
 
 
 @pytest.mark.slow
@@ -68,7 +98,7 @@ def test_read_commands_load_no_capture_code(archive: Path, args: list[str]) -> N
                                   ["show", "youtube:45WIwFETn3E"]], ids=" ".join)
 def test_output_without_a_table_loads_no_table(archive: Path, args: list[str]) -> None:
     got = loaded(archive, "--config", str(default_config(archive)), *args)
-    assert "sqlalchemy" in got
+    assert "asyncio" in got  # the command did run
     assert got & set(DRAWING) == set(), got
 
 

@@ -11,7 +11,8 @@ without a complete capture is ``lost``.
 Status over time is exact: it replays the ``availability_changed`` custody events
 (the only way a target's confirmed state changes) and counts, at the end of each
 UTC day, the links of a report in each kind. A link before its first change is
-``unknown``. ORM rows never leave this module: callers get frozen values.
+``unknown``. The queries are plain SQL through ``db.reading`` (docs/design.md "The read
+path"); callers get frozen values.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from typing import Any
 
 from preserver.custody.events import EventAction, rfc3339
-from preserver.db.models import Capture, CaptureFile, Citation, Event, Report, Target, utc_now
+from preserver.db.reading import Reader, Row, in_list
+from preserver.db.values import as_utc, utc_now
 from preserver.views.targets import reports_named
 from workers import Status
 
@@ -129,22 +129,23 @@ class LinkrotReport:
     history: tuple[DayCounts, ...]
 
 
-async def _witnessed(session: AsyncSession, keys: list[str]) -> dict[str, Witnessed]:
+async def _witnessed(reader: Reader, of_keys: str,
+                     params: dict[str, Any]) -> dict[str, Witnessed]:
     """Each target's latest witness snapshot, from its ``witness_saved`` events."""
     latest: dict[str, Witnessed] = {}
-    for e in (await session.scalars(select(Event).where(
-            col(Event.action) == EventAction.WITNESS_SAVED, col(Event.subject).in_(keys))
-            .order_by(col(Event.id)))).all():
-        details = json.loads(e.body).get("details", {})
+    for e in await reader.rows(f"SELECT subject, body FROM events WHERE action = :action "
+                               f"AND subject IN ({of_keys}) ORDER BY id",
+                               params | {"action": EventAction.WITNESS_SAVED.value}):
+        details = json.loads(e["body"]).get("details", {})
         if isinstance(details, dict):
-            latest[e.subject] = Witnessed(service=str(details.get("service", "")),
-                                          url=str(details.get("snapshot_url", "")),
-                                          time=str(details.get("snapshot_time", "")))
+            latest[e["subject"]] = Witnessed(service=str(details.get("service", "")),
+                                             url=str(details.get("snapshot_url", "")),
+                                             time=str(details.get("snapshot_time", "")))
     return latest
 
 
-def _time(value: datetime | None) -> str | None:
-    return rfc3339(value) if value is not None else None
+def _time(value: datetime | str | None) -> str | None:
+    return rfc3339(as_utc(value)) if value is not None else None
 
 
 def _counts(kinds: Iterable[str]) -> Counts:
@@ -157,33 +158,33 @@ def _reasons(statuses: Iterable[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(tally.items(), key=lambda item: (-item[1], item[0])))
 
 
-def _copy(captures: list[Capture], files: dict[str, list[CaptureFile]]) -> HeldCopy | None:
+def _copy(captures: list[Row], files: dict[str, list[Row]]) -> HeldCopy | None:
     """The latest complete capture's media (or page), else the latest partial's page."""
     for held, state, roles in (("complete", "complete", ("media", "page")),
                                ("page only", "partial", ("page",))):
-        for cap in sorted(captures, key=lambda c: c.finished_at, reverse=True):
-            if cap.state != state:
+        for cap in sorted(captures, key=lambda c: as_utc(c["finished_at"]), reverse=True):
+            if cap["state"] != state:
                 continue
             for role in roles:  # media when there is any, else the page snapshot
-                chosen = [f for f in files.get(cap.id, []) if f.role == role]
+                chosen = [f for f in files.get(cap["id"], []) if f["role"] == role]
                 if chosen:
-                    return HeldCopy(held=held, capture_id=cap.id,
-                                    captured_at=rfc3339(cap.finished_at),
-                                    files=tuple(HeldFile(role=f.role, sha256=f.sha256,
-                                                         size=f.size) for f in chosen))
+                    return HeldCopy(held=held, capture_id=cap["id"],
+                                    captured_at=rfc3339(as_utc(cap["finished_at"])),
+                                    files=tuple(HeldFile(role=f["role"], sha256=f["sha256"],
+                                                         size=f["size"]) for f in chosen))
     return None
 
 
-def _changes(events: Iterable[Event]) -> dict[str, list[tuple[datetime, str]]]:
+def _changes(events: Iterable[Row]) -> dict[str, list[tuple[datetime, str]]]:
     """Per target key, its confirmed-state changes ``(time, to)`` in order."""
     out: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for event in events:
         try:
-            to = json.loads(event.body)["details"]["to"]
+            to = json.loads(event["body"])["details"]["to"]
         except (ValueError, KeyError, TypeError):
-            log.debug("availability event %s has no details.to", event.id, exc_info=True)
+            log.debug("availability event %s has no details.to", event["id"], exc_info=True)
             continue
-        out[event.subject].append((event.time, str(to)))
+        out[event["subject"]].append((as_utc(event["time"]), str(to)))
     return out
 
 
@@ -212,59 +213,70 @@ def _history(keys: Iterable[str], changes: dict[str, list[tuple[datetime, str]]]
     return tuple(days)
 
 
-async def linkrot(session: AsyncSession, *, report: str | None,
+async def linkrot(reader: Reader, *, report: str | None,
                   now: datetime | None = None) -> LinkrotReport:
     """The link-rot report of one report (name or SHA-256 prefix) or of all of them.
 
     Raises ``UnknownKey`` (exit 2) when ``report`` names none.
     """
     now = now or utc_now()
-    query = select(Report).order_by(col(Report.id))
+    where, params = "1 = 1", dict[str, Any]()
     if report is not None:
-        query = query.where(col(Report.id).in_(await reports_named(session, report)))
-    reports = (await session.scalars(query)).all()
-    report_ids = [r.id for r in reports]
-    rows = (await session.execute(
-        select(Citation, Target).join(Target, col(Target.id) == col(Citation.target_id))
-        .where(col(Citation.report_id).in_(report_ids))
-        .order_by(col(Citation.report_id), col(Citation.offset)))).all()
-    targets = {t.id: t for _, t in rows}
+        ids, params = in_list("report", await reports_named(reader, report))
+        where = f"id IN {ids}"
+    reports = await reader.rows(f"SELECT id, name, sha256 FROM reports WHERE {where} "
+                                "ORDER BY id", params)
+    of_reports = f"SELECT id FROM reports WHERE {where}"
+    rows = await reader.rows(
+        "SELECT c.report_id, c.target_id, c.label, t.key, t.url, t.status, t.status_since, "
+        "t.last_checked_at, t.last_status FROM citations c JOIN targets t ON t.id = c.target_id "
+        f"WHERE c.report_id IN ({of_reports}) ORDER BY c.report_id, c.\"offset\"", params)
+    targets = {r["target_id"]: r for r in rows}
     per_report: dict[int, dict[int, list[str]]] = defaultdict(dict)  # report -> target -> labels
-    for c, t in rows:
-        per_report[c.report_id].setdefault(c.target_id, []).append(c.label)
-    captures: dict[int, list[Capture]] = defaultdict(list)
-    for cap in (await session.scalars(select(Capture).where(
-            col(Capture.target_id).in_(list(targets))))).all():
-        captures[cap.target_id].append(cap)
-    files: dict[str, list[CaptureFile]] = defaultdict(list)
-    for f in (await session.scalars(select(CaptureFile).where(col(CaptureFile.capture_id).in_(
-            [c.id for caps in captures.values() for c in caps])).order_by(col(CaptureFile.id)))):
-        files[f.capture_id].append(f)
-    changes = _changes((await session.scalars(
-        select(Event).where(col(Event.action) == EventAction.AVAILABILITY_CHANGED,
-                            col(Event.subject).in_([t.key for t in targets.values()]))
-        .order_by(col(Event.id)))).all())
-    witnessed = await _witnessed(session, [t.key for t in targets.values()])
+    for r in rows:
+        per_report[r["report_id"]].setdefault(r["target_id"], []).append(r["label"])
+    of_targets = f"SELECT target_id FROM citations WHERE report_id IN ({of_reports})"
+    captures, files = await _held(reader, of_targets, params)
+    of_keys = f"SELECT key FROM targets WHERE id IN ({of_targets})"
+    changes = _changes(await reader.rows(
+        f"SELECT id, time, subject, body FROM events WHERE action = :action "
+        f"AND subject IN ({of_keys}) ORDER BY id",
+        params | {"action": EventAction.AVAILABILITY_CHANGED.value}))
+    witnessed = await _witnessed(reader, of_keys, params)
     today = now.astimezone(UTC).date()
 
     sections = []
     for r in reports:
-        assert r.id is not None
         links = []
-        for target_id, labels in per_report[r.id].items():
+        for target_id, labels in per_report[r["id"]].items():
             t = targets[target_id]
             links.append(LinkrotLink(
-                key=t.key, url=t.url, labels=tuple(dict.fromkeys(labels)), status=t.status,
-                kind=kind_of(t.status), since=_time(t.status_since),
-                last_checked_at=_time(t.last_checked_at), last_status=t.last_status,
-                copy=_copy(captures[target_id], files), witness=witnessed.get(t.key)))
+                key=t["key"], url=t["url"], labels=tuple(dict.fromkeys(labels)),
+                status=t["status"], kind=kind_of(t["status"]), since=_time(t["status_since"]),
+                last_checked_at=_time(t["last_checked_at"]), last_status=t["last_status"],
+                copy=_copy(captures[target_id], files), witness=witnessed.get(t["key"])))
         sections.append(ReportRot(
-            name=r.name, sha256=r.sha256, counts=_counts(link.kind for link in links),
+            name=r["name"], sha256=r["sha256"], counts=_counts(link.kind for link in links),
             down_by_reason=_reasons(link.status for link in links), links=tuple(links),
             history=_history((link.key for link in links), changes, today)))
     distinct = list(targets.values())
     return LinkrotReport(
         generated_at=rfc3339(now), reports=tuple(sections),
-        totals=_counts(kind_of(t.status) for t in distinct),
-        down_by_reason=_reasons(t.status for t in distinct),
-        history=_history((t.key for t in distinct), changes, today))
+        totals=_counts(kind_of(t["status"]) for t in distinct),
+        down_by_reason=_reasons(t["status"] for t in distinct),
+        history=_history((t["key"] for t in distinct), changes, today))
+
+
+async def _held(reader: Reader, of_targets: str, params: dict[str, Any],
+                ) -> tuple[dict[int, list[Row]], dict[str, list[Row]]]:
+    """The captures of the targets ``of_targets`` selects, and their files by capture."""
+    captures: dict[int, list[Row]] = defaultdict(list)
+    for cap in await reader.rows("SELECT id, target_id, state, finished_at FROM captures "
+                                 f"WHERE target_id IN ({of_targets})", params):
+        captures[cap["target_id"]].append(cap)
+    files: dict[str, list[Row]] = defaultdict(list)
+    for f in await reader.rows(
+            "SELECT capture_id, role, sha256, size FROM files WHERE capture_id IN "
+            f"(SELECT id FROM captures WHERE target_id IN ({of_targets})) ORDER BY id", params):
+        files[f["capture_id"]].append(f)
+    return captures, files

@@ -19,11 +19,11 @@ import typer
 from rich.console import Console
 
 from preserver.cli import render, render_show
-from preserver.config import Config, load_config, with_operator
 from preserver.errors import InputError, IntegrityError, PreserverError
 
 if TYPE_CHECKING:
     from preserver.archive import Archive, ReadArchive
+    from preserver.config import Config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Preserve the links cited in human-rights reports, with proof of custody.")
@@ -52,6 +52,8 @@ def _global(
 
 
 def _config() -> Config:
+    from preserver.config import load_config  # here: `--help` reads no configuration
+
     return load_config(state.config_path)
 
 
@@ -60,6 +62,7 @@ def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
     usable ``[access.<group>]`` (``preserver.access_check``: exit 2 before any capture);
     for captures, the capture server starts loading yt-dlp now, in the background."""
     from preserver.access_check import require_access
+    from preserver.config import with_operator
 
     config = _config() if audit_only else with_operator(_config(), operator)
     render.warnings(err, require_access(config, audit_only=audit_only))
@@ -255,7 +258,6 @@ def linkrot(
 
     if fmt not in ("table", "json", "csv", "html"):
         raise InputError(f"--format must be table, json, csv or html, not {fmt!r}")
-
     result = _reading(lambda archive: rot.linkrot(archive.db, report=report))
     if fmt == "table":
         if out_file is None:

@@ -26,6 +26,7 @@ ORM = ("sqlalchemy", "sqlalchemy.orm", "sqlmodel", "aiosqlite", "preserver.db.mo
 # What a read command loads but --help need not
 DATABASE = (*ORM, "sqlite3", "asyncio")
 DRAWING = ("rich.table", "rich.progress")
+CONFIG = ("preserver.config",)  # read by every command that runs, not by `--help`
 
 
 def loaded(cwd: Path, *args: str) -> set[str]:
@@ -33,7 +34,7 @@ def loaded(cwd: Path, *args: str) -> set[str]:
     code = ("import sys; sys.argv = ['preserver', *sys.argv[1:]]\n"
             "from preserver.cli import main\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-            f"print(*sorted(set({HEAVY + DATABASE + DRAWING!r}) & set(sys.modules)))")
+            f"print(*sorted(set({HEAVY + DATABASE + DRAWING + CONFIG!r}) & set(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           cwd=cwd, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -65,7 +66,7 @@ def archive(request: pytest.FixtureRequest,
 
 def test_help_loads_no_database_asyncio_or_capture_code(tmp_path: Path) -> None:
     """typer's own help draws a rich table; nothing else of ours is needed to list commands."""
-    assert loaded(tmp_path, "--help") & {*HEAVY, *DATABASE, "rich.progress"} == set()
+    assert loaded(tmp_path, "--help") & {*HEAVY, *DATABASE, *CONFIG, "rich.progress"} == set()
 
 
 def test_a_commands_help_loads_no_database(tmp_path: Path) -> None:

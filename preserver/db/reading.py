@@ -9,7 +9,7 @@ costs about that). See docs/design.md "The read path".
   URI, as ``db.engine`` opens it read-only; one transaction, so every query of a
   command sees the same snapshot;
 - ``postgresql+asyncpg://`` (a URL without query options) through asyncpg, in one
-  ``READ ONLY`` transaction;
+  ``REPEATABLE READ READ ONLY`` transaction: one snapshot too;
 - any other URL through SQLAlchemy (``db.engine.Database`` opened read-only), slower to
   start but the same SQL.
 
@@ -169,7 +169,7 @@ async def _postgres(url: str, dsn: str) -> AsyncIterator[Reader]:
         raise RunError(f"cannot open database {where}: {_cause(exc)}") from exc
     try:
         reader = _Asyncpg(conn, f"cannot open database {where}")
-        await reader.rows("BEGIN TRANSACTION READ ONLY")
+        await reader.rows("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         await _check(reader, "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL")
         reader.failure = "database error"
         yield reader

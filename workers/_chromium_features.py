@@ -8,8 +8,8 @@ of it) and adds what preserver turns off:
 - ``WebUIOmniboxPopup``, ``WebUIOmniboxAimPopup``: headless Chromium 156 gives every
   window (each target's context, the stamping page) the address bar's WebUI popups, two
   ``chrome://omnibox-popup.top-chrome`` pages in a renderer of their own: about 60 MB
-  and 0.4 s a context, measured (``bench/browser_cost.py``, docs/design.md "Why
-  Playwright"); nothing here ever shows an address bar.
+  and 0.4 s a context, measured (``bench/browser_cost.py``, docs/design.md
+  "Browser evidence", why Playwright); nothing here ever shows an address bar.
 """
 
 from __future__ import annotations

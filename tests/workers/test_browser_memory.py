@@ -1,4 +1,4 @@
-"""What keeps the browser small (docs/design.md "Why Playwright"), with real Chromium: no
+"""What keeps the browser small (docs/design.md "Browser evidence", why Playwright), with real Chromium: no
 address-bar WebUI renderer per window, Playwright's own disabled features kept, and the
 banner stacked above the page's pixels without changing one."""
 

@@ -12,7 +12,7 @@ bytes are stored once. ``LocalBlobStore`` keeps blobs as read-only files under
     True
 """
 
-from storage._base import BlobStore, StoredBlob, hash_stream
+from storage._base import BlobStore, KnownDigest, StoredBlob, hash_stream
 from storage._reader import HashingReader
 from storage.errors import (
     BlobNotFound,
@@ -32,6 +32,7 @@ __all__ = [
     "DigestMismatch",
     "HashingReader",
     "InvalidAddress",
+    "KnownDigest",
     "LocalBlobStore",
     "SourceUnreadable",
     "StorageError",

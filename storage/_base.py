@@ -9,6 +9,7 @@ complete, so a crash never leaves a wrong or partial blob under a valid name.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,6 +65,30 @@ class StoredBlob:
     created: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class KnownDigest:
+    """A file's SHA-256 and size as its writer computed them while writing it (one pass),
+    with the identity the file had when the writer last saw it.
+
+    ``put_file`` takes the digest instead of reading the file again only while the file
+    still has this identity, and only on its rename path (docs/design.md "Blob store").
+    """
+
+    sha256: str
+    size: int
+    device: int
+    inode: int
+    mtime_ns: int
+    ctime_ns: int
+
+    def matches(self, st: os.stat_result) -> bool:
+        """True when ``st`` (an ``lstat`` of the file now) is the file this digest is of,
+        unchanged: same device and inode, size, modification and change times."""
+        return (is_address(self.sha256)
+                and (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                == (self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns))
+
+
 @runtime_checkable
 class BlobStore(Protocol):
     """A write-once, content-addressed store of blobs."""
@@ -76,8 +101,11 @@ class BlobStore(Protocol):
         """Store ``data``; return its address."""
         ...
 
-    def put_file(self, path: str, *, max_bytes: int | None = None) -> StoredBlob:
-        """Store the file at ``path`` (on the store's filesystem this may move, not copy)."""
+    def put_file(self, path: str, *, max_bytes: int | None = None,
+                 known: KnownDigest | None = None) -> StoredBlob:
+        """Store the file at ``path`` (on the store's filesystem this may move, not copy);
+        ``known``: its digest from its writer, used instead of a second read when the
+        store can tell the file is unchanged since."""
         ...
 
     def open(self, sha256: str) -> BinaryIO:

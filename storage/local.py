@@ -7,7 +7,9 @@ Layout (docs/design.md, "Data directory", contract)::
 
 A write goes to a temporary file in ``tmp_dir`` and is hashed as it is copied.
 The file is then fsynced, made read-only and renamed to its address, and the
-directory is fsynced. rename(2) is atomic within one filesystem, so a blob's
+directory is fsynced. A file already in ``tmp_dir`` (a job's work dir) is renamed
+in place of the copy; its hash is read from it, or taken from its writer
+(``KnownDigest``) while the file is provably unchanged since it was written. rename(2) is atomic within one filesystem, so a blob's
 name appears only when all its bytes are on disk. An error leaves no temporary file;
 a crash or a kill leaves at most one in ``tmp_dir``, which the next store opened
 while no other is open removes (``storage._stale``).
@@ -31,7 +33,14 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
-from storage._base import BUFFER_SIZE, StoredBlob, check_address, hash_stream, is_address
+from storage._base import (
+    BUFFER_SIZE,
+    KnownDigest,
+    StoredBlob,
+    check_address,
+    hash_stream,
+    is_address,
+)
 from storage._reader import HashingReader
 from storage._stale import hold_and_sweep
 from storage.errors import (
@@ -190,7 +199,8 @@ class LocalBlobStore:
         """Store ``data``; return its address."""
         return self.put_stream(BytesIO(data))
 
-    def put_file(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> StoredBlob:
+    def put_file(self, path: str | os.PathLike[str], *, max_bytes: int | None = None,
+                 known: KnownDigest | None = None) -> StoredBlob:
         """Store the file at ``path``.
 
         A regular file inside ``tmp_dir`` (a job's work dir) with a single link is
@@ -199,6 +209,13 @@ class LocalBlobStore:
         source is left alone. Callers treat the source as consumed either way.
         The file must not be written to while it is stored; if its size or
         modification time change during the call, ``SourceUnreadable`` is raised.
+
+        ``known`` is the file's digest as its writer computed it while writing (one
+        pass, docs/design.md "Blob store"). It replaces the second full read only on
+        the rename path, and only when the file's ``lstat`` now shows the very
+        identity recorded with it (device, inode, size, modification and change
+        times): a file appended to, rewritten, touched or replaced since is read and
+        hashed as if ``known`` were not given. The fsyncs are the same either way.
         """
         self._check_writable()
         source = Path(path)
@@ -207,7 +224,8 @@ class LocalBlobStore:
         if max_bytes is not None and st.st_size > max_bytes:
             raise BlobTooLarge(f"{source} has {st.st_size} bytes, more than {max_bytes}")
         if self._may_move(source, st):
-            return self._move_in(source, st, max_bytes)
+            trusted = known if known is not None and known.matches(st) else None
+            return self._move_in(source, st, max_bytes, trusted)
         with _unreadable(source):
             stream = open(source, "rb")  # noqa: SIM115 - closed below
         with stream:
@@ -324,12 +342,17 @@ class LocalBlobStore:
             and source.resolve().is_relative_to(self._tmp_resolved)
         )
 
-    def _move_in(self, source: Path, st: os.stat_result, max_bytes: int | None) -> StoredBlob:
+    def _move_in(self, source: Path, st: os.stat_result, max_bytes: int | None,
+                 known: KnownDigest | None) -> StoredBlob:
+        """Hash (or take ``known``, already matched to ``st``), fsync, rename into place."""
         with _unreadable(source):
             stream = open(source, "rb")  # noqa: SIM115 - closed below
         with stream:
-            with _unreadable(source):
-                sha256, size = hash_stream(stream)
+            if known is not None:
+                sha256, size = known.sha256, known.size
+            else:
+                with _unreadable(source):
+                    sha256, size = hash_stream(stream)
             if max_bytes is not None and size > max_bytes:
                 raise BlobTooLarge(f"{source} has {size} bytes, more than {max_bytes}")
             if self.exists(sha256):

@@ -21,6 +21,7 @@ EXPORTED = {
         "DigestMismatch",
         "HashingReader",
         "InvalidAddress",
+        "KnownDigest",
         "LocalBlobStore",
         "SourceUnreadable",
         "StorageError",

@@ -11,7 +11,10 @@ The report is plain data::
      "local": false, "oversized": false, "roles": {"Generic-clip.mp4.mp4": "media", ...},
      "metadata": {...sanitize_info...}, "resolved_url": "...", "warnings": [...],
      "responses": [...the download's HTTP responses, workers._media_responses...],
-     "po_token_providers": ["BgUtilHTTP", ...]}  # YouTube targets: the providers loaded
+     "po_token_providers": ["BgUtilHTTP", ...],  # YouTube targets: the providers loaded
+     "digests": [{"path": "Generic-clip.mp4.mp4", "sha256": "...", "size": ...,
+                  "device": ..., "inode": ..., "mtime_ns": ..., "ctime_ns": ...}, ...]}
+                  # files hashed as they were written (workers._media_hashing)
 
 yt-dlp plugins are loaded first, from the places ``workers.plugins`` allows.
 """
@@ -35,6 +38,8 @@ from yt_dlp.utils import DownloadCancelled, YoutubeDLError
 from workers import _guard_proxy
 from workers._child_net import secure_child
 from workers._media_files import without_secrets
+from workers._media_hashing import Digests, writing_digests
+from workers._media_hashing import report as digest_report
 from workers._media_options import build_options
 from workers._media_responses import Responses
 from workers._media_whole import Gaps, find_ffprobe, missing_streams, short_entries
@@ -205,7 +210,7 @@ def capture(job: CaptureJob, ffmpeg: str | None,
         "status": Status.AVAILABLE.value, "message": "", "transient": False, "no_media": False,
         "roles": {}, "metadata": {}, "resolved_url": None,
     }
-    responses = Responses()
+    responses, digests = Responses(), Digests()
     try:
         session = _session(job)
     except CookiesFileError as exc:  # the operator's to fix: retried later, never anonymous
@@ -213,7 +218,8 @@ def capture(job: CaptureJob, ffmpeg: str | None,
                       message=f"session {job.access.name}: cookies file {exc}")
         return report | {"oversized": False, "warnings": [], "responses": []}
     try:
-        with _EvidenceYoutubeDL(opts, gaps=run.gaps, responses=responses) as ydl:
+        with writing_digests(digests), _EvidenceYoutubeDL(opts, gaps=run.gaps,
+                                                          responses=responses) as ydl:
             for cookie in session:
                 ydl.cookiejar.set_cookie(cookie)
             info = ydl.extract_info(job.url, download=True)
@@ -245,7 +251,8 @@ def capture(job: CaptureJob, ffmpeg: str | None,
                           message="live stream in progress: capture it once it has ended")
         else:
             _check_whole(report, metadata, job, ffmpeg, run.gaps)
-    report.update(oversized=run.oversized, warnings=run.warnings, responses=responses.entries)
+    report.update(oversized=run.oversized, warnings=run.warnings, responses=responses.entries,
+                  digests=digest_report(digests, job.work_dir))
     if job.platform == "youtube":
         report["po_token_providers"] = list(po_token_providers())
     return report

@@ -15,7 +15,9 @@ Steps:
    Chromium is not started for it. An unexpected exception in any part is logged
    and counts as an ``error`` outcome for that part; the others still run.
 2. Every file produced is moved into the store (``put_file``, each in a thread, all
-   at once).
+   at once); a media file with the digest the capture child computed as it wrote it
+   (``MediaFile.known``) is not read again if it is unchanged since (docs/design.md
+   "Blob store"); the info JSON, rewritten here by ``scrub_info_json``, always is.
    Files are named from the target key and the role, never from remote text:
    ``youtube-45WIwFETn3E.media.mp4``, ``web-<16 hex of sha256(url)>.page.warc.gz``.
    The page WARC is kept when the last response was 2xx.
@@ -55,7 +57,7 @@ from typing import Any
 
 import httpx
 
-from storage._base import BlobStore
+from storage._base import BlobStore, KnownDigest
 from storage.errors import StorageError
 from workers._collection import TLS_MEDIA_TYPE, collection, write_tls
 from workers._media_files import scrub_info_json
@@ -118,23 +120,28 @@ def _media_name(base: str, file: MediaFile, taken: set[str]) -> str:
 
 
 async def _put(
-    store: BlobStore, path: Path, *, role: str, name: str, media_type: str
+    store: BlobStore, path: Path, *, role: str, name: str, media_type: str,
+    known: KnownDigest | None = None,
 ) -> CapturedFile:
     try:
-        blob = await asyncio.to_thread(store.put_file, str(path))
+        blob = await asyncio.to_thread(store.put_file, str(path), known=known)
     except StorageError as exc:
         raise StoreFailed(f"could not store {name}: {exc}") from exc
     return CapturedFile(role=role, name=name, sha256=blob.sha256, size=blob.size,
                         media_type=media_type)
 
 
-async def _put_all(store: BlobStore, puts: list[tuple[Path, str, str, str]]
-                   ) -> list[CapturedFile]:
-    """``_put`` each (path, role, name, media type) at once, in order; when one fails, the
-    first failure is raised once every put has ended (none is left writing)."""
+# one file to store: path, role, name, media type, and the digest its writer computed
+_Put = tuple[Path, str, str, str, KnownDigest | None]
+
+
+async def _put_all(store: BlobStore, puts: list[_Put]) -> list[CapturedFile]:
+    """``_put`` each (path, role, name, media type, known digest) at once, in order; when
+    one fails, the first failure is raised once every put has ended (none is left
+    writing)."""
     stored = await asyncio.gather(
-        *(_put(store, path, role=role, name=name, media_type=media_type)
-          for path, role, name, media_type in puts),
+        *(_put(store, path, role=role, name=name, media_type=media_type, known=known)
+          for path, role, name, media_type, known in puts),
         return_exceptions=True)
     for outcome in stored:
         if isinstance(outcome, BaseException):
@@ -311,15 +318,17 @@ async def capture(
                                                                  browser, clock)
         # (2) into the store, all at once: their fsyncs overlap
         base, taken = file_base(job.target_key), set[str]()
-        puts = [(f.path, f.role, _media_name(base, f, taken), f.media_type)
-                for f in media.files if f.role != "info" or _scrub(f.path)]
+        puts: list[_Put] = [
+            (f.path, f.role, _media_name(base, f, taken), f.media_type,
+             None if f.role == "info" else f.known)
+            for f in media.files if f.role != "info" or _scrub(f.path)]
         if page.hops:  # an error response (404, 410 …) is evidence too
             puts.append((kept.work_dir / PAGE_NAME, "page", f"{base}.{PAGE_NAME}",
-                         "application/warc"))
-        puts += [(bf.path, bf.role, f"{base}.{_BROWSER_NAMES[bf.role]}", bf.media_type)
+                         "application/warc", None))
+        puts += [(bf.path, bf.role, f"{base}.{_BROWSER_NAMES[bf.role]}", bf.media_type, None)
                  for bf in (rendered.files if rendered else ())]
         if (tls := write_tls(page, kept.work_dir)) is not None:  # the https page's certificates
-            puts.append((tls, "tls", f"{base}.tls.pem", TLS_MEDIA_TYPE))
+            puts.append((tls, "tls", f"{base}.tls.pem", TLS_MEDIA_TYPE, None))
         files = await _put_all(store, puts)
         # (3) what it amounts to
         walled, (state, status, message, transient) = judge(job, page, media, files, store)

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from storage._base import KnownDigest
 from workers import _media_child
+from workers._media_digests import known_digests
 from workers._media_files import list_files
 from workers._media_options import build_options
 from workers._media_responses import checked
@@ -61,6 +63,9 @@ class MediaFile:
     path: Path  # inside job.work_dir
     role: str  # media | component | info | thumbnail | subtitle | description | other
     media_type: str  # from the extension (an HLS capture kept as MPEG-TS says video/mp2t)
+    # its digest as the capture child wrote it (workers._media_hashing), for the store to
+    # use instead of reading the file again while the file is unchanged; None: read it
+    known: KnownDigest | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,8 +128,10 @@ def _outcome(
     if report is not None and report.get("local"):
         raise StoreFailed(f"media not kept: {report.get('message', '')}")
     roles = {str(k): str(v) for k, v in report["roles"].items()} if report else {}
+    known = known_digests(report.get("digests"), job.work_dir) if report else {}
     files = tuple(
-        MediaFile(path=path, role=role, media_type=media_type)
+        MediaFile(path=path, role=role, media_type=media_type,
+                  known=known.get(str(path.relative_to(job.work_dir))))
         for path, role, media_type in list_files(job.work_dir, roles)
     )
     if report is None:

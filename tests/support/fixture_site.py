@@ -160,6 +160,26 @@ class FixtureSite:
     def add_file(self, path: str, file: Path, content_type: str) -> str:
         return self.add_bytes(path, file.read_bytes(), content_type)
 
+    def add_large(self, path: str, file: Path, content_type: str) -> str:
+        """Serve ``file`` from disk in 1 MiB reads: a body of any size (a 4 GB capture)
+        without holding it in memory. The file is opened per request, so it may be
+        replaced between requests but must not change during one."""
+
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            size = file.stat().st_size
+            req.send_response(200)
+            req.send_header("Content-Type", content_type)
+            req.send_header("Content-Length", str(size))
+            req.send_header("Last-Modified", "Sun, 16 Aug 2015 11:40:00 GMT")
+            req.end_headers()
+            if req.command == "HEAD":
+                return
+            with file.open("rb") as body:
+                while chunk := body.read(1 << 20):
+                    req.wfile.write(chunk)
+
+        return self.add(path, handler)
+
     def add_redirect(self, path: str, location: str, status: int = 302) -> str:
         return self.add(path, lambda req: send(req, status, b"", "text/plain", {"Location": location}))
 

@@ -175,7 +175,7 @@ class DiskFullStore:
     def __init__(self) -> None:
         self.calls = 0
 
-    def put_file(self, path: str, *, max_bytes: int | None = None) -> Any:
+    def put_file(self, path: str, *, max_bytes: int | None = None, known: Any = None) -> Any:
         self.calls += 1
         raise StorageUnavailable("cannot write blob: [Errno 28] No space left on device")
 

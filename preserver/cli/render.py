@@ -77,7 +77,11 @@ def ingest_result(console: Console, result: Any) -> None:
 
 async def with_run_progress(console: Console, archive: Archive, total: int,
                             run_jobs: Callable[..., Awaitable[T]]) -> T:
-    """Run ``run_jobs`` under a progress bar of ``total`` jobs (queued, retrying, running)."""
+    """Run ``run_jobs`` under a progress bar of ``total`` jobs (queued, retrying, running).
+
+    Where ``console`` is not a terminal (a log, a pipe) the bar shows only at the end, so
+    each finished target also gets a line as soon as its result is recorded:
+    ``  <target>: captured`` (or ``partial``/``failed`` with the status and message)."""
     from preserver.capture.run import RecoveredRun
 
     with _progress(console) as bar:
@@ -94,6 +98,9 @@ async def with_run_progress(console: Console, archive: Archive, total: int,
                 active.discard(event.target_key)
                 if event.retry_in is None:
                     bar.advance(task)
+                    if not console.is_terminal:
+                        console.print(f"  {esc(event.target_key)}: {_finished(event.result)}",
+                                      highlight=False, soft_wrap=True)
                 else:
                     console.print(f"  {esc(event.target_key)}: {event.result.status.value}: "
                                   f"{esc(event.result.message[:120])} (retrying in "
@@ -101,6 +108,12 @@ async def with_run_progress(console: Console, archive: Archive, total: int,
             bar.update(task, current=", ".join(sorted(active))[:80])
 
         return await run_jobs(archive, progress=on_event)
+
+
+def _finished(result: Any) -> str:
+    if result.state.value == "complete":
+        return "captured"
+    return f"{result.state.value}: {result.status.value}: {esc(result.message[:120])}"
 
 
 def checkpoint_result(console: Console, result: Any) -> None:

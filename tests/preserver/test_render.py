@@ -71,3 +71,30 @@ def test_status_says_which_groups_are_paused_and_why() -> None:
     out = buf.getvalue()
     assert message in out
     assert f"{HOSTILE} paused until" in out  # a web host's name printed as written
+
+
+async def _events(on_event: Any) -> None:
+    from preserver.capture.run import JobEvent
+    from workers.types import CaptureResult, CaptureState, Status
+
+    done = CaptureResult(state=CaptureState.COMPLETE, status=Status.AVAILABLE, message="")
+    lost = CaptureResult(state=CaptureState.FAILED, status=Status.NOT_FOUND, message=HOSTILE)
+    for key, result in (("web:https://example.org/a", done), ("web:https://example.org/[b]", lost)):
+        on_event(JobEvent(job_id=1, target_key=key))
+        on_event(JobEvent(job_id=1, target_key=key, result=result))
+
+
+async def test_run_progress_prints_a_line_per_finished_target_when_not_a_terminal() -> None:
+    """A log or a pipe gets one line per target as soon as its result is recorded (the
+    bar shows only at the end there); a terminal gets the bar alone."""
+    console, buf = _console()
+    await render.with_run_progress(console, None, 2,  # type: ignore[arg-type]
+                                   lambda archive, progress: _events(progress))
+    lines = buf.getvalue().splitlines()
+    assert "  web:https://example.org/a: captured" in lines
+    assert f"  web:https://example.org/[b]: failed: not_found: {HOSTILE}" in lines
+
+    terminal = io.StringIO()
+    await render.with_run_progress(Console(file=terminal, width=400, force_terminal=True), None,
+                                   2, lambda archive, progress: _events(progress))  # type: ignore[arg-type]
+    assert ": captured" not in terminal.getvalue()

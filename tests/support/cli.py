@@ -60,11 +60,12 @@ def run_cli_process(*args: str, config: Path | None = None,
                     check)
 
 
-def start_cli(*args: str, config: Path | None = None,
-              env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """``python -m preserver [--config CONFIG] ARGS`` started, its stderr piped (text)."""
+def start_cli(*args: str, config: Path | None = None, env: Mapping[str, str] | None = None,
+              group: bool = False) -> subprocess.Popen[str]:
+    """``python -m preserver [--config CONFIG] ARGS`` started, its stderr piped (text);
+    with ``group``, as the leader of a process group of its own, for ``os.killpg``."""
     return subprocess.Popen(_command(config, args), stderr=subprocess.PIPE, text=True,
-                            env=_child_env(env))
+                            env=_child_env(env), start_new_session=group)
 
 
 # -- helpers ------------------------------------------------------------------------------

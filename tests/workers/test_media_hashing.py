@@ -10,12 +10,14 @@ import os
 import random
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage import LocalBlobStore
 from tests.support.fixture_site import FixtureSite, Media, add_directory, make_dash, make_hls
 from tests.support.jobs import capture_job
+from workers._media_hashing import Digests, report, writing_digests
 from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.types import Status
 
@@ -177,3 +179,80 @@ async def test_a_resumed_download_is_not_trusted(
     assert media.known is None  # appended to ("ab"): the digest of half a file says nothing
     assert store.put_file(media.path, known=media.known).sha256 == sha(body)
 
+
+
+# -- the wrapper's rules, on yt-dlp's own FileDownloader.sanitize_open ---------------------
+
+
+def _open(path: Path, mode: str) -> Any:
+    from yt_dlp import YoutubeDL
+    from yt_dlp.downloader.common import FileDownloader
+
+    downloader = FileDownloader(YoutubeDL({"quiet": True}), {})
+    return downloader.sanitize_open(str(path), mode)[0]
+
+
+def _digest_of(digests: Digests, path: Path) -> str | None:
+    entries = {e["path"]: e["sha256"] for e in report(digests, path.parent)}
+    return entries.get(path.name)
+
+
+def test_a_stream_written_whole_in_order_has_its_digest(tmp_path: Path) -> None:
+    digests, path = Digests(), tmp_path / "a.mp4"
+    with writing_digests(digests):
+        stream = _open(path, "wb")
+        stream.write(b"first ")
+        stream.write(memoryview(b"second"))
+        stream.close()
+    assert _digest_of(digests, path) == sha(b"first second")
+
+
+@pytest.mark.parametrize("meddle", ["seek", "truncate"])
+def test_a_stream_that_seeked_or_truncated_has_none(tmp_path: Path, meddle: str) -> None:
+    digests, path = Digests(), tmp_path / "a.mp4"
+    with writing_digests(digests):
+        stream = _open(path, "wb")
+        stream.write(b"0123456789")
+        if meddle == "seek":
+            stream.seek(2)
+            stream.write(b"xx")
+        else:
+            stream.truncate(4)
+        stream.close()
+    assert _digest_of(digests, path) is None
+
+
+def test_reopening_for_append_drops_the_digest(tmp_path: Path) -> None:
+    digests, path = Digests(), tmp_path / "a.mp4"
+    with writing_digests(digests):
+        stream = _open(path, "wb")
+        stream.write(b"half")
+        stream.close()
+        assert _digest_of(digests, path) == sha(b"half")
+        appended = _open(path, "ab")
+        appended.write(b" and the rest")
+        appended.close()
+    assert _digest_of(digests, path) is None
+    assert path.read_bytes() == b"half and the rest"
+
+
+def test_a_file_written_again_outside_the_streams_has_none(tmp_path: Path) -> None:
+    digests, path = Digests(), tmp_path / "a.mp4"
+    with writing_digests(digests):
+        stream = _open(path, "wb")
+        stream.write(b"as downloaded")
+        stream.close()
+    path.write_bytes(b"rewritten by someone else")
+    assert _digest_of(digests, path) is None
+
+
+def test_the_patch_is_undone(tmp_path: Path) -> None:
+    from yt_dlp.downloader.common import FileDownloader
+
+    before = FileDownloader.__dict__["sanitize_open"]
+    with writing_digests(Digests()):
+        assert FileDownloader.__dict__["sanitize_open"] is not before
+    assert FileDownloader.__dict__["sanitize_open"] is before
+    stream = _open(tmp_path / "b.mp4", "wb")
+    stream.close()
+    assert type(stream).__name__ != "_HashingFile"

@@ -64,6 +64,13 @@ def make_videos(directory: Path, count: int, size: int) -> list[Path]:
     return videos
 
 
+def _settle() -> None:
+    """Start each timed run with nothing left to write back: a run that follows another
+    would otherwise pay for the gigabyte its predecessor left dirty (its fsyncs queue
+    behind that writeback)."""
+    os.sync()
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every waited-for descendant
     return usage.ru_utime + usage.ru_stime
@@ -79,6 +86,7 @@ def run_preserver(root: Path, urls: list[str], *, browser: bool,
     config.write_text(CONFIG + ("" if browser else "[browser]\nenabled = false\n"),
                       encoding="utf-8")
     env = os.environ | ({"PYTHONPATH": tree} if tree else {})
+    _settle()
     start, cpu = time.perf_counter(), _cpu()
     proc = subprocess.run([str(bindir / "preserver"), "--config", str(config), "preserve",
                            str(report)], check=False, capture_output=True, text=True, cwd=root,
@@ -110,6 +118,7 @@ def best_of(root: Path, urls: list[str],
 def run_curl(out: Path, urls: list[str], *, hash_after: bool) -> tuple[float, float]:
     out.mkdir()
     args = "".join(f"{u}\n{out / f'c{i}.mp4'}\n" for i, u in enumerate(urls))
+    _settle()
     start, cpu = time.perf_counter(), _cpu()
     subprocess.run(["xargs", "-P", "8", "-n", "2", "sh", "-c", 'exec curl -sSf -o "$1" "$0"'],
                    input=args, text=True, check=True)
@@ -136,6 +145,7 @@ def main() -> None:
         try:
             urls = [site.add_large(f"/videos/{v.name}", v, "video/mp4") for v in videos]
             run_curl(root / "warm", urls, hash_after=False)  # the site's files in page cache
+            shutil.rmtree(root / "warm")
             preserver_s, before_s = best_of(root, urls, args)
             curl_s = run_curl(root / "curl", urls, hash_after=False)
             hashed_s = run_curl(root / "curl-sha", urls, hash_after=True)

@@ -9,8 +9,9 @@ A write goes to a temporary file in ``tmp_dir`` and is hashed as it is copied.
 The file is then fsynced, made read-only and renamed to its address, and the
 directory is fsynced. A file already in ``tmp_dir`` (a job's work dir) is renamed
 in place of the copy; its hash is read from it, or taken from its writer
-(``KnownDigest``) while the file is provably unchanged since it was written. rename(2) is atomic within one filesystem, so a blob's
-name appears only when all its bytes are on disk. An error leaves no temporary file;
+(``KnownDigest``) while the file is provably unchanged since it was written.
+rename(2) is atomic within one filesystem, so a blob's name appears only when all
+its bytes are on disk. An error leaves no temporary file;
 a crash or a kill leaves at most one in ``tmp_dir``, which the next store opened
 while no other is open removes (``storage._stale``).
 

@@ -60,7 +60,12 @@ if TYPE_CHECKING:
         verify_consistency,
         verify_inclusion,
     )
-    from manifests.metadata import agent_details, sanitize_collection, sanitize_metadata
+    from manifests.metadata import (
+        agent_details,
+        sanitize_collection,
+        sanitize_metadata,
+        yt_dlp_version,
+    )
     from manifests.package import Package
     from manifests.package_verify import verify_package
     from manifests.signing import (
@@ -131,6 +136,7 @@ __all__ = [
     "verify_signature",
     "verify_timestamp",
     "verify_timestamps",
+    "yt_dlp_version",
 ]
 
 __getattr__, __dir__ = exports(__name__)

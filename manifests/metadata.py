@@ -4,9 +4,11 @@ from a yt-dlp info dict, its collection record made canonical-JSON-safe, and the
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import platform
 import socket
+import sys
 from collections.abc import Mapping
 
 from manifests.canonical import JsonValue
@@ -126,19 +128,28 @@ def _json_safe(value: object, depth: int) -> JsonValue:
     return _utf8(value)
 
 
+def yt_dlp_version() -> str:
+    """The installed yt-dlp's version ("" when it is not installed), from yt-dlp itself
+    when this process has loaded it, else from the installed distribution's metadata:
+    importing ``yt_dlp.version`` would load all of yt-dlp (its package ``__init__``) into
+    a process that runs it only in capture processes."""
+    loaded = sys.modules.get("yt_dlp.version")
+    if loaded is not None:
+        return str(getattr(loaded, "__version__", ""))
+    try:
+        return importlib.metadata.version("yt-dlp")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def agent_details(operator: str, software_version: str) -> Agent:
     """The ``agent`` of a manifest made here, now: software, yt-dlp, Python, host, operator.
 
-    yt-dlp is imported only when this is called, so reading and verifying
-    manifests never needs it; without it, ``yt_dlp`` is "not installed".
+    Without yt-dlp installed, ``yt_dlp`` is "not installed" (``yt_dlp_version``).
     """
-    try:
-        from yt_dlp.version import __version__ as yt_dlp_version
-    except ImportError:
-        yt_dlp_version = "not installed"
     return Agent(
         software=f"preserver {software_version}",
-        yt_dlp=str(yt_dlp_version),
+        yt_dlp=yt_dlp_version() or "not installed",
         python=platform.python_version(),
         host=socket.gethostname(),
         operator=operator,

@@ -82,6 +82,7 @@ EXPORTED = {
         "verify_signature",
         "verify_timestamp",
         "verify_timestamps",
+        "yt_dlp_version",
     ],
     workers: [
         "Access",

@@ -48,14 +48,10 @@ from workers.classify import classify, http_status
 from workers.cookies import read_cookies
 from workers.errors import CookiesFileError
 from workers.plugins import po_token_providers
-from workers.types import CaptureJob, Status
+from workers.types import CaptureJob, Status, too_large_message
 
 _MAX_WARNINGS = 50
 _SAFE_LANG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
-
-
-def too_large_message(max_bytes: int) -> str:
-    return f"larger than the limit of {max_bytes} bytes"
 
 
 class _TooLarge(DownloadCancelled):  # type: ignore[misc]  # yt-dlp is untyped

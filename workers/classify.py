@@ -56,18 +56,9 @@ import errno
 import html
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from yt_dlp.networking.exceptions import HTTPError, TransportError
-from yt_dlp.utils import (
-    DownloadCancelled,
-    DownloadError,
-    ExtractorError,
-    GeoRestrictedError,
-    PostProcessingError,
-    UnsupportedError,
-)
 
 from workers.errors import AddressRefused
 from workers.types import Status
@@ -148,7 +139,18 @@ def platform_message(exc: BaseException) -> str:
     return without_userinfo(" ".join(text.split()))  # "Unsupported URL: http://u:p@h/…"
 
 
+def _loaded() -> bool:
+    """Is yt-dlp loaded in this process? When it is not (preserver's own process, which
+    runs yt-dlp only in capture processes), no exception of its can exist here, and
+    nothing of it needs importing to tell one apart."""
+    return "yt_dlp.utils" in sys.modules
+
+
 def _cause(exc: BaseException) -> BaseException:
+    if not _loaded():
+        return exc
+    from yt_dlp.utils import DownloadError
+
     if isinstance(exc, DownloadError) and exc.exc_info:
         inner = exc.exc_info[1]
         if isinstance(inner, BaseException):
@@ -215,13 +217,19 @@ def local_failure(exc: BaseException) -> str | None:
     write; ffmpeg's text for the first three, in a post-processing error. Nothing inside a network error
     (``HTTPError``, ``TransportError``) counts: a socket's EACCES is the network's.
     """
-    network = (HTTPError, TransportError)
+    network: tuple[type[BaseException], ...] = ()
+    post_processing: tuple[type[BaseException], ...] = ()
+    if _loaded():
+        from yt_dlp.networking.exceptions import HTTPError, TransportError
+        from yt_dlp.utils import PostProcessingError
+
+        network, post_processing = (HTTPError, TransportError), (PostProcessingError,)
     cause = _cause(exc)
     for e in _chain(exc, stop=network):
         if _local_errno(e, direct=e is exc or e is cause):
             return f"{e.strerror or e}" if isinstance(e, OSError) else str(e)
     # Only a post-processor's text: remote text (a reason phrase) must not pass for a full disk.
-    found = _DISK_TEXT.search(str(cause)) if isinstance(cause, PostProcessingError) else None
+    found = _DISK_TEXT.search(str(cause)) if isinstance(cause, post_processing) else None
     return found.group(0) if found else None
 
 
@@ -246,6 +254,14 @@ def classify(exc: BaseException) -> Classified:
 
     Never raises: anything unrecognised is ``ERROR`` (not transient).
     """
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
+    from yt_dlp.utils import (
+        DownloadCancelled,
+        ExtractorError,
+        GeoRestrictedError,
+        UnsupportedError,
+    )
+
     cause = _cause(exc)
     message = platform_message(exc)
 

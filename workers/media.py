@@ -33,20 +33,19 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from storage._base import KnownDigest
-from workers import _media_child
 from workers._media_digests import known_digests
 from workers._media_files import list_files
-from workers._media_options import build_options
 from workers._media_responses import checked
 from workers._procs import run_child
 from workers.errors import CaptureFailed, StoreFailed
-from workers.types import CaptureJob, Status
+from workers.types import CaptureJob, Status, too_large_message
 
-__all__ = ["MediaFile", "MediaOutcome", "build_options", "capture_media"]
+__all__ = ["MediaFile", "MediaOutcome", "capture_media"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +89,14 @@ class MediaOutcome:
     wall: bool = False  # yt-dlp met a wall (a bot check, a login wall): ``classify``
 
 
+def _in_child(job: CaptureJob, ffmpeg: str | None, conn: Connection) -> None:
+    """The capture process's entry point, ``_media_child.main``, imported there: this
+    process never loads yt-dlp (the forkserver has it loaded; ``workers._procs``)."""
+    from workers import _media_child
+
+    _media_child.main(job, ffmpeg, conn)
+
+
 async def capture_media(job: CaptureJob) -> MediaOutcome:
     """Capture the media at ``job.url`` into ``job.work_dir``.
 
@@ -109,14 +116,14 @@ async def capture_media(job: CaptureJob) -> MediaOutcome:
 
     try:
         report = await run_child(
-            _media_child.main, (job, job.ffmpeg), name=f"preserver-media-{job.job_id}",
+            _in_child, (job, job.ffmpeg), name=f"preserver-media-{job.job_id}",
             timeout=limit, limit=_MAX_REPORT, parse=_parse, what="capture process",
             grace=_EXIT_GRACE, watch=watch, watch_interval=_WATCH_INTERVAL,
         )
     except TimeoutError:
         failure = (f"timed out after {limit:g} s", True)
     except _Oversized:
-        failure = (_media_child.too_large_message(job.limits.max_bytes), False)
+        failure = (too_large_message(job.limits.max_bytes), False)
     except CaptureFailed as exc:
         failure = (str(exc), False)
     return _outcome(job, report, failure)

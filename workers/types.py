@@ -85,6 +85,12 @@ class Limits:
     page_max_bytes: int = 20 * 1024 * 1024  # page body kept in the WARC; longer is truncated
 
 
+def too_large_message(max_bytes: int) -> str:
+    """The message of a download stopped at ``max_bytes`` (the capture process's and the
+    watchdog's, in preserver's process)."""
+    return f"larger than the limit of {max_bytes} bytes"
+
+
 @dataclass(frozen=True, kw_only=True)
 class CaptureJob:
     """Everything a worker needs to capture one target."""

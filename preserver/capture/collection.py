@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from manifests import yt_dlp_version as installed_yt_dlp
 from preserver.capture.sntp import SntpFailed, query_clock
 from preserver.config import Config
 from preserver.custody.events import rfc3339
@@ -212,10 +213,7 @@ def chromium_path(config: Config) -> str | None:
 async def versions(config: Config, *, ffmpeg: str | None, chromium: str | None) -> Versions:
     """``chromium``: the Chromium the run uses (``Archive.chromium()``); not asked when
     ``[browser] enabled = false``."""
-    try:
-        from yt_dlp.version import __version__ as yt_dlp_version
-    except ImportError:
-        yt_dlp_version = ""
+    yt_dlp_version = installed_yt_dlp()  # never imported here: workers.media
     chromium = chromium if config.browser.enabled else None
     ffmpeg_line, chromium_line = await asyncio.gather(
         asyncio.to_thread(first_line, ffmpeg, "-version"),

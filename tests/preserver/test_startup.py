@@ -8,6 +8,7 @@ standard library's ``sqlite3``, PostgreSQL through asyncpg, and no SQLAlchemy at
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import OFFLINE, OPERATOR, default_config, run_in
+from tests.support.fixture_site import FixtureSite, Media
 from tests.support.postgres import BACKENDS, create_database, drop_database
 
 # Capture-only (yt-dlp, Playwright, httpx), PostgreSQL's driver, Alembic, the package verifier
@@ -108,3 +110,28 @@ def test_a_table_is_loaded_by_the_command_that_draws_it(archive: Path) -> None:
     """The guard above can fail: ``status`` draws a table and so loads rich.table."""
     got = loaded(archive, "--config", str(default_config(archive)), "status")
     assert "rich.table" in got and "rich.progress" not in got
+
+
+@pytest.mark.slow
+def test_a_capture_run_never_loads_yt_dlp_in_preservers_process(
+        tmp_path: Path, site: FixtureSite, media: Media) -> None:
+    """yt-dlp runs in the capture processes only (their server has it loaded): preserver's
+    own process neither imports it (about 0.4 s and 45 MB) nor needs it to record which
+    version captured; the capture is whole all the same."""
+    url = site.add_file("/v/clip.mp4", media.mp4, "video/mp4")
+    report = tmp_path / "r.txt"
+    report.write_text(f"1- a video\n{url}\n", encoding="utf-8")
+    (tmp_path / "config.toml").write_text(
+        'data_dir = "archive"\n' + OPERATOR + OFFLINE
+        + '[network]\nallow_networks = ["127.0.0.1/32"]\n', encoding="utf-8")
+    got = loaded(tmp_path, "--config", str(tmp_path / "config.toml"), "preserve", str(report))
+    assert "yt_dlp" not in got and "httpx" in got, got  # it did capture, through httpx too
+    done = run_in(tmp_path, "--config", str(tmp_path / "config.toml"), "links", "--json")
+    (row,) = json.loads(done.stdout)
+    (capture,) = row["captures"]
+    assert capture["state"] == "complete", capture
+    import yt_dlp.version
+
+    shown = run_in(tmp_path, "--config", str(tmp_path / "config.toml"), "show", row["key"],
+                   "--json")
+    assert yt_dlp.version.__version__ in shown.stdout  # the collection record's versions

@@ -32,7 +32,8 @@ from tests.support.fixture_site import (
 )
 from workers import _netguard
 from workers._media_child import _EvidenceYoutubeDL
-from workers.media import MediaFile, MediaOutcome, build_options, capture_media
+from workers._media_options import build_options
+from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.types import CaptureJob, Limits, Status
 
 FFMPEG = shutil.which("ffmpeg")

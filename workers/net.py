@@ -22,8 +22,9 @@ per origin, ``workers._pools``) use ``_GuardedBackend``, which resolves the host
 once (``loop.getaddrinfo``), checks every address, and opens the TCP connection
 to the checked IP itself. TLS is still started by httpcore with the original
 hostname as SNI and for certificate verification, and the pools are keyed by
-hostname, so nothing else changes. A host is refused when *any* of its addresses is not allowed (a
-public name that also publishes a private address is suspicious).
+hostname, so nothing else changes. A host is refused when *any* of its
+addresses is not allowed (a public name that also publishes a private address
+is suspicious).
 
 A kept-alive connection is reused without a new lookup; it was checked when
 it was opened, and it stays connected to the same checked IP.

@@ -8,7 +8,9 @@ connections it accepts.
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -101,3 +103,23 @@ async def test_every_origin_is_still_guarded(hosts: list[str]) -> None:
                 await client.get(f"{hosts[1]}/ok")
         assert (await client.get(f"http://allowed.test:{port2}/ok")).status_code == 200
     assert _Server.accepted == 1
+
+
+async def test_requests_search_no_module_on_the_path(hosts: list[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore imports sniffio for each lock and event it sets up; when it is not
+    installed, each import searched ``sys.path`` again (several times a request)."""
+    searched: list[str] = []
+    find_spec = importlib.machinery.PathFinder.find_spec
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        searched.append(name)
+        return find_spec(name, *args, **kwargs)
+
+    async with make_client(allow_private=False, allow_networks=("127.0.0.0/8",),
+                           timeout=5.0) as client:
+        await client.get(f"{hosts[0]}/ok")  # whatever a first request imports
+        monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counted)
+        for n in range(20):
+            assert (await client.get(f"{hosts[n % 2]}/ok")).status_code == 200
+    assert searched == []

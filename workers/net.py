@@ -17,13 +17,14 @@ Where the check happens, and DNS rebinding
 A naive guard resolves the hostname, checks the answer, and lets the HTTP
 stack connect — which resolves *again*. An attacker's DNS server can answer
 the first lookup with a public address and the second with 127.0.0.1 (DNS
-rebinding). ``SafeTransport`` closes that window: its connection pool uses
-``_GuardedBackend``, which resolves the host once (``loop.getaddrinfo``),
-checks every address, and opens the TCP connection to the checked IP itself.
-TLS is still started by httpcore with the original hostname as SNI and for
-certificate verification, and the pool is keyed by hostname, so nothing else
-changes. A host is refused when *any* of its addresses is not allowed (a
-public name that also publishes a private address is suspicious).
+rebinding). ``SafeTransport`` closes that window: its connection pools (one
+per origin, ``workers._pools``) use ``_GuardedBackend``, which resolves the host
+once (``loop.getaddrinfo``), checks every address, and opens the TCP connection
+to the checked IP itself. TLS is still started by httpcore with the original
+hostname as SNI and for certificate verification, and the pools are keyed by
+hostname, so nothing else changes. A host is refused when *any* of its
+addresses is not allowed (a public name that also publishes a private address
+is suspicious).
 
 A kept-alive connection is reused without a new lookup; it was checked when
 it was opened, and it stays connected to the same checked IP.
@@ -47,9 +48,11 @@ cookie to its host alone) and path, ``https`` only when secure, not once expired
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ipaddress
 import socket
 import ssl
+import sys
 import typing
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
@@ -60,13 +63,30 @@ import httpcore
 import httpx
 
 from workers._netguard import check_addresses
+from workers._pools import OriginPools
 from workers._upstream import Upstream, tunnel
 from workers.cookies import read_cookies
 from workers.errors import AddressRefused
 
 __all__ = ["Resolver", "SafeTransport", "make_client", "system_resolver"]
 
-_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# per origin (``workers._pools``); the idle connections of at most _IDLE_ORIGINS
+# origins without a request under way are kept
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=10)
+_IDLE_ORIGINS = 32
+
+
+def _sniffio_absent() -> None:
+    """Make httpcore's ``import sniffio`` fail at once when sniffio is not installed.
+
+    httpcore imports it each time it sets up a lock or an event, several times a
+    request; a module that is not there is searched for on ``sys.path`` every time (a
+    twentieth of an audit's time). ``None`` in ``sys.modules`` is Python's record of a
+    module known to be absent: the import then raises ``ImportError`` at once, as the
+    search would have. Nothing changes when sniffio is installed.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolve ``(host, port)`` to IP address strings; tests inject a fake."""
@@ -202,6 +222,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
         resolver: Resolver | None = None,
         proxy: str | None = None,
     ) -> None:
+        _sniffio_absent()
         self._policy = _Policy(
             allow_private=allow_private,
             allow_networks=allow_networks,
@@ -214,13 +235,16 @@ class SafeTransport(httpx.AsyncBaseTransport):
         # renames the attribute fails here rather than silently dropping the guard.
         if not isinstance(getattr(self._inner, "_pool", None), httpcore.AsyncConnectionPool):
             raise TypeError("httpx.AsyncHTTPTransport has no _pool to guard; check httpx")
-        self._inner._pool = httpcore.AsyncConnectionPool(
+        # One pool per origin (``workers._pools``): httpcore's single pool costs a request
+        # time in the square of its connections and drops idle ones while more are open.
+        self._inner._pool = OriginPools(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_GuardedBackend(
                 self._policy, Upstream.parse(proxy) if proxy else None, ssl_context),
+            idle_origins=_IDLE_ORIGINS,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -232,6 +256,12 @@ class SafeTransport(httpx.AsyncBaseTransport):
         if _is_ip(host):  # literal address: refuse before anything is sent
             self._policy.check([host])
         return await self._inner.handle_async_request(request)
+
+    @property
+    def origins(self) -> int:
+        """The origins whose connections are held now (``workers._pools``: bounded)."""
+        pools = self._inner._pool
+        return pools.origins if isinstance(pools, OriginPools) else 0
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -8,9 +8,11 @@ conclusive evidence (docs/design.md "Availability statuses", contract).
   - a down result changes it only when the last ``confirmations`` checks are all
     down and the first and last of them are at least ``confirm_after`` apart.
 - ``record_checks`` stores many checks of distinct targets in the caller's transaction
-  (one multi-row insert, one read of the down ones' latest checks: an audit records its
-  answers in batches) and applies the rule to each; each change is a custody event.
-  ``record_check`` is the same for one check. A wall (``wall=True``: a bot check or a login wall stood where the link's
+  (one multi-row insert, one read of the down ones' latest checks) and applies the rule
+  to each ``Target`` row; each change is a custody event. ``record_check`` is the same
+  for one check (a capture's). ``record_answers`` is what an audit uses for its batches:
+  the same rule on ``TargetState`` values read with ``target_states`` (no ORM object),
+  each target's new fields and next check written by one multi-row ``UPDATE``. A wall (``wall=True``: a bot check or a login wall stood where the link's
   answer should be, docs/design.md "Walls") is stored as a check and never changes
   the state, whatever its status: a login wall we were shown is not the link
   becoming ``login_required``.
@@ -18,9 +20,10 @@ conclusive evidence (docs/design.md "Availability statuses", contract).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +33,7 @@ from preserver.db.models import AvailabilityCheck, Target, core_table, utc_now
 from workers import Status
 
 _CHECKS = core_table(AvailabilityCheck)  # rows written in bulk, without ORM objects
+_TARGETS = core_table(Target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +123,20 @@ async def record_check(
     return outcome
 
 
+class _Checked(Protocol):
+    """What the rule reads and sets of a target: a ``Target`` row or a ``TargetState``."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def key(self) -> str: ...
+    status: str
+    status_since: datetime | None
+    last_status: str | None
+    last_message: str | None
+    last_checked_at: datetime | None
+
+
 async def record_checks(
     session: AsyncSession,
     checks: Sequence[tuple[Target, Answer]],
@@ -130,6 +148,71 @@ async def record_checks(
     """Store ``checks`` (one per target at most) and apply the state rule to each target,
     in order, in the caller's transaction: what ``record_check`` does one at a time, in
     one multi-row insert and one read of the latest checks of the targets found down."""
+    outcomes = await _record(session, checks, confirmations=confirmations,
+                             confirm_after=confirm_after, operator=operator)
+    for target, _ in checks:
+        session.add(target)
+    return outcomes
+
+
+@dataclass(kw_only=True)
+class TargetState:
+    """What an audit reads and writes of a target (``target_states``, ``record_answers``):
+    a plain value instead of a ``Target`` row, the rule sets its fields as it would the row's."""
+
+    id: int
+    key: str
+    status: str
+    status_since: datetime | None
+    created_at: datetime
+    last_status: str | None = None
+    last_message: str | None = None
+    last_checked_at: datetime | None = None
+
+
+async def target_states(session: AsyncSession, keys: Sequence[str]) -> dict[str, TargetState]:
+    """The targets of ``keys`` that exist, by key, in one query."""
+    t = _TARGETS.c
+    rows = await session.execute(sa.select(t.id, t.key, t.status, t.status_since, t.created_at)
+                                 .where(t.key.in_(keys)))
+    return {key: TargetState(id=id_, key=key, status=status, status_since=since, created_at=made)
+            for id_, key, status, since, made in rows}
+
+
+async def record_answers(
+    session: AsyncSession,
+    checks: Sequence[tuple[TargetState, Answer]],
+    *,
+    next_check: Callable[[TargetState, Answer], datetime],
+    confirmations: int,
+    confirm_after: float,
+    operator: str,
+) -> list[CheckOutcome]:
+    """``record_checks`` for an audit's batch: the rule applied to each ``TargetState``,
+    then each target's latest fields, state and ``next_check`` (called once the state is
+    updated) written in one multi-row ``UPDATE`` by id, in the caller's transaction."""
+    outcomes = await _record(session, checks, confirmations=confirmations,
+                             confirm_after=confirm_after, operator=operator)
+    if checks:
+        t = _TARGETS.c
+        await session.execute(
+            sa.update(_TARGETS).where(t.id == sa.bindparam("b_id")).values(
+                last_status=sa.bindparam("b_last_status"),
+                last_message=sa.bindparam("b_last_message"),
+                last_checked_at=sa.bindparam("b_last_checked_at"),
+                status=sa.bindparam("b_status"), status_since=sa.bindparam("b_status_since"),
+                next_check_at=sa.bindparam("b_next_check_at")),
+            [{"b_id": s.id, "b_last_status": s.last_status, "b_last_message": s.last_message,
+              "b_last_checked_at": s.last_checked_at, "b_status": s.status,
+              "b_status_since": s.status_since, "b_next_check_at": next_check(s, a)}
+             for s, a in checks])
+    return outcomes
+
+
+async def _record(session: AsyncSession, checks: Sequence[tuple[_Checked, Answer]], *,
+                  confirmations: int, confirm_after: float, operator: str
+                  ) -> list[CheckOutcome]:
+    """The checks inserted, the latest checks of the down ones read, the rule applied."""
     ids = [_id(target) for target, _ in checks]
     if len(set(ids)) != len(ids):  # the latest checks read below would mix two answers
         raise ValueError("record_checks: at most one check per target")
@@ -149,12 +232,12 @@ async def record_checks(
     return outcomes
 
 
-def _id(target: Target) -> int:
+def _id(target: _Checked) -> int:
     assert target.id is not None
     return target.id
 
 
-async def _apply(session: AsyncSession, target: Target, answer: Answer,
+async def _apply(session: AsyncSession, target: _Checked, answer: Answer,
                  recent: Sequence[RecentCheck], *, confirmations: int, confirm_after: float,
                  operator: str) -> CheckOutcome:
     """The rule for one stored answer: ``target``'s latest fields, its new state, the event."""
@@ -173,7 +256,6 @@ async def _apply(session: AsyncSession, target: Target, answer: Answer,
                            operator=operator,
                            details={"from": previous, "to": new, "probe": answer.probe,
                                     "message": message}, time=now)
-    session.add(target)
     return CheckOutcome(previous=previous, current=new or previous)
 
 

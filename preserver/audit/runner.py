@@ -16,7 +16,8 @@
 - The next check: ``preserver.audit.schedule.next_check``, stored with the answer.
 - Recording: answers are stored in batches, one transaction for ``commit_every``
   answers (``COMMIT_EVERY``) or for those of ``COMMIT_SECONDS``, whichever comes first
-  (``availability.record_checks``: one multi-row insert, no ORM object per check). A
+  (``availability.record_answers``: one multi-row insert of the checks, one multi-row
+  update of the targets, no ORM object per check; events for state changes only). A
   transaction per check cost more than the probe itself; a crash loses at most the
   answers not yet committed, and their targets keep their ``next_check_at``, so they
   stay due. Webhooks and Wayback lookups follow the commit of their answer. A batch the
@@ -44,7 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from preserver.archive import Archive
-from preserver.audit.availability import Answer, record_checks
+from preserver.audit.availability import Answer, TargetState, record_answers, target_states
 from preserver.audit.notify import on_lost, post_webhook
 from preserver.audit.schedule import next_check
 from preserver.concurrency import TaskPool
@@ -345,18 +346,18 @@ async def _store(archive: Archive, answers: Sequence[_Answered]) -> list[_Change
     """Record ``answers`` (of distinct targets) and their next checks in one transaction;
     the change each made (None: none, or its target was removed meanwhile)."""
     cfg = archive.config
+
+    def then(row: TargetState, answer: Answer) -> datetime:
+        # a wall is inconclusive whatever its status: asked again within hours
+        return next_check(cfg, row, Status.BOT_CHECK if answer.wall else answer.status,
+                          answer.at)
+
     async with archive.db.session() as session:
-        rows = {t.key: t for t in (await session.scalars(
-            select(Target).where(col(Target.key).in_([a.target.key for a in answers])))).all()}
-        found = [(rows[a.target.key], a) for a in answers if a.target.key in rows]
-        outcomes = iter(await record_checks(
-            session, [(row, _answer(a)) for row, a in found],
-            confirmations=cfg.audit.confirmations, confirm_after=cfg.audit.confirm_after,
-            operator=archive.operator))
-        for row, a in found:
-            # a wall is inconclusive whatever its status: asked again within hours
-            row.next_check_at = next_check(cfg, row, Status.BOT_CHECK if a.result.wall
-                                           else a.result.status, a.at)
+        rows = await target_states(session, [a.target.key for a in answers])
+        outcomes = iter(await record_answers(
+            session, [(rows[a.target.key], _answer(a)) for a in answers if a.target.key in rows],
+            next_check=then, confirmations=cfg.audit.confirmations,
+            confirm_after=cfg.audit.confirm_after, operator=archive.operator))
     changes: list[_Change | None] = []
     for a in answers:
         outcome = next(outcomes) if a.target.key in rows else None

@@ -1,6 +1,6 @@
 """Run by ``test_audit.py`` in a process of its own: audit every target of the archive
 configured by ``argv[1]`` and print, as JSON, how many were checked, in how many
-seconds, the process's peak resident memory (``VmHWM``, KiB) once the archive is open,
+seconds (and CPU seconds, its threads' included), the process's peak resident memory (``VmHWM``, KiB) once the archive is open,
 after ``EARLY`` checks (when every batch the audit holds at once has been read) and at
 the end, and the count of live Python allocations every ``EARLY`` checks. Also used by
 ``bench/audit_rate.py``.
@@ -45,13 +45,13 @@ async def main(config: Path, commit_every: int = COMMIT_EVERY) -> dict[str, Any]
 
     async with open_archive(load_config(config, env={})) as archive:
         opened = peak_kib()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         summary = await audit(archive, everything=True, progress=progress,
                               commit_every=commit_every)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"checked": summary.checked, "changed": summary.changed, "opened_kib": opened,
             "early_kib": early[0] if early else 0, "end_kib": peak_kib(), "blocks": blocks,
-            "seconds": seconds}
+            "seconds": seconds, "cpu_seconds": cpu}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""SafeTransport's pools (``workers._pools``): one per origin, so connections to many hosts
+are kept alive and reused under concurrency, and the pools held stay bounded.
+
+Real sockets: a minimal asyncio HTTP/1.1 server on several loopback addresses counts the
+connections it accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.machinery
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from workers.errors import AddressRefused
+from workers.net import _IDLE_ORIGINS, SafeTransport, make_client
+
+BODY = b"<html><body>up</body></html>"
+RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY)) + BODY
+
+
+class _Server(asyncio.Protocol):
+    accepted = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        type(self).accepted += 1
+        self.transport, self.buffer = transport, b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            self.buffer = self.buffer[end + 4:]
+            self.transport.write(RESPONSE)
+
+
+@pytest.fixture
+async def hosts() -> AsyncIterator[list[str]]:
+    """``http://127.0.0.N:PORT`` for 40 loopback addresses, one server each."""
+    _Server.accepted = 0
+    loop = asyncio.get_running_loop()
+    servers, urls = [], []
+    for n in range(2, 42):
+        server = await loop.create_server(_Server, f"127.0.0.{n}", 0)
+        servers.append(server)
+        urls.append(f"http://127.0.0.{n}:{server.sockets[0].getsockname()[1]}")
+    yield urls
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_connections_are_reused_across_many_hosts_under_concurrency(
+        hosts: list[str]) -> None:
+    """2,000 requests to 40 hosts, 64 at a time: each host's connections are kept and
+    reused. httpcore's one pool closed every idle connection while more than
+    ``max_keepalive_connections`` (20) were open, so nearly every request opened one."""
+    limit = asyncio.Semaphore(64)
+    async with make_client(allow_private=False, allow_networks=("127.0.0.0/8",),
+                           timeout=10.0) as client:
+        async def get(n: int) -> int:
+            async with limit:
+                return (await client.get(f"{hosts[n % len(hosts)]}/ok?n={n}")).status_code
+
+        codes = await asyncio.gather(*(get(n) for n in range(2000)))
+    assert codes == [200] * 2000
+    assert _Server.accepted <= 200, _Server.accepted  # 64 at once, over 40 hosts
+
+
+async def test_the_pools_held_stay_bounded(hosts: list[str]) -> None:
+    """One request to each of 40 origins, one after another: only the most recently used
+    ``_IDLE_ORIGINS`` keep their connections; the others are closed."""
+    transport = SafeTransport(allow_networks=("127.0.0.0/8",))
+    async with httpx.AsyncClient(transport=transport) as client:
+        for url in hosts:
+            assert (await client.get(f"{url}/ok")).status_code == 200
+            assert transport.origins <= _IDLE_ORIGINS
+        assert transport.origins == _IDLE_ORIGINS < len(hosts)
+        await client.get(f"{hosts[-1]}/ok")  # the latest origin's connection is reused
+        assert _Server.accepted == len(hosts)
+    assert transport.origins == 0
+
+
+async def test_every_origin_is_still_guarded(hosts: list[str]) -> None:
+    """A pool made for a new origin connects through the guard: a name is resolved and
+    checked at connect time, so a name that resolves to a loopback address outside the
+    allowance is refused, whichever pools are already open."""
+    port2, port3 = (int(url.rsplit(":", 1)[1]) for url in hosts[:2])
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return {"allowed.test": ["127.0.0.2"], "refused.test": ["127.0.0.3"]}[host]
+
+    async with make_client(allow_private=False, allow_networks=("127.0.0.2/32",),
+                           timeout=5.0, resolver=resolve) as client:
+        assert (await client.get(f"http://allowed.test:{port2}/ok")).status_code == 200
+        for _ in range(2):
+            with pytest.raises(AddressRefused, match=r"127\.0\.0\.3 is not a public address"):
+                await client.get(f"http://refused.test:{port3}/ok")
+            with pytest.raises(AddressRefused, match=r"127\.0\.0\.3 is not a public address"):
+                await client.get(f"{hosts[1]}/ok")
+        assert (await client.get(f"http://allowed.test:{port2}/ok")).status_code == 200
+    assert _Server.accepted == 1
+
+
+async def test_requests_search_no_module_on_the_path(hosts: list[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore imports sniffio for each lock and event it sets up; when it is not
+    installed, each import searched ``sys.path`` again (several times a request)."""
+    searched: list[str] = []
+    find_spec = importlib.machinery.PathFinder.find_spec
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        searched.append(name)
+        return find_spec(name, *args, **kwargs)
+
+    async with make_client(allow_private=False, allow_networks=("127.0.0.0/8",),
+                           timeout=5.0) as client:
+        await client.get(f"{hosts[0]}/ok")  # whatever a first request imports
+        monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counted)
+        for n in range(20):
+            assert (await client.get(f"{hosts[n % 2]}/ok")).status_code == 200
+    assert searched == []

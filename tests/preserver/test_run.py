@@ -245,6 +245,7 @@ def test_a_run_without_chromium_keeps_every_capture_and_says_why(
     assert "browser: Chromium not found" in page_capture["message"]
 
 
+@pytest.mark.slow
 async def test_a_host_never_serves_more_jobs_at_once_than_per_host(
         tmp_path: Path, site: FixtureSite, media: Media) -> None:
     """The politeness limit holds while results are recorded concurrently: a job's

@@ -92,6 +92,7 @@ async def test_a_file_replaced_after_the_child_closed_it_is_read(
     assert store.put_file(file.path, known=file.known).sha256 == media.sha256("mp4_b")
 
 
+@pytest.mark.slow
 async def test_hls_digest_is_of_the_segments_as_served(
         site: FixtureSite, store: LocalBlobStore, tmp_path: Path, media: Media) -> None:
     hls = make_hls(media.mp4, tmp_path / "hls").parent
@@ -109,6 +110,7 @@ async def test_hls_digest_is_of_the_segments_as_served(
     assert store.put_file(stream.path, known=stream.known).sha256 == expected
 
 
+@pytest.mark.slow
 async def test_a_merged_output_is_read_and_its_streams_hashed_as_written(
         site: FixtureSite, store: LocalBlobStore, tmp_path: Path, media: Media) -> None:
     dash = make_dash(media.mp4, tmp_path / "dash").parent

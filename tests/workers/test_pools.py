@@ -53,6 +53,7 @@ async def hosts() -> AsyncIterator[list[str]]:
         await server.wait_closed()
 
 
+@pytest.mark.slow
 async def test_connections_are_reused_across_many_hosts_under_concurrency(
         hosts: list[str]) -> None:
     """2,000 requests to 40 hosts, 64 at a time: each host's connections are kept and

@@ -127,6 +127,7 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
+@pytest.mark.slow
 def test_the_capture_server_can_start_before_any_job(tmp_path: Path) -> None:
     """``start_capture_server`` returns at once and the forkserver, with its yt-dlp
     preload, is started in the background: no job has to wait for it to load."""

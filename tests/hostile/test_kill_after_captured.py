@@ -20,7 +20,6 @@ import random
 import signal
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +33,6 @@ pytestmark = pytest.mark.slow
 CONFIG = ('data_dir = "archive"\noperator = "kill-after-captured"\n'
           '[network]\nallow_networks = ["127.0.0.1/32"]\n' + NO_COLLECTION)
 WAIT = 240.0  # seconds for the first target's line (Chromium's start included)
-
-
-def _trickle(body: bytes, *, seconds: float) -> Any:
-    """A response that takes ``seconds`` to arrive: the run is busy with it meanwhile."""
-    def handler(req: BaseHTTPRequestHandler) -> None:
-        req.send_response(200)
-        req.send_header("Content-Type", "video/mp4")
-        req.send_header("Content-Length", str(len(body)))
-        req.end_headers()
-        if req.command == "HEAD":
-            return
-        pieces = 20
-        step = -(-len(body) // pieces)
-        for i in range(0, len(body), step):
-            req.wfile.write(body[i:i + step])
-            req.wfile.flush()
-            time.sleep(seconds / pieces)
-
-    return handler
 
 
 def _wait_for(proc: Any, chunks: list[str], needle: str) -> str:
@@ -76,7 +56,7 @@ def test_a_capture_whose_line_was_printed_survives_sigkill(
     big = tmp_path / "big.mp4"
     big.write_bytes(media.mp4.read_bytes() + random.Random(5).randbytes(8 << 20))
     first = site.add_large("/videos/big.mp4", big, "video/mp4")
-    second = site.add("/videos/slow.mp4", _trickle(media.mp4_b.read_bytes(), seconds=60))
+    second = site.add_trickle("/videos/slow.mp4", media.mp4_b.read_bytes(), pieces=20, pause=3.0)
     report = root / "report.txt"
     report.write_text(f"1- الأول\n{first}\n2- الثاني\n{second}\n", encoding="utf-8")
 

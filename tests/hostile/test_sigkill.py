@@ -95,29 +95,6 @@ CASES = _cases(SEED)
 ATTEMPTS = 3  # a command that finished before its kill is tried again, killed earlier
 
 
-def _trickle(body: bytes, pieces: int = 8, pause: float = 0.08) -> Any:
-    """A route that sends ``body`` in ``pieces`` with a pause between: a capture of it
-    takes a while, so a kill finds it mid-download."""
-    size = -(-len(body) // pieces)
-
-    def handler(req: BaseHTTPRequestHandler) -> None:
-        req.send_response(200)
-        req.send_header("Content-Type", "video/mp4")
-        req.send_header("Content-Length", str(len(body)))
-        req.end_headers()
-        if req.command == "HEAD":
-            return
-        try:
-            for i in range(0, len(body), size):
-                req.wfile.write(body[i:i + size])
-                req.wfile.flush()
-                time.sleep(pause)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    return handler
-
-
 @dataclass(frozen=True, kw_only=True)
 class Matrix:
     """The module's archive and what each case needs to know about it."""
@@ -177,12 +154,12 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, media: Media) -> Iterator[M
         (base / "base.txt").write_text(
             f"1- الضحية الأولى\n{mp4}\n2- الضحية الثانية\n{page}\n3- البث\n{hls['index.m3u8']}\n",
             encoding="utf-8")
-        fresh = [site.add("/p/clip.mp4", _trickle(media.mp4_b.read_bytes())),
+        fresh = [site.add_trickle("/p/clip.mp4", media.mp4_b.read_bytes()),
                  site.add("/p/page.html", lambda req: _page(req, site.url("/p/video.mp4"))),
-                 site.add("/p/video.mp4", _trickle(media.mp4.read_bytes()))]
+                 site.add_trickle("/p/video.mp4", media.mp4.read_bytes())]
         slow_hls = make_hls(media.mp4_b, tmp / "hls-b")
         for segment in slow_hls.parent.glob("*.ts"):
-            site.add(f"/p/hls/{segment.name}", _trickle(segment.read_bytes(), pieces=2))
+            site.add_trickle(f"/p/hls/{segment.name}", segment.read_bytes(), pieces=2)
         site.add_file("/p/hls/index.m3u8", slow_hls, "application/vnd.apple.mpegurl")
         cites = [fresh[0], fresh[1], site.url("/p/hls/index.m3u8")]
         (base / "fresh.txt").write_text("".join(f"{n}- شاهد {n}\n{url}\n"

@@ -208,6 +208,29 @@ class FixtureSite:
 
         return self.add(path, handler)
 
+    def add_trickle(self, path: str, body: bytes, content_type: str = "video/mp4", *,
+                    pieces: int = 8, pause: float = 0.08) -> str:
+        """``body`` in ``pieces`` with ``pause`` seconds after each: a capture of it takes
+        a while, so a kill or a deadline finds it mid-download."""
+        size = max(1, -(-len(body) // pieces))
+
+        def handler(req: BaseHTTPRequestHandler) -> None:
+            req.send_response(200)
+            req.send_header("Content-Type", content_type)
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            if req.command == "HEAD":
+                return
+            try:
+                for i in range(0, len(body), size):
+                    req.wfile.write(body[i:i + size])
+                    req.wfile.flush()
+                    time.sleep(pause)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        return self.add(path, handler)
+
     def add_endless(self, path: str, content_type: str, *, declared: int | None = None) -> str:
         """A body far larger than any limit: streams zeros until the client hangs up."""
 

@@ -12,7 +12,9 @@ inode has a digest and whose size and modification time are still those at close
 digest with the file's identity now (``_media_digests`` reads it in the parent).
 
 What gets no digest, and is read and hashed by the store as before: a resumed download
-(opened for append), a stream that seeked or truncated, a file any other writer touched
+(opened for append), a stream that seeked or truncated, a file opened by another write
+stream while the first was open (each stream saw only its own bytes), a file any other
+writer touched
 after the stream closed (ffmpeg's merges and fix-ups write new files), and anything
 written outside the downloaders (thumbnails, the info JSON, subtitles conversions).
 """
@@ -46,13 +48,24 @@ class Digests:
 
     def __init__(self) -> None:
         self.by_inode: dict[tuple[int, int], _Written] = {}
+        self.opened: dict[tuple[int, int], int] = {}  # write streams opened, by inode
 
-    def forget(self, st: os.stat_result) -> None:
-        self.by_inode.pop((st.st_dev, st.st_ino), None)
+    def forget(self, st: os.stat_result) -> int:
+        """Drop the inode's digest: a stream opens it for writing. Returns the count of
+        such opens, so a stream can tell at its close whether another opened it since."""
+        key = (st.st_dev, st.st_ino)
+        self.by_inode.pop(key, None)
+        self.opened[key] = self.opened.get(key, 0) + 1
+        return self.opened[key]
 
-    def keep(self, st: os.stat_result, sha256: str) -> None:
-        self.by_inode[st.st_dev, st.st_ino] = _Written(sha256=sha256, size=st.st_size,
-                                                       mtime_ns=st.st_mtime_ns)
+    def keep(self, st: os.stat_result, sha256: str, opened: int) -> None:
+        """Keep ``sha256`` for the inode, unless another write stream opened it since
+        this one did (``opened``, from ``forget``): then nobody's digest is of it."""
+        key = (st.st_dev, st.st_ino)
+        if self.opened.get(key) != opened:
+            self.by_inode.pop(key, None)
+            return
+        self.by_inode[key] = _Written(sha256=sha256, size=st.st_size, mtime_ns=st.st_mtime_ns)
 
 
 class _HashingFile:
@@ -60,11 +73,14 @@ class _HashingFile:
 
     The digest counts only if the stream wrote every byte of the file in order:
     opened truncated (``wb``, size 0), never seeked, truncated or written past a short
-    write, and the file's size at close equals the bytes written."""
+    write, no other write stream opened on the file meanwhile, and the file's size at
+    close equals the bytes written."""
 
-    def __init__(self, stream: Any, digests: Digests, st: os.stat_result) -> None:
+    def __init__(self, stream: Any, digests: Digests, st: os.stat_result,
+                 opened: int) -> None:
         self._stream = stream
         self._digests = digests
+        self._opened = opened
         self._sha = hashlib.sha256()
         self._written = 0
         self._whole = st.st_size == 0 and stream.tell() == 0
@@ -100,7 +116,7 @@ class _HashingFile:
                 self._whole = False
             else:
                 if self._whole and st.st_size == self._written:
-                    self._digests.keep(st, self._sha.hexdigest())
+                    self._digests.keep(st, self._sha.hexdigest(), self._opened)
         return self._stream.close(*args)
 
     def __enter__(self) -> Self:
@@ -126,9 +142,9 @@ def writing_digests(digests: Digests) -> Iterator[None]:
         if filename == "-" or not any(m in open_mode for m in "wax+"):
             return stream, name  # reading (a fragment read back) or stdout
         st = os.fstat(stream.fileno())
-        digests.forget(st)  # written again from here: the old digest says nothing
+        opened = digests.forget(st)  # written again from here: the old digest says nothing
         if open_mode == "wb":
-            return _HashingFile(stream, digests, st), name
+            return _HashingFile(stream, digests, st, opened), name
         return stream, name
 
     FileDownloader.sanitize_open = sanitize_open

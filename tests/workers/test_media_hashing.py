@@ -258,3 +258,21 @@ def test_the_patch_is_undone(tmp_path: Path) -> None:
     stream = _open(tmp_path / "b.mp4", "wb")
     stream.close()
     assert type(stream).__name__ != "_HashingFile"
+
+
+
+def test_a_stream_whose_file_was_opened_again_meanwhile_has_none(tmp_path: Path) -> None:
+    """Two write streams on one file at once: the second truncated it and wrote bytes of
+    the same length, so the first one's digest, at its close, is not of the file."""
+    digests, path = Digests(), tmp_path / "a.mp4"
+    with writing_digests(digests):
+        first = _open(path, "wb")
+        first.write(b"0123456789")
+        first.flush()
+        second = _open(path, "wb")
+        second.write(b"xxxxxxxxxx")
+        second.close()
+        assert _digest_of(digests, path) == sha(b"xxxxxxxxxx")
+        first.close()
+    assert path.read_bytes() == b"xxxxxxxxxx"
+    assert _digest_of(digests, path) is None

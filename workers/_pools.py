@@ -83,6 +83,9 @@ class OriginPools(httpcore.AsyncConnectionPool):
         entry.busy -= 1
         if entry.busy:
             return
+        if self._pools.get(key) is not entry:  # all pools closed (``aclose``) meanwhile
+            await entry.pool.aclose()
+            return
         self._idle[key] = entry
         while len(self._idle) > self._idle_origins:
             old_key, old = self._idle.popitem(last=False)

@@ -124,3 +124,17 @@ async def test_requests_search_no_module_on_the_path(hosts: list[str],
         for n in range(20):
             assert (await client.get(f"{hosts[n % 2]}/ok")).status_code == 200
     assert searched == []
+
+
+async def test_responses_closed_after_the_transport_are_let_go(hosts: list[str]) -> None:
+    """Responses still open when the transport closes (a run cut off mid-request), more
+    of them than ``_IDLE_ORIGINS``, each to its own origin: closing them afterwards
+    raises nothing, and no pool is kept."""
+    transport = SafeTransport(allow_networks=("127.0.0.0/8",))
+    client = httpx.AsyncClient(transport=transport)
+    responses = [await client.send(client.build_request("GET", f"{url}/ok"), stream=True)
+                 for url in hosts]
+    await transport.aclose()
+    for response in responses:
+        await response.aclose()
+    assert transport.origins == 0

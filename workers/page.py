@@ -14,10 +14,13 @@ Promises:
 
 - Streaming: the body goes in chunks to a spool file (in ``tmp_dir``), both
   SHA-256 digests computed in the same pass; nothing past the cap is read. The
-  cap is ``max_bytes``, or ``min(max_bytes, media_max_bytes)`` for video, audio
-  and octet-stream bodies: by default 0, so the response of a direct media link is
-  recorded with its headers and no body, the bytes are downloaded once, by the media
-  worker, which keeps them (issue 12: the same bytes are not fetched twice). A capped
+  cap is ``max_bytes``, or ``min(max_bytes, media_max_bytes)`` for video and audio
+  bodies: by default 0, so the response of a direct media link is recorded with its
+  headers and no body, the bytes are downloaded once, by the media worker, which
+  keeps them (issue 12: the same bytes are not fetched twice). An
+  ``application/octet-stream`` body says nothing of what it is (a video, an archive,
+  a page a server mislabelled, which yt-dlp will not keep): its first
+  ``OCTET_MAX_BYTES`` (1 MiB) are kept, as evidence whatever the media part finds. A capped
   body gets ``WARC-Truncated: length``; one cut by the deadline or a read
   timeout ``time``; one cut by the server closing ``disconnect`` (WARC §5.13).
 - Digests are ``sha256:`` + base32, as warcio writes them; ``WARC-Date`` and
@@ -63,9 +66,10 @@ from workers.userinfo import without_userinfo
 from workers.walls import MAX_BYTES as WALL_BYTES
 from workers.walls import inflate, login_wall
 
-__all__ = ["MEDIA_MAX_BYTES", "PageOutcome", "read_body", "snapshot_page"]
+__all__ = ["MEDIA_MAX_BYTES", "OCTET_MAX_BYTES", "PageOutcome", "read_body", "snapshot_page"]
 
 MEDIA_MAX_BYTES = 0  # the media part keeps the media: see the module docstring
+OCTET_MAX_BYTES = 1 << 20  # untyped bytes: kept in part whatever the media part finds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,8 +114,10 @@ def _head(spool: BinaryIO, content_type: str | None, coding: str | None) -> byte
 
 def _cap_for(content_type: str | None, max_bytes: int, media_max_bytes: int) -> int:
     mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime.startswith(("video/", "audio/")) or mime == "application/octet-stream":
+    if mime.startswith(("video/", "audio/")):
         return min(max_bytes, media_max_bytes)
+    if mime == "application/octet-stream":
+        return min(max_bytes, OCTET_MAX_BYTES)
     return max_bytes
 
 

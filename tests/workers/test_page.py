@@ -243,6 +243,21 @@ async def test_endless_media_stops_at_the_media_cap(site: FixtureSite, snap: Sna
     assert snap.records()[1].headers["WARC-Truncated"] == "length"
 
 
+@pytest.mark.parametrize(("kind", "kept"), [("video/mp4", 0), ("audio/ogg", 0),
+                                             ("application/octet-stream", 1 << 20)])
+async def test_by_default_typed_media_is_left_to_the_media_part(
+        site: FixtureSite, snap: Snap, kind: str, kept: int) -> None:
+    """Video and audio are downloaded once, by the media part: the snapshot keeps the
+    headers. Untyped bytes may be anything yt-dlp will not keep: their first MiB stays."""
+    body = bytes(range(256)) * 8192  # 2 MiB
+    site.add_bytes("/file", body, kind)
+    outcome = await snap(site.url("/file"), max_bytes=1 << 30)
+    assert outcome.status is Status.AVAILABLE and outcome.truncated
+    response = snap.records()[1]
+    assert response.headers["WARC-Truncated"] == "length"
+    assert response.payload == body[:kept]
+
+
 async def test_endless_html_stops_at_max_bytes(site: FixtureSite, snap: Snap) -> None:
     site.add_endless("/endless", "text/html")
     outcome = await snap(site.url("/endless"), max_bytes=300_000, media_max_bytes=10)

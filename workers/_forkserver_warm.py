@@ -9,15 +9,24 @@ default extractor list and its TLS context are made once (``workers._ytdlp_cache
 about 100 ms a child). Date parsing (``strptime``) is warmed the same way. Nothing
 here touches the network or the disk beyond reading the plugin folders and
 certifi's roots. Do not import it elsewhere.
+
+Nothing here may stop the server from starting: the server dies on any error of its
+preload but ``ImportError``, and every capture with it. A step that fails (a broken
+plugin, a plugin extractor whose pattern does not compile) is logged and left to each
+child, which meets the same error in its own capture and reports it there.
 """
 
 from __future__ import annotations
+
+import logging
 
 from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.utils import unified_timestamp
 
 from workers import _ytdlp_cache
 from workers.plugins import load_plugins
+
+log = logging.getLogger(__name__)
 
 
 def _warm() -> None:
@@ -28,4 +37,8 @@ def _warm() -> None:
     unified_timestamp("Sun, 16 Aug 2015 11:40:00 GMT")
 
 
-_warm()
+try:
+    _warm()
+except Exception:
+    log.warning("the capture server could not warm up; each capture does it instead",
+                exc_info=True)

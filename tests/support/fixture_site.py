@@ -190,29 +190,13 @@ class FixtureSite:
 
     def add_slow(self, path: str, body: bytes, content_type: str, *, delay: float) -> str:
         """Headers at once, then the body trickles: one byte per ``delay`` seconds."""
-
-        def handler(req: BaseHTTPRequestHandler) -> None:
-            req.send_response(200)
-            req.send_header("Content-Type", content_type)
-            req.send_header("Content-Length", str(len(body)))
-            req.end_headers()
-            if req.command == "HEAD":
-                return
-            try:
-                for i in range(len(body)):
-                    req.wfile.write(body[i : i + 1])
-                    req.wfile.flush()
-                    time.sleep(delay)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        return self.add(path, handler)
+        return self.add_trickle(path, body, content_type, pieces=len(body), pause=delay)
 
     def add_trickle(self, path: str, body: bytes, content_type: str = "video/mp4", *,
                     pieces: int = 8, pause: float = 0.08) -> str:
         """``body`` in ``pieces`` with ``pause`` seconds after each: a capture of it takes
         a while, so a kill or a deadline finds it mid-download."""
-        size = max(1, -(-len(body) // pieces))
+        size = max(1, -(-len(body) // max(1, pieces)))
 
         def handler(req: BaseHTTPRequestHandler) -> None:
             req.send_response(200)

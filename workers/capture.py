@@ -50,7 +50,7 @@ import hashlib
 import logging
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,18 +135,21 @@ async def _put(
 _Put = tuple[Path, str, str, str, KnownDigest | None]
 
 
-async def _put_all(store: BlobStore, puts: list[_Put]) -> list[CapturedFile]:
-    """``_put`` each (path, role, name, media type, known digest) at once, in order; when
-    one fails, the first failure is raised once every put has ended (none is left
-    writing)."""
-    stored = await asyncio.gather(
-        *(_put(store, path, role=role, name=name, media_type=media_type, known=known)
-          for path, role, name, media_type, known in puts),
-        return_exceptions=True)
-    for outcome in stored:
+async def _all(*parts: Awaitable[Any]) -> list[Any]:
+    """Every part's result, in order, the parts run at once; when one fails (a
+    ``StoreFailed``, a cancellation) the first failure is raised once every part has
+    ended, so none is left writing into a work directory about to be removed."""
+    outcomes = await asyncio.gather(*parts, return_exceptions=True)
+    for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    return [f for f in stored if isinstance(f, CapturedFile)]
+    return outcomes
+
+
+async def _put_all(store: BlobStore, puts: list[_Put]) -> list[CapturedFile]:
+    """``_put`` each (path, role, name, media type, known digest) at once, in order."""
+    return await _all(*(_put(store, path, role=role, name=name, media_type=media_type,
+                             known=known) for path, role, name, media_type, known in puts))
 
 
 async def _snapshot(
@@ -253,14 +256,10 @@ async def _attempt(job: CaptureJob, http: httpx.AsyncClient, browser: Browser | 
     media_job = dataclasses.replace(job, work_dir=job.work_dir / "media")
     media_job.work_dir.mkdir(parents=True, exist_ok=True)
     main_type = asyncio.get_running_loop().create_future()  # the snapshot tells the browser
-    outcomes = await asyncio.gather(
+    # a StoreFailed or a cancellation is raised: nothing partial is kept
+    page, media, rendered = await _all(
         _snapshot(job, http, clock, main_type), _media(media_job),
-        _browser(job, browser, http, clock, main_type), return_exceptions=True,
-    )
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome  # StoreFailed, or a cancellation: nothing partial is kept
-    page, media, rendered = outcomes
+        _browser(job, browser, http, clock, main_type))
     assert isinstance(page, PageOutcome) and isinstance(media, MediaOutcome)
     assert rendered is None or isinstance(rendered, BrowserOutcome)
     return page, media, rendered

@@ -152,6 +152,12 @@ def _next_state(result: CaptureResult, retry_in: float | None,
     return JobState.DONE, None
 
 
+def _store_signed(archive: Archive, manifest: bytes) -> tuple[str, str]:
+    """Store ``manifest`` and its signature; their SHA-256s."""
+    return (archive.store.put_bytes(manifest).sha256,
+            archive.store.put_bytes(sign(archive.key, manifest)).sha256)
+
+
 async def record_result(archive: Archive, job: JobRecord, result: CaptureResult, *,
                         retry_in: float | None, capture_id: str | None = None,
                         local: bool = False, io_failure: bool = False,
@@ -175,16 +181,9 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     signature_sha = ""
     if keep:
         data = build_manifest(archive, job, capture_id, result, collection)
-        try:  # off the event loop, both at once: each blob is fsynced, and its directory
-            stored = await asyncio.gather(
-                asyncio.to_thread(archive.store.put_bytes, data),
-                asyncio.to_thread(archive.store.put_bytes, sign(archive.key, data)),
-                return_exceptions=True)
-            for blob in stored:
-                if isinstance(blob, BaseException):
-                    raise blob
-            manifest_sha, signature_sha = (b.sha256 for b in stored
-                                           if not isinstance(b, BaseException))
+        try:  # off the event loop: each blob is fsynced, and its directory
+            manifest_sha, signature_sha = await asyncio.to_thread(
+                _store_signed, archive, data)
         except StorageError as exc:  # nothing is recorded; the job waits for a later run
             log.error("cannot store the manifest of %s: %s", job.target_key, exc)
             keep, manifest_sha, local, retry_in, io_failure = False, None, True, None, True

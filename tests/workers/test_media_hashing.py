@@ -22,11 +22,6 @@ from workers.media import MediaFile, MediaOutcome, capture_media
 from workers.types import Status
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "blobs", tmp_path / "tmp")
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from preserver.ingest.readers import html, markdown, text
-from preserver.ingest.readers._base import Reader, ReportText, read
+from preserver.ingest.readers._base import Extracted, Reader, ReportText, read
 
-__all__ = ["Reader", "ReportText", "read_report"]
+__all__ = ["Extracted", "Reader", "ReportText", "read_report"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 

@@ -14,6 +14,7 @@ import codecs
 import hashlib
 import re
 import stat
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,23 @@ class ReportText:
     sha256: str  # SHA-256 hex of the file's raw bytes
     size: int  # bytes
     text: str  # plain text, lines separated by "\n"; citation line numbers refer to it
+    # For paged formats (PDF): the 1-based line of ``text`` each page begins on, in
+    # page order (the first is 1); () for formats without pages.
+    page_lines: tuple[int, ...] = ()
+
+    def page_of(self, line: int) -> int | None:
+        """The 1-based page that ``line`` is on, or None for a format without pages."""
+        if not self.page_lines:
+            return None
+        return max(1, bisect_right(self.page_lines, line))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Extracted:
+    """What a reader of a paged format returns: the text and where each page begins."""
+
+    text: str
+    page_lines: tuple[int, ...] = ()  # as ``ReportText.page_lines``
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +95,8 @@ class Reader:
     media_type: str
     extensions: frozenset[str]  # lower case, with the dot: {".txt"}
     sniff: Callable[[bytes], bool]  # do these first bytes look like this format?
-    extract: Callable[[bytes], str]  # the whole file -> plain text; raises InvalidReport
+    # the whole file -> plain text (or text with its pages); raises InvalidReport
+    extract: Callable[[bytes], str | Extracted]
 
 
 def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText:
@@ -85,9 +104,12 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
     data = _read_bytes(path, max_bytes)
     reader = _choose(path, data, readers)
     try:
-        text = reader.extract(data)
+        extracted = reader.extract(data)
     except InvalidReport as exc:
         raise InvalidReport(f"{path}: {exc}") from exc
+    if isinstance(extracted, str):
+        extracted = Extracted(text=extracted)
+    text = extracted.text
     if not text.strip():
         raise InvalidReport(f"{path}: the report has no text (only whitespace or markup)")
     return ReportText(
@@ -96,6 +118,7 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
         sha256=hashlib.sha256(data).hexdigest(),
         size=len(data),
         text=text,
+        page_lines=extracted.page_lines,
     )
 
 

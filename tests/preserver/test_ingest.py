@@ -25,7 +25,7 @@ def labels(report: ReportText) -> list[tuple[str, str]]:
 
 
 def test_public_names() -> None:
-    assert preserver.ingest.readers.__all__ == ["Reader", "ReportText", "read_report"]
+    assert preserver.ingest.readers.__all__ == ["Extracted", "Reader", "ReportText", "read_report"]
 
 
 def test_plain_text_report() -> None:

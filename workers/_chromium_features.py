@@ -10,9 +10,6 @@ of it) and adds what preserver turns off:
   ``chrome://omnibox-popup.top-chrome`` pages in a renderer of their own: about 60 MB
   and 0.4 s a context, measured (``bench/browser_cost.py``, docs/design.md
   "Browser evidence", why Playwright); nothing here ever shows an address bar.
-- ``SpareRendererForSitePerProcess``: Chromium keeps a renderer process started ahead of
-  the next navigation; each of our contexts navigates once, so the spare only holds
-  memory (a renderer, about 30 MB, at the peak of two pages at once).
 """
 
 from __future__ import annotations
@@ -26,6 +23,6 @@ _PLAYWRIGHTS = (
     "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled",
     "PreconnectToSearch", "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",
 )
-_OURS = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "SpareRendererForSitePerProcess")
+_OURS = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
 
 DISABLE_FEATURES = "--disable-features=" + ",".join(_PLAYWRIGHTS + _OURS)

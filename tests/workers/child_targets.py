@@ -37,3 +37,13 @@ def hang_with_grandchild(pid_file: str, conn: Connection) -> None:
     with open(pid_file, "w", encoding="ascii") as f:
         f.write(str(sleeper.pid))
     time.sleep(600)
+
+
+def extractor_modules_loaded(conn: Connection) -> None:
+    """Answer how many of yt-dlp's extractor modules were imported, and how many lazy
+    extractors have not loaded their real class, before this child did anything."""
+    from yt_dlp.extractor import gen_extractor_classes
+    modules = sum(1 for name in sys.modules if name.startswith("yt_dlp.extractor."))
+    lazy = sum(1 for ie in gen_extractor_classes()
+               if hasattr(ie, "_module") and "_real_class" not in ie.__dict__)
+    answer(f"{modules} {lazy}".encode(), conn)

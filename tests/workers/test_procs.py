@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.plugins import plugin_env
-from tests.workers.child_targets import answer, answer_then_linger, exit_with, hang_with_grandchild
+from tests.workers.child_targets import (
+    answer,
+    answer_then_linger,
+    exit_with,
+    extractor_modules_loaded,
+    hang_with_grandchild,
+)
 from workers._procs import run_child
 from workers.errors import CaptureFailed
 
@@ -30,6 +36,16 @@ async def test_answer_is_parsed() -> None:
                           limit=100, parse=bytes.decode)
     assert got == '{"status": "ok"}'
     assert _no_children_left()
+
+
+async def test_children_inherit_every_extractor_module_loaded() -> None:
+    """The generic extractor asks every extractor for embeds in each web page, which
+    imports the module behind each lazy one; the forkserver has done it once."""
+    got = await run_child(extractor_modules_loaded, (), name="test-child", timeout=60.0,
+                          limit=100, parse=bytes.decode)
+    modules, lazy = map(int, got.split())
+    assert modules > 900
+    assert lazy == 0
 
 
 async def test_child_that_lingers_after_answering_gets_its_grace() -> None:

@@ -170,8 +170,8 @@ def test_type_sniffing_and_encodings(name: str, media_type: str, label: str) -> 
         ("whitespace_only.txt", "no text"),
         ("binary_nul.txt", r"binary content \(NUL bytes\)"),
         ("invalid_utf8_cp1256.txt", "not valid UTF-8 text .*save the report as UTF-8"),
-        ("fake_report.pdf", "PDF reports are not supported yet"),
-        ("pdf_without_extension", "PDF reports are not supported yet"),
+        ("fake_report.pdf", r"truncated or damaged PDF \(it does not end with %%EOF\)"),
+        ("pdf_without_extension", r"truncated or damaged PDF"),
         ("fake_report.docx", r"Word \(DOCX\) reports are not supported yet"),
         ("program.exe", "an executable program, not a report"),
         ("unknown_binary.dat", r"unknown report type \(extension '.dat', binary content\)"),
@@ -269,15 +269,15 @@ def test_uppercase_extension(tmp_path: Path) -> None:
     path.write_text("<p>1- a <a href='https://youtu.be/Xq3vT9aLm2Q'>v</a></p>", encoding="utf-8")
     assert read_report(path).media_type == "text/html"
     pdf = tmp_path / "REPORT.PDF"
-    pdf.write_bytes(b"%PDF-1.4\n")
-    with pytest.raises(InvalidReport, match="PDF reports are not supported yet"):
+    pdf.write_bytes(b"%PDF-1.4\n")  # read as a PDF, and this one is cut short
+    with pytest.raises(InvalidReport, match="truncated or damaged PDF"):
         read_report(pdf)
 
 
-def test_text_with_pdf_extension_is_still_refused(tmp_path: Path) -> None:
+def test_text_with_pdf_extension_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "actually_text.pdf"
     path.write_text("https://youtu.be/Xq3vT9aLm2Q", encoding="utf-8")
-    with pytest.raises(InvalidReport, match="PDF reports are not supported yet"):
+    with pytest.raises(InvalidReport, match=r"named \.pdf, but not a PDF document"):
         read_report(path)
 
 

@@ -1,11 +1,12 @@
 """Read report files into plain text (docs/design.md "Data flow": ingest).
 
 ``read_report(path)`` checks the file (exists, regular, not empty, not binary,
-at most ``max_bytes``), picks a reader by extension (``.txt .text .md .markdown
-.html .htm``) or, when the extension is missing or unknown, by sniffing the
+at most ``max_bytes``; a PDF at most ``pdf.MAX_BYTES``), picks a reader by the
+content's signature (``%PDF-``), else by extension (``.txt .text .md .markdown
+.html .htm .pdf``) or, when the extension is missing or unknown, by sniffing the
 content, and returns a frozen ``ReportText``. Any file that is not a report we
 can read raises ``InvalidReport`` with a one-line message naming the file and
-the cause ("PDF reports are not supported yet", "empty file", …).
+the cause ("encrypted PDF: …", "empty file", …).
 
 A new format is one module exposing ``READER = Reader(...)`` plus one entry in
 ``_READERS`` below (see ``_base.Reader``); order is sniffing priority, and the
@@ -23,14 +24,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from preserver.ingest.readers import html, markdown, text
+from preserver.ingest.readers import html, markdown, pdf, text
 from preserver.ingest.readers._base import Extracted, Reader, ReportText, read
 
 __all__ = ["Extracted", "Reader", "ReportText", "read_report"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
-_READERS: tuple[Reader, ...] = (html.READER, markdown.READER, text.READER)
+_READERS: tuple[Reader, ...] = (pdf.READER, html.READER, markdown.READER, text.READER)
 
 
 def read_report(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReportText:

@@ -1,11 +1,15 @@
 """The reader interface, the checks every report passes, and text decoding.
 
-A *reader* turns one file format into plain text. ``read`` picks it by the file
-extension, or by sniffing the content when the extension is missing or unknown,
-after checks that hold for every format: the path is a readable regular file,
-not empty, at most ``max_bytes``. Every failure is an ``InvalidReport`` whose
-one-line message names the file and the cause; no ``OSError``,
-``UnicodeDecodeError`` or ``ValueError`` escapes.
+A *reader* turns one file format into plain text. ``read`` picks it by the
+content's signature (a reader that sniffs ``%PDF-`` reads a PDF whatever its
+name), else by the file extension, else by sniffing the content when the
+extension is missing or unknown, after checks that hold for every format: the
+path is a readable regular file, not empty, at most ``max_bytes``. A reader with
+``extract_path`` (PDF: its library opens the file itself) is handed the path in
+place of the bytes, with its own size limit, and the SHA-256 is computed while
+streaming the file, so such a report is never held in memory whole. Every
+failure is an ``InvalidReport`` whose one-line message names the file and the
+cause; no ``OSError``, ``UnicodeDecodeError`` or ``ValueError`` escapes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ SNIFF_BYTES = 4096
 # Formats we recognise but cannot read (yet). A reader registered for one of
 # these extensions or signatures takes precedence over this table.
 UNSUPPORTED: dict[str, str] = {
-    ".pdf": "PDF reports are not supported yet",
     ".docx": "Word (DOCX) reports are not supported yet",
     ".doc": "Word 97-2003 (DOC) reports are not supported",
     ".odt": "OpenDocument (ODT) reports are not supported",
@@ -37,7 +40,6 @@ UNSUPPORTED: dict[str, str] = {
 }
 # What a file is, by its first bytes: (signature, what it is, why we cannot read it).
 SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
-    (b"%PDF-", "a PDF document", UNSUPPORTED[".pdf"]),
     (b"PK\x03\x04", "a ZIP container (DOCX, ODT or an archive)", "these are not supported yet"),
     (b"\xd0\xcf\x11\xe0", "a Word 97-2003 document", UNSUPPORTED[".doc"]),
     (b"{\\rtf", "an RTF document", UNSUPPORTED[".rtf"]),
@@ -97,14 +99,32 @@ class Reader:
     sniff: Callable[[bytes], bool]  # do these first bytes look like this format?
     # the whole file -> plain text (or text with its pages); raises InvalidReport
     extract: Callable[[bytes], str | Extracted]
+    # the file's path -> the same, for a format whose library reads the file itself:
+    # used in place of ``extract``, up to ``max_bytes`` (default: ``read``'s limit)
+    extract_path: Callable[[Path], str | Extracted] | None = None
+    max_bytes: int | None = None
+    # a binary format's first bytes: a file that begins with them is read by this
+    # reader whatever its name (``sniff`` must accept it too)
+    signature: bytes | None = None
 
 
 def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText:
     """Check and read the report at ``path`` with the reader its type calls for."""
-    data = _read_bytes(path, max_bytes)
-    reader = _choose(path, data, readers)
+    size = _check_file(path)
+    head = _read_head(path)
+    reader = _choose(path, head, readers)
+    limit = reader.max_bytes or max_bytes
+    if size > limit:
+        raise InvalidReport(f"{path}: {size} bytes, over the limit of {limit} bytes")
     try:
-        extracted = reader.extract(data)
+        if reader.extract_path is not None:
+            sha256, size = _hash_file(path, limit)
+            extracted = reader.extract_path(path)
+        else:
+            data = _read_bytes(path, limit)
+            sha256, size = hashlib.sha256(data).hexdigest(), len(data)
+            extracted = reader.extract(data)
+            del data
     except InvalidReport as exc:
         raise InvalidReport(f"{path}: {exc}") from exc
     if isinstance(extracted, str):
@@ -115,14 +135,15 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
     return ReportText(
         name=path.name,
         media_type=reader.media_type,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        sha256=sha256,
+        size=size,
         text=text,
         page_lines=extracted.page_lines,
     )
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def _check_file(path: Path) -> int:
+    """The size of the regular file at ``path``."""
     try:
         info = path.stat()
     except FileNotFoundError as exc:
@@ -137,29 +158,61 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         raise InvalidReport(f"{path}: is a directory, not a report file")
     if not stat.S_ISREG(info.st_mode):
         raise InvalidReport(f"{path}: not a regular file (a FIFO, socket or device)")
-    if info.st_size > max_bytes:
-        raise InvalidReport(f"{path}: {info.st_size} bytes, over the limit of {max_bytes} bytes")
+    return info.st_size
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise InvalidReport(f"{path}: cannot read the report: {_reason(exc)}") from exc
+    if not head:
+        raise InvalidReport(f"{path}: empty file")
+    return head
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         with path.open("rb") as stream:
             data = stream.read(max_bytes + 1)
     except OSError as exc:
-        raise InvalidReport(f"{path}: cannot read the report: {_reason(exc)}") from exc
+        raise InvalidReport(f"cannot read the report: {_reason(exc)}") from exc
     if len(data) > max_bytes:  # grew since stat()
-        raise InvalidReport(f"{path}: over the limit of {max_bytes} bytes")
+        raise InvalidReport(f"over the limit of {max_bytes} bytes")
     if not data:
-        raise InvalidReport(f"{path}: empty file")
+        raise InvalidReport("empty file")
     return data
+
+
+def _hash_file(path: Path, max_bytes: int) -> tuple[str, int]:
+    """SHA-256 and size of the file, read in fixed chunks (never whole)."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:  # grew since stat()
+                    raise InvalidReport(f"over the limit of {max_bytes} bytes")
+                digest.update(chunk)
+    except OSError as exc:
+        raise InvalidReport(f"cannot read the report: {_reason(exc)}") from exc
+    return digest.hexdigest(), size
 
 
 def _reason(exc: OSError | ValueError) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
-def _choose(path: Path, data: bytes, readers: Sequence[Reader]) -> Reader:
-    """The reader for ``data``: its content decides over its name. A known binary
-    signature is refused whatever the extension says, naming the mismatch."""
+def _choose(path: Path, head: bytes, readers: Sequence[Reader]) -> Reader:
+    """The reader for a file beginning with ``head``: its content decides over its name.
+    A known binary signature is read by the reader that sniffs it (a PDF named .txt is
+    read as a PDF) or else refused whatever the extension says, naming the mismatch."""
     suffix = path.suffix.lower()
-    head = data[:SNIFF_BYTES]
+    head = head[:SNIFF_BYTES]
+    for reader in readers:
+        if reader.signature is not None and head.startswith(reader.signature):
+            return reader
     for signature, what, why in SIGNATURES:
         if head.startswith(signature) and not (signature in _WEAK and _is_text(head)):
             if suffix in UNSUPPORTED:  # named for what it is

@@ -1,0 +1,272 @@
+"""A PDF page's glyphs and link annotations -> lines of logical-order text.
+
+Pure geometry and Unicode, no PDF library: ``pdf.py`` hands over each glyph (its
+text and its box, in the order the page stores them) and each http(s) link
+annotation (its URI and rectangle), and ``page_lines`` returns the page's lines.
+
+Promised, and why:
+
+- **One line per visual line.** Glyphs are grouped by their vertical centre (the
+  loose, font-wide boxes of one line share it) and ordered by position, left to
+  right; where the gap between two glyphs is wider than a fifth of the line's
+  height a space is written. Position, not storage order, decides: producers store
+  Arabic in logical order (Chromium's print: glyph runs in visual order) or in
+  visual order (arabic-reshaper + python-bidi with reportlab or fpdf2), so storage
+  order tells nothing reliable, while the page itself is always visual.
+- **Logical order.** A line in visual order is turned back into logical order,
+  the inverse of the Unicode bidi algorithm for a right-to-left paragraph (when
+  the page holds more right-to-left letters than left-to-right ones) or a
+  left-to-right one: the right-to-left runs are reversed, while left-to-right
+  runs inside them (URLs, Latin words, digits) keep their order, and mirrored
+  brackets are mirrored back. A producer that put Arabic on the page unreversed
+  (logical order left to right, which displays wrongly) is recognised by its
+  presentation forms: in a word read left to right the initial form comes before
+  the final form; such a line is left as it is. Every line is then NFKC
+  normalised, so presentation forms (U+FB50–FDFF, U+FE70–FEFF) become the
+  letters a text report would hold (a lam-alef ligature becomes lam, alef).
+- **Blocks.** A gap between two lines of more than half a line's height is a
+  blank line; a line at least 1.2 times as tall as the page's usual line, and
+  short, is a heading (``## text``), so it labels the links below it as the HTML
+  reader's headings do (``preserver.ingest.links``).
+- **Links behind words.** Each annotation's URL is written right after the last
+  word its rectangle covers (``words <url>``), unless the words it covers already
+  show the URL; one link split over two lines (two rectangles, one URI) is written
+  once. An annotation that covers no text goes at the end of the line nearest it.
+- **Wrapped URLs.** A line ending in a URL is joined with the next line of its
+  block when that line begins with URL characters and no space, and either the URL
+  ends in ``/ - . _ = ? & # % ~`` or the continuation holds one of them or a digit:
+  ``https://www.example.or`` + ``g/a/report.html`` is one URL, while a URL at a
+  line's end followed by an ordinary word is not glued to it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
+
+from preserver.ingest.readers._pdf_bidi import Line, N, Unit, direction, logical, right_to_left
+
+_SPACE_GAP = 0.2  # of the line's height: a wider gap between glyphs is a space
+_SAME_LINE = 0.3  # of a tall glyph's height: baselines closer than this are one line
+_MIN_WIDTH = 0.01  # a space glyph narrower than this is not placed where it shows
+_BLOCK_GAP = 0.5  # of the line's height: a wider gap between lines is a blank line
+_HEADING_SIZE = 1.2  # times the page's usual line height
+_MAX_HEADING = 120  # characters
+_URL_END = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
+_URL_START = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_BREAKS_IN_URL = frozenset("/-._=?&#%~")
+_SCHEME = re.compile(r"(?i)^https?://(?:www\.)?")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Glyph:
+    """One character (or a ligature's characters) and its box in page units."""
+
+    text: str
+    left: float
+    bottom: float
+    right: float
+    top: float
+    origin: float  # x of the glyph's origin (where the producer placed it)
+    baseline: float  # y of the glyph's origin
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Link:
+    """A URI link annotation: an absolute http(s) URL and its rectangle."""
+
+    url: str
+    left: float
+    bottom: float
+    right: float
+    top: float
+
+
+def page_lines(glyphs: list[Glyph], links: list[Link]) -> list[str]:
+    """The page's text lines, blank lines between blocks (see the module docstring)."""
+    lines = _group(glyphs)
+    _cover(lines, links)
+    rtl = right_to_left(lines)
+    for line in lines:
+        logical(line, rtl=rtl)
+    texts = _with_links(lines, links)
+    return _join_wrapped_urls(_blocks(lines, texts))
+
+
+def _group(glyphs: list[Glyph]) -> list[Line]:
+    """Glyphs -> lines, top to bottom, each left to right; whitespace glyphs dropped and
+    spaces written where the gaps are.
+
+    A line is the glyphs on one baseline (within 0.3 of a tall glyph's height: a box
+    is no guide, as a producer may give a letter a mark's box). A combining mark
+    (shadda, tanween) joins the letter of its line that it overlaps most."""
+    bases: list[Glyph] = []
+    marks: list[Glyph] = []
+    for glyph in glyphs:
+        if not glyph.text or (glyph.text.isspace() and (
+                glyph.text != " " or glyph.right - glyph.left < _MIN_WIDTH)):
+            continue  # a space with no width is not where it shows: gaps decide there
+        if unicodedata.combining(glyph.text[0]):
+            marks.append(glyph)
+        elif bases and _same_box(bases[-1], glyph):
+            last = bases[-1]
+            bases[-1] = replace(last, text=last.text + glyph.text)
+        else:
+            bases.append(glyph)
+    # A letter drawn with a mark is one cluster, and a producer may give the letter the
+    # mark's narrow box: it reaches back to the cluster's origin.
+    clusters = {(mark.origin, mark.baseline) for mark in marks}
+    if clusters:
+        bases = [replace(g, left=min(g.left, g.origin))
+                 if (g.origin, g.baseline) in clusters else g for g in bases]
+    heights = sorted(g.top - g.bottom for g in bases)
+    tolerance = _SAME_LINE * heights[len(heights) * 9 // 10] if heights else 0.0
+    bases.sort(key=lambda g: -g.baseline)
+    baselines: list[float] = []  # negated, ascending
+    members: list[list[Glyph]] = []
+    for glyph in bases:
+        if members and -baselines[-1] - glyph.baseline <= tolerance:
+            members[-1].append(glyph)
+        else:
+            baselines.append(-glyph.baseline)
+            members.append([glyph])
+    lines = [_line(group) for group in members]
+    centres: dict[int, list[float]] = {}
+    for mark in marks:
+        if not lines:
+            break
+        at = bisect_left(baselines, -mark.baseline)
+        number = min((n for n in (at - 1, at) if 0 <= n < len(lines)),
+                     key=lambda n: abs(baselines[n] + mark.baseline))
+        units = lines[number].units
+        xs = centres.setdefault(number, [(u.left + u.right) / 2 for u in units])
+        at = bisect_left(xs, (mark.left + mark.right) / 2)
+        near = [n for n in (at - 2, at - 1, at, at + 1)
+                if 0 <= n < len(units) and units[n].text != " "]
+        if near:
+            best = max(near, key=lambda n: min(mark.right, units[n].right)
+                       - max(mark.left, units[n].left))
+            units[best].text += mark.text
+    return [line for line in lines if line.units]
+
+
+def _line(group: list[Glyph]) -> Line:
+    """One line's glyphs, left to right, as units; a space where the producer wrote one
+    or where the gap is wider than a fifth of the line's height."""
+    group.sort(key=lambda g: (g.left + g.right) / 2)
+    line = Line(bottom=min(g.bottom for g in group), top=max(g.top for g in group), units=[])
+    gap = _SPACE_GAP * (line.top - line.bottom)
+    for glyph in group:
+        previous = line.units[-1] if line.units else None
+        if glyph.text == " ":
+            if previous is not None and previous.text != " ":
+                line.units.append(Unit(text=" ", left=glyph.left, right=glyph.right, kind=N))
+            continue
+        if previous is not None and previous.text != " " and glyph.left - previous.right > gap:
+            line.units.append(Unit(text=" ", left=previous.right, right=glyph.left, kind=N))
+        line.units.append(Unit(text=glyph.text, left=glyph.left, right=glyph.right,
+                                kind=direction(glyph.text)))
+    while line.units and line.units[-1].text == " ":
+        line.units.pop()
+    return line
+
+
+def _same_box(one: Glyph, other: Glyph) -> bool:
+    """One glyph, several characters (a ligature such as lam-alef, stored in order)."""
+    return (one.left, one.bottom, one.right, one.top) == \
+        (other.left, other.bottom, other.right, other.top)
+
+
+def _cover(lines: list[Line], links: list[Link]) -> None:
+    """Mark each unit with the links whose rectangle holds its centre; O(links × log lines
+    + units covered), so a page of many annotations costs little."""
+    middles = [-(line.bottom + line.top) / 2 for line in lines]  # ascending
+    for index, link in enumerate(links):
+        first = bisect_left(middles, -link.top)
+        last = bisect_right(middles, -link.bottom)
+        for line in lines[first:last]:
+            centres = [(u.left + u.right) / 2 for u in line.units]
+            start = bisect_left(centres, link.left)
+            for unit in line.units[start:bisect_right(centres, link.right)]:
+                unit.links.append(index)
+
+
+def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
+    """Each line's text, with the URL of each link written after the words it covers."""
+    after: dict[tuple[int, int], list[str]] = {}  # (line, unit) -> URLs written after it
+    shown: dict[int, str] = {}
+    last: dict[int, tuple[int, int]] = {}
+    for number, line in enumerate(lines):
+        for position, unit in enumerate(line.units):
+            for index in unit.links:
+                shown[index] = shown.get(index, "") + unit.text
+                last[index] = (number, position)
+    groups: list[list[int]] = []  # one link over two lines: two rectangles, one URI
+    for index in sorted(last, key=last.__getitem__):
+        if groups and links[groups[-1][-1]].url == links[index].url and \
+                last[index][0] - last[groups[-1][-1]][0] <= 1:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    for group in groups:
+        url = links[group[0]].url
+        text = unicodedata.normalize("NFKC", "".join(shown[i] for i in group))
+        if _SCHEME.sub("", url).rstrip("/") in text.replace(" ", ""):
+            continue
+        number, position = last[group[-1]]
+        units = lines[number].units
+        while position + 1 < len(units) and units[position + 1].text != " ":
+            position += 1  # to the end of the word
+        after.setdefault((number, position), []).append(url)
+    for index, link in enumerate(links):  # covering no text: the nearest line
+        if index not in last and lines:
+            middle = (link.bottom + link.top) / 2
+            number = min(range(len(lines)),
+                         key=lambda n: abs((lines[n].bottom + lines[n].top) / 2 - middle))
+            after.setdefault((number, len(lines[number].units) - 1), []).append(link.url)
+    texts = []
+    for number, line in enumerate(lines):
+        parts = []
+        for position, unit in enumerate(line.units):
+            parts.append(unit.text)
+            parts.extend(f" <{url}>" for url in after.get((number, position), ()))
+        texts.append(unicodedata.normalize("NFKC", "".join(parts)).strip())
+    return texts
+
+
+def _blocks(lines: list[Line], texts: list[str]) -> list[str]:
+    """Blank lines between blocks; headings marked."""
+    heights = sorted(line.top - line.bottom for line in lines)
+    usual = heights[len(heights) // 2] if heights else 0.0
+    out: list[str] = []
+    previous: Line | None = None
+    for line, text in zip(lines, texts, strict=True):
+        height = line.top - line.bottom
+        if previous is not None and out and out[-1] and \
+                previous.bottom - line.top > _BLOCK_GAP * min(height, previous.top - previous.bottom):
+            out.append("")
+        if height >= _HEADING_SIZE * usual and len(text) <= _MAX_HEADING and \
+                not text.startswith("#"):
+            text = "## " + text
+        out.append(text)
+        previous = line
+    return out
+
+
+def _join_wrapped_urls(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        if out and line and out[-1]:
+            end = _URL_END.search(out[-1])
+            start = _URL_START.match(line)
+            if end and start and (
+                    out[-1][-1] in _BREAKS_IN_URL
+                    or any(c in _BREAKS_IN_URL or c.isdigit() for c in start.group())):
+                out[-1] += start.group()
+                line = line[start.end():].strip()
+                if not line:
+                    continue
+        out.append(line)
+    return out

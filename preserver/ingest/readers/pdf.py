@@ -1,0 +1,226 @@
+"""PDF reports (``.pdf``, or any file that begins with ``%PDF-``), read with PDFium.
+
+PDFium (through ``pypdfium2``, Apache-2.0/BSD) was chosen by measurement against
+pdfminer.six, pypdf and PyMuPDF (docs/reports.md "PDF reports"): it is the fastest
+and the only one that opens a file from its path without holding its bytes, and it
+gives each character's box and each link annotation's rectangle, from which
+``_pdf_layout`` builds the lines itself (no library's own line order was right for
+Arabic from both Chromium and arabic-reshaper + python-bidi producers).
+
+Promised (``extract_path`` of ``READER``, called by ``_base.read`` with the path):
+
+- the text of every page in order, one line per visual line, blocks separated by
+  a blank line, Arabic in logical order and NFKC (``_pdf_layout``), and the line
+  each page begins on (``Extracted.page_lines``);
+- every http(s) URI link annotation written after the words it covers
+  (``words <url>``), so a link behind "شاهد الفيديو" is cited; ``javascript:``,
+  ``file:``, ``mailto:`` and URIs longer than ``MAX_URI_BYTES`` are left out;
+- files up to ``MAX_BYTES`` (far above the in-memory readers' limit): PDFium reads
+  the file on demand, so memory follows the largest page, not the file (embedded
+  images are never decoded);
+- ``InvalidReport`` with one line for every PDF it cannot read, and no PDFium
+  error escapes: a PDF that needs a password ("encrypted PDF: …"; one encrypted
+  with an empty user password, i.e. only restricted in what a viewer may do, is
+  read, as every viewer opens it), a damaged or truncated one (it must end with
+  ``%%EOF``, so a cut file is never partly read), one with no text layer ("no
+  text layer (scanned images?)"), one over ``MAX_PAGES`` pages, ``MAX_LINKS`` link
+  annotations or ``MAX_CHARS`` characters, and one that takes longer than
+  ``TIME_LIMIT`` seconds (checked between pages; a single page that makes PDFium
+  itself spin is not bounded by it).
+
+PDFium is not thread-safe: one lock serialises its use in this process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from preserver.errors import InvalidReport
+from preserver.ingest.readers._base import Extracted, Reader
+from preserver.ingest.readers._pdf_layout import Glyph, Link, page_lines
+
+MAX_BYTES = 512 * 1024 * 1024
+MAX_PAGES = 5_000
+MAX_LINKS = 20_000  # link annotations in one document
+MAX_CHARS = 20_000_000  # characters in one document
+MAX_URI_BYTES = 16 * 1024
+TIME_LIMIT = 300.0  # seconds
+_SIGNATURE = b"%PDF-"
+_TAIL = 1024  # %%EOF must be in the last kilobyte (ISO 32000-1, 7.5.5)
+_LOCK = threading.Lock()
+
+
+def _sniff(head: bytes) -> bool:
+    return head.startswith(_SIGNATURE)
+
+
+def extract_pdf(source: Path | bytes) -> Extracted:
+    """The text of the PDF at ``source`` (a path, or the bytes of one) and the line each
+    page begins on."""
+    _check_ends(source)
+    import pypdfium2 as pdfium
+
+    with _LOCK:
+        try:
+            document = pdfium.PdfDocument(source)
+        except pdfium.PdfiumError as exc:
+            raise InvalidReport(_open_error(exc)) from exc
+        except OSError as exc:
+            raise InvalidReport(f"cannot read the PDF: {exc.strerror or exc}") from exc
+        try:
+            return _read(document)
+        except pdfium.PdfiumError as exc:
+            raise InvalidReport(f"damaged PDF: {exc}") from exc
+        finally:
+            document.close()
+
+
+def _check_ends(source: Path | bytes) -> None:
+    if isinstance(source, bytes):
+        head, tail = source[:len(_SIGNATURE)], source[-_TAIL:]
+    else:
+        try:
+            with source.open("rb") as stream:
+                head = stream.read(len(_SIGNATURE))
+                stream.seek(max(0, stream.seek(0, 2) - _TAIL))
+                tail = stream.read(_TAIL)
+        except OSError as exc:
+            raise InvalidReport(f"cannot read the PDF: {exc.strerror or exc}") from exc
+    if head != _SIGNATURE:
+        raise InvalidReport("named .pdf, but not a PDF document (no %PDF- header)")
+    if b"%%EOF" not in tail:
+        raise InvalidReport("truncated or damaged PDF (it does not end with %%EOF)")
+
+
+def _open_error(exc: Any) -> str:
+    from pypdfium2 import raw
+
+    code = getattr(exc, "err_code", None)
+    if code == raw.FPDF_ERR_PASSWORD:
+        return "encrypted PDF: a password is needed to open it"
+    if code == raw.FPDF_ERR_SECURITY:
+        return "encrypted PDF: unsupported security handler"
+    return "not a readable PDF (damaged, or not a PDF document)"
+
+
+def _read(document: Any) -> Extracted:
+    pages = len(document)
+    if pages > MAX_PAGES:
+        raise InvalidReport(f"{pages} pages, over the limit of {MAX_PAGES}")
+    deadline = time.monotonic() + TIME_LIMIT
+    lines: list[str] = []
+    starts: list[int] = []
+    budget = _Budget()
+    for number in range(pages):
+        if time.monotonic() > deadline:
+            raise InvalidReport(f"reading took longer than {TIME_LIMIT:g} s "
+                                f"(stopped at page {number + 1} of {pages})")
+        page = document[number]
+        try:
+            glyphs = _glyphs(page, budget, number + 1)
+            links = _links(document, page, budget)
+        finally:
+            page.close()
+        if lines and lines[-1]:
+            lines.append("")  # pages are blocks
+        starts.append(len(lines) + 1)
+        lines.extend(page_lines(glyphs, links))
+    if budget.chars == 0:
+        raise InvalidReport("no text layer (scanned images?)")
+    return Extracted(text="\n".join(lines).strip("\n"), page_lines=tuple(starts))
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.chars = 0
+        self.links = 0
+
+
+def _glyphs(page: Any, budget: _Budget, number: int) -> list[Glyph]:
+    from pypdfium2 import raw
+
+    textpage = page.get_textpage()
+    try:
+        count = raw.FPDFText_CountChars(textpage)
+        budget.chars += max(0, count)
+        if budget.chars > MAX_CHARS:
+            raise InvalidReport(f"over {MAX_CHARS} characters (at page {number})")
+        glyphs: list[Glyph] = []
+        box = raw.FS_RECTF()
+        x, y = ctypes.c_double(), ctypes.c_double()
+        pending = 0  # a high surrogate waiting for its low half
+        for index in range(count):
+            code = raw.FPDFText_GetUnicode(textpage, index)
+            if 0xD800 <= code < 0xDC00:
+                pending = code
+                continue
+            if 0xDC00 <= code < 0xE000:
+                if not pending:
+                    continue
+                code, pending = 0x10000 + ((pending - 0xD800) << 10) + (code - 0xDC00), 0
+            if code < 0x20 or code in (0xFFFE, 0xFFFF) or (
+                    code == 0x20 and raw.FPDFText_IsGenerated(textpage, index)):
+                continue  # line breaks and the spaces PDFium guessed: layout decides
+            if not (raw.FPDFText_GetLooseCharBox(textpage, index, box)
+                    and raw.FPDFText_GetCharOrigin(textpage, index, x, y)):
+                continue
+            glyphs.append(Glyph(text=chr(code), left=box.left, bottom=box.bottom,
+                                right=box.right, top=box.top, origin=x.value,
+                                baseline=y.value))
+        return glyphs
+    finally:
+        textpage.close()
+
+
+def _links(document: Any, page: Any, budget: _Budget) -> list[Link]:
+    """The page's http(s) URI link annotations."""
+    from pypdfium2 import raw
+
+    found: list[Link] = []
+    position = ctypes.c_int(0)
+    link = raw.FPDF_LINK()
+    rect = raw.FS_RECTF()
+    while raw.FPDFLink_Enumerate(page, ctypes.byref(position), ctypes.byref(link)):
+        budget.links += 1
+        if budget.links > MAX_LINKS:
+            raise InvalidReport(f"over {MAX_LINKS} link annotations")
+        action = raw.FPDFLink_GetAction(link)
+        if not action or raw.FPDFAction_GetType(action) != raw.PDFACTION_URI:
+            continue
+        size = raw.FPDFAction_GetURIPath(document, action, None, 0)
+        if not 0 < size <= MAX_URI_BYTES:
+            continue
+        buffer = ctypes.create_string_buffer(size)
+        raw.FPDFAction_GetURIPath(document, action, buffer, size)
+        url = _http_url(buffer.value)
+        if url is None or not raw.FPDFLink_GetAnnotRect(link, ctypes.byref(rect)):
+            continue
+        found.append(Link(url=url, left=min(rect.left, rect.right),
+                          bottom=min(rect.bottom, rect.top),
+                          right=max(rect.left, rect.right), top=max(rect.bottom, rect.top)))
+    return found
+
+
+def _http_url(raw_uri: bytes) -> str | None:
+    """An absolute http(s) URL with no space or control character, or None."""
+    uri = raw_uri.decode("latin-1").strip()
+    if not uri.lower().startswith(("http://", "https://")):
+        return None
+    if any(c <= " " or c in "<>\x7f" or c > "\x7e" for c in uri):
+        return None
+    return uri
+
+
+READER = Reader(
+    media_type="application/pdf",
+    extensions=frozenset({".pdf"}),
+    sniff=_sniff,
+    extract=extract_pdf,
+    extract_path=extract_pdf,
+    max_bytes=MAX_BYTES,
+    signature=_SIGNATURE,
+)

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 # neutral, digit, a separator that joins digits (ES: + -; CS: , . / :).
 R, L, N, D, ES, CS = 0, 1, 2, 3, 4, 5
 _KINDS = {"R": R, "AL": R, "L": L, "EN": D, "AN": D, "ES": ES, "CS": CS}
-_MIRROR = str.maketrans("()[]{}<>«»‹›", ")(][}{><»«›‹")
+_BRACKETS = "()[]{}<>«»‹›"
+_MIRROR = str.maketrans(_BRACKETS, ")(][}{><»«›‹")
+_CLOSING = {")": "(", "]": "[", "}": "{", ">": "<", "»": "«", "›": "‹"}  # -> its opening
 
 
 @dataclass(slots=True)
@@ -102,9 +104,10 @@ def logical(line: Line, *, rtl: bool) -> None:
     kept: set[int] = set()
     for start, end in spans:
         kept.update(range(start, end))
-    for index, unit in enumerate(units):  # brackets shown right to left were drawn mirrored
-        if unit.kind == N and (index not in kept) == rtl:
-            unit.text = unit.text.translate(_MIRROR)
+    mirrored = [unit for index, unit in enumerate(units)
+                if unit.kind == N and unit.text in _BRACKETS and (index not in kept) == rtl]
+    for unit in mirrored:  # brackets shown right to left were drawn mirrored
+        unit.text = unit.text.translate(_MIRROR)
     if rtl:  # everything right to left but the left-to-right runs
         segments: list[list[Unit]] = []
         at = 0
@@ -120,6 +123,35 @@ def logical(line: Line, *, rtl: bool) -> None:
             for first, last in _number_runs(run):
                 run[first:last] = run[first:last][::-1]
             units[start:end] = run
+    _balance(line.units, mirrored)
+
+
+def _balance(units: list[Unit], mirrored: list[Unit]) -> None:
+    """Mirror ``mirrored`` back if that balances the line's brackets better: a library may
+    have mirrored them already (PDFium does, in the runs it takes for right to left)."""
+    if not mirrored:
+        return
+    ids = {id(unit) for unit in mirrored}
+    texts = [u.text for u in units if u.text in _BRACKETS]
+    swapped = [u.text.translate(_MIRROR) if id(u) in ids else u.text
+               for u in units if u.text in _BRACKETS]
+    if _unbalanced(swapped) < _unbalanced(texts):
+        for unit in mirrored:
+            unit.text = unit.text.translate(_MIRROR)
+
+
+def _unbalanced(brackets: list[str]) -> int:
+    """How often a closing bracket comes with none open, plus those left open."""
+    depth = dict.fromkeys(_CLOSING.values(), 0)
+    wrong = 0
+    for bracket in brackets:
+        if bracket not in _CLOSING:
+            depth[bracket] += 1
+        elif depth[_CLOSING[bracket]]:
+            depth[_CLOSING[bracket]] -= 1
+        else:
+            wrong += 1
+    return wrong + sum(depth.values())
 
 
 def _ltr_spans(units: list[Unit]) -> list[tuple[int, int]]:

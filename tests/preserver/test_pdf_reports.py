@@ -1,0 +1,310 @@
+"""PDF reports: made by real producers (Chromium's print; fpdf2 with arabic-reshaper and
+python-bidi; PDFs written object by object for hostile cases), read by the real reader.
+
+Chromium prints once per session (``printed``), so its tests are quick after the first.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from preserver.errors import InvalidReport
+from preserver.ingest.links import extract_links
+from preserver.ingest.readers import pdf, read_report
+from preserver.ingest.readers._pdf_layout import Glyph, page_lines
+from tests.support.cli import assert_one_line_error, run_in
+from tests.support.pdf_reports import (
+    CHROMIUM,
+    Line,
+    RawPage,
+    html_page,
+    print_pages,
+    raw_pdf,
+    raw_pdf_bytes,
+    reshaped_pdf,
+)
+
+DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"
+VIDEO = "https://youtu.be/u7qI99N8OM8"
+WRAPPED = "https://www.example.org/a/very/long/path/that/wraps/over/two/lines/report.html"
+ARABIC = html_page(f"""
+<h1>تقرير عن مجزرة دوما</h1>
+<p>وكما هي العادة، وفي نزيف مستمر للدماء السورية</p>
+<p>5- سمير الحموري أبو صلاح</p>
+<p><a href="{VIDEO}">شاهد الفيديو</a></p>
+<p>6- عمر محضر الشامية أبو فارس</p>
+<p><a href="https://youtu.be/aS2aYAJEb0M">https://youtu.be/aS2aYAJEb0M</a></p>
+<p style="width:180px;word-break:break-all" dir="ltr">{WRAPPED}</p>
+<h2>الجدول:</h2>
+<table><tr><td>7- إبراهيم سويدان</td>
+<td><a href="https://www.facebook.com/902054899875426">رابط</a></td></tr></table>
+<p style="break-before:page">8- محمود راتب حجازي ابو عطا</p>
+<p>قتل في 16-8-2015م (في السوق) <a href="https://youtu.be/d4BS79nOs3w">شاهد الفيديو</a></p>
+""")
+
+
+@pytest.fixture(scope="session")
+def printed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The Chromium-printed reports, made once: the Arabic sample, and the Douma report
+    (its lines, each its own block) when the shared report is here."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    pages = {"arabic": ARABIC}
+    if DOUMA.exists():
+        lines = DOUMA.read_text(encoding="utf-8").splitlines()
+        pages["douma"] = html_page("".join(f"<p>{html.escape(line)}</p>" for line in lines))
+    root = tmp_path_factory.mktemp("printed")
+    paths = {}
+    for (name, _), data in zip(pages.items(), print_pages(list(pages.values())), strict=True):
+        paths[name] = root / f"{name}.pdf"
+        paths[name].write_bytes(data)
+    return paths
+
+
+def links_of(path: Path) -> list[tuple[str, str]]:
+    return [(link.label, link.url) for link in extract_links(read_report(path).text)]
+
+
+@pytest.mark.slow
+def test_chromium_arabic_links_labels_and_pages(printed: dict[str, Path]) -> None:
+    report = read_report(printed["arabic"])
+    assert report.media_type == "application/pdf"
+    assert links_of(printed["arabic"]) == [
+        ("5- سمير الحموري أبو صلاح", VIDEO),  # behind "شاهد الفيديو"
+        ("6- عمر محضر الشامية أبو فارس", "https://youtu.be/aS2aYAJEb0M"),  # once, not twice
+        ("6- عمر محضر الشامية أبو فارس", WRAPPED),  # wrapped over four lines, rejoined
+        ("7- إبراهيم سويدان رابط", "https://www.facebook.com/902054899875426"),  # in a table
+        ("8- محمود راتب حجازي ابو عطا", "https://youtu.be/d4BS79nOs3w"),
+    ]
+    lines = report.text.split("\n")
+    assert "شاهد الفيديو <https://youtu.be/u7qI99N8OM8>" in lines
+    assert "## تقرير عن مجزرة دوما" in lines  # larger type: a heading
+    assert "قتل في 16-8-2015م (في السوق) شاهد الفيديو <https://youtu.be/d4BS79nOs3w>" in lines
+    assert report.text == unicodedata.normalize("NFKC", report.text)
+    assert len(report.page_lines) == 2
+    found = {link.url: link.line for link in extract_links(report.text)}
+    assert report.page_of(found[VIDEO]) == 1
+    assert report.page_of(found["https://youtu.be/d4BS79nOs3w"]) == 2
+    assert lines[report.page_lines[1] - 1] == "8- محمود راتب حجازي ابو عطا"
+
+
+@pytest.mark.slow
+def test_douma_as_pdf_gives_what_the_text_gives(printed: dict[str, Path]) -> None:
+    if "douma" not in printed:
+        pytest.skip(f"the shared Douma report is not here: {DOUMA}")
+    as_text = extract_links(read_report(DOUMA).text)
+    as_pdf = extract_links(read_report(printed["douma"]).text)
+    assert len(as_pdf) == 42
+    assert len({link.target.key for link in as_pdf if link.target}) == 41
+    assert [(link.label, link.url) for link in as_pdf] == \
+        [(link.label, link.url) for link in as_text]
+
+
+def test_visual_order_presentation_forms_come_out_logical(tmp_path: Path) -> None:
+    path = tmp_path / "reshaped.pdf"
+    path.write_bytes(reshaped_pdf([
+        Line(text="تقرير عن مجزرة دوما:"),
+        Line(text="5- سمير الحموري أبو صلاح"),
+        Line(text=VIDEO),
+        Line(text="6- عمر محضر الشامية أبو فارس"),
+        Line(text="شاهد الفيديو", link="https://youtu.be/aS2aYAJEb0M"),
+        Line(text="9- عمر خليل كريم (أبو خليل)", new_page=True),
+        Line(text="https://youtu.be/VHQc6Y3b-Rg"),
+    ]))
+    report = read_report(path)
+    assert not any(0xFB50 <= ord(c) <= 0xFDFF or 0xFE70 <= ord(c) <= 0xFEFF
+                   for c in report.text)
+    assert links_of(path) == [
+        ("5- سمير الحموري أبو صلاح", VIDEO),
+        ("6- عمر محضر الشامية أبو فارس", "https://youtu.be/aS2aYAJEb0M"),
+        ("9- عمر خليل كريم (أبو خليل)", "https://youtu.be/VHQc6Y3b-Rg"),
+    ]
+    assert "تقرير عن مجزرة دوما:" in report.text.split("\n")
+    last = extract_links(report.text)[-1]
+    assert (report.page_of(1), report.page_of(last.line)) == (1, 2)
+
+
+def glyphs(text: str, *, x: float = 0.0, y: float = 700.0) -> list[Glyph]:
+    """One glyph per character, placed left to right as given."""
+    return [Glyph(text=c, left=x + 6 * i, bottom=y, right=x + 6 * i + 6, top=y + 12,
+                  origin=x + 6 * i, baseline=y) for i, c in enumerate(text)]
+
+
+def test_presentation_forms_shown_unreversed_are_left_in_order() -> None:
+    word = "\ufeb3\ufee4\ufef4\ufeae"  # سمير: initial, medial, medial, final forms
+    # read left to right initial-before-final: the producer did not reverse it
+    assert page_lines(glyphs(word), []) == ["سمير"]
+    # visual order (final form leftmost): reversed into logical order
+    assert page_lines(glyphs(word[::-1]), []) == ["سمير"]
+
+
+def test_wrapped_url_is_rejoined_but_words_are_not_glued() -> None:
+    lines = [*glyphs("see https://example.org/a/", y=700), *glyphs("b/c.html and", y=686),
+             *glyphs("https://example.org/x", y=672), *glyphs("and more", y=658)]
+    assert page_lines(lines, []) == ["see https://example.org/a/b/c.html", "and",
+                                     "https://example.org/x", "and more"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "kept"),
+    [
+        (b"javascript:alert(1)", False),
+        (b"file:///etc/passwd", False),
+        (b"mailto:someone@example.org", False),
+        (b"https://example.org/a b", False),  # a space: not a URL
+        (b"https://example.org/" + b"a" * (pdf.MAX_URI_BYTES + 1), False),  # not even read
+        (b"https://example.org/" + b"a" * 5000, True),  # ingest lists it as too long
+        (b"HTTPS://example.org/ok", True),
+    ],
+)
+def test_hostile_uris(tmp_path: Path, uri: bytes, kept: bool) -> None:
+    path = tmp_path / "hostile.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=(uri,))]))
+    text = read_report(path).text
+    assert (f"<{uri.decode()}>" in text) is kept
+    assert text.startswith("1- name")
+
+
+def test_many_annotations_are_refused_in_bounded_time(tmp_path: Path) -> None:
+    path = tmp_path / "annotations.pdf"
+    uris = tuple(f"https://example.org/{n}".encode() for n in range(100_000))
+    with path.open("wb") as out:
+        raw_pdf(out, [RawPage(text=("1- name",), uris=uris)])
+    started = time.monotonic()
+    with pytest.raises(InvalidReport, match=f"^{path}: over {pdf.MAX_LINKS} link annotations$"):
+        read_report(path)
+    assert time.monotonic() - started < 10
+
+
+def test_annotations_under_the_limit_are_all_read(tmp_path: Path) -> None:
+    path = tmp_path / "annotations.pdf"
+    uris = tuple(f"https://example.org/{n}".encode() for n in range(2_000))
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=uris)]))
+    found = extract_links(read_report(path).text)
+    assert [link.url for link in found] == [uri.decode() for uri in uris]
+
+
+def encrypted(tmp_path: Path, user: str) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(
+        raw_pdf_bytes([RawPage(text=("1- name",), uris=(VIDEO.encode(),))]))))
+    writer.encrypt(user_password=user, owner_password="owner", algorithm="AES-256")
+    path = tmp_path / "encrypted.pdf"
+    with path.open("wb") as out:
+        writer.write(out)
+    return path
+
+
+def test_encrypted_pdf_is_refused(tmp_path: Path) -> None:
+    path = encrypted(tmp_path, "secret")
+    with pytest.raises(InvalidReport,
+                       match=f"^{path}: encrypted PDF: a password is needed to open it$"):
+        read_report(path)
+
+
+def test_encrypted_pdf_with_an_empty_user_password_is_read(tmp_path: Path) -> None:
+    assert links_of(encrypted(tmp_path, "")) == [("1- name", VIDEO)]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (raw_pdf_bytes([RawPage(text=("1- name",))])[:-300], "truncated or damaged PDF"),
+        (b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\n%%EOF\n",
+         r"not a readable PDF \(damaged, or not a PDF document\)"),
+        (raw_pdf_bytes([RawPage(image_bytes=3000)]), r"no text layer \(scanned images\?\)"),
+    ],
+    ids=["truncated", "garbage_after_header", "scanned"],
+)
+def test_broken_pdfs(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(content)
+    with pytest.raises(InvalidReport, match=f"^{path}: {message}") as caught:
+        read_report(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_too_many_pages(tmp_path: Path) -> None:
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage()] * (pdf.MAX_PAGES + 1)))
+    with pytest.raises(InvalidReport, match=f"{pdf.MAX_PAGES + 1} pages, over the limit"):
+        read_report(path)
+
+
+def test_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",))] * 3))
+    monkeypatch.setattr(pdf, "TIME_LIMIT", -1.0)  # every page is past the deadline
+    with pytest.raises(InvalidReport, match=r"took longer than -1 s \(stopped at page 1 of 3\)"):
+        read_report(path)
+
+
+def test_content_decides_over_the_name(tmp_path: Path) -> None:
+    lying = tmp_path / "report.txt"
+    lying.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=(VIDEO.encode(),))]))
+    assert read_report(lying).media_type == "application/pdf"
+    assert links_of(lying) == [("1- name", VIDEO)]
+    text = tmp_path / "report.pdf"
+    text.write_text(f"1- name\n{VIDEO}\n", encoding="utf-8")
+    with pytest.raises(InvalidReport, match=r"named \.pdf, but not a PDF document"):
+        read_report(text)
+
+
+@pytest.mark.slow
+def test_large_pdf_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    """A PDF over the in-memory readers' 50 MiB: read from its path, hashed streaming; the
+    child's peak RSS grows by far less than the file."""
+    path = tmp_path / "large.pdf"
+    with path.open("wb") as out:
+        raw_pdf(out, [RawPage(text=(f"{n}- name",), uris=(VIDEO.encode(),),
+                              image_bytes=6_000_000) for n in range(1, 13)])
+    size = path.stat().st_size
+    assert size > 70_000_000
+    child = ("import json, resource, sys\n"
+             "from pathlib import Path\n"
+             "from preserver.ingest.readers import read_report\n"
+             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "report = read_report(Path(sys.argv[1]))\n"
+             "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "print(json.dumps([before, after, report.size, len(report.page_lines)]))\n")
+    done = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True,
+                          text=True, check=True, env=os.environ | {"PYTHONPATH": str(
+                              Path(__file__).parents[2])}, timeout=120)
+    before, after, read_size, pages = json.loads(done.stdout)
+    assert (read_size, pages) == (size, 12)
+    assert (after - before) * 1024 < 30_000_000  # KiB; the file is over 70 MB
+
+
+@pytest.mark.slow
+def test_cli_ingests_a_pdf_and_keeps_it_byte_for_byte(tmp_path: Path,
+                                                       printed: dict[str, Path]) -> None:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(printed["arabic"].read_bytes())
+    proc = run_in(tmp_path, "ingest", str(report))
+    assert proc.code == 0, proc.stderr
+    assert "report.pdf: 5 citations of 5 targets (5 new), 5 captures queued" in proc.stderr
+    status = json.loads(run_in(tmp_path, "status", "--json").stdout)
+    assert (status["reports"], status["citations"]) == (1, 5)
+    import hashlib
+
+    digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    [blob] = [p for p in (tmp_path / "archive").rglob(digest) if p.is_file()]
+    assert blob.read_bytes() == report.read_bytes()
+
+
+def test_cli_refuses_an_encrypted_pdf_with_exit_2(tmp_path: Path) -> None:
+    path = encrypted(tmp_path, "secret")
+    assert_one_line_error(run_in(tmp_path, "ingest", str(path)), 2, "encrypted PDF")
+    status = json.loads(run_in(tmp_path, "status", "--json").stdout)
+    assert status["reports"] == 0

@@ -115,7 +115,7 @@ OperatorOpt = Annotated[str | None, typer.Option(
 
 
 @app.command()
-def ingest(reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html).")]) -> None:
+def ingest(reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html, .pdf).")]) -> None:
     """Extract and record the citations of REPORTS and queue their captures."""
     from preserver.ingest.report import ingest_report
 
@@ -195,7 +195,7 @@ def run(operator: OperatorOpt = None) -> None:
 
 @app.command()
 def preserve(
-    reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html).")],
+    reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html, .pdf).")],
     as_json: JsonOpt = False,
     operator: OperatorOpt = None,
 ) -> None:

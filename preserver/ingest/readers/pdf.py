@@ -34,6 +34,7 @@ PDFium is not thread-safe: one lock serialises its use in this process.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 from pathlib import Path
@@ -52,6 +53,9 @@ TIME_LIMIT = 300.0  # seconds
 _SIGNATURE = b"%PDF-"
 _TAIL = 1024  # %%EOF must be in the last kilobyte (ISO 32000-1, 7.5.5)
 _LOCK = threading.Lock()
+_REOPEN_GROWTH = 64 * 1024 * 1024  # bytes
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_calls = 0
 
 
 def _sniff(head: bytes) -> bool:
@@ -66,17 +70,20 @@ def extract_pdf(source: Path | bytes) -> Extracted:
 
     with _LOCK:
         try:
-            document = pdfium.PdfDocument(source)
-        except pdfium.PdfiumError as exc:
-            raise InvalidReport(_open_error(exc)) from exc
-        except OSError as exc:
-            raise InvalidReport(f"cannot read the PDF: {exc.strerror or exc}") from exc
-        try:
-            return _read(document)
+            return _read(source)
         except pdfium.PdfiumError as exc:
             raise InvalidReport(f"damaged PDF: {exc}") from exc
-        finally:
-            document.close()
+
+
+def _open(source: Path | bytes) -> Any:
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(source)
+    except pdfium.PdfiumError as exc:
+        raise InvalidReport(_open_error(exc)) from exc
+    except OSError as exc:
+        raise InvalidReport(f"cannot read the PDF: {exc.strerror or exc}") from exc
 
 
 def _check_ends(source: Path | bytes) -> None:
@@ -107,31 +114,57 @@ def _open_error(exc: Any) -> str:
     return "not a readable PDF (damaged, or not a PDF document)"
 
 
-def _read(document: Any) -> Extracted:
-    pages = len(document)
-    if pages > MAX_PAGES:
-        raise InvalidReport(f"{pages} pages, over the limit of {MAX_PAGES}")
-    deadline = time.monotonic() + TIME_LIMIT
-    lines: list[str] = []
-    starts: list[int] = []
-    budget = _Budget()
-    for number in range(pages):
-        if time.monotonic() > deadline:
-            raise InvalidReport(f"reading took longer than {TIME_LIMIT:g} s "
-                                f"(stopped at page {number + 1} of {pages})")
-        page = document[number]
-        try:
-            glyphs = _glyphs(page, budget, number + 1)
-            links = _links(document, page, budget)
-        finally:
-            page.close()
-        if lines and lines[-1]:
-            lines.append("")  # pages are blocks
-        starts.append(len(lines) + 1)
-        lines.extend(page_lines(glyphs, links))
+def _read(source: Path | bytes) -> Extracted:
+    """Every page in order. PDFium keeps each object it has parsed (a page's images
+    too) until the document is closed, so the document is closed and opened again
+    (about 2 ms) once this process has grown by ``_REOPEN_GROWTH`` since it was opened:
+    memory follows the largest pages, not the file."""
+    document = _open(source)
+    try:
+        pages = len(document)
+        if pages > MAX_PAGES:
+            raise InvalidReport(f"{pages} pages, over the limit of {MAX_PAGES}")
+        deadline = time.monotonic() + TIME_LIMIT
+        lines: list[str] = []
+        starts: list[int] = []
+        budget = _Budget()
+        opened = _resident()
+        for number in range(pages):
+            if time.monotonic() > deadline:
+                raise InvalidReport(f"reading took longer than {TIME_LIMIT:g} s "
+                                    f"(stopped at page {number + 1} of {pages})")
+            if _resident() - opened > _REOPEN_GROWTH:
+                document.close()
+                document = _open(source)
+                opened = _resident()
+            page = document[number]
+            try:
+                glyphs = _glyphs(page, budget, number + 1)
+                links = _links(document, page, budget)
+            finally:
+                page.close()
+            if lines and lines[-1]:
+                lines.append("")  # pages are blocks
+            starts.append(len(lines) + 1)
+            lines.extend(page_lines(glyphs, links))
+    finally:
+        document.close()
     if budget.chars == 0:
         raise InvalidReport("no text layer (scanned images?)")
     return Extracted(text="\n".join(lines).strip("\n"), page_lines=tuple(starts))
+
+
+def _resident() -> int:
+    """This process's resident memory in bytes (Linux); where it cannot be read, a count
+    that grows by ``_REOPEN_GROWTH`` every 16 calls, so the document is reopened every
+    16 pages."""
+    global _calls
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        _calls += 1
+        return _calls * _REOPEN_GROWTH // 16
 
 
 class _Budget:

@@ -6,6 +6,7 @@ Chromium prints once per session (``printed``), so its tests are quick after the
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import json
@@ -175,6 +176,7 @@ def test_hostile_uris(tmp_path: Path, uri: bytes, kept: bool) -> None:
     assert text.startswith("1- name")
 
 
+@pytest.mark.slow
 def test_many_annotations_are_refused_in_bounded_time(tmp_path: Path) -> None:
     path = tmp_path / "annotations.pdf"
     uris = tuple(f"https://example.org/{n}".encode() for n in range(100_000))
@@ -250,10 +252,24 @@ def test_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         read_report(path)
 
 
+def test_bytes_and_path_read_alike(tmp_path: Path) -> None:
+    data = raw_pdf_bytes([RawPage(text=("1- name", "two"), uris=(VIDEO.encode(),)),
+                          RawPage(text=("2- other",))])
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    from_path = pdf.READER.extract_path(path) if pdf.READER.extract_path else None
+    assert from_path == pdf.READER.extract(data)
+    assert from_path is not None and from_path.page_lines == (1, 4)
+    assert from_path.text == f"1- name <{VIDEO}>\ntwo\n\n2- other"
+
+
 def test_content_decides_over_the_name(tmp_path: Path) -> None:
     lying = tmp_path / "report.txt"
     lying.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=(VIDEO.encode(),))]))
-    assert read_report(lying).media_type == "application/pdf"
+    report = read_report(lying)
+    assert report.media_type == "application/pdf"
+    assert (report.sha256, report.size) == (hashlib.sha256(lying.read_bytes()).hexdigest(),
+                                            lying.stat().st_size)
     assert links_of(lying) == [("1- name", VIDEO)]
     text = tmp_path / "report.pdf"
     text.write_text(f"1- name\n{VIDEO}\n", encoding="utf-8")
@@ -297,8 +313,6 @@ def test_cli_ingests_a_pdf_and_keeps_it_byte_for_byte(tmp_path: Path,
     assert "report.pdf: 5 citations of 5 targets (5 new), 5 captures queued" in proc.stderr
     status = json.loads(run_in(tmp_path, "status", "--json").stdout)
     assert (status["reports"], status["citations"]) == (1, 5)
-    import hashlib
-
     digest = hashlib.sha256(report.read_bytes()).hexdigest()
     [blob] = [p for p in (tmp_path / "archive").rglob(digest) if p.is_file()]
     assert blob.read_bytes() == report.read_bytes()

@@ -117,9 +117,9 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
     if size > limit:
         raise InvalidReport(f"{path}: {size} bytes, over the limit of {limit} bytes")
     try:
-        if reader.extract_path is not None:
-            sha256, size = _hash_file(path, limit)
+        if reader.extract_path is not None:  # a file that is not one fails before hashing
             extracted = reader.extract_path(path)
+            sha256, size = _hash_file(path, limit)
         else:
             data = _read_bytes(path, limit)
             sha256, size = hashlib.sha256(data).hexdigest(), len(data)

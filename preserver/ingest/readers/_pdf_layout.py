@@ -1,38 +1,33 @@
 """A PDF page's glyphs and link annotations -> lines of logical-order text.
 
 Pure geometry and Unicode, no PDF library: ``pdf.py`` hands over each glyph (its
-text and its box, in the order the page stores them) and each http(s) link
-annotation (its URI and rectangle), and ``page_lines`` returns the page's lines.
+text, loose box and origin, in the order the library gives them) and each http(s)
+link annotation (its URI and rectangle), and ``page_lines`` returns the page's lines
+(docs/reports.md "From glyphs to logical lines").
 
 Promised, and why:
 
-- **One line per visual line.** Glyphs are grouped by their vertical centre (the
-  loose, font-wide boxes of one line share it) and ordered by position, left to
-  right; where the gap between two glyphs is wider than a fifth of the line's
-  height a space is written. Position, not storage order, decides: producers store
-  Arabic in logical order (Chromium's print: glyph runs in visual order) or in
-  visual order (arabic-reshaper + python-bidi with reportlab or fpdf2), so storage
-  order tells nothing reliable, while the page itself is always visual.
-- **Logical order.** A line in visual order is turned back into logical order,
-  the inverse of the Unicode bidi algorithm for a right-to-left paragraph (when
-  the page holds more right-to-left letters than left-to-right ones) or a
-  left-to-right one: the right-to-left runs are reversed, while left-to-right
-  runs inside them (URLs, Latin words, digits) keep their order, and mirrored
-  brackets are mirrored back. A producer that put Arabic on the page unreversed
-  (logical order left to right, which displays wrongly) is recognised by its
-  presentation forms: in a word read left to right the initial form comes before
-  the final form; such a line is left as it is. Every line is then NFKC
-  normalised, so presentation forms (U+FB50–FDFF, U+FE70–FEFF) become the
-  letters a text report would hold (a lam-alef ligature becomes lam, alef).
-- **Blocks.** A gap between two lines of more than half a line's height is a
-  blank line; a line at least 1.2 times as tall as the page's usual line, and
-  short, is a heading (``## text``), so it labels the links below it as the HTML
-  reader's headings do (``preserver.ingest.links``).
-- **Links behind words.** Each annotation's URL is written right after the last
+- **One line per visual line**: the glyphs on one baseline, ordered left to right
+  (position, not storage order, decides: Chromium stores Arabic glyph runs in visual
+  order, arabic-reshaper + python-bidi producers the whole line in visual order, and
+  the page itself is always visual). A letter-and-mark cluster to which a producer
+  gave the mark's box reaches back to its origin; a combining mark joins the letter it
+  overlaps. Words are split by the producer's space glyphs and by gaps wider than a
+  fifth of the line's height.
+- **Logical order, NFKC**: each line goes through ``_pdf_bidi.logical`` (the page is
+  right to left when it holds more right-to-left letters than left-to-right ones,
+  URLs not counted) and is NFKC normalised, so presentation forms (U+FB50–FDFF,
+  U+FE70–FEFF) become the letters a text report holds.
+- **Blocks**: a gap between two lines of more than half a line's height is a blank
+  line; a line at least 1.2 times as tall as the page's usual line, and short, is a
+  heading (``## text``), so it labels the links below it as the HTML reader's
+  headings do (``preserver.ingest.links``).
+- **Links behind words**: each annotation's URL is written right after the last
   word its rectangle covers (``words <url>``), unless the words it covers already
   show the URL; one link split over two lines (two rectangles, one URI) is written
   once. An annotation that covers no text goes at the end of the line nearest it.
-- **Wrapped URLs.** A line ending in a URL is joined with the next line of its
+  Finding the covered glyphs is O(links × log lines + glyphs covered).
+- **Wrapped URLs**: a line ending in a URL is joined with the next line of its
   block when that line begins with URL characters and no space, and either the URL
   ends in ``/ - . _ = ? & # % ~`` or the continuation holds one of them or a digit:
   ``https://www.example.or`` + ``g/a/report.html`` is one URL, while a URL at a

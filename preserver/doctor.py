@@ -8,8 +8,9 @@ change weekly; an old yt-dlp fails on YouTube), the yt-dlp plugins captures load
 YouTube's PO-token providers (a warning when YouTube has neither one nor a session),
 what each ``[access.<group>]`` points at (``preserver.access_check``), Chromium (found, its version, and
 that it starts headless), this machine's clock against ``[collection] ntp_server``,
-the database, the data directory and its free space, the signing key, and the
-configured TSAs. A check with nothing to check says so (``skip``), never ``ok``.
+the database, the data directory and its free space, the blob store (an S3 bucket:
+reachable, credentials accepted, Object Lock and versioning enabled), the signing key,
+and the configured TSAs. A check with nothing to check says so (``skip``), never ``ok``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from preserver.archive import free_space
+from preserver.archive import free_space, open_store
 from preserver.capture.collection import (
     CLOCK_WARN_MS,
     chromium_path,
@@ -36,6 +37,7 @@ from preserver.config import Config
 from preserver.config_access import AccessConfig
 from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
+from storage import StorageError
 from workers import Plugin, Plugins, find_ffprobe, load_plugins
 
 YT_DLP_MAX_AGE_DAYS = 60
@@ -355,6 +357,31 @@ async def check_tsas(config: Config) -> list[Check]:
     return checks
 
 
+def check_blob_store(config: Config) -> Check:
+    """``[storage]``: local is the data directory (checked above); a bucket must answer,
+    accept the credentials, and have Object Lock (hence versioning) enabled."""
+    name = "blob store"
+    if config.storage.backend != "s3":
+        return Check(name=name, outcome="ok", detail=f"local: {config.blobs_dir}")
+    from storage.s3 import S3BlobStore
+
+    try:
+        store = open_store(config, read_only=True)
+        assert isinstance(store, S3BlobStore)
+        status = store.bucket_status()
+    except StorageError as exc:
+        return Check(name=name, outcome="fail", detail=str(exc),
+                     fix="check [storage] endpoint_url, bucket and region, and the AWS "
+                         "credentials (environment or profile)")
+    detail = (f"{status.where}: versioning {status.versioning or 'never enabled'}, Object "
+              f"Lock {'enabled' if status.object_lock else 'not enabled'}; new objects "
+              f"{config.storage.object_lock_mode} for {config.storage.retention}")
+    if not status.object_lock or status.versioning != "Enabled":
+        return Check(name=name, outcome="fail", detail=detail,
+                     fix="use a bucket created with Object Lock enabled (versioning follows)")
+    return Check(name=name, outcome="ok", detail=detail)
+
+
 def run_doctor(config: Config) -> list[Check]:
     plugins = load_plugins()
     return [
@@ -370,6 +397,7 @@ def run_doctor(config: Config) -> list[Check]:
         asyncio.run(check_clock(config)),
         asyncio.run(check_database(config)),
         check_data_dir(config),
+        check_blob_store(config),
         check_key(config),
         *asyncio.run(check_tsas(config)),
     ]

@@ -133,9 +133,10 @@ def s3_errors(settings: S3Settings, action: str, *, sha256: str = "") -> Iterato
         if code in _CORRUPTED:
             raise UploadRefused(f"bucket {where} refused the upload of {sha256 or 'a blob'}: "
                                 f"its bytes did not match their checksum ({code})") from exc
-        if code == "AccessDenied" or status == 403:
-            raise StorageUnavailable(f"bucket {where} denied {action} ({code}: {message}): "
-                                     "check the credentials' permissions") from exc
+        if code in ("AccessDenied", "403") or status == 403:
+            raise StorageUnavailable(f"bucket {where} refused access ({action}: {code} "
+                                     f"{message}): check the AWS credentials and their "
+                                     "permissions on the bucket") from exc
         raise StorageUnavailable(f"bucket {where}: {action} failed: {code or status}: "
                                  f"{message}") from exc
     except (NoCredentialsError, PartialCredentialsError) as exc:

@@ -47,6 +47,7 @@ from storage.errors import BlobTooLarge, SourceUnreadable, StorageUnavailable
 
 __all__ = ["BlobLock", "BucketStatus", "S3BlobStore", "S3Settings"]
 
+LIST_PAGE_SIZE = 1000  # keys per ListObjectsV2 page (S3's most)
 _TMP_PREFIX = "s3-"
 _TMP_SUFFIX = ".partial"
 
@@ -229,7 +230,8 @@ class S3BlobStore:
         """Every blob's SHA-256, in key order (sorted); other keys under the prefix are
         skipped."""
         pages = self._client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.settings.bucket, Prefix=self._prefix)
+            Bucket=self.settings.bucket, Prefix=self._prefix,
+            PaginationConfig={"PageSize": LIST_PAGE_SIZE})
         with s3_errors(self.settings, "list"):
             for page in pages:
                 for item in page.get("Contents", ()):

@@ -394,5 +394,7 @@ def main() -> None:
     except PreserverError as exc:
         if state.verbose:
             err.print_exception()
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # "[storage]"
         sys.exit(exc.exit_code)

@@ -175,7 +175,7 @@ def open_store(config: Config, *, read_only: bool = False) -> BlobStore:
     conf = config.storage
     if conf.backend != "s3":
         return LocalBlobStore(config.blobs_dir, config.tmp_dir, read_only=read_only)
-    from storage.s3 import S3BlobStore, S3Settings
+    from storage import S3BlobStore, S3Settings
 
     settings = S3Settings(bucket=conf.bucket, prefix=conf.prefix,
                           endpoint_url=conf.endpoint_url, region=conf.region,

@@ -58,7 +58,7 @@ from preserver.config_kinds import (
     Kind,
 )
 from preserver.errors import ConfigError
-from storage.retention import Retention
+from storage import Retention
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from preserver.errors import ConfigError
-from storage.retention import Retention
+from storage import Retention
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}

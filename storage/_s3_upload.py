@@ -49,6 +49,21 @@ def part_size_for(settings: S3Settings, size: int) -> int:
     return max(settings.part_size, math.ceil(size / MAX_PARTS))
 
 
+def composite_checksum(settings: S3Settings, path: Path) -> tuple[str, int] | None:
+    """The multipart checksum an upload of ``path`` would have now (the SHA-256 of its
+    parts' SHA-256s, base64, without ``-N``) and the file's size; None if unreadable."""
+    try:
+        size = path.stat().st_size
+        step, digests = part_size_for(settings, size), bytearray()
+        with path.open("rb") as fh:
+            while part := fh.read(step):
+                digests += hashlib.sha256(part).digest()
+    except OSError as exc:
+        log.debug("cannot read %s", path, exc_info=exc)
+        return None
+    return b64(hashlib.sha256(bytes(digests)).digest()), size
+
+
 def head(client: Any, settings: S3Settings, key: str, sha256: str) -> dict[str, Any] | None:
     """The object's metadata with its checksum, or None when there is none."""
     try:

@@ -41,9 +41,9 @@ from typing import Any, BinaryIO, cast
 from storage._base import BUFFER_SIZE, KnownDigest, StoredBlob, check_address, is_address
 from storage._reader import HashingReader
 from storage._s3_client import S3Settings, make_client, s3_errors
-from storage._s3_upload import head, upload
+from storage._s3_upload import b64, composite_checksum, head, upload
 from storage._stale import hold_and_sweep
-from storage.errors import BlobTooLarge, SourceUnreadable, StorageUnavailable
+from storage.errors import BlobTooLarge, DigestMismatch, SourceUnreadable, StorageUnavailable
 
 __all__ = ["BlobLock", "BucketStatus", "S3BlobStore", "S3Settings"]
 
@@ -225,6 +225,26 @@ class S3BlobStore:
         """The SHA-256 checksum the bucket keeps for the blob (base64; ``-N`` when it was
         uploaded in N parts), or "" when the server keeps none."""
         return str(self._head(sha256).get("ChecksumSHA256") or "")
+
+    def check_copy(self, sha256: str, source: Path) -> None:
+        """Check the object against ``source``, the local file it was copied from (read,
+        not trusted): its size, the SHA-256 checksum the bucket keeps (the blob's own for
+        one part; for N parts, the SHA-256 of the parts' SHA-256s, the file cut as an
+        upload cuts it now; an object cut otherwise is read back and re-hashed instead),
+        and a retention. ``DigestMismatch`` or ``StorageUnavailable`` when it differs."""
+        meta = self._head(sha256)
+        size = int(meta["ContentLength"])
+        stored = str(meta.get("ChecksumSHA256") or "").split("-")[0]
+        parts = composite_checksum(self.settings, source)
+        if parts is None or parts[1] != size:
+            raise StorageUnavailable(f"bucket holds {size} bytes for {sha256}, "
+                                     f"not the size of {source}")
+        if stored and stored not in (b64(bytes.fromhex(sha256)), parts[0]):
+            actual = self.rehash(sha256)
+            if actual != sha256:
+                raise DigestMismatch(expected=sha256, actual=actual, size=size)
+        if not meta.get("ObjectLockMode") or not meta.get("ObjectLockRetainUntilDate"):
+            raise StorageUnavailable(f"bucket holds {sha256} without an Object Lock retention")
 
     def iter_blobs(self) -> Iterator[str]:
         """Every blob's SHA-256, in key order (sorted); other keys under the prefix are

@@ -20,12 +20,9 @@ bucket, and the local ``blobs/`` can be removed by hand.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from preserver.archive import open_store
 from preserver.config import Config
@@ -34,13 +31,10 @@ from storage import (
     DigestMismatch,
     KnownDigest,
     LocalBlobStore,
-    SourceUnreadable,
+    S3BlobStore,
     StorageError,
-    StorageUnavailable,
     hash_stream,
 )
-from storage._s3_upload import part_size_for
-from storage.s3 import S3BlobStore
 
 COPIED, PRESENT, FAILED = "copied", "present", "failed"
 
@@ -112,36 +106,5 @@ def _copy_one(source: LocalBlobStore, target: S3BlobStore, sha: str) -> tuple[st
     # (2) upload, checksummed and locked; already there: not sent again
     created = target.put_file(str(path), known=known).created
     # (3) what the bucket holds: size, checksum, lock
-    held = target.size(sha)
-    if held != size:
-        raise StorageUnavailable(f"bucket holds {held} bytes for {sha}, not {size}")
-    _check_checksum(target, path, sha, size)
-    if target.lock_of(sha) is None:
-        raise StorageUnavailable(f"bucket holds {sha} without an Object Lock retention")
+    target.check_copy(sha, path)
     return (COPIED if created else PRESENT), size
-
-
-def _check_checksum(target: S3BlobStore, path: Path, sha: str, size: int) -> None:
-    """The checksum the bucket keeps is the SHA-256 itself (one part), or the SHA-256 of
-    the parts' SHA-256s (``-N`` on AWS), the parts cut as this upload cuts them. A
-    multipart object cut otherwise (``part_size`` changed since) is read back and
-    re-hashed instead. A server that keeps no checksum: the upload's own check stands."""
-    stored = target.checksum_of(sha).split("-")[0]
-    if not stored or stored == _b64(bytes.fromhex(sha)):
-        return
-    step, digests = part_size_for(target.settings, size), bytearray()
-    try:
-        with path.open("rb") as fh:
-            while part := fh.read(step):
-                digests += hashlib.sha256(part).digest()
-    except OSError as exc:
-        raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if stored == _b64(hashlib.sha256(bytes(digests)).digest()):
-        return
-    actual = target.rehash(sha)
-    if actual != sha:
-        raise DigestMismatch(expected=sha, actual=actual, size=size)
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import storage.s3
 from botocore.exceptions import ClientError
 
+import storage.s3
 from storage import (
     BlobNotFound,
     BlobStore,

@@ -175,3 +175,33 @@ def test_storage_migrate_needs_the_s3_backend(tmp_path: Path, moto: MotoServer,
     config = write_config(tmp_path, moto, bucket, backend="local")
     done = run_cli("storage", "migrate", config=config, check=2)
     assert 'set [storage] backend = "s3"' in done.stderr
+
+
+def test_doctor_shows_the_bucket(tmp_path: Path, moto: MotoServer, bucket: str) -> None:
+    from preserver.config import load_config
+    from preserver.doctor import check_blob_store
+
+    ok = check_blob_store(load_config(write_config(tmp_path, moto, bucket), env={}))
+    assert ok.outcome == "ok"
+    assert ok.detail.endswith("versioning Enabled, Object Lock on; objects COMPLIANCE for 10y")
+    unlocked = moto.make_bucket(f"{bucket}-unlocked", lock=False)
+    bad = check_blob_store(load_config(write_config(tmp_path, moto, unlocked), env={}))
+    assert (bad.outcome, bad.fix) == ("fail", "use a bucket created with Object Lock enabled")
+    assert "Object Lock off" in bad.detail
+    missing = check_blob_store(load_config(write_config(tmp_path, moto, "not-there"), env={}))
+    assert missing.outcome == "fail" and "does not exist" in missing.detail
+    local = check_blob_store(load_config(write_config(tmp_path, moto, bucket, backend="local"),
+                                         env={}))
+    assert local.outcome == "ok" and local.detail.startswith("local: ")
+
+
+def test_the_local_backend_never_loads_boto3(tmp_path: Path) -> None:
+    """boto3 costs every command its import time: only a bucket loads it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, storage, preserver.cli, preserver.archive, preserver.blobs.gc\n"
+            "print('boto3' in sys.modules, 'botocore' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"]

@@ -183,7 +183,7 @@ class StorageConfig:
     region: str = setting(TEXT, "")
     object_lock_mode: str = setting(LOCK_MODE, "COMPLIANCE")
     retention: Retention = setting(RETENTION, Retention(years=10))  # noqa: RUF009 (immutable)
-    part_size: int = setting(SIZE, 64 * 1024**2)  # multipart above this; memory per upload
+    part_size: int = setting(SIZE, 16 * 1024**2)  # multipart above this; memory per upload
 
 
 @dataclass(frozen=True, kw_only=True)

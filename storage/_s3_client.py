@@ -62,7 +62,7 @@ class S3Settings:
     region: str = ""
     lock_mode: LockMode = "COMPLIANCE"
     retention: Retention = field(default_factory=lambda: Retention(years=10))
-    part_size: int = 64 * 1024**2
+    part_size: int = 16 * 1024**2
 
     def __post_init__(self) -> None:
         if not self.bucket:

@@ -23,6 +23,7 @@ def test_local_is_the_default(tmp_path: Path) -> None:
     assert cfg.storage.backend == "local"
     assert cfg.storage.retention == Retention(years=10)
     assert cfg.storage.object_lock_mode == "COMPLIANCE"
+    assert cfg.storage.part_size == 16 << 20
 
 
 def test_an_s3_bucket(tmp_path: Path) -> None:

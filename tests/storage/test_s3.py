@@ -6,8 +6,9 @@ started with auth, refused credentials. What moto 5.2 does not enforce: it does 
 verify ``x-amz-checksum-sha256`` (whole object or part), so the server refusing bytes
 altered on the wire cannot be shown here (``test_server_refuses_a_wrong_checksum`` is an
 expected failure that turns into a failure the day moto checks it); the store's own
-check, that every byte it sends hashes to the key, is tested instead, and the checksum
-it sends is read back.
+check, that every byte it sends hashes to the key, is tested instead, the checksum it
+sends is read back, and the refusal AWS sends (``400 BadDigest``) is played by a small
+HTTP server of this module that checks the checksum of a body altered on the way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import base64
 import hashlib
 import io
 import os
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,7 @@ from storage import (
     InvalidAddress,
     KnownDigest,
     StorageUnavailable,
+    UploadRefused,
 )
 from storage.retention import Retention
 from storage.s3 import S3BlobStore, S3Settings
@@ -320,3 +324,57 @@ def test_no_credentials(moto: MotoServer, aws_env: dict[str, str], tmp_path: Pat
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(StorageUnavailable, match="no AWS credentials for bucket"):
         S3BlobStore(S3Settings(bucket="evidence", endpoint_url=moto.url), tmp_path)
+
+
+class _ChecksumChecking(BaseHTTPRequestHandler):
+    """What AWS S3 answers (and moto does not) when a body does not match its
+    ``x-amz-checksum-sha256``: ``400 BadDigest``. A bucket with Object Lock, no objects;
+    every PUT's body is hashed and compared with the checksum sent, as AWS does."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes = b"") -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self._reply(200 if self.path.count("/") == 1 else 404)
+
+    def do_GET(self) -> None:
+        if "object-lock" in self.path:
+            self._reply(200, b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled"
+                             b"</ObjectLockEnabled></ObjectLockConfiguration>")
+        else:
+            self._reply(200, b"<VersioningConfiguration><Status>Enabled</Status>"
+                             b"</VersioningConfiguration>")
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        sent = self.headers.get("x-amz-checksum-sha256")
+        altered = body[:-1] + bytes([body[-1] ^ 1])  # one bit flipped on the way
+        if sent != b64sha(altered):
+            self._reply(400, b"<Error><Code>BadDigest</Code><Message>The SHA256 you "
+                             b"specified did not match the calculated checksum.</Message></Error>")
+        else:
+            self._reply(200)
+
+
+def test_a_refused_upload_is_upload_refused(aws_env: dict[str, str], tmp_path: Path) -> None:
+    """The translation of the server's refusal, over HTTP, with the answer AWS gives (moto
+    gives none): ``UploadRefused``, one line, nothing stored, the spool removed."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChecksumChecking)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        store = S3BlobStore(S3Settings(bucket="evidence", endpoint_url=url), tmp_path / "tmp")
+        sha = hashlib.sha256(b"evidence").hexdigest()
+        with pytest.raises(UploadRefused, match=rf"refused the upload of {sha}: its bytes did "
+                                                r"not match their checksum \(BadDigest\)$"):
+            store.put_bytes(b"evidence")
+        assert not list((tmp_path / "tmp").iterdir())
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -378,3 +378,13 @@ def test_a_refused_upload_is_upload_refused(aws_env: dict[str, str], tmp_path: P
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_dead_writers_spool_is_swept(moto: MotoServer, bucket: str, tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    dead = tmp_path / "tmp" / "s3-killed.partial"
+    dead.write_bytes(b"half a stream")
+    work = tmp_path / "tmp" / "job-1-2-abc"
+    work.mkdir()
+    make_store(moto, bucket, tmp_path)
+    assert not dead.exists() and work.is_dir()  # a job's work directory is not the store's

@@ -35,7 +35,7 @@ from preserver.config import Config
 from preserver.custody.events import EventAction, record_event
 from preserver.db.reading import Reader, open_reader
 from preserver.errors import RunError
-from storage import LocalBlobStore, StorageError
+from storage import BlobStore, LocalBlobStore, StorageError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,7 +58,7 @@ class Access(enum.Enum):
 class Archive:
     config: Config
     db: Database
-    store: LocalBlobStore
+    store: BlobStore
     key: SigningKey
 
     @property
@@ -164,18 +164,33 @@ class ReadArchive:
 
     config: Config
     db: Reader
-    store: LocalBlobStore
+    store: BlobStore
     key: SigningKey
 
 
-def _store_and_key(config: Config, *, prepares: bool) -> tuple[LocalBlobStore, SigningKey]:
+def open_store(config: Config, *, read_only: bool = False) -> BlobStore:
+    """The blob store ``[storage] backend`` names: the data directory's ``blobs/`` (local),
+    or the S3 bucket (``storage.s3``, imported only then: boto3 loads only for it).
+    ``StorageError`` when it cannot be opened."""
+    conf = config.storage
+    if conf.backend != "s3":
+        return LocalBlobStore(config.blobs_dir, config.tmp_dir, read_only=read_only)
+    from storage import S3BlobStore, S3Settings
+
+    settings = S3Settings(bucket=conf.bucket, prefix=conf.prefix,
+                          endpoint_url=conf.endpoint_url, region=conf.region,
+                          lock_mode="GOVERNANCE" if conf.object_lock_mode == "GOVERNANCE"
+                          else "COMPLIANCE", retention=conf.retention,
+                          part_size=conf.part_size)
+    return S3BlobStore(settings, config.tmp_dir, read_only=read_only)
+
+
+def _store_and_key(config: Config, *, prepares: bool) -> tuple[BlobStore, SigningKey]:
     try:
         if prepares:
             prepare_data_dir(config)
-            return (LocalBlobStore(config.blobs_dir, config.tmp_dir),
-                    load_or_create_signing_key(config.keys_dir))
-        return (LocalBlobStore(config.blobs_dir, config.tmp_dir, read_only=True),
-                load_signing_key(config.keys_dir))
+            return open_store(config), load_or_create_signing_key(config.keys_dir)
+        return open_store(config, read_only=True), load_signing_key(config.keys_dir)
     except (StorageError, KeyFileError) as exc:
         raise RunError(str(exc)) from exc
 

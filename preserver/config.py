@@ -36,6 +36,8 @@ from typing import Any, TypeVar, get_type_hints
 
 from preserver.config_access import ANONYMOUS, AccessConfig, read_access
 from preserver.config_kinds import (
+    BACKEND,
+    BUCKET,
     CIDRS,
     COUNT,
     DATABASE_URL,
@@ -44,8 +46,10 @@ from preserver.config_kinds import (
     FILE,
     FLAG,
     INTERVAL,
+    LOCK_MODE,
     OPTIONAL_URL,
     PROGRAM,
+    RETENTION,
     SIZE,
     TEXT,
     URL,
@@ -54,6 +58,7 @@ from preserver.config_kinds import (
     Kind,
 )
 from preserver.errors import ConfigError
+from storage import Retention
 
 T = TypeVar("T")
 
@@ -166,6 +171,22 @@ class WitnessConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StorageConfig:
+    """Where blobs are kept (docs/design.md "Blob store"): the data directory (``local``,
+    the default) or an S3-compatible bucket with Object Lock (``s3``). Credentials come
+    from the standard AWS chain (environment, profile, role), never from this file."""
+
+    backend: str = setting(BACKEND, "local")
+    endpoint_url: str = setting(OPTIONAL_URL, "")  # "": AWS itself
+    bucket: str = setting(BUCKET, "")
+    prefix: str = setting(TEXT, "")  # keys are <prefix>/sha256/ab/cd/<hex>
+    region: str = setting(TEXT, "")
+    object_lock_mode: str = setting(LOCK_MODE, "COMPLIANCE")
+    retention: Retention = setting(RETENTION, Retention(years=10))  # noqa: RUF009 (immutable)
+    part_size: int = setting(SIZE, 16 * 1024**2)  # multipart above this; memory per upload
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration, validated. ``path`` is the file it came from, if any."""
 
@@ -182,6 +203,7 @@ class Config:
     collection: CollectionConfig = field(default_factory=CollectionConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     witness: WitnessConfig = field(default_factory=WitnessConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     # [access.<group>] by politeness group (preserver.config_access); file only
     access: Mapping[str, AccessConfig] = field(default_factory=dict)
 
@@ -308,7 +330,20 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str], *, base: Path,
             value, label = s.default, f"{s.key} (default)"
         values[s.section][s.name] = s.kind.read(value, label, base)
     sections = {name: cls(**values[name]) for name, cls in _SECTIONS.items()}
+    _check_storage(sections["storage"], where)
     return Config(path=path, **values[""], **sections, access=access)
+
+
+def _check_storage(storage: StorageConfig, where: str) -> None:
+    """What no single ``[storage]`` key can check alone."""
+    if storage.backend == "s3" and not storage.bucket:
+        raise ConfigError(f'{where}storage.bucket: backend = "s3" needs a bucket')
+    if not 5 * 1024**2 <= storage.part_size <= 5 * 1024**3:
+        raise ConfigError(f"{where}storage.part_size: must be 5MiB to 5GiB (S3's part "
+                          f"sizes), got {storage.part_size}")
+    if storage.prefix.startswith("/") or ".." in storage.prefix.split("/"):
+        raise ConfigError(f"{where}storage.prefix: must be relative, without '..', "
+                          f"got {storage.prefix!r}")
 
 
 _MISSING = object()

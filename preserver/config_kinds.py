@@ -19,6 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from preserver.errors import ConfigError
+from storage import Retention
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -168,6 +169,32 @@ def _program(value: object, key: str, base: Path) -> str:
     return str(_local(text, key, base)) if "/" in text else text  # a name is looked up on PATH
 
 
+def _choice(*allowed: str) -> Reader:
+    def read(value: object, key: str, base: Path) -> str:
+        if value not in allowed:
+            raise ConfigError(f"{key}: expected one of {', '.join(map(repr, allowed))}, "
+                              f"got {value!r}")
+        return str(value)
+    return read
+
+
+def _retention(value: object, key: str, base: Path) -> Retention:
+    if isinstance(value, Retention):  # the default
+        return value
+    try:
+        return Retention.parse(_text(value, key))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
+def _bucket(value: object, key: str, base: Path) -> str:
+    text = _text(value, key)
+    if text and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", text):
+        raise ConfigError(f"{key}: {text!r} is not an S3 bucket name (3-63 lowercase "
+                          "letters, digits, dots and hyphens)")
+    return text
+
+
 DURATION = Kind(read=lambda value, key, base: parse_duration(value, key))
 INTERVAL = Kind(read=_interval)  # a duration longer than 0
 SIZE = Kind(read=lambda value, key, base: parse_size(value, key))
@@ -184,3 +211,7 @@ DIRECTORY = Kind(read=_local)  # a Path, relative to the file's directory
 FILE = Kind(read=_file)  # a path relative to the file's directory, or "" for none
 VIEWPORT = Kind(read=_viewport)  # "1280x800": (width, height) in pixels
 PROGRAM = Kind(read=_program)  # a name on PATH, or a path relative to the file's directory
+BACKEND = Kind(read=_choice("local", "s3"))  # [storage] backend
+LOCK_MODE = Kind(read=_choice("COMPLIANCE", "GOVERNANCE"))  # S3 Object Lock mode
+RETENTION = Kind(read=_retention)  # "10y" or "3650d": storage.Retention
+BUCKET = Kind(read=_bucket)  # an S3 bucket name, or "" for none

@@ -8,8 +8,9 @@ change weekly; an old yt-dlp fails on YouTube), the yt-dlp plugins captures load
 YouTube's PO-token providers (a warning when YouTube has neither one nor a session),
 what each ``[access.<group>]`` points at (``preserver.access_check``), Chromium (found, its version, and
 that it starts headless), this machine's clock against ``[collection] ntp_server``,
-the database, the data directory and its free space, the signing key, and the
-configured TSAs. A check with nothing to check says so (``skip``), never ``ok``.
+the database, the data directory and its free space, the blob store (an S3 bucket:
+reachable, credentials accepted, Object Lock and versioning enabled), the signing key,
+and the configured TSAs. A check with nothing to check says so (``skip``), never ``ok``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from preserver.archive import free_space
+from preserver.archive import free_space, open_store
 from preserver.capture.collection import (
     CLOCK_WARN_MS,
     chromium_path,
@@ -36,6 +37,7 @@ from preserver.config import Config
 from preserver.config_access import AccessConfig
 from preserver.db.engine import check_schema, make_engine, safe_url
 from preserver.errors import RunError, SchemaBehind, SchemaNewer
+from storage import StorageError
 from workers import Plugin, Plugins, find_ffprobe, load_plugins
 
 YT_DLP_MAX_AGE_DAYS = 60
@@ -355,6 +357,23 @@ async def check_tsas(config: Config) -> list[Check]:
     return checks
 
 
+def check_blob_store(config: Config) -> Check:
+    """``[storage]``: a bucket must answer, take the credentials, have Object Lock on."""
+    if config.storage.backend != "s3":
+        return Check(name="blob store", outcome="ok", detail=f"local: {config.blobs_dir}")
+    try:
+        status = open_store(config, read_only=True).bucket_status()  # type: ignore[attr-defined]
+    except StorageError as exc:
+        return Check(name="blob store", outcome="fail", detail=str(exc), fix="check [storage] "
+                     "endpoint_url, bucket, region and the AWS credentials")
+    ok = status.object_lock and status.versioning == "Enabled"
+    return Check(name="blob store", outcome="ok" if ok else "fail",
+                 fix="" if ok else "use a bucket created with Object Lock enabled",
+                 detail=f"{status.where}: versioning {status.versioning or 'off'}, Object Lock "
+                        f"{'on' if status.object_lock else 'off'}; objects "
+                        f"{config.storage.object_lock_mode} for {config.storage.retention}")
+
+
 def run_doctor(config: Config) -> list[Check]:
     plugins = load_plugins()
     return [
@@ -370,6 +389,7 @@ def run_doctor(config: Config) -> list[Check]:
         asyncio.run(check_clock(config)),
         asyncio.run(check_database(config)),
         check_data_dir(config),
+        check_blob_store(config),
         check_key(config),
         *asyncio.run(check_tsas(config)),
     ]

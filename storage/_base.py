@@ -1,4 +1,4 @@
-"""The interface every blob store implements (local filesystem now, S3-compatible later).
+"""The interface every blob store implements: the local filesystem and an S3-compatible bucket.
 
 A blob store is write-once and content-addressed: a blob is named by the SHA-256
 of its bytes, is never rewritten, and putting the same bytes twice stores them

@@ -6,11 +6,15 @@
     ├── BlobTooLarge             a write or read went past its size limit (nothing kept)
     ├── DigestMismatch           bytes read do not have the SHA-256 they were expected to have
     ├── SourceUnreadable         the stream or file handed to the store could not be read
+    ├── UploadRefused            the bucket refused an upload (its checksum did not match)
     └── StorageUnavailable       the store cannot be read or written (permissions,
-                                 disk full, missing directory)
+                                 disk full, missing directory; a bucket that cannot
+                                 be reached, is missing, refuses the credentials,
+                                 or has no Object Lock)
 
-Whatever the error, a failed write leaves nothing under the blob directory: at most
-a temporary file in the store's temporary directory, which the store removes itself.
+Whatever the error, a failed write leaves nothing under the blob directory (or the
+bucket's prefix): at most a temporary file in the store's temporary directory, which
+the store removes itself, or an unfinished multipart upload, which it aborts.
 """
 
 from __future__ import annotations
@@ -46,5 +50,12 @@ class SourceUnreadable(StorageError):
     """The file or stream given to the store could not be read; nothing was stored."""
 
 
+class UploadRefused(StorageError):
+    """The bucket refused an upload because the bytes it received do not have the SHA-256
+    sent with them: they were altered on the way. Nothing was stored; the write may be
+    tried again."""
+
+
 class StorageUnavailable(StorageError):
-    """The store's directory cannot be read or written (permissions, disk full, missing)."""
+    """The store cannot be read or written: its directory (permissions, disk full,
+    missing), or its bucket (unreachable, missing, credentials refused, no Object Lock)."""

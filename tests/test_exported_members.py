@@ -15,18 +15,24 @@ import workers
 
 EXPORTED = {
     storage: [
+        "BlobLock",
         "BlobNotFound",
         "BlobStore",
         "BlobTooLarge",
+        "BucketStatus",
         "DigestMismatch",
         "HashingReader",
         "InvalidAddress",
         "KnownDigest",
         "LocalBlobStore",
+        "Retention",
+        "S3BlobStore",
+        "S3Settings",
         "SourceUnreadable",
         "StorageError",
         "StorageUnavailable",
         "StoredBlob",
+        "UploadRefused",
         "hash_stream",
     ],
     manifests: [
@@ -155,7 +161,7 @@ def test_exported_members_are_the_packages_own(package: types.ModuleType) -> Non
             assert module.split(".")[0] == package.__name__, f"{name} comes from {module}"
 
 
-APPLICATION = ["preserver.audit", "preserver.capture", "preserver.custody", "preserver.db",
+APPLICATION = ["preserver.audit", "preserver.blobs", "preserver.capture", "preserver.custody", "preserver.db",
                "preserver.export", "preserver.ingest", "preserver.verify", "preserver.views",
                "preserver.views.linkrot"]
 

@@ -74,7 +74,7 @@ def _collecting(operator: str | None, *, audit_only: bool = False) -> Config:
 
 
 # preserver.archive.Access by value: the CLI starts without importing the database layer
-_AccessName = Literal["create", "update", "record"]
+_AccessName = Literal["create", "update", "record", "read"]
 
 
 def _with_archive(fn: Callable[[Archive], Awaitable[T]], *, access: _AccessName = "create",
@@ -394,5 +394,7 @@ def main() -> None:
     except PreserverError as exc:
         if state.verbose:
             err.print_exception()
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # "[storage]"
         sys.exit(exc.exit_code)

@@ -1,0 +1,200 @@
+"""Uploading one blob to S3: checksummed, locked, single or multipart, bounded memory.
+
+``upload(...)`` sends a local file whose SHA-256 is its key and returns whether it created
+the object:
+
+1. A ``HEAD`` of the key: present already is dedup (nothing sent).
+2. Up to ``part_size`` bytes: the file is read into memory, hashed, compared with its
+   address, and sent as one ``PutObject``. Larger: a multipart upload, one part in memory
+   at a time (``part_size``, raised so that no file needs more than 10,000 parts); each
+   part is hashed into the whole file's SHA-256 as it is read, and the upload is completed
+   only when that SHA-256 is the address, else aborted. So the bytes sent are always bytes
+   that hash to their key, whatever happened to the file since it was hashed.
+3. Every request carries its SHA-256 as the S3 checksum (``x-amz-checksum-sha256``: the
+   whole object's, or each part's), so a server that checks it (AWS S3, MinIO, Ceph …)
+   refuses bytes altered on the way (``UploadRefused``). ``If-None-Match: *`` makes a
+   concurrent writer of the same blob lose quietly (dedup) instead of adding a version.
+4. The object is written with Object Lock (``ObjectLockMode`` and ``RetainUntilDate``).
+   A ``HEAD`` then reads back its size, checksum and retention; a version without the
+   retention asked for (moto ignores the lock headers of ``CreateMultipartUpload``) gets
+   it with ``PutObjectRetention``, and a size or checksum that differ raise.
+
+Any error aborts an unfinished multipart upload, so no part is left to bill or to find.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from storage._s3_client import MAX_PARTS, S3Settings, error_code, s3_errors
+from storage.errors import BlobNotFound, DigestMismatch, SourceUnreadable, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def part_size_for(settings: S3Settings, size: int) -> int:
+    """``part_size``, or larger when the file would need more than 10,000 parts."""
+    return max(settings.part_size, math.ceil(size / MAX_PARTS))
+
+
+def composite_checksum(settings: S3Settings, path: Path) -> tuple[str, int] | None:
+    """The multipart checksum an upload of ``path`` would have now (the SHA-256 of its
+    parts' SHA-256s, base64, without ``-N``) and the file's size; None if unreadable."""
+    try:
+        size = path.stat().st_size
+        step, digests = part_size_for(settings, size), bytearray()
+        with path.open("rb") as fh:
+            while part := fh.read(step):
+                digests += hashlib.sha256(part).digest()
+    except OSError as exc:
+        log.debug("cannot read %s", path, exc_info=exc)
+        return None
+    return b64(hashlib.sha256(bytes(digests)).digest()), size
+
+
+def head(client: Any, settings: S3Settings, key: str, sha256: str) -> dict[str, Any] | None:
+    """The object's metadata with its checksum, or None when there is none."""
+    try:
+        with s3_errors(settings, "read", sha256=sha256):
+            return dict(client.head_object(Bucket=settings.bucket, Key=key,
+                                           ChecksumMode="ENABLED"))
+    except BlobNotFound:
+        return None
+
+
+def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: str,
+           size: int, now: datetime) -> bool:
+    """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it."""
+    if head(client, settings, key, sha256) is not None:
+        return False
+    until = settings.retention.until(now)
+    lock = {"ObjectLockMode": settings.lock_mode, "ObjectLockRetainUntilDate": until}
+    try:
+        source = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with source:
+        if size <= settings.part_size:
+            data = _read(source, size + 1, path)
+            _check(hashlib.sha256(data).hexdigest(), len(data), sha256, size)
+            checksum = b64(bytes.fromhex(sha256))
+            try:
+                with s3_errors(settings, "upload", sha256=sha256):
+                    client.put_object(Bucket=settings.bucket, Key=key, Body=data,
+                                      ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
+                                      IfNoneMatch="*", **lock)
+            except StorageUnavailable as exc:
+                if _lost_race(exc):
+                    return False
+                raise
+        else:
+            checksum = _multipart(client, settings, key, source, path, sha256, size, lock)
+            if not checksum:
+                return False
+    _confirm(client, settings, key, sha256, size, checksum, until)
+    return True
+
+
+def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, path: Path,
+               sha256: str, size: int, lock: dict[str, Any]) -> str:
+    """Upload in parts; the object's composite checksum, or "" when another writer won."""
+    with s3_errors(settings, "upload", sha256=sha256):
+        upload_id = client.create_multipart_upload(
+            Bucket=settings.bucket, Key=key, ChecksumAlgorithm="SHA256", **lock)["UploadId"]
+    ids = {"Bucket": settings.bucket, "Key": key, "UploadId": upload_id}
+    try:
+        whole, digests, total = hashlib.sha256(), bytearray(), 0
+        parts: list[dict[str, Any]] = []
+        step = part_size_for(settings, size)
+        while data := _read(source, step, path):
+            whole.update(data)
+            total += len(data)
+            digest = hashlib.sha256(data).digest()
+            digests += digest
+            number = len(parts) + 1
+            with s3_errors(settings, "upload", sha256=sha256):
+                sent = client.upload_part(Body=data, PartNumber=number,
+                                          ChecksumAlgorithm="SHA256",
+                                          ChecksumSHA256=b64(digest), **ids)
+            parts.append({"PartNumber": number, "ETag": sent["ETag"],
+                          "ChecksumSHA256": b64(digest)})
+            del data
+            if total > size:
+                break
+        _check(whole.hexdigest(), total, sha256, size)  # before anything becomes visible
+        try:
+            with s3_errors(settings, "upload", sha256=sha256):
+                client.complete_multipart_upload(MultipartUpload={"Parts": parts},
+                                                 IfNoneMatch="*", **ids)
+        except StorageUnavailable as exc:
+            if _lost_race(exc):
+                _abort(client, ids)
+                return ""
+            raise
+    except BaseException:
+        _abort(client, ids)
+        raise
+    return f"{b64(hashlib.sha256(bytes(digests)).digest())}-{len(parts)}"
+
+
+def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int,
+             checksum: str, until: datetime) -> None:
+    """Read back what the bucket holds now: size, checksum, and a retention at least to
+    ``until`` (set with ``PutObjectRetention`` when the bucket did not apply it)."""
+    meta = head(client, settings, key, sha256)
+    if meta is None:
+        raise StorageUnavailable(f"bucket {settings.where} does not show {sha256} just "
+                                 "after storing it")
+    if meta.get("ContentLength") != size:
+        raise StorageUnavailable(f"bucket {settings.where} holds {meta.get('ContentLength')} "
+                                 f"bytes for {sha256}, not the {size} sent")
+    stored = str(meta.get("ChecksumSHA256") or "")
+    if stored and stored.split("-")[0] != checksum.split("-")[0]:
+        raise StorageUnavailable(f"bucket {settings.where} holds {sha256} with checksum "
+                                 f"{stored}, not the {checksum} sent")
+    held = meta.get("ObjectLockRetainUntilDate")
+    if meta.get("ObjectLockMode") != settings.lock_mode or held is None \
+            or held < until - timedelta(seconds=1):
+        with s3_errors(settings, "lock", sha256=sha256):
+            client.put_object_retention(
+                Bucket=settings.bucket, Key=key, VersionId=meta["VersionId"],
+                Retention={"Mode": settings.lock_mode, "RetainUntilDate": until})
+
+
+def _read(source: BinaryIO, n: int, path: Path) -> bytes:
+    try:
+        return source.read(n)
+    except OSError as exc:
+        raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _check(actual: str, read: int, sha256: str, size: int) -> None:
+    if actual != sha256 or read != size:
+        raise DigestMismatch(expected=sha256, actual=actual, size=read)
+
+
+def _lost_race(exc: StorageUnavailable) -> bool:
+    """``If-None-Match: *`` failed: another writer stored the same blob first."""
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and (
+        error_code(cause) in ("PreconditionFailed", "412")
+        or cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412)
+
+
+def _abort(client: Any, ids: dict[str, str]) -> None:
+    try:
+        client.abort_multipart_upload(**ids)
+    except (BotoCoreError, ClientError) as exc:  # the bucket's lifecycle rule is the backstop
+        log.debug("could not abort multipart upload %s", ids["UploadId"], exc_info=exc)

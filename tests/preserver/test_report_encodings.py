@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 import re
 import time
 from pathlib import Path
@@ -158,7 +159,11 @@ def test_a_meta_beyond_1024_bytes_is_not_seen(tmp_path: Path) -> None:
         (b"<html><body>" + bytes(range(1, 9)) * 200 + b"</body></html>",
          "binary content .*control characters"),
         (b"\xff\xfe<\x00p\x00>\x00a", r"not valid UTF-16LE text after its byte order mark"),
+        (page().encode("utf-16-le")[:-1], r"binary content \(NUL bytes\)"),  # cut UTF-16
+        (random.Random(1).randbytes(2_000_000).replace(b"\x00", b"\x01"),
+         "cannot tell the text encoding; save the report as UTF-8 or declare its charset$"),
     ],
+    ids=["nul", "nul-declared", "controls", "bom-cut", "utf16-cut", "random"],
 )
 def test_binary_html_is_refused(tmp_path: Path, data: bytes, message: str) -> None:
     path = tmp_path / "report.html"

@@ -112,16 +112,18 @@ OperatorOpt = Annotated[str | None, typer.Option(
     "--operator", metavar="NAME",
     help="Who collects: recorded in every manifest and custody event (over the config's "
          "operator and PRESERVER_OPERATOR; required).")]
+ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help="Report files (.txt, .md, .html, .pdf), URLs, or - for URLs on standard input, one a line. All the URLs of a command are one report of their own, urls-<date>-<hash>.txt.")]
 
 
 @app.command()
-def ingest(reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html, .pdf).")]) -> None:
-    """Extract and record the citations of REPORTS and queue their captures."""
-    from preserver.ingest.report import ingest_report
+def ingest(reports: ReportsArg) -> None:
+    """Extract and record the citations of REPORTS (files or URLs) and queue their captures."""
+    from preserver.ingest.urls import ingest_sources, parse_arguments
+    sources = parse_arguments(reports)
 
     async def go(archive: Archive) -> None:
-        for path in reports:
-            render.ingest_result(err, await ingest_report(archive, path))
+        for result in await ingest_sources(archive, sources):
+            render.ingest_result(err, result)
 
     _with_archive(go)
 
@@ -194,20 +196,17 @@ def run(operator: OperatorOpt = None) -> None:
 
 
 @app.command()
-def preserve(
-    reports: Annotated[list[Path], typer.Argument(help="Report files (.txt, .md, .html, .pdf).")],
-    as_json: JsonOpt = False,
-    operator: OperatorOpt = None,
-) -> None:
-    """Ingest REPORTS and capture every link they cite; print what was captured."""
+def preserve(reports: ReportsArg, as_json: JsonOpt = False, operator: OperatorOpt = None) -> None:
+    """Ingest REPORTS (files or URLs) and capture every link they cite; print what was captured."""
     config = _collecting(operator)
     from preserver import views
     from preserver.custody.events import rfc3339
     from preserver.db.values import utc_now
-    from preserver.ingest.report import ingest_report
+    from preserver.ingest.urls import ingest_sources, parse_arguments
+    sources = parse_arguments(reports)
 
     async def go(archive: Archive) -> tuple[list[dict[str, Any]], list[Any], str]:
-        results = [await ingest_report(archive, path) for path in reports]
+        results = await ingest_sources(archive, sources)
         for result in results:
             render.ingest_result(err, result)
         started = rfc3339(utc_now())

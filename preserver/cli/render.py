@@ -40,6 +40,11 @@ def clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
+def page(citation: dict[str, Any]) -> str:
+    """What follows a citation's line: ' (page 3)' in a paged report (PDF), else ''."""
+    return "" if citation.get("page") is None else f" (page {citation['page']})"
+
+
 def _table(**options: Any) -> Table:
     from rich.table import Table
 
@@ -188,7 +193,7 @@ def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
     for col in ("target", "status", "citations", "captures", "sha256 (media)"):
         table.add_column(col, overflow="fold")
     for item in items:
-        cites = "; ".join(f"{c['report']}:{c['line']} {c['label']}" for c in item["citations"])
+        cites = "; ".join(f"{c['report']}:{c['line']}{page(c)} {c['label']}" for c in item["citations"])
         media = [f["sha256"][:16] for c in item["captures"] for f in c["files"] if f["role"] == "media"]
         caps = ", ".join(c["state"] for c in item["captures"]) or "-"
         table.add_row(Text(item["key"]), item["status"], Text(cites), caps, " ".join(media))
@@ -237,7 +242,7 @@ def lookup(console: Console, results: Sequence[dict[str, Any]]) -> None:
                           f"captured {m['captured_at']} (capture {m['capture_id']}, "
                           f"manifest {m['manifest_sha256']})", highlight=False)
             for c in m["citations"]:
-                console.print(f"  cited in {esc(c['report'])} line {c['line']}: {esc(c['label'])}",
+                console.print(f"  cited in {esc(c['report'])} line {c['line']}{page(c)}: {esc(c['label'])}",
                               highlight=False)
 
 

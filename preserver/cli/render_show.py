@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from preserver.cli.render import clip
+from preserver.cli.render import clip, page
 
 
 def show(console: Console, item: dict[str, Any]) -> None:
@@ -21,7 +21,7 @@ def show(console: Console, item: dict[str, Any]) -> None:
     say = console.print
     say(f"status: {item['status']} (since {item['status_since'] or '-'})", markup=False)
     for c in item["citations"]:
-        say(f"cited: {c['report']} line {c['line']}: {c['label']} — {c['raw_url']}",
+        say(f"cited: {c['report']} line {c['line']}{page(c)}: {c['label']} — {c['raw_url']}",
             markup=False, highlight=False)
     for cap in item["captures"]:
         say(f"capture {cap['id']} {cap['state']} {cap['status']} at {cap['finished_at']}"

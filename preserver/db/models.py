@@ -96,6 +96,7 @@ class Citation(SQLModel, table=True):
     raw_url: str
     label: str
     start_seconds: int | None = None
+    page: int | None = None  # 1-based page of a paged report (PDF); None: the format has none
 
 
 class Job(SQLModel, table=True):

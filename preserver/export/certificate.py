@@ -67,12 +67,14 @@ img { max-width: 100%; border: 1px solid #999; }
 
 @dataclass(frozen=True, kw_only=True)
 class Cited:
-    """One citation of the target in the report: its line, label and URL as written."""
+    """One citation of the target in the report: its line (and page, in a paged report),
+    label and URL as written."""
 
     line: int
     label: str
     raw_url: str
     start_seconds: int | None = None
+    page: int | None = None  # 1-based, in a paged report (PDF); None: the format has none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,7 +150,8 @@ def _citations(cited: Sequence[Cited], report_name: str) -> str:
     if not cited:
         return f"<p>The report {_e(report_name)} cites this target under another link form.</p>"
     rows = "".join(
-        f"<tr><td>{c.line}</td><td dir=\"auto\">{_e(c.label)}</td><td>{_e(c.raw_url)}</td>"
+        f"<tr><td>{c.line}{'' if c.page is None else f' (page {c.page})'}</td>"
+        f"<td dir=\"auto\">{_e(c.label)}</td><td>{_e(c.raw_url)}</td>"
         f"<td>{'' if c.start_seconds is None else f'{c.start_seconds} s'}</td></tr>"
         for c in cited)
     return (f"<table>{_widths(8, 42, 40, 10)}<tr><th>line</th><th>label (the evidence item)"

@@ -219,7 +219,8 @@ async def _gather(archive: Archive, session: AsyncSession, report_id: int,
             col(Citation.report_id) == report_id).order_by(col(Citation.offset)))).all():
         cited.setdefault(key, []).append(Cited(line=citation.line, label=citation.label,
                                                raw_url=citation.raw_url,
-                                               start_seconds=citation.start_seconds))
+                                               start_seconds=citation.start_seconds,
+                                               page=citation.page))
     return Gathered(report=report, targets=targets, events=events, captures=captures,
                      checkpoint=stamps[0], earlier=stamps[1:],
                      leaves=await leaf_hashes(session, main.size), cited=cited)

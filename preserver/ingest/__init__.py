@@ -5,7 +5,8 @@
   as a list or one at a time;
 - ``targets``: a URL's canonical target key (``youtube:ID``, ``facebook:ID``, ``web:…``);
 - ``report``: ``ingest_report`` records the report, its citations and targets, and
-  queues the captures.
+  queues the captures;
+- ``urls``: URLs given directly (arguments, standard input) become one report of their own.
 
 Public names are imported on first use (``preserver._lazy``).
 """

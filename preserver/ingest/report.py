@@ -16,6 +16,7 @@ distinct target keys, which the custody event carries.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,6 +78,11 @@ class _About:
     sha256: str
     size: int
     media_type: str
+    page_lines: tuple[int, ...]  # as ``ReportText.page_lines``: () for a format without pages
+
+    def page_of(self, line: int) -> int | None:
+        """As ``ReportText.page_of``: the 1-based page ``line`` is on, or None."""
+        return max(1, bisect_right(self.page_lines, line)) if self.page_lines else None
 
 
 @dataclass(kw_only=True)
@@ -114,7 +120,8 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     blob = _store(archive, path)
     # Only the links hold the text from here on: it is freed once they are recorded.
     links, about = _batches(text.text), _About(name=text.name, sha256=text.sha256,
-                                                size=text.size, media_type=text.media_type)
+                                                size=text.size, media_type=text.media_type,
+                                                page_lines=text.page_lines)
     del text
     tally = _Tally()
     async with archive.db.session() as session:
@@ -133,7 +140,7 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
             return _result(about, tally, already=True,
                            targets=await _distinct_targets(session, known))
         for batch in links:
-            await _record(session, report_id, tally.resolve(batch), tally, now)
+            await _record(session, report_id, tally.resolve(batch), tally, now, about)
         keys = await _cited_keys(session, report_id)
         await record_event(session, action=EventAction.REPORT_INGESTED, subject=about.sha256,
                            operator=archive.operator,
@@ -162,7 +169,7 @@ def _result(about: _About, tally: _Tally, *, already: bool, targets: int) -> Ing
 
 async def _record(session: AsyncSession, report_id: int,
                   resolved: list[tuple[FoundLink, TargetKey]], tally: _Tally,
-                  now: datetime) -> None:
+                  now: datetime, about: _About) -> None:
     """One batch: its targets (new ones inserted and queued), their jobs, its citations."""
     if not resolved:
         return  # every link of the batch skipped
@@ -178,7 +185,8 @@ async def _record(session: AsyncSession, report_id: int,
     await session.execute(sa.insert(_CITATIONS), [
         {"report_id": report_id, "target_id": ids[key.key], "line": link.line,
          "offset": link.offset, "raw_url": link.raw_url, "label": link.label,
-         "start_seconds": link.start_seconds} for link, key in resolved])
+         "start_seconds": link.start_seconds, "page": about.page_of(link.line)}
+        for link, key in resolved])
 
 
 async def _target_ids(session: AsyncSession, cited: dict[str, TargetKey], now: datetime

@@ -60,12 +60,14 @@ async def links(reader: Reader, *, report: str | None = None,
         f"WHERE {' AND '.join(where)} ORDER BY t.id", params)
     cites: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for c in await reader.rows(
-            "SELECT c.target_id, r.name, r.sha256, c.line, c.label, c.raw_url, c.start_seconds "
+            "SELECT c.target_id, r.name, r.sha256, c.line, c.page, c.label, c.raw_url, "
+            "c.start_seconds "
             "FROM citations c JOIN reports r ON r.id = c.report_id "
             f"WHERE c.target_id IN ({of_targets}){of_report} ORDER BY r.id, c.\"offset\"", params):
         cites[c["target_id"]].append({
             "report": c["name"], "report_sha256": c["sha256"], "line": c["line"],
-            "label": c["label"], "raw_url": c["raw_url"], "start_seconds": c["start_seconds"]})
+            "label": c["label"], "raw_url": c["raw_url"], "start_seconds": c["start_seconds"],
+            "page": c["page"]})
     caps = await _captures(reader, of_targets, params)
     jobs = {j["target_id"]: j for j in await reader.rows(
         "SELECT target_id, state, attempts, last_error FROM jobs "

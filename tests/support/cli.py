@@ -35,14 +35,16 @@ class CliResult:
 
 
 def run_cli(*args: str, config: Path | None = None, env: Mapping[str, str] | None = None,
-            cwd: Path | None = None, check: int | None = None) -> CliResult:
-    """``preserver [--config CONFIG] ARGS`` in this process."""
+            cwd: Path | None = None, check: int | None = None,
+            stdin: bytes | None = None) -> CliResult:
+    """``preserver [--config CONFIG] ARGS`` in this process (``stdin``: its standard
+    input's bytes; none by default)."""
     argv = _argv(config, args)
     out, err = io.StringIO(), io.StringIO()
 
     def call() -> int:
         with _environ(env), _chdir(cwd), redirect_stdout(out), redirect_stderr(err), \
-                _logs_to(err, verbose="--verbose" in argv or "-v" in argv):
+                _stdin(stdin), _logs_to(err, verbose="--verbose" in argv or "-v" in argv):
             return _main(argv)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preserver-cli") as pool:
@@ -52,8 +54,15 @@ def run_cli(*args: str, config: Path | None = None, env: Mapping[str, str] | Non
 
 def run_cli_process(*args: str, config: Path | None = None,
                     env: Mapping[str, str] | None = None, cwd: Path | None = None,
-                    check: int | None = None, timeout: float = 300) -> CliResult:
-    """``python -m preserver [--config CONFIG] ARGS`` in a new process."""
+                    check: int | None = None, timeout: float = 300,
+                    stdin: bytes | None = None) -> CliResult:
+    """``python -m preserver [--config CONFIG] ARGS`` in a new process (``stdin``: bytes
+    piped to its standard input)."""
+    if stdin is not None:
+        piped = subprocess.run(_command(config, args), check=False, capture_output=True,
+                               input=stdin, env=_child_env(env), cwd=cwd, timeout=timeout)
+        return _checked(CliResult(code=piped.returncode, stdout=piped.stdout.decode(),
+                                  stderr=piped.stderr.decode()), check)
     done = subprocess.run(_command(config, args), check=False, capture_output=True, text=True,
                           env=_child_env(env), cwd=cwd, timeout=timeout)
     return _checked(CliResult(code=done.returncode, stdout=done.stdout, stderr=done.stderr),
@@ -116,6 +125,16 @@ def _environ(extra: Mapping[str, str] | None) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def _stdin(data: bytes | None) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data or b""), encoding="utf-8")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 @contextmanager

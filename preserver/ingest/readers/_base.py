@@ -74,6 +74,9 @@ class ReportText:
     # For paged formats (PDF): the 1-based line of ``text`` each page begins on, in
     # page order (the first is 1); () for formats without pages.
     page_lines: tuple[int, ...] = ()
+    # The encoding the bytes were decoded with, by its WHATWG name ("windows-1256"),
+    # where the reader chose among several (HTML); None where it did not record it.
+    encoding: str | None = None
 
     def page_of(self, line: int) -> int | None:
         """The 1-based page that ``line`` is on, or None for a format without pages."""
@@ -88,6 +91,7 @@ class Extracted:
 
     text: str
     page_lines: tuple[int, ...] = ()  # as ``ReportText.page_lines``
+    encoding: str | None = None  # as ``ReportText.encoding``
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +143,7 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
         size=size,
         text=text,
         page_lines=extracted.page_lines,
+        encoding=extracted.encoding,
     )
 
 

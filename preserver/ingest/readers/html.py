@@ -13,7 +13,10 @@ Uses the stdlib ``html.parser``. Promised:
   ``video``/``audio``/``source`` ``src`` URLs (embedded players) get a line;
 - ``script``, ``style``, ``noscript``, ``template`` and ``svg`` content is dropped.
 
-The file must be UTF-8 (or carry a BOM); a ``<meta charset>`` is not honoured.
+The bytes are decoded as a browser decodes them (``_encoding.decode_any``): a byte
+order mark, else the charset a ``<meta>`` in the first 1024 bytes declares
+(``_prescan``), else UTF-8, else what a detector finds (windows-1256, ISO-8859-6,
+UTF-16 without a BOM, …). The encoding used is recorded in ``ReportText.encoding``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import re
 from html.parser import HTMLParser
 
 from preserver.errors import InvalidReport
-from preserver.ingest.readers._base import Reader, decode_text, head_text
+from preserver.ingest.readers._base import Extracted, Reader, head_text
+from preserver.ingest.readers._encoding import decode_any
+from preserver.ingest.readers._prescan import declared_charset
 
 _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
 _PARAGRAPH = frozenset(
@@ -135,8 +140,11 @@ def html_to_text(source: str) -> str:
     return "\n".join(kept).strip("\n")
 
 
-def _extract(data: bytes) -> str:
-    return html_to_text(decode_text(data))
+def _extract(data: bytes) -> Extracted:
+    meta = declared_charset(data)
+    decoded = decode_any(data, declared=meta.encoding if meta else None,
+                         declared_as=f'"{meta.label}" in a <meta>' if meta else "")
+    return Extracted(text=html_to_text(decoded.text), encoding=decoded.encoding)
 
 
 def _sniff(head: bytes) -> bool:

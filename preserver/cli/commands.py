@@ -112,7 +112,7 @@ OperatorOpt = Annotated[str | None, typer.Option(
     "--operator", metavar="NAME",
     help="Who collects: recorded in every manifest and custody event (over the config's "
          "operator and PRESERVER_OPERATOR; required).")]
-ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help="Report files (.txt, .md, .html, .pdf), URLs, or - for URLs on standard input, one a line. All the URLs of a command are one report of their own, urls-<date>-<hash>.txt.")]
+ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help="Report files (.txt, .md, .html, .pdf, .docx, .xlsx, .csv), URLs, or - for URLs on standard input, one a line. All the URLs of a command are one report of their own, urls-<date>-<hash>.txt.")]
 
 
 @app.command()

@@ -38,6 +38,13 @@ URL — line, character offset, the raw URL as written, and a *label*.
   URL. Labels are whitespace-normalized, URLs and a trailing colon removed, at
   most 200 characters.
 
+A table (CSV, XLSX) is read with ``tables=ReportText.tables``, the line each table
+(each sheet) begins on: from the first, each line is one row, written
+``label<TAB>cells…``. A row's links take its label cell (the text before
+the first tab) when that holds words; else the row's own entry or heading; else its
+first eight words (a row is an item of its own); else, for a row of links alone, the
+nearest entry or heading above it in its table.
+
 Lines are the items of ``text.split("\\n")``, numbered from 1; offsets are
 0-based indexes into ``text``. Work is linear in the text's length.
 ``iter_links(text)`` yields the same citations one at a time, holding one line
@@ -125,19 +132,23 @@ class _Line:
         return self.origin + position + bisect_right(self.shifts, position)
 
 
-def extract_links(text: str) -> list[FoundLink]:
+def extract_links(text: str, *, tables: tuple[int, ...] = ()) -> list[FoundLink]:
     """All citations in ``text``, in document order (see the module docstring)."""
-    return list(iter_links(text))
+    return list(iter_links(text, tables=tables))
 
 
-def iter_links(text: str) -> Iterator[FoundLink]:
+def iter_links(text: str, *, tables: tuple[int, ...] = ()) -> Iterator[FoundLink]:
     """``extract_links`` one citation at a time: what is held at once is one line (and
     the label it is under), not the text's lines or its links."""
     current: str | None = None  # label of the nearest entry or heading above
     paragraph = 0  # offset in ``text`` of the first line of the current paragraph
     paragraph_label: str | None = None
     looked = False  # for the paragraph's label: once per paragraph, found or not
+    starts = iter(tables)
+    rows, table = bool(tables), next(starts, 0)  # the line the next table begins on
     for index, line in enumerate(_lines(text, 0)):
+        if index + 1 == table:  # a table (a sheet) begins: no label above it
+            current, table = None, next(starts, 0)
         if not line.text.strip():
             paragraph, looked = line.origin + len(line.text) + len(line.shifts) + 1, False
             continue
@@ -147,7 +158,12 @@ def iter_links(text: str) -> Iterator[FoundLink]:
         if not line.links:
             continue
         label = own or current
-        if label is None:
+        if rows:  # a table row: its label cell, its entry, its words, else the one above
+            tab = line.text.find("\t")
+            cell = _label(_without_links(line, min(tab, 4 * MAX_LABEL))) if tab >= 0 else ""
+            words = _label(" ".join(_without_links(line).split()[:_PARAGRAPH_WORDS]))
+            label = cell or own or words or current
+        elif label is None:
             if not looked:
                 paragraph_label, looked = _paragraph_label(text, paragraph), True
             label = paragraph_label

@@ -108,8 +108,8 @@ class _Tally:
         return resolved
 
 
-def _batches(text: str) -> Iterator[list[FoundLink]]:
-    links = iter_links(text)
+def _batches(text: str, *, tables: tuple[int, ...]) -> Iterator[list[FoundLink]]:
+    links = iter_links(text, tables=tables)
     while batch := list(islice(links, BATCH)):
         yield batch
 
@@ -119,9 +119,9 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     text: ReportText = read_report(path)
     blob = _store(archive, path)
     # Only the links hold the text from here on: it is freed once they are recorded.
-    links, about = _batches(text.text), _About(name=text.name, sha256=text.sha256,
-                                                size=text.size, media_type=text.media_type,
-                                                page_lines=text.page_lines)
+    links = _batches(text.text, tables=text.tables)
+    about = _About(name=text.name, sha256=text.sha256, size=text.size,
+                   media_type=text.media_type, page_lines=text.page_lines)
     del text
     tally = _Tally()
     async with archive.db.session() as session:

@@ -172,7 +172,7 @@ def test_type_sniffing_and_encodings(name: str, media_type: str, label: str) -> 
         ("invalid_utf8_cp1256.txt", "not valid UTF-8 text .*save the report as UTF-8"),
         ("fake_report.pdf", r"truncated or damaged PDF \(it does not end with %%EOF\)"),
         ("pdf_without_extension", r"truncated or damaged PDF"),
-        ("fake_report.docx", r"Word \(DOCX\) reports are not supported yet"),
+        ("truncated_zip.docx", "a truncated or corrupt ZIP container"),
         ("program.exe", "an executable program, not a report"),
         ("unknown_binary.dat", r"unknown report type \(extension '.dat', binary content\)"),
         ("scripts_only.html", "no text"),

@@ -2,9 +2,10 @@
 
 ``read_report(path)`` checks the file (exists, regular, not empty, not binary,
 at most ``max_bytes``; a PDF at most ``pdf.MAX_BYTES``), picks a reader by the
-content's signature (``%PDF-``), else by extension (``.txt .text .md .markdown
-.html .htm .pdf``) or, when the extension is missing or unknown, by sniffing the
-content, and returns a frozen ``ReportText``. Any file that is not a report we
+content's signature (``%PDF-``; a ZIP that is a Word or Excel file: ``readers/_zip.py``),
+else by extension (``.txt .text .md .markdown .html .htm .pdf .docx .xlsx .csv .tsv``)
+or, when the extension is missing or unknown, by sniffing the content, and returns a
+frozen ``ReportText``. Any file that is not a report we
 can read raises ``InvalidReport`` with a one-line message naming the file and
 the cause ("encrypted PDF: …", "empty file", …).
 
@@ -24,14 +25,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from preserver.ingest.readers import html, markdown, pdf, text
+from preserver.ingest.readers import csv, docx, html, markdown, pdf, text, xlsx
 from preserver.ingest.readers._base import Extracted, Reader, ReportText, read
 
 __all__ = ["Extracted", "Reader", "ReportText", "read_report"]
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
-_READERS: tuple[Reader, ...] = (pdf.READER, html.READER, markdown.READER, text.READER)
+_READERS: tuple[Reader, ...] = (
+    pdf.READER, docx.READER, xlsx.READER, html.READER, markdown.READER, csv.READER, text.READER
+)
 
 
 def read_report(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReportText:

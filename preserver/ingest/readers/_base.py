@@ -2,7 +2,8 @@
 
 A *reader* turns one file format into plain text. ``read`` picks it by the
 content's signature (a reader that sniffs ``%PDF-`` reads a PDF whatever its
-name), else by the file extension, else by sniffing the content when the
+name; a ZIP is read as Word or Excel when the reader identifies it from the whole
+file), else by the file extension, else by sniffing the content when the
 extension is missing or unknown, after checks that hold for every format: the
 path is a readable regular file, not empty, at most ``max_bytes``. A reader with
 ``extract_path`` (PDF: its library opens the file itself) is handed the path in
@@ -30,9 +31,10 @@ SNIFF_BYTES = 4096
 # Formats we recognise but cannot read (yet). A reader registered for one of
 # these extensions or signatures takes precedence over this table.
 UNSUPPORTED: dict[str, str] = {
-    ".docx": "Word (DOCX) reports are not supported yet",
     ".doc": "Word 97-2003 (DOC) reports are not supported",
     ".odt": "OpenDocument (ODT) reports are not supported",
+    ".ods": "OpenDocument (ODS) spreadsheets are not supported",
+    ".xls": "Excel 97-2003 (XLS) workbooks are not supported: save it as XLSX or CSV",
     ".rtf": "RTF reports are not supported",
     ".exe": "an executable program, not a report",
     ".dll": "an executable program, not a report",
@@ -40,8 +42,11 @@ UNSUPPORTED: dict[str, str] = {
 }
 # What a file is, by its first bytes: (signature, what it is, why we cannot read it).
 SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
-    (b"PK\x03\x04", "a ZIP container (DOCX, ODT or an archive)", "these are not supported yet"),
-    (b"\xd0\xcf\x11\xe0", "a Word 97-2003 document", UNSUPPORTED[".doc"]),
+    # A DOCX or XLSX is a ZIP too: its reader identifies it first (Reader.identify).
+    (b"PK\x03\x04", ("a ZIP container that is neither a Word (DOCX) nor an Excel (XLSX) "
+                     "file (an OpenDocument file or an archive)"), "only DOCX and XLSX are read"),
+    (b"\xd0\xcf\x11\xe0", "a Word or Excel 97-2003 document",
+     "not supported: save it as DOCX, XLSX or CSV"),
     (b"{\\rtf", "an RTF document", UNSUPPORTED[".rtf"]),
     (b"MZ", "a Windows program", "not a report"),  # weak: see _WEAK
     (b"\x7fELF", "a Linux program", "not a report"),
@@ -77,6 +82,10 @@ class ReportText:
     # The encoding the bytes were decoded with, by its WHATWG name ("windows-1256"),
     # where the reader chose among several (HTML); None where it did not record it.
     encoding: str | None = None
+    # For tables (CSV, XLSX): the 1-based line each table (sheet) begins on, ascending;
+    # from the first, each line is one row, written ``label<TAB>cells…``, the text before
+    # its first tab its links' label (``preserver.ingest.links.iter_links``); () for text.
+    tables: tuple[int, ...] = ()
 
     def page_of(self, line: int) -> int | None:
         """The 1-based page that ``line`` is on, or None for a format without pages."""
@@ -92,6 +101,7 @@ class Extracted:
     text: str
     page_lines: tuple[int, ...] = ()  # as ``ReportText.page_lines``
     encoding: str | None = None  # as ``ReportText.encoding``
+    tables: tuple[int, ...] = ()  # as ``ReportText.tables``
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,13 +120,18 @@ class Reader:
     # a binary format's first bytes: a file that begins with them is read by this
     # reader whatever its name (``sniff`` must accept it too)
     signature: bytes | None = None
+    # with ``signature``: the whole file -> is it this format, judged by its content? (a
+    # ZIP is Word or Excel by its [Content_Types].xml); False lets the next reader or the
+    # signatures table judge. May raise InvalidReport for content it recognises but
+    # cannot open safely (a corrupt ZIP, one of too many parts). None: the signature says.
+    identify: Callable[[bytes], bool] | None = None
 
 
 def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText:
     """Check and read the report at ``path`` with the reader its type calls for."""
     size = _check_file(path)
     head = _read_head(path)
-    reader = _choose(path, head, readers)
+    reader, data = _choose(path, head, readers, size=size, max_bytes=max_bytes)
     limit = reader.max_bytes or max_bytes
     if size > limit:
         raise InvalidReport(f"{path}: {size} bytes, over the limit of {limit} bytes")
@@ -125,7 +140,7 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
             extracted = reader.extract_path(path)
             sha256, size = _hash_file(path, limit)
         else:
-            data = _read_bytes(path, limit)
+            data = data if data is not None else _read_bytes(path, limit)
             sha256, size = hashlib.sha256(data).hexdigest(), len(data)
             extracted = reader.extract(data)
             del data
@@ -144,6 +159,7 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
         text=text,
         page_lines=extracted.page_lines,
         encoding=extracted.encoding,
+        tables=extracted.tables,
     )
 
 
@@ -209,15 +225,33 @@ def _reason(exc: OSError | ValueError) -> str:
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
-def _choose(path: Path, head: bytes, readers: Sequence[Reader]) -> Reader:
+def _choose(path: Path, head: bytes, readers: Sequence[Reader], *, size: int,
+            max_bytes: int) -> tuple[Reader, bytes | None]:
     """The reader for a file beginning with ``head``: its content decides over its name.
     A known binary signature is read by the reader that sniffs it (a PDF named .txt is
-    read as a PDF) or else refused whatever the extension says, naming the mismatch."""
+    read as a PDF; a ZIP that a reader identifies as its own) or else refused whatever
+    the extension says, naming the mismatch. With the reader, the file's bytes if they
+    were read to identify it (else None)."""
     suffix = path.suffix.lower()
     head = head[:SNIFF_BYTES]
+    data: bytes | None = None
     for reader in readers:
-        if reader.signature is not None and head.startswith(reader.signature):
-            return reader
+        if reader.signature is None or not head.startswith(reader.signature):
+            continue
+        if reader.identify is None:
+            return reader, data
+        if data is None:
+            if size > max_bytes:
+                raise InvalidReport(f"{path}: {size} bytes, over the limit of {max_bytes} bytes")
+            try:
+                data = _read_bytes(path, max_bytes)
+            except InvalidReport as exc:
+                raise InvalidReport(f"{path}: {exc}") from exc
+        try:
+            if reader.identify(data):
+                return reader, data
+        except InvalidReport as exc:
+            raise InvalidReport(f"{path}: {exc}") from exc
     for signature, what, why in SIGNATURES:
         if head.startswith(signature) and not (signature in _WEAK and _is_text(head)):
             if suffix in UNSUPPORTED:  # named for what it is
@@ -226,12 +260,12 @@ def _choose(path: Path, head: bytes, readers: Sequence[Reader]) -> Reader:
             raise InvalidReport(f"{path}: the content is {what}{named}: {why}")
     for reader in readers:
         if suffix in reader.extensions:
-            return reader
+            return reader, data
     if suffix in UNSUPPORTED:
         raise InvalidReport(f"{path}: {UNSUPPORTED[suffix]}")
     for reader in readers:
         if reader.sniff(head):
-            return reader
+            return reader, data
     kind = f"extension {suffix!r}" if suffix else "no extension"
     raise InvalidReport(f"{path}: unknown report type ({kind}, binary content)")
 

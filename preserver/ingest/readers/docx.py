@@ -1,0 +1,397 @@
+"""Word reports (``.docx``, or any file whose content is one) as plain text that keeps every link.
+
+Reads the WordprocessingML parts (ECMA-376 Part 1, 17) of a ZIP opened within the
+bounds of ``_zip`` (parts, sizes, ratio; XML without DTDs). Promised:
+
+- each paragraph on a line of its own, paragraphs separated by a blank line; each
+  table row on one line, its cells separated by a tab (as the HTML reader's ``tr``);
+- a paragraph styled Heading N (by the style's name or outline level, through
+  ``basedOn``) becomes a ``## text`` line, so it labels the links below it;
+- a paragraph of a decimal numbered list (``w:numPr``, its own or its style's) gets
+  its computed number as ``5- text``, so the link finder sees a numbered entry;
+  numbers count per list (``w:numId``) and level, from the level's ``w:start``;
+- a hyperlink (``w:hyperlink`` whose relationship is an External http(s) target) and a
+  ``HYPERLINK`` field code (``w:fldSimple``, or a complex field ``begin … instrText …
+  separate … end``, also across paragraphs) are written ``words <url>`` unless the
+  words show the URL (``_anchors.linked``); bookmarks and ``mailto:`` are not links;
+- headers and footers come first (no heading or entry of the body precedes them, so
+  their links are labelled by their own words), then the body, then each footnote and
+  endnote as an entry ``n) text`` (``n`` counts them in order) labelling its own links.
+  Each part's hyperlinks resolve through its own ``.rels`` part.
+
+Deleted text (tracked changes), field instructions and the fallback copy of text
+boxes are not text. The body is streamed one top-level block at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element
+
+from preserver.errors import InvalidReport
+from preserver.ingest.readers._anchors import hyperlink_url, linked, web_url
+from preserver.ingest.readers._base import Reader
+from preserver.ingest.readers._zip import ZIP_MAGIC, Package, attr, local, office_kind
+
+MAX_TEXT = 256 << 20  # characters of text written: bounds what shared styles could repeat
+_SKIP = frozenset({"del", "moveFrom", "rPr", "pPr", "delText", "delInstrText", "Fallback",
+                   "tblPr", "trPr", "tcPr", "sectPr", "commentReference"})
+_DECIMAL = frozenset({"decimal", "decimalZero", "decimalFullWidth", "decimalFullWidth2",
+                      "decimalHalfWidth", "decimalEnclosedFullstop", "decimalEnclosedParen",
+                      "hindiNumbers", "arabicAbjad"})
+_NOTE_PARTS = (("footnotes", "footnote"), ("endnotes", "endnote"))
+_HEADING_NAME = re.compile(r"(?i)heading\s*([1-9])$")
+
+
+@dataclass
+class _Field:
+    instr: list[str] = field(default_factory=list)
+    shown: list[str] | None = None  # None until "separate": the code is still being read
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Style:
+    heading: int | None
+    numbering: tuple[str, int] | None  # (numId, ilvl)
+    based_on: str | None
+
+
+class _Document:
+    """The state of one pass over a document's parts: styles, list counters, open fields."""
+
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self.main = package.main or "word/document.xml"
+        self.rels = package.relationships(self.main)
+        self.styles = self._styles()
+        self.levels, self.num_abstract, self.overrides = self._numbering()
+        self.counters: dict[str, list[int | None]] = {}
+        self.fields: list[_Field] = []
+        self.links: dict[str, tuple[str, str, bool]] = {}  # the part being read's relationships
+        self.out = io.StringIO()
+        self.blank = True  # the last thing written ends a paragraph
+
+    # -- the parts --------------------------------------------------------------------
+
+    def _part(self, kind: str) -> str | None:
+        for rel_type, target, external in self.rels.values():
+            if rel_type == kind and not external and self.package.has(target):
+                return target
+        return None
+
+    def _styles(self) -> dict[str, _Style]:
+        name = self._part("styles")
+        styles: dict[str, _Style] = {}
+        if name is None:
+            return styles
+        for style in self.package.xml(name):
+            style_id = attr(style, "styleId")
+            if local(style.tag) != "style" or style_id is None:
+                continue
+            heading = numbering = based_on = None
+            for child in style.iter():
+                kind = local(child.tag)
+                if kind == "name" and (match := _HEADING_NAME.match(attr(child, "val") or "")):
+                    heading = int(match.group(1))
+                elif kind == "outlineLvl" and (attr(child, "val") or "").isdigit():
+                    level = int(attr(child, "val") or "9")
+                    heading = heading or (level + 1 if level < 9 else None)
+                elif kind == "numPr":
+                    numbering = _num_pr(child)
+                elif kind == "basedOn":
+                    based_on = attr(child, "val")
+            styles[style_id] = _Style(heading=heading, numbering=numbering, based_on=based_on)
+        return styles
+
+    def _numbering(self) -> tuple[dict[tuple[str, int], tuple[str, int]], dict[str, str],
+                                  dict[tuple[str, int], int]]:
+        """(abstractNumId, ilvl) -> (format, start); numId -> abstractNumId; overrides."""
+        name = self._part("numbering")
+        levels: dict[tuple[str, int], tuple[str, int]] = {}
+        nums: dict[str, str] = {}
+        overrides: dict[tuple[str, int], int] = {}
+        if name is None:
+            return levels, nums, overrides
+        for item in self.package.xml(name):
+            kind = local(item.tag)
+            if kind == "abstractNum":
+                abstract = attr(item, "abstractNumId") or ""
+                for lvl in item:
+                    if local(lvl.tag) == "lvl":
+                        levels[(abstract, _int(attr(lvl, "ilvl"), 0))] = _level(lvl)
+            elif kind == "num":
+                num = attr(item, "numId") or ""
+                for child in item:
+                    if local(child.tag) == "abstractNumId":
+                        nums[num] = attr(child, "val") or ""
+                    elif local(child.tag) == "lvlOverride":
+                        for start in child:
+                            if local(start.tag) == "startOverride":
+                                overrides[(num, _int(attr(child, "ilvl"), 0))] = _int(
+                                    attr(start, "val"), 1)
+        return levels, nums, overrides
+
+    def read(self) -> str:
+        headers = [t for kind, t, ext in self.rels.values()
+                   if kind in ("header", "footer") and not ext and self.package.has(t)]
+        for header in dict.fromkeys(headers):  # each part once, in the order of the rels
+            self._blocks(header, depth=2)
+        self._blocks(self.main, depth=3)
+        for kind, note in _NOTE_PARTS:
+            if (notes := self._part(kind)) is not None:
+                self._notes(notes, note)
+        return self.out.getvalue().strip("\n")
+
+    def _blocks(self, part: str, *, depth: int) -> None:
+        """The blocks (paragraphs, tables) of ``part`` at ``depth`` (document/body/p: 3),
+        each handled and dropped as soon as it ends."""
+        self.links = self.package.relationships(part)
+        for block in _at_depth(self.package, part, depth):
+            self._block(block)
+
+    def _notes(self, part: str, note: str) -> None:
+        self.links = self.package.relationships(part)
+        number = 0
+        for element in _at_depth(self.package, part, 2):
+            if local(element.tag) != note or attr(element, "type") not in (None, "normal"):
+                continue  # the separator "notes" Word keeps
+            number += 1
+            text = " ".join(self._text(block) for block in element if local(block.tag) == "p")
+            self._write(f"{number}) {' '.join(text.split())}\n")
+            self._end_paragraph()
+
+    # -- blocks ---------------------------------------------------------------------
+
+    def _block(self, block: Element) -> None:
+        kind = local(block.tag)
+        if kind == "p":
+            self._paragraph(block)
+        elif kind == "tbl":
+            self._end_paragraph()
+            for row in block:
+                if local(row.tag) == "tr":
+                    self._row(row)
+            self._end_paragraph()
+        elif kind in ("sdt", "sdtContent", "customXml", "ins", "moveTo"):
+            for child in block:
+                self._block(child)
+
+    def _row(self, row: Element) -> None:
+        cells: list[str] = []
+        for cell in _cells(row):
+            words: list[str] = []
+            for child in cell:
+                if local(child.tag) == "tbl":  # a table in a cell: its rows, flattened
+                    words.extend(self._text(r) for r in child.iter() if local(r.tag) == "tc")
+                else:
+                    words.append(self._text(child))
+            cells.append(" ".join(" ".join(w.split()) for w in words if w.strip()))
+        line = "\t".join(cells).strip()
+        if line:
+            self._write(line + "\n")
+            self.blank = False
+
+    def _paragraph(self, paragraph: Element) -> None:
+        text = self._text(paragraph)
+        heading, number = self._paragraph_style(paragraph)
+        if text.strip():
+            if heading is not None:
+                text = "#" * min(heading, 6) + " " + " ".join(text.split())
+            elif number is not None:
+                text = f"{number}- {text.lstrip()}"
+            self._write(text.strip("\n") + "\n")
+        self._end_paragraph()
+
+    def _paragraph_style(self, paragraph: Element) -> tuple[int | None, int | None]:
+        style_id = numbering = heading = None
+        for props in paragraph:
+            if local(props.tag) != "pPr":
+                continue
+            for child in props:
+                kind = local(child.tag)
+                if kind == "pStyle":
+                    style_id = attr(child, "val")
+                elif kind == "numPr":
+                    numbering = _num_pr(child)
+                elif kind == "outlineLvl" and (attr(child, "val") or "").isdigit():
+                    level = int(attr(child, "val") or "9")
+                    heading = level + 1 if level < 9 else None
+        seen: set[str] = set()
+        while style_id is not None and style_id not in seen:  # basedOn, cycles cut
+            seen.add(style_id)
+            style = self.styles.get(style_id)
+            if style is None:
+                break
+            heading = heading or style.heading
+            numbering = numbering or style.numbering
+            style_id = style.based_on
+        if heading is not None:
+            return heading, None
+        return None, self._count(*numbering) if numbering else None
+
+    def _count(self, num: str, level: int) -> int | None:
+        """The number of the next item at ``level`` of list ``num``; None if not decimal."""
+        if num in ("", "0") or not 0 <= level < 9:
+            return None  # numId 0: numbering removed
+        fmt, start = self.levels.get((self.num_abstract.get(num, ""), level), ("", 1))
+        start = self.overrides.get((num, level), start)
+        counters = self.counters.setdefault(num, [None] * 9)
+        value = counters[level]
+        counters[level] = start if value is None else value + 1
+        counters[level + 1:] = [None] * (8 - level)
+        return counters[level] if fmt in _DECIMAL else None
+
+    # -- inline content ---------------------------------------------------------------
+
+    def _text(self, element: Element) -> str:
+        out: list[str] = []
+        self._inline(element, out)
+        return "".join(out)
+
+    def _emit(self, out: list[str], text: str) -> None:
+        out.append(text)
+        for open_field in self.fields:
+            if open_field.shown is not None:
+                open_field.shown.append(text)
+
+    def _inline(self, element: Element, out: list[str]) -> None:
+        for child in element:
+            kind = local(child.tag)
+            if kind in _SKIP:
+                continue
+            if kind == "t":
+                self._emit(out, child.text or "")
+            elif kind == "tab":
+                self._emit(out, "\t")
+            elif kind in ("br", "cr"):
+                self._emit(out, "\n")
+            elif kind == "noBreakHyphen":
+                self._emit(out, "-")
+            elif kind == "p":  # a paragraph inside a text box
+                self._emit(out, " ")
+                self._inline(child, out)
+                self._emit(out, " ")
+            elif kind == "hyperlink":
+                rel = self.links.get(attr(child, "id") or "")
+                self._linked(child, out, web_url(rel[1]) if rel and rel[2] else None)
+            elif kind == "fldSimple":
+                self._linked(child, out, hyperlink_url(attr(child, "instr") or ""))
+            elif kind == "fldChar":
+                self._field_char(attr(child, "fldCharType"), out)
+            elif kind == "instrText":
+                if self.fields and self.fields[-1].shown is None:
+                    self.fields[-1].instr.append(child.text or "")
+            else:  # runs, inserted text, smart tags, content controls, drawings
+                self._inline(child, out)
+
+    def _linked(self, element: Element, out: list[str], url: str | None) -> None:
+        before = len(out)
+        self._inline(element, out)
+        shown = "".join(out[before:])
+        if url is not None and linked(shown, url) != shown:
+            self._emit(out, f" <{url}>" if shown.strip() else f"<{url}>")
+
+    def _field_char(self, kind: str | None, out: list[str]) -> None:
+        if kind == "begin":
+            self.fields.append(_Field())
+        elif kind == "separate" and self.fields and self.fields[-1].shown is None:
+            self.fields[-1].shown = []
+        elif kind == "end" and self.fields:
+            done = self.fields.pop()
+            url = hyperlink_url("".join(done.instr))
+            shown = "".join(done.shown or [])
+            if url is not None and linked(shown, url) != shown:
+                self._emit(out, f" <{url}>" if shown.strip() else f"<{url}>")
+
+    # -- output -----------------------------------------------------------------------
+
+    def _write(self, text: str) -> None:
+        if self.out.tell() + len(text) > MAX_TEXT:
+            raise InvalidReport(f"the document's text is longer than {MAX_TEXT} characters")
+        self.out.write(text)
+        self.blank = False
+
+    def _end_paragraph(self) -> None:
+        if not self.blank:
+            self.out.write("\n")
+            self.blank = True
+
+
+def _at_depth(package: Package, part: str, depth: int) -> Iterator[Element]:
+    """The elements of ``part`` at ``depth`` (the root is 1), each as it ends; then dropped."""
+    stack: list[Element] = []
+    for event, element in package.iterparse(part):
+        if event == "start":
+            stack.append(element)
+            continue
+        stack.pop()
+        if len(stack) == depth - 1:
+            yield element
+            if stack:
+                stack[-1].clear()  # the block is handled: free it (and its parent's list)
+
+
+def _cells(row: Element) -> Iterator[Element]:
+    for child in row:
+        kind = local(child.tag)
+        if kind == "tc":
+            yield child
+        elif kind in ("sdt", "sdtContent", "customXml"):
+            yield from _cells(child)
+
+
+def _num_pr(element: Element) -> tuple[str, int] | None:
+    num = level = None
+    for child in element:
+        if local(child.tag) == "numId":
+            num = attr(child, "val")
+        elif local(child.tag) == "ilvl":
+            level = _int(attr(child, "val"), 0)
+    return (num, level or 0) if num is not None else None
+
+
+def _level(lvl: Element) -> tuple[str, int]:
+    fmt, start = "decimal", 1
+    for child in lvl:
+        if local(child.tag) == "numFmt":
+            fmt = attr(child, "val") or fmt
+        elif local(child.tag) == "start":
+            start = _int(attr(child, "val"), 1)
+    return fmt, start
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
+
+
+def _extract(data: bytes) -> str:
+    package = Package.open(data)
+    if package.kind != "docx":
+        what = "an Excel (XLSX) workbook" if package.kind == "xlsx" else "not a Word document"
+        raise InvalidReport(f"the content is {what}")
+    try:
+        return _Document(package).read()
+    except RecursionError as exc:  # elements nested thousands deep: no document does that
+        raise InvalidReport("elements nested too deeply to be a document") from exc
+
+
+def _extract_checked(data: bytes) -> str:
+    if not data.startswith(b"PK\x03\x04"):
+        raise InvalidReport("the content is not a Word (DOCX) document: not a ZIP container")
+    return _extract(data)
+
+
+READER = Reader(
+    media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    extensions=frozenset({".docx", ".docm", ".dotx"}),
+    sniff=lambda head: head.startswith(ZIP_MAGIC),  # identify decides, on the whole file
+    signature=ZIP_MAGIC,
+    extract=_extract_checked,
+    identify=lambda data: office_kind(data) == "docx",
+)

@@ -1,0 +1,248 @@
+"""Hostile DOCX, XLSX and CSV reports: each is refused in one line naming the file and the
+fault, quickly and in bounded memory, or read within bounds; nothing is partly ingested.
+The ZIPs are written byte by byte (tests/support/office.py ``raw_zip``), so that what
+their headers state is what the test says."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+
+from preserver.errors import InvalidReport
+from preserver.ingest.readers import read_report
+from tests.support.cli import assert_one_line_error, run_in
+from tests.support.office import (
+    CONTENT_TYPES_DOCX,
+    RawPart,
+    deflate_bomb,
+    document_xml,
+    docx_parts,
+    paragraph_xml,
+    raw_part,
+    raw_zip,
+)
+
+ROOT = Path(__file__).parents[2]
+GIB = 1 << 30
+XLSX_SHEET = "xl/worksheets/sheet1.xml"
+
+
+def small_docx(path: Path) -> Path:
+    document = docx.Document()
+    document.add_paragraph("5- سمير https://youtu.be/u7qI99N8OM8")
+    document.save(str(path))
+    return path
+
+
+def small_xlsx(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    book.active.append(["سمير", "https://youtu.be/u7qI99N8OM8"])
+    book.save(path)
+    return path
+
+
+def swapped(parts: list[RawPart], name: str, part: RawPart) -> list[RawPart]:
+    return [part if p.name == name else p for p in parts]
+
+
+def refused(path: Path, match: str) -> None:
+    with pytest.raises(InvalidReport, match=match) as caught:
+        read_report(path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
+
+
+def test_a_docx_bomb_is_refused_quickly_in_bounded_memory(tmp_path: Path) -> None:
+    """word/document.xml inflates to 2 GiB (its headers say so) from 2 MiB: refused after
+    a few MiB, in a process of its own whose peak memory is measured."""
+    prefix = document_xml("").split(b"<w:body>")[0] + b"<w:body><w:p><w:r><w:t>"
+    bomb = deflate_bomb(prefix, b"A", 2 * GIB)
+    parts = swapped(docx_parts(small_docx(tmp_path / "base.docx")), "word/document.xml",
+                    RawPart(name="word/document.xml", data=bomb, size=2 * GIB - 1, crc=0))
+    path = tmp_path / "bomb.docx"
+    path.write_bytes(raw_zip(parts))
+    assert path.stat().st_size < 4 << 20
+    code = ("import json, sys, time; from pathlib import Path\n"
+            "from preserver.errors import InvalidReport\n"
+            "from preserver.ingest.readers import read_report\n"
+            "from tests.support.ingest_memory import peak_kib\n"
+            "before, start = peak_kib(), time.perf_counter()\n"
+            "try:\n    read_report(Path(sys.argv[1])); error = None\n"
+            "except InvalidReport as exc:\n    error = str(exc)\n"
+            "print(json.dumps({'error': error, 'seconds': time.perf_counter() - start,\n"
+            "                  'growth_kib': peak_kib() - before}))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert "word/document.xml: a decompression bomb" in result["error"]
+    assert result["seconds"] < 5, result
+    assert result["growth_kib"] < 64 * 1024, result  # measured: ~10 MiB
+
+
+def test_an_xlsx_bomb_and_a_part_over_its_bound_are_refused(tmp_path: Path) -> None:
+    parts = docx_parts(small_xlsx(tmp_path / "base.xlsx"))
+    prefix = (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+              b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>')
+    bomb = deflate_bomb(prefix, b"B", GIB)
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(raw_zip(swapped(parts, XLSX_SHEET, RawPart(
+        name=XLSX_SHEET, data=bomb, size=GIB, crc=0))))
+    refused(path, f"{XLSX_SHEET}: a decompression bomb")
+    # stored (no ratio to see): 300 MiB stated, bounded by what a part may hold
+    stored = RawPart(name=XLSX_SHEET, data=b" " * 1024, size=300 << 20, crc=0, deflated=False)
+    path.write_bytes(raw_zip(swapped(parts, XLSX_SHEET, stored)))
+    refused(path, rf"{XLSX_SHEET}: a corrupt part \(its size or CRC")
+
+
+def test_twenty_thousand_parts_are_refused_before_they_are_listed(tmp_path: Path) -> None:
+    parts = docx_parts(small_docx(tmp_path / "base.docx"))
+    many = parts + [raw_part(f"word/media/x{n}.xml", b"") for n in range(20_000)]
+    path = tmp_path / "many.docx"
+    path.write_bytes(raw_zip(many))
+    refused(path, f"the ZIP container has {len(many)} parts, more than 10000")
+    # an end record that says 7 parts does not hide the 20,000 more in the directory
+    data = bytearray(path.read_bytes())
+    data[-14:-10] = struct.pack("<HH", 7, 7)  # APPNOTE.TXT 4.3.16: entries on disk, in all
+    path.write_bytes(bytes(data))
+    refused(path, f"the ZIP container has {len(many)} parts, more than 10000")
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx"])
+@pytest.mark.parametrize("cut", [0.5, 0.98, 1.0])
+def test_a_truncated_or_corrupt_file_is_refused(tmp_path: Path, kind: str, cut: float) -> None:
+    source = (small_docx if kind == "docx" else small_xlsx)(tmp_path / f"base.{kind}")
+    data = source.read_bytes()
+    path = tmp_path / f"broken.{kind}"
+    if cut < 1.0:
+        path.write_bytes(data[: int(len(data) * cut)])
+        refused(path, "a truncated or corrupt ZIP container")
+    else:  # every part there, one's deflated bytes overwritten
+        main = "word/document.xml" if kind == "docx" else XLSX_SHEET
+        parts = [RawPart(name=p.name, data=b"\xff" * len(p.data), size=p.size, crc=p.crc)
+                 if p.name == main else p for p in docx_parts(source)]
+        path.write_bytes(raw_zip(parts))
+        refused(path, f"{main}: a (corrupt|truncated) part")
+
+
+@pytest.mark.parametrize(
+    ("fault", "part", "match"),
+    [
+        ("size", RawPart(name="word/document.xml", data=b"", size=0, crc=0), "size or CRC"),
+        ("method", RawPart(name="word/document.xml", data=b"BZh9", size=4, crc=0),
+         "compressed with method 12"),
+        ("missing", raw_part("word/other.xml", b"<x/>"), "the part word/document.xml is missing"),
+    ],
+)
+def test_parts_that_lie_are_refused(tmp_path: Path, fault: str, part: RawPart,
+                                    match: str) -> None:
+    body = document_xml(paragraph_xml("https://youtu.be/u7qI99N8OM8"))
+    real = raw_part("word/document.xml", body)
+    if fault == "size":  # the real bytes, a stated size that is not theirs
+        part = RawPart(name=real.name, data=real.data, size=real.size - 10, crc=real.crc)
+    data = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX), part])
+    if fault == "method":
+        data = data.replace(struct.pack("<H", 8) + struct.pack("<HH", 0, 0x21),
+                            struct.pack("<H", 12) + struct.pack("<HH", 0, 0x21))
+    path = tmp_path / "lies.docx"
+    path.write_bytes(data)
+    refused(path, match)
+
+
+LAUGHS = ('<!DOCTYPE w:document [<!ENTITY a "aaaaaaaaaa">'
+          + "".join(f'<!ENTITY {chr(98 + n)} "{("&" + chr(97 + n) + ";") * 10}">'
+                    for n in range(9)) + "]>")
+XXE = '<!DOCTYPE w:document [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+
+
+@pytest.mark.parametrize(("doctype", "text"), [(LAUGHS, "&j;"), (XXE, "&x;")],
+                         ids=["billion-laughs", "external-entity"])
+def test_a_dtd_is_refused_and_nothing_expanded(tmp_path: Path, doctype: str, text: str) -> None:
+    body = document_xml(paragraph_xml(f"{text} https://youtu.be/u7qI99N8OM8"), doctype)
+    path = tmp_path / "entities.docx"
+    path.write_bytes(raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+                              raw_part("word/document.xml", body)]))
+    refused(path, r"word/document.xml: a document type declaration \(DTD\) or entity, "
+                  "which is never read")
+
+
+def test_elements_nested_too_deeply_are_refused(tmp_path: Path) -> None:
+    nested = "<w:sdt><w:sdtContent>" * 5_000 + paragraph_xml("x") + \
+        "</w:sdtContent></w:sdt>" * 5_000
+    path = tmp_path / "deep.docx"
+    path.write_bytes(raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+                              raw_part("word/document.xml", document_xml(nested))]))
+    refused(path, "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    ("cell", "match"),
+    [
+        ('<row r="1"><c r="A1" t="s"><v>7</v></c></row>', "no shared string 7"),
+        ('<row r="2000000"><c r="A1"><v>1</v></c></row>', "row 2000000 is outside"),
+        ('<row r="1"><c r="XFE1"><v>1</v></c></row>', r"cell XFE1: past the last column"),
+        ('<row r="1"><c r="A1" t="s"><v>x</v></c></row>', "not a number where"),
+    ],
+)
+def test_a_sheet_that_lies_is_refused(tmp_path: Path, cell: str, match: str) -> None:
+    parts = docx_parts(small_xlsx(tmp_path / "base.xlsx"))
+    sheet = (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             b'spreadsheetml/2006/main"><sheetData>' + cell.encode() + b"</sheetData></worksheet>")
+    path = tmp_path / "lies.xlsx"
+    path.write_bytes(raw_zip(swapped(parts, XLSX_SHEET, raw_part(XLSX_SHEET, sheet))))
+    refused(path, match)
+
+
+@pytest.mark.slow
+def test_refusals_through_the_cli_add_nothing(tmp_path: Path) -> None:
+    small_docx(tmp_path / "base.docx")
+    cut = tmp_path / "cut.docx"
+    cut.write_bytes((tmp_path / "base.docx").read_bytes()[:2000])
+    assert_one_line_error(run_in(tmp_path, "ingest", str(cut)), 2,
+                          "cut.docx: a truncated or corrupt ZIP container")
+    status = json.loads(run_in(tmp_path, "status", "--json").stdout)
+    assert status["reports"] == 0 and status["citations"] == 0
+
+
+@pytest.mark.slow
+def test_a_million_row_csv_is_ingested_in_bounded_memory(tmp_path: Path) -> None:
+    """1,000,000 rows (51 MB, Arabic labels) in a process of its own: the citations all
+    recorded; the peak memory of the ingest is no more than that of the same text as a
+    .txt report (the reader holds no list of rows, only the file and the text)."""
+    csv_path = tmp_path / "million.csv"
+    txt_path = tmp_path / "million.txt"
+    with csv_path.open("w", encoding="utf-8") as out, txt_path.open("w", encoding="utf-8") as txt:
+        out.write("الاسم,الرابط,ملاحظات\n")
+        for n in range(1_000_000):
+            row = f"ضحية {n},https://youtu.be/{n % 1000:011d},قصف\n"
+            out.write(row)
+            txt.write(row.replace(",", " "))
+    results = {}
+    for path in (csv_path, txt_path):
+        root = tmp_path / path.suffix[1:]
+        root.mkdir()
+        cfg = root / "config.toml"
+        cfg.write_text(f'data_dir = "{root / "archive"}"\n', encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "tests.support.ingest_memory", str(cfg),
+                               str(path)], capture_output=True, text=True, timeout=900,
+                              check=False, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[path.suffix] = json.loads(done.stdout)
+    csv, txt = results[".csv"], results[".txt"]
+    assert (csv["citations"], csv["targets"], csv["skipped"]) == (1_000_000, 1_000, 0)
+    csv_growth, txt_growth = (r["end_kib"] - r["opened_kib"] for r in (csv, txt))
+    assert csv_growth < txt_growth * 1.25 + 32 * 1024, results
+
+
+def test_a_zip_version_no_reader_knows_is_refused(tmp_path: Path) -> None:
+    """A central directory entry needing version 9.9 (zipfile raises NotImplementedError)."""
+    data = raw_zip(docx_parts(small_docx(tmp_path / "base.docx")))
+    path = tmp_path / "version.docx"
+    path.write_bytes(data.replace(b"PK\x01\x02\x14\x00\x14\x00", b"PK\x01\x02\x14\x00\x63\x00", 1))
+    refused(path, "a truncated or corrupt ZIP container: zip file version 9.9")

@@ -199,7 +199,6 @@ def test_a_sheet_that_lies_is_refused(tmp_path: Path, cell: str, match: str) -> 
     refused(path, match)
 
 
-@pytest.mark.slow
 def test_refusals_through_the_cli_add_nothing(tmp_path: Path) -> None:
     small_docx(tmp_path / "base.docx")
     cut = tmp_path / "cut.docx"

@@ -170,7 +170,6 @@ def test_an_xlsx_read_only_workbook_of_many_rows(tmp_path: Path) -> None:
     assert links[-1] == (2_001, "الضحية 1999", "https://example.org/v/1999")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_ingest_of_a_table_through_the_cli(tmp_path: Path, kind: str) -> None:
     path = tmp_path / f"links.{kind}"

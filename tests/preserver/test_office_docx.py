@@ -164,6 +164,12 @@ def test_content_decides_over_the_name(tmp_path: Path) -> None:
     workbook.active.append(["https://youtu.be/u7qI99N8OM8"])
     workbook.save(tmp_path / "sheet.docx")
     assert read_report(tmp_path / "sheet.docx").media_type.endswith("spreadsheetml.sheet")
+    (tmp_path / "sheet.docx").rename(tmp_path / "sheet.csv")
+    assert read_report(tmp_path / "sheet.csv").media_type.endswith("spreadsheetml.sheet")
+    (tmp_path / "text.xlsx").write_text("name,url\n", encoding="utf-8")
+    with pytest.raises(InvalidReport, match=r"text\.xlsx: the content is not an Excel \(XLSX\) "
+                                            "workbook: not a ZIP container"):
+        read_report(tmp_path / "text.xlsx")
     (tmp_path / "text.docx").write_text("5- سمير https://youtu.be/u7qI99N8OM8\n", encoding="utf-8")
     with pytest.raises(InvalidReport, match=r"text\.docx: the content is not a Word \(DOCX\) "
                                             "document: not a ZIP container"):

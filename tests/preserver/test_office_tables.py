@@ -66,7 +66,7 @@ def test_a_csv_without_a_header_labels_a_row_by_its_words(tmp_path: Path) -> Non
 def test_excel_encodings_and_delimiters(tmp_path: Path, encoding: str, delimiter: str) -> None:
     """Excel saves CSV in the office's code page (windows-1256 in Arabic), with ";"
     where "," is the decimal separator, and "Unicode text" as tab-separated UTF-16."""
-    path = tmp_path / "links.csv"
+    path = tmp_path / ("links.tsv" if delimiter == "\t" else "links.csv")
     lines = [delimiter.join(("الاسم", "الرابط", "ملاحظات"))] + [
         delimiter.join((name, url, note or "ملاحظة طويلة عن الفيديو والقصف"))
         for name, url, note in ROWS]

@@ -76,7 +76,8 @@ def add_notes(path: Path, footnotes: list[Note], endnotes: list[Note]) -> None:
     for kind, notes in (("footnote", footnotes), ("endnote", endnotes)):
         links = []
         body = [
-            f'<w:{kind} w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>',
+            (f'<w:{kind} w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+             f'</w:{kind}>'),
             (f'<w:{kind} w:type="continuationSeparator" w:id="0"><w:p><w:r>'
              f'<w:continuationSeparator/></w:r></w:p></w:{kind}>'),
         ]

@@ -179,8 +179,9 @@ class Package:
         return _Bounded(self, body, info, min(limit, MAX_PART))
 
     def relationships(self, part: str) -> dict[str, tuple[str, str, bool]]:
-        """``part``'s relationships (OPC 9.3): id -> (type, the last segment of its URI: "header"; target, external). An internal
-        target is resolved to a part name (``word/footnotes.xml``); no ``.rels``: {}."""
+        """``part``'s relationships (OPC 9.3): id -> (type, target, external). The type is
+        its URI's last segment (``header``); an internal target is resolved to a part
+        name (``word/footnotes.xml``). No ``.rels`` part: {}."""
         folder, base = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", base + ".rels")
         if not self.has(rels):

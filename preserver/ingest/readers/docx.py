@@ -9,7 +9,8 @@ bounds of ``_zip`` (parts, sizes, ratio; XML without DTDs). Promised:
   ``basedOn``) becomes a ``## text`` line, so it labels the links below it;
 - a paragraph of a decimal numbered list (``w:numPr``, its own or its style's) gets
   its computed number as ``5- text``, so the link finder sees a numbered entry;
-  numbers count per list (``w:numId``) and level, from the level's ``w:start``;
+  numbers count per list (``w:numId``) and level, from the level's ``w:start``
+  (``_docx_styles``);
 - a hyperlink (``w:hyperlink`` whose relationship is an External http(s) target) and a
   ``HYPERLINK`` field code (``w:fldSimple``, or a complex field ``begin … instrText …
   separate … end``, also across paragraphs) are written ``words <url>`` unless the
@@ -26,7 +27,6 @@ boxes are not text. The body is streamed one top-level block at a time.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
@@ -34,29 +34,19 @@ from xml.etree.ElementTree import Element
 from preserver.errors import InvalidReport
 from preserver.ingest.readers._anchors import hyperlink_url, linked, web_url
 from preserver.ingest.readers._base import Reader
+from preserver.ingest.readers._docx_styles import Paragraphs
 from preserver.ingest.readers._zip import ZIP_MAGIC, Package, attr, local, office_kind
 
 MAX_TEXT = 256 << 20  # characters of text written: bounds what shared styles could repeat
 _SKIP = frozenset({"del", "moveFrom", "rPr", "pPr", "delText", "delInstrText", "Fallback",
                    "tblPr", "trPr", "tcPr", "sectPr", "commentReference"})
-_DECIMAL = frozenset({"decimal", "decimalZero", "decimalFullWidth", "decimalFullWidth2",
-                      "decimalHalfWidth", "decimalEnclosedFullstop", "decimalEnclosedParen",
-                      "hindiNumbers", "arabicAbjad"})
 _NOTE_PARTS = (("footnotes", "footnote"), ("endnotes", "endnote"))
-_HEADING_NAME = re.compile(r"(?i)heading\s*([1-9])$")
 
 
 @dataclass
 class _Field:
     instr: list[str] = field(default_factory=list)
     shown: list[str] | None = None  # None until "separate": the code is still being read
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Style:
-    heading: int | None
-    numbering: tuple[str, int] | None  # (numId, ilvl)
-    based_on: str | None
 
 
 class _Document:
@@ -66,9 +56,7 @@ class _Document:
         self.package = package
         self.main = package.main or "word/document.xml"
         self.rels = package.relationships(self.main)
-        self.styles = self._styles()
-        self.levels, self.num_abstract, self.overrides = self._numbering()
-        self.counters: dict[str, list[int | None]] = {}
+        self.paragraphs = Paragraphs(package, self._part("styles"), self._part("numbering"))
         self.fields: list[_Field] = []
         self.links: dict[str, tuple[str, str, bool]] = {}  # the part being read's relationships
         self.out = io.StringIO()
@@ -81,58 +69,6 @@ class _Document:
             if rel_type == kind and not external and self.package.has(target):
                 return target
         return None
-
-    def _styles(self) -> dict[str, _Style]:
-        name = self._part("styles")
-        styles: dict[str, _Style] = {}
-        if name is None:
-            return styles
-        for style in self.package.xml(name):
-            style_id = attr(style, "styleId")
-            if local(style.tag) != "style" or style_id is None:
-                continue
-            heading = numbering = based_on = None
-            for child in style.iter():
-                kind = local(child.tag)
-                if kind == "name" and (match := _HEADING_NAME.match(attr(child, "val") or "")):
-                    heading = int(match.group(1))
-                elif kind == "outlineLvl" and (attr(child, "val") or "").isdigit():
-                    level = int(attr(child, "val") or "9")
-                    heading = heading or (level + 1 if level < 9 else None)
-                elif kind == "numPr":
-                    numbering = _num_pr(child)
-                elif kind == "basedOn":
-                    based_on = attr(child, "val")
-            styles[style_id] = _Style(heading=heading, numbering=numbering, based_on=based_on)
-        return styles
-
-    def _numbering(self) -> tuple[dict[tuple[str, int], tuple[str, int]], dict[str, str],
-                                  dict[tuple[str, int], int]]:
-        """(abstractNumId, ilvl) -> (format, start); numId -> abstractNumId; overrides."""
-        name = self._part("numbering")
-        levels: dict[tuple[str, int], tuple[str, int]] = {}
-        nums: dict[str, str] = {}
-        overrides: dict[tuple[str, int], int] = {}
-        if name is None:
-            return levels, nums, overrides
-        for item in self.package.xml(name):
-            kind = local(item.tag)
-            if kind == "abstractNum":
-                abstract = attr(item, "abstractNumId") or ""
-                for lvl in item:
-                    if local(lvl.tag) == "lvl":
-                        levels[(abstract, _int(attr(lvl, "ilvl"), 0))] = _level(lvl)
-            elif kind == "num":
-                num = attr(item, "numId") or ""
-                for child in item:
-                    if local(child.tag) == "abstractNumId":
-                        nums[num] = attr(child, "val") or ""
-                    elif local(child.tag) == "lvlOverride":
-                        for start in child:
-                            if local(start.tag) == "startOverride":
-                                overrides[(num, _int(attr(child, "ilvl"), 0))] = _int(
-                                    attr(start, "val"), 1)
-        return levels, nums, overrides
 
     def read(self) -> str:
         headers = [t for kind, t, ext in self.rels.values()
@@ -196,7 +132,7 @@ class _Document:
 
     def _paragraph(self, paragraph: Element) -> None:
         text = self._text(paragraph)
-        heading, number = self._paragraph_style(paragraph)
+        heading, number = self.paragraphs.kind(paragraph)
         if text.strip():
             if heading is not None:
                 text = "#" * min(heading, 6) + " " + " ".join(text.split())
@@ -204,45 +140,6 @@ class _Document:
                 text = f"{number}- {text.lstrip()}"
             self._write(text.strip("\n") + "\n")
         self._end_paragraph()
-
-    def _paragraph_style(self, paragraph: Element) -> tuple[int | None, int | None]:
-        style_id = numbering = heading = None
-        for props in paragraph:
-            if local(props.tag) != "pPr":
-                continue
-            for child in props:
-                kind = local(child.tag)
-                if kind == "pStyle":
-                    style_id = attr(child, "val")
-                elif kind == "numPr":
-                    numbering = _num_pr(child)
-                elif kind == "outlineLvl" and (attr(child, "val") or "").isdigit():
-                    level = int(attr(child, "val") or "9")
-                    heading = level + 1 if level < 9 else None
-        seen: set[str] = set()
-        while style_id is not None and style_id not in seen:  # basedOn, cycles cut
-            seen.add(style_id)
-            style = self.styles.get(style_id)
-            if style is None:
-                break
-            heading = heading or style.heading
-            numbering = numbering or style.numbering
-            style_id = style.based_on
-        if heading is not None:
-            return heading, None
-        return None, self._count(*numbering) if numbering else None
-
-    def _count(self, num: str, level: int) -> int | None:
-        """The number of the next item at ``level`` of list ``num``; None if not decimal."""
-        if num in ("", "0") or not 0 <= level < 9:
-            return None  # numId 0: numbering removed
-        fmt, start = self.levels.get((self.num_abstract.get(num, ""), level), ("", 1))
-        start = self.overrides.get((num, level), start)
-        counters = self.counters.setdefault(num, [None] * 9)
-        value = counters[level]
-        counters[level] = start if value is None else value + 1
-        counters[level + 1:] = [None] * (8 - level)
-        return counters[level] if fmt in _DECIMAL else None
 
     # -- inline content ---------------------------------------------------------------
 
@@ -341,33 +238,6 @@ def _cells(row: Element) -> Iterator[Element]:
             yield child
         elif kind in ("sdt", "sdtContent", "customXml"):
             yield from _cells(child)
-
-
-def _num_pr(element: Element) -> tuple[str, int] | None:
-    num = level = None
-    for child in element:
-        if local(child.tag) == "numId":
-            num = attr(child, "val")
-        elif local(child.tag) == "ilvl":
-            level = _int(attr(child, "val"), 0)
-    return (num, level or 0) if num is not None else None
-
-
-def _level(lvl: Element) -> tuple[str, int]:
-    fmt, start = "decimal", 1
-    for child in lvl:
-        if local(child.tag) == "numFmt":
-            fmt = attr(child, "val") or fmt
-        elif local(child.tag) == "start":
-            start = _int(attr(child, "val"), 1)
-    return fmt, start
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        return default
 
 
 def _extract(data: bytes) -> str:

@@ -5,8 +5,8 @@ of ``_zip``. Promised:
 
 - every worksheet, in the workbook's order (hidden ones too: they are evidence), each
   row on one line written as ``_table`` says (label cell first; the URL column by
-  header name, or else by content) and read as a table by the link finder (``ReportText.tables``: a label above
-  a sheet does not label its rows);
+  header name, or else by content) and read as a table by the link finder
+  (``ReportText.tables``: a label above a sheet does not label its rows);
 - a cell's link is read three ways: its text, its hyperlink (the sheet's
   ``<hyperlinks>`` and their External relationships in the sheet's own ``.rels``) and a
   ``=HYPERLINK("url", …)`` formula (the literal URL; the cell's cached value is the

@@ -16,7 +16,8 @@ import openpyxl
 import pytest
 
 from preserver.errors import InvalidReport
-from preserver.ingest.readers import read_report
+from preserver.ingest.readers import _table as table
+from preserver.ingest.readers import read_report, xlsx
 from tests.support.cli import assert_one_line_error, run_in
 from tests.support.office import (
     CONTENT_TYPES_DOCX,
@@ -27,6 +28,8 @@ from tests.support.office import (
     paragraph_xml,
     raw_part,
     raw_zip,
+    sheet_xml,
+    with_shared_strings,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -245,3 +248,24 @@ def test_a_zip_version_no_reader_knows_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "version.docx"
     path.write_bytes(data.replace(b"PK\x01\x02\x14\x00\x14\x00", b"PK\x01\x02\x14\x00\x63\x00", 1))
     refused(path, "a truncated or corrupt ZIP container: zip file version 9.9")
+
+
+def test_a_sheet_of_cells_far_apart_and_a_repeated_long_string_are_bounded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows each with a cell at XFD (16,384 cells a row, counted) and a long shared string
+    in every cell (the text bound), each refused before it costs much; the bounds are
+    lowered here so that the test stays fast, the counting is the reader's own."""
+    parts = docx_parts(small_xlsx(tmp_path / "base.xlsx"))
+    rows = "".join(f'<row r="{n}"><c r="XFD{n}"><v>1</v></c></row>' for n in range(1, 101))
+    sheet = (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+             b'spreadsheetml/2006/main"><sheetData>' + rows.encode() + b"</sheetData></worksheet>")
+    path = tmp_path / "wide.xlsx"
+    path.write_bytes(raw_zip(swapped(parts, XLSX_SHEET, raw_part(XLSX_SHEET, sheet))))
+    monkeypatch.setattr(xlsx, "MAX_CELLS", 50 * 16_384)
+    refused(path, rf"{XLSX_SHEET}: more than {50 * 16_384} cells")
+    monkeypatch.setattr(table, "MAX_TEXT", 1 << 20)
+    rows = "".join(f'<row r="{n}"><c r="A{n}" t="s"><v>0</v></c></row>' for n in range(1, 101))
+    parts = with_shared_strings(swapped(parts, XLSX_SHEET, raw_part(XLSX_SHEET, sheet_xml(rows))),
+                                f"<si><t>{'x' * 30_000}</t></si>")
+    path.write_bytes(raw_zip(parts))
+    refused(path, "the table's text is longer than 1048576 characters")

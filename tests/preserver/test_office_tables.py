@@ -15,8 +15,10 @@ from preserver.errors import InvalidReport
 from preserver.ingest.links import extract_links
 from preserver.ingest.readers import ReportText, read_report
 from tests.support.cli import run_in
+from tests.support.office import docx_parts, raw_part, raw_zip, sheet_xml, with_shared_strings
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_SHEET = "xl/worksheets/sheet1.xml"
 ROWS = [
     ("سمير", "https://youtu.be/u7qI99N8OM8", "قصف السوق"),
     ("خالد", "https://www.facebook.com/902054899875426", ""),
@@ -190,3 +192,22 @@ def test_ingest_of_a_table_through_the_cli(tmp_path: Path, kind: str) -> None:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     blob = tmp_path / "archive" / "blobs" / "sha256" / digest[:2] / digest[2:4] / digest
     assert blob.read_bytes() == path.read_bytes()
+
+
+def test_shared_strings_as_excel_writes_them(tmp_path: Path) -> None:
+    """Excel keeps a workbook's text in xl/sharedStrings.xml (openpyxl writes it inline):
+    rich text runs are joined, phonetic runs (rPh) left out."""
+    book = openpyxl.Workbook()
+    book.active.append(["placeholder"])
+    book.save(tmp_path / "base.xlsx")
+    rows = ('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+            '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="B2" t="s"><v>3</v></c></row>')
+    items = ("<si><t>الاسم</t></si><si><t>الرابط</t></si>"
+             "<si><r><t>سمير </t></r><r><rPr><b/></rPr><t>أبو علي</t></r>"
+             "<rPh sb=\"0\" eb=\"1\"><t>phonetic</t></rPh></si>"
+             "<si><t>https://youtu.be/u7qI99N8OM8</t></si>")
+    parts = [raw_part(XLSX_SHEET, sheet_xml(rows)) if p.name == XLSX_SHEET else p
+             for p in docx_parts(tmp_path / "base.xlsx")]
+    path = tmp_path / "shared.xlsx"
+    path.write_bytes(raw_zip(with_shared_strings(parts, items)))
+    assert found(read_report(path)) == [(2, "سمير أبو علي", "https://youtu.be/u7qI99N8OM8")]

@@ -191,3 +191,25 @@ def document_xml(body: str, doctype: str = "") -> bytes:
 
 def paragraph_xml(text: str) -> str:
     return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+SHARED_STRINGS_REL = (
+    '<Relationship Id="rIdSST" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/sharedStrings" Target="sharedStrings.xml"/>')
+
+
+def with_shared_strings(parts: list[RawPart], items: str) -> list[RawPart]:
+    """The parts of a workbook (openpyxl writes inline strings) with ``xl/sharedStrings.xml``
+    holding the ``<si>`` ``items``, related from the workbook as Excel relates it."""
+    rels_name = "xl/_rels/workbook.xml.rels"
+    rels = next(zlib.decompress(p.data, -zlib.MAX_WBITS) for p in parts if p.name == rels_name)
+    rels = rels.replace(b"</Relationships>", SHARED_STRINGS_REL.encode() + b"</Relationships>")
+    strings = ('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+               f'spreadsheetml/2006/main">{items}</sst>').encode()
+    return [raw_part(rels_name, rels) if p.name == rels_name else p for p in parts] + [
+        raw_part("xl/sharedStrings.xml", strings)]
+
+
+def sheet_xml(rows: str) -> bytes:
+    return ('<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+            f'spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>').encode()

@@ -47,7 +47,7 @@ NOTE_NAMES = frozenset({
     "ملاحظة", "الوصف", "وصف", "تفاصيل", "التفاصيل",
 })  # fmt: skip
 SAMPLE_ROWS = 1_000  # the rows the URL column is found in by content
-MAX_TEXT = 256 << 20  # characters of a table's text: shared strings could repeat one cell
+MAX_TEXT = 64 << 20  # characters of a table's text (a 50 MB CSV makes at most ~50 Mi)
 _URL = re.compile(r"(?i)\bhttps?://")
 _BARE = re.compile(r"(?i)[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.[a-z]{2,24}(?:[/?#]\S*)?")
 _BREAKS = re.compile("[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")

@@ -37,7 +37,7 @@ from preserver.ingest.readers._base import Reader
 from preserver.ingest.readers._docx_styles import Paragraphs
 from preserver.ingest.readers._zip import ZIP_MAGIC, Package, attr, local, office_kind
 
-MAX_TEXT = 256 << 20  # characters of text written: bounds what shared styles could repeat
+MAX_TEXT = 64 << 20  # characters of text written: well past what 256 MiB of XML shows
 _SKIP = frozenset({"del", "moveFrom", "rPr", "pPr", "delText", "delInstrText", "Fallback",
                    "tblPr", "trPr", "tcPr", "sectPr", "commentReference"})
 _NOTE_PARTS = (("footnotes", "footnote"), ("endnotes", "endnote"))

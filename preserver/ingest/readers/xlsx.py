@@ -40,6 +40,9 @@ from preserver.ingest.readers._zip import ZIP_MAGIC, Package, attr, local, offic
 MAX_ROW = 1 << 20  # Excel's last row
 MAX_COLUMN = 16_384  # Excel's last column, XFD
 MAX_HYPERLINKS = 200_000  # cell hyperlinks in one sheet, held while it is read
+# cells of a workbook's rows, the empty ones between counted: a row with one cell at XFD is
+# 16,384 (each is looked at); a sheet of a million rows of 30 columns is 30 Mi
+MAX_CELLS = 32 << 20
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 
 
@@ -79,6 +82,7 @@ class _Workbook:
                 yield attr(element, "name") or rel[1], rel[1]
 
     def read(self) -> Extracted:
+        self.cells = 0
         lines = Lines()
         starts: list[int] = []
         for _, part in self.sheets():
@@ -131,7 +135,12 @@ class _Workbook:
             number = _int(spans) if spans is not None else number + 1
             if not 0 < number <= MAX_ROW:
                 raise InvalidReport(f"{part}: row {spans} is outside 1..{MAX_ROW}")
-            yield number, _spread(self._cells(element))
+            cells = _spread(self._cells(element))
+            self.cells += len(cells)
+            if self.cells > MAX_CELLS:
+                raise InvalidReport(f"{part}: more than {MAX_CELLS} cells (the empty ones "
+                                    "between counted)")
+            yield number, cells
             if data is not None:
                 data.clear()
 

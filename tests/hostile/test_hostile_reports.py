@@ -15,7 +15,7 @@ from tests.support.cli import assert_one_line_error, run_in
 @pytest.mark.parametrize(
     ("name", "content", "match"),
     [
-        ("report.txt", b"%PDF-1.7\n1 0 obj\n", "a PDF document, although it is named .txt"),
+        ("report.txt", b"%PDF-1.7\n1 0 obj\n", "truncated or damaged PDF"),
         ("report.md", b"PK\x03\x04" + b"\0" * 64, "a truncated or corrupt ZIP container"),
         ("report.html", b"MZ\x90\x00" + b"\0" * 64, "a Windows program, although it is named"),
         ("report", b"\x7fELF\x02\x01" + b"\0" * 64, "the content is a Linux program"),

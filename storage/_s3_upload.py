@@ -3,7 +3,9 @@
 ``upload(...)`` sends a local file whose SHA-256 is its key and returns whether it created
 the object:
 
-1. A ``HEAD`` of the key: present already is dedup (nothing sent).
+1. A ``HEAD`` of the key: present already is dedup (nothing sent), unless what is there
+   has another size or another whole-object SHA-256 checksum: then it is not the blob,
+   and the blob is sent as a new version on top of it.
 2. Up to ``part_size`` bytes: the file is read into memory, hashed, compared with its
    address, and sent as one ``PutObject``. Larger: a multipart upload, one part in memory
    at a time (``part_size``, raised so that no file needs more than 10,000 parts); each
@@ -76,9 +78,21 @@ def head(client: Any, settings: S3Settings, key: str, sha256: str) -> dict[str, 
 
 def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: str,
            size: int, now: datetime) -> bool:
-    """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it."""
-    if head(client, settings, key, sha256) is not None:
-        return False
+    """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it.
+
+    An object already at ``key`` is the blob only if its size is ``size`` and its
+    whole-object checksum, when the bucket keeps one, is ``sha256``: one that is not
+    (written by something else, altered) is not taken for the blob; the blob is sent
+    again as a new version on top of it (no ``If-None-Match``), which the lock allows."""
+    present = head(client, settings, key, sha256)
+    if present is not None:
+        if _holds(present, sha256, size):
+            return False
+        log.warning("bucket %s holds %s bytes (checksum %s) under %s, not the blob: "
+                    "storing the blob again as a new version", settings.where,
+                    present.get("ContentLength"), present.get("ChecksumSHA256") or "none",
+                    sha256)
+    once = {"IfNoneMatch": "*"} if present is None else {}
     until = settings.retention.until(now)
     lock = {"ObjectLockMode": settings.lock_mode, "ObjectLockRetainUntilDate": until}
     try:
@@ -94,13 +108,14 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
                 with s3_errors(settings, "upload", sha256=sha256):
                     client.put_object(Bucket=settings.bucket, Key=key, Body=data,
                                       ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
-                                      IfNoneMatch="*", **lock)
+                                      **once, **lock)
             except StorageUnavailable as exc:
                 if _lost_race(exc):
                     return False
                 raise
         else:
-            checksum = _multipart(client, settings, key, source, path, sha256, size, lock)
+            checksum = _multipart(client, settings, key, source, path, sha256, size,
+                                  lock, once)
             if not checksum:
                 return False
     _confirm(client, settings, key, sha256, size, checksum, until)
@@ -108,7 +123,7 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
 
 
 def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, path: Path,
-               sha256: str, size: int, lock: dict[str, Any]) -> str:
+               sha256: str, size: int, lock: dict[str, Any], once: dict[str, str]) -> str:
     """Upload in parts; the object's composite checksum, or "" when another writer won."""
     with s3_errors(settings, "upload", sha256=sha256):
         upload_id = client.create_multipart_upload(
@@ -137,7 +152,7 @@ def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, pa
         try:
             with s3_errors(settings, "upload", sha256=sha256):
                 client.complete_multipart_upload(MultipartUpload={"Parts": parts},
-                                                 IfNoneMatch="*", **ids)
+                                                 **once, **ids)
         except StorageUnavailable as exc:
             if _lost_race(exc):
                 _abort(client, ids)
@@ -147,6 +162,15 @@ def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, pa
         _abort(client, ids)
         raise
     return f"{b64(hashlib.sha256(bytes(digests)).digest())}-{len(parts)}"
+
+
+def _holds(meta: dict[str, Any], sha256: str, size: int) -> bool:
+    """Whether the object ``meta`` describes can be the blob: its size, and its checksum
+    when it is a whole-object one (a multipart object's ``…-N`` depends on how it was cut,
+    so only its size is checked here; ``verify`` re-reads it)."""
+    stored = str(meta.get("ChecksumSHA256") or "")
+    return meta.get("ContentLength") == size and (
+        not stored or "-" in stored or stored == b64(bytes.fromhex(sha256)))
 
 
 def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int,

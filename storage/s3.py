@@ -231,7 +231,8 @@ class S3BlobStore:
         not trusted): its size, the SHA-256 checksum the bucket keeps (the blob's own for
         one part; for N parts, the SHA-256 of the parts' SHA-256s, the file cut as an
         upload cuts it now; an object cut otherwise is read back and re-hashed instead),
-        and a retention. ``DigestMismatch`` or ``StorageUnavailable`` when it differs."""
+        and a retention. An object the bucket keeps no checksum of is read back and
+        re-hashed too. ``DigestMismatch`` or ``StorageUnavailable`` when it differs."""
         meta = self._head(sha256)
         size = int(meta["ContentLength"])
         stored = str(meta.get("ChecksumSHA256") or "").split("-")[0]
@@ -239,7 +240,7 @@ class S3BlobStore:
         if parts is None or parts[1] != size:
             raise StorageUnavailable(f"bucket holds {size} bytes for {sha256}, "
                                      f"not the size of {source}")
-        if stored and stored not in (b64(bytes.fromhex(sha256)), parts[0]):
+        if stored not in (b64(bytes.fromhex(sha256)), parts[0]):  # "": the server keeps none
             actual = self.rehash(sha256)
             if actual != sha256:
                 raise DigestMismatch(expected=sha256, actual=actual, size=size)

@@ -2,7 +2,7 @@
 
 Every call the S3 store makes to the bucket runs inside ``s3_errors(...)``: no botocore or
 urllib3 exception leaves the store. What the bucket answers becomes ``BlobNotFound`` (no
-such key), ``UploadRefused`` (the bytes did not match the checksum sent with them) or
+such key, when reading), ``UploadRefused`` (the bytes did not match the checksum sent with them) or
 ``StorageUnavailable`` (unreachable, no such bucket, credentials missing or refused, any
 other refusal); each message is one line naming the bucket and the fix where there is one.
 
@@ -103,8 +103,14 @@ def make_client(settings: S3Settings, *, pool: int = 16) -> Any:
         session = boto3.session.Session()
         return session.client("s3", endpoint_url=settings.endpoint_url or None,
                               region_name=settings.region or None, config=config)
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"cannot use bucket {settings.where}: {exc}") from exc
+    except (BotoCoreError, ValueError) as exc:  # ValueError: an endpoint it cannot parse
+        raise StorageUnavailable(f"cannot use bucket {settings.where} (check [storage] "
+                                 f"endpoint_url and region): {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (botocore's parameter errors span several)."""
+    return " ".join(str(exc).split())
 
 
 def error_code(exc: ClientError) -> str:
@@ -120,11 +126,11 @@ def s3_errors(settings: S3Settings, action: str, *, sha256: str = "") -> Iterato
     except ClientError as exc:
         code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        message = exc.response.get("Error", {}).get("Message") or code
+        message = " ".join(str(exc.response.get("Error", {}).get("Message") or code).split())
         if code in _NO_BUCKET or (action == "open" and (status == 404 or code in _NOT_FOUND)):
             raise StorageUnavailable(f"bucket {where} does not exist: create it with Object "
                                      "Lock enabled, or fix [storage] bucket") from exc
-        if sha256 and (code in _NOT_FOUND or status == 404):
+        if action == "read" and sha256 and (code in _NOT_FOUND or status == 404):
             raise BlobNotFound(f"no blob {sha256} in {where}") from exc
         if code in _CREDENTIALS:
             raise StorageUnavailable(f"bucket {where} refused the credentials ({code}): check "
@@ -144,6 +150,6 @@ def s3_errors(settings: S3Settings, action: str, *, sha256: str = "") -> Iterato
                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS "
                                  "profile") from exc
     except EndpointConnectionError as exc:
-        raise StorageUnavailable(f"cannot reach bucket {where}: {exc}") from exc
+        raise StorageUnavailable(f"cannot reach bucket {where}: {_one_line(exc)}") from exc
     except BotoCoreError as exc:
-        raise StorageUnavailable(f"bucket {where}: {action} failed: {exc}") from exc
+        raise StorageUnavailable(f"bucket {where}: {action} failed: {_one_line(exc)}") from exc

@@ -1,0 +1,114 @@
+"""S3BlobStore: what an object already under a blob's key must be before it counts as the
+blob, how errors are named, and ``check_copy`` on a server that keeps no checksum
+(moto_server, tests/support/s3.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+
+from storage import BlobNotFound, DigestMismatch, StorageUnavailable
+from storage._s3_client import s3_errors
+from storage.s3 import S3BlobStore, S3Settings
+from tests.support.s3 import MotoServer
+
+pytestmark = pytest.mark.slow
+
+MiB = 1 << 20
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(moto: MotoServer, bucket: str, tmp_path: Path) -> S3BlobStore:
+    conf = S3Settings(bucket=bucket, endpoint_url=moto.url, region="us-east-1",
+                      prefix="archive-1", part_size=5 * MiB)
+    return S3BlobStore(conf, tmp_path / "tmp", clock=lambda: NOW)
+
+
+def current(moto: MotoServer, bucket: str, key: str) -> bytes:
+    return bytes(moto.client().get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+@pytest.mark.parametrize("size", [100, 7 * MiB], ids=["single", "multipart"])
+def test_an_object_of_another_size_under_the_key_is_not_the_blob(
+        store: S3BlobStore, moto: MotoServer, bucket: str, tmp_path: Path, size: int) -> None:
+    """Dedup trusted any object at the key: a truncated or foreign object stayed the blob's
+    current version and the put reported it stored (``created=False``)."""
+    data = os.urandom(size)
+    sha = hashlib.sha256(data).hexdigest()
+    moto.client().put_object(Bucket=bucket, Key=store.key_of(sha), Body=data[:50])
+    source = tmp_path / "clip.bin"
+    source.write_bytes(data)
+    blob = store.put_file(str(source))
+    assert blob.created and blob.size == size
+    assert store.size(sha) == size and store.rehash(sha) == sha
+    assert store.lock_of(sha) is not None
+    assert not moto.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_an_object_with_another_checksum_under_the_key_is_not_the_blob(
+        store: S3BlobStore, moto: MotoServer, bucket: str) -> None:
+    data = b"the evidence as captured"
+    sha = hashlib.sha256(data).hexdigest()
+    altered = b"the evidence as ALTERED!"  # same size
+    moto.client().put_object(Bucket=bucket, Key=store.key_of(sha), Body=altered,
+                             ChecksumAlgorithm="SHA256")
+    blob = store.put_bytes(data)
+    assert blob.created
+    assert current(moto, bucket, store.key_of(sha)) == data
+
+
+def test_the_blob_itself_is_still_dedup(store: S3BlobStore, moto: MotoServer,
+                                        bucket: str) -> None:
+    first = store.put_bytes(b"same")
+    again = store.put_bytes(b"same")
+    assert first.created and not again.created
+    versions = moto.client().list_object_versions(Bucket=bucket)["Versions"]
+    assert len(versions) == 1
+
+
+def test_check_copy_reads_back_an_object_without_a_checksum(
+        store: S3BlobStore, moto: MotoServer, bucket: str, tmp_path: Path) -> None:
+    """A server that keeps no checksum: the size alone passed for the copy being right."""
+    data = b"local blob, intact"
+    sha = hashlib.sha256(data).hexdigest()
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    moto.client().put_object(Bucket=bucket, Key=store.key_of(sha), Body=b"X" * len(data),
+                             ObjectLockMode="COMPLIANCE",
+                             ObjectLockRetainUntilDate=datetime(2036, 1, 1, tzinfo=UTC))
+    assert store.checksum_of(sha) == ""
+    with pytest.raises(DigestMismatch, match=f"expected SHA-256 {sha}"):
+        store.check_copy(sha, source)
+
+
+def test_a_failed_upload_is_not_blob_not_found() -> None:
+    """``NoSuchUpload`` (404) while uploading: the upload failed; no blob is missing."""
+    settings = S3Settings(bucket="evidence")
+    gone = ClientError({"Error": {"Code": "NoSuchUpload", "Message": "The specified upload "
+                                  "does not exist."},
+                        "ResponseMetadata": {"HTTPStatusCode": 404}}, "UploadPart")
+    with (pytest.raises(StorageUnavailable, match="NoSuchUpload") as caught,
+          s3_errors(settings, "upload", sha256="a" * 64)):
+        raise gone
+    assert not isinstance(caught.value, BlobNotFound)
+
+
+def test_error_messages_are_one_line() -> None:
+    settings = S3Settings(bucket="evidence")
+    with (pytest.raises(StorageUnavailable, match="Parameter validation failed") as caught,
+          s3_errors(settings, "read")):
+        raise ParamValidationError(report="Invalid bucket name \"x y\"\nsecond line")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("endpoint", ["http://a b", "http://[::1"])
+def test_an_endpoint_botocore_cannot_use_is_storage_unavailable(
+        endpoint: str, aws_env: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(StorageUnavailable, match="endpoint"):
+        S3BlobStore(S3Settings(bucket="evidence", endpoint_url=endpoint), tmp_path / "tmp")

@@ -166,11 +166,13 @@ def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, pa
 
 def _holds(meta: dict[str, Any], sha256: str, size: int) -> bool:
     """Whether the object ``meta`` describes can be the blob: its size, and its checksum
-    when it is a whole-object one (a multipart object's ``…-N`` depends on how it was cut,
-    so only its size is checked here; ``verify`` re-reads it)."""
+    when it is a whole-object one. A multipart object's (its ETag, or its checksum, ends
+    in ``-N``; moto leaves the ``-N`` off the checksum) is the SHA-256 of its parts' and
+    depends on how it was cut, so only its size is checked here; ``verify`` re-reads it."""
     stored = str(meta.get("ChecksumSHA256") or "")
+    multipart = "-" in stored or "-" in str(meta.get("ETag") or "")
     return meta.get("ContentLength") == size and (
-        not stored or "-" in stored or stored == b64(bytes.fromhex(sha256)))
+        not stored or multipart or stored == b64(bytes.fromhex(sha256)))
 
 
 def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int,

@@ -63,10 +63,14 @@ def test_an_object_with_another_checksum_under_the_key_is_not_the_blob(
     assert current(moto, bucket, store.key_of(sha)) == data
 
 
+@pytest.mark.parametrize("size", [4, 6 * MiB], ids=["single", "multipart"])
 def test_the_blob_itself_is_still_dedup(store: S3BlobStore, moto: MotoServer,
-                                        bucket: str) -> None:
-    first = store.put_bytes(b"same")
-    again = store.put_bytes(b"same")
+                                        bucket: str, size: int) -> None:
+    """A multipart object's checksum is not the blob's SHA-256 (and moto leaves off its
+    ``-N``): it is still the blob."""
+    data = os.urandom(size)
+    first = store.put_bytes(data)
+    again = store.put_bytes(data)
     assert first.created and not again.created
     versions = moto.client().list_object_versions(Bucket=bucket)["Versions"]
     assert len(versions) == 1

@@ -86,7 +86,12 @@ class S3Settings:
         return f"s3://{self.bucket}/{self.key_prefix}{at}"
 
 
-def make_client(settings: S3Settings, *, pool: int = 16) -> Any:
+#: connections the client keeps: as many as ``asyncio.to_thread`` runs threads (its default
+#: executor has at most 32), so concurrent puts and reads never exceed the pool
+POOL_SIZE = 32
+
+
+def make_client(settings: S3Settings, *, pool: int = POOL_SIZE) -> Any:
     """A boto3 S3 client (thread-safe; the store holds one). Path-style addressing when an
     endpoint is given (MinIO, Ceph, moto and most S3-compatible servers want it); botocore
     retries a failed request twice with backoff, then the error is the caller's."""

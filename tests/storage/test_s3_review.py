@@ -116,3 +116,15 @@ def test_an_endpoint_botocore_cannot_use_is_storage_unavailable(
         endpoint: str, aws_env: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(StorageUnavailable, match="endpoint"):
         S3BlobStore(S3Settings(bucket="evidence", endpoint_url=endpoint), tmp_path / "tmp")
+
+
+def test_as_many_connections_as_asyncio_has_threads(
+        store: S3BlobStore, caplog: pytest.LogCaptureFixture) -> None:
+    """``asyncio.to_thread`` runs up to 32 threads (a capture stores its files all at once,
+    several captures at a time): with a pool of 16, urllib3 warned and dropped connections."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(32) as pool:
+        blobs = list(pool.map(lambda i: store.put_bytes(os.urandom(256 << 10)), range(96)))
+    assert all(b.created for b in blobs)
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

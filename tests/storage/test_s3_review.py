@@ -128,3 +128,28 @@ def test_as_many_connections_as_asyncio_has_threads(
         blobs = list(pool.map(lambda i: store.put_bytes(os.urandom(256 << 10)), range(96)))
     assert all(b.created for b in blobs)
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_check_copy_of_a_single_part_object_reads_no_part_checksums(
+        store: S3BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bucket keeps the blob's own SHA-256: the local file is not read again to cut
+    it into parts (``storage migrate`` had read every blob three times)."""
+    import storage.s3
+
+    source = tmp_path / "blob"
+    source.write_bytes(b"one part")
+    sha = store.put_file(str(source)).sha256
+
+    def no_read(*args: object) -> None:
+        raise AssertionError("the local file was cut into parts")
+
+    monkeypatch.setattr(storage.s3, "composite_checksum", no_read)
+    store.check_copy(sha, source)
+
+
+def test_check_copy_names_a_missing_source(store: S3BlobStore, tmp_path: Path) -> None:
+    from storage import SourceUnreadable
+
+    sha = store.put_bytes(b"kept").sha256
+    with pytest.raises(SourceUnreadable, match="cannot read .*gone"):
+        store.check_copy(sha, tmp_path / "gone")

@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from storage._base import BUFFER_SIZE
 from storage._s3_client import MAX_PARTS, S3Settings, error_code, s3_errors
 from storage.errors import BlobNotFound, DigestMismatch, SourceUnreadable, StorageUnavailable
 
@@ -77,16 +78,22 @@ def head(client: Any, settings: S3Settings, key: str, sha256: str) -> dict[str, 
 
 
 def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: str,
-           size: int, now: datetime) -> bool:
+           size: int, now: datetime, hashed: bool = True) -> bool:
     """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it.
 
     An object already at ``key`` is the blob only if its size is ``size`` and its
     whole-object checksum, when the bucket keeps one, is ``sha256``: one that is not
     (written by something else, altered) is not taken for the blob; the blob is sent
-    again as a new version on top of it (no ``If-None-Match``), which the lock allows."""
+    again as a new version on top of it (no ``If-None-Match``), which the lock allows.
+
+    ``hashed=False``: ``sha256`` is a writer's digest the store took without reading the
+    file; an upload checks it anyway, and so does dedup, by hashing the file (one read,
+    as the upload would have made), before it says the file is a blob already held."""
     present = head(client, settings, key, sha256)
     if present is not None:
         if _holds(present, sha256, size):
+            if not hashed:
+                _check(*_hash_file(path, size), sha256, size)
             return False
         log.warning("bucket %s holds %s bytes (checksum %s) under %s, not the blob: "
                     "storing the blob again as a new version", settings.where,
@@ -197,6 +204,19 @@ def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int
             client.put_object_retention(
                 Bucket=settings.bucket, Key=key, VersionId=meta["VersionId"],
                 Retention={"Mode": settings.lock_mode, "RetainUntilDate": until})
+
+
+def _hash_file(path: Path, size: int) -> tuple[str, int]:
+    """The SHA-256 and size of at most ``size + 1`` bytes of ``path``."""
+    digest, total = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as fh:
+            while total <= size and (chunk := fh.read(min(BUFFER_SIZE, size + 1 - total))):
+                digest.update(chunk)
+                total += len(chunk)
+    except OSError as exc:
+        raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return digest.hexdigest(), total
 
 
 def _read(source: BinaryIO, n: int, path: Path) -> bytes:

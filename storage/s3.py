@@ -178,8 +178,9 @@ class S3BlobStore:
 
         ``known`` (its writer's digest) replaces the hashing read only while the file's
         ``lstat`` shows the identity recorded with it; the upload re-hashes what it sends
-        either way, and a file whose bytes no longer hash to the digest it was stored under
-        raises ``DigestMismatch`` with nothing stored."""
+        either way, dedup hashes the file before it takes it for a blob the bucket holds,
+        and a file whose bytes do not hash to the digest raises ``DigestMismatch`` with
+        nothing stored."""
         self._check_writable()
         source = Path(path)
         try:
@@ -189,7 +190,7 @@ class S3BlobStore:
         if max_bytes is not None and st.st_size > max_bytes:
             raise BlobTooLarge(f"{source} has {st.st_size} bytes, more than {max_bytes}")
         if known is not None and known.matches(st):
-            return self._upload(source, known.sha256, known.size)
+            return self._upload(source, known.sha256, known.size, hashed=False)
         try:
             with open(source, "rb") as fh:
                 reader = HashingReader(fh, limit=max_bytes)
@@ -309,7 +310,7 @@ class S3BlobStore:
                                                  Key=self.key_of(sha256),
                                                  ChecksumMode="ENABLED"))
 
-    def _upload(self, path: Path, sha256: str, size: int) -> StoredBlob:
+    def _upload(self, path: Path, sha256: str, size: int, *, hashed: bool = True) -> StoredBlob:
         created = upload(self._client, self.settings, self.key_of(sha256), path,
-                         sha256=sha256, size=size, now=self._clock())
+                         sha256=sha256, size=size, now=self._clock(), hashed=hashed)
         return StoredBlob(sha256=sha256, size=size, created=created)

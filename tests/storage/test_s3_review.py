@@ -153,3 +153,28 @@ def test_check_copy_names_a_missing_source(store: S3BlobStore, tmp_path: Path) -
     sha = store.put_bytes(b"kept").sha256
     with pytest.raises(SourceUnreadable, match="cannot read .*gone"):
         store.check_copy(sha, tmp_path / "gone")
+
+
+def test_a_known_digest_naming_another_stored_blob_is_checked(
+        store: S3BlobStore, tmp_path: Path) -> None:
+    """A writer's digest that lies and names a blob the bucket holds (same size): dedup
+    took it without a read, and the file was recorded under another content's name."""
+    from storage import KnownDigest
+
+    other = store.put_bytes(b"another capture's file")
+    source = tmp_path / "work" / "clip.bin"
+    source.parent.mkdir()
+    source.write_bytes(b"x" * other.size)  # this capture's own bytes, the same size
+    st = os.lstat(source)
+    assert st.st_size == other.size
+    lie = KnownDigest(sha256=other.sha256, size=other.size, device=st.st_dev,
+                      inode=st.st_ino, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns)
+    with pytest.raises(DigestMismatch, match=f"expected SHA-256 {other.sha256}"):
+        store.put_file(str(source), known=lie)
+    # the truth still dedups without complaint
+    same = tmp_path / "same.bin"
+    same.write_bytes(b"another capture's file")
+    st = os.lstat(same)
+    known = KnownDigest(sha256=other.sha256, size=other.size, device=st.st_dev,
+                        inode=st.st_ino, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns)
+    assert not store.put_file(str(same), known=known).created

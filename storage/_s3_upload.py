@@ -5,7 +5,8 @@ the object:
 
 1. A ``HEAD`` of the key: present already is dedup (nothing sent), unless what is there
    has another size or another whole-object SHA-256 checksum: then it is not the blob,
-   and the blob is sent as a new version on top of it.
+   and the blob is sent as a new version on top of it. A blob present without a
+   retention (its upload stopped before ``PutObjectRetention``) gets one.
 2. Up to ``part_size`` bytes: the file is read into memory, hashed, compared with its
    address, and sent as one ``PutObject``. Larger: a multipart upload, one part in memory
    at a time (``part_size``, raised so that no file needs more than 10,000 parts); each
@@ -90,17 +91,20 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
     file; an upload checks it anyway, and so does dedup, by hashing the file (one read,
     as the upload would have made), before it says the file is a blob already held."""
     present = head(client, settings, key, sha256)
+    until = settings.retention.until(now)
     if present is not None:
         if _holds(present, sha256, size):
             if not hashed:
                 _check(*_hash_file(path, size), sha256, size)
+            if not present.get("ObjectLockMode") or not present.get("ObjectLockRetainUntilDate"):
+                # an earlier upload stopped before its retention was set: set it now
+                _lock(client, settings, key, sha256, present, until)
             return False
         log.warning("bucket %s holds %s bytes (checksum %s) under %s, not the blob: "
                     "storing the blob again as a new version", settings.where,
                     present.get("ContentLength"), present.get("ChecksumSHA256") or "none",
                     sha256)
     once = {"IfNoneMatch": "*"} if present is None else {}
-    until = settings.retention.until(now)
     lock = {"ObjectLockMode": settings.lock_mode, "ObjectLockRetainUntilDate": until}
     try:
         source = open(path, "rb")  # noqa: SIM115 - closed below
@@ -200,10 +204,17 @@ def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int
     held = meta.get("ObjectLockRetainUntilDate")
     if meta.get("ObjectLockMode") != settings.lock_mode or held is None \
             or held < until - timedelta(seconds=1):
-        with s3_errors(settings, "lock", sha256=sha256):
-            client.put_object_retention(
-                Bucket=settings.bucket, Key=key, VersionId=meta["VersionId"],
-                Retention={"Mode": settings.lock_mode, "RetainUntilDate": until})
+        _lock(client, settings, key, sha256, meta, until)
+
+
+def _lock(client: Any, settings: S3Settings, key: str, sha256: str, meta: dict[str, Any],
+          until: datetime) -> None:
+    """Set the retention of the version ``meta`` describes (``PutObjectRetention``)."""
+    version = {"VersionId": meta["VersionId"]} if meta.get("VersionId") else {}
+    with s3_errors(settings, "lock", sha256=sha256):
+        client.put_object_retention(
+            Bucket=settings.bucket, Key=key, **version,
+            Retention={"Mode": settings.lock_mode, "RetainUntilDate": until})
 
 
 def _hash_file(path: Path, size: int) -> tuple[str, int]:

@@ -178,3 +178,19 @@ def test_a_known_digest_naming_another_stored_blob_is_checked(
     known = KnownDigest(sha256=other.sha256, size=other.size, device=st.st_dev,
                         inode=st.st_ino, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns)
     assert not store.put_file(str(same), known=known).created
+
+
+def test_a_blob_held_without_a_retention_gets_one_when_put_again(
+        store: S3BlobStore, moto: MotoServer, bucket: str) -> None:
+    """An upload that stopped between its ``CompleteMultipartUpload`` and its
+    ``PutObjectRetention`` (moto ignores the lock of a multipart upload; a network blip)
+    left the blob unlocked, and dedup never locked it."""
+    data = b"stored, never locked"
+    sha = hashlib.sha256(data).hexdigest()
+    moto.client().put_object(Bucket=bucket, Key=store.key_of(sha), Body=data,
+                             ChecksumAlgorithm="SHA256")
+    assert store.lock_of(sha) is None
+    assert not store.put_bytes(data).created
+    lock = store.lock_of(sha)
+    assert lock is not None and lock.mode == "COMPLIANCE"
+    assert lock.until.year == NOW.year + 10

@@ -43,6 +43,7 @@ from preserver.config_kinds import (
     DATABASE_URL,
     DIRECTORY,
     DURATION,
+    ENDPOINT,
     FILE,
     FLAG,
     INTERVAL,
@@ -177,7 +178,7 @@ class StorageConfig:
     from the standard AWS chain (environment, profile, role), never from this file."""
 
     backend: str = setting(BACKEND, "local")
-    endpoint_url: str = setting(OPTIONAL_URL, "")  # "": AWS itself
+    endpoint_url: str = setting(ENDPOINT, "")  # "": AWS itself
     bucket: str = setting(BUCKET, "")
     prefix: str = setting(TEXT, "")  # keys are <prefix>/sha256/ab/cd/<hex>
     region: str = setting(TEXT, "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -187,6 +188,27 @@ def _retention(value: object, key: str, base: Path) -> Retention:
         raise ConfigError(f"{key}: {exc}") from exc
 
 
+def _endpoint(value: object, key: str, base: Path) -> str:
+    """An S3 endpoint: an http(s) URL botocore can use, never with ``user:password@``
+    (credentials come from the AWS chain; an endpoint is shown in messages)."""
+    text = _text(value, key)
+    if not text:
+        return ""
+    if "@" in text.partition("://")[2].partition("/")[0]:  # not echoed: it may be a secret
+        raise ConfigError(f"{key}: must not carry credentials (user:password@); set "
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile")
+    _url(text, key)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {text!r} is not a URL: {exc}") from exc
+    if not parts.hostname or any(c.isspace() or not c.isprintable() for c in text):
+        raise ConfigError(f"{key}: expected an http(s) URL like 'http://minio:9000', "
+                          f"got {text!r}")
+    return text
+
+
 def _bucket(value: object, key: str, base: Path) -> str:
     text = _text(value, key)
     if text and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", text):
@@ -215,3 +237,4 @@ BACKEND = Kind(read=_choice("local", "s3"))  # [storage] backend
 LOCK_MODE = Kind(read=_choice("COMPLIANCE", "GOVERNANCE"))  # S3 Object Lock mode
 RETENTION = Kind(read=_retention)  # "10y" or "3650d": storage.Retention
 BUCKET = Kind(read=_bucket)  # an S3 bucket name, or "" for none
+ENDPOINT = Kind(read=_endpoint)  # an S3 endpoint URL without credentials, or "" for AWS

@@ -2,7 +2,7 @@
 
 Every call the S3 store makes to the bucket runs inside ``s3_errors(...)``: no botocore or
 urllib3 exception leaves the store. What the bucket answers becomes ``BlobNotFound`` (no
-such key), ``UploadRefused`` (the bytes did not match the checksum sent with them) or
+such key, when reading), ``UploadRefused`` (the bytes did not match the checksum sent with them) or
 ``StorageUnavailable`` (unreachable, no such bucket, credentials missing or refused, any
 other refusal); each message is one line naming the bucket and the fix where there is one.
 
@@ -86,7 +86,12 @@ class S3Settings:
         return f"s3://{self.bucket}/{self.key_prefix}{at}"
 
 
-def make_client(settings: S3Settings, *, pool: int = 16) -> Any:
+#: connections the client keeps: as many as ``asyncio.to_thread`` runs threads (its default
+#: executor has at most 32), so concurrent puts and reads never exceed the pool
+POOL_SIZE = 32
+
+
+def make_client(settings: S3Settings, *, pool: int = POOL_SIZE) -> Any:
     """A boto3 S3 client (thread-safe; the store holds one). Path-style addressing when an
     endpoint is given (MinIO, Ceph, moto and most S3-compatible servers want it); botocore
     retries a failed request twice with backoff, then the error is the caller's."""
@@ -103,8 +108,14 @@ def make_client(settings: S3Settings, *, pool: int = 16) -> Any:
         session = boto3.session.Session()
         return session.client("s3", endpoint_url=settings.endpoint_url or None,
                               region_name=settings.region or None, config=config)
-    except BotoCoreError as exc:
-        raise StorageUnavailable(f"cannot use bucket {settings.where}: {exc}") from exc
+    except (BotoCoreError, ValueError) as exc:  # ValueError: an endpoint it cannot parse
+        raise StorageUnavailable(f"cannot use bucket {settings.where} (check [storage] "
+                                 f"endpoint_url and region): {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line (botocore's parameter errors span several)."""
+    return " ".join(str(exc).split())
 
 
 def error_code(exc: ClientError) -> str:
@@ -120,11 +131,11 @@ def s3_errors(settings: S3Settings, action: str, *, sha256: str = "") -> Iterato
     except ClientError as exc:
         code = error_code(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        message = exc.response.get("Error", {}).get("Message") or code
+        message = " ".join(str(exc.response.get("Error", {}).get("Message") or code).split())
         if code in _NO_BUCKET or (action == "open" and (status == 404 or code in _NOT_FOUND)):
             raise StorageUnavailable(f"bucket {where} does not exist: create it with Object "
                                      "Lock enabled, or fix [storage] bucket") from exc
-        if sha256 and (code in _NOT_FOUND or status == 404):
+        if action == "read" and sha256 and (code in _NOT_FOUND or status == 404):
             raise BlobNotFound(f"no blob {sha256} in {where}") from exc
         if code in _CREDENTIALS:
             raise StorageUnavailable(f"bucket {where} refused the credentials ({code}): check "
@@ -144,6 +155,6 @@ def s3_errors(settings: S3Settings, action: str, *, sha256: str = "") -> Iterato
                                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS "
                                  "profile") from exc
     except EndpointConnectionError as exc:
-        raise StorageUnavailable(f"cannot reach bucket {where}: {exc}") from exc
+        raise StorageUnavailable(f"cannot reach bucket {where}: {_one_line(exc)}") from exc
     except BotoCoreError as exc:
-        raise StorageUnavailable(f"bucket {where}: {action} failed: {exc}") from exc
+        raise StorageUnavailable(f"bucket {where}: {action} failed: {_one_line(exc)}") from exc

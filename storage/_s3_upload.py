@@ -3,7 +3,10 @@
 ``upload(...)`` sends a local file whose SHA-256 is its key and returns whether it created
 the object:
 
-1. A ``HEAD`` of the key: present already is dedup (nothing sent).
+1. A ``HEAD`` of the key: present already is dedup (nothing sent), unless what is there
+   has another size or another whole-object SHA-256 checksum: then it is not the blob,
+   and the blob is sent as a new version on top of it. A blob present without a
+   retention (its upload stopped before ``PutObjectRetention``) gets one.
 2. Up to ``part_size`` bytes: the file is read into memory, hashed, compared with its
    address, and sent as one ``PutObject``. Larger: a multipart upload, one part in memory
    at a time (``part_size``, raised so that no file needs more than 10,000 parts); each
@@ -34,6 +37,7 @@ from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from storage._base import BUFFER_SIZE
 from storage._s3_client import MAX_PARTS, S3Settings, error_code, s3_errors
 from storage.errors import BlobNotFound, DigestMismatch, SourceUnreadable, StorageUnavailable
 
@@ -75,11 +79,32 @@ def head(client: Any, settings: S3Settings, key: str, sha256: str) -> dict[str, 
 
 
 def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: str,
-           size: int, now: datetime) -> bool:
-    """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it."""
-    if head(client, settings, key, sha256) is not None:
-        return False
+           size: int, now: datetime, hashed: bool = True) -> bool:
+    """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it.
+
+    An object already at ``key`` is the blob only if its size is ``size`` and its
+    whole-object checksum, when the bucket keeps one, is ``sha256``: one that is not
+    (written by something else, altered) is not taken for the blob; the blob is sent
+    again as a new version on top of it (no ``If-None-Match``), which the lock allows.
+
+    ``hashed=False``: ``sha256`` is a writer's digest the store took without reading the
+    file; an upload checks it anyway, and so does dedup, by hashing the file (one read,
+    as the upload would have made), before it says the file is a blob already held."""
+    present = head(client, settings, key, sha256)
     until = settings.retention.until(now)
+    if present is not None:
+        if _holds(present, sha256, size):
+            if not hashed:
+                _check(*_hash_file(path, size), sha256, size)
+            if not present.get("ObjectLockMode") or not present.get("ObjectLockRetainUntilDate"):
+                # an earlier upload stopped before its retention was set: set it now
+                _lock(client, settings, key, sha256, present, until)
+            return False
+        log.warning("bucket %s holds %s bytes (checksum %s) under %s, not the blob: "
+                    "storing the blob again as a new version", settings.where,
+                    present.get("ContentLength"), present.get("ChecksumSHA256") or "none",
+                    sha256)
+    once = {"IfNoneMatch": "*"} if present is None else {}
     lock = {"ObjectLockMode": settings.lock_mode, "ObjectLockRetainUntilDate": until}
     try:
         source = open(path, "rb")  # noqa: SIM115 - closed below
@@ -94,13 +119,14 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
                 with s3_errors(settings, "upload", sha256=sha256):
                     client.put_object(Bucket=settings.bucket, Key=key, Body=data,
                                       ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
-                                      IfNoneMatch="*", **lock)
+                                      **once, **lock)
             except StorageUnavailable as exc:
                 if _lost_race(exc):
                     return False
                 raise
         else:
-            checksum = _multipart(client, settings, key, source, path, sha256, size, lock)
+            checksum = _multipart(client, settings, key, source, path, sha256, size,
+                                  lock, once)
             if not checksum:
                 return False
     _confirm(client, settings, key, sha256, size, checksum, until)
@@ -108,7 +134,7 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
 
 
 def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, path: Path,
-               sha256: str, size: int, lock: dict[str, Any]) -> str:
+               sha256: str, size: int, lock: dict[str, Any], once: dict[str, str]) -> str:
     """Upload in parts; the object's composite checksum, or "" when another writer won."""
     with s3_errors(settings, "upload", sha256=sha256):
         upload_id = client.create_multipart_upload(
@@ -137,7 +163,7 @@ def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, pa
         try:
             with s3_errors(settings, "upload", sha256=sha256):
                 client.complete_multipart_upload(MultipartUpload={"Parts": parts},
-                                                 IfNoneMatch="*", **ids)
+                                                 **once, **ids)
         except StorageUnavailable as exc:
             if _lost_race(exc):
                 _abort(client, ids)
@@ -147,6 +173,17 @@ def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, pa
         _abort(client, ids)
         raise
     return f"{b64(hashlib.sha256(bytes(digests)).digest())}-{len(parts)}"
+
+
+def _holds(meta: dict[str, Any], sha256: str, size: int) -> bool:
+    """Whether the object ``meta`` describes can be the blob: its size, and its checksum
+    when it is a whole-object one. A multipart object's (its ETag, or its checksum, ends
+    in ``-N``; moto leaves the ``-N`` off the checksum) is the SHA-256 of its parts' and
+    depends on how it was cut, so only its size is checked here; ``verify`` re-reads it."""
+    stored = str(meta.get("ChecksumSHA256") or "")
+    multipart = "-" in stored or "-" in str(meta.get("ETag") or "")
+    return meta.get("ContentLength") == size and (
+        not stored or multipart or stored == b64(bytes.fromhex(sha256)))
 
 
 def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int,
@@ -167,10 +204,30 @@ def _confirm(client: Any, settings: S3Settings, key: str, sha256: str, size: int
     held = meta.get("ObjectLockRetainUntilDate")
     if meta.get("ObjectLockMode") != settings.lock_mode or held is None \
             or held < until - timedelta(seconds=1):
-        with s3_errors(settings, "lock", sha256=sha256):
-            client.put_object_retention(
-                Bucket=settings.bucket, Key=key, VersionId=meta["VersionId"],
-                Retention={"Mode": settings.lock_mode, "RetainUntilDate": until})
+        _lock(client, settings, key, sha256, meta, until)
+
+
+def _lock(client: Any, settings: S3Settings, key: str, sha256: str, meta: dict[str, Any],
+          until: datetime) -> None:
+    """Set the retention of the version ``meta`` describes (``PutObjectRetention``)."""
+    version = {"VersionId": meta["VersionId"]} if meta.get("VersionId") else {}
+    with s3_errors(settings, "lock", sha256=sha256):
+        client.put_object_retention(
+            Bucket=settings.bucket, Key=key, **version,
+            Retention={"Mode": settings.lock_mode, "RetainUntilDate": until})
+
+
+def _hash_file(path: Path, size: int) -> tuple[str, int]:
+    """The SHA-256 and size of at most ``size + 1`` bytes of ``path``."""
+    digest, total = hashlib.sha256(), 0
+    try:
+        with open(path, "rb") as fh:
+            while total <= size and (chunk := fh.read(min(BUFFER_SIZE, size + 1 - total))):
+                digest.update(chunk)
+                total += len(chunk)
+    except OSError as exc:
+        raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return digest.hexdigest(), total
 
 
 def _read(source: BinaryIO, n: int, path: Path) -> bytes:

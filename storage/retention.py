@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 __all__ = ["MAX_RETENTION_YEARS", "Retention"]
 
 MAX_RETENTION_YEARS = 100
-_TEXT = re.compile(r"\s*(\d{1,6})\s*([yd])\s*")
+_TEXT = re.compile(r"\s*([0-9]{1,6})\s*([yd])\s*")  # ASCII digits only
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,9 +33,10 @@ class Retention:
 
     def __post_init__(self) -> None:
         if self.years < 0 or self.days < 0 or (self.years, self.days) == (0, 0):
-            raise ValueError(f"a retention must be longer than zero: {self}")
+            raise ValueError(f"a retention must be longer than zero, got {self!r}")
         if self.years + self.days / 365 > MAX_RETENTION_YEARS:
-            raise ValueError(f"a retention may not exceed {MAX_RETENTION_YEARS} years: {self}")
+            raise ValueError(f"a retention may not exceed {MAX_RETENTION_YEARS} years, "
+                             f"got {self!r}")
 
     @classmethod
     def parse(cls, text: str) -> Retention:
@@ -44,7 +45,10 @@ class Retention:
         if m is None:
             raise ValueError(f"expected a retention like '10y' or '3650d', got {text!r}")
         n = int(m[1])
-        return cls(years=n) if m[2] == "y" else cls(days=n)
+        try:
+            return cls(years=n) if m[2] == "y" else cls(days=n)
+        except ValueError as exc:
+            raise ValueError(f"{str(exc).partition(', got ')[0]}, got {text!r}") from exc
 
     def until(self, now: datetime) -> datetime:
         """The end of a retention that starts at ``now`` (timezone-aware)."""

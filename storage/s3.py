@@ -178,8 +178,9 @@ class S3BlobStore:
 
         ``known`` (its writer's digest) replaces the hashing read only while the file's
         ``lstat`` shows the identity recorded with it; the upload re-hashes what it sends
-        either way, and a file whose bytes no longer hash to the digest it was stored under
-        raises ``DigestMismatch`` with nothing stored."""
+        either way, dedup hashes the file before it takes it for a blob the bucket holds,
+        and a file whose bytes do not hash to the digest raises ``DigestMismatch`` with
+        nothing stored."""
         self._check_writable()
         source = Path(path)
         try:
@@ -189,7 +190,7 @@ class S3BlobStore:
         if max_bytes is not None and st.st_size > max_bytes:
             raise BlobTooLarge(f"{source} has {st.st_size} bytes, more than {max_bytes}")
         if known is not None and known.matches(st):
-            return self._upload(source, known.sha256, known.size)
+            return self._upload(source, known.sha256, known.size, hashed=False)
         try:
             with open(source, "rb") as fh:
                 reader = HashingReader(fh, limit=max_bytes)
@@ -231,15 +232,23 @@ class S3BlobStore:
         not trusted): its size, the SHA-256 checksum the bucket keeps (the blob's own for
         one part; for N parts, the SHA-256 of the parts' SHA-256s, the file cut as an
         upload cuts it now; an object cut otherwise is read back and re-hashed instead),
-        and a retention. ``DigestMismatch`` or ``StorageUnavailable`` when it differs."""
+        and a retention. An object the bucket keeps no checksum of is read back and
+        re-hashed too. ``DigestMismatch`` or ``StorageUnavailable`` when it differs."""
         meta = self._head(sha256)
         size = int(meta["ContentLength"])
         stored = str(meta.get("ChecksumSHA256") or "").split("-")[0]
-        parts = composite_checksum(self.settings, source)
-        if parts is None or parts[1] != size:
-            raise StorageUnavailable(f"bucket holds {size} bytes for {sha256}, "
-                                     f"not the size of {source}")
-        if stored and stored not in (b64(bytes.fromhex(sha256)), parts[0]):
+        try:
+            local = source.stat().st_size
+        except OSError as exc:
+            raise SourceUnreadable(f"cannot read {source}: {exc.strerror or exc}") from exc
+        if local != size:
+            raise StorageUnavailable(f"bucket holds {size} bytes for {sha256}, not the "
+                                     f"{local} of {source}")
+        # the blob's own SHA-256 (one part) needs no read; a composite one, the file cut
+        # as an upload cuts it now; none, or another cut: the object read back
+        if stored != b64(bytes.fromhex(sha256)) and (
+                not stored or (composite_checksum(self.settings, source)
+                               or ("", 0))[0] != stored):
             actual = self.rehash(sha256)
             if actual != sha256:
                 raise DigestMismatch(expected=sha256, actual=actual, size=size)
@@ -301,7 +310,7 @@ class S3BlobStore:
                                                  Key=self.key_of(sha256),
                                                  ChecksumMode="ENABLED"))
 
-    def _upload(self, path: Path, sha256: str, size: int) -> StoredBlob:
+    def _upload(self, path: Path, sha256: str, size: int, *, hashed: bool = True) -> StoredBlob:
         created = upload(self._client, self.settings, self.key_of(sha256), path,
-                         sha256=sha256, size=size, now=self._clock())
+                         sha256=sha256, size=size, now=self._clock(), hashed=hashed)
         return StoredBlob(sha256=sha256, size=size, created=created)

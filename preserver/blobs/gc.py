@@ -9,8 +9,13 @@ kept too, with everything it names. What is left was uploaded but never recorded
 capture killed mid-way, a report whose ingest failed after its file was stored.
 
 Listing only: nothing is deleted (deletion is not implemented; an S3 object is locked
-until its retention date in any case, and the listing shows that date). A blob
-written while the listing runs may show as garbage until its capture is recorded.
+until its retention date in any case, and the listing shows that date).
+
+The order is what keeps a recorded blob off the list: (1) the store is listed first,
+(2) then every name the database records is read in one statement (one snapshot, on
+PostgreSQL too). A blob listed in (1) whose record committed before (2) is named; only
+a blob whose record has not committed when (2) runs (a capture or an ingest still in
+progress) can show as garbage.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import col
 
 from manifests import CaptureManifest, InvalidManifest
 from preserver.archive import Archive
@@ -59,18 +65,30 @@ class GcReport:
 
 async def find_garbage(archive: Archive) -> GcReport:
     """List the blobs of ``archive.store`` that nothing names; delete nothing."""
+    # (1) the store first: what is recorded by the time (2) reads is named
+    blobs = await asyncio.to_thread(_list, archive.store)
+    # (2) every recorded name, in one statement: one snapshot of the database
+    names = sa.union_all(
+        sa.select(col(Report.blob_sha256), sa.literal(False)),
+        sa.select(col(CaptureFile.sha256), sa.literal(False)),
+        sa.select(col(Capture.manifest_sha256), sa.literal(True)),
+        sa.select(col(Capture.signature_sha256), sa.literal(False)))
     async with archive.db.session() as session:
-        named = set((await session.scalars(select(Report.blob_sha256))).all())
-        named.update((await session.scalars(select(CaptureFile.sha256))).all())
-        manifests = set((await session.scalars(select(Capture.manifest_sha256))).all())
-        named.update((await session.scalars(select(Capture.signature_sha256))).all())
-    named |= manifests
-    return await asyncio.to_thread(_scan, archive.store, named, manifests)
+        rows = (await session.execute(names)).all()
+    named = {str(sha) for sha, _ in rows}
+    manifests = {str(sha) for sha, manifest in rows if manifest}
+    return await asyncio.to_thread(_scan, archive.store, blobs, named, manifests)
 
 
-def _scan(store: BlobStore, named: set[str], manifests: set[str]) -> GcReport:
+def _list(store: BlobStore) -> list[str]:
     try:
-        blobs = sorted(store.iter_blobs())
+        return sorted(store.iter_blobs())
+    except StorageError as exc:
+        raise RunError(f"cannot list the blob store: {exc}") from exc
+
+
+def _scan(store: BlobStore, blobs: list[str], named: set[str], manifests: set[str]) -> GcReport:
+    try:
         for sha in manifests:
             named |= _names(store, sha) or set()
         unrecorded = []

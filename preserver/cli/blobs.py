@@ -28,17 +28,18 @@ def migrate_storage(as_json: JsonOpt = False) -> None:
     (size, SHA-256 checksum, Object Lock). Resumable: blobs already there are checked, not
     sent again. Exit 1 when any blob failed."""
     from preserver.blobs import migrate_blobs
+    from preserver.cli import render
 
-    def progress(done: int, total: int, sha: str, outcome: str, detail: str) -> None:
-        if detail:
-            err.print(f"{sha}: {outcome}: {detail}", markup=False, highlight=False)
-        if not as_json:
-            err.print(f"\r{done}/{total} {outcome:<8} {sha[:16]}", end="", markup=False,
-                      highlight=False)
+    config = _config()
+    if as_json:  # failures still go to stderr, one line each
+        def failures(done: int, total: int, sha: str, outcome: str, detail: str) -> None:
+            if detail:
+                err.print(f"{sha}: {outcome}: {detail}", markup=False, highlight=False)
 
-    summary = migrate_blobs(_config(), progress=progress)
-    if not as_json:
-        err.print()
+        summary = migrate_blobs(config, progress=failures)
+    else:
+        summary = render.with_migrate_progress(
+            err, lambda progress: migrate_blobs(config, progress=progress))
     if as_json:
         _json(summary.as_dict())
     else:

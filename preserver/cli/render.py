@@ -65,6 +65,20 @@ def _progress(console: Console) -> Progress:
                     transient=False)
 
 
+def with_migrate_progress(console: Console, migrate: Callable[..., T]) -> T:
+    """Run ``migrate(progress=...)`` (``preserver.blobs.migrate_blobs``) under a bar of the
+    blobs done; each failure is a line of its own above it, as it happens."""
+    with _progress(console) as bar:
+        task = bar.add_task("copying", total=None, current="")
+
+        def on_blob(done: int, total: int, sha: str, outcome: str, detail: str) -> None:
+            if detail:
+                console.print(f"{sha}: {outcome}: {detail}", markup=False, highlight=False)
+            bar.update(task, completed=done, total=total, current=f"{outcome} {sha[:16]}")
+
+        return migrate(progress=on_blob)
+
+
 def ingest_result(console: Console, result: Any) -> None:
     if result.already_ingested:
         console.print(f"{esc(result.report)}: already ingested ({result.citations} citations, "

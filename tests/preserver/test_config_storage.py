@@ -58,6 +58,11 @@ def test_environment_overrides(tmp_path: Path) -> None:
     ('bucket = "Evidence_Bucket"', r"storage\.bucket: 'Evidence_Bucket' is not an S3 bucket"),
     ('bucket = "ab"', r"storage\.bucket: 'ab' is not an S3 bucket name"),
     ('endpoint_url = "minio:9000"', r"storage\.endpoint_url: expected an http\(s\) URL"),
+    ('endpoint_url = "http://minio 9000"', r"storage\.endpoint_url: expected an http\(s\) URL"),
+    ('endpoint_url = "http://[::1"', r"storage\.endpoint_url: 'http://\[::1' is not a URL"),
+    ('endpoint_url = "http://minio:port"', r"storage\.endpoint_url: .* is not a URL"),
+    ('retention = "0d"', r"storage\.retention: a retention must be longer than zero, got '0d'"),
+    ('retention = "101y"', r"storage\.retention: .* not exceed 100 years, got '101y'"),
     ('part_size = "1MiB"', r"storage\.part_size: must be 5MiB to 5GiB"),
     ('prefix = "/abs"', r"storage\.prefix: must be relative"),
     ('prefix = "a/../b"', r"storage\.prefix: must be relative, without '\.\.'"),
@@ -67,6 +72,19 @@ def test_bad_values_are_one_line_errors(tmp_path: Path, text: str, message: str)
     with pytest.raises(ConfigError, match=message) as info:
         load(tmp_path, f"[storage]\n{text}\n")
     assert "\n" not in str(info.value) and str(tmp_path / "config.toml") in str(info.value)
+
+
+@pytest.mark.parametrize("env", [False, True], ids=["file", "environment"])
+def test_an_endpoint_with_credentials_is_refused_without_showing_them(tmp_path: Path,
+                                                                      env: bool) -> None:
+    """Every message about the bucket names its endpoint: a key in it would be printed."""
+    url = "http://AKIAEXAMPLE:wJalrXUtnFEMI@minio:9000"
+    with pytest.raises(ConfigError, match=r"endpoint_url\)?: must not carry credentials") as info:
+        if env:
+            load(tmp_path, "", env={"PRESERVER_STORAGE_ENDPOINT_URL": url})
+        else:
+            load(tmp_path, f'[storage]\nendpoint_url = "{url}"\n')
+    assert "wJalrXUtnFEMI" not in str(info.value) and "AKIAEXAMPLE" not in str(info.value)
 
 
 @pytest.mark.parametrize(("start", "text", "end"), [
@@ -80,7 +98,8 @@ def test_retention_ends_calendar_years_later(start: datetime, text: str, end: da
     assert Retention.parse(text).until(start) == end
 
 
-@pytest.mark.parametrize("text", ["", "10", "y", "-1y", "1.5y", "10m", "1y2d", "9999999y"])
+@pytest.mark.parametrize("text", ["", "10", "y", "-1y", "1.5y", "10m", "1y2d", "9999999y",
+                                  "1e3d", "\u0661\u0660y", "+5y", "10Y"])
 def test_bad_retentions(text: str) -> None:
     with pytest.raises(ValueError, match="retention"):
         Retention.parse(text)

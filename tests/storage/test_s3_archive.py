@@ -157,6 +157,13 @@ def test_storage_migrate(tmp_path: Path, moto: MotoServer, bucket: str) -> None:
     assert sorted(store.iter_blobs()) == sorted(kept)  # the altered blob was not sent
     assert all(store.lock_of(sha) is not None for sha in kept)
 
+    shown = run_cli("storage", "migrate", config=config, check=1).stderr.splitlines()
+    # the failure is a line of its own, not glued to a progress line (rich drops "\r")
+    read = hashlib.sha256(b"will be Altered").hexdigest()
+    assert [line for line in shown if altered in line] == [
+        f"{altered}: failed: expected SHA-256 {altered}, read {read} (15 bytes)"]
+    assert sum("5/5" in line for line in shown) == 1
+
     again, _ = migrate(config, 1)  # resumable and idempotent: checked, not sent again
     assert (again["copied"], again["present"], again["failed"]) == (0, 4, 1)
     path.unlink()
@@ -168,7 +175,7 @@ def test_storage_migrate(tmp_path: Path, moto: MotoServer, bucket: str) -> None:
 
     text = run_cli("storage", "migrate", config=config, check=0)
     assert "0 copied (0 bytes), 4 already in the bucket, 0 failed" in text.stdout
-    assert "4/4 present" in text.stderr
+    assert "4/4" in text.stderr and "present" in text.stderr
 
 
 def test_storage_migrate_needs_the_s3_backend(tmp_path: Path, moto: MotoServer,

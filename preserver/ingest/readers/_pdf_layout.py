@@ -26,12 +26,18 @@ Promised, and why:
   word its rectangle covers (``words <url>``), unless the words it covers already
   show the URL; one link split over two lines (two rectangles, one URI) is written
   once. An annotation that covers no text goes at the end of the line nearest it.
-  Finding the covered glyphs is O(links × log lines + glyphs covered).
+  Finding the covered glyphs is O(links × log lines + glyphs covered), and a page
+  whose annotations cover over ``MAX_COVERED`` glyphs in all (overlapping
+  annotations, repeated to make the work quadratic) is refused with ``InvalidReport``.
 - **Wrapped URLs**: a line ending in a URL is joined with the next line of its
-  block when that line begins with URL characters and no space, and either the URL
-  ends in ``/ - . _ = ? & # % ~`` or the continuation holds one of them or a digit:
+  block when that line begins with URL characters (its *start*) that do not begin a
+  URL of their own, and the URL ends in ``/ - _ = ? & # % ~``, or the start holds
+  ``/ _ = ? & # % ~``, or letters and digits both (``u7qI99``), or is the whole line
+  and holds a digit, ``.`` or ``-`` (``port.html``, ``99875426``):
   ``https://www.example.or`` + ``g/a/report.html`` is one URL, while a URL at a
-  line's end followed by an ordinary word is not glued to it.
+  line's end followed by another URL, a numbered entry (``6- name``), a number
+  (``2015 was``), a word (``Al-Nusra``, ``U.S.``) or a sentence after its full
+  stop is not glued to it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 
+from preserver.errors import InvalidReport
 from preserver.ingest.readers._pdf_bidi import Line, N, Unit, direction, logical, right_to_left
 
 _SPACE_GAP = 0.2  # of the line's height: a wider gap between glyphs is a space
@@ -49,9 +56,13 @@ _MIN_WIDTH = 0.01  # a space glyph narrower than this is not placed where it sho
 _BLOCK_GAP = 0.5  # of the line's height: a wider gap between lines is a blank line
 _HEADING_SIZE = 1.2  # times the page's usual line height
 _MAX_HEADING = 120  # characters
-_URL_END = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
+_URL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
+_URL_PREFIX = re.compile(r"https?://|www\.")
+_NEW_URL = re.compile(r"(?i:https?://|www\.)")
 _URL_START = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-_BREAKS_IN_URL = frozenset("/-._=?&#%~")
+_OPEN_END = frozenset("/-_=?&#%~")  # a URL ending in one goes on
+_IN_URL = frozenset("/_=?&#%~")  # characters that words and numbers do not hold
+MAX_COVERED = 1_000_000  # glyphs covered by annotations on one page, counted per annotation
 _SCHEME = re.compile(r"(?i)^https?://(?:www\.)?")
 
 
@@ -80,7 +91,8 @@ class Link:
 
 
 def page_lines(glyphs: list[Glyph], links: list[Link]) -> list[str]:
-    """The page's text lines, blank lines between blocks (see the module docstring)."""
+    """The page's text lines, blank lines between blocks (see the module docstring).
+    Raises ``InvalidReport`` when the annotations cover over ``MAX_COVERED`` glyphs."""
     lines = _group(glyphs)
     _cover(lines, links)
     rtl = right_to_left(lines)
@@ -174,29 +186,43 @@ def _same_box(one: Glyph, other: Glyph) -> bool:
         (other.left, other.bottom, other.right, other.top)
 
 
+def _by_middle(lines: list[Line]) -> tuple[list[int], list[float]]:
+    """The lines' numbers ordered by their vertical middle, and those middles (a line's
+    baseline orders the lines, but a tall glyph may put its middle out of that order)."""
+    order = sorted(range(len(lines)), key=lambda n: lines[n].bottom + lines[n].top)
+    return order, [(lines[n].bottom + lines[n].top) / 2 for n in order]
+
+
 def _cover(lines: list[Line], links: list[Link]) -> None:
     """Mark each unit with the links whose rectangle holds its centre; O(links × log lines
-    + units covered), so a page of many annotations costs little."""
-    middles = [-(line.bottom + line.top) / 2 for line in lines]  # ascending
+    + units covered), the units covered bounded by ``MAX_COVERED``."""
+    order, middles = _by_middle(lines)
+    centres: dict[int, list[float]] = {}
+    covered = 0
     for index, link in enumerate(links):
-        first = bisect_left(middles, -link.top)
-        last = bisect_right(middles, -link.bottom)
-        for line in lines[first:last]:
-            centres = [(u.left + u.right) / 2 for u in line.units]
-            start = bisect_left(centres, link.left)
-            for unit in line.units[start:bisect_right(centres, link.right)]:
+        for number in order[bisect_left(middles, link.bottom):bisect_right(middles, link.top)]:
+            units = lines[number].units
+            xs = centres.get(number)
+            if xs is None:
+                xs = centres[number] = [(u.left + u.right) / 2 for u in units]
+            start, end = bisect_left(xs, link.left), bisect_right(xs, link.right)
+            covered += max(0, end - start)
+            if covered > MAX_COVERED:
+                raise InvalidReport(f"link annotations cover over {MAX_COVERED} "
+                                    "characters on one page (overlapping annotations)")
+            for unit in units[start:end]:
                 unit.links.append(index)
 
 
 def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
     """Each line's text, with the URL of each link written after the words it covers."""
     after: dict[tuple[int, int], list[str]] = {}  # (line, unit) -> URLs written after it
-    shown: dict[int, str] = {}
+    shown: dict[int, list[str]] = {}
     last: dict[int, tuple[int, int]] = {}
     for number, line in enumerate(lines):
         for position, unit in enumerate(line.units):
             for index in unit.links:
-                shown[index] = shown.get(index, "") + unit.text
+                shown.setdefault(index, []).append(unit.text)
                 last[index] = (number, position)
     groups: list[list[int]] = []  # one link over two lines: two rectangles, one URI
     for index in sorted(last, key=last.__getitem__):
@@ -207,7 +233,7 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
             groups.append([index])
     for group in groups:
         url = links[group[0]].url
-        text = unicodedata.normalize("NFKC", "".join(shown[i] for i in group))
+        text = unicodedata.normalize("NFKC", "".join("".join(shown[i]) for i in group))
         if _SCHEME.sub("", url).rstrip("/") in text.replace(" ", ""):
             continue
         number, position = last[group[-1]]
@@ -215,11 +241,13 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
         while position + 1 < len(units) and units[position + 1].text != " ":
             position += 1  # to the end of the word
         after.setdefault((number, position), []).append(url)
+    order, middles = _by_middle(lines)
     for index, link in enumerate(links):  # covering no text: the nearest line
         if index not in last and lines:
             middle = (link.bottom + link.top) / 2
-            number = min(range(len(lines)),
-                         key=lambda n: abs((lines[n].bottom + lines[n].top) / 2 - middle))
+            at = bisect_left(middles, middle)
+            near = [k for k in (at - 1, at) if 0 <= k < len(order)]
+            number = order[min(near, key=lambda k: (abs(middles[k] - middle), order[k]))]
             after.setdefault((number, len(lines[number].units) - 1), []).append(link.url)
     texts = []
     for number, line in enumerate(lines):
@@ -251,17 +279,37 @@ def _blocks(lines: list[Line], texts: list[str]) -> list[str]:
 
 
 def _join_wrapped_urls(lines: list[str]) -> list[str]:
+    """Each URL the layout wrapped over lines joined back (see the module docstring);
+    linear in the text."""
     out: list[str] = []
+    open_url = False  # does out[-1] end in a URL?
     for line in lines:
-        if out and line and out[-1]:
-            end = _URL_END.search(out[-1])
+        if open_url and line:
             start = _URL_START.match(line)
-            if end and start and (
-                    out[-1][-1] in _BREAKS_IN_URL
-                    or any(c in _BREAKS_IN_URL or c.isdigit() for c in start.group())):
+            if start and _continues(out[-1], start.group(), line[start.end():].strip()):
                 out[-1] += start.group()
                 line = line[start.end():].strip()
                 if not line:
                     continue
         out.append(line)
+        open_url = _ends_in_url(line)
     return out
+
+
+def _ends_in_url(line: str) -> bool:
+    run = line[len(line.rstrip(_URL_CHARS)):]  # the URL characters it ends with
+    prefix = _URL_PREFIX.search(run)
+    return prefix is not None and prefix.end() < len(run)
+
+
+def _continues(url_line: str, start: str, rest: str) -> bool:
+    """Is ``start`` (the URL characters a line begins with, ``rest`` after them) the rest
+    of the URL that ends ``url_line``?"""
+    if _NEW_URL.match(start):
+        return False  # a URL of its own: a list of URLs, one a line
+    if url_line[-1] in _OPEN_END or any(c in _IN_URL for c in start):
+        return True
+    digits = any(c.isdigit() for c in start)
+    if digits and any(c.isalpha() for c in start):
+        return True  # an id: u7qI99N8OM8
+    return not rest and (digits or "." in start or "-" in start)

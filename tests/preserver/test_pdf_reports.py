@@ -7,6 +7,7 @@ Chromium prints once per session (``printed``), so its tests are quick after the
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
 import html
 import io
@@ -22,7 +23,8 @@ import pytest
 
 from preserver.errors import InvalidReport
 from preserver.ingest.links import extract_links
-from preserver.ingest.readers import pdf, read_report
+from preserver.ingest.readers import Extracted, pdf, read_report
+from preserver.ingest.readers._base import read
 from preserver.ingest.readers._pdf_layout import Glyph, Link, page_lines
 from tests.support.cli import assert_one_line_error, run_in
 from tests.support.pdf_reports import (
@@ -260,7 +262,7 @@ def test_bytes_and_path_read_alike(tmp_path: Path) -> None:
     path.write_bytes(data)
     from_path = pdf.READER.extract_path(path) if pdf.READER.extract_path else None
     assert from_path == pdf.READER.extract(data)
-    assert from_path is not None and from_path.page_lines == (1, 4)
+    assert isinstance(from_path, Extracted) and from_path.page_lines == (1, 4)
     assert from_path.text == f"1- name <{VIDEO}>\ntwo\n\n2- other"
 
 
@@ -410,3 +412,28 @@ def test_overlapping_annotations_are_refused() -> None:
     with pytest.raises(InvalidReport, match="^link annotations cover over 1000000 characters"):
         page_lines(lines, page)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("how", ["replaced", "appended"])
+def test_a_report_changed_while_it_is_read_is_refused(tmp_path: Path, how: str) -> None:
+    """A reader that opens the file itself (PDF) reads it, then it is hashed: a report
+    replaced or written to in between gave the text of one file and the hash of another."""
+    path = tmp_path / "report.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=(VIDEO.encode(),))]))
+    other = raw_pdf_bytes([RawPage(text=("1- other",))])
+    extract = pdf.READER.extract_path
+    assert extract is not None
+
+    def racing(source: Path) -> str | Extracted:
+        extracted = extract(source)
+        if how == "replaced":
+            (tmp_path / "new.pdf").write_bytes(other)
+            os.replace(tmp_path / "new.pdf", source)
+        else:
+            with source.open("ab") as out:
+                out.write(b"%%EOF\n")
+        return extracted
+
+    reader = dataclasses.replace(pdf.READER, extract_path=racing)
+    with pytest.raises(InvalidReport, match=f"^{path}: the file changed while it was read$"):
+        read(path, [reader], max_bytes=1 << 20)

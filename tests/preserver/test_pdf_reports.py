@@ -437,3 +437,12 @@ def test_a_report_changed_while_it_is_read_is_refused(tmp_path: Path, how: str) 
     reader = dataclasses.replace(pdf.READER, extract_path=racing)
     with pytest.raises(InvalidReport, match=f"^{path}: the file changed while it was read$"):
         read(path, [reader], max_bytes=1 << 20)
+
+
+def test_a_shown_iri_is_not_cited_again_percent_encoded() -> None:
+    """Chromium writes the link of a shown ``…/wiki/دوما`` percent-encoded: it was cited
+    twice, once as shown and once as ``…/wiki/%D8%AF…``."""
+    shown = "https://example.org/wiki/café"
+    link = Link(url="https://example.org/wiki/caf%C3%A9", left=0, bottom=700, right=6 * len(shown),
+                top=712)
+    assert page_lines(glyphs("1- " + shown, x=-18), [link]) == ["1- " + shown]

@@ -24,8 +24,8 @@ Promised, and why:
   headings do (``preserver.ingest.links``).
 - **Links behind words**: each annotation's URL is written right after the last
   word its rectangle covers (``words <url>``), unless the words it covers already
-  show the URL; one link split over two lines (two rectangles, one URI) is written
-  once. An annotation that covers no text goes at the end of the line nearest it.
+  show the URL (percent-encoded or not); one link split over two lines (two
+  rectangles, one URI) is written once. An annotation that covers no text goes at the end of the line nearest it.
   Finding the covered glyphs is O(links × log lines + glyphs covered), and a page
   whose annotations cover over ``MAX_COVERED`` glyphs in all (overlapping
   annotations, repeated to make the work quadratic) is refused with ``InvalidReport``.
@@ -46,6 +46,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
 from preserver.errors import InvalidReport
 from preserver.ingest.readers._pdf_bidi import Line, N, Unit, direction, logical, right_to_left
@@ -234,8 +235,9 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
     for group in groups:
         url = links[group[0]].url
         text = unicodedata.normalize("NFKC", "".join("".join(shown[i]) for i in group))
-        if _SCHEME.sub("", url).rstrip("/") in text.replace(" ", ""):
-            continue
+        bare, text = _SCHEME.sub("", url).rstrip("/"), text.replace(" ", "")
+        if bare in text or unicodedata.normalize("NFKC", unquote(bare)) in text:
+            continue  # shown: also as an IRI (a URI percent-encoded, shown decoded)
         number, position = last[group[-1]]
         units = lines[number].units
         while position + 1 < len(units) and units[position + 1].text != " ":

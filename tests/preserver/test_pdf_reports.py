@@ -446,3 +446,16 @@ def test_a_shown_iri_is_not_cited_again_percent_encoded() -> None:
     link = Link(url="https://example.org/wiki/caf%C3%A9", left=0, bottom=700, right=6 * len(shown),
                 top=712)
     assert page_lines(glyphs("1- " + shown, x=-18), [link]) == ["1- " + shown]
+
+
+def test_a_shown_url_wrapped_where_words_follow_is_joined_by_its_link() -> None:
+    """The text alone cannot tell ``…/90205`` + ``4899875426 and more`` from ``…/x`` +
+    ``2015 was``; a link over both pieces (two rectangles, one URI) can: its URL is not
+    written again, so the shown URL must come out whole."""
+    url = "https://www.facebook.com/902054899875426"
+    rows = ["see https://www.facebook.com/90205", "4899875426 and more"]
+    lines = [g for n, row in enumerate(rows) for g in glyphs(row, y=700 - 14 * n)]
+    pieces = [Link(url=url, left=24, bottom=700, right=6 * len(rows[0]), top=712),
+              Link(url=url, left=0, bottom=686, right=60, top=698)]
+    assert page_lines(lines, pieces) == [f"see {url}", "and more"]
+    assert page_lines(lines, []) == rows  # "2015 was" is not glued either

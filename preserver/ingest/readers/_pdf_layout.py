@@ -37,7 +37,8 @@ Promised, and why:
   ``https://www.example.or`` + ``g/a/report.html`` is one URL, while a URL at a
   line's end followed by another URL, a numbered entry (``6- name``), a number
   (``2015 was``), a word (``Al-Nusra``, ``U.S.``) or a sentence after its full
-  stop is not glued to it.
+  stop is not glued to it. Where a link annotation shows its URL going on at the
+  next line (it covers both pieces), the line is joined whatever the text says.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def page_lines(glyphs: list[Glyph], links: list[Link]) -> list[str]:
     rtl = right_to_left(lines)
     for line in lines:
         logical(line, rtl=rtl)
-    texts = _with_links(lines, links)
-    return _join_wrapped_urls(_blocks(lines, texts))
+    texts, wrapped = _with_links(lines, links)
+    return _join_wrapped_urls(*_blocks(lines, texts, wrapped))
 
 
 def _group(glyphs: list[Glyph]) -> list[Line]:
@@ -215,15 +216,19 @@ def _cover(lines: list[Line], links: list[Link]) -> None:
                 unit.links.append(index)
 
 
-def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
-    """Each line's text, with the URL of each link written after the words it covers."""
+def _with_links(lines: list[Line], links: list[Link]) -> tuple[list[str], set[int]]:
+    """Each line's text, with the URL of each link written after the words it covers; and
+    the lines whose URL a link shows going on at the next line (a wrapped URL)."""
     after: dict[tuple[int, int], list[str]] = {}  # (line, unit) -> URLs written after it
     shown: dict[int, list[str]] = {}
+    first: dict[int, int] = {}  # link -> the first line it covers
     last: dict[int, tuple[int, int]] = {}
+    wrapped: set[int] = set()
     for number, line in enumerate(lines):
         for position, unit in enumerate(line.units):
             for index in unit.links:
                 shown.setdefault(index, []).append(unit.text)
+                first.setdefault(index, number)
                 last[index] = (number, position)
     groups: list[list[int]] = []  # one link over two lines: two rectangles, one URI
     for index in sorted(last, key=last.__getitem__):
@@ -236,9 +241,10 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
         url = links[group[0]].url
         text = unicodedata.normalize("NFKC", "".join("".join(shown[i]) for i in group))
         bare, text = _SCHEME.sub("", url).rstrip("/"), text.replace(" ", "")
-        if bare in text or unicodedata.normalize("NFKC", unquote(bare)) in text:
-            continue  # shown: also as an IRI (a URI percent-encoded, shown decoded)
         number, position = last[group[-1]]
+        if bare in text or unicodedata.normalize("NFKC", unquote(bare)) in text:
+            wrapped.update(range(min(first[i] for i in group), number))
+            continue  # shown: also as an IRI (a URI percent-encoded, shown decoded)
         units = lines[number].units
         while position + 1 < len(units) and units[position + 1].text != " ":
             position += 1  # to the end of the word
@@ -258,16 +264,18 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
             parts.append(unit.text)
             parts.extend(f" <{url}>" for url in after.get((number, position), ()))
         texts.append(unicodedata.normalize("NFKC", "".join(parts)).strip())
-    return texts
+    return texts, wrapped
 
 
-def _blocks(lines: list[Line], texts: list[str]) -> list[str]:
-    """Blank lines between blocks; headings marked."""
+def _blocks(lines: list[Line], texts: list[str], wrapped: set[int]
+            ) -> tuple[list[str], set[int]]:
+    """Blank lines between blocks; headings marked; ``wrapped`` as indexes of the result."""
     heights = sorted(line.top - line.bottom for line in lines)
     usual = heights[len(heights) // 2] if heights else 0.0
     out: list[str] = []
+    moved: set[int] = set()
     previous: Line | None = None
-    for line, text in zip(lines, texts, strict=True):
+    for number, (line, text) in enumerate(zip(lines, texts, strict=True)):
         height = line.top - line.bottom
         if previous is not None and out and out[-1] and \
                 previous.bottom - line.top > _BLOCK_GAP * min(height, previous.top - previous.bottom):
@@ -275,26 +283,31 @@ def _blocks(lines: list[Line], texts: list[str]) -> list[str]:
         if height >= _HEADING_SIZE * usual and len(text) <= _MAX_HEADING and \
                 not text.startswith("#"):
             text = "## " + text
+        if number in wrapped:
+            moved.add(len(out))
         out.append(text)
         previous = line
-    return out
+    return out, moved
 
 
-def _join_wrapped_urls(lines: list[str]) -> list[str]:
-    """Each URL the layout wrapped over lines joined back (see the module docstring);
-    linear in the text."""
+def _join_wrapped_urls(lines: list[str], wrapped: set[int]) -> list[str]:
+    """Each URL the layout wrapped over lines joined back (see the module docstring):
+    after a line in ``wrapped`` (a link annotation shows its URL going on) always, else
+    as ``_continues`` decides; linear in the text."""
     out: list[str] = []
-    open_url = False  # does out[-1] end in a URL?
-    for line in lines:
+    open_url = known = False  # does out[-1] end in a URL; does a link show it goes on?
+    for index, line in enumerate(lines):
         if open_url and line:
             start = _URL_START.match(line)
-            if start and _continues(out[-1], start.group(), line[start.end():].strip()):
+            if start and (known or _continues(out[-1], start.group(),
+                                               line[start.end():].strip())):
                 out[-1] += start.group()
                 line = line[start.end():].strip()
+                known = index in wrapped
                 if not line:
                     continue
         out.append(line)
-        open_url = _ends_in_url(line)
+        open_url, known = _ends_in_url(line), index in wrapped
     return out
 
 

@@ -25,20 +25,12 @@ Promised, and why:
 - **Links behind words**: each annotation's URL is written right after the last
   word its rectangle covers (``words <url>``), unless the words it covers already
   show the URL (percent-encoded or not); one link split over two lines (two
-  rectangles, one URI) is written once. An annotation that covers no text goes at the end of the line nearest it.
-  Finding the covered glyphs is O(links × log lines + glyphs covered), and a page
+  rectangles, one URI) is written once. An annotation that covers no text goes at
+  the end of the line nearest it. Finding the covered glyphs is O(links × log lines + glyphs covered), and a page
   whose annotations cover over ``MAX_COVERED`` glyphs in all (overlapping
   annotations, repeated to make the work quadratic) is refused with ``InvalidReport``.
-- **Wrapped URLs**: a line ending in a URL is joined with the next line of its
-  block when that line begins with URL characters (its *start*) that do not begin a
-  URL of their own, and the URL ends in ``/ - _ = ? & # % ~``, or the start holds
-  ``/ _ = ? & # % ~``, or letters and digits both (``u7qI99``), or is the whole line
-  and holds a digit, ``.`` or ``-`` (``port.html``, ``99875426``):
-  ``https://www.example.or`` + ``g/a/report.html`` is one URL, while a URL at a
-  line's end followed by another URL, a numbered entry (``6- name``), a number
-  (``2015 was``), a word (``Al-Nusra``, ``U.S.``) or a sentence after its full
-  stop is not glued to it. Where a link annotation shows its URL going on at the
-  next line (it covers both pieces), the line is joined whatever the text says.
+- **Wrapped URLs** are joined back by ``_pdf_urls.join_wrapped_urls``, told which
+  lines a link annotation shows going on.
 """
 
 from __future__ import annotations
@@ -51,6 +43,7 @@ from urllib.parse import unquote
 
 from preserver.errors import InvalidReport
 from preserver.ingest.readers._pdf_bidi import Line, N, Unit, direction, logical, right_to_left
+from preserver.ingest.readers._pdf_urls import join_wrapped_urls
 
 _SPACE_GAP = 0.2  # of the line's height: a wider gap between glyphs is a space
 _SAME_LINE = 0.3  # of a tall glyph's height: baselines closer than this are one line
@@ -58,12 +51,6 @@ _MIN_WIDTH = 0.01  # a space glyph narrower than this is not placed where it sho
 _BLOCK_GAP = 0.5  # of the line's height: a wider gap between lines is a blank line
 _HEADING_SIZE = 1.2  # times the page's usual line height
 _MAX_HEADING = 120  # characters
-_URL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
-_URL_PREFIX = re.compile(r"https?://|www\.")
-_NEW_URL = re.compile(r"(?i:https?://|www\.)")
-_URL_START = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-_OPEN_END = frozenset("/-_=?&#%~")  # a URL ending in one goes on
-_IN_URL = frozenset("/_=?&#%~")  # characters that words and numbers do not hold
 MAX_COVERED = 1_000_000  # glyphs covered by annotations on one page, counted per annotation
 _SCHEME = re.compile(r"(?i)^https?://(?:www\.)?")
 
@@ -101,7 +88,7 @@ def page_lines(glyphs: list[Glyph], links: list[Link]) -> list[str]:
     for line in lines:
         logical(line, rtl=rtl)
     texts, wrapped = _with_links(lines, links)
-    return _join_wrapped_urls(*_blocks(lines, texts, wrapped))
+    return join_wrapped_urls(*_blocks(lines, texts, wrapped))
 
 
 def _group(glyphs: list[Glyph]) -> list[Line]:
@@ -288,43 +275,3 @@ def _blocks(lines: list[Line], texts: list[str], wrapped: set[int]
         out.append(text)
         previous = line
     return out, moved
-
-
-def _join_wrapped_urls(lines: list[str], wrapped: set[int]) -> list[str]:
-    """Each URL the layout wrapped over lines joined back (see the module docstring):
-    after a line in ``wrapped`` (a link annotation shows its URL going on) always, else
-    as ``_continues`` decides; linear in the text."""
-    out: list[str] = []
-    open_url = known = False  # does out[-1] end in a URL; does a link show it goes on?
-    for index, line in enumerate(lines):
-        if open_url and line:
-            start = _URL_START.match(line)
-            if start and (known or _continues(out[-1], start.group(),
-                                               line[start.end():].strip())):
-                out[-1] += start.group()
-                line = line[start.end():].strip()
-                known = index in wrapped
-                if not line:
-                    continue
-        out.append(line)
-        open_url, known = _ends_in_url(line), index in wrapped
-    return out
-
-
-def _ends_in_url(line: str) -> bool:
-    run = line[len(line.rstrip(_URL_CHARS)):]  # the URL characters it ends with
-    prefix = _URL_PREFIX.search(run)
-    return prefix is not None and prefix.end() < len(run)
-
-
-def _continues(url_line: str, start: str, rest: str) -> bool:
-    """Is ``start`` (the URL characters a line begins with, ``rest`` after them) the rest
-    of the URL that ends ``url_line``?"""
-    if _NEW_URL.match(start):
-        return False  # a URL of its own: a list of URLs, one a line
-    if url_line[-1] in _OPEN_END or any(c in _IN_URL for c in start):
-        return True
-    digits = any(c.isdigit() for c in start)
-    if digits and any(c.isalpha() for c in start):
-        return True  # an id: u7qI99N8OM8
-    return not rest and (digits or "." in start or "-" in start)

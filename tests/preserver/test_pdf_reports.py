@@ -6,6 +6,8 @@ Chromium prints once per session (``printed``), so its tests are quick after the
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import hashlib
 import html
 import io
@@ -21,8 +23,9 @@ import pytest
 
 from preserver.errors import InvalidReport
 from preserver.ingest.links import extract_links
-from preserver.ingest.readers import pdf, read_report
-from preserver.ingest.readers._pdf_layout import Glyph, page_lines
+from preserver.ingest.readers import Extracted, pdf, read_report
+from preserver.ingest.readers._base import read
+from preserver.ingest.readers._pdf_layout import Glyph, Link, page_lines
 from tests.support.cli import assert_one_line_error, run_in
 from tests.support.pdf_reports import (
     CHROMIUM,
@@ -259,7 +262,7 @@ def test_bytes_and_path_read_alike(tmp_path: Path) -> None:
     path.write_bytes(data)
     from_path = pdf.READER.extract_path(path) if pdf.READER.extract_path else None
     assert from_path == pdf.READER.extract(data)
-    assert from_path is not None and from_path.page_lines == (1, 4)
+    assert isinstance(from_path, Extracted) and from_path.page_lines == (1, 4)
     assert from_path.text == f"1- name <{VIDEO}>\ntwo\n\n2- other"
 
 
@@ -323,3 +326,136 @@ def test_cli_refuses_an_encrypted_pdf_with_exit_2(tmp_path: Path) -> None:
     assert_one_line_error(run_in(tmp_path, "ingest", str(path)), 2, "encrypted PDF")
     status = json.loads(run_in(tmp_path, "status", "--json").stdout)
     assert status["reports"] == 0
+
+
+def test_a_glyph_name_beyond_unicode_is_dropped(tmp_path: Path) -> None:
+    """``/uFFFFFF`` gives a code over U+10FFFF, which ``chr`` refuses (was ValueError)."""
+    path = tmp_path / "names.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- ABname",))],
+                                   font=b"/Encoding << /Differences [65 /uFFFFFF] >>"))
+    assert read_report(path).text == "1- Bname"
+
+
+@pytest.mark.parametrize(
+    ("uri", "cited"),
+    [
+        # .value stopped at the NUL: https://example.org/a was cited, not in the PDF
+        (b"https://example.org/a\x00https://evil.example/b", None),
+        # an IRI (UTF-8), as producers write it: percent-encoded, not dropped
+        ("https://ar.wikipedia.org/wiki/دوما".encode(),
+         "https://ar.wikipedia.org/wiki/%D8%AF%D9%88%D9%85%D8%A7"),
+        # a UTF-16BE text string with its BOM
+        (codecs.BOM_UTF16_BE + "https://example.org/u".encode("utf-16-be"),
+         "https://example.org/u"),
+    ],
+    ids=["nul", "utf8", "utf16"],
+)
+def test_uri_bytes_are_read_whole(tmp_path: Path, uri: bytes, cited: str | None) -> None:
+    path = tmp_path / "uri.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=(uri,))]))
+    assert read_report(path).text == ("1- name" if cited is None else f"1- name <{cited}>")
+
+
+def test_a_page_with_too_many_characters_is_refused(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's layout is held whole (about 500 bytes a glyph): a 25 KB PDF with one page
+    of 4,000,000 glyphs took 83 s and 2 GB, the document-wide limit being 20,000,000."""
+    path = tmp_path / "dense.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",)), RawPage(text=("x" * 40,))]))
+    monkeypatch.setattr(pdf, "MAX_PAGE_CHARS", 39)
+    with pytest.raises(InvalidReport, match=r"^.*dense\.pdf: over 39 characters on page 2$"):
+        read_report(path)
+    monkeypatch.setattr(pdf, "MAX_PAGE_CHARS", 40)
+    assert read_report(path).text == "1- name\n\n" + "x" * 40
+
+
+def test_a_url_at_a_line_end_is_not_glued_to_the_next_url_entry_or_word() -> None:
+    """Lines 14 units apart (one block): each URL stays whole, each entry keeps its number."""
+    rows = ["https://youtu.be/u7qI99N8OM8", "https://youtu.be/aS2aYAJEb0M", "6- second",
+            "www.example.org/x", "Al-Nusra fighters", "https://e.org/y", "U.S. troops",
+            "https://e.org/z", "2015 was the year", "https://e.org/w.", "The report"]
+    lines = [g for n, row in enumerate(rows) for g in glyphs(row, y=700 - 14 * n)]
+    assert page_lines(lines, []) == rows
+
+
+def test_wrapped_url_pieces_are_still_joined() -> None:
+    rows = ["see https://www.youtube.com/watch?v=u7qI", "99N8OM8 and", "https://facebook.com/9020",
+            "54899875426", "https://example.org/a/re", "port.html"]
+    lines = [g for n, row in enumerate(rows) for g in glyphs(row, y=700 - 14 * n)]
+    assert page_lines(lines, []) == ["see https://www.youtube.com/watch?v=u7qI99N8OM8", "and",
+                                     "https://facebook.com/902054899875426",
+                                     "https://example.org/a/report.html"]
+
+
+def test_layout_is_linear_in_hostile_pages() -> None:
+    """Each took 10-35 s before (quadratic): digits that look right for their strong
+    letter, annotations that cover no text looking for their nearest line."""
+    digits = [*glyphs("1 " * 40_000 + "ب"), *glyphs("ببب", y=600)]
+    started = time.monotonic()
+    page_lines(digits, [])
+    assert time.monotonic() - started < 5  # 34 s before
+    lines = [g for n in range(8000) for g in glyphs("a", y=700 - 14 * n)]
+    away = [Link(url=f"https://e.org/{n}", left=1000, bottom=0, right=1001, top=1)
+            for n in range(8000)]
+    started = time.monotonic()
+    assert len(page_lines(lines, away)) == 8000
+    assert time.monotonic() - started < 5  # 10.6 s before
+
+
+def test_overlapping_annotations_are_refused() -> None:
+    """2,000 page-sized annotations over 10,000 glyphs: 20,000,000 (glyph, link) pairs,
+    and 27 s (282 s for 40,000 glyphs) before."""
+    lines = [g for n in range(1000) for g in glyphs("abcdefghij", y=700 - 14 * n)]
+    page = [Link(url=f"https://e.org/{n}", left=-1e9, bottom=-1e9, right=1e9, top=1e9)
+            for n in range(2000)]
+    started = time.monotonic()
+    with pytest.raises(InvalidReport, match="^link annotations cover over 1000000 characters"):
+        page_lines(lines, page)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("how", ["replaced", "appended"])
+def test_a_report_changed_while_it_is_read_is_refused(tmp_path: Path, how: str) -> None:
+    """A reader that opens the file itself (PDF) reads it, then it is hashed: a report
+    replaced or written to in between gave the text of one file and the hash of another."""
+    path = tmp_path / "report.pdf"
+    path.write_bytes(raw_pdf_bytes([RawPage(text=("1- name",), uris=(VIDEO.encode(),))]))
+    other = raw_pdf_bytes([RawPage(text=("1- other",))])
+    extract = pdf.READER.extract_path
+    assert extract is not None
+
+    def racing(source: Path) -> str | Extracted:
+        extracted = extract(source)
+        if how == "replaced":
+            (tmp_path / "new.pdf").write_bytes(other)
+            os.replace(tmp_path / "new.pdf", source)
+        else:
+            with source.open("ab") as out:
+                out.write(b"%%EOF\n")
+        return extracted
+
+    reader = dataclasses.replace(pdf.READER, extract_path=racing)
+    with pytest.raises(InvalidReport, match=f"^{path}: the file changed while it was read$"):
+        read(path, [reader], max_bytes=1 << 20)
+
+
+def test_a_shown_iri_is_not_cited_again_percent_encoded() -> None:
+    """Chromium writes the link of a shown ``…/wiki/دوما`` percent-encoded: it was cited
+    twice, once as shown and once as ``…/wiki/%D8%AF…``."""
+    shown = "https://example.org/wiki/café"
+    link = Link(url="https://example.org/wiki/caf%C3%A9", left=0, bottom=700, right=6 * len(shown),
+                top=712)
+    assert page_lines(glyphs("1- " + shown, x=-18), [link]) == ["1- " + shown]
+
+
+def test_a_shown_url_wrapped_where_words_follow_is_joined_by_its_link() -> None:
+    """The text alone cannot tell ``…/90205`` + ``4899875426 and more`` from ``…/x`` +
+    ``2015 was``; a link over both pieces (two rectangles, one URI) can: its URL is not
+    written again, so the shown URL must come out whole."""
+    url = "https://www.facebook.com/902054899875426"
+    rows = ["see https://www.facebook.com/90205", "4899875426 and more"]
+    lines = [g for n, row in enumerate(rows) for g in glyphs(row, y=700 - 14 * n)]
+    pieces = [Link(url=url, left=24, bottom=700, right=6 * len(rows[0]), top=712),
+              Link(url=url, left=0, bottom=686, right=60, top=698)]
+    assert page_lines(lines, pieces) == [f"see {url}", "and more"]
+    assert page_lines(lines, []) == rows  # "2015 was" is not glued either

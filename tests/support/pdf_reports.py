@@ -77,8 +77,10 @@ class RawPage:
     image_bytes: int = 0  # an embedded (never decoded) RGB image of about this size
 
 
-def raw_pdf(out: BinaryIO, pages: Sequence[RawPage], *, seed: int = 1) -> None:
-    """Write a PDF with these pages to ``out``; images are pseudo-random bytes."""
+def raw_pdf(out: BinaryIO, pages: Sequence[RawPage], *, seed: int = 1,
+            font: bytes = b"") -> None:
+    """Write a PDF with these pages to ``out``; images are pseudo-random bytes; ``font``
+    is added to the Helvetica font's dictionary (an ``/Encoding``)."""
     import random
 
     rng = random.Random(seed)
@@ -127,7 +129,7 @@ def raw_pdf(out: BinaryIO, pages: Sequence[RawPage], *, seed: int = 1) -> None:
     put(1, b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = b" ".join(f"{p} 0 R".encode() for p, _, _ in numbers)
     put(2, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (count, kids))
-    put(3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    put(3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica " + font + b" >>")
     for page, (page_number, content_number, image_number) in zip(pages, numbers, strict=True):
         annots = b" ".join(
             b"<< /Type /Annot /Subtype /Link /Border [0 0 0] /Rect [72 700 300 716] "
@@ -158,9 +160,9 @@ def raw_pdf(out: BinaryIO, pages: Sequence[RawPage], *, seed: int = 1) -> None:
     out.write(b"".join(rows))
 
 
-def raw_pdf_bytes(pages: Sequence[RawPage]) -> bytes:
+def raw_pdf_bytes(pages: Sequence[RawPage], *, font: bytes = b"") -> bytes:
     buffer = io.BytesIO()
-    raw_pdf(buffer, pages)
+    raw_pdf(buffer, pages, font=font)
     return buffer.getvalue()
 
 

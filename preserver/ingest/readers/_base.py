@@ -8,7 +8,9 @@ extension is missing or unknown, after checks that hold for every format: the
 path is a readable regular file, not empty, at most ``max_bytes``. A reader with
 ``extract_path`` (PDF: its library opens the file itself) is handed the path in
 place of the bytes, with its own size limit, and the SHA-256 is computed while
-streaming the file, so such a report is never held in memory whole. Every
+streaming the file, so such a report is never held in memory whole; as the file is
+then opened more than once, one that changed meanwhile (replaced, or written to) is
+refused, so the text and the hash are always of the same bytes. Every
 failure is an ``InvalidReport`` whose one-line message names the file and the
 cause; no ``OSError``, ``UnicodeDecodeError`` or ``ValueError`` escapes.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 import stat
 from bisect import bisect_right
@@ -129,7 +132,8 @@ class Reader:
 
 def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText:
     """Check and read the report at ``path`` with the reader its type calls for."""
-    size = _check_file(path)
+    info = _check_file(path)
+    size = info.st_size
     head = _read_head(path)
     reader, data = _choose(path, head, readers, size=size, max_bytes=max_bytes)
     limit = reader.max_bytes or max_bytes
@@ -139,6 +143,7 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
         if reader.extract_path is not None:  # a file that is not one fails before hashing
             extracted = reader.extract_path(path)
             sha256, size = _hash_file(path, limit)
+            _check_unchanged(path, info, size)
         else:
             data = data if data is not None else _read_bytes(path, limit)
             sha256, size = hashlib.sha256(data).hexdigest(), len(data)
@@ -163,8 +168,8 @@ def read(path: Path, readers: Sequence[Reader], *, max_bytes: int) -> ReportText
     )
 
 
-def _check_file(path: Path) -> int:
-    """The size of the regular file at ``path``."""
+def _check_file(path: Path) -> os.stat_result:
+    """The status of the regular file at ``path``."""
     try:
         info = path.stat()
     except FileNotFoundError as exc:
@@ -179,7 +184,20 @@ def _check_file(path: Path) -> int:
         raise InvalidReport(f"{path}: is a directory, not a report file")
     if not stat.S_ISREG(info.st_mode):
         raise InvalidReport(f"{path}: not a regular file (a FIFO, socket or device)")
-    return info.st_size
+    return info
+
+
+def _check_unchanged(path: Path, before: os.stat_result, size: int) -> None:
+    """The file read in several passes is the one first seen: same inode, size and
+    modification time (a report replaced or written to while it was read would give
+    text of one file and the hash of another)."""
+    try:
+        after = path.stat()
+    except OSError as exc:
+        raise InvalidReport(f"cannot read the report: {_reason(exc)}") from exc
+    fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
+    if size != before.st_size or any(getattr(after, f) != getattr(before, f) for f in fields):
+        raise InvalidReport("the file changed while it was read")
 
 
 def _read_head(path: Path) -> bytes:

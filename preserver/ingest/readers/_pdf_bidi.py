@@ -175,13 +175,14 @@ def _ltr_spans(units: list[Unit]) -> list[tuple[int, int]]:
         spans.append((index, end + 1))
         index = end + 1
     inside = {i for start, end in spans for i in range(start, end)}
+    strong = _strong_after(units)
     index = 0
     while index < len(units):
         if index in inside or units[index].kind != D:
             index += 1
             continue
         # after an Arabic letter (logically before: to the right) digits are Arabic numbers
-        joins = (CS,) if _strong_after(units, index) == R else (CS, ES)
+        joins = (CS,) if strong[index] == R else (CS, ES)
         end = index + 1
         while end < len(units) and end not in inside and (units[end].kind == D or (
                 units[end].kind in joins and end + 1 < len(units)
@@ -192,8 +193,15 @@ def _ltr_spans(units: list[Unit]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def _strong_after(units: list[Unit], index: int) -> int | None:
-    return next((u.kind for u in units[index:] if u.kind in (R, L)), None)
+def _strong_after(units: list[Unit]) -> list[int | None]:
+    """For each unit, the kind of the first strong letter at or right of it (one pass)."""
+    found: list[int | None] = [None] * len(units)
+    kind: int | None = None
+    for index in range(len(units) - 1, -1, -1):
+        if units[index].kind in (R, L):
+            kind = units[index].kind
+        found[index] = kind
+    return found
 
 
 def _number_runs(units: list[Unit]) -> list[tuple[int, int]]:

@@ -24,14 +24,13 @@ Promised, and why:
   headings do (``preserver.ingest.links``).
 - **Links behind words**: each annotation's URL is written right after the last
   word its rectangle covers (``words <url>``), unless the words it covers already
-  show the URL; one link split over two lines (two rectangles, one URI) is written
-  once. An annotation that covers no text goes at the end of the line nearest it.
-  Finding the covered glyphs is O(links × log lines + glyphs covered).
-- **Wrapped URLs**: a line ending in a URL is joined with the next line of its
-  block when that line begins with URL characters and no space, and either the URL
-  ends in ``/ - . _ = ? & # % ~`` or the continuation holds one of them or a digit:
-  ``https://www.example.or`` + ``g/a/report.html`` is one URL, while a URL at a
-  line's end followed by an ordinary word is not glued to it.
+  show the URL (percent-encoded or not); one link split over two lines (two
+  rectangles, one URI) is written once. An annotation that covers no text goes at
+  the end of the line nearest it. Finding the covered glyphs is O(links × log lines + glyphs covered), and a page
+  whose annotations cover over ``MAX_COVERED`` glyphs in all (overlapping
+  annotations, repeated to make the work quadratic) is refused with ``InvalidReport``.
+- **Wrapped URLs** are joined back by ``_pdf_urls.join_wrapped_urls``, told which
+  lines a link annotation shows going on.
 """
 
 from __future__ import annotations
@@ -40,8 +39,11 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
+from preserver.errors import InvalidReport
 from preserver.ingest.readers._pdf_bidi import Line, N, Unit, direction, logical, right_to_left
+from preserver.ingest.readers._pdf_urls import join_wrapped_urls
 
 _SPACE_GAP = 0.2  # of the line's height: a wider gap between glyphs is a space
 _SAME_LINE = 0.3  # of a tall glyph's height: baselines closer than this are one line
@@ -49,9 +51,7 @@ _MIN_WIDTH = 0.01  # a space glyph narrower than this is not placed where it sho
 _BLOCK_GAP = 0.5  # of the line's height: a wider gap between lines is a blank line
 _HEADING_SIZE = 1.2  # times the page's usual line height
 _MAX_HEADING = 120  # characters
-_URL_END = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
-_URL_START = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-_BREAKS_IN_URL = frozenset("/-._=?&#%~")
+MAX_COVERED = 1_000_000  # glyphs covered by annotations on one page, counted per annotation
 _SCHEME = re.compile(r"(?i)^https?://(?:www\.)?")
 
 
@@ -80,14 +80,15 @@ class Link:
 
 
 def page_lines(glyphs: list[Glyph], links: list[Link]) -> list[str]:
-    """The page's text lines, blank lines between blocks (see the module docstring)."""
+    """The page's text lines, blank lines between blocks (see the module docstring).
+    Raises ``InvalidReport`` when the annotations cover over ``MAX_COVERED`` glyphs."""
     lines = _group(glyphs)
     _cover(lines, links)
     rtl = right_to_left(lines)
     for line in lines:
         logical(line, rtl=rtl)
-    texts = _with_links(lines, links)
-    return _join_wrapped_urls(_blocks(lines, texts))
+    texts, wrapped = _with_links(lines, links)
+    return join_wrapped_urls(*_blocks(lines, texts, wrapped))
 
 
 def _group(glyphs: list[Glyph]) -> list[Line]:
@@ -174,29 +175,47 @@ def _same_box(one: Glyph, other: Glyph) -> bool:
         (other.left, other.bottom, other.right, other.top)
 
 
+def _by_middle(lines: list[Line]) -> tuple[list[int], list[float]]:
+    """The lines' numbers ordered by their vertical middle, and those middles (a line's
+    baseline orders the lines, but a tall glyph may put its middle out of that order)."""
+    order = sorted(range(len(lines)), key=lambda n: lines[n].bottom + lines[n].top)
+    return order, [(lines[n].bottom + lines[n].top) / 2 for n in order]
+
+
 def _cover(lines: list[Line], links: list[Link]) -> None:
     """Mark each unit with the links whose rectangle holds its centre; O(links × log lines
-    + units covered), so a page of many annotations costs little."""
-    middles = [-(line.bottom + line.top) / 2 for line in lines]  # ascending
+    + units covered), the units covered bounded by ``MAX_COVERED``."""
+    order, middles = _by_middle(lines)
+    centres: dict[int, list[float]] = {}
+    covered = 0
     for index, link in enumerate(links):
-        first = bisect_left(middles, -link.top)
-        last = bisect_right(middles, -link.bottom)
-        for line in lines[first:last]:
-            centres = [(u.left + u.right) / 2 for u in line.units]
-            start = bisect_left(centres, link.left)
-            for unit in line.units[start:bisect_right(centres, link.right)]:
+        for number in order[bisect_left(middles, link.bottom):bisect_right(middles, link.top)]:
+            units = lines[number].units
+            xs = centres.get(number)
+            if xs is None:
+                xs = centres[number] = [(u.left + u.right) / 2 for u in units]
+            start, end = bisect_left(xs, link.left), bisect_right(xs, link.right)
+            covered += max(0, end - start)
+            if covered > MAX_COVERED:
+                raise InvalidReport(f"link annotations cover over {MAX_COVERED} "
+                                    "characters on one page (overlapping annotations)")
+            for unit in units[start:end]:
                 unit.links.append(index)
 
 
-def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
-    """Each line's text, with the URL of each link written after the words it covers."""
+def _with_links(lines: list[Line], links: list[Link]) -> tuple[list[str], set[int]]:
+    """Each line's text, with the URL of each link written after the words it covers; and
+    the lines whose URL a link shows going on at the next line (a wrapped URL)."""
     after: dict[tuple[int, int], list[str]] = {}  # (line, unit) -> URLs written after it
-    shown: dict[int, str] = {}
+    shown: dict[int, list[str]] = {}
+    first: dict[int, int] = {}  # link -> the first line it covers
     last: dict[int, tuple[int, int]] = {}
+    wrapped: set[int] = set()
     for number, line in enumerate(lines):
         for position, unit in enumerate(line.units):
             for index in unit.links:
-                shown[index] = shown.get(index, "") + unit.text
+                shown.setdefault(index, []).append(unit.text)
+                first.setdefault(index, number)
                 last[index] = (number, position)
     groups: list[list[int]] = []  # one link over two lines: two rectangles, one URI
     for index in sorted(last, key=last.__getitem__):
@@ -207,19 +226,23 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
             groups.append([index])
     for group in groups:
         url = links[group[0]].url
-        text = unicodedata.normalize("NFKC", "".join(shown[i] for i in group))
-        if _SCHEME.sub("", url).rstrip("/") in text.replace(" ", ""):
-            continue
+        text = unicodedata.normalize("NFKC", "".join("".join(shown[i]) for i in group))
+        bare, text = _SCHEME.sub("", url).rstrip("/"), text.replace(" ", "")
         number, position = last[group[-1]]
+        if bare in text or unicodedata.normalize("NFKC", unquote(bare)) in text:
+            wrapped.update(range(min(first[i] for i in group), number))
+            continue  # shown: also as an IRI (a URI percent-encoded, shown decoded)
         units = lines[number].units
         while position + 1 < len(units) and units[position + 1].text != " ":
             position += 1  # to the end of the word
         after.setdefault((number, position), []).append(url)
+    order, middles = _by_middle(lines)
     for index, link in enumerate(links):  # covering no text: the nearest line
         if index not in last and lines:
             middle = (link.bottom + link.top) / 2
-            number = min(range(len(lines)),
-                         key=lambda n: abs((lines[n].bottom + lines[n].top) / 2 - middle))
+            at = bisect_left(middles, middle)
+            near = [k for k in (at - 1, at) if 0 <= k < len(order)]
+            number = order[min(near, key=lambda k: (abs(middles[k] - middle), order[k]))]
             after.setdefault((number, len(lines[number].units) - 1), []).append(link.url)
     texts = []
     for number, line in enumerate(lines):
@@ -228,16 +251,18 @@ def _with_links(lines: list[Line], links: list[Link]) -> list[str]:
             parts.append(unit.text)
             parts.extend(f" <{url}>" for url in after.get((number, position), ()))
         texts.append(unicodedata.normalize("NFKC", "".join(parts)).strip())
-    return texts
+    return texts, wrapped
 
 
-def _blocks(lines: list[Line], texts: list[str]) -> list[str]:
-    """Blank lines between blocks; headings marked."""
+def _blocks(lines: list[Line], texts: list[str], wrapped: set[int]
+            ) -> tuple[list[str], set[int]]:
+    """Blank lines between blocks; headings marked; ``wrapped`` as indexes of the result."""
     heights = sorted(line.top - line.bottom for line in lines)
     usual = heights[len(heights) // 2] if heights else 0.0
     out: list[str] = []
+    moved: set[int] = set()
     previous: Line | None = None
-    for line, text in zip(lines, texts, strict=True):
+    for number, (line, text) in enumerate(zip(lines, texts, strict=True)):
         height = line.top - line.bottom
         if previous is not None and out and out[-1] and \
                 previous.bottom - line.top > _BLOCK_GAP * min(height, previous.top - previous.bottom):
@@ -245,23 +270,8 @@ def _blocks(lines: list[Line], texts: list[str]) -> list[str]:
         if height >= _HEADING_SIZE * usual and len(text) <= _MAX_HEADING and \
                 not text.startswith("#"):
             text = "## " + text
+        if number in wrapped:
+            moved.add(len(out))
         out.append(text)
         previous = line
-    return out
-
-
-def _join_wrapped_urls(lines: list[str]) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        if out and line and out[-1]:
-            end = _URL_END.search(out[-1])
-            start = _URL_START.match(line)
-            if end and start and (
-                    out[-1][-1] in _BREAKS_IN_URL
-                    or any(c in _BREAKS_IN_URL or c.isdigit() for c in start.group())):
-                out[-1] += start.group()
-                line = line[start.end():].strip()
-                if not line:
-                    continue
-        out.append(line)
-    return out
+    return out, moved

@@ -24,15 +24,17 @@ Promised (``extract_path`` of ``READER``, called by ``_base.read`` with the path
   read, as every viewer opens it), a damaged or truncated one (it must end with
   ``%%EOF``, so a cut file is never partly read), one with no text layer ("no
   text layer (scanned images?)"), one over ``MAX_PAGES`` pages, ``MAX_LINKS`` link
-  annotations or ``MAX_CHARS`` characters, and one that takes longer than
-  ``TIME_LIMIT`` seconds (checked between pages; a single page that makes PDFium
-  itself spin is not bounded by it).
+  annotations or ``MAX_CHARS`` characters, or ``MAX_PAGE_CHARS`` on one page (a
+  page's layout is held whole, about 500 bytes and 20 µs a character), and one that
+  takes longer than ``TIME_LIMIT`` seconds (checked between pages; a single page
+  that makes PDFium itself spin is not bounded by it).
 
 PDFium is not thread-safe: one lock serialises its use in this process.
 """
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import os
 import threading
@@ -48,6 +50,7 @@ MAX_BYTES = 512 * 1024 * 1024
 MAX_PAGES = 5_000
 MAX_LINKS = 20_000  # link annotations in one document
 MAX_CHARS = 20_000_000  # characters in one document
+MAX_PAGE_CHARS = 100_000  # characters on one page (a dense A4 page holds about 10,000)
 MAX_URI_BYTES = 16 * 1024
 TIME_LIMIT = 300.0  # seconds
 _SIGNATURE = b"%PDF-"
@@ -146,7 +149,10 @@ def _read(source: Path | bytes) -> Extracted:
             if lines and lines[-1]:
                 lines.append("")  # pages are blocks
             starts.append(len(lines) + 1)
-            lines.extend(page_lines(glyphs, links))
+            try:
+                lines.extend(page_lines(glyphs, links))
+            except InvalidReport as exc:
+                raise InvalidReport(f"page {number + 1}: {exc}") from exc
     finally:
         document.close()
     if budget.chars == 0:
@@ -180,6 +186,8 @@ def _glyphs(page: Any, budget: _Budget, number: int) -> list[Glyph]:
     try:
         count = raw.FPDFText_CountChars(textpage)
         budget.chars += max(0, count)
+        if count > MAX_PAGE_CHARS:
+            raise InvalidReport(f"over {MAX_PAGE_CHARS} characters on page {number}")
         if budget.chars > MAX_CHARS:
             raise InvalidReport(f"over {MAX_CHARS} characters (at page {number})")
         glyphs: list[Glyph] = []
@@ -195,7 +203,7 @@ def _glyphs(page: Any, budget: _Budget, number: int) -> list[Glyph]:
                 if not pending:
                     continue
                 code, pending = 0x10000 + ((pending - 0xD800) << 10) + (code - 0xDC00), 0
-            if code < 0x20 or code in (0xFFFE, 0xFFFF) or (
+            if code < 0x20 or code in (0xFFFE, 0xFFFF) or code > 0x10FFFF or (
                     code == 0x20 and raw.FPDFText_IsGenerated(textpage, index)):
                 continue  # line breaks and the spaces PDFium guessed: layout decides
             if not (raw.FPDFText_GetLooseCharBox(textpage, index, box)
@@ -229,7 +237,7 @@ def _links(document: Any, page: Any, budget: _Budget) -> list[Link]:
             continue
         buffer = ctypes.create_string_buffer(size)
         raw.FPDFAction_GetURIPath(document, action, buffer, size)
-        url = _http_url(buffer.value)
+        url = _http_url(buffer.raw[:size - 1])  # all of it: .value stops at a NUL
         if url is None or not raw.FPDFLink_GetAnnotRect(link, ctypes.byref(rect)):
             continue
         found.append(Link(url=url, left=min(rect.left, rect.right),
@@ -239,13 +247,22 @@ def _links(document: Any, page: Any, budget: _Budget) -> list[Link]:
 
 
 def _http_url(raw_uri: bytes) -> str | None:
-    """An absolute http(s) URL with no space or control character, or None."""
-    uri = raw_uri.decode("latin-1").strip()
-    if not uri.lower().startswith(("http://", "https://")):
+    """An absolute http(s) URL with no space, NUL or other control character, or None.
+
+    The URI's bytes are ASCII by the standard (ISO 32000-1, 12.6.4.7), but producers
+    also write UTF-8 (an IRI: ``…/wiki/دوما``) or a UTF-16BE text string with its
+    BOM: bytes over 0x7F are percent-encoded, as a browser sends them."""
+    if raw_uri.startswith(codecs.BOM_UTF16_BE):
+        try:
+            raw_uri = raw_uri[2:].decode("utf-16-be").encode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    raw_uri = raw_uri.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n\f")
+    if not raw_uri.lower().startswith((b"http://", b"https://")):
         return None
-    if any(c <= " " or c in "<>\x7f" or c > "\x7e" for c in uri):
+    if any(byte <= 0x20 or byte == 0x7F or byte in b"<>" for byte in raw_uri):
         return None
-    return uri
+    return "".join(chr(byte) if byte < 0x7F else f"%{byte:02X}" for byte in raw_uri)
 
 
 READER = Reader(

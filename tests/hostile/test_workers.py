@@ -153,11 +153,12 @@ def test_a_worker_that_lost_its_lease_does_not_record_its_capture(
         first = workers.start()
         wait_for("downloading", lambda: stream.gets >= 1)
         os.kill(first.proc.pid, signal.SIGSTOP)  # its capture child goes on; it renews nothing
-        stalled = time.monotonic()
+        [(lease_until,)] = query(url, "SELECT lease_until FROM jobs")
         stream.slow = False
         second = workers.start()
         wait_for("taken over and captured", lambda: _states(url) == ["done"])
-        assert time.monotonic() - stalled > 3  # not before the lease ended
+        [(taken_at,)] = query(url, "SELECT claimed_at FROM jobs")
+        assert taken_at >= lease_until  # not before the first's lease ended
         assert "taken over as attempt 2" in second.text, second.text
         os.kill(first.proc.pid, signal.SIGCONT)
         wait_for("refused", lambda: "refused" in first.text, timeout=30)

@@ -99,6 +99,9 @@ class NetworkConfig:
     allow_networks: tuple[str, ...] = setting(CIDRS, ())
     user_agent: str = setting(TEXT, "")
     max_redirects: int = setting(COUNT, 10)
+    # the local address captures connect from (httpx and yt-dlp; not Chromium): "" the
+    # system's choice. A machine with several outside addresses gives each worker one.
+    source_address: str = setting(TEXT, "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +132,17 @@ class ServeConfig:
     fixity: str = setting(TEXT, "0 3 * * 0")
     misfire_grace: float = setting(DURATION, 300.0)
     grace: float = setting(DURATION, 60.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueConfig:
+    """Many workers on one database (``preserver worker``): docs/design.md "Job queue and
+    many workers"."""
+
+    lease: float = setting(INTERVAL, 120.0)  # a claim's lease, renewed while it is worked on
+    poll: float = setting(INTERVAL, 5.0)  # longest idle wait without a notification
+    # the per-host limit counts every worker's running jobs (PostgreSQL), not this one's
+    global_per_host: bool = setting(FLAG, True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,6 +217,7 @@ class Config:
     browser: BrowserConfig = field(default_factory=BrowserConfig)
     collection: CollectionConfig = field(default_factory=CollectionConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     witness: WitnessConfig = field(default_factory=WitnessConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     # [access.<group>] by politeness group (preserver.config_access); file only

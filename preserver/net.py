@@ -37,7 +37,8 @@ def http_client(network: NetworkConfig, *, timeout: float,
                        max_redirects=network.max_redirects,
                        user_agent=network.user_agent or None,
                        cookies_file=access.cookies_file if access is not None else None,
-                       proxy=access.proxy if access is not None and access.proxied else None)
+                       proxy=access.proxy if access is not None and access.proxied else None,
+                       source_address=network.source_address or None)
 
 
 def capture_client(shared: httpx.AsyncClient, network: NetworkConfig, *, timeout: float,

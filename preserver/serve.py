@@ -10,6 +10,12 @@ per missed slot) and never two of one job at a time:
 - ``checkpoint``: a checkpoint of the custody ledger (retries pending timestamps);
 - ``fixity``: ``preserver verify`` of the whole archive (re-hash every blob).
 
+Several ``serve`` processes (on several machines, one PostgreSQL database) may run: the
+captures are claimed job by job, the audit and the fixity check run in one process at
+a time (the others skip their turn: ``preserver.db.singleton``), and checkpoints are
+made one at a time. Capture workers (``preserver worker``, ``preserver.worker``) need
+no schedule.
+
 What must survive a restart lives in the database (jobs, ``next_check_at``,
 checkpoints), so the schedule itself needs no store. SIGTERM or SIGINT stops the
 scheduler, lets a running capture or availability check finish within the grace
@@ -63,8 +69,24 @@ def _jobs(archive: Archive, stop: asyncio.Event) -> dict[str, Callable[[], Await
         (log.error if failed else log.info)("fixity: %d checks, %d failed", len(findings),
                                             len(failed))
 
-    return {"captures": captures, "audit": audit_due, "checkpoint": checkpoint,
-            "fixity": fixity}
+    return {"captures": captures, "audit": _alone(archive, "audit", audit_due),
+            "checkpoint": checkpoint, "fixity": _alone(archive, "fixity", fixity)}
+
+
+def _alone(archive: Archive, name: str,
+           job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """``job``, run by one ``serve`` at a time among all machines (``db.singleton``);
+    another that holds it makes this turn a skip."""
+    from preserver.db.singleton import singleton
+
+    async def run() -> None:
+        async with singleton(archive.db.engine, name) as held:
+            if not held:
+                log.warning("%s: running in another process; skipped this time", name)
+                return
+            await job()
+
+    return run
 
 
 def _guarded(name: str, job: Callable[[], Awaitable[Any]],

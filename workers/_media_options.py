@@ -124,6 +124,9 @@ def build_options(job: CaptureJob, *, ffmpeg: str | None, proxy: str = "") -> di
         # check the proxy instead of the captured host. A configured proxy is reached
         # only through the child's guard proxy, which checks every host first.
         "proxy": proxy,
+        # [network] source_address: connect from this local address (direct only: through
+        # the guard proxy, the connection out is the proxy's)
+        "source_address": job.source_address,
         "external_downloader": {"default": "native"},
         "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "file,crypto,data"]},
         "cookiefile": None,  # never the session's file: yt-dlp would write to it

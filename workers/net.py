@@ -158,8 +158,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
     tunnels with it."""
 
     def __init__(self, policy: _Policy, upstream: Upstream | None = None,
-                 proxy_tls: ssl.SSLContext | None = None) -> None:
+                 proxy_tls: ssl.SSLContext | None = None,
+                 source_address: str | None = None) -> None:
         self._policy = policy
+        self._source = source_address  # the local address direct connections come from
         self._backend = httpcore.AnyIOBackend()
         self._upstream = upstream
         self._proxy_tls = proxy_tls or httpx.create_ssl_context(trust_env=False)
@@ -172,7 +174,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             return await tunnel(self._upstream, ip, port, backend=self._backend,
                                 timeout=timeout, proxy_tls=self._proxy_tls)
         return await self._backend.connect_tcp(ip, port, timeout=timeout,
-                                               local_address=local_address,
+                                               local_address=local_address or self._source,
                                                socket_options=socket_options)
 
     async def connect_tcp(
@@ -221,6 +223,7 @@ class SafeTransport(httpx.AsyncBaseTransport):
         limits: httpx.Limits = _DEFAULT_LIMITS,
         resolver: Resolver | None = None,
         proxy: str | None = None,
+        source_address: str | None = None,
     ) -> None:
         _sniffio_absent()
         self._policy = _Policy(
@@ -243,7 +246,8 @@ class SafeTransport(httpx.AsyncBaseTransport):
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_GuardedBackend(
-                self._policy, Upstream.parse(proxy) if proxy else None, ssl_context),
+                self._policy, Upstream.parse(proxy) if proxy else None, ssl_context,
+                source_address),
             idle_origins=_IDLE_ORIGINS,
         )
 
@@ -330,6 +334,7 @@ def make_client(
     verify: ssl.SSLContext | None = None,
     cookies_file: Path | None = None,
     proxy: str | None = None,
+    source_address: str | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose every request and redirect hop goes through ``SafeTransport``.
 
@@ -347,6 +352,9 @@ def make_client(
     (``workers._upstream``); TLS to the target stays end to end, and no request carries
     a ``Proxy-Authorization`` header (the tunnel is opened below HTTP). ``None``: direct.
     Proxies from the environment are never used.
+
+    ``source_address``: the local IP address direct connections are made from (a machine
+    with several outside addresses); ``None``: the system's choice.
     """
     headers = {"User-Agent": user_agent} if user_agent else None
     hooks: dict[str, list[Callable[..., typing.Any]]] | None = (
@@ -355,6 +363,7 @@ def make_client(
         transport=SafeTransport(
             allow_private=allow_private, allow_networks=allow_networks, resolver=resolver,
             verify=True if verify is None else verify, proxy=proxy,
+            source_address=source_address,
         ),
         follow_redirects=True,
         max_redirects=max_redirects,

@@ -109,6 +109,7 @@ class CaptureJob:
     cache_dir: Path | None = None  # yt-dlp cache directory
     key_id: str = ""  # the archive's signing key id, stamped on the screenshot's banner
     access: Access = field(default_factory=Access)  # [access.<group>]: session, proxy
+    source_address: str | None = None  # network.source_address: connect from this local IP
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,6 +64,7 @@ class JobRecord:
     url: str
     platform: str
     run_id: str | None = None  # the claiming run: recorded only while it holds the job
+    attempt: int | None = None  # the claim's attempt number (fencing token), with run_id
 
 
 def _resolved_key(url: str) -> str | None:
@@ -193,16 +194,21 @@ async def record_result(archive: Archive, job: JobRecord, result: CaptureResult,
     cfg = archive.config
     started: Pause | None = None
     async with archive.db.session() as session:
-        # the job first: a run that lost it (requeued while this run was cut off, and
-        # claimed again) records nothing; its new claimant records its own result
+        # the job first, fenced: a run that lost it (requeued while this run was cut off,
+        # or taken over when its lease expired, and claimed again: the attempt moved on)
+        # records nothing; its new claimant records its own result. The blobs already
+        # stored stay unreferenced: content-addressed, whole, and harmless.
         state, retry_after = _next_state(result, retry_in, cfg.capture.retry_delay)
         held = await queue.finish(
             session, job.job_id, state=state, retry_in=retry_after, run_id=job.run_id,
+            attempt=job.attempt,
             error=(result.message or None) if state is JobState.DONE else result.message)
         if not held:
-            log.warning("result for %s dropped: job %s is no longer run %s's (requeued as "
-                        "its run looked dead); its new claimant records it",
-                        job.target_key, job.job_id, job.run_id)
+            log.warning("result for %s refused: job %s is no longer run %s's attempt %s "
+                        "(its lease expired and another worker took it over, or its run "
+                        "looked dead); its new claimant records it; manifest %s left "
+                        "unreferenced", job.target_key, job.job_id, job.run_id, job.attempt,
+                        manifest_sha or "-")
             return None
         target = await session.get_one(Target, job.target_id)
         if target.key.startswith("facebook-url:") and result.resolved_url:

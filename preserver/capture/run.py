@@ -27,6 +27,8 @@
   the jobs of every run known dead and removes that run's work directories, and
   says so (``RecoveredRun``, to ``progress`` and the log). Jobs claimed before runs
   were recorded still wait for ``timeout`` + ``STALE_MARGIN``.
+- Each claim holds a lease, which the heartbeat renews; ``forever`` (``preserver
+  worker``) waits for more jobs instead of ending (``preserver.capture.leases``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from preserver.archive import Archive
-from preserver.capture import walls
+from preserver.capture import leases, walls
 from preserver.capture.browser import open_browser
 from preserver.capture.collection import RunCollection
 from preserver.capture.record import JobRecord, record_result
@@ -50,6 +52,7 @@ from preserver.concurrency import TaskPool, sleep_or_stop
 from preserver.custody.events import rfc3339
 from preserver.db import queue, runs
 from preserver.db.models import JobState, utc_now
+from preserver.db.notify import JobNotices
 from preserver.db.queue import ClaimedJob, DeadRun
 from preserver.errors import PreserverError
 from preserver.net import Clients, access_for
@@ -138,6 +141,7 @@ def _job(archive: Archive, claimed: ClaimedJob, run_id: str) -> CaptureJob:
         cache_dir=cfg.data_dir / "cache" / "yt-dlp",
         key_id=archive.key.key_id,
         access=access_for(cfg, claimed.host),
+        source_address=cfg.network.source_address or None,
     )
 
 
@@ -164,8 +168,12 @@ class CaptureWorker:
 
     def __init__(self, archive: Archive, *, progress: Progress | None = None,
                  stop: asyncio.Event | None = None, retry_everything: bool = True,
-                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0) -> None:
+                 max_wait: float = MAX_WAIT_SECONDS, grace: float = 30.0,
+                 forever: bool = False) -> None:
         self.archive, self.progress = archive, progress
+        self.forever = forever
+        self.lease = timedelta(seconds=archive.config.queue.lease)
+        self.notices = JobNotices(archive.db.engine)
         self.retry_everything, self.max_wait, self.grace = retry_everything, max_wait, grace
         self.pool = TaskPool(stop=stop)
         self.summary = RunSummary()
@@ -195,6 +203,8 @@ class CaptureWorker:
             self._recovered(run)
         self.clients = Clients(self.archive.config.network, timeout=cfg.socket_timeout)
         beat = asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self.run_id}")
+        if self.forever:
+            await self.notices.start()
         try:
             await self._loop()
             await self.pool.close(self.grace)  # stopped: running jobs get the grace
@@ -205,6 +215,7 @@ class CaptureWorker:
             if self.browser is not None:
                 await self.browser.close()
             beat.cancel()
+            await self.notices.close()
             await self._end()
         return self.summary
 
@@ -217,17 +228,7 @@ class CaptureWorker:
             self.progress(recovered)
 
     async def _heartbeat(self) -> None:
-        """Renew this run's lease while it runs (what other machines go by)."""
-        while True:
-            await asyncio.sleep(runs.HEARTBEAT.total_seconds())
-            try:
-                async with self.archive.db.session() as session:
-                    await runs.heartbeat(session, self.run_id)
-            # any error: a database restart is an unwrapped OSError from asyncpg, and a
-            # heartbeat task that died would let another machine requeue this live run's
-            # jobs. The next beat may get through; the lease is generous.
-            except Exception:
-                log.warning("heartbeat of run %s not recorded", self.run_id, exc_info=True)
+        await leases.keep_alive(self.archive, self.run_id, self.lease)
 
     async def _end(self) -> None:
         try:
@@ -257,10 +258,20 @@ class CaptureWorker:
         """The next due job whose politeness group has room and is not paused (walls)."""
         limit = self.archive.config.capture.per_host
         busy = frozenset(h for h, n in self.per_host.items() if n >= limit)
-        return await walls.claim_next(self.archive, busy, run_id=self.run_id)
+        claimed = await walls.claim_next(
+            self.archive, busy, run_id=self.run_id, lease=self.lease,
+            host_limit=limit if self.archive.config.queue.global_per_host else None)
+        if claimed is not None and claimed.taken_over:
+            log.warning("job %s (%s): the lease of run %s expired; taken over as attempt %d",
+                        claimed.id, claimed.target_key, claimed.taken_over, claimed.attempts)
+        return claimed
 
     async def _wait_for_retries(self) -> bool:
-        """Sleep until the next retry is due; False when none is due within ``max_wait``."""
+        """Sleep until the next retry is due; False when none is due within ``max_wait``
+        (never while ``forever``: then until ``stop``)."""
+        if self.forever:
+            await leases.idle(self.archive, self.notices, self.pool.stopping)
+            return not self.pool.stopped
         due = await walls.next_start(self.archive)  # a paused group's jobs wait for its end
         if due is None or (due - utc_now()).total_seconds() > self.max_wait:
             return False
@@ -321,7 +332,8 @@ class CaptureWorker:
                                  base_delay=cfg.retry_delay, max_delay=self.max_wait)
         record = JobRecord(job_id=claimed.id, target_id=claimed.target_id,
                            target_key=claimed.target_key, url=claimed.url,
-                           platform=claimed.platform, run_id=self.run_id)
+                           platform=claimed.platform, run_id=self.run_id,
+                           attempt=claimed.attempts)
         try:
             await record_result(self.archive, record, result,
                                 retry_in=retry.delay_seconds if retry else None,
@@ -358,7 +370,7 @@ class CaptureWorker:
                 await queue.finish(session, claimed.id, state=JobState.RETRY,
                                    error=f"not recorded: {exc}",
                                    retry_in=self.archive.config.capture.retry_delay,
-                                   run_id=self.run_id)
+                                   run_id=self.run_id, attempt=claimed.attempts)
         except PreserverError:  # still unusable: a later run's requeue_stale brings it back
             log.debug("job %s left running", claimed.id, exc_info=True)
 

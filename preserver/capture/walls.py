@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,12 +61,15 @@ def tell(started: Pause) -> None:
                 started.last_message)
 
 
-async def claim_next(archive: Archive, busy: frozenset[str], *, run_id: str
+async def claim_next(archive: Archive, busy: frozenset[str], *, run_id: str,
+                     lease: timedelta | None = None, host_limit: int | None = None
                      ) -> ClaimedJob | None:
-    """The next due job whose group is neither ``busy`` nor paused."""
+    """The next due job whose group is neither ``busy`` nor paused (``lease``,
+    ``host_limit``: ``queue.claim``)."""
     async with archive.db.session() as session:
         paused = await pauses.paused(session, LENGTHS.clock())
-        return await queue.claim(session, exclude_hosts=busy | frozenset(paused), run_id=run_id)
+        return await queue.claim(session, exclude_hosts=busy | frozenset(paused), run_id=run_id,
+                                 lease=lease, host_limit=host_limit)
 
 
 async def next_start(archive: Archive) -> datetime | None:

@@ -6,7 +6,8 @@ by RFC 3161 authorities.
   table lock, only when a checkpoint is made: an event whose transaction commits
   late can never slip in below a checkpointed size.
 - A checkpoint is made after every run and on ``preserver checkpoint``; a size
-  already checkpointed is not signed again.
+  already checkpointed is not signed again. One process makes it at a time, whatever
+  the machine (an advisory lock on PostgreSQL: ``preserver.db.singleton``).
 - Every configured TSA is asked for a token over the checkpoint's exact text; a
   token is kept only after it verifies against the trusted roots. A TSA that is
   down does not stop anything: the checkpoint stays ``timestamps_pending`` and the
@@ -31,6 +32,7 @@ from manifests import (
 )
 from preserver.custody.tsa import TsaFailed, ask_tsa, trusted_roots
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, utc_now
+from preserver.db.singleton import singleton
 from preserver.net import http_client
 
 if TYPE_CHECKING:
@@ -79,7 +81,15 @@ async def leaf_hashes(session: AsyncSession, size: int | None = None) -> list[by
 
 
 async def make_checkpoint(archive: Archive) -> CheckpointOutcome:
-    """Sequence new events, sign a checkpoint of the whole ledger if it grew, timestamp it."""
+    """Sequence new events, sign a checkpoint of the whole ledger if it grew, timestamp it.
+
+    One process at a time, among all machines (``preserver.db.singleton``): a second
+    waits, then finds the size checkpointed and only asks for what is still pending."""
+    async with singleton(archive.db.engine, "checkpoint", wait=True):
+        return await _make_checkpoint(archive)
+
+
+async def _make_checkpoint(archive: Archive) -> CheckpointOutcome:
     async with archive.db.session() as session:
         size = await sequence_events(session)
         root = root_hash(await leaf_hashes(session, size))

@@ -1,6 +1,8 @@
 """The database layer: the async engine and its Alembic migrations, the table
 models, and the job queue's named operations (``queue``), and the capture runs that claim jobs
-(``runs``: who claimed a job, and whether that process still lives); the read path
+(``runs``: who claimed a job, and whether that process still lives), the wake-up of idle
+workers (``notify``: PostgreSQL ``LISTEN``) and one-process-at-a-time jobs (``singleton``:
+advisory locks); the read path
 (``reading``: the read commands' queries in plain SQL, without the ORM).
 
 Nothing here knows about captures or audits beyond the rows they write; ORM objects

@@ -113,6 +113,9 @@ class Job(SQLModel, table=True):
     run_after: datetime = Field(sa_column=_time())
     claimed_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     run_id: str | None = Field(default=None, max_length=32, index=True)  # the run that claimed it
+    # a running job's lease (the database's clock): renewed by its run while it works;
+    # once past, another worker may take the job over (preserver.db.queue.claim)
+    lease_until: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     last_error: str | None = None
     created_at: datetime = Field(sa_column=_time())
     updated_at: datetime = Field(sa_column=_time())

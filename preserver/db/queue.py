@@ -7,6 +7,15 @@ States (``JobState``): ``queued`` (waiting; ``run_after`` says from when), ``run
 The claim is one atomic statement, ``UPDATE … WHERE id = (SELECT … LIMIT 1)
 RETURNING``, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two workers never
 claim the same job.
+
+Leases and fencing (many workers on one database: docs/design.md "Job queue and many
+workers"): a claim with ``lease`` sets ``lease_until`` (the database's clock on
+PostgreSQL), which the run renews while it works (``renew_leases``). A ``running`` job
+whose lease has passed is due again: the next claim takes it over, counting one more attempt. The attempt number
+is the fencing token: ``finish`` with ``run_id`` and ``attempt`` changes the job only
+while both are still the ones that claimed it, so a worker that stalled past its lease
+and lost the job can record nothing (``preserver.capture.record`` writes everything of
+a result in that one transaction).
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ class ClaimedJob:
     url: str
     platform: str
     host: str
-    attempts: int
+    attempts: int  # this claim's attempt number: the fencing token (``finish``)
+    taken_over: str | None = None  # the run whose lease on the job had expired
 
 
 async def enqueue(
@@ -99,56 +109,128 @@ async def add_jobs(
         for target_id, host in hosts.items()])
 
 
+# last_error of a job taken over from a run whose lease expired (``claim``)
+TAKEN_OVER = "lease expired: taken over from run "
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def lease_clock(session: AsyncSession) -> sa.ColumnElement[datetime]:
+    """The clock leases are written and compared in: the database's on PostgreSQL (the
+    machines' clocks need not agree), this process's on SQLite (one machine)."""
+    if _postgres(session):
+        return sa.func.now()
+    return sa.literal(utc_now(), type_=_JOBS.c.lease_until.type)
+
+
+def _lease_end(session: AsyncSession, lease: timedelta) -> sa.ColumnElement[datetime]:
+    """``lease`` from now, in ``lease_clock``."""
+    if _postgres(session):
+        return sa.func.now() + lease
+    return sa.literal(utc_now() + lease, type_=_JOBS.c.lease_until.type)
+
+
 async def claim(
     session: AsyncSession, *, exclude_hosts: frozenset[str] = frozenset(),
     now: datetime | None = None, run_id: str | None = None, kind: str = CAPTURE,
+    lease: timedelta | None = None, host_limit: int | None = None,
 ) -> ClaimedJob | None:
     """Atomically take the next due job of ``kind`` (highest priority, then oldest),
-    skipping busy hosts, for the run ``run_id`` (``preserver.db.runs``)."""
+    skipping busy hosts, for the run ``run_id`` (``preserver.db.runs``).
+
+    ``lease``: the claim holds the job that long (``renew_leases`` extends it), and a
+    ``running`` job whose lease has passed is due too: it is taken over. ``host_limit``:
+    a host with that many jobs running under a live lease, whoever runs them, is busy
+    (the per-host limit across all workers; two workers claiming in the same instant may
+    each see one slot left)."""
     now = now or utc_now()
     jobs = _JOBS
+    clock = lease_clock(session)
+    due = sa.and_(jobs.c.state == JobState.QUEUED, jobs.c.run_after <= now)
+    if lease is not None:
+        due = sa.or_(due, sa.and_(jobs.c.state == JobState.RUNNING,
+                                  jobs.c.lease_until.is_not(None), jobs.c.lease_until < clock))
     pick = (
         sa.select(jobs.c.id)
-        .where(jobs.c.state == JobState.QUEUED, jobs.c.run_after <= now, jobs.c.kind == kind)
+        .where(due, jobs.c.kind == kind)
         .order_by(jobs.c.priority.desc(), jobs.c.run_after, jobs.c.id)
         .limit(1)
     )
     if exclude_hosts:
         pick = pick.where(jobs.c.host.not_in(sorted(exclude_hosts)))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if host_limit is not None:
+        busy = jobs.alias("busy")
+        full = (sa.select(busy.c.host)
+                .where(busy.c.state == JobState.RUNNING, busy.c.lease_until >= clock)
+                .group_by(busy.c.host).having(sa.func.count() >= host_limit))
+        pick = pick.where(jobs.c.host.not_in(full))
+    if _postgres(session):
         pick = pick.with_for_update(skip_locked=True)
+    taken_over = sa.case(
+        (jobs.c.state == JobState.RUNNING,
+         sa.literal(TAKEN_OVER) + sa.func.coalesce(jobs.c.run_id, "?")),
+        else_=jobs.c.last_error)
     stmt = (
         sa.update(jobs)
-        .where(jobs.c.id == pick.scalar_subquery(), jobs.c.state == JobState.QUEUED)
+        .where(jobs.c.id == pick.scalar_subquery(), due)
         .values(state=JobState.RUNNING, claimed_at=now, updated_at=now, run_id=run_id,
-                attempts=jobs.c.attempts + 1)
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.target_id, jobs.c.host, jobs.c.attempts)
+                attempts=jobs.c.attempts + 1, last_error=taken_over,
+                lease_until=None if lease is None else _lease_end(session, lease))
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.target_id, jobs.c.host, jobs.c.attempts,
+                   jobs.c.last_error)
     )
     row = (await session.execute(stmt)).first()
     if row is None:
         return None
     target = await session.get_one(Target, row.target_id)
+    error = row.last_error or ""
     return ClaimedJob(id=row.id, kind=row.kind, target_id=row.target_id, target_key=target.key,
                       url=target.url, platform=target.platform, host=row.host,
-                      attempts=row.attempts)
+                      attempts=row.attempts,
+                      taken_over=error.removeprefix(TAKEN_OVER)
+                      if error.startswith(TAKEN_OVER) else None)
+
+
+async def renew_leases(session: AsyncSession, run_id: str, lease: timedelta) -> int:
+    """Extend the lease of every job run ``run_id`` still holds; returns how many. A job
+    taken over by another run is no longer this run's, and stays the other's."""
+    result = await session.execute(
+        sa.update(_JOBS).where(_JOBS.c.run_id == run_id, _JOBS.c.state == JobState.RUNNING)
+        .values(lease_until=_lease_end(session, lease)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def lease_ends(session: AsyncSession, *, kind: str = CAPTURE) -> datetime | None:
+    """When the first lease of a running job of ``kind`` ends (then it may be taken over)."""
+    ends: datetime | None = await session.scalar(
+        sa.select(sa.func.min(_JOBS.c.lease_until))
+        .where(_JOBS.c.state == JobState.RUNNING, _JOBS.c.kind == kind))
+    return ends
 
 
 async def finish(session: AsyncSession, job_id: int, *, state: JobState, error: str | None = None,
-                 retry_in: float | None = None, run_id: str | None = None) -> bool:
+                 retry_in: float | None = None, run_id: str | None = None,
+                 attempt: int | None = None) -> bool:
     """Close a claimed job: ``done``, ``failed``; or ``queued`` (again, within this run) or
     ``retry`` (by a later run) from ``retry_in`` seconds on.
 
-    With ``run_id``, only while that run still holds the job: a run that was paused or cut
-    off, whose job another run requeued and claimed, must not overwrite that run's result.
-    False when the job was not this run's to close (nothing changed); without ``run_id``,
-    always True."""
+    With ``run_id``, only while that run still holds the job, and with ``attempt`` (the
+    fencing token: ``ClaimedJob.attempts``) only while the job is still at that attempt:
+    a run that was paused, cut off or stalled past its lease, whose job another run
+    requeued or took over, must not overwrite that run's result. False when the job was
+    not this claim's to close (nothing changed); without ``run_id``, always True."""
     now = utc_now()
-    values: dict[str, object] = {"state": state, "updated_at": now, "last_error": error}
+    values: dict[str, object] = {"state": state, "updated_at": now, "last_error": error,
+                                 "lease_until": None}
     if state in (JobState.QUEUED, JobState.RETRY):
         values["run_after"] = now + timedelta(seconds=retry_in or 0)
     stmt = sa.update(_JOBS).where(_JOBS.c.id == job_id)
     if run_id is not None:
         stmt = stmt.where(_JOBS.c.run_id == run_id, _JOBS.c.state == JobState.RUNNING)
+        if attempt is not None:
+            stmt = stmt.where(_JOBS.c.attempts == attempt)
     result = await session.execute(stmt.values(**values))
     return run_id is None or bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -228,6 +310,14 @@ async def release_retries(session: AsyncSession, *, due_only: bool) -> int:
     result = await session.execute(stmt.values(state=JobState.QUEUED, run_after=now,
                                                updated_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def next_retry(session: AsyncSession, *, kind: str = CAPTURE) -> datetime | None:
+    """When the earliest ``retry`` job of ``kind`` is due (``release_retries``)."""
+    due: datetime | None = await session.scalar(
+        sa.select(sa.func.min(_JOBS.c.run_after))
+        .where(_JOBS.c.state == JobState.RETRY, _JOBS.c.kind == kind))
+    return due
 
 
 async def defer(session: AsyncSession, *, kind: str, until: datetime) -> int:

@@ -55,7 +55,7 @@ async def test_a_short_facebook_link_records_what_it_resolved_to(tmp_path: Path)
 async def test_a_run_that_lost_its_job_records_nothing(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Its job was requeued (the run looked dead) and claimed by another run: that run
-    records the result; this one's is dropped, with a warning."""
+    records the result; this one's is refused, with a warning."""
     cfg = tmp_path / "config.toml"
     cfg.write_text('data_dir = "archive"\n', encoding="utf-8")
     report = tmp_path / "r.txt"
@@ -74,7 +74,7 @@ async def test_a_run_that_lost_its_job_records_nothing(
                            url=job.url, platform=job.platform, run_id="the-run-cut-off")
         with caplog.at_level(logging.WARNING):
             assert await record_result(archive, record, result, retry_in=None) is None
-        assert "dropped" in caplog.text
+        assert "refused" in caplog.text
         async with archive.db.session() as s:
             assert (await s.get_one(Job, job.id)).state == "running"
             assert (await s.scalars(sa.select(Capture))).all() == []

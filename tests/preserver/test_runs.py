@@ -201,6 +201,7 @@ async def test_the_heartbeat_outlives_a_database_that_refuses_connections(
     monkeypatch.setattr(runs, "HEARTBEAT", timedelta(0))
     worker = CaptureWorker.__new__(CaptureWorker)
     worker.archive, worker.run_id = cast(Archive, SimpleNamespace(db=db)), run_id
+    worker.lease = timedelta(minutes=2)
     beat = asyncio.create_task(worker._heartbeat())
     waiter = asyncio.create_task(renewed.wait())
     await asyncio.wait({beat, waiter}, return_when=asyncio.FIRST_COMPLETED)

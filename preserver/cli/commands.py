@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 
-from preserver.cli import render, render_show
+from preserver.cli import render, render_audit, render_show
 from preserver.errors import InputError, IntegrityError, PreserverError
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def audit(
                "changes_listed": len(summary.changes), "stopped": summary.stopped,
                "interrupted": summary.interrupted, "unrecorded": summary.unrecorded})
     else:
-        render.audit_summary(out, summary)
+        render_audit.audit_summary(out, summary)
 
 
 @app.command()
@@ -260,10 +260,10 @@ def linkrot(
     result = _reading(lambda archive: rot.linkrot(archive.db, report=report))
     if fmt == "table":
         if out_file is None:
-            render.linkrot_table(out, result)
+            render_audit.linkrot_table(out, result)
             return
         buf = io.StringIO()
-        render.linkrot_table(Console(file=buf, width=200, soft_wrap=True), result)
+        render_audit.linkrot_table(Console(file=buf, width=200, soft_wrap=True), result)
         text = buf.getvalue()
     else:
         text = rot.as_text(result, fmt)

@@ -45,7 +45,8 @@ def page(citation: dict[str, Any]) -> str:
     return "" if citation.get("page") is None else f" (page {citation['page']})"
 
 
-def _table(**options: Any) -> Table:
+def new_table(**options: Any) -> Table:
+    """A rich ``Table`` (``rich.table`` is imported by the first one drawn)."""
     from rich.table import Table
 
     return Table(**options)
@@ -174,7 +175,7 @@ def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
                    skipped: Sequence[Any] = (), run_started: str = "") -> None:
     """One row per target: captured, partial, failed (with the platform's words) or
     skipped (already archived, or a link that is not capturable)."""
-    table = _table(title="Preservation result")
+    table = new_table(title="Preservation result")
     for col in ("label", "target", "result", "status", "files", "detail"):
         table.add_column(col, overflow="fold")
     tally: Counter[str] = Counter()
@@ -203,7 +204,7 @@ def preserve_table(console: Console, items: Sequence[dict[str, Any]], *,
 
 
 def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
-    table = _table()
+    table = new_table()
     for col in ("target", "status", "citations", "captures", "sha256 (media)"):
         table.add_column(col, overflow="fold")
     for item in items:
@@ -215,7 +216,7 @@ def links_table(console: Console, items: Sequence[dict[str, Any]]) -> None:
 
 
 def status(console: Console, result: dict[str, Any]) -> None:
-    table = _table(show_header=False)
+    table = new_table(show_header=False)
     table.add_column("what")
     table.add_column("count")
     table.add_row("reports", str(result["reports"]))
@@ -340,7 +341,7 @@ def warnings(console: Console, problems: Sequence[Any]) -> None:
 
 def doctor(console: Console, checks: Sequence[Any]) -> None:
     styles = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
-    table = _table(show_header=False, box=None, padding=(0, 1))
+    table = new_table(show_header=False, box=None, padding=(0, 1))
     table.add_column("outcome", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("detail", overflow="fold")
@@ -358,56 +359,3 @@ async def with_audit_progress(console: Console, archive: Archive,
         task = bar.add_task("checking links", total=None, current="")
         return await audit(archive, progress=lambda done, total, key: bar.update(
             task, completed=done, total=total, current=key[:60]), **options)
-
-
-def audit_summary(console: Console, summary: Any) -> None:
-    console.print(f"{summary.checked} links checked, {summary.changed} changed state")
-    for status, n in sorted(summary.statuses.items()):
-        console.print(f"  {status}: {n}", markup=False)
-    for key, before, after in summary.changes:
-        console.print(Text(f"  {key}: {before} -> {after}"))
-    if (more := summary.changed - len(summary.changes)) > 0:
-        console.print(f"  … and {more} more changes (preserver links --json lists every link)")
-    if summary.unrecorded:
-        console.print(f"{summary.unrecorded} answers could not be recorded (see the log); "
-                      "those links stay due")
-    if summary.stopped:
-        console.print(f"stopped early: {summary.interrupted} checks interrupted; the links "
-                      "not checked stay due for the next audit")
-
-
-def linkrot_table(console: Console, result: Any) -> None:
-    """``linkrot``: per report, counts by kind and down reasons, then one row per link."""
-    styles = {"up": "green", "down": "red", "restricted": "yellow", "unknown": "dim"}
-
-    def counts_line(title: str, counts: Any, reasons: Sequence[tuple[str, int]]) -> Text:
-        line = Text(f"{title}: {counts.total} links — ")
-        for kind in ("up", "down", "restricted", "unknown"):
-            line.append(f"{kind} {getattr(counts, kind)}  ", style=styles[kind])
-        if reasons:
-            line.append("(down: " + ", ".join(f"{s} {n}" for s, n in reasons) + ")")
-        return line
-
-    for r in result.reports:
-        console.print(counts_line(r.name, r.counts, r.down_by_reason), highlight=False)
-        table = _table(show_lines=False)
-        for name in ("label", "key", "status", "since", "copy held"):
-            table.add_column(name, overflow="fold")
-        for link in r.links:
-            if link.copy is None:
-                held = Text("LOST", style="bold red") if link.lost else Text("-")
-            else:
-                held = Text(f"{link.copy.held} {link.copy.captured_at[:10]} ")
-                held.append(" ".join(f.sha256[:16] + "…" for f in link.copy.files), style="dim")
-                if link.lost:
-                    held.append(" (media lost)", style="red")
-            table.add_row(Text(" | ".join(link.labels)), Text(link.key),
-                          Text(link.status, style=styles[link.kind]),
-                          Text((link.since or "-")[:19]), held)
-        console.print(table)
-        for link in r.links:  # the independent witness, one line per link that has one
-            if link.witness is not None:
-                console.print(Text(f"{link.key}: witness: {link.witness.service} snapshot "
-                                   f"{link.witness.time} {link.witness.url}"), soft_wrap=True)
-    console.print(counts_line("all reports", result.totals, result.down_by_reason),
-                  highlight=False)

@@ -36,6 +36,7 @@ from preserver.db.models import Capture, Citation, Report, Target, core_table, u
 from preserver.errors import InvalidReport, InvalidURL, RunError
 from preserver.ingest.links import FoundLink, iter_links
 from preserver.ingest.readers import ReportText, read_report
+from preserver.ingest.readers._base import open_regular
 from preserver.ingest.targets import TargetKey, canonical_target
 from storage import StorageError, StoredBlob
 from workers import host_group
@@ -117,7 +118,7 @@ def _batches(text: str, *, tables: tuple[int, ...]) -> Iterator[list[FoundLink]]
 async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report."""
     text: ReportText = read_report(path)
-    blob = _store(archive, path)
+    blob = _store(archive, path, text.sha256)
     # Only the links hold the text from here on: it is freed once they are recorded.
     links = _batches(text.text, tables=text.tables)
     about = _About(name=text.name, sha256=text.sha256, size=text.size,
@@ -150,14 +151,24 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
         return _result(about, tally, already=False, targets=len(keys))
 
 
-def _store(archive: Archive, path: Path) -> StoredBlob:
+def _store(archive: Archive, path: Path, sha256: str) -> StoredBlob:
+    """The report file kept in the blob store, read a second time (``read_report`` does
+    not hold a large file's bytes): it must be the bytes that were read, SHA-256
+    ``sha256``, or the report is refused before anything is recorded (a blob stored
+    meanwhile is referenced by nothing, and ``preserver blobs gc`` removes it)."""
     try:
-        with path.open("rb") as fh:
-            return archive.store.put_stream(fh)
+        with open_regular(path) as fh:
+            blob = archive.store.put_stream(fh)
     except OSError as exc:
         raise InvalidReport(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except InvalidReport as exc:
+        raise InvalidReport(f"{path}: {exc}") from exc
     except StorageError as exc:
         raise RunError(f"cannot store report {path}: {exc}") from exc
+    if blob.sha256 != sha256:
+        raise InvalidReport(f"{path}: the file changed while it was read (SHA-256 "
+                            f"{sha256[:12]}… when read, {blob.sha256[:12]}… when stored)")
+    return blob
 
 
 def _result(about: _About, tally: _Tally, *, already: bool, targets: int) -> IngestResult:

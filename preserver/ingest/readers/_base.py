@@ -10,7 +10,9 @@ path is a readable regular file, not empty, at most ``max_bytes``. A reader with
 place of the bytes, with its own size limit, and the SHA-256 is computed while
 streaming the file, so such a report is never held in memory whole; as the file is
 then opened more than once, one that changed meanwhile (replaced, or written to) is
-refused, so the text and the hash are always of the same bytes. Every
+refused, so the text and the hash are always of the same bytes. Every open of the
+report (``open_regular``) is non-blocking and checks the descriptor it got is a regular
+file: a path swapped for a FIFO after the first check is refused, never waited on. Every
 failure is an ``InvalidReport`` whose one-line message names the file and the
 cause; no ``OSError``, ``UnicodeDecodeError`` or ``ValueError`` escapes.
 """
@@ -26,6 +28,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from preserver.errors import InvalidReport
 
@@ -200,12 +203,33 @@ def _check_unchanged(path: Path, before: os.stat_result, size: int) -> None:
         raise InvalidReport("the file changed while it was read")
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, if what was opened is a regular file.
+
+    ``O_NONBLOCK``: opening a FIFO waits for a writer, and one swapped in for the report
+    after ``stat`` would block for ever; the descriptor's own ``fstat`` then decides, so
+    what is read is what was checked. Raises ``InvalidReport`` for anything but a regular
+    file, ``OSError`` where it cannot be opened."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidReport("not a regular file (a FIFO, socket or device)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_head(path: Path) -> bytes:
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:
             head = stream.read(SNIFF_BYTES)
     except OSError as exc:
         raise InvalidReport(f"{path}: cannot read the report: {_reason(exc)}") from exc
+    except InvalidReport as exc:
+        raise InvalidReport(f"{path}: {exc}") from exc
     if not head:
         raise InvalidReport(f"{path}: empty file")
     return head
@@ -213,7 +237,7 @@ def _read_head(path: Path) -> bytes:
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:
             data = stream.read(max_bytes + 1)
     except OSError as exc:
         raise InvalidReport(f"cannot read the report: {_reason(exc)}") from exc
@@ -228,7 +252,7 @@ def _hash_file(path: Path, max_bytes: int) -> tuple[str, int]:
     """SHA-256 and size of the file, read in fixed chunks (never whole)."""
     digest, size = hashlib.sha256(), 0
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:
             while chunk := stream.read(1 << 20):
                 size += len(chunk)
                 if size > max_bytes:  # grew since stat()

@@ -176,7 +176,7 @@ def test_a_crashing_reader_is_one_line(tmp_path: Path) -> None:
     def reading() -> None:
         try:
             read_with(path, bounded(seconds=60))
-        except BaseException as exc:  # handed to the test's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
             failures.append(exc)
 
     thread = threading.Thread(target=reading)
@@ -195,8 +195,9 @@ def test_the_reader_dies_with_its_parent(tmp_path: Path) -> None:
     path = tmp_path / "slow.pdf"
     path.write_bytes(drawing_bomb(2_000_000))
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from preserver.ingest."
-         "readers import read_report; read_report(Path(sys.argv[1]))", str(path)],
+        [sys.executable, "-c", ("import sys; from pathlib import Path; from preserver.ingest."
+                                "readers import read_report; read_report(Path(sys.argv[1]))"),
+         str(path)],
         env=os.environ | {"PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
     try:
         child = wait_for_child(parent.pid)

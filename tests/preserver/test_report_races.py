@@ -32,7 +32,7 @@ def finishes(work: object, path: Path) -> list[BaseException]:
     def run() -> None:
         try:
             work()  # type: ignore[operator]
-        except BaseException as exc:  # handed to the test's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
             failures.append(exc)
 
     thread = threading.Thread(target=run)

@@ -192,7 +192,7 @@ def main(argv: list[str]) -> int:
         header = {"error": str(exc)}
     except MemoryError:
         os._exit(_EXIT_MEMORY)
-    except Exception as exc:  # a bug of ours, reported as one line, not a traceback
+    except Exception as exc:  # noqa: BLE001 - a bug of ours, reported as one line
         header = {"error": f"the PDF reader failed ({type(exc).__name__}: {exc})"}
     out.write(json.dumps(header).encode("ascii") + b"\n")
     out.write(data)
@@ -214,7 +214,7 @@ def _die_with_parent(parent: int) -> None:
 def _limit_memory(limit: int) -> None:
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

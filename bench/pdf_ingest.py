@@ -43,12 +43,15 @@ import json, resource, sys, time
 from pathlib import Path
 from preserver.ingest.links import extract_links
 from preserver.ingest.readers import read_report
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm():  # this process's peak RSS, KiB (ru_maxrss keeps the forking process's across exec)
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+before = hwm()
 started = time.monotonic()
 report = read_report(Path(sys.argv[1]))
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 links = sum(1 for _ in extract_links(report.text))
-print(json.dumps({"before": before, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+print(json.dumps({"before": before, "peak": hwm(),
                   "child": child,
                   "seconds": time.monotonic() - started, "links": links,
                   "pages": len(report.page_lines)}))

@@ -42,7 +42,7 @@ from preserver.errors import InvalidReport
 from preserver.ingest.readers._base import Extracted
 from preserver.ingest.readers._pdf_limits import Limits
 
-MODULE = __name__ if __name__ != "__main__" else "preserver.ingest.readers._pdf_child"
+MODULE = "preserver.ingest.readers._pdf_child"
 _EXIT_MEMORY = 3
 _MAX_HEADER = 1 << 20  # bytes of the JSON line (5,000 page starts take about 40 KB)
 _READ = 1 << 16
@@ -75,7 +75,8 @@ def run(fd: int, path: Path, limits: Limits) -> Extracted:
         raise InvalidReport(f"cannot start the PDF reader: {exc.strerror or exc}") from exc
     try:
         answer = _collect(child, deadline, limits)
-        child.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        if answer is None:  # how it ended tells why
+            child.wait(timeout=max(deadline - time.monotonic(), 0.0))
     except (_Late, subprocess.TimeoutExpired):
         answer = None
         late = True
@@ -91,7 +92,7 @@ def run(fd: int, path: Path, limits: Limits) -> Extracted:
 def _verdict(code: int, answer: _Answer | None, limits: Limits) -> Extracted:
     if answer is not None and answer.error is not None:
         raise InvalidReport(answer.error)
-    if answer is not None and answer.extracted is not None and code == 0:
+    if answer is not None and answer.extracted is not None:
         return answer.extracted
     if code == _EXIT_MEMORY or code == -signal.SIGABRT:  # PDFium aborts when out of memory
         mib = limits.memory >> 20
@@ -160,7 +161,8 @@ def _collect(child: subprocess.Popen[bytes], deadline: float, limits: Limits) ->
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
-    """The child and its process group killed if still running, and reaped."""
+    """The child and its process group killed if still running (its answer read, it has
+    nothing left to do but free its memory), and reaped."""
     if child.poll() is None:
         try:
             os.killpg(child.pid, signal.SIGKILL)

@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from preserver.errors import InvalidReport
-from preserver.ingest.readers import _pdf_child
 from preserver.ingest.readers._base import Extracted, Reader, open_regular
 from preserver.ingest.readers._pdf_limits import Limits
 
@@ -80,6 +79,10 @@ def extract_pdf(source: Path | bytes, *, bounds: Limits | None = None) -> Extrac
     """The text of the PDF at ``source`` (a path, or the bytes of one: written to a
     temporary file first) and the line each page begins on, read in a child process
     held to ``bounds`` (default ``limits()``)."""
+    # Imported here, not above: ``python -m …_pdf_child`` imports this package first,
+    # and runpy must not find the module it is about to run already imported.
+    from preserver.ingest.readers import _pdf_child
+
     bounds = bounds or limits()
     if isinstance(source, bytes):
         with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:

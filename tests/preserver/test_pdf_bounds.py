@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,7 @@ from preserver.errors import InvalidReport
 from preserver.ingest.readers import pdf, read_report
 from preserver.ingest.readers._base import read
 from preserver.ingest.readers._pdf_limits import Limits
+from tests.support.cli import assert_one_line_error, run_in
 from tests.support.pdf_reports import RawPage, raw_pdf_bytes
 
 ROOT = Path(__file__).parents[2]
@@ -72,7 +75,7 @@ def reused_text(draws: int) -> bytes:
                        form=b"BT /F1 1 Tf 0 0 Td (" + b"ab" * 500 + b") Tj ET")
 
 
-def bounded(**changes: float) -> pdf.Limits:
+def bounded(**changes: Any) -> Limits:
     return dataclasses.replace(pdf.limits(), **changes)
 
 
@@ -228,3 +231,12 @@ def test_the_parent_never_loads_pdfium_and_leaves_no_child(tmp_path: Path) -> No
                           env=os.environ | {"PYTHONPATH": str(ROOT)}, capture_output=True,
                           text=True, check=True, timeout=60)
     assert done.stdout.splitlines() == ["1- name False", "no child"]
+
+
+@pytest.mark.slow
+def test_cli_refuses_a_memory_bomb_with_exit_2_and_records_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(reused_text(20_000))
+    assert_one_line_error(run_in(tmp_path, "ingest", str(path)), 2,
+                          f"{path}: needs more than 1024 MiB to read (limit 1024 MiB)")
+    assert json.loads(run_in(tmp_path, "status", "--json").stdout)["reports"] == 0

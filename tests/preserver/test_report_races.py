@@ -101,7 +101,7 @@ async def test_a_report_changed_between_reading_and_storing_is_refused(
     the hash can tell): nothing is recorded, and the report ingests once it is still."""
     path = tmp_path / "report.txt"
     path.write_text(REPORT, encoding="utf-8")
-    real = preserver.ingest.report.read_report
+    real = read_report  # what preserver.ingest.report calls
 
     def then_changed(source: Path) -> ReportText:
         text = real(source)

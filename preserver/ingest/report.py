@@ -155,7 +155,7 @@ def _store(archive: Archive, path: Path, sha256: str) -> StoredBlob:
     """The report file kept in the blob store, read a second time (``read_report`` does
     not hold a large file's bytes): it must be the bytes that were read, SHA-256
     ``sha256``, or the report is refused before anything is recorded (a blob stored
-    meanwhile is referenced by nothing, and ``preserver blobs gc`` removes it)."""
+    meanwhile is referenced by nothing, and ``preserver gc --dry-run`` lists it)."""
     try:
         with open_regular(path) as fh:
             blob = archive.store.put_stream(fh)

@@ -35,7 +35,7 @@ Promised (``extract_path`` of ``READER``, called by ``_base.read`` with the path
   imports PDFium. The report is opened here (``O_NONBLOCK``, a regular file, checked
   to begin ``%PDF-`` and end ``%%EOF``) and that descriptor is what the child reads.
 
-``MEMORY_LIMIT`` is measured (docs/reports.md "Bounds"): the child's peak address
+``MEMORY_LIMIT`` is measured (docs/reports.md "The reading child"): the child's peak address
 space was 51 MB for a 300-page Chromium report with 2,000 links, 110 MB for a 200 MB
 PDF of large images and 91 MB for a page of 95,000 characters (the child alone takes
 44 MB); 1 GiB leaves ten times the largest, and refuses the 5,000,000-operator PDF.

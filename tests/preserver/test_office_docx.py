@@ -189,6 +189,7 @@ def test_content_decides_over_the_name(tmp_path: Path) -> None:
         read_report(tmp_path / "odt.odt")
 
 
+@pytest.mark.slow
 def test_ingest_of_a_docx_through_the_cli(tmp_path: Path) -> None:
     path = full_docx(tmp_path / "report.docx")
     proc = run_in(tmp_path, "ingest", str(path))

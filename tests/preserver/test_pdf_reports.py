@@ -114,6 +114,7 @@ def test_douma_as_pdf_gives_what_the_text_gives(printed: dict[str, Path]) -> Non
         [(link.label, link.url) for link in as_text]
 
 
+@pytest.mark.slow
 def test_visual_order_presentation_forms_come_out_logical(tmp_path: Path) -> None:
     path = tmp_path / "reshaped.pdf"
     path.write_bytes(reshaped_pdf([
@@ -399,6 +400,7 @@ def test_wrapped_url_pieces_are_still_joined() -> None:
                                      "https://example.org/a/report.html"]
 
 
+@pytest.mark.slow
 def test_layout_is_linear_in_hostile_pages() -> None:
     """Each took 10-35 s before (quadratic): digits that look right for their strong
     letter, annotations that cover no text looking for their nearest line."""

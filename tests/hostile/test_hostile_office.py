@@ -9,6 +9,7 @@ import json
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import docx
@@ -18,6 +19,7 @@ import pytest
 from preserver.errors import InvalidReport
 from preserver.ingest.readers import _table as table
 from preserver.ingest.readers import read_report, xlsx
+from preserver.ingest.readers._zip import Package
 from tests.support.cli import assert_one_line_error, run_in
 from tests.support.office import (
     CONTENT_TYPES_DOCX,
@@ -269,3 +271,75 @@ def test_a_sheet_of_cells_far_apart_and_a_repeated_long_string_are_bounded(
                                 f"<si><t>{'x' * 30_000}</t></si>")
     path.write_bytes(raw_zip(parts))
     refused(path, "the table's text is longer than 1048576 characters")
+
+
+def _two_documents() -> tuple[RawPart, RawPart, RawPart]:
+    return (raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+            raw_part("word/document.xml", document_xml(paragraph_xml("https://shown.example/"))),
+            raw_part("word/document.xml", document_xml(paragraph_xml("https://hidden.example/"))))
+
+
+def test_two_parts_of_one_name_are_refused(tmp_path: Path) -> None:
+    """Which of two same-named parts a reader takes is up to it: Word may show the first
+    while we read the last. Part names are case-insensitive (OPC 8.1.1)."""
+    types, shown, hidden = _two_documents()
+    path = tmp_path / "twice.docx"
+    path.write_bytes(raw_zip([types, shown, hidden]))
+    refused(path, "two parts named word/document.xml")
+    upper = RawPart(name="WORD/Document.xml", data=hidden.data, size=hidden.size, crc=hidden.crc)
+    path.write_bytes(raw_zip([types, shown, upper]))
+    refused(path, "two parts named")
+
+
+def test_a_local_header_naming_another_part_is_refused(tmp_path: Path) -> None:
+    types, shown, _ = _two_documents()
+    data = bytearray(raw_zip([types, shown]))
+    at = data.find(b"word/document.xml")  # the local header's copy, before the central one
+    data[at:at + 17] = b"word/documenX.xml"
+    path = tmp_path / "renamed.docx"
+    path.write_bytes(bytes(data))
+    refused(path, "word/document.xml: a corrupt part \\(its local header names another\\)")
+
+
+def test_an_entry_overlapping_the_next_is_refused(tmp_path: Path) -> None:
+    """A stored part whose stated size runs over the next part's header and data
+    (David Fifield's "overlapping files" bomb reuses bytes this way)."""
+    types, _, _ = _two_documents()
+    body = document_xml(paragraph_xml("https://shown.example/"))
+    stored = RawPart(name="word/document.xml", data=body, size=len(body),
+                     crc=zlib.crc32(body), deflated=False)
+    data = bytearray(raw_zip([stored, types]))
+    grown = len(body) + 30 + len(types.name) + len(types.data)  # the next part too
+    for at in (data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")):
+        offset = 18 if data[at:at + 4] == b"PK\x03\x04" else 20
+        struct.pack_into("<LL", data, at + offset, grown, grown)
+    path = tmp_path / "overlap.docx"
+    path.write_bytes(bytes(data))
+    refused(path, "overlaps the next part")
+
+
+def test_a_negative_offset_is_refused(tmp_path: Path) -> None:
+    """An end record stating the central directory a file's length later than it is:
+    zipfile shifts each part's offset by that, below 0, and a slice from the end of the
+    file found every header where it was. A ZIP that lies is refused."""
+    types, shown, _ = _two_documents()
+    data = bytearray(raw_zip([types, shown]))
+    end = data.rfind(b"PK\x05\x06")
+    (offset,) = struct.unpack_from("<L", data, end + 16)
+    struct.pack_into("<L", data, end + 16, offset + len(data))
+    path = tmp_path / "negative.docx"
+    path.write_bytes(bytes(data))
+    refused(path, "no local header")
+
+
+@pytest.mark.parametrize("size", [131_074, 131_077])
+def test_a_part_whose_deflate_stream_ends_in_a_cut_match_is_read(size: int) -> None:
+    """zlib may still hold the end of a match when its output was cut at the size asked,
+    all the input fed: it must be asked for, not taken for a truncated part. A root then
+    a run of spaces a little over 128 KiB does it at level 6 (a 64 KiB read, or 16 KiB as
+    the XML parser reads)."""
+    body = b"<r/>" + b" " * (size - 4)
+    package = Package.open(raw_zip([raw_part("x.xml", body)]))
+    assert package.read("x.xml", limit=size) == body
+    assert [element.tag for _, element in Package.open(package._data).iterparse("x.xml")] == [
+        "r", "r"]

@@ -100,6 +100,45 @@ def test_hyperlink_formulas_give_their_url(tmp_path: Path) -> None:
                                            "=cmd|' /C calc'!A0\t=1+1"]
 
 
+def test_a_hyperlink_formula_joining_a_cell_to_a_url_is_not_that_url(tmp_path: Path) -> None:
+    """``=HYPERLINK("https://twitter.com/"&B2, B2)``, filled down a column, links each row to
+    its own account: the string before ``&`` is no row's URL, and was cited for each."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["name", "account", "profile"])
+    sheet.append(["سمير", "samir", '=HYPERLINK("https://twitter.com/"&B2, B2)'])
+    sheet.append(["خالد", "khaled", '=HYPERLINK("https://twitter.com/khaled", "خالد")'])
+    path = tmp_path / "accounts.xlsx"
+    book.save(path)
+    assert found(read_report(path)) == [(3, "خالد", "https://twitter.com/khaled")]
+
+
+def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(tmp_path: Path) -> None:
+    """Excel writes (and reads) a first line ``sep=;`` naming the delimiter; the header
+    is the line after it, so its label column still labels the rows."""
+    path = tmp_path / "links.csv"
+    path.write_bytes(b"\xef\xbb\xbfsep=;\r\nnotes;url;title\r\n"
+                     + "ملاحظة;https://youtu.be/u7qI99N8OM8;سمير\r\n".encode())
+    assert found(read_report(path)) == [(3, "سمير", "https://youtu.be/u7qI99N8OM8")]
+
+
+@pytest.mark.parametrize("text", [
+    ("título,enlace\nDetención arbitraria en Bogotá,https://example.org/a\n"
+    "Niño herido en Cúcuta,https://example.org/b\nAcción policial,https://example.org/c\n"),
+    "NOMBRE,ENLACE\nJOSÉ PÉREZ DÍAZ,https://example.org/a\nMARÍA GÓMEZ,https://example.org/b\n",
+], ids=["spanish", "spanish-capitals"])
+def test_a_spanish_csv_in_windows_1252_is_not_taken_for_arabic(tmp_path: Path,
+                                                               text: str) -> None:
+    """á í Á É Í Ó Ñ are Arabic letters in windows-1256: the hint for Arabic must not read
+    a Spanish list saved by Excel in a Latin office as Arabic ("Bogotل")."""
+    path = tmp_path / "lista.csv"
+    path.write_bytes(text.encode("cp1252"))
+    report = read_report(path)
+    assert report.encoding != "windows-1256"
+    assert not any("\u0600" <= c <= "\u06ff" for c in report.text)
+    assert ("Bogotá" if "Bogot" in text else "JOSÉ PÉREZ DÍAZ") in report.text
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -194,6 +194,11 @@ def test_elements_nested_too_deeply_are_refused(tmp_path: Path) -> None:
         ('<row r="2000000"><c r="A1"><v>1</v></c></row>', "row 2000000 is outside"),
         ('<row r="1"><c r="XFE1"><v>1</v></c></row>', r"cell XFE1: past the last column"),
         ('<row r="1"><c r="A1" t="s"><v>x</v></c></row>', "not a number where"),
+        # row 3 after row 5 was written on line 6 and its links cited there
+        ('<row r="5"><c r="A5"><v>5</v></c></row><row r="3"><c r="A3"><v>3</v></c></row>',
+         r"row 3 after row 5 \(rows ascend"),
+        ('<row r="2"><c r="A2"><v>1</v></c></row><row r="2"><c r="A2"><v>2</v></c></row>',
+         "row 2 after row 2"),
     ],
 )
 def test_a_sheet_that_lies_is_refused(tmp_path: Path, cell: str, match: str) -> None:

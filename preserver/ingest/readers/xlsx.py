@@ -131,10 +131,13 @@ class _Workbook:
                 continue
             if kind != "row":
                 continue
-            spans = attr(element, "r")
+            spans, last = attr(element, "r"), number
             number = _int(spans) if spans is not None else number + 1
             if not 0 < number <= MAX_ROW:
                 raise InvalidReport(f"{part}: row {spans} is outside 1..{MAX_ROW}")
+            if number <= last:  # its line is taken: it would be cited on another row's
+                raise InvalidReport(f"{part}: row {number} after row {last} (rows ascend, "
+                                    "as Excel writes them)")
             cells = _spread(self._cells(element))
             self.cells += len(cells)
             if self.cells > MAX_CELLS:

@@ -23,7 +23,9 @@ bounds of ``_zip`` (parts, sizes, ratio; XML without DTDs). Promised:
   Each part's hyperlinks resolve through its own ``.rels`` part.
 
 Deleted text (tracked changes), field instructions and the fallback copy of text
-boxes are not text. The body is streamed one top-level block at a time.
+boxes are not text. The body is streamed one top-level block at a time, each of at
+most ``MAX_BLOCK`` elements (a block is held whole: 4 million runs in one paragraph, an
+11 MB file, held 1.2 GB).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from preserver.ingest.readers._docx_styles import Paragraphs
 from preserver.ingest.readers._zip import ZIP_MAGIC, Package, attr, local, office_kind
 
 MAX_TEXT = 64 << 20  # characters of text written: well past what 256 MiB of XML shows
+# elements of one top-level block (a paragraph, a table), held whole while it is read:
+# ~150 bytes each; a 200-page table is ~300,000
+MAX_BLOCK = 1_000_000
 MAX_FIELDS = 64  # fields open at once (nested, or begun and never ended)
 _SHOWN = 4096  # characters of a HYPERLINK field's result kept, to see if it shows the URL
 _SKIP = frozenset({"del", "moveFrom", "rPr", "pPr", "delText", "delInstrText", "Fallback",
@@ -236,15 +241,21 @@ class _Document:
 def _at_depth(package: Package, part: str, depth: int) -> Iterator[Element]:
     """The elements of ``part`` at ``depth`` (the root is 1), each as it ends; then dropped."""
     stack: list[Element] = []
+    held = 0  # elements started since the last block was dropped
     for event, element in package.iterparse(part):
         if event == "start":
             stack.append(element)
+            held += 1
+            if held > MAX_BLOCK:
+                raise InvalidReport(f"{part}: a paragraph or table of more than {MAX_BLOCK} "
+                                    "elements")
             continue
         stack.pop()
         if len(stack) == depth - 1:
             yield element
             if stack:
                 stack[-1].clear()  # the block is handled: free it (and its parent's list)
+            held = 0
 
 
 def _cells(row: Element) -> Iterator[Element]:

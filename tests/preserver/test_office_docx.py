@@ -165,6 +165,18 @@ def test_a_numbered_list_goes_on_through_a_table_and_numbers_its_cells(
         ("https://a.example/4", "4-")]
 
 
+def test_a_table_in_a_table_in_a_table_is_read_once(tmp_path: Path) -> None:
+    """A cell's nested tables are flattened into it: the innermost was read once for each
+    table around it, and its link cited twice."""
+    document = docx.Document()
+    middle = document.add_table(rows=1, cols=1).cell(0, 0).add_table(rows=1, cols=1)
+    middle.cell(0, 0).add_table(rows=1, cols=1).cell(0, 0).text = "inner https://a.example/"
+    path = tmp_path / "nested.docx"
+    document.save(str(path))
+    assert [link.url for link in extract_links(read_report(path).text)] == [
+        "https://a.example/"]
+
+
 def test_the_douma_report_as_docx_reads_as_its_text(tmp_path: Path) -> None:
     if not DOUMA.exists():
         pytest.skip(f"the shared Douma report is not here: {DOUMA}")

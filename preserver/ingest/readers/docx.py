@@ -131,8 +131,9 @@ class _Document:
         for cell in _cells(row):
             words: list[str] = []
             for child in cell:
-                if local(child.tag) == "tbl":  # a table in a cell: its rows, flattened
-                    words.extend(self._text(r) for r in child.iter() if local(r.tag) == "tc")
+                if local(child.tag) == "tbl":  # a table in a cell: its cells, flattened (each
+                    words.extend(self._text(c)  # once: a table in one of them is in its text)
+                                 for r in child if local(r.tag) == "tr" for c in _cells(r))
                 elif local(child.tag) == "p":  # a list item counts, and shows its number
                     text = self._text(child)
                     _, number = self.paragraphs.kind(child)

@@ -141,6 +141,42 @@ def rewrite(path: Path, parts: dict[str, bytes]) -> None:
             archive.writestr(name, data)
 
 
+def test_a_numbered_list_goes_on_through_a_table_and_numbers_its_cells(
+        tmp_path: Path) -> None:
+    """Reports number their incidents in a table's first column as often as in the body:
+    an item in a cell shows its number and counts, so the items after the table go on."""
+    document = docx.Document()
+    document.add_paragraph("First incident", style="List Number")
+    table = document.add_table(rows=2, cols=2)
+    for row, (words, url) in enumerate((("Second incident", "https://a.example/2"),
+                                        ("Third incident", "https://a.example/3"))):
+        cell = table.cell(row, 0).paragraphs[0]
+        cell.style = document.styles["List Number"]
+        cell.add_run(words)
+        add_hyperlink(table.cell(row, 1).paragraphs[0], url, WATCH)
+    after = document.add_paragraph("Fourth incident ", style="List Number")
+    add_hyperlink(after, "https://a.example/4", WATCH)
+    path = tmp_path / "table.docx"
+    document.save(str(path))
+    text = read_report(path).text
+    assert f"2- Second incident\t{WATCH} <https://a.example/2>" in text
+    assert [(link.url, link.label.split(" ")[0]) for link in extract_links(text)] == [
+        ("https://a.example/2", "2-"), ("https://a.example/3", "3-"),
+        ("https://a.example/4", "4-")]
+
+
+def test_a_table_in_a_table_in_a_table_is_read_once(tmp_path: Path) -> None:
+    """A cell's nested tables are flattened into it: the innermost was read once for each
+    table around it, and its link cited twice."""
+    document = docx.Document()
+    middle = document.add_table(rows=1, cols=1).cell(0, 0).add_table(rows=1, cols=1)
+    middle.cell(0, 0).add_table(rows=1, cols=1).cell(0, 0).text = "inner https://a.example/"
+    path = tmp_path / "nested.docx"
+    document.save(str(path))
+    assert [link.url for link in extract_links(read_report(path).text)] == [
+        "https://a.example/"]
+
+
 def test_the_douma_report_as_docx_reads_as_its_text(tmp_path: Path) -> None:
     if not DOUMA.exists():
         pytest.skip(f"the shared Douma report is not here: {DOUMA}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tracemalloc
 from pathlib import Path
 
 import openpyxl
@@ -13,7 +14,8 @@ import pytest
 
 from preserver.errors import InvalidReport
 from preserver.ingest.links import extract_links
-from preserver.ingest.readers import ReportText, read_report
+from preserver.ingest.readers import ReportText, read_report, xlsx
+from preserver.ingest.readers._zip import Package
 from tests.support.cli import run_in
 from tests.support.office import docx_parts, raw_part, raw_zip, sheet_xml, with_shared_strings
 
@@ -98,6 +100,45 @@ def test_hyperlink_formulas_give_their_url(tmp_path: Path) -> None:
     assert found(report) == [(2, "سمير", "https://youtu.be/u7qI99N8OM8")]
     assert report.text.split("\n")[1:] == ["سمير\tشاهد <https://youtu.be/u7qI99N8OM8>",
                                            "=cmd|' /C calc'!A0\t=1+1"]
+
+
+def test_a_hyperlink_formula_joining_a_cell_to_a_url_is_not_that_url(tmp_path: Path) -> None:
+    """``=HYPERLINK("https://twitter.com/"&B2, B2)``, filled down a column, links each row to
+    its own account: the string before ``&`` is no row's URL, and was cited for each."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["name", "account", "profile"])
+    sheet.append(["سمير", "samir", '=HYPERLINK("https://twitter.com/"&B2, B2)'])
+    sheet.append(["خالد", "khaled", '=HYPERLINK("https://twitter.com/khaled", "خالد")'])
+    path = tmp_path / "accounts.xlsx"
+    book.save(path)
+    assert found(read_report(path)) == [(3, "خالد", "https://twitter.com/khaled")]
+
+
+def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(tmp_path: Path) -> None:
+    """Excel writes (and reads) a first line ``sep=;`` naming the delimiter; the header
+    is the line after it, so its label column still labels the rows."""
+    path = tmp_path / "links.csv"
+    path.write_bytes(b"\xef\xbb\xbfsep=;\r\nnotes;url;title\r\n"
+                     + "ملاحظة;https://youtu.be/u7qI99N8OM8;سمير\r\n".encode())
+    assert found(read_report(path)) == [(3, "سمير", "https://youtu.be/u7qI99N8OM8")]
+
+
+@pytest.mark.parametrize("text", [
+    ("título,enlace\nDetención arbitraria en Bogotá,https://example.org/a\n"
+    "Niño herido en Cúcuta,https://example.org/b\nAcción policial,https://example.org/c\n"),
+    "NOMBRE,ENLACE\nJOSÉ PÉREZ DÍAZ,https://example.org/a\nMARÍA GÓMEZ,https://example.org/b\n",
+], ids=["spanish", "spanish-capitals"])
+def test_a_spanish_csv_in_windows_1252_is_not_taken_for_arabic(tmp_path: Path,
+                                                               text: str) -> None:
+    """á í Á É Í Ó Ñ are Arabic letters in windows-1256: the hint for Arabic must not read
+    a Spanish list saved by Excel in a Latin office as Arabic ("Bogotل")."""
+    path = tmp_path / "lista.csv"
+    path.write_bytes(text.encode("cp1252"))
+    report = read_report(path)
+    assert report.encoding != "windows-1256"
+    assert not any("\u0600" <= c <= "\u06ff" for c in report.text)
+    assert ("Bogotá" if "Bogot" in text else "JOSÉ PÉREZ DÍAZ") in report.text
 
 
 @pytest.mark.parametrize(
@@ -211,3 +252,31 @@ def test_shared_strings_as_excel_writes_them(tmp_path: Path) -> None:
     path = tmp_path / "shared.xlsx"
     path.write_bytes(raw_zip(with_shared_strings(parts, items)))
     assert found(read_report(path)) == [(2, "سمير أبو علي", "https://youtu.be/u7qI99N8OM8")]
+
+
+def test_many_shared_strings_are_held_compactly_and_found_by_index(tmp_path: Path) -> None:
+    """Each shared string was a Python string of its own (~50 bytes besides its text): 8
+    million short ones held 550 MB. Held joined, they cost their text and 4 bytes each;
+    every index, at the edges of the chunks they are joined in, finds its own string."""
+    book = openpyxl.Workbook()
+    book.active.append(["placeholder"])
+    book.save(tmp_path / "base.xlsx")
+    count = 200_000
+    picks = [0, 4095, 4096, 4097, 8191, 8192, count - 1]
+    rows = "".join(f'<row r="{n}"><c r="A{n}" t="s"><v>{index}</v></c>'
+                   f'<c r="B{n}" t="inlineStr"><is><t>https://x.example/{n}</t></is></c></row>'
+                   for n, index in enumerate(picks, start=1))
+    items = "".join(f"<si><t>s{index:x}</t></si>" for index in range(count))
+    parts = [raw_part(XLSX_SHEET, sheet_xml(rows)) if p.name == XLSX_SHEET else p
+             for p in docx_parts(tmp_path / "base.xlsx")]
+    path = tmp_path / "strings.xlsx"
+    path.write_bytes(raw_zip(with_shared_strings(parts, items)))
+    assert [label for _, label, _ in found(read_report(path))] == [f"s{i:x}" for i in picks]
+    tracemalloc.start()
+    try:
+        strings = xlsx._Workbook(Package.open(path.read_bytes())).shared
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(strings) == count and strings[count - 1] == f"s{count - 1:x}"
+    assert held < 20 * count  # text (~6 characters), 4 bytes an end, the file; a list: 63

@@ -12,8 +12,11 @@ import re
 _SCHEME = re.compile(r"(?i)^https?://(?:www\.)?")
 _SPACE = re.compile(r"\s+")
 _WEB = re.compile(r"(?i)https?://[^\s<>\"]+")
-# the first argument of a HYPERLINK function (Excel) or field code (Word): "url"
-_HYPERLINK = re.compile(r'(?is)^\s*=?\s*HYPERLINK\s*\(?\s*(?:"([^"]*)"|([^\s"\\,()][^\s",()]*))')
+# the first argument of a HYPERLINK function (Excel) or field code (Word): "url", the
+# whole of it (then a switch, the next argument or the end), not a string that a
+# formula goes on to join to a cell: HYPERLINK("https://x.com/"&B2, B2)
+_HYPERLINK = re.compile(r'(?is)^\s*=?\s*HYPERLINK\s*\(?\s*(?:"([^"]*)"|([^\s"\\,()][^\s",()]*))'
+                        r'(?=\s*(?:[,;)\\]|$))')
 
 
 def web_url(url: str | None) -> str | None:

@@ -11,13 +11,16 @@ while the caller builds what it makes of the lines.
 One hint is given to the detector: bytes that are not UTF-8 and read as Arabic letters
 in windows-1256 (at least 80 % of the letters) are windows-1256, as Excel saves a CSV in
 an Arabic office; a detector alone takes a short Arabic list for Hebrew or Cyrillic,
-whose code pages use the same bytes.
+whose code pages use the same bytes. Not when those letters touch Latin ones: the
+accented letters of a Spanish text in windows-1252 (á í Á É Í Ó Ñ) are Arabic letters in
+windows-1256, each inside a Latin word ("Bogotل"), where an Arabic word has none.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import re
 from collections.abc import Iterator
 
 from preserver.errors import InvalidReport
@@ -25,6 +28,7 @@ from preserver.ingest.readers._encoding import DETECT_BYTES, decode_any
 from preserver.ingest.readers._labels import Encoding, lookup
 
 _ARABIC = ("\u0600", "\u06ff")
+_IN_LATIN = re.compile("[A-Za-z][\u0600-\u06ff]|[\u0600-\u06ff](?=[A-Za-z])")
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHUNK = 1 << 20
 
@@ -63,6 +67,7 @@ def _arabic(data: bytes) -> Encoding | None:
         sample = data[:DETECT_BYTES].decode("windows-1256", errors="replace")
         letters = [c for c in sample if not c.isascii() and c.isalpha()]
         arabic = sum(_ARABIC[0] <= c <= _ARABIC[1] for c in letters)
-        if letters and arabic >= 0.8 * len(letters):
+        in_latin = sum(1 for _ in _IN_LATIN.finditer(sample))
+        if letters and arabic >= 0.8 * len(letters) and in_latin <= 0.1 * arabic:
             return lookup("windows-1256")
     return None

@@ -10,7 +10,11 @@ trusting the sizes a ZIP's headers state:
 - at most ``MAX_PARTS`` parts and a central directory of at most ``MAX_DIRECTORY`` bytes,
   counted from the end records (APPNOTE.TXT 4.3.14-16) before ``zipfile`` builds an
   entry per member ("has 20000 parts");
-- only stored and deflated parts, not encrypted;
+- only stored and deflated parts, not encrypted; each name once (OPC part names are
+  case-insensitive, ECMA-376 Part 2, 8.1.1: two entries of one name would let a reader
+  pick either); each part's local header at a real offset, naming the part its entry
+  names, and its data ending before the next header or the central directory begins
+  (no entry overlapping another: the "overlapping files" bomb);
 - parts are inflated here, from the file's bytes, a chunk at a time: each part read
   decompresses at most ``MAX_PART`` bytes, all parts together at most ``MAX_TOTAL``,
   and a part whose output passes ``RATIO_FREE`` bytes and ``MAX_RATIO`` times the
@@ -32,6 +36,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Literal
 from xml.etree.ElementTree import Element, ParseError
 
@@ -44,7 +49,7 @@ MAX_PARTS = 10_000
 MAX_DIRECTORY = 4 << 20  # a central directory: ~400 bytes a part at most
 MAX_PART = 256 << 20  # decompressed bytes of one part
 MAX_TOTAL = 512 << 20  # decompressed bytes of all the parts a reader reads
-MAX_SMALL = 32 << 20  # a part read whole (relationships, styles, numbering, strings)
+MAX_SMALL = 32 << 20  # a part read whole (relationships, styles, numbering)
 MAX_RATIO = 100  # deflated XML is ~5-20-fold; a bomb is ~1000-fold
 RATIO_FREE = 4 << 20  # a part this small may have any ratio
 ZIP_MAGIC = b"PK\x03\x04"
@@ -102,6 +107,10 @@ class Package:
         self.kind = kind
         self.main = main  # the main part's name: word/document.xml, xl/workbook.xml
         self._budget = MAX_TOTAL
+        # where each part's data must end: the next local header, else the central directory
+        starts = sorted({info.header_offset for info in archive.infolist()} | {
+            archive.start_dir})
+        self._ends = dict(pairwise(starts))
 
     @classmethod
     def open(cls, data: bytes) -> Package:
@@ -114,6 +123,11 @@ class Package:
         if len(archive.infolist()) > MAX_PARTS:
             raise InvalidReport(f"the ZIP container has {len(archive.infolist())} parts, "
                                 f"more than {MAX_PARTS}")
+        seen: set[str] = set()
+        for info in archive.infolist():
+            if info.filename.lower() in seen:
+                raise InvalidReport(f"the ZIP container has two parts named {info.filename}")
+            seen.add(info.filename.lower())
         package = cls(data, archive, None, None)
         if "[Content_Types].xml" in archive.NameToInfo:
             types = package.xml("[Content_Types].xml")
@@ -167,14 +181,20 @@ class Package:
         if info.flag_bits & 0x1:
             raise InvalidReport(f"{name}: encrypted")
         at = info.header_offset
-        local_header = self._data[at:at + 30]
+        local_header = self._data[at:at + 30] if at >= 0 else b""
         if len(local_header) < 30 or local_header[:4] != ZIP_MAGIC:
             raise InvalidReport(f"{name}: a truncated or corrupt part (no local header)")
         names, extra = struct.unpack("<HH", local_header[26:30])
+        # APPNOTE.TXT 4.4.17: the local header names the part as its central entry does
+        if self._data[at + 30:at + 30 + names] != _raw_name(info):
+            raise InvalidReport(f"{name}: a corrupt part (its local header names another)")
         begin = at + 30 + names + extra
         if begin + info.compress_size > len(self._data):
             raise InvalidReport(f"{name}: a truncated part ({info.compress_size} bytes "
                                 f"stated, {max(0, len(self._data) - begin)} there)")
+        if begin + info.compress_size > self._ends.get(at, len(self._data)):
+            raise InvalidReport(f"{name}: a corrupt part (its data overlaps the next part "
+                                "or the central directory)")
         body = memoryview(self._data)[begin:begin + info.compress_size]
         return _Bounded(self, body, info, min(limit, MAX_PART))
 
@@ -252,8 +272,10 @@ class _Bounded(io.RawIOBase):
                 if not self._pending and self._fed < len(self._body):
                     self._pending = bytes(self._body[self._fed:self._fed + _INPUT])
                     self._fed += len(self._pending)
-                if not self._pending or self._inflate.eof:
+                if self._inflate.eof:
                     return b""
+                if not self._pending:  # all fed: what zlib still holds (a match cut by
+                    return self._inflate.decompress(b"", size)  # ``size``), else the end
                 chunk = self._inflate.decompress(self._pending, size)
                 self._pending = self._inflate.unconsumed_tail
                 if chunk:
@@ -273,6 +295,13 @@ class _Bounded(io.RawIOBase):
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
+
+
+def _raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The name as the central directory's bytes hold it (zipfile decoded them)."""
+    if info.flag_bits & 0x800:  # APPNOTE.TXT 4.4.4 bit 11: UTF-8
+        return info.orig_filename.encode("utf-8")
+    return info.orig_filename.encode("cp437")
 
 
 def _refused(exc: DefusedXmlException) -> str:

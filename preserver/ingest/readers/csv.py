@@ -6,8 +6,9 @@ Promised:
   finds (an Excel CSV saved in an Arabic office is windows-1256); NUL bytes outside
   UTF-16 are binary content, refused (``_lines``, ``_encoding``); the encoding is
   recorded in ``ReportText.encoding``;
-- the delimiter is sniffed among ``,`` ``;`` and tab: the one that splits the first
-  rows into the same number (more than one) of fields most often;
+- the delimiter is the one a first line ``sep=;`` names (Excel writes and reads it; that
+  line is not the header), else sniffed among ``,`` ``;`` and tab: the one that splits
+  the first rows into the same number (more than one) of fields most often;
 - the text has one line per line of the file, so a citation's ``line`` is the line
   the row starts on in the file (a row with a quoted line break spans several; the
   lines after its first stay empty); each row is written as ``_table`` says (label
@@ -25,6 +26,7 @@ of its rows.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
@@ -37,6 +39,7 @@ from preserver.ingest.readers._table import Lines, cell_text, write_rows
 
 _DELIMITERS = (",", "\t", ";")  # preferred in this order on a tie
 _SAMPLE_ROWS = 50
+_SEP = re.compile(r"sep=(.)")  # Excel's first line naming the delimiter
 
 
 def _rows(data: bytes, encoding: Encoding, delimiter: str
@@ -74,10 +77,12 @@ def _delimiter(data: bytes, encoding: Encoding) -> str:
 
 def csv_to_text(data: bytes, encoding: Encoding) -> str:
     """A CSV file -> the text its citations point into (see the module docstring)."""
-    delimiter = _delimiter(data, encoding)
+    sep = _SEP.fullmatch(next(text_lines(data, encoding), "").rstrip("\r\n"))
+    delimiter = sep.group(1) if sep else _delimiter(data, encoding)
     lines = Lines()
     write_rows(((line, [cell_text(cell) for cell in cells])
-                for line, _, cells in _rows(data, encoding, delimiter)), lines)
+                for line, _, cells in _rows(data, encoding, delimiter)
+                if not (sep and line == 1)), lines)
     return lines.text()
 
 

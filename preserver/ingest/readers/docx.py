@@ -10,18 +10,22 @@ bounds of ``_zip`` (parts, sizes, ratio; XML without DTDs). Promised:
 - a paragraph of a decimal numbered list (``w:numPr``, its own or its style's) gets
   its computed number as ``5- text``, so the link finder sees a numbered entry;
   numbers count per list (``w:numId``) and level, from the level's ``w:start``
-  (``_docx_styles``);
+  (``_docx_styles``); an item in a table cell counts and shows its number too;
 - a hyperlink (``w:hyperlink`` whose relationship is an External http(s) target) and a
   ``HYPERLINK`` field code (``w:fldSimple``, or a complex field ``begin … instrText …
   separate … end``, also across paragraphs) are written ``words <url>`` unless the
   words show the URL (``_anchors.linked``); bookmarks and ``mailto:`` are not links;
+  at most ``MAX_FIELDS`` fields are open at once, and a field keeps at most ``_SHOWN``
+  characters of its words (only a HYPERLINK's, to compare with its URL);
 - headers and footers come first (no heading or entry of the body precedes them, so
   their links are labelled by their own words), then the body, then each footnote and
   endnote as an entry ``n) text`` (``n`` counts them in order) labelling its own links.
   Each part's hyperlinks resolve through its own ``.rels`` part.
 
 Deleted text (tracked changes), field instructions and the fallback copy of text
-boxes are not text. The body is streamed one top-level block at a time.
+boxes are not text. The body is streamed one top-level block at a time, each of at
+most ``MAX_BLOCK`` elements (a block is held whole: 4 million runs in one paragraph, an
+11 MB file, held 1.2 GB).
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ from preserver.ingest.readers._docx_styles import Paragraphs
 from preserver.ingest.readers._zip import ZIP_MAGIC, Package, attr, local, office_kind
 
 MAX_TEXT = 64 << 20  # characters of text written: well past what 256 MiB of XML shows
+# elements of one top-level block (a paragraph, a table), held whole while it is read:
+# ~150 bytes each; a 200-page table is ~300,000
+MAX_BLOCK = 1_000_000
+MAX_FIELDS = 64  # fields open at once (nested, or begun and never ended)
+_SHOWN = 4096  # characters of a HYPERLINK field's result kept, to see if it shows the URL
 _SKIP = frozenset({"del", "moveFrom", "rPr", "pPr", "delText", "delInstrText", "Fallback",
                    "tblPr", "trPr", "tcPr", "sectPr", "commentReference"})
 _NOTE_PARTS = (("footnotes", "footnote"), ("endnotes", "endnote"))
@@ -47,6 +56,8 @@ _NOTE_PARTS = (("footnotes", "footnote"), ("endnotes", "endnote"))
 class _Field:
     instr: list[str] = field(default_factory=list)
     shown: list[str] | None = None  # None until "separate": the code is still being read
+    url: str | None = None  # from "separate": a HYPERLINK field's URL
+    kept: int = 0  # characters in ``shown``, at most ``_SHOWN``
 
 
 class _Document:
@@ -120,8 +131,14 @@ class _Document:
         for cell in _cells(row):
             words: list[str] = []
             for child in cell:
-                if local(child.tag) == "tbl":  # a table in a cell: its rows, flattened
-                    words.extend(self._text(r) for r in child.iter() if local(r.tag) == "tc")
+                if local(child.tag) == "tbl":  # a table in a cell: its cells, flattened (each
+                    words.extend(self._text(c)  # once: a table in one of them is in its text)
+                                 for r in child if local(r.tag) == "tr" for c in _cells(r))
+                elif local(child.tag) == "p":  # a list item counts, and shows its number
+                    text = self._text(child)
+                    _, number = self.paragraphs.kind(child)
+                    words.append(f"{number}- {text.lstrip()}" if number and text.strip()
+                                 else text)
                 else:
                     words.append(self._text(child))
             cells.append(" ".join(" ".join(w.split()) for w in words if w.strip()))
@@ -150,9 +167,10 @@ class _Document:
 
     def _emit(self, out: list[str], text: str) -> None:
         out.append(text)
-        for open_field in self.fields:
-            if open_field.shown is not None:
+        for open_field in self.fields:  # only a link's words are kept, and a few of them
+            if open_field.shown is not None and open_field.url and open_field.kept < _SHOWN:
                 open_field.shown.append(text)
+                open_field.kept += len(text)
 
     def _inline(self, element: Element, out: list[str]) -> None:
         for child in element:
@@ -193,12 +211,16 @@ class _Document:
 
     def _field_char(self, kind: str | None, out: list[str]) -> None:
         if kind == "begin":
+            if len(self.fields) >= MAX_FIELDS:
+                raise InvalidReport(f"more than {MAX_FIELDS} fields open at once (nested, "
+                                    "or begun and never ended)")
             self.fields.append(_Field())
         elif kind == "separate" and self.fields and self.fields[-1].shown is None:
             self.fields[-1].shown = []
+            self.fields[-1].url = hyperlink_url("".join(self.fields[-1].instr))
         elif kind == "end" and self.fields:
             done = self.fields.pop()
-            url = hyperlink_url("".join(done.instr))
+            url = done.url if done.shown is not None else hyperlink_url("".join(done.instr))
             shown = "".join(done.shown or [])
             if url is not None and linked(shown, url) != shown:
                 self._emit(out, f" <{url}>" if shown.strip() else f"<{url}>")
@@ -220,15 +242,21 @@ class _Document:
 def _at_depth(package: Package, part: str, depth: int) -> Iterator[Element]:
     """The elements of ``part`` at ``depth`` (the root is 1), each as it ends; then dropped."""
     stack: list[Element] = []
+    held = 0  # elements started since the last block was dropped
     for event, element in package.iterparse(part):
         if event == "start":
             stack.append(element)
+            held += 1
+            if held > MAX_BLOCK:
+                raise InvalidReport(f"{part}: a paragraph or table of more than {MAX_BLOCK} "
+                                    "elements")
             continue
         stack.pop()
         if len(stack) == depth - 1:
             yield element
             if stack:
                 stack[-1].clear()  # the block is handled: free it (and its parent's list)
+            held = 0
 
 
 def _cells(row: Element) -> Iterator[Element]:

@@ -5,7 +5,8 @@ a plain-text file whose bytes are exactly the URLs as given, one per line (each 
 by ``\\n``), named ``urls-<UTC date>-<first 12 hex of its SHA-256>.txt``. It is kept
 in the blob store and has its ``report_ingested`` event, so ``links``, ``export`` and
 certificates treat it as any report. The same URLs in the same order are the same
-report, ingested once.
+report, ingested once: given again on another day, it is the report of the first day,
+and the result names it so.
 
 Which argument is what (``parse_arguments``):
 
@@ -15,6 +16,8 @@ Which argument is what (``parse_arguments``):
 - otherwise an argument the link finder reads whole as one link (``https://…``,
   ``http://…``, ``www.…``, ``youtu.be/…`` and the other platform hosts reports cite
   without a scheme) is a URL;
+- anything else that begins ``http://`` or ``https://`` is refused as not one URL (a
+  space or quote in it) rather than read as a path (where "//" would become "/");
 - anything else is a path, so a mistyped file name still says "no such file".
 
 All the URLs of one command, from arguments and standard input in the order given,
@@ -37,6 +40,7 @@ directory is left in ``tmp/``.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sys
 import uuid
@@ -45,7 +49,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlmodel import col, select
+
 from preserver.archive import Archive
+from preserver.db.models import Report
 from preserver.db.values import utc_now
 from preserver.errors import InputError, InvalidReport, RunError
 from preserver.ingest.links import extract_links
@@ -54,6 +61,7 @@ from preserver.ingest.readers._base import decode_text
 from preserver.ingest.report import LISTED, IngestResult, SkippedLink, ingest_report
 
 STDIN = "-"
+_SCHEME = re.compile(r"(?i)https?://")
 _NOT_A_URL = "not a URL (one URL per line; blank lines and # comments are ignored)"
 
 
@@ -109,6 +117,9 @@ def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
         elif not _exists(arg) and is_url(arg):
             urls.append(arg)
             lines.append(len(lines) + 1)
+        elif not _exists(arg) and _SCHEME.match(arg):  # as a path, "//" would read "/"
+            raise InputError(f"{arg}: not one URL (a space or a quote in it must be "
+                             "percent-encoded) and no such file")
         else:
             sources.append(Path(arg))
             continue
@@ -173,11 +184,21 @@ async def ingest_urls(archive: Archive, given: UrlList) -> IngestResult:
         result = await ingest_report(archive, path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if result.already_ingested:  # on another day, under the name of that day
+        result = replace(result, report=await _recorded_name(archive, result.report_sha256)
+                         or result.report)
     # Skipped links are numbered as the user gave them, with the lines that were not URLs.
     ingested = [replace(s, line=given.lines[s.line - 1]) for s in result.skipped]
     skipped = sorted([*given.skipped, *ingested], key=lambda s: s.line)
     return replace(result, skipped=tuple(skipped[:LISTED]),
                    skipped_count=result.skipped_count + len(given.skipped))
+
+
+async def _recorded_name(archive: Archive, sha256: str) -> str | None:
+    async with archive.db.session() as session:
+        name: str | None = await session.scalar(
+            select(Report.name).where(col(Report.sha256) == sha256))
+        return name
 
 
 def _process_stdin() -> BinaryIO | None:

@@ -34,16 +34,15 @@ The report file is written to a directory of its own under the data directory's
 ``tmp/``, ingested (the blob store copies it; the rows commit in one transaction),
 then removed. A crash before the commit records nothing and the URLs are still in the
 user's command; after it, the report is recorded whole. Either way at most that
-directory is left in ``tmp/``.
+directory is left in ``tmp/``, and the next URLs ingested remove it (``_workdir``: it
+is locked while in use, and a dead process's lock is gone).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import sys
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,6 +54,7 @@ from preserver.archive import Archive
 from preserver.db.models import Report
 from preserver.db.values import utc_now
 from preserver.errors import InputError, InvalidReport, RunError
+from preserver.ingest._workdir import work_dir
 from preserver.ingest.links import extract_links
 from preserver.ingest.readers import DEFAULT_MAX_BYTES
 from preserver.ingest.readers._base import decode_text
@@ -171,19 +171,20 @@ async def ingest_sources(archive: Archive, sources: Sequence[Source]) -> list[In
 
 async def ingest_urls(archive: Archive, given: UrlList) -> IngestResult:
     """Record ``given`` as a report of its own (see the module docstring)."""
-    work = archive.config.tmp_dir / f"urls-{uuid.uuid4().hex}"
-    path = work / given.report_name()
+    tmp_dir = archive.config.tmp_dir
     try:
-        try:
-            work.mkdir(parents=True)
-            with path.open("xb") as fh:
-                fh.write(given.report_bytes())
-        except OSError as exc:
-            raise RunError(f"cannot write the URLs' report in {work.parent}: "
-                           f"{exc.strerror or exc}") from exc
-        result = await ingest_report(archive, path)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with work_dir(tmp_dir, "urls-") as work:
+            path = work / given.report_name()
+            try:
+                with path.open("xb") as fh:
+                    fh.write(given.report_bytes())
+            except OSError as exc:
+                raise RunError(f"cannot write the URLs' report in {tmp_dir}: "
+                               f"{exc.strerror or exc}") from exc
+            result = await ingest_report(archive, path)
+    except OSError as exc:  # the work directory: made, locked
+        raise RunError(f"cannot make a work directory in {tmp_dir}: "
+                       f"{exc.strerror or exc}") from exc
     if result.already_ingested:  # on another day, under the name of that day
         result = replace(result, report=await _recorded_name(archive, result.report_sha256)
                          or result.report)

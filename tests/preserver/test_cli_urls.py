@@ -4,6 +4,7 @@ with one line and records nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -247,6 +248,24 @@ def test_standard_input_on_a_terminal_says_how_to_end_it(tmp_path: Path) -> None
         if proc.stderr is not None:
             proc.stderr.close()
     assert status(tmp_path)["reports"] == 1
+
+
+def test_a_killed_ingests_work_directory_is_removed_by_the_next(tmp_path: Path) -> None:
+    # what SIGKILL leaves: tmp/urls-<hex>/ with the report file, its lock gone with it
+    assert cli(tmp_path, "ingest", A).code == 0
+    tmp = tmp_path / "archive" / "tmp"
+    dead = tmp / f"urls-{'0' * 32}"
+    dead.mkdir()
+    (dead / "urls-2026-01-01-000000000000.txt").write_bytes(b"x" * 1000)
+    alive = tmp / f"urls-{'1' * 32}"  # a running ingest holds the lock of its own
+    alive.mkdir()
+    held = os.open(alive, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cli(tmp_path, "ingest", B).code == 0
+        assert sorted(p.name for p in tmp.iterdir()) == [alive.name]
+    finally:
+        os.close(held)
 
 
 def _today(cited: list[dict[str, Any]]) -> str:

@@ -105,6 +105,7 @@ def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
     skipped: list[SkippedLink] = []
     place: int | None = None
     read_stdin = False
+    url_args = 0
     for arg in args:
         if arg == STDIN:
             if read_stdin:
@@ -116,7 +117,8 @@ def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
             skipped += given.skipped
         elif not _exists(arg) and is_url(arg):
             urls.append(arg)
-            lines.append(len(lines) + 1)
+            url_args += 1
+            lines.append(url_args)  # its place among the URL arguments
         elif not _exists(arg) and _SCHEME.match(arg):  # as a path, "//" would read "/"
             raise InputError(f"{arg}: not one URL (a space or a quote in it must be "
                              "percent-encoded) and no such file")

@@ -268,5 +268,14 @@ def test_a_killed_ingests_work_directory_is_removed_by_the_next(tmp_path: Path) 
         os.close(held)
 
 
+def test_a_url_argument_after_standard_input_is_numbered_by_its_place(tmp_path: Path) -> None:
+    # skipped "line" of a URL argument: its place among the URL arguments (1), not
+    # counted on from the URLs standard input gave
+    long = "https://example.org/" + "a" * 9000
+    done = cli(tmp_path, "ingest", "-", long, stdin=f"{A}\n{B}\n".encode())
+    assert done.code == 0, done.stderr
+    assert "  skipped line 1: " in done.stderr and "long" in done.stderr, done.stderr
+
+
 def _today(cited: list[dict[str, Any]]) -> str:
     return cited[0]["report"].split("-", 1)[1][:10]

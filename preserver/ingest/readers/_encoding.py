@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import charset_normalizer
 
 from preserver.errors import InvalidReport
-from preserver.ingest.readers._base import _CONTROL, _normalize_newlines
+from preserver.ingest.readers._base import checked_text
 from preserver.ingest.readers._labels import Encoding, by_codec, lookup
 
 _BOMS = (
@@ -168,9 +168,4 @@ def _decode(data: bytes, encoding: Encoding, *, skip: int = 0, before: str = "",
 
 
 def _checked(text: str, encoding: Encoding) -> Decoded:
-    if "\x00" in text:
-        raise InvalidReport("binary content (NUL characters), not a text report")
-    controls = sum(1 for _ in _CONTROL.finditer(text))
-    if controls > max(8, len(text) // 100):
-        raise InvalidReport(f"binary content ({controls} control characters), not a text report")
-    return Decoded(text=_normalize_newlines(text), encoding=encoding.name)
+    return Decoded(text=checked_text(text), encoding=encoding.name)

@@ -115,22 +115,11 @@ OperatorOpt = Annotated[str | None, typer.Option(
 ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help="Report files (.txt, .md, .html, .pdf), URLs, or - for URLs on standard input, one a line. All the URLs of a command are one report of their own, urls-<date>-<hash>.txt.")]
 
 
-def _sources(reports: list[str]) -> list[Any]:
-    """What ``ingest``/``preserve`` were given (``ingest.urls.parse_arguments``). Reading
-    ``-`` from a terminal waits for the user, so they are told first how to finish."""
-    from preserver.ingest.urls import STDIN, parse_arguments
-
-    if STDIN in reports and sys.stdin is not None and sys.stdin.isatty():
-        err.print("reading URLs from standard input, one a line; end with Ctrl-D "
-                  "(Ctrl-Z Enter on Windows)", highlight=False)
-    return parse_arguments(reports)
-
-
 @app.command()
 def ingest(reports: ReportsArg) -> None:
     """Extract and record the citations of REPORTS (files or URLs) and queue their captures."""
-    from preserver.ingest.urls import ingest_sources
-    sources = _sources(reports)
+    from preserver.ingest.urls import ingest_sources, parse_arguments
+    sources = parse_arguments(reports, on_terminal=err.print)
 
     async def go(archive: Archive) -> None:
         for result in await ingest_sources(archive, sources):
@@ -213,8 +202,8 @@ def preserve(reports: ReportsArg, as_json: JsonOpt = False, operator: OperatorOp
     from preserver import views
     from preserver.custody.events import rfc3339
     from preserver.db.values import utc_now
-    from preserver.ingest.urls import ingest_sources
-    sources = _sources(reports)
+    from preserver.ingest.urls import ingest_sources, parse_arguments
+    sources = parse_arguments(reports, on_terminal=err.print)
 
     async def go(archive: Archive) -> tuple[list[dict[str, Any]], list[Any], str]:
         results = await ingest_sources(archive, sources)

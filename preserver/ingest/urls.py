@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -61,6 +61,8 @@ from preserver.ingest.readers._base import decode_text
 from preserver.ingest.report import LISTED, IngestResult, SkippedLink, ingest_report
 
 STDIN = "-"
+TERMINAL_HINT = ("reading URLs from standard input, one a line; end with Ctrl-D "
+                 "(Ctrl-Z Enter on Windows)")
 _SCHEME = re.compile(r"(?i)https?://")
 _NOT_A_URL = "not a URL (one URL per line; blank lines and # comments are ignored)"
 
@@ -93,10 +95,12 @@ def is_url(text: str) -> bool:
 
 
 def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
-                    *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Source]:
+                    *, max_bytes: int = DEFAULT_MAX_BYTES,
+                    on_terminal: Callable[[str], object] | None = None) -> list[Source]:
     """The reports a command's arguments name: paths, and at most one ``UrlList`` (at the
     place of the first URL) with the URLs of the arguments and of ``-`` (``stdin``, by
-    default this process's standard input, read only for ``-``).
+    default this process's standard input, read only for ``-``). Standard input that is
+    a terminal waits for the user: ``on_terminal`` is given ``TERMINAL_HINT`` first.
     Raises ``InputError`` for ``-`` given twice and ``InvalidReport`` for a standard input
     that is too large, not text, or holds no URL."""
     sources: list[Source] = []
@@ -111,7 +115,10 @@ def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
             if read_stdin:
                 raise InputError("standard input (-) given twice")
             read_stdin = True
-            given = read_url_lines(stdin or _process_stdin(), max_bytes=max_bytes)
+            stream = stdin or _process_stdin()
+            if on_terminal is not None and stream is not None and stream.isatty():
+                on_terminal(TERMINAL_HINT)
+            given = read_url_lines(stream, max_bytes=max_bytes)
             urls += given.urls
             lines += given.lines
             skipped += given.skipped

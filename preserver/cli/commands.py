@@ -119,7 +119,7 @@ ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help
 def ingest(reports: ReportsArg) -> None:
     """Extract and record the citations of REPORTS (files or URLs) and queue their captures."""
     from preserver.ingest.urls import ingest_sources, parse_arguments
-    sources = parse_arguments(reports)
+    sources = parse_arguments(reports, on_terminal=err.print)
 
     async def go(archive: Archive) -> None:
         for result in await ingest_sources(archive, sources):
@@ -203,7 +203,7 @@ def preserve(reports: ReportsArg, as_json: JsonOpt = False, operator: OperatorOp
     from preserver.custody.events import rfc3339
     from preserver.db.values import utc_now
     from preserver.ingest.urls import ingest_sources, parse_arguments
-    sources = parse_arguments(reports)
+    sources = parse_arguments(reports, on_terminal=err.print)
 
     async def go(archive: Archive) -> tuple[list[dict[str, Any]], list[Any], str]:
         results = await ingest_sources(archive, sources)

@@ -5,7 +5,8 @@ a plain-text file whose bytes are exactly the URLs as given, one per line (each 
 by ``\\n``), named ``urls-<UTC date>-<first 12 hex of its SHA-256>.txt``. It is kept
 in the blob store and has its ``report_ingested`` event, so ``links``, ``export`` and
 certificates treat it as any report. The same URLs in the same order are the same
-report, ingested once.
+report, ingested once: given again on another day, it is the report of the first day,
+and the result names it so.
 
 Which argument is what (``parse_arguments``):
 
@@ -15,6 +16,8 @@ Which argument is what (``parse_arguments``):
 - otherwise an argument the link finder reads whole as one link (``https://…``,
   ``http://…``, ``www.…``, ``youtu.be/…`` and the other platform hosts reports cite
   without a scheme) is a URL;
+- anything else that begins ``http://`` or ``https://`` is refused as not one URL (a
+  space or quote in it) rather than read as a path (where "//" would become "/");
 - anything else is a path, so a mistyped file name still says "no such file".
 
 All the URLs of one command, from arguments and standard input in the order given,
@@ -31,29 +34,36 @@ The report file is written to a directory of its own under the data directory's
 ``tmp/``, ingested (the blob store copies it; the rows commit in one transaction),
 then removed. A crash before the commit records nothing and the URLs are still in the
 user's command; after it, the report is recorded whole. Either way at most that
-directory is left in ``tmp/``.
+directory is left in ``tmp/``, and the next URLs ingested remove it (``_workdir``: it
+is locked while in use, and a dead process's lock is gone).
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
+import re
 import sys
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlmodel import col, select
+
 from preserver.archive import Archive
+from preserver.db.models import Report
 from preserver.db.values import utc_now
 from preserver.errors import InputError, InvalidReport, RunError
+from preserver.ingest._workdir import work_dir
 from preserver.ingest.links import extract_links
 from preserver.ingest.readers import DEFAULT_MAX_BYTES
 from preserver.ingest.readers._base import decode_text
 from preserver.ingest.report import LISTED, IngestResult, SkippedLink, ingest_report
 
 STDIN = "-"
+TERMINAL_HINT = ("reading URLs from standard input, one a line; end with Ctrl-D "
+                 "(Ctrl-Z Enter on Windows)")
+_SCHEME = re.compile(r"(?i)https?://")
 _NOT_A_URL = "not a URL (one URL per line; blank lines and # comments are ignored)"
 
 
@@ -85,10 +95,12 @@ def is_url(text: str) -> bool:
 
 
 def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
-                    *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Source]:
+                    *, max_bytes: int = DEFAULT_MAX_BYTES,
+                    on_terminal: Callable[[str], object] | None = None) -> list[Source]:
     """The reports a command's arguments name: paths, and at most one ``UrlList`` (at the
     place of the first URL) with the URLs of the arguments and of ``-`` (``stdin``, by
-    default this process's standard input, read only for ``-``).
+    default this process's standard input, read only for ``-``). Standard input that is
+    a terminal waits for the user: ``on_terminal`` is given ``TERMINAL_HINT`` first.
     Raises ``InputError`` for ``-`` given twice and ``InvalidReport`` for a standard input
     that is too large, not text, or holds no URL."""
     sources: list[Source] = []
@@ -97,18 +109,26 @@ def parse_arguments(args: Sequence[str], stdin: BinaryIO | None = None,
     skipped: list[SkippedLink] = []
     place: int | None = None
     read_stdin = False
+    url_args = 0
     for arg in args:
         if arg == STDIN:
             if read_stdin:
                 raise InputError("standard input (-) given twice")
             read_stdin = True
-            given = read_url_lines(stdin or _process_stdin(), max_bytes=max_bytes)
+            stream = stdin or _process_stdin()
+            if on_terminal is not None and stream is not None and stream.isatty():
+                on_terminal(TERMINAL_HINT)
+            given = read_url_lines(stream, max_bytes=max_bytes)
             urls += given.urls
             lines += given.lines
             skipped += given.skipped
         elif not _exists(arg) and is_url(arg):
             urls.append(arg)
-            lines.append(len(lines) + 1)
+            url_args += 1
+            lines.append(url_args)  # its place among the URL arguments
+        elif not _exists(arg) and _SCHEME.match(arg):  # as a path, "//" would read "/"
+            raise InputError(f"{arg}: not one URL (a space or a quote in it must be "
+                             "percent-encoded) and no such file")
         else:
             sources.append(Path(arg))
             continue
@@ -160,24 +180,35 @@ async def ingest_sources(archive: Archive, sources: Sequence[Source]) -> list[In
 
 async def ingest_urls(archive: Archive, given: UrlList) -> IngestResult:
     """Record ``given`` as a report of its own (see the module docstring)."""
-    work = archive.config.tmp_dir / f"urls-{uuid.uuid4().hex}"
-    path = work / given.report_name()
+    tmp_dir = archive.config.tmp_dir
     try:
-        try:
-            work.mkdir(parents=True)
-            with path.open("xb") as fh:
-                fh.write(given.report_bytes())
-        except OSError as exc:
-            raise RunError(f"cannot write the URLs' report in {work.parent}: "
-                           f"{exc.strerror or exc}") from exc
-        result = await ingest_report(archive, path)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with work_dir(tmp_dir, "urls-") as work:
+            path = work / given.report_name()
+            try:
+                with path.open("xb") as fh:
+                    fh.write(given.report_bytes())
+            except OSError as exc:
+                raise RunError(f"cannot write the URLs' report in {tmp_dir}: "
+                               f"{exc.strerror or exc}") from exc
+            result = await ingest_report(archive, path)
+    except OSError as exc:  # the work directory: made, locked
+        raise RunError(f"cannot make a work directory in {tmp_dir}: "
+                       f"{exc.strerror or exc}") from exc
+    if result.already_ingested:  # on another day, under the name of that day
+        result = replace(result, report=await _recorded_name(archive, result.report_sha256)
+                         or result.report)
     # Skipped links are numbered as the user gave them, with the lines that were not URLs.
     ingested = [replace(s, line=given.lines[s.line - 1]) for s in result.skipped]
     skipped = sorted([*given.skipped, *ingested], key=lambda s: s.line)
     return replace(result, skipped=tuple(skipped[:LISTED]),
                    skipped_count=result.skipped_count + len(given.skipped))
+
+
+async def _recorded_name(archive: Archive, sha256: str) -> str | None:
+    async with archive.db.session() as session:
+        name: str | None = await session.scalar(
+            select(Report.name).where(col(Report.sha256) == sha256))
+        return name
 
 
 def _process_stdin() -> BinaryIO | None:

@@ -4,9 +4,13 @@ with one line and records nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import re
+import select
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from tests.support.cli import (
     default_config,
     run_cli,
     run_cli_process,
+    start_cli,
 )
 from tests.support.fixture_site import FixtureSite, Media
 
@@ -199,6 +204,77 @@ def test_preserve_urls_end_to_end(tmp_path: Path, site: FixtureSite, media: Medi
     run_cli("export", "--report", report, str(out), config=config, cwd=tmp_path, check=0)
     (carried,) = [p for p in out.rglob(report)]
     assert carried.read_bytes() == f"{clip}\n{page}\n".encode()
+
+
+def test_a_url_with_a_space_is_named_as_given(tmp_path: Path) -> None:
+    # not read as the path "https:/example.org/a b" (which "no such file" would name)
+    assert_one_line_error(cli(tmp_path, "ingest", "https://example.org/a b"), 2,
+                          "https://example.org/a b: not one URL (a space or a quote in it")
+    assert status(tmp_path)["reports"] == 0
+
+
+def test_the_same_urls_on_another_day_name_the_first_days_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import preserver.ingest.urls
+
+    with monkeypatch.context() as patched:
+        patched.setattr(preserver.ingest.urls, "utc_now",
+                        lambda: datetime(2026, 1, 1, 12, tzinfo=UTC))
+        first = cli(tmp_path, "ingest", A, B)
+    assert first.stderr.startswith("urls-2026-01-01-"), first.stderr
+    again = cli(tmp_path, "ingest", A, B)  # today: the report recorded on 1 January
+    name = first.stderr.split(":")[0]
+    assert again.stderr.startswith(f"{name}: already ingested"), again.stderr
+    assert {c["report"] for c in citations(tmp_path)} == {name}
+
+
+def test_standard_input_on_a_terminal_says_how_to_end_it(tmp_path: Path) -> None:
+    terminal, its_side = os.openpty()
+    proc = start_cli("ingest", "-", config=default_config(tmp_path), cwd=tmp_path,
+                     stdin=its_side)
+    os.close(its_side)
+    try:
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready, "nothing said while waiting for the terminal"
+        assert "end with Ctrl-D" in proc.stderr.readline()
+        os.write(terminal, f"{A}\n".encode() + b"\x04")
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(terminal)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert status(tmp_path)["reports"] == 1
+
+
+def test_a_killed_ingests_work_directory_is_removed_by_the_next(tmp_path: Path) -> None:
+    # what SIGKILL leaves: tmp/urls-<hex>/ with the report file, its lock gone with it
+    assert cli(tmp_path, "ingest", A).code == 0
+    tmp = tmp_path / "archive" / "tmp"
+    dead = tmp / f"urls-{'0' * 32}"
+    dead.mkdir()
+    (dead / "urls-2026-01-01-000000000000.txt").write_bytes(b"x" * 1000)
+    alive = tmp / f"urls-{'1' * 32}"  # a running ingest holds the lock of its own
+    alive.mkdir()
+    held = os.open(alive, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cli(tmp_path, "ingest", B).code == 0
+        assert sorted(p.name for p in tmp.iterdir()) == [alive.name]
+    finally:
+        os.close(held)
+
+
+def test_a_url_argument_after_standard_input_is_numbered_by_its_place(tmp_path: Path) -> None:
+    # skipped "line" of a URL argument: its place among the URL arguments (1), not
+    # counted on from the URLs standard input gave
+    long = "https://example.org/" + "a" * 9000
+    done = cli(tmp_path, "ingest", "-", long, stdin=f"{A}\n{B}\n".encode())
+    assert done.code == 0, done.stderr
+    assert "  skipped line 1: " in done.stderr and "long" in done.stderr, done.stderr
 
 
 def _today(cited: list[dict[str, Any]]) -> str:

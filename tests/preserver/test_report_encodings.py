@@ -217,3 +217,58 @@ def test_a_huge_undeclared_html_is_read_in_bounded_time(tmp_path: Path) -> None:
     assert report.encoding == "windows-1256"
     assert time.monotonic() - started < 60
     assert report.text.count(URL) == 5 * 60_000
+
+
+SPANISH = ("<p>El informe documenta las violaciones de los derechos humanos cometidas contra "
+           "la población civil durante el año pasado. Según los testigos, los niños fueron "
+           "trasladados a un centro de detención en la región montañosa.</p>")
+POLISH = ("<p>Raport o łamaniu praw człowieka w mieście. Świadkowie zeznali, że żołnierze "
+          "zatrzymali dzieci.</p>")
+
+
+@pytest.mark.parametrize(
+    ("source", "codec"),
+    [
+        (SPANISH, "cp1252"),  # windows-1250 would read "niños" as "nińos"
+        (POLISH, "cp1250"),  # windows-1252 would read "łamaniu" as "³amaniu"
+        ("<p>تقرير عن الهجوم الكيميائي في دوما</p>", "iso8859_6"),  # windows-874: Thai
+    ],
+    ids=["spanish-cp1252", "polish-cp1250", "short-iso-8859-6"],
+)
+def test_an_encoding_the_detector_cannot_tell_is_refused(tmp_path: Path, source: str,
+                                                         codec: str) -> None:
+    path = write(tmp_path, source, codec)
+    with pytest.raises(InvalidReport, match=r"cannot tell the text encoding \(it reads as "
+                                            r".*, .* alike\); declare its charset"):
+        read_report(path)
+    # declared, it is read as written
+    path = write(tmp_path, f'<meta charset="{codec.replace("_", "-")}">{source}', codec)
+    assert html.unescape(source.split(">", 1)[1].split("<", 1)[0]) in read_report(path).text
+
+
+@pytest.mark.parametrize("body", ["<p>café naïve résumé</p>" * 20, BODY * 4])
+def test_utf8_with_a_bad_byte_is_not_decoded_as_another_encoding(tmp_path: Path,
+                                                                 body: str) -> None:
+    data = page("", body).encode()
+    path = tmp_path / "report.html"
+    path.write_bytes(data + b"\x92")  # one windows-1252 quote in a UTF-8 file
+    with pytest.raises(InvalidReport, match=rf"not valid UTF-8 text \(bad byte at offset "
+                                            rf"{len(data)}\); most of it is UTF-8"):
+        read_report(path)
+
+
+def test_a_long_ascii_head_does_not_hide_the_text_from_the_detector(tmp_path: Path) -> None:
+    # an inline script over the detector's 1 MiB sample, then the Arabic (undeclared)
+    script = "<script>var x = '" + "a" * (1024 * 1024 + 10) + "';</script>\n"
+    path = write(tmp_path, page(script, BODY * 4), "cp1256")
+    report = read_report(path)
+    assert report.encoding == "windows-1256"
+    assert EXPECTED[0][0].split(" فيديو")[0] in report.text
+
+
+def test_euc_jp_is_named_as_browsers_name_it(tmp_path: Path) -> None:
+    # the detector names it euc_jis_2004, which browsers lack; euc_jp reads it alike
+    source = ("<p>本報告書は、昨年の間に民間人に対して行われた人権侵害を記録したものです。証人によると、"
+              "子どもたちは山間部の拘置施設に移送され、家族と連絡を取ることができませんでした。</p>")
+    report = read_report(write(tmp_path, source, "euc_jp"))
+    assert (report.encoding, report.text) == ("EUC-JP", source[3:-4])

@@ -70,11 +70,14 @@ def run_cli_process(*args: str, config: Path | None = None,
 
 
 def start_cli(*args: str, config: Path | None = None, env: Mapping[str, str] | None = None,
-              group: bool = False) -> subprocess.Popen[str]:
+              group: bool = False, cwd: Path | None = None,
+              stdin: int | None = None) -> subprocess.Popen[str]:
     """``python -m preserver [--config CONFIG] ARGS`` started, its stderr piped (text);
-    with ``group``, as the leader of a process group of its own, for ``os.killpg``."""
+    with ``group``, as the leader of a process group of its own, for ``os.killpg``;
+    ``stdin``: a file descriptor for its standard input (a terminal's, say)."""
     return subprocess.Popen(_command(config, args), stderr=subprocess.PIPE, text=True,
-                            env=_child_env(env), start_new_session=group)
+                            env=_child_env(env), start_new_session=group, cwd=cwd,
+                            stdin=stdin)
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -331,6 +331,12 @@ def decode_text(data: bytes) -> str:
         raise InvalidReport(
             f"not valid {label} text (bad byte at offset {exc.start}); save the report as UTF-8"
         ) from exc
+    return checked_text(text)
+
+
+def checked_text(text: str) -> str:
+    """Decoded ``text`` with its newlines normalized (``\\n``); ``InvalidReport`` for NUL
+    characters or more control characters than text has (binary content)."""
     if "\x00" in text:
         raise InvalidReport("binary content (NUL characters), not a text report")
     controls = sum(1 for _ in _CONTROL.finditer(text))

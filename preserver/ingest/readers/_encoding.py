@@ -11,6 +11,12 @@
 3. strict UTF-8, when every byte decodes;
 4. a detector (charset-normalizer), which tells apart windows-1256, ISO-8859-6 and
    UTF-16 without a BOM among others; what it names must then decode the whole file.
+   It reads a sample from the first non-ASCII byte (a long ASCII head hides nothing)
+   and is not asked at all about a file that is mostly UTF-8 with a bad byte (refused
+   at that byte: a UTF-8 file is never read as another encoding). When another
+   encoding that reads the bytes as other text scores as well (Spanish in
+   windows-1252 reads as windows-1250, short Arabic in ISO-8859-6 as Thai), the file
+   is refused with both names: declare the charset.
 
 Decoding is strict throughout: a report is evidence, so no byte is replaced. Binary
 content is refused as the text reader refuses it: NUL bytes in a file that is not
@@ -22,12 +28,13 @@ newlines are normalized to ``\\n`` and it records the encoding used by its WHATW
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 import charset_normalizer
 
 from preserver.errors import InvalidReport
-from preserver.ingest.readers._base import _CONTROL, _normalize_newlines
+from preserver.ingest.readers._base import checked_text
 from preserver.ingest.readers._labels import Encoding, by_codec, lookup
 
 _BOMS = (
@@ -36,6 +43,17 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "UTF-16BE"),
 )
 DETECT_BYTES = 1024 * 1024  # the detector samples at most this much of the file
+_CONTEXT = 4096  # ASCII bytes the sample keeps before the first non-ASCII one
+# Detector scores this close are a tie: chaos (how much of the text is a mess) and
+# coherence (how well it matches a language's letter frequencies; noisy on short text).
+_CHAOS_TIE = 0.02
+_COHERENCE_TIE = 0.1
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
+# A well-formed multi-byte UTF-8 sequence (RFC 3629 section 4).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,17 +98,64 @@ def decode_any(data: bytes, *, declared: Encoding | None = None,
 
 
 def _detect(data: bytes) -> Encoding:
+    sample = _sample(data)
+    if b"\x00" not in sample and (bad := _broken_utf8(data, sample)) is not None:
+        raise InvalidReport(f"not valid UTF-8 text (bad byte at offset {bad}); most of it is "
+                            "UTF-8, so no other encoding is guessed: save the report as UTF-8")
     # preemptive_behaviour=False: the detector does not read declarations (only the
     # prescan does, within its 1024 bytes, as browsers do)
-    best = charset_normalizer.from_bytes(data[:DETECT_BYTES], preemptive_behaviour=False).best()
-    encoding = None if best is None else by_codec(best.encoding)
-    if b"\x00" in data and (encoding is None or not encoding.name.startswith("UTF-16")):
+    found = [(match, encoding) for match in charset_normalizer.from_bytes(
+                 sample, preemptive_behaviour=False)
+             if (encoding := _known(match.could_be_from_charset)) is not None]
+    if b"\x00" in data and (not found or not found[0][1].name.startswith("UTF-16")):
         raise InvalidReport("binary content (NUL bytes), not a text report")
-    if encoding is None:
-        named = "" if best is None else f" (a detector says {best.encoding})"
-        raise InvalidReport(f"cannot tell the text encoding{named}; save the report as UTF-8 "
-                            "or declare its charset")
+    if not found:
+        raise InvalidReport("cannot tell the text encoding; save the report as UTF-8 or "
+                            "declare its charset")
+    (best, encoding), *others = found
+    # A rival that reads the bytes as other text (the detector merges encodings that read
+    # them alike) and scores as well: the detector cannot tell them apart ("niño" in
+    # windows-1252 is "nińo" in windows-1250, "łamaniu" in windows-1250 is "³amaniu" in
+    # windows-1252; short Arabic in ISO-8859-6 reads as Thai in windows-874).
+    rivals = [other.name for match, other in others
+              if match.chaos <= best.chaos + _CHAOS_TIE
+              and match.coherence >= best.coherence - _COHERENCE_TIE]
+    if rivals:
+        names = ", ".join(dict.fromkeys([encoding.name, *rivals]))
+        raise InvalidReport(f"cannot tell the text encoding (it reads as {names} alike); "
+                            "declare its charset (<meta charset=\"…\">) or save it as UTF-8")
     return encoding
+
+
+def _known(codecs_: list[str]) -> Encoding | None:
+    """The first of a detector's codec names that browsers know ("euc_jis_2004" no,
+    "euc_jp" yes: the same bytes read alike)."""
+    return next((e for c in codecs_ if (e := by_codec(c)) is not None), None)
+
+
+def _sample(data: bytes) -> bytes:
+    """What the detector reads: ``DETECT_BYTES`` from the line of the first non-ASCII
+    byte (at most ``_CONTEXT`` before it), so a long ASCII head (scripts, styles) does
+    not hide the text that decides. UTF-16 without a BOM (NUL bytes) from the start."""
+    first = _NON_ASCII.search(data)
+    if first is None or data.find(b"\x00", 0, first.start()) >= 0:
+        return data[:DETECT_BYTES]
+    start = max(data.rfind(b"\n", 0, first.start()) + 1, first.start() - _CONTEXT)
+    return data[start:start + DETECT_BYTES]
+
+
+def _broken_utf8(data: bytes, sample: bytes) -> int | None:
+    """The offset of the first bad byte of a file that is mostly UTF-8 (at least half of
+    the non-ASCII bytes of its ``sample`` are in well-formed UTF-8 sequences); else None."""
+    non_ascii = len(sample) - len(_NON_ASCII.sub(b"", sample))
+    well_formed = len(sample) - len(_UTF8_SEQUENCE.sub(b"", sample))
+    if not non_ascii or 2 * well_formed < non_ascii:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
 
 
 def _decode(data: bytes, encoding: Encoding, *, skip: int = 0, before: str = "",
@@ -103,9 +168,4 @@ def _decode(data: bytes, encoding: Encoding, *, skip: int = 0, before: str = "",
 
 
 def _checked(text: str, encoding: Encoding) -> Decoded:
-    if "\x00" in text:
-        raise InvalidReport("binary content (NUL characters), not a text report")
-    controls = sum(1 for _ in _CONTROL.finditer(text))
-    if controls > max(8, len(text) // 100):
-        raise InvalidReport(f"binary content ({controls} control characters), not a text report")
-    return Decoded(text=_normalize_newlines(text), encoding=encoding.name)
+    return Decoded(text=checked_text(text), encoding=encoding.name)

@@ -132,11 +132,19 @@ def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(tmp_path: Path
 def test_a_spanish_csv_in_windows_1252_is_not_taken_for_arabic(tmp_path: Path,
                                                                text: str) -> None:
     """á í Á É Í Ó Ñ are Arabic letters in windows-1256: the hint for Arabic must not read
-    a Spanish list saved by Excel in a Latin office as Arabic ("Bogotل")."""
+    a Spanish list saved by Excel in a Latin office as Arabic ("Bogotل"). The detector
+    cannot tell a short Spanish text in windows-1252 from windows-1250 ("niño", "nińo"):
+    such a file is read right, or refused, never read as something else."""
     path = tmp_path / "lista.csv"
     path.write_bytes(text.encode("cp1252"))
-    report = read_report(path)
-    assert report.encoding != "windows-1256"
+    try:
+        report = read_report(path)
+    except InvalidReport as exc:
+        assert "cannot tell the text encoding" in str(exc)
+        assert "windows-1256" not in str(exc)
+        assert "save it as UTF-8" in str(exc)
+        return
+    assert report.encoding == "windows-1252"
     assert not any("\u0600" <= c <= "\u06ff" for c in report.text)
     assert ("Bogotá" if "Bogot" in text else "JOSÉ PÉREZ DÍAZ") in report.text
 

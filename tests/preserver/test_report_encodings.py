@@ -239,7 +239,7 @@ def test_an_encoding_the_detector_cannot_tell_is_refused(tmp_path: Path, source:
                                                          codec: str) -> None:
     path = write(tmp_path, source, codec)
     with pytest.raises(InvalidReport, match=r"cannot tell the text encoding \(it reads as "
-                                            r".*, .* alike\); declare its charset"):
+                                            r".*, .* alike\); save it as UTF-8 \(an HTML report may instead declare its charset"):
         read_report(path)
     # declared, it is read as written
     path = write(tmp_path, f'<meta charset="{codec.replace("_", "-")}">{source}', codec)

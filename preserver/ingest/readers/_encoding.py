@@ -123,7 +123,8 @@ def _detect(data: bytes) -> Encoding:
     if rivals:
         names = ", ".join(dict.fromkeys([encoding.name, *rivals]))
         raise InvalidReport(f"cannot tell the text encoding (it reads as {names} alike); "
-                            "declare its charset (<meta charset=\"…\">) or save it as UTF-8")
+                            "save it as UTF-8 (an HTML report may instead declare its charset: "
+                            "<meta charset=\"…\">)")
     return encoding
 
 

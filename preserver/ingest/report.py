@@ -16,9 +16,8 @@ distinct target keys, which the custody event carries.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -71,21 +70,6 @@ class IngestResult:
     skipped_count: int  # all of them
 
 
-@dataclass(frozen=True, kw_only=True)
-class _About:
-    """A ``ReportText`` without its text."""
-
-    name: str
-    sha256: str
-    size: int
-    media_type: str
-    page_lines: tuple[int, ...]  # as ``ReportText.page_lines``: () for a format without pages
-
-    def page_of(self, line: int) -> int | None:
-        """As ``ReportText.page_of``: the 1-based page ``line`` is on, or None."""
-        return max(1, bisect_right(self.page_lines, line)) if self.page_lines else None
-
-
 @dataclass(kw_only=True)
 class _Tally:
     citations: int = 0
@@ -121,8 +105,7 @@ async def ingest_report(archive: Archive, path: Path) -> IngestResult:
     blob = _store(archive, path, text.sha256)
     # Only the links hold the text from here on: it is freed once they are recorded.
     links = _batches(text.text, tables=text.tables)
-    about = _About(name=text.name, sha256=text.sha256, size=text.size,
-                   media_type=text.media_type, page_lines=text.page_lines)
+    about = replace(text, text="")  # what is recorded of the report besides its links
     del text
     tally = _Tally()
     async with archive.db.session() as session:
@@ -171,7 +154,7 @@ def _store(archive: Archive, path: Path, sha256: str) -> StoredBlob:
     return blob
 
 
-def _result(about: _About, tally: _Tally, *, already: bool, targets: int) -> IngestResult:
+def _result(about: ReportText, tally: _Tally, *, already: bool, targets: int) -> IngestResult:
     return IngestResult(report=about.name, report_sha256=about.sha256, already_ingested=already,
                         citations=tally.citations, targets=targets,
                         new_targets=tally.new_targets, queued=tally.queued,
@@ -180,7 +163,7 @@ def _result(about: _About, tally: _Tally, *, already: bool, targets: int) -> Ing
 
 async def _record(session: AsyncSession, report_id: int,
                   resolved: list[tuple[FoundLink, TargetKey]], tally: _Tally,
-                  now: datetime, about: _About) -> None:
+                  now: datetime, about: ReportText) -> None:
     """One batch: its targets (new ones inserted and queued), their jobs, its citations."""
     if not resolved:
         return  # every link of the batch skipped

@@ -12,10 +12,10 @@ import preserver.ingest.links as links_module
 from preserver.errors import InvalidURL
 from preserver.ingest.links import FoundLink, extract_links
 from preserver.ingest.targets import MAX_URL_LENGTH, canonical_target
+from tests.support.douma import DOUMA
 from tests.support.hostile_text import HOSTILE_LINES
 
 DATA = Path(__file__).parent / "data"
-DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"
 
 ZWSP, ZWNJ, ZWJ, BOM = "\u200b", "\u200c", "\u200d", "\ufeff"
 LRM, RLM = "\u200e", "\u200f"

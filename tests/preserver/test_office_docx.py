@@ -20,6 +20,7 @@ from preserver.ingest.links import extract_links
 from preserver.ingest.readers import read_report
 from preserver.ingest.targets import canonical_target
 from tests.support.cli import run_in
+from tests.support.douma import DOUMA
 from tests.support.office import (
     Note,
     add_complex_field,
@@ -29,7 +30,6 @@ from tests.support.office import (
     douma_docx,
 )
 
-DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 WATCH = "شاهد الفيديو"
 

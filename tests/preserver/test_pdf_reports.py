@@ -27,6 +27,7 @@ from preserver.ingest.readers import Extracted, pdf, read_report
 from preserver.ingest.readers._base import read
 from preserver.ingest.readers._pdf_layout import Glyph, Link, page_lines
 from tests.support.cli import assert_one_line_error, run_in
+from tests.support.douma import DOUMA
 from tests.support.pdf_reports import (
     CHROMIUM,
     Line,
@@ -38,7 +39,6 @@ from tests.support.pdf_reports import (
     reshaped_pdf,
 )
 
-DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"
 VIDEO = "https://youtu.be/u7qI99N8OM8"
 WRAPPED = "https://www.example.org/a/very/long/path/that/wraps/over/two/lines/report.html"
 ARABIC = html_page(f"""

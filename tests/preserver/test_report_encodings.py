@@ -15,8 +15,8 @@ from preserver.ingest.links import extract_links
 from preserver.ingest.readers import read_report
 from preserver.ingest.readers._labels import by_codec, lookup
 from preserver.ingest.readers._prescan import declared_charset
+from tests.support.douma import DOUMA
 
-DOUMA = Path(__file__).parents[3] / "shared" / "reports" / "dchrs-douma-2015-08-16.ar.txt"
 ENTRY = "4- الطفل مازن الحسن"
 URL = "https://youtu.be/Xq3vT9aLm2Q"
 # Arabic that ISO-8859-6 can encode (it has no Persian letters and no Arabic digits).

@@ -1,13 +1,18 @@
 """Time and peak memory of ``ingest_report`` on reports of 10,000 and 100,000 links (and
-1,000,000 with ``--big``), this checkout side by side with a baseline.
+1,000,000 with ``--big``), this checkout side by side with a baseline, on SQLite and,
+with ``--database-url``, on PostgreSQL too, against the target of 300 MB peak RSS.
 
     .venv/bin/python bench/ingest_scale.py [--baseline REV_OR_DIR] [--big] [--sizes 10000,100000]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres] [--no-sqlite]
 
 The reports are in the Douma shape (``tests/support/ingest_memory.douma_report``:
 numbered Arabic entries, each followed by a YouTube, Facebook or web link, every tenth
-one cited again). Each ingest runs into a fresh archive (SQLite) in a process of its own
+one cited again). Each ingest runs into a fresh archive in a process of its own
 (``tests/support/ingest_memory.py`` run as a script), which reports its seconds and its
-peak resident memory (``VmHWM``). ``--baseline`` runs the same reports against other
+peak resident memory (``VmHWM``). The archive's database is SQLite, and with
+``--database-url`` (a PostgreSQL server's URL; the database it names is used only to
+connect) also a fresh PostgreSQL database created for each ingest and dropped after it.
+``--baseline`` runs the same reports against other
 code: a directory holding a checkout of preserver, or a git revision exported with
 ``git archive`` into a temporary directory (``--baseline main`` before a change is
 merged). The 1,000,000-link baseline is run only with ``--big-baseline`` (the code before
@@ -18,6 +23,7 @@ machine; read the ratios.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -26,22 +32,50 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.ingest_memory import douma_report
 
 CHILD = ROOT / "tests" / "support" / "ingest_memory.py"
+TARGET_MIB = 300 * 10**6 / 2**20  # "< 300 MB RSS" (issue 14)
 
 
-def ingest_in_child(code: Path, report: Path, root: Path) -> dict[str, Any]:
-    """Ingest ``report`` into a fresh archive under ``root`` with the preserver in ``code``."""
+async def _admin(server: str, sql: str) -> None:
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(sql))
+    finally:
+        await engine.dispose()
+
+
+def ingest_in_child(code: Path, report: Path, root: Path, server: str = "") -> dict[str, Any]:
+    """Ingest ``report`` into a fresh archive under ``root`` with the preserver in ``code``:
+    SQLite, or a PostgreSQL database made on ``server`` for it and dropped afterwards."""
+    if not server:
+        return _ingest(code, report, root, "")
+    name = f"bench_ingest_{os.getpid()}_{root.name.replace('-', '_')}"
+    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        return _ingest(code, report, root, server.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _ingest(code: Path, report: Path, root: Path, database_url: str) -> dict[str, Any]:
     root.mkdir(parents=True)
     cfg = root / "config.toml"
-    cfg.write_text(f'data_dir = "{root / "archive"}"\n', encoding="utf-8")
+    cfg.write_text(f'data_dir = "{root / "archive"}"\n'
+                   + (f'database_url = "{database_url}"\n' if database_url else ""),
+                   encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")}
     env["PYTHONPATH"] = str(code)
-    done = subprocess.run([sys.executable, str(CHILD), str(cfg), str(report)],
+    # -P: not tests/support on sys.path (its workers.py would shadow the package)
+    done = subprocess.run([sys.executable, "-P", str(CHILD), str(cfg), str(report)],
                           capture_output=True, text=True, env=env, check=False, cwd=root)
     if done.returncode != 0:
         raise SystemExit(f"ingest with {code} failed:\n{done.stderr[-3000:]}")
@@ -61,8 +95,10 @@ def baseline_code(spec: str, tmp: Path) -> Path:
 
 
 def row(name: str, got: dict[str, Any]) -> str:
-    return (f"{name:>9}: {got['seconds']:8.1f} s  peak {got['end_kib'] / 1024:8.1f} MiB "
-            f"(+{(got['end_kib'] - got['opened_kib']) / 1024:7.1f} over the open archive)")
+    peak = got["end_kib"] / 1024
+    return (f"{name:>20}: {got['seconds']:8.1f} s  peak {peak:8.1f} MiB "
+            f"(+{(got['end_kib'] - got['opened_kib']) / 1024:7.1f} over the open archive; "
+            f"{peak / TARGET_MIB:.2f} x the 300 MB target)")
 
 
 def main() -> None:
@@ -72,7 +108,12 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="also 1,000,000 links")
     parser.add_argument("--big-baseline", action="store_true",
                         help="also run the baseline on 1,000,000 links")
+    parser.add_argument("--database-url", default="",
+                        help="a PostgreSQL server (postgresql+asyncpg://...): also ingest there")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
+    backends = ([] if args.no_sqlite else [("SQLite", "")]) + (
+        [("PostgreSQL", args.database_url)] if args.database_url else [])
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.big else [])
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -80,14 +121,18 @@ def main() -> None:
         for size in sizes:
             report = tmp / f"douma-{size}.ar.txt"
             report.write_text(douma_report(size), encoding="utf-8")
-            mine = ingest_in_child(ROOT, report, tmp / f"new-{size}")
-            print(f"{size:,} links ({report.stat().st_size / 2**20:.1f} MiB report, "
-                  f"{mine['targets']:,} targets), each ingest in its own process:")
-            print(row("this", mine))
+            print(f"{size:,} links ({report.stat().st_size / 2**20:.1f} MiB report), "
+                  "each ingest in its own process:")
+            results = {}
+            for db_name, server in backends:
+                results[db_name] = mine = ingest_in_child(ROOT, report, tmp / f"new-{size}-{db_name}", server)
+                print(row(f"this, {db_name}", mine) + f"  {mine['targets']:,} targets")
+                sys.stdout.flush()
             if base is None or (size >= 1_000_000 and not args.big_baseline):
                 continue
+            mine = results.get("SQLite", mine)  # the baseline runs on SQLite
             old = ingest_in_child(base, report, tmp / f"old-{size}")
-            print(row("baseline", old))
+            print(row("baseline, SQLite", old))
             if (old["citations"], old["targets"], old["queued"]) != (
                     mine["citations"], mine["targets"], mine["queued"]):
                 print(f"  counts differ: baseline {old}, this {mine}")

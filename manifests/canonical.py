@@ -125,6 +125,11 @@ def _write(value: object, out: list[str], where: str, depth: int) -> None:
             out.append(":")
             _write(value[key], out, f"{where}.{key}", depth + 1)
         out.append("}")
+    elif isinstance(value, list | tuple) and value and all(type(v) is str for v in value):
+        # A list of strings (a report's custody event lists its 10**6 target keys) as one
+        # string, not one part per item: the same bytes, each item as the branch above
+        # writes it, without ~100 bytes of parts per item held until the join.
+        out.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):

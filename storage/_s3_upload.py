@@ -12,7 +12,10 @@ the object:
    at a time (``part_size``, raised so that no file needs more than 10,000 parts); each
    part is hashed into the whole file's SHA-256 as it is read, and the upload is completed
    only when that SHA-256 is the address, else aborted. So the bytes sent are always bytes
-   that hash to their key, whatever happened to the file since it was hashed.
+   that hash to their key, whatever happened to the file since it was hashed. Each such
+   buffer is reserved from the store's ``PartBudget`` (``storage._s3_memory``) while it is
+   read and sent, so concurrent uploads hold at most ``BUFFERED_PARTS`` parts together,
+   each in a memory map of its own that is unmapped once it is sent.
 3. Every request carries its SHA-256 as the S3 checksum (``x-amz-checksum-sha256``: the
    whole object's, or each part's), so a server that checks it (AWS S3, MinIO, Ceph …)
    refuses bytes altered on the way (``UploadRefused``). ``If-None-Match: *`` makes a
@@ -31,6 +34,9 @@ import base64
 import hashlib
 import logging
 import math
+import mmap
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -39,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from storage._base import BUFFER_SIZE
 from storage._s3_client import MAX_PARTS, S3Settings, error_code, s3_errors
+from storage._s3_memory import PartBudget, read_mapped
 from storage.errors import BlobNotFound, DigestMismatch, SourceUnreadable, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,7 +86,7 @@ def head(client: Any, settings: S3Settings, key: str, sha256: str) -> dict[str, 
 
 
 def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: str,
-           size: int, now: datetime, hashed: bool = True) -> bool:
+           size: int, now: datetime, budget: PartBudget, hashed: bool = True) -> bool:
     """Send the file at ``path`` (``sha256``, ``size``) to ``key``; True when it created it.
 
     An object already at ``key`` is the blob only if its size is ``size`` and its
@@ -89,7 +96,9 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
 
     ``hashed=False``: ``sha256`` is a writer's digest the store took without reading the
     file; an upload checks it anyway, and so does dedup, by hashing the file (one read,
-    as the upload would have made), before it says the file is a blob already held."""
+    as the upload would have made), before it says the file is a blob already held.
+
+    Each buffer read to be sent is reserved from ``budget`` until it is sent."""
     present = head(client, settings, key, sha256)
     until = settings.retention.until(now)
     if present is not None:
@@ -112,21 +121,22 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
         raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
     with source:
         if size <= settings.part_size:
-            data = _read(source, size + 1, path)
-            _check(hashlib.sha256(data).hexdigest(), len(data), sha256, size)
             checksum = b64(bytes.fromhex(sha256))
             try:
-                with s3_errors(settings, "upload", sha256=sha256):
-                    client.put_object(Bucket=settings.bucket, Key=key, Body=data,
-                                      ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
-                                      **once, **lock)
+                with budget.hold(size), _mapped(source, size, path) as (data, got):
+                    got += len(_read(source, 1, path))  # a byte past ``size``: it grew
+                    _check(hashlib.sha256(data).hexdigest(), got, sha256, size)
+                    with s3_errors(settings, "upload", sha256=sha256):
+                        client.put_object(Bucket=settings.bucket, Key=key, Body=data,
+                                          ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum,
+                                          **once, **lock)
             except StorageUnavailable as exc:
                 if _lost_race(exc):
                     return False
                 raise
         else:
             checksum = _multipart(client, settings, key, source, path, sha256, size,
-                                  lock, once)
+                                  lock, once, budget)
             if not checksum:
                 return False
     _confirm(client, settings, key, sha256, size, checksum, until)
@@ -134,8 +144,10 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
 
 
 def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, path: Path,
-               sha256: str, size: int, lock: dict[str, Any], once: dict[str, str]) -> str:
-    """Upload in parts; the object's composite checksum, or "" when another writer won."""
+               sha256: str, size: int, lock: dict[str, Any], once: dict[str, str],
+               budget: PartBudget) -> str:
+    """Upload in parts, each held in ``budget`` while read and sent; the object's
+    composite checksum, or "" when another writer won."""
     with s3_errors(settings, "upload", sha256=sha256):
         upload_id = client.create_multipart_upload(
             Bucket=settings.bucket, Key=key, ChecksumAlgorithm="SHA256", **lock)["UploadId"]
@@ -144,21 +156,25 @@ def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, pa
         whole, digests, total = hashlib.sha256(), bytearray(), 0
         parts: list[dict[str, Any]] = []
         step = part_size_for(settings, size)
-        while data := _read(source, step, path):
-            whole.update(data)
-            total += len(data)
-            digest = hashlib.sha256(data).digest()
-            digests += digest
-            number = len(parts) + 1
-            with s3_errors(settings, "upload", sha256=sha256):
-                sent = client.upload_part(Body=data, PartNumber=number,
-                                          ChecksumAlgorithm="SHA256",
-                                          ChecksumSHA256=b64(digest), **ids)
+        while want := min(step, size - total):
+            with budget.hold(want), _mapped(source, want, path) as (data, got):
+                if not got:  # the file shrank
+                    break
+                whole.update(data)
+                total += got
+                digest = hashlib.sha256(data).digest()
+                digests += digest
+                number = len(parts) + 1
+                with s3_errors(settings, "upload", sha256=sha256):
+                    sent = client.upload_part(Body=data, PartNumber=number,
+                                              ChecksumAlgorithm="SHA256",
+                                              ChecksumSHA256=b64(digest), **ids)
             parts.append({"PartNumber": number, "ETag": sent["ETag"],
                           "ChecksumSHA256": b64(digest)})
-            del data
-            if total > size:
-                break
+        if total == size:  # a byte past ``size``: the file grew
+            extra = _read(source, 1, path)
+            whole.update(extra)
+            total += len(extra)
         _check(whole.hexdigest(), total, sha256, size)  # before anything becomes visible
         try:
             with s3_errors(settings, "upload", sha256=sha256):
@@ -228,6 +244,17 @@ def _hash_file(path: Path, size: int) -> tuple[str, int]:
     except OSError as exc:
         raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
     return digest.hexdigest(), total
+
+
+@contextmanager
+def _mapped(source: BinaryIO, n: int, path: Path) -> Iterator[tuple[mmap.mmap | bytes, int]]:
+    """``read_mapped`` with a read error translated (an error of the block passes as is)."""
+    with ExitStack() as stack:
+        try:
+            mapped = stack.enter_context(read_mapped(source, n))
+        except OSError as exc:
+            raise SourceUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
+        yield mapped
 
 
 def _read(source: BinaryIO, n: int, path: Path) -> bytes:

@@ -41,6 +41,7 @@ from typing import Any, BinaryIO, cast
 from storage._base import BUFFER_SIZE, KnownDigest, StoredBlob, check_address, is_address
 from storage._reader import HashingReader
 from storage._s3_client import S3Settings, make_client, s3_errors
+from storage._s3_memory import BUFFERED_PARTS, PartBudget
 from storage._s3_upload import b64, composite_checksum, head, upload
 from storage._stale import hold_and_sweep
 from storage.errors import BlobTooLarge, DigestMismatch, SourceUnreadable, StorageUnavailable
@@ -108,6 +109,8 @@ class S3BlobStore:
         self.read_only = read_only
         self._clock = clock or (lambda: datetime.now(UTC))
         self._client = make_client(settings)
+        # every upload's buffers, across the threads putting at once (``_s3_memory``)
+        self.part_budget = PartBudget(BUFFERED_PARTS * settings.part_size)
         self._prefix = f"{settings.key_prefix}sha256/"
         with s3_errors(settings, "open"):
             self._client.head_bucket(Bucket=settings.bucket)
@@ -312,5 +315,6 @@ class S3BlobStore:
 
     def _upload(self, path: Path, sha256: str, size: int, *, hashed: bool = True) -> StoredBlob:
         created = upload(self._client, self.settings, self.key_of(sha256), path,
-                         sha256=sha256, size=size, now=self._clock(), hashed=hashed)
+                         sha256=sha256, size=size, now=self._clock(),
+                         budget=self.part_budget, hashed=hashed)
         return StoredBlob(sha256=sha256, size=size, created=created)

@@ -226,3 +226,17 @@ def test_a_str_enum_serializes_as_its_plain_string(member: StrEnum) -> None:
     for ascii_only in (True, False):
         assert json.dumps(with_member, ensure_ascii=ascii_only) == \
             json.dumps(with_plain, ensure_ascii=ascii_only)
+
+
+def test_a_list_of_strings_is_written_as_each_string_alone() -> None:
+    """The one-part path for lists of strings (a custody event's million target keys)
+    gives the bytes the per-item path gives: each string as alone, comma-joined."""
+    items = ["plain", 'quote " and \\ backslash', "\n\t\b\f\r\x00\x1f", "é\u2028\U0001f600",
+             "https://youtu.be/abc?t=69", ""]
+    expected = b"[" + b",".join(canonical_json(s) for s in items) + b"]"
+    assert canonical_json(items) == expected
+    assert canonical_json(tuple(items)) == expected
+    assert canonical_json({"k": items}) == b'{"k":' + expected + b"}"
+    assert canonical_json([*items, 1]) == expected[:-1] + b",1]"  # mixed: per item
+    with pytest.raises(CanonicalizationError, match="lone surrogate"):
+        canonical_json(["ok", "\ud800"])

@@ -1,7 +1,10 @@
 """Shared fixtures: ffmpeg-made media (once per session), a fixture site per test, local
-SNTP servers and RFC 3161 authorities."""
+SNTP servers and RFC 3161 authorities, an S3 server (moto) per session with a locked
+bucket per test."""
 
 from __future__ import annotations
+
+import itertools
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from tests.support.disk import mount_tmpfs, unmount
 from tests.support.fixture_site import FixtureSite, Media, make_media
 from tests.support.forbidden import Forbidden
 from tests.support.proxy import ForwardProxy
+from tests.support.s3 import KEYS, MotoServer
 from tests.support.sntp import LocalSntp
 from tests.support.tsa import LocalTsa, TsaKeys, make_tsa_keys
 
@@ -143,3 +147,37 @@ def built(tmp_path_factory: pytest.TempPathFactory, media: Media,
 
     with built_packages(tmp_path_factory.mktemp("export"), media, tsa_keys) as packages:
         yield packages
+
+
+# -- S3: one moto server per session (tests/support/s3.py), a new bucket with Object Lock
+# per test, and AWS credentials in the environment (the standard chain is how the store
+# finds them); used by tests/storage and tests/hostile.
+
+_bucket_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    server = MotoServer.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Credentials from the environment, and no ~/.aws or instance metadata of this host."""
+    env = {**KEYS, "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def bucket(moto: MotoServer, aws_env: dict[str, str]) -> str:
+    return moto.make_bucket(f"evidence-{next(_bucket_names)}")

@@ -101,7 +101,7 @@ async def fill(config: Path, url: str, size: int, hosts: int) -> float:
 
 async def child(config: Path) -> dict[str, Any]:
     """Run in the child: the scheduled audit with the network probe stubbed."""
-    import preserver.audit.runner as runner
+    from preserver.audit import runner
     from preserver.archive import open_archive
     from preserver.config import load_config
     from workers import ProbeResult, Status

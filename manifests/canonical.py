@@ -46,8 +46,10 @@ def canonical_json(value: object) -> bytes:
     """
     parts: list[str] = []
     _write(value, parts, "$", 0)
+    text = "".join(parts)
+    parts.clear()  # freed before the encoding: two copies of a large value at once, not three
     try:
-        return "".join(parts).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         # RFC 8785 section 3.2.2.2: strings must be valid Unicode; UTF-8 cannot carry a
         # lone surrogate (U+D800..U+DFFF).

@@ -26,7 +26,7 @@ import mmap
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from io import BufferedReader
 
 BUFFERED_PARTS = 4  # parts of ``part_size`` a store holds in memory at once, at most
 
@@ -58,7 +58,7 @@ class PartBudget:
 
 
 @contextmanager
-def read_mapped(source: BinaryIO, n: int) -> Iterator[tuple[mmap.mmap | bytes, int]]:
+def read_mapped(source: BufferedReader, n: int) -> Iterator[tuple[mmap.mmap | bytes, int]]:
     """Up to ``n`` bytes of ``source`` in a buffer of its own, and how many were read (fewer
     at the end of ``source``); the buffer is unmapped after the block. Raises ``OSError``."""
     if n <= 0:

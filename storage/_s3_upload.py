@@ -38,6 +38,7 @@ import mmap
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
+from io import BufferedReader
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -143,8 +144,8 @@ def upload(client: Any, settings: S3Settings, key: str, path: Path, *, sha256: s
     return True
 
 
-def _multipart(client: Any, settings: S3Settings, key: str, source: BinaryIO, path: Path,
-               sha256: str, size: int, lock: dict[str, Any], once: dict[str, str],
+def _multipart(client: Any, settings: S3Settings, key: str, source: BufferedReader,
+               path: Path, sha256: str, size: int, lock: dict[str, Any], once: dict[str, str],
                budget: PartBudget) -> str:
     """Upload in parts, each held in ``budget`` while read and sent; the object's
     composite checksum, or "" when another writer won."""
@@ -247,7 +248,7 @@ def _hash_file(path: Path, size: int) -> tuple[str, int]:
 
 
 @contextmanager
-def _mapped(source: BinaryIO, n: int, path: Path) -> Iterator[tuple[mmap.mmap | bytes, int]]:
+def _mapped(source: BufferedReader, n: int, path: Path) -> Iterator[tuple[mmap.mmap | bytes, int]]:
     """``read_mapped`` with a read error translated (an error of the block passes as is)."""
     with ExitStack() as stack:
         try:

@@ -5,7 +5,6 @@ bucket per test."""
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING

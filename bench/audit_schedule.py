@@ -101,8 +101,8 @@ async def fill(config: Path, url: str, size: int, hosts: int) -> float:
 
 async def child(config: Path) -> dict[str, Any]:
     """Run in the child: the scheduled audit with the network probe stubbed."""
-    from preserver.audit import runner
     from preserver.archive import open_archive
+    from preserver.audit import runner
     from preserver.config import load_config
     from workers import ProbeResult, Status
 

@@ -318,6 +318,7 @@ def decode_text(data: bytes) -> str:
     Raises ``InvalidReport`` for NUL bytes, undecodable bytes and text that is
     mostly control characters: binary content is not a report.
     """
+    end = len(data)  # UTF-8 without a BOM: a last "\n", "\r\n" or "\r" is left out here
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
             break
@@ -325,8 +326,11 @@ def decode_text(data: bytes) -> str:
         if b"\x00" in data:
             raise InvalidReport("binary content (NUL bytes), not a text report")
         codec, label = "utf-8", "UTF-8"
+        end -= 2 if data.endswith(b"\r\n") else 1 if data.endswith((b"\n", b"\r")) else 0
     try:
-        text = data.decode(codec)
+        # decoded without the last line break, and not dropped from the text afterwards:
+        # ``removesuffix`` would copy the whole text (twice its size in memory for Arabic)
+        text = str(memoryview(data)[:end], codec)
     except UnicodeDecodeError as exc:
         raise InvalidReport(
             f"not valid {label} text (bad byte at offset {exc.start}); save the report as UTF-8"
@@ -342,16 +346,16 @@ def checked_text(text: str) -> str:
     controls = sum(1 for _ in _CONTROL.finditer(text))
     if controls > max(8, len(text) // 100):
         raise InvalidReport(f"binary content ({controls} control characters), not a text report")
-    return _normalize_newlines(text)
+    return _normalize_newlines(text, ended=end < len(data))
 
 
-def _normalize_newlines(text: str) -> str:
+def _normalize_newlines(text: str, *, ended: bool = False) -> str:
     """``"\\n".join(text.splitlines())`` without a list of every line (a report may have
     millions): each line boundary ``str.splitlines`` knows becomes ``"\\n"``, and a
-    boundary at the very end is dropped."""
+    boundary at the very end is dropped (``ended``: it was, before decoding)."""
     if _LINE_BREAK.search(text) is not None:
         text = _LINE_BREAK.sub("\n", text)
-    return text.removesuffix("\n")
+    return text if ended else text.removesuffix("\n")
 
 
 def looks_like_text(head: bytes) -> bool:

@@ -335,18 +335,19 @@ def decode_text(data: bytes) -> str:
         raise InvalidReport(
             f"not valid {label} text (bad byte at offset {exc.start}); save the report as UTF-8"
         ) from exc
-    return checked_text(text)
+    return checked_text(text, ended=end < len(data))
 
 
-def checked_text(text: str) -> str:
+def checked_text(text: str, *, ended: bool = False) -> str:
     """Decoded ``text`` with its newlines normalized (``\\n``); ``InvalidReport`` for NUL
-    characters or more control characters than text has (binary content)."""
+    characters or more control characters than text has (binary content). ``ended``: its
+    last line break was left out before decoding (else it is dropped here)."""
     if "\x00" in text:
         raise InvalidReport("binary content (NUL characters), not a text report")
     controls = sum(1 for _ in _CONTROL.finditer(text))
     if controls > max(8, len(text) // 100):
         raise InvalidReport(f"binary content ({controls} control characters), not a text report")
-    return _normalize_newlines(text, ended=end < len(data))
+    return _normalize_newlines(text, ended=ended)
 
 
 def _normalize_newlines(text: str, *, ended: bool = False) -> str:

@@ -98,15 +98,6 @@ def _captures(url: str) -> dict[str, list[tuple[str, str | None]]]:
     return found
 
 
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(config=tmp_path / "config.toml", logs=tmp_path / "logs")
-    try:
-        yield started
-    finally:
-        started.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_pg)])
 def database(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "sqlite":
@@ -183,51 +174,68 @@ PER_BATCH = 5
 def test_three_workers_and_random_sigkills(
         tmp_path: Path, site: FixtureSite, workers: Workers) -> None:
     """Targets are ingested in batches while a worker is SIGKILLed every 0.3 to 2.4 s
-    (seeded: PRESERVER_KILL_SEED), one holding jobs when one does within 2 s, and restarted at once, KILLS
-    times; then the three finish. Every target has exactly one complete capture,
-    byte-equal to what the site served; ``verify`` passes."""
-    rng = random.Random(SEED)
+    (seeded: PRESERVER_KILL_SEED), one holding jobs when one does within 2 s, and
+    restarted at once, KILLS times; then the three finish. Every target has exactly one
+    complete capture, byte-equal to what the site served; ``verify`` passes."""
     with pg_database() as url:
         config = worker_config(tmp_path, database_url=url, lease="3s")
-        config.write_text(config.read_text(encoding="utf-8").replace(
-            "[capture]\n", "[capture]\nper_host = 9\nconcurrency = 3\n"), encoding="utf-8")
-        served: dict[str, str] = {}
-        batches: list[list[str]] = []
-        for n in range(BATCHES * PER_BATCH):
-            clip = make_clip(tmp_path / "clips" / f"{n}.mp4", freq=200 + 37 * n, duration=1)
-            body = clip.read_bytes()
-            link = site.add(f"/v/{n}.mp4", Trickle(body, pause=0.1, pieces=10))
-            served[link] = hashlib.sha256(body).hexdigest()
-            if n % PER_BATCH == 0:
-                batches.append([])
-            batches[-1].append(link)
-        _ingest(tmp_path, config, batches.pop(0))
-        for _ in range(3):
-            workers.start()
-        mid_job = 0
-        started = time.monotonic()
-        for kill in range(KILLS):
-            if batches and kill % (KILLS // (BATCHES + 1)) == 0 and kill:
-                _ingest(tmp_path, config, batches.pop(0))
-            time.sleep(rng.uniform(0.3, 2.4))
-            holding = _holding(url, workers, within=2.0)  # mostly one at work
-            victim = rng.choice(holding or workers.live())
-            mid_job += victim in holding
-            workers.kill(victim)
-            workers.start()
-        for batch in batches:
-            _ingest(tmp_path, config, batch)
-        killing = time.monotonic() - started
-        wait_for("every job done", lambda: set(_states(url)) == {"done"}, timeout=90)
-        for worker in workers.live():
-            assert workers.stop(worker) == 0, worker.text
-        keys = dict(query(url, "SELECT url, key FROM targets"))
-        assert _captures(url) == {keys[link]: [("complete", sha)] for link, sha in served.items()}
-        assert mid_job >= KILLS // 2, f"only {mid_job} of {KILLS} kills hit a worker at work"
-        print(f"{KILLS} kills in {killing:.0f} s, {mid_job} of them mid-job; "
+        killed = kill_three_workers(tmp_path, site, workers, url, config, done_within=90)
+        print(f"{KILLS} kills in {killed.seconds:.0f} s, {killed.mid_job} of them mid-job; "
               f"{query(url, 'SELECT sum(attempts) AS n FROM jobs')[0].n} attempts "
-              f"for {len(served)} jobs")
+              f"for {len(killed.served)} jobs")
         run_cli("verify", config=config, cwd=tmp_path, check=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Killed:
+    served: dict[str, str]  # link -> SHA-256 of the bytes the site served
+    mid_job: int  # kills that hit a worker holding a job
+    seconds: float  # the kills took
+
+
+def kill_three_workers(tmp_path: Path, site: FixtureSite, workers: Workers, url: str,
+                       config: Path, *, done_within: float) -> Killed:
+    """Serve BATCHES x PER_BATCH trickling clips, ingest them in batches while three
+    workers run and one is SIGKILLed and restarted KILLS times, let the three finish,
+    and check every target ended with exactly one complete capture of the served bytes
+    and that at least half the kills hit a worker at work."""
+    rng = random.Random(SEED)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[capture]\n", "[capture]\nper_host = 9\nconcurrency = 3\n"), encoding="utf-8")
+    served: dict[str, str] = {}
+    batches: list[list[str]] = []
+    for n in range(BATCHES * PER_BATCH):
+        clip = make_clip(tmp_path / "clips" / f"{n}.mp4", freq=200 + 37 * n, duration=1)
+        body = clip.read_bytes()
+        link = site.add(f"/v/{n}.mp4", Trickle(body, pause=0.1, pieces=10))
+        served[link] = hashlib.sha256(body).hexdigest()
+        if n % PER_BATCH == 0:
+            batches.append([])
+        batches[-1].append(link)
+    _ingest(tmp_path, config, batches.pop(0))
+    for _ in range(3):
+        workers.start()
+    mid_job = 0
+    started = time.monotonic()
+    for kill in range(KILLS):
+        if batches and kill % (KILLS // (BATCHES + 1)) == 0 and kill:
+            _ingest(tmp_path, config, batches.pop(0))
+        time.sleep(rng.uniform(0.3, 2.4))
+        holding = _holding(url, workers, within=2.0)  # mostly one at work
+        victim = rng.choice(holding or workers.live())
+        mid_job += victim in holding
+        workers.kill(victim)
+        workers.start()
+    for batch in batches:
+        _ingest(tmp_path, config, batch)
+    seconds = time.monotonic() - started
+    wait_for("every job done", lambda: set(_states(url)) == {"done"}, timeout=done_within)
+    for worker in workers.live():
+        assert workers.stop(worker) == 0, worker.text
+    keys = dict(query(url, "SELECT url, key FROM targets"))
+    assert _captures(url) == {keys[link]: [("complete", sha)] for link, sha in served.items()}
+    assert mid_job >= KILLS // 2, f"only {mid_job} of {KILLS} kills hit a worker at work"
+    return Killed(served=served, mid_job=mid_job, seconds=seconds)
 
 
 def _holding(url: str, workers: Workers, *, within: float) -> list[Worker]:

@@ -14,11 +14,7 @@ signature, a capture file or a report the database records.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,74 +22,26 @@ import pytest
 
 from manifests import CaptureManifest, InvalidManifest
 from storage.s3 import S3BlobStore, S3Settings
-from tests.hostile.test_workers import SEED, Trickle, _captures, _holding, _ingest, _states
+from tests.hostile.test_workers import KILLS, kill_three_workers
 from tests.support.cli import run_cli
-from tests.support.fixture_site import FixtureSite, make_clip
+from tests.support.fixture_site import FixtureSite
 from tests.support.postgres import PG_URL
 from tests.support.s3 import MotoServer
-from tests.support.workers import Workers, pg_database, query, wait_for, worker_config
+from tests.support.workers import Workers, pg_database, query, worker_config
 
 pytestmark = pytest.mark.slow
-
-KILLS = 30
-BATCHES = 6
-PER_BATCH = 5
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(config=tmp_path / "config.toml", logs=tmp_path / "logs")
-    try:
-        yield started
-    finally:
-        started.close()
-
 
 @pytest.mark.skipif(not PG_URL, reason="PRESERVER_TEST_POSTGRES_URL not set")
 def test_three_workers_and_random_sigkills_on_s3(
         tmp_path: Path, site: FixtureSite, workers: Workers, moto: MotoServer,
         bucket: str) -> None:
-    rng = random.Random(SEED)
     with pg_database() as url:
         config = worker_config(tmp_path, database_url=url, lease="3s", extra=(
             f'[storage]\nbackend = "s3"\nendpoint_url = "{moto.url}"\nbucket = "{bucket}"\n'
             'region = "us-east-1"\n'))
-        config.write_text(config.read_text(encoding="utf-8").replace(
-            "[capture]\n", "[capture]\nper_host = 9\nconcurrency = 3\n"), encoding="utf-8")
-        served: dict[str, str] = {}
-        batches: list[list[str]] = []
-        for n in range(BATCHES * PER_BATCH):
-            clip = make_clip(tmp_path / "clips" / f"{n}.mp4", freq=200 + 37 * n, duration=1)
-            body = clip.read_bytes()
-            link = site.add(f"/v/{n}.mp4", Trickle(body, pause=0.1, pieces=10))
-            served[link] = hashlib.sha256(body).hexdigest()
-            if n % PER_BATCH == 0:
-                batches.append([])
-            batches[-1].append(link)
-        _ingest(tmp_path, config, batches.pop(0))
-        for _ in range(3):
-            workers.start()
-        mid_job = 0
-        started = time.monotonic()
-        for kill in range(KILLS):
-            if batches and kill % (KILLS // (BATCHES + 1)) == 0 and kill:
-                _ingest(tmp_path, config, batches.pop(0))
-            time.sleep(rng.uniform(0.3, 2.4))
-            holding = _holding(url, workers, within=2.0)
-            victim = rng.choice(holding or workers.live())
-            mid_job += victim in holding
-            workers.kill(victim)
-            workers.start()
-        for batch in batches:
-            _ingest(tmp_path, config, batch)
-        killing = time.monotonic() - started
-        wait_for("every job done", lambda: set(_states(url)) == {"done"}, timeout=120)
-        for worker in workers.live():
-            assert workers.stop(worker) == 0, worker.text
-        keys = dict(query(url, "SELECT url, key FROM targets"))
-        assert _captures(url) == {keys[link]: [("complete", sha)] for link, sha in served.items()}
-        assert mid_job >= KILLS // 2, f"only {mid_job} of {KILLS} kills hit a worker at work"
-        print(f"{KILLS} kills in {killing:.0f} s on S3, {mid_job} of them mid-job")
+        killed = kill_three_workers(tmp_path, site, workers, url, config, done_within=120)
+        served = killed.served
+        print(f"{KILLS} kills in {killed.seconds:.0f} s on S3, {killed.mid_job} of them mid-job")
 
         store = S3BlobStore(S3Settings(bucket=bucket, endpoint_url=moto.url,
                                        region="us-east-1"), tmp_path / "raw-tmp",

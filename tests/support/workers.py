@@ -115,7 +115,11 @@ class Workers:
 
     @staticmethod
     def stop(worker: Worker, timeout: float = 30.0) -> int:
-        """SIGTERM, and its exit code."""
+        """SIGTERM once the worker has started (a process still importing dies of the
+        signal, exit -15, having claimed nothing: not what a clean stop tests), and its
+        exit code."""
+        wait_for("the worker started", lambda: worker.proc.poll() is not None
+                 or "worker started" in worker.text, timeout=timeout)
         worker.proc.send_signal(signal.SIGTERM)
         return worker.proc.wait(timeout=timeout)
 

@@ -50,16 +50,10 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.ingest_memory import peak_kib
+
 TARGET = 1_000_000 / 86_400  # checks per second: 1,000,000 a day (issue 14)
 LIMITS = "[audit]\nconcurrency = 64\nper_host = 64\nrate = 1000000\n"
-
-
-def peak_kib() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 async def _admin(server: str, sql: str) -> None:

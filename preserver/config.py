@@ -202,6 +202,19 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WebConfig:
+    """``preserver web``: the pages and the HTTP API (docs/web.md)."""
+    host: str = setting(TEXT, "127.0.0.1")
+    port: int = setting(COUNT, 8080)
+    forwarded_allow_ips: str = setting(TEXT, "127.0.0.1")  # proxies whose X-Forwarded-* count
+    session_lifetime: float = setting(DURATION, 12 * 3600.0)
+    login_window: float = setting(DURATION, 900.0)  # failed sign-ins are counted over this
+    login_attempts: int = setting(COUNT, 5)  # per name within the window, then 429
+    login_attempts_per_address: int = setting(COUNT, 20)
+    max_upload: int = setting(SIZE, 100 * 1024**2)  # the largest report an upload may be
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration, validated. ``path`` is the file it came from, if any."""
 
@@ -220,6 +233,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     witness: WitnessConfig = field(default_factory=WitnessConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     # [access.<group>] by politeness group (preserver.config_access); file only
     access: Mapping[str, AccessConfig] = field(default_factory=dict)
 

@@ -241,3 +241,53 @@ class CheckpointTimestamp(SQLModel, table=True):
     token: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # DER response
     chain: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))  # PEM certificates
     gen_time: datetime = Field(sa_column=_time())
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web pages (``preserver user add``; preserver.accounts)."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)  # an accounts.Role: viewer, legal, archivist
+    password_hash: str  # argon2id, PHC string form
+    created_at: datetime = Field(sa_column=_time())
+    disabled: bool = False
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the HTTP API (``preserver token create``): only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(unique=True, max_length=64)  # custody events name it: token:<label>
+    role: str = Field(max_length=16)
+    token_sha256: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(sa_column=_time())
+    revoked: bool = False
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie's SHA-256 (never the cookie), its user, its CSRF
+    secret, and when it ends."""
+
+    __tablename__ = "web_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # SHA-256 of the cookie's value
+    user_id: int = Field(foreign_key="users.id", index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_time())
+    expires_at: datetime = Field(sa_column=_time(index=True))
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in, counted to rate-limit logins per name and per address."""
+
+    __tablename__ = "login_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=64, index=True)
+    time: datetime = Field(sa_column=_time(index=True))

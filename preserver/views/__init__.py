@@ -2,6 +2,7 @@
 ``preserver.db.reading`` (docs/design.md "The read path").
 
 - ``targets``: ``links``, ``show``, ``lookup`` and the reports a name refers to;
+- ``reports``: each report with its links counted by state (the web's reports page);
 - ``counts``: the counts of ``status``, and the capture jobs a run would take on;
 - ``linkrot/``: the link-rot report and its JSON, CSV and HTML forms.
 
@@ -16,12 +17,14 @@ from preserver._lazy import exports
 
 if TYPE_CHECKING:
     from preserver.views.counts import jobs_to_run, status
+    from preserver.views.reports import reports
     from preserver.views.targets import links, lookup, reports_named, show
 
 __all__ = [
     "jobs_to_run",
     "links",
     "lookup",
+    "reports",
     "reports_named",
     "show",
     "status",

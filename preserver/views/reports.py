@@ -1,0 +1,56 @@
+"""The reports in the archive, each with its links counted by state (the web's reports
+page and ``/api/reports``).
+
+A link's *state* is what the archive holds of it: its capture job's state while it is
+queued, running or retrying, else its best capture (``complete`` over ``partial`` over
+``failed``), else ``not_queued``. Its *availability* is the target's confirmed status
+(``online``, ``removed``, ... ``unknown``), as ``links`` shows it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from preserver.custody.events import rfc3339
+from preserver.db.reading import Reader
+from preserver.db.values import CAPTURE, as_utc
+
+# a target's state, from its job and its captures; the first that applies wins
+_STATE = """
+SELECT c.report_id AS report_id, t.id AS target_id, t.status AS availability,
+  CASE
+    WHEN j.state IN ('queued', 'running', 'retry') THEN j.state
+    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'complete')
+      THEN 'complete'
+    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'partial')
+      THEN 'partial'
+    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id) THEN 'failed'
+    WHEN j.state IS NOT NULL THEN j.state
+    ELSE 'not_queued'
+  END AS state
+FROM (SELECT DISTINCT report_id, target_id FROM citations) c
+JOIN targets t ON t.id = c.target_id
+LEFT JOIN jobs j ON j.target_id = t.id AND j.kind = :kind
+"""
+
+
+async def reports(reader: Reader) -> list[dict[str, Any]]:
+    """Every report, newest first, with its citations, links, and links by state and by
+    availability."""
+    states: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    availability: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in await reader.rows(_STATE, {"kind": CAPTURE}):
+        states[row["report_id"]][row["state"]] += 1
+        availability[row["report_id"]][row["availability"]] += 1
+    cited = {r["report_id"]: int(r["n"]) for r in await reader.rows(
+        "SELECT report_id, count(*) AS n FROM citations GROUP BY report_id")}
+    return [{
+        "name": r["name"], "sha256": r["sha256"], "size": int(r["size"]),
+        "media_type": r["media_type"], "ingested_at": rfc3339(as_utc(r["ingested_at"])),
+        "citations": cited.get(r["id"], 0), "links": sum(states[r["id"]].values()),
+        "states": dict(sorted(states[r["id"]].items())),
+        "availability": dict(sorted(availability[r["id"]].items())),
+    } for r in await reader.rows(
+        "SELECT id, name, sha256, size, media_type, ingested_at FROM reports "
+        "ORDER BY ingested_at DESC, id DESC")]

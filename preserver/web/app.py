@@ -1,0 +1,91 @@
+"""``create_app(config)``: the FastAPI application of ``preserver web``.
+
+It opens the archive once (as ``Access.UPDATE``: an existing archive, its schema brought
+up to date) for its lifetime, mounts the pages (``pages``), the JSON API (``api``, with
+OpenAPI documentation at ``/api/docs``) and the static files, and turns every
+``WebError`` into a 4xx: a page in the visitor's language, or ``{"error": message}``
+under ``/api/``. A page asked for by nobody signed in redirects to ``/login``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from preserver.version import __version__
+from preserver.web import api, pages
+from preserver.web.auth import principal_of
+from preserver.web.context import WebState, is_api
+from preserver.web.errors import Unauthenticated, WebError
+from preserver.web.render import environment, page
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from preserver.config import Config
+
+
+def create_app(config: Config) -> FastAPI:
+    """The web application over the archive ``config`` names."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from preserver.archive import Access, open_archive
+
+        async with open_archive(config, access=Access.UPDATE) as archive:
+            app.state.web = WebState(archive=archive, templates=environment())
+            yield
+
+    app = FastAPI(title="preserver", version=__version__, lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  description="The archive's HTTP API: the shapes the CLI prints with --json. "
+                              "Send `Authorization: Bearer <token>` (`preserver token create`).")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(files("preserver.web") / "static")),
+              name="static")
+    app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    return app
+
+
+async def _web_error(request: Request, exc: WebError) -> Response:
+    if isinstance(exc, Unauthenticated) and not is_api(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    return await _error_response(request, exc.status, exc.message)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    return await _error_response(request, exc.status_code, str(exc.detail))
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return await _error_response(request, 400, f"{where}: {first.get('msg', 'invalid')}")
+
+
+async def _error_response(request: Request, status: int, message: str) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if is_api(request):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    try:
+        principal = await principal_of(request)
+    except WebError:
+        principal = None
+    response = page(request, "error.html", principal=principal, status=status,
+                    status_code=status, message=message)
+    if headers:
+        response.headers.update(headers)
+    return response

@@ -1,0 +1,85 @@
+"""Who a request acts for, and whether that principal may do what it asks.
+
+- An API client sends ``Authorization: Bearer pvt_…`` (``preserver token create``).
+- A browser holds the ``preserver_session`` cookie (HttpOnly, SameSite=Lax, Secure when
+  the request came over HTTPS) set by signing in.
+
+``require(role)`` is the dependency every route declares: nobody signed in is
+``Unauthenticated`` (a page redirects to /login, the API answers 401), a role too low is
+``Forbidden`` (403). A browser's state-changing request must carry its session's CSRF
+secret (``check_csrf``): in the form's ``csrf`` field, or the ``X-CSRF-Token`` header.
+A bearer token needs none, as no browser sends it by itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request  # at run time: FastAPI reads the annotations
+
+from preserver.accounts.roles import Principal, Role
+from preserver.web.context import web_state
+from preserver.web.errors import Forbidden, Unauthenticated
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
+
+SESSION_COOKIE = "preserver_session"
+
+
+async def principal_of(request: Request) -> Principal | None:
+    """The request's principal, from its bearer token or its session cookie (once per
+    request). A bad token is refused rather than passed over for the cookie."""
+    if hasattr(request.state, "principal"):
+        found: Principal | None = request.state.principal
+        return found
+    from preserver.accounts import session_principal, token_principal
+
+    archive = web_state(request).archive
+    header = request.headers.get("authorization", "")
+    found = None
+    async with archive.db.session() as session:
+        if header:
+            scheme, _, secret = header.partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                raise Unauthenticated("Authorization must be: Bearer <token>")
+            found = await token_principal(session, secret.strip())
+            if found is None:
+                raise Unauthenticated("unknown or revoked token")
+        elif cookie := request.cookies.get(SESSION_COOKIE, ""):
+            found = await session_principal(session, cookie)
+    request.state.principal = found
+    return found
+
+
+def require(role: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the request's principal, who must hold ``role`` or a higher one."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await principal_of(request)
+        if principal is None:
+            raise Unauthenticated()
+        if not principal.role.allows(role):
+            raise Forbidden(f"the {principal.role.value} role may not do this "
+                            f"({role.value} or above may)")
+        return principal
+
+    dependency.__name__ = f"require_{role.value}"
+    return dependency
+
+
+def check_csrf(principal: Principal, offered: str | None) -> None:
+    """A browser's form or script must echo its session's CSRF secret."""
+    if principal.via != "session":
+        return
+    if not offered or not hmac.compare_digest(offered.encode(), principal.csrf.encode()):
+        raise Forbidden("the form's CSRF token is missing or wrong: reload the page and try again")
+
+
+def set_session_cookie(request: Request, response: Response, value: str, max_age: int) -> None:
+    """HttpOnly and SameSite=Lax always; Secure when the request came over HTTPS (the
+    scheme uvicorn gives, from X-Forwarded-Proto of a trusted proxy)."""
+    response.set_cookie(SESSION_COOKIE, value, max_age=max_age, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/")

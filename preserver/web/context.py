@@ -1,0 +1,34 @@
+"""What every request handler reaches: the open archive and the page renderer, kept on
+the app (``request.app.state.web``), and the signed-in principal of the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+    from starlette.requests import Request
+
+    from preserver.archive import Archive
+    from preserver.config import Config
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebState:
+    archive: Archive
+    templates: Environment
+
+    @property
+    def config(self) -> Config:
+        return self.archive.config
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def is_api(request: Request) -> bool:
+    """``/api/…`` answers JSON; every other path is a page."""
+    return request.url.path == "/api" or request.url.path.startswith("/api/")

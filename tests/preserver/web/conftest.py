@@ -1,0 +1,59 @@
+"""The web tests' archive: report A (two clips and a page) preserved from the fixture
+site, one user per role, and ``preserver web`` serving it (tests/support/web.py); built
+once per module, as a capture costs seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import NO_COLLECTION
+from tests.support.evidence import preserve
+from tests.support.fixture_site import FixtureSite, Media, html_page
+from tests.support.web import ROLES, WebSite, serve_web
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebArchive:
+    site: WebSite
+    report: Path  # report A, as ingested
+    clip_url: str  # a clip report A cites, captured
+    page_url: str  # a page report A cites, captured
+
+
+def write_web_config(root: Path) -> Path:
+    config = root / "config.toml"
+    config.write_text(
+        f'data_dir = "{root / "archive"}"\noperator = "test-archivist"\n'
+        '[capture]\ntimeout = "20s"\nmax_attempts = 1\n'
+        '[network]\nallow_networks = ["127.0.0.1/32"]\n'
+        '[browser]\nenabled = false\n' + NO_COLLECTION, encoding="utf-8")
+    return config
+
+
+@pytest.fixture(scope="module")
+def web_archive(tmp_path_factory: pytest.TempPathFactory, media: Media) -> Iterator[WebArchive]:
+    """A preserved archive served by ``preserver web``, with users viewer, legal and
+    archivist (their role is their name; password ``tests.support.web.PASSWORD``)."""
+    root = tmp_path_factory.mktemp("web")
+    fixtures = FixtureSite.start()
+    try:
+        clip = fixtures.add_file("/a/clip.mp4", media.mp4, "video/mp4")
+        page = fixtures.add_bytes("/a/statement.html",
+                                  html_page(title="Statement", body="<p>statement</p>"),
+                                  "text/html")
+        config = write_web_config(root)
+        report = root / "report-a.txt"
+        report.write_text(f"1- الضحية الأولى <b>&amp;</b>\n{clip}\n2- شاهد\n{page}\n",
+                          encoding="utf-8")
+        asyncio.run(preserve(config, report))
+        with serve_web(config) as site:
+            for role in ROLES:
+                site.add_user(role, role)
+            yield WebArchive(site=site, report=report, clip_url=clip, page_url=page)
+    finally:
+        fixtures.close()

@@ -210,7 +210,7 @@ class WebConfig:
     session_lifetime: float = setting(DURATION, 12 * 3600.0)
     login_window: float = setting(DURATION, 900.0)  # failed sign-ins are counted over this
     login_attempts: int = setting(COUNT, 5)  # per name within the window, then 429
-    login_attempts_per_address: int = setting(COUNT, 20)
+    login_attempts_per_address: int = setting(COUNT, 20)  # per address, then 429
     max_upload: int = setting(SIZE, 100 * 1024**2)  # the largest report an upload may be
 
 
@@ -234,8 +234,7 @@ class Config:
     witness: WitnessConfig = field(default_factory=WitnessConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     web: WebConfig = field(default_factory=WebConfig)
-    # [access.<group>] by politeness group (preserver.config_access); file only
-    access: Mapping[str, AccessConfig] = field(default_factory=dict)
+    access: Mapping[str, AccessConfig] = field(default_factory=dict)  # [access.<group>], file only
 
     def access_for(self, group: str) -> AccessConfig:
         """The access of politeness group ``group``: its section, else anonymous and direct."""

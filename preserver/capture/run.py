@@ -176,6 +176,7 @@ class CaptureWorker:
         self.notices = JobNotices(archive.db.engine)
         self.retry_everything, self.max_wait, self.grace = retry_everything, max_wait, grace
         self.pool = TaskPool(stop=stop)
+        self.notices.on_notice = self.pool.wake  # a job queued while captures run: claim it
         self.summary = RunSummary()
         self.attempts: Counter[int] = Counter()  # attempts in this run, per job
         self.per_host: Counter[str] = Counter()  # jobs under way, per politeness group
@@ -249,8 +250,9 @@ class CaptureWorker:
                 self.pool.spawn(self._process(claimed), name=f"capture-{claimed.id}")
             if self.pool.stopped:
                 return
-            if self.pool.running:
-                await self.pool.wait(timeout=1.0)
+            if self.pool.running:  # until a capture ends, or (listening) a job is queued
+                await self.pool.wait(timeout=self.archive.config.queue.poll
+                                     if self.notices.listening else 1.0)
             elif not await self._wait_for_retries():
                 return
 

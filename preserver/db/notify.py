@@ -4,7 +4,8 @@ Migration 0008 adds a trigger to ``jobs`` that sends ``NOTIFY preserver_jobs, '<
 whenever a row becomes ``queued`` (an ingest's new jobs, a retry released, a dead run's
 job requeued), from whichever process or machine wrote it. ``JobNotices`` listens on one
 connection of its own and sets an event; an idle worker waits on it (``wait``) instead
-of polling. A notification is delivered at commit, so the job is claimable by then.
+of polling, and a worker with captures running and room for more is woken by it
+(``on_notice``). A notification is delivered at commit, so the job is claimable by then.
 
 Notifications are a way to wake sooner, never the only one: a worker still looks at
 least every ``[queue] poll`` (a notification lost while the listening connection was
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -36,10 +38,19 @@ class JobNotices:
         self._notice = asyncio.Event()
         self._conn: AsyncConnection | None = None
         self._driver: Any = None  # the asyncpg connection
+        # also called on each notification: a worker with captures running is woken by it
+        self.on_notice: Callable[[], None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        """A notification would reach us now (the listening connection is open)."""
+        return self._driver is not None and not self._driver.is_closed()
 
     def _on_notice(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
         self.received += 1
         self._notice.set()
+        if self.on_notice is not None:
+            self.on_notice()
 
     async def _listen(self) -> None:
         """(Re)open the listening connection; on failure, log it and rely on polling."""

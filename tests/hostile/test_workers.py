@@ -5,6 +5,7 @@ PRESERVER_TEST_POSTGRES_URL) and SQLite.
 - A worker wakes at once on a job queued after it went idle: on PostgreSQL through
   ``NOTIFY`` (its poll is set to a minute, so a capture within seconds was woken), on
   SQLite by its poll; SIGTERM stops it with exit 0.
+- A worker with a capture running is woken by ``NOTIFY`` too (PostgreSQL).
 - A worker that lost its lease (SIGSTOP past it) does not record its capture: another
   worker takes the job over and records it; the first's recording is refused by the
   fencing token and logged, its blobs stay unreferenced, ``verify`` passes.
@@ -128,6 +129,30 @@ def test_a_worker_wakes_on_a_new_job_and_stops_on_sigterm(
     assert workers.stop(worker) == 0
     assert "stopped: 1 captured" in worker.text, worker.text
     assert ("has no LISTEN" in worker.text) == (not database)
+
+
+@needs_pg
+def test_a_busy_worker_is_woken_by_a_new_job(
+        tmp_path: Path, site: FixtureSite, media: Media, workers: Workers) -> None:
+    """A worker with a capture running and room for more waits on ``NOTIFY`` too, not on a
+    one-second poll: with a minute's poll, a job queued while a slow download goes on is
+    captured within seconds, before the slow one ends."""
+    with pg_database() as url:
+        config = worker_config(tmp_path, database_url=url, lease="60s", poll="60s")
+        body = media.mp4.read_bytes()
+        stream = Trickle(body, pause=0.5, pieces=200)  # 100 s unless switched off
+        _ingest(tmp_path, config, [site.add("/v/slow.mp4", stream)])
+        worker = workers.start()
+        wait_for("downloading", lambda: stream.gets >= 1)
+        time.sleep(1.5)  # past its first look at the queue after the claim: it waits now
+        _ingest(tmp_path, config, [site.add_bytes("/v/quick.mp4", body, "video/mp4")])
+        took = wait_for("the new job captured", lambda: _states(url)[1:] == ["done"],
+                        timeout=40)
+        assert took < 20, f"captured {took:.1f} s after it was queued"
+        assert _states(url)[0] == "running"  # the slow one still downloads
+        stream.slow = False
+        wait_for("both captured", lambda: _states(url) == ["done", "done"])
+        assert workers.stop(worker) == 0
 
 
 @needs_pg

@@ -112,6 +112,13 @@ class BlobStore(Protocol):
         """Open a blob for reading; raise ``BlobNotFound`` when absent."""
         ...
 
+    def open_range(self, sha256: str, start: int, length: int) -> BinaryIO:
+        """Open ``length`` bytes of a blob from byte ``start`` for reading: fewer when the
+        blob ends first, none when ``start`` is at or past its end. Only those bytes are
+        read from the store (a seek; an HTTP ``Range``). ``BlobNotFound`` when absent,
+        ``InvalidRange`` for a negative start or length."""
+        ...
+
     def exists(self, sha256: str) -> bool: ...
 
     def size(self, sha256: str) -> int: ...

@@ -4,6 +4,7 @@
     ├── BlobNotFound             no blob with that SHA-256
     │   └── InvalidAddress       the argument is not a SHA-256 address at all
     ├── BlobTooLarge             a write or read went past its size limit (nothing kept)
+    ├── InvalidRange             a ranged read with a negative start or length
     ├── DigestMismatch           bytes read do not have the SHA-256 they were expected to have
     ├── SourceUnreadable         the stream or file handed to the store could not be read
     ├── UploadRefused            the bucket refused an upload (its checksum did not match)
@@ -34,6 +35,10 @@ class InvalidAddress(BlobNotFound):
 
 class BlobTooLarge(StorageError):
     """The content was larger than the limit given for this write; nothing was stored."""
+
+
+class InvalidRange(StorageError):
+    """A ranged read (``open_range``) was asked for a negative start or length."""
 
 
 class DigestMismatch(StorageError):

@@ -24,6 +24,7 @@ while no other is open removes (``storage._stale``).
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import tempfile
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from storage._base import (
     BUFFER_SIZE,
@@ -44,6 +45,7 @@ from storage._base import (
 )
 from storage._reader import HashingReader
 from storage._stale import hold_and_sweep
+from storage._window import Window, check_range
 from storage.errors import (
     BlobNotFound,
     BlobTooLarge,
@@ -239,6 +241,18 @@ class LocalBlobStore:
         path = self.path_of(sha256)
         with _reading(sha256, path):
             return open(path, "rb")
+
+    def open_range(self, sha256: str, start: int, length: int) -> BinaryIO:
+        """``length`` bytes of a blob from ``start`` (fewer at its end): the file, seeked."""
+        check_range(start, length)
+        stream = self.open(sha256)
+        try:
+            with _reading(sha256, self.path_of(sha256)):
+                stream.seek(start)
+        except BaseException:
+            stream.close()
+            raise
+        return cast(BinaryIO, io.BufferedReader(Window(stream, length)))
 
     def exists(self, sha256: str) -> bool:
         path = self.path_of(sha256)

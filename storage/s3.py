@@ -38,12 +38,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from botocore.exceptions import ClientError
+
 from storage._base import BUFFER_SIZE, KnownDigest, StoredBlob, check_address, is_address
 from storage._reader import HashingReader
-from storage._s3_client import S3Settings, make_client, s3_errors
+from storage._s3_client import S3Settings, error_code, make_client, s3_errors
 from storage._s3_memory import BUFFERED_PARTS, PartBudget
 from storage._s3_upload import b64, composite_checksum, head, upload
 from storage._stale import hold_and_sweep
+from storage._window import check_range
 from storage.errors import BlobTooLarge, DigestMismatch, SourceUnreadable, StorageUnavailable
 
 __all__ = ["BlobLock", "BucketStatus", "S3BlobStore", "S3Settings"]
@@ -210,6 +213,25 @@ class S3BlobStore:
         key = self.key_of(sha256)
         with s3_errors(self.settings, "read", sha256=sha256):
             body = self._client.get_object(Bucket=self.settings.bucket, Key=key)["Body"]
+        raw = _ObjectReader(body, self.settings, sha256)
+        return cast(BinaryIO, io.BufferedReader(raw, BUFFER_SIZE))
+
+    def open_range(self, sha256: str, start: int, length: int) -> BinaryIO:
+        """``length`` bytes of a blob from ``start`` (fewer at its end): one ``GetObject``
+        with ``Range``, so only those bytes cross the network."""
+        check_range(start, length)
+        key = self.key_of(sha256)
+        if length == 0:
+            self._head(sha256)  # absent: BlobNotFound
+            return cast(BinaryIO, io.BytesIO(b""))
+        with s3_errors(self.settings, "read", sha256=sha256):
+            try:
+                body = self._client.get_object(Bucket=self.settings.bucket, Key=key,
+                                               Range=f"bytes={start}-{start + length - 1}")["Body"]
+            except ClientError as exc:
+                if error_code(exc) != "InvalidRange":  # start at or past the end: no bytes
+                    raise
+                return cast(BinaryIO, io.BytesIO(b""))
         raw = _ObjectReader(body, self.settings, sha256)
         return cast(BinaryIO, io.BufferedReader(raw, BUFFER_SIZE))
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from preserver.version import __version__
-from preserver.web import api, pages
+from preserver.web import api, blobs, pages, targets
 from preserver.web.auth import principal_of
 from preserver.web.context import WebState, is_api
 from preserver.web.errors import Unauthenticated, WebError
@@ -51,6 +51,8 @@ def create_app(config: Config) -> FastAPI:
                               "Send `Authorization: Bearer <token>` (`preserver token create`).")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(targets.router)
+    app.include_router(blobs.router)
     app.mount("/static", StaticFiles(directory=str(files("preserver.web") / "static")),
               name="static")
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]

@@ -74,8 +74,10 @@ async def serve_file(request: Request, sha256: str, principal: Viewer) -> Respon
     if not _MEDIA_TYPE.fullmatch(media_type):
         media_type = "application/octet-stream"
     headers = {
-        "Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "private, no-cache",
-        "Content-Disposition": disposition(named.name, inline=bool(_INLINE.fullmatch(media_type))),
+        "Content-Type": media_type, "Accept-Ranges": "bytes", "ETag": etag,
+        "Cache-Control": "private, no-cache",
+        "Content-Disposition": disposition(named.name,
+                                           inline=_INLINE.fullmatch(media_type) is not None),
         "X-Content-Type-Options": "nosniff", "Content-Security-Policy": SANDBOX,
         "Cross-Origin-Resource-Policy": "same-origin", "Referrer-Policy": "same-origin",
     }
@@ -86,8 +88,9 @@ async def serve_file(request: Request, sha256: str, principal: Viewer) -> Respon
         part = wanted(request.headers.get("range"), request.headers.get("if-range"),
                       etag=etag, size=size)
     except NotSatisfiable:
-        return Response(status_code=416, media_type="text/plain",
-                        headers=headers | {"Content-Range": f"bytes */{size}"},
+        return Response(status_code=416, headers=headers | {
+                            "Content-Range": f"bytes */{size}",
+                            "Content-Type": "text/plain; charset=utf-8"},
                         content=f"no byte of this range is in the file ({size} bytes)\n")
     whole = part is None
     part = part or Slice(start=0, length=size)
@@ -97,14 +100,14 @@ async def serve_file(request: Request, sha256: str, principal: Viewer) -> Respon
         status = 206
         headers["Content-Range"] = f"bytes {part.start}-{part.last}/{size}"
     if request.method == "HEAD" or part.length == 0:
-        return Response(status_code=status, headers=headers, media_type=media_type)
+        return Response(status_code=status, headers=headers)
     try:
         stream = await to_thread.run_sync(archive.store.open_range, address, part.start,
                                           part.length)
     except StorageError as exc:
         raise WebError(503, f"the blob store cannot be read: {exc}") from exc
     return StreamingResponse(_chunks(stream, part.length, address), status_code=status,
-                             headers=headers, media_type=media_type,
+                             headers=headers,
                              background=BackgroundTask(stream.close))
 
 

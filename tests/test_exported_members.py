@@ -23,6 +23,7 @@ EXPORTED = {
         "DigestMismatch",
         "HashingReader",
         "InvalidAddress",
+        "InvalidRange",
         "KnownDigest",
         "LocalBlobStore",
         "Retention",

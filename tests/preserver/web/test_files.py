@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from preserver.web.blobs import disposition
+from preserver.web.ranges import NotSatisfiable, Slice, wanted
 from storage import LocalBlobStore
 from tests.preserver.web.conftest import WebArchive
 from tests.support.cli import NO_COLLECTION, run_cli
@@ -262,3 +263,11 @@ def test_an_archive_on_s3_serves_the_same_bytes(tmp_path: Path, media: Media,
             page = client.get("/targets/" + f"web:{clip}")
             assert page.status_code == 200
             assert f'<video controls preload="metadata" src="{url}">' in page.text
+
+
+def test_ranges_of_an_empty_file() -> None:
+    etag = '"' + "0" * 64 + '"'
+    assert wanted("bytes=-5", None, etag=etag, size=0) is None  # the whole (empty) file
+    with pytest.raises(NotSatisfiable, match="bytes=0-"):
+        wanted("bytes=0-", None, etag=etag, size=0)
+    assert wanted("bytes=0-0", etag, etag=etag, size=1) == Slice(start=0, length=1)

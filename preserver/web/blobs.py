@@ -1,4 +1,5 @@
-"""``GET /files/<sha256>``: a blob the archive names, streamed from its blob store.
+"""``GET /files/<sha256>``: a blob the archive names, streamed from its blob store
+(docs/web.md "Targets and files").
 
 - Only a blob that a file row, a capture's manifest or signature, or a report names is
   served (``views.files.named_blob``); anything else is 404, and an address that is not

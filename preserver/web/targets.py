@@ -1,4 +1,5 @@
-"""The target page and the API of targets, links and lookups.
+"""The target page and the API of targets, links and lookups (docs/web.md "Targets and
+files", "The API").
 
 - ``GET /targets/<key>``: one target for a legal team: the video and screenshot played
   from the archive (``/files/<sha256>``, ``web.blobs``), every file of every capture, the

@@ -47,8 +47,9 @@ async def _shown(request: Request, key: str) -> dict[str, Any]:
     read from its manifest in a worker thread (the store may be a bucket)."""
     from preserver.views.targets import collection_of, show
 
-    if not key or len(key) > _MAX_KEY:
-        raise WebError(400, f"a target key has 1 to {_MAX_KEY} characters")
+    if not key or len(key) > _MAX_KEY or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise WebError(400, f"a target key has 1 to {_MAX_KEY} characters, none of them a "
+                            "control character")
     archive = web_state(request).archive
     try:
         async with archive.db.reader() as reader:

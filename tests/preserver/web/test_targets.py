@@ -155,7 +155,13 @@ def test_an_unknown_target_is_404(viewer: httpx.Client) -> None:
     assert api.status_code == 404
     assert api.json() == {"error": "no target, capture id or manifest named "
                                    "'youtube:<nothing>'"}
-    assert viewer.get("/api/targets/" + "x" * 9000).status_code == 400
+    for bad in ("x" * 9000, "web:http://a/%00", "youtube:%09"):
+        refused = viewer.get("/api/targets/" + bad)
+        assert refused.status_code == 400, bad
+        assert "control character" in refused.json()["error"]
+        assert viewer.get("/targets/" + bad).status_code == 400
+    # a line break does not even match the route (its pattern is one line)
+    assert viewer.get("/api/targets/youtube:%0d%0aX-Injected:%201").status_code == 404
 
 
 def test_anonymous_is_sent_to_sign_in_and_the_api_answers_401(web_archive: WebArchive,

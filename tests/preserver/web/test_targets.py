@@ -28,7 +28,9 @@ from preserver.config import load_config
 from preserver.ingest.report import ingest_report
 from tests.preserver.web.conftest import WebArchive
 from tests.support.cli import NO_COLLECTION, run_cli
+from tests.support.evidence import preserve
 from tests.support.fixture_site import FixtureSite, html_page
+from tests.support.postgres import PG_URL, create_database, drop_database
 from tests.support.web import WebSite, serve_web
 
 _EVENT = re.compile(r'<article class="event" id="event-(\d+)">(.*?)</article>', re.DOTALL)
@@ -305,3 +307,59 @@ def test_a_hostile_label_and_platform_message_come_out_escaped(
     escaped = "HTTP 403 &lt;script&gt;alert(&#39;reason&#39;)&lt;/script&gt;"
     assert f'<p class="platform-message" dir="auto">{escaped}</p>' in refused
     assert f'<td class="platform-message" dir="auto">{escaped}</td>' in refused
+
+
+@pytest.mark.slow
+def test_a_blob_missing_from_the_store_is_404_and_the_page_says_what_failed(
+        browser_archive: BrowserArchive) -> None:
+    config = browser_archive.site.config
+    item = cli_json(config, "show", f"web:{browser_archive.refused_url}")
+    (capture,) = item["captures"]
+    pdf = next(f for f in capture["files"] if f["role"] == "pdf")
+    blobs = load_config(config, env={}).data_dir / "blobs" / "sha256"
+    for sha in (pdf["sha256"], capture["manifest_sha256"]):
+        (blobs / sha[:2] / sha[2:4] / sha).unlink()  # lost from the disk, named by the archive
+    with closing(browser_archive.site.signed_in("viewer")) as client:
+        gone = client.get(f"/files/{pdf['sha256']}")
+        assert gone.status_code == 404
+        assert f"{pdf['name']} is not in the blob store: run `preserver verify`" in gone.text
+        page = client.get(path_of(item["key"]))
+    assert page.status_code == 200
+    assert "The signature was not verified: the manifest cannot be read: no blob " \
+        f"{capture['manifest_sha256']}" in page.text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_URL, reason="PRESERVER_TEST_POSTGRES_URL is not set")
+def test_the_page_files_and_api_on_postgresql(tmp_path: Path, media: Any) -> None:
+    fixtures = FixtureSite.start()
+    name, url = asyncio.run(create_database())
+    try:
+        clip_url = fixtures.add_file("/pg/clip.mp4", media.mp4, "video/mp4")
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'data_dir = "{tmp_path / "archive"}"\noperator = "test-archivist"\n'
+            f'database_url = "{url}"\n[capture]\ntimeout = "20s"\nmax_attempts = 1\n'
+            '[network]\nallow_networks = ["127.0.0.1/32"]\n[browser]\nenabled = false\n'
+            + NO_COLLECTION, encoding="utf-8")
+        report = tmp_path / "report.txt"
+        report.write_text(f"1- clip <i>x</i>\n{clip_url}\n", encoding="utf-8")
+        asyncio.run(preserve(config, report))
+        item = cli_json(config, "show", f"web:{clip_url}")
+        with serve_web(config) as site:
+            site.add_user("viewer", "viewer")
+            with closing(site.signed_in("viewer")) as client:
+                html = client.get(path_of(item["key"])).text
+                api = client.get("/api/targets/" + quote(item["key"], safe="")).json()
+                served = client.get(f"/files/{media.sha256('mp4')}",
+                                    headers={"Range": "bytes=10-19"})
+                lookup = client.get(f"/api/lookup/{media.sha256('mp4')}").json()
+        assert api == item
+        assert (served.status_code, served.content) == (206, media.mp4.read_bytes()[10:20])
+        assert lookup["matches"][0]["target"] == item["key"]
+        events = _EVENT.findall(html)
+        assert events and all("The proof leads to this root." in body for _i, body in events)
+        assert "clip &lt;i&gt;x&lt;/i&gt;" in html
+    finally:
+        fixtures.close()
+        asyncio.run(drop_database(name))

@@ -31,7 +31,7 @@ from tests.support.cli import NO_COLLECTION, run_cli
 from tests.support.evidence import preserve
 from tests.support.fixture_site import FixtureSite, html_page
 from tests.support.postgres import PG_URL, create_database, drop_database
-from tests.support.web import WebSite, serve_web
+from tests.support.web import PASSWORD, WebSite, serve_web
 
 _EVENT = re.compile(r'<article class="event" id="event-(\d+)">(.*?)</article>', re.DOTALL)
 _LEAF = re.compile(r"Leaf (\d+)")
@@ -363,3 +363,37 @@ def test_the_page_files_and_api_on_postgresql(tmp_path: Path, media: Any) -> Non
     finally:
         fixtures.close()
         asyncio.run(drop_database(name))
+
+
+@pytest.mark.slow
+def test_chromium_plays_the_video_from_the_archive(web_archive: WebArchive,
+                                                   clip: dict[str, Any]) -> None:
+    """Signed in through the form, Chromium loads the page under its CSP and plays the
+    video's metadata from /files (Range requests); no request of the page fails (the
+    browser's own /favicon.ico, a 404, is not the page's)."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    failed: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
+                    if r.status >= 400 else None)
+            page.goto(web_archive.site.url + path_of(clip["key"]))
+            page.fill("input[name=name]", "viewer")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/targets/**")
+            page.wait_for_function("document.querySelector('video').readyState >= 1",
+                                   timeout=20000)
+            duration = page.evaluate("document.querySelector('video').duration")
+            dims = page.evaluate("[document.querySelector('video').videoWidth,"
+                                 " document.querySelector('video').videoHeight]")
+        finally:
+            browser.close()
+    assert 1.5 < duration < 3  # the fixture clip is 2 s
+    assert dims[0] > 0 and dims[1] > 0
+    assert failed == [], errors

@@ -375,6 +375,7 @@ def test_chromium_plays_the_video_from_the_archive(web_archive: WebArchive,
 
     errors: list[str] = []
     failed: list[str] = []
+    ranged: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium")
         try:
@@ -382,6 +383,8 @@ def test_chromium_plays_the_video_from_the_archive(web_archive: WebArchive,
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}")
                     if r.status >= 400 else None)
+            page.on("response", lambda r: ranged.append(r.url)
+                    if r.status == 206 and "/files/" in r.url else None)
             page.goto(web_archive.site.url + path_of(clip["key"]))
             page.fill("input[name=name]", "viewer")
             page.fill("input[name=password]", PASSWORD)
@@ -397,3 +400,5 @@ def test_chromium_plays_the_video_from_the_archive(web_archive: WebArchive,
     assert 1.5 < duration < 3  # the fixture clip is 2 s
     assert dims[0] > 0 and dims[1] > 0
     assert failed == [], errors
+    media = next(f for f in clip["captures"][0]["files"] if f["role"] == "media")
+    assert ranged and all(u.endswith(f"/files/{media['sha256']}") for u in ranged)

@@ -342,12 +342,17 @@ def checked_text(text: str, *, ended: bool = False) -> str:
     """Decoded ``text`` with its newlines normalized (``\\n``); ``InvalidReport`` for NUL
     characters or more control characters than text has (binary content). ``ended``: its
     last line break was left out before decoding (else it is dropped here)."""
+    refuse_binary(text)
+    return _normalize_newlines(text, ended=ended)
+
+
+def refuse_binary(text: str) -> None:
+    """``InvalidReport`` for NUL characters or more control characters than text has."""
     if "\x00" in text:
         raise InvalidReport("binary content (NUL characters), not a text report")
     controls = sum(1 for _ in _CONTROL.finditer(text))
     if controls > max(8, len(text) // 100):
         raise InvalidReport(f"binary content ({controls} control characters), not a text report")
-    return _normalize_newlines(text, ended=ended)
 
 
 def _normalize_newlines(text: str, *, ended: bool = False) -> str:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import charset_normalizer
 
 from preserver.errors import InvalidReport
-from preserver.ingest.readers._base import checked_text
+from preserver.ingest.readers._base import checked_text, refuse_binary
 from preserver.ingest.readers._labels import Encoding, by_codec, lookup
 
 _BOMS = (
@@ -63,17 +63,19 @@ class Decoded:
 
 
 def decode_any(data: bytes, *, declared: Encoding | None = None,
-               declared_as: str = "") -> Decoded:
+               declared_as: str = "", keep_text: bool = True) -> Decoded:
     """``data`` as text (see the module docstring); ``InvalidReport`` if it is not text.
 
     ``declared_as`` says where the declaration was, for the error message
-    ("<meta charset='utf-8'>").
+    ("<meta charset='utf-8'>"). ``keep_text=False``: only the encoding is wanted (the
+    text is checked, then let go, with ``Decoded.text`` empty): a reader that decodes as
+    it goes then never holds the whole text twice.
     """
     for bom, name in _BOMS:
         if data.startswith(bom):
             encoding = lookup(name)
             assert encoding is not None
-            return _checked(_decode(data, encoding, skip=len(bom),
+            return _checked(keep_text, _decode(data, encoding, skip=len(bom),
                                     after=" after its byte order mark"), encoding)
     if declared is not None:
         said = f"declares charset {declared_as or declared.name} but is "
@@ -82,7 +84,7 @@ def decode_any(data: bytes, *, declared: Encoding | None = None,
                                 "encoding browsers refuse to decode")
         if b"\x00" in data and not declared.name.startswith("UTF-16"):
             raise InvalidReport(f"{said}binary content (NUL bytes), not a text report")
-        return _checked(_decode(data, declared, before=said), declared)
+        return _checked(keep_text, _decode(data, declared, before=said), declared)
     utf8 = lookup("utf-8")
     assert utf8 is not None
     try:
@@ -91,9 +93,9 @@ def decode_any(data: bytes, *, declared: Encoding | None = None,
         pass
     else:
         if "\x00" not in text:
-            return _checked(text, utf8)
+            return _checked(keep_text, text, utf8)
     encoding = _detect(data)
-    return _checked(_decode(data, encoding, after=" (the encoding detected; declare the "
+    return _checked(keep_text, _decode(data, encoding, after=" (the encoding detected; declare the "
                                                   "charset if it is another)"), encoding)
 
 
@@ -168,5 +170,8 @@ def _decode(data: bytes, encoding: Encoding, *, skip: int = 0, before: str = "",
                             f"(bad byte at offset {skip + exc.start})") from exc
 
 
-def _checked(text: str, encoding: Encoding) -> Decoded:
-    return Decoded(text=checked_text(text), encoding=encoding.name)
+def _checked(keep_text: bool, text: str, encoding: Encoding) -> Decoded:
+    if keep_text:
+        return Decoded(text=checked_text(text), encoding=encoding.name)
+    refuse_binary(text)
+    return Decoded(text="", encoding=encoding.name)

@@ -49,7 +49,8 @@ def text_lines(data: bytes, encoding: Encoding) -> Iterator[str]:
 
 def encoding_of(data: bytes) -> Encoding:
     """The encoding of the text file ``data``; ``InvalidReport`` if it is not text."""
-    decoded = decode_any(data, declared=_arabic(data), declared_as="windows-1256 (Arabic)")
+    decoded = decode_any(data, declared=_arabic(data), declared_as="windows-1256 (Arabic)",
+                         keep_text=False)
     encoding = lookup(decoded.encoding)
     del decoded
     if encoding is None or not encoding.codec:

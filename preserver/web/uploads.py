@@ -116,8 +116,8 @@ async def receive_upload(request: Request, work: Path, *, limit: int, file_field
     finally:
         state.close()
     if state.path is None or state.name is None:
-        raise WebError(400, f"the form has no file field {file_field!r}: choose a report "
-                            "file to upload")
+        raise WebError(400, f"the form has no file in its field {file_field!r}: choose a "
+                            "report file to upload")
     return Upload(path=state.path, name=state.name, size=state.size, fields=state.fields)
 
 

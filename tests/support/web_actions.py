@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def upload(client: httpx.Client, name: str, data: bytes, *, csrf: str | None,
                        headers=headers)
 
 
-def multipart_body(parts: list[tuple[str, str | None, bytes]], boundary: str = "xyzBOUNDARY"
+def multipart_body(parts: Sequence[tuple[str, str | None, bytes]], boundary: str = "xyzBOUNDARY"
                    ) -> tuple[bytes, dict[str, str]]:
     """A multipart/form-data body by hand: ``(field, filename or None, bytes)`` each;
     returns the body and its Content-Type header."""

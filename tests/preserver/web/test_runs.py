@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,7 @@ from preserver.config import load_config
 from tests.preserver.web.conftest import WebArchive
 from tests.support.cli import run_cli
 from tests.support.fixture_site import FixtureSite, Media, html_page
-from tests.support.web import PASSWORD, WebSite, csrf_of, serve_web, sign_in
+from tests.support.web import PASSWORD, ROLES, WebSite, csrf_of, serve_web, sign_in
 from tests.support.web_actions import events, upload, wait_for_run, written
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,9 +30,16 @@ def _data_dir(site: WebSite) -> Path:
 
 
 @pytest.fixture(scope="module")
-def archivist(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    with closing(web_archive.site.signed_in("archivist")) as client:
-        yield client
+def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
+    """A signed-in client per role, for the module."""
+    with ExitStack() as stack:
+        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
+               for role in ROLES}
+
+
+@pytest.fixture(scope="module")
+def archivist(clients: dict[str, httpx.Client]) -> httpx.Client:
+    return clients["archivist"]
 
 
 def _web_runs(client: httpx.Client) -> list[dict[str, object]]:
@@ -48,19 +55,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.slow  # a sign-in per role: argon2
 @pytest.mark.parametrize("role", ["viewer", "legal"])
-def test_only_archivists_start_or_watch_runs(web_archive: WebArchive, archivist: httpx.Client,
-                                             role: str) -> None:
+def test_only_archivists_start_or_watch_runs(clients: dict[str, httpx.Client],
+                                             archivist: httpx.Client, role: str) -> None:
     before = _web_runs(archivist)
-    with closing(web_archive.site.signed_in(role)) as client:
-        token = csrf_of(client.get("/reports").text)
-        assert client.post("/runs", data={"csrf": token}).status_code == 403
-        assert client.get("/runs").status_code == 403
-        api = client.post("/api/runs", headers={"X-CSRF-Token": token})
-        assert api.status_code == 403
-        assert "archivist" in api.json()["error"]
-        assert client.get("/api/runs").status_code == 403
+    client = clients[role]
+    token = csrf_of(client.get("/reports").text)
+    assert client.post("/runs", data={"csrf": token}).status_code == 403
+    assert client.get("/runs").status_code == 403
+    assert client.get(f"/runs/{'0' * 32}").status_code == 403
+    api = client.post("/api/runs", headers={"X-CSRF-Token": token})
+    assert api.status_code == 403
+    assert "archivist" in api.json()["error"]
+    assert client.get("/api/runs").status_code == 403
     assert _web_runs(archivist) == before
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import http.client
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +17,7 @@ import pytest
 
 from tests.preserver.web.conftest import WebArchive, write_web_config
 from tests.support.cli import run_cli
-from tests.support.web import WebSite, csrf_of, serve_web
+from tests.support.web import ROLES, WebSite, csrf_of, serve_web
 from tests.support.web_actions import (
     events,
     multipart_body,
@@ -35,9 +35,16 @@ def _data_dir(site: WebSite) -> Path:
 
 
 @pytest.fixture(scope="module")
-def archivist(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    with closing(web_archive.site.signed_in("archivist")) as client:
-        yield client
+def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
+    """A signed-in client per role, for the module."""
+    with ExitStack() as stack:
+        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
+               for role in ROLES}
+
+
+@pytest.fixture(scope="module")
+def archivist(clients: dict[str, httpx.Client]) -> httpx.Client:
+    return clients["archivist"]
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +141,9 @@ def test_a_forged_csrf_token_ingests_nothing(web_archive: WebArchive, archivist:
                                              where: str) -> None:
     data_dir = _data_dir(web_archive.site)
     before = written(data_dir)
-    parts = [("report", "forged.txt", REPORT % 4)]
+    parts: list[tuple[str, str | None, bytes]] = [("report", "forged.txt", REPORT % 4)]
     if where != "missing":
-        csrf = ("csrf", None, b"0" * 43)
+        csrf: tuple[str, str | None, bytes] = ("csrf", None, b"0" * 43)
         parts = [csrf, *parts] if where == "before" else [*parts, csrf]
     body, headers = multipart_body(parts)
     response = archivist.post("/upload", content=body, headers=headers)
@@ -221,23 +228,25 @@ def test_not_a_multipart_body_is_415(archivist: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("role", ["viewer", "legal"])
-def test_only_archivists_upload(web_archive: WebArchive, role: str) -> None:
+def test_only_archivists_upload(web_archive: WebArchive, clients: dict[str, httpx.Client],
+                                role: str) -> None:
     data_dir = _data_dir(web_archive.site)
     before = written(data_dir)
-    with closing(web_archive.site.signed_in(role)) as client:
-        assert client.get("/upload").status_code == 403
-        token = csrf_of(client.get("/reports").text)
-        assert upload(client, "r.txt", REPORT % 10, csrf=token).status_code == 403
-        api = upload(client, "r.txt", REPORT % 10, csrf=None, path="/api/reports",
-                     headers={"X-CSRF-Token": token})
-        assert api.status_code == 403
-        assert "archivist" in api.json()["error"]
+    client = clients[role]
+    assert client.get("/upload").status_code == 403
+    token = csrf_of(client.get("/reports").text)
+    assert upload(client, "r.txt", REPORT % 10, csrf=token).status_code == 403
+    api = upload(client, "r.txt", REPORT % 10, csrf=None, path="/api/reports",
+                 headers={"X-CSRF-Token": token})
+    assert api.status_code == 403
+    assert "archivist" in api.json()["error"]
     assert written(data_dir) == before
 
 
 # -- the size bound -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # its own archive and server
 def test_an_upload_within_the_bound_is_ingested(small: WebSite) -> None:
     data = (REPORT % 11).ljust(4096, b" ")  # exactly max_upload
     with closing(small.signed_in("archivist")) as client:
@@ -245,6 +254,7 @@ def test_an_upload_within_the_bound_is_ingested(small: WebSite) -> None:
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.slow  # its own archive and server
 def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None:
     data_dir = _data_dir(small)
     data = (REPORT % 12).ljust(4097, b" ")

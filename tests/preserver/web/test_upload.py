@@ -286,3 +286,16 @@ def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None
         assert raw.getresponse().status == 413
         raw.close()
         assert written(data_dir) == before
+
+
+def test_the_action_pages_have_both_languages(archivist: httpx.Client) -> None:
+    from preserver.web.messages import MESSAGES
+    from preserver.web.messages_actions import ACTIONS
+
+    assert all(set(texts) == {"en", "ar"} and all(texts.values()) for texts in ACTIONS.values())
+    assert set(ACTIONS) <= set(MESSAGES)
+    upload_ar = archivist.get("/upload", headers={"Accept-Language": "ar"})
+    assert 'dir="rtl"' in upload_ar.text
+    assert "رفع تقرير" in upload_ar.text
+    runs_ar = archivist.get("/runs", headers={"Accept-Language": "ar"})
+    assert "عمليات الحفظ" in runs_ar.text

@@ -246,3 +246,35 @@ def test_the_launcher_refuses_a_configuration_it_cannot_pass(
     odd = replace(config, capture=replace(config.capture, timeout=0.0005))  # no whole ms
     with pytest.raises(RunError, match="capture would differ"):
         config_env(odd)
+
+
+async def test_progress_is_counted_alike_on_every_database(db_url: str, tmp_path: Path) -> None:
+    """The run pages' counts (``views.progress``) on SQLite and PostgreSQL: two links
+    queued, of a report and of the archive; a third link cited by another report only."""
+    from preserver.archive import open_archive, read_archive
+    from preserver.errors import UnknownKey
+    from preserver.ingest import ingest_report
+    from preserver.views.progress import capture_progress, capture_runs
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'data_dir = "{tmp_path / "archive"}"\ndatabase_url = "{db_url}"\n'
+                           'operator = "test-archivist"\n', encoding="utf-8")
+    config = load_config(config_file, env={})
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("https://example.org/a\nhttps://example.org/b\nhttps://example.org/a\n",
+                     encoding="utf-8")
+    second.write_text("https://example.org/c\n", encoding="utf-8")
+    async with open_archive(config) as archive:
+        result = await ingest_report(archive, first)
+        await ingest_report(archive, second)
+    async with read_archive(config) as archive:
+        of_report = await capture_progress(archive.db, report=result.report_sha256)
+        of_all = await capture_progress(archive.db, report=None)
+        runs = await capture_runs(archive.db)
+        with pytest.raises(UnknownKey, match="no report with SHA-256"):
+            await capture_progress(archive.db, report="0" * 64)
+    assert of_report == {"report": {"name": "first.txt", "sha256": result.report_sha256},
+                         "jobs": {"queued": 2}, "links": {"queued": 2}, "pending": 2}
+    assert of_all == {"report": None, "jobs": {"queued": 3}, "links": {"queued": 3},
+                      "pending": 3}
+    assert runs == []

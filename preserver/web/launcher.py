@@ -185,7 +185,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     except ProcessLookupError:  # ended meanwhile
         pass
 
-    
+
 def log_tail(run: WebRun, *, limit: int = 4096) -> str:
     """The end of a run's log (its last ``limit`` bytes), for its page."""
     try:

@@ -4,7 +4,9 @@
 - ``auth``: who a request acts for (session cookie or bearer token), roles, CSRF;
 - ``pages`` and ``api``: the routes; ``render``, ``i18n``, ``messages``: the pages'
   templates and their two languages; ``forms``: bounded form reading;
-- ``context``, ``errors``: what the handlers share.
+- ``context``, ``errors``: what the handlers share;
+- ``actions``, ``api_actions``: uploads (``uploads``, ``ingesting``), runs (``runs``,
+  ``launcher``) and package downloads (``packages``) for archivists and legal teams.
 
 Public names are imported on first use (``preserver._lazy``).
 """

@@ -109,3 +109,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state.done": {"en": "done", "ar": "تم"},
     "state.not_queued": {"en": "not queued", "ar": "غير مجدول"},
 }
+
+from preserver.web.messages_actions import ACTIONS  # the upload, runs and package texts
+
+MESSAGES.update(ACTIONS)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from preserver.config import load_config
+from preserver.config import Config, load_config
 from preserver.web import create_app
 from tests.support.cli import run_cli
 
@@ -32,7 +32,7 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 @dataclass(frozen=True, kw_only=True)
 class WebSite:
     url: str  # http://127.0.0.1:PORT
-    config: Path
+    config: Path | None  # None: a configuration from the environment (serve_web's Config)
 
     def add_user(self, name: str, role: str, password: str = PASSWORD) -> None:
         run_cli("user", "add", name, "--role", role, "--password-stdin", config=self.config,
@@ -68,9 +68,10 @@ def sign_in(client: httpx.Client, name: str, password: str = PASSWORD) -> httpx.
 
 
 @contextmanager
-def serve_web(config: Path) -> Iterator[WebSite]:
-    """The app of ``config`` served until the block ends."""
-    app = create_app(load_config(config, env={}))
+def serve_web(config: Path | Config) -> Iterator[WebSite]:
+    """The app of ``config`` (a file, or a ``Config`` already loaded) served until the
+    block ends."""
+    app = create_app(config if isinstance(config, Config) else load_config(config, env={}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                            proxy_headers=True, forwarded_allow_ips="127.0.0.1",
                                            lifespan="on"))
@@ -82,7 +83,8 @@ def serve_web(config: Path) -> Iterator[WebSite]:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield WebSite(url=f"http://127.0.0.1:{port}", config=config)
+        yield WebSite(url=f"http://127.0.0.1:{port}",
+                      config=None if isinstance(config, Config) else config)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

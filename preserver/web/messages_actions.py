@@ -1,0 +1,60 @@
+"""The texts of the archivists' pages (upload, runs) and the package link, in English
+and Arabic; merged into ``messages.MESSAGES``."""
+
+from __future__ import annotations
+
+ACTIONS: dict[str, dict[str, str]] = {
+    "nav.upload": {"en": "Upload a report", "ar": "رفع تقرير"},
+    "upload.title": {"en": "Upload a report", "ar": "رفع تقرير"},
+    "upload.file": {"en": "Report file", "ar": "ملف التقرير"},
+    "upload.hint": {"en": "A report (.txt, .md, .html, .pdf, .docx, .xlsx, .csv) citing the "
+                          "links to preserve; at most {mib} MiB.",
+                    "ar": "تقرير (.txt أو .md أو .html أو .pdf أو .docx أو .xlsx أو .csv) "
+                          "يستشهد بالروابط المراد حفظها؛ بحد أقصى {mib} ميغابايت."},
+    "upload.submit": {"en": "Upload and ingest", "ar": "رفع واستيراد"},
+    "upload.done": {"en": "Ingested: {name}", "ar": "تم الاستيراد: {name}"},
+    "upload.already": {"en": "Already in the archive: {name}",
+                       "ar": "موجود في الأرشيف مسبقًا: {name}"},
+    "upload.sha256": {"en": "SHA-256", "ar": "SHA-256"},
+    "upload.new_targets": {"en": "New links", "ar": "روابط جديدة"},
+    "upload.queued": {"en": "Queued for capture", "ar": "مجدولة للحفظ"},
+    "upload.skipped": {"en": "Skipped", "ar": "تم تخطيها"},
+    "upload.skipped_line": {"en": "line {line}:", "ar": "السطر {line}:"},
+    "upload.start_run": {"en": "Capture now and watch this report",
+                         "ar": "احفظ الآن وتابع هذا التقرير"},
+    "runs.title": {"en": "Capture runs", "ar": "عمليات الحفظ"},
+    "runs.watch": {"en": "Report to watch (SHA-256, optional)",
+                   "ar": "التقرير المراد متابعته (SHA-256، اختياري)"},
+    "runs.start": {"en": "Start a run", "ar": "بدء عملية حفظ"},
+    "runs.hint": {"en": "A run captures everything queued, in your name. preserver serve "
+                        "or workers may be capturing too: the queue gives each job to one.",
+                  "ar": "تحفظ العملية كل ما هو مجدول، باسمك. قد تكون خدمة preserver serve "
+                        "أو العمّال يحفظون أيضًا: يعطي الطابور كل مهمة لواحد منهم."},
+    "runs.web": {"en": "Started here", "ar": "بدأت من هنا"},
+    "runs.web_none": {"en": "No run has been started from this web server.",
+                      "ar": "لم تبدأ أي عملية من خادم الويب هذا."},
+    "runs.table": {"en": "Runs in the archive", "ar": "العمليات في الأرشيف"},
+    "runs.table_none": {"en": "No run is capturing now.", "ar": "لا توجد عملية حفظ الآن."},
+    "runs.run": {"en": "Run", "ar": "العملية"},
+    "runs.started_by": {"en": "Started by", "ar": "بدأها"},
+    "runs.started_at": {"en": "Started", "ar": "البدء"},
+    "runs.status": {"en": "Status", "ar": "الحالة"},
+    "runs.host": {"en": "Process", "ar": "العملية على الجهاز"},
+    "runs.heartbeat": {"en": "Last heartbeat", "ar": "آخر نبضة"},
+    "runs.ended_at": {"en": "Ended", "ar": "الانتهاء"},
+    "runs.jobs": {"en": "Jobs", "ar": "المهام"},
+    "run.title": {"en": "Run", "ar": "عملية الحفظ"},
+    "run.status.running": {"en": "running", "ar": "قيد التنفيذ"},
+    "run.status.complete": {"en": "complete", "ar": "اكتملت"},
+    "run.status.failed": {"en": "failed", "ar": "فشلت"},
+    "run.status.ended": {"en": "ended", "ar": "انتهت"},
+    "run.started": {"en": "started by {name} at {at} UTC", "ar": "بدأها {name} في {at} UTC"},
+    "run.exit": {"en": "exit code {code}", "ar": "رمز الخروج {code}"},
+    "run.of_report": {"en": "Progress of the report", "ar": "تقدّم التقرير"},
+    "run.of_all": {"en": "Progress of every link", "ar": "تقدّم كل الروابط"},
+    "run.jobs": {"en": "Capture jobs", "ar": "مهام الحفظ"},
+    "run.no_jobs": {"en": "No capture job.", "ar": "لا توجد مهام حفظ."},
+    "run.log": {"en": "The end of its log", "ar": "نهاية سجلها"},
+    "run.back": {"en": "All runs", "ar": "كل العمليات"},
+    "reports.package": {"en": "Evidence package (ZIP)", "ar": "حزمة الأدلة (ZIP)"},
+}

@@ -1,0 +1,163 @@
+"""Evidence packages from the web: ``GET /reports/{sha256}/package.zip`` exports the
+report's package with the real exporter in the user's name, sends it, and leaves nothing
+in tmp/; the package verifies alone (``preserver verify PACKAGE``). In httpx and in a real
+Chromium's download."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from manifests import load_signing_key
+from tests.preserver.web.conftest import WebArchive
+from tests.support.cli import run_cli
+from tests.support.web import PASSWORD, ROLES, WebSite
+from tests.support.web_actions import events, written
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _data_dir(site: WebSite) -> Path:
+    assert site.config is not None
+    return site.config.parent / "archive"
+
+
+def _sha256(web_archive: WebArchive) -> str:
+    return hashlib.sha256(web_archive.report.read_bytes()).hexdigest()
+
+
+def _key_id(web_archive: WebArchive) -> str:
+    """The archive's key id, as its owner publishes it for recipients to pin."""
+    key: str = load_signing_key(_data_dir(web_archive.site) / "keys").key_id
+    return key
+
+
+@pytest.fixture(scope="module")
+def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
+    """A signed-in client per role, for the module."""
+    with ExitStack() as stack:
+        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
+               for role in ROLES}
+
+
+def _tmp_settles(data_dir: Path, before: tuple[str, ...]) -> tuple[str, ...]:
+    """tmp/ once the download's work directory is gone (removed after the last byte is sent,
+    which the client may have read a moment before)."""
+    deadline = time.monotonic() + 10
+    while (now := written(data_dir).tmp) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return now
+
+
+def _verify(package: Path, web_archive: WebArchive) -> None:
+    """``preserver verify PACKAGE`` pinned to the archive's key: no check fails; the
+    web tests' archive has no TSA, so its timestamps are the one thing not checked."""
+    result = run_cli("verify", str(package), "--key-id", _key_id(web_archive), "--json",
+                     config=web_archive.site.config)
+    findings = json.loads(result.stdout)
+    assert not [f for f in findings if f["outcome"] == "failed"], findings
+    skipped = [(f["subject"], f["check"]) for f in findings if f["outcome"] == "not_checked"]
+    assert skipped == [("data/custody/checkpoint", "timestamp")]
+    assert result.code == 3  # "incomplete": every check passed, one could not be done
+    assert len(findings) > 50
+
+
+@pytest.mark.slow  # an export and a verify: about a second
+def test_legal_downloads_a_package_that_verifies(web_archive: WebArchive,
+                                                 clients: dict[str, httpx.Client],
+                                                 tmp_path: Path) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    sha256 = _sha256(web_archive)
+    response = clients["legal"].get(f"/reports/{sha256}/package.zip")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert 'filename="report-a.package.zip"' in response.headers["content-disposition"]
+    package = tmp_path / "report-a.package.zip"
+    package.write_bytes(response.content)
+    assert zipfile.is_zipfile(package)
+    _verify(package, web_archive)
+    exported = events(data_dir, "package_exported")[-1]
+    assert exported["actor"]["operator"] == "legal"
+    assert exported["subject"] == sha256
+    assert exported["details"]["zip"] is True
+    assert _tmp_settles(data_dir, before.tmp) == before.tmp
+
+
+def test_a_token_exports_in_its_name(web_archive: WebArchive) -> None:
+    secret = web_archive.site.token("legal", "court-clerk")
+    with web_archive.site.client(headers={"Authorization": f"Bearer {secret}"}) as client:
+        response = client.get(f"/reports/{_sha256(web_archive)}/package.zip")
+    assert response.status_code == 200
+    exported = events(_data_dir(web_archive.site), "package_exported")[-1]
+    assert exported["actor"]["operator"] == "token:court-clerk"
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/reports/{sha}/package.zip", 403),
+    ("/reports/{zero}/package.zip", 403),
+])
+def test_a_viewer_may_not_download(web_archive: WebArchive, clients: dict[str, httpx.Client],
+                                  path: str, status: int) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    viewer = clients["viewer"]
+    response = viewer.get(path.format(sha=_sha256(web_archive), zero="0" * 64))
+    assert response.status_code == status
+    assert "legal or above" in response.text
+    assert "package.zip" not in viewer.get("/reports").text  # no link for a viewer
+    assert written(data_dir) == before
+
+
+@pytest.mark.parametrize("sha", ["0" * 64, "ABC", "../../../etc/passwd", "a" * 65])
+def test_an_unknown_report_is_404_and_writes_nothing(web_archive: WebArchive,
+                                                     clients: dict[str, httpx.Client],
+                                                     sha: str) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    legal = clients["legal"]
+    assert f"/reports/{_sha256(web_archive)}/package.zip" in legal.get("/reports").text
+    response = legal.get(f"/reports/{sha}/package.zip")
+    assert response.status_code == 404
+    assert written(data_dir) == before
+
+
+def test_anonymous_is_sent_to_sign_in(web_archive: WebArchive) -> None:
+    with web_archive.site.client() as client:
+        response = client.get(f"/reports/{_sha256(web_archive)}/package.zip")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+
+
+@pytest.mark.slow
+def test_in_a_browser_a_package_downloads_and_verifies(web_archive: WebArchive,
+                                                        tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(f"{web_archive.site.url}/reports")
+            page.fill("input[name=name]", "legal")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/reports")
+            with page.expect_download(timeout=120_000) as download:
+                page.click("a.package")
+            assert download.value.suggested_filename == "report-a.package.zip"
+            package = tmp_path / download.value.suggested_filename
+            download.value.save_as(package)
+        finally:
+            browser.close()
+    _verify(package, web_archive)
+    assert events(_data_dir(web_archive.site), "package_exported")[-1]["actor"]["operator"] \
+        == "legal"

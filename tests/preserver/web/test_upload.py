@@ -1,0 +1,301 @@
+"""Uploading a report through ``preserver web`` (``POST /upload``, ``POST /api/reports``):
+streamed to disk with a bound, CSRF checked before anything is ingested, ingested as
+``preserver ingest`` does in the signed-in user's name; and every broken or hostile
+upload refused with a clear 4xx, leaving no report row, no blob and no file in tmp/."""
+
+from __future__ import annotations
+
+import html
+import http.client
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.preserver.web.conftest import WebArchive, write_web_config
+from tests.support.cli import run_cli
+from tests.support.web import ROLES, WebSite, csrf_of, serve_web
+from tests.support.web_actions import (
+    events,
+    multipart_body,
+    report_names,
+    upload,
+    written,
+)
+
+REPORT = b"1- a witness\nhttps://example.org/upload-test/%d\n"
+
+
+def _data_dir(site: WebSite) -> Path:
+    assert site.config is not None
+    return site.config.parent / "archive"
+
+
+@pytest.fixture(scope="module")
+def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
+    """A signed-in client per role, for the module."""
+    with ExitStack() as stack:
+        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
+               for role in ROLES}
+
+
+@pytest.fixture(scope="module")
+def archivist(clients: dict[str, httpx.Client]) -> httpx.Client:
+    return clients["archivist"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
+    """An archive whose uploads may be 4 KiB at most, with an archivist."""
+    root = tmp_path_factory.mktemp("small")
+    config = write_web_config(root)
+    config.write_text(config.read_text() + '[web]\nmax_upload = "4KiB"\n', encoding="utf-8")
+    run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+    with serve_web(config) as site:
+        site.add_user("archivist", "archivist")
+        yield site
+
+
+def _token(client: httpx.Client) -> str:
+    return csrf_of(client.get("/upload").text)
+
+
+def test_the_upload_form_is_a_multipart_form_with_a_csrf_field(archivist: httpx.Client) -> None:
+    page = archivist.get("/upload")
+    assert page.status_code == 200
+    assert 'enctype="multipart/form-data"' in page.text
+    assert 'type="file" name="report"' in page.text
+    assert 'name="csrf"' in page.text
+
+
+def test_an_upload_is_ingested_in_the_users_name(web_archive: WebArchive,
+                                                 archivist: httpx.Client) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    response = upload(archivist, "../../etc/شهادة 1.txt", REPORT % 1, csrf=_token(archivist))
+    assert response.status_code == 201, response.text
+    assert "Ingested: شهادة 1.txt" in response.text
+    assert report_names(data_dir)[-1] == "شهادة 1.txt"  # no path components kept
+    assert written(data_dir).reports == before.reports + 1
+    assert written(data_dir).tmp == before.tmp  # the work directory is gone
+    ingested = events(data_dir, "report_ingested")[-1]
+    assert ingested["actor"]["operator"] == "archivist"
+    assert ingested["details"]["name"] == "شهادة 1.txt"
+    assert ingested["details"]["targets"] == ["web:https://example.org/upload-test/1"]
+
+
+def test_the_same_report_again_is_already_ingested(archivist: httpx.Client) -> None:
+    upload(archivist, "twice.txt", REPORT % 2, csrf=_token(archivist))
+    again = upload(archivist, "twice.txt", REPORT % 2, csrf=_token(archivist))
+    assert again.status_code == 200
+    assert "Already in the archive: twice.txt" in again.text
+
+
+def test_a_windows_path_keeps_its_last_part(web_archive: WebArchive,
+                                            archivist: httpx.Client) -> None:
+    response = upload(archivist, "C:\\Users\\ana\\report.md", REPORT % 3, csrf=_token(archivist))
+    assert response.status_code == 201
+    assert report_names(_data_dir(web_archive.site))[-1] == "report.md"
+
+
+# -- refused, and nothing written -------------------------------------------------------
+
+ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(200)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
+DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200)
+
+
+@pytest.mark.parametrize(("name", "data", "status", "message"), [
+    ("tool.txt", ELF, 422, "a Linux program"),
+    ("photo.txt", PNG, 422, "a PNG image"),
+    ("old.doc", DOC, 422, "(DOC) reports are not supported"),
+    ("empty.txt", b"", 422, "empty"),
+    ("notes.txt", b"no links in here at all\njust words\n", 422, "no link in it"),
+    ("\u202etxt.exe", REPORT % 9, 400, "control characters"),
+    ("..", REPORT % 9, 400, "is not a file name"),
+    ("", REPORT % 9, 400, "choose a report file to upload"),
+    ("x" * 300 + ".txt", REPORT % 9, 400, "over 255 bytes"),
+])
+def test_a_bad_upload_is_refused_and_writes_nothing(
+        web_archive: WebArchive, archivist: httpx.Client, name: str, data: bytes, status: int,
+        message: str) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    response = upload(archivist, name, data, csrf=_token(archivist))
+    assert response.status_code == status, response.text
+    assert message in html.unescape(response.text)
+    assert str(data_dir) not in response.text  # named by its name, not where it waited
+    assert written(data_dir) == before
+    api = upload(archivist, name, data, csrf=None, path="/api/reports",
+                 headers={"X-CSRF-Token": _token(archivist)})
+    assert api.status_code == status
+    assert message in api.json()["error"]
+    assert written(data_dir) == before
+
+
+@pytest.mark.parametrize("where", ["before", "after", "missing"])
+def test_a_forged_csrf_token_ingests_nothing(web_archive: WebArchive, archivist: httpx.Client,
+                                             where: str) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    parts: list[tuple[str, str | None, bytes]] = [("report", "forged.txt", REPORT % 4)]
+    if where != "missing":
+        csrf: tuple[str, str | None, bytes] = ("csrf", None, b"0" * 43)
+        parts = [csrf, *parts] if where == "before" else [*parts, csrf]
+    body, headers = multipart_body(parts)
+    response = archivist.post("/upload", content=body, headers=headers)
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    assert written(data_dir) == before
+
+
+def test_the_api_needs_the_csrf_header_from_a_session(web_archive: WebArchive,
+                                                      archivist: httpx.Client) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    forged = upload(archivist, "r.txt", REPORT % 5, csrf=None, path="/api/reports",
+                    headers={"X-CSRF-Token": "forged"})
+    assert forged.status_code == 403
+    assert written(data_dir) == before
+    done = upload(archivist, "r.txt", REPORT % 5, csrf=None, path="/api/reports",
+                  headers={"X-CSRF-Token": _token(archivist)})
+    assert done.status_code == 201
+    assert done.json()["report"] == "r.txt"
+    assert done.json()["citations"] == 1
+
+
+def test_a_bearer_token_uploads_in_its_name(web_archive: WebArchive) -> None:
+    secret = web_archive.site.token("archivist", "ci-upload")
+    with web_archive.site.client(headers={"Authorization": f"Bearer {secret}"}) as client:
+        response = upload(client, "by-token.txt", REPORT % 6, csrf=None, path="/api/reports")
+    assert response.status_code == 201, response.text
+    summary = response.json()
+    assert summary["report"] == "by-token.txt"
+    assert summary["queued"] == 1
+    assert summary["already_ingested"] is False
+    ingested = events(_data_dir(web_archive.site), "report_ingested")[-1]
+    assert ingested["actor"]["operator"] == "token:ci-upload"
+    assert ingested["subject"] == summary["report_sha256"]
+
+
+@pytest.mark.parametrize(("parts", "cut", "status", "message"), [
+    ([("csrf", None, b"")], 0, 400, "choose a report file to upload"),
+    ([("report", None, REPORT % 7)], 0, 400, "choose a report file to upload"),
+    ([("other", "r.txt", REPORT % 7)], 0, 400, "unexpected file field 'other'"),
+    ([("report", "a.txt", REPORT % 7), ("report", "b.txt", REPORT % 8)], 0, 400,
+     "one file at a time"),
+    ([("report", "cut.txt", REPORT % 7)], 20, 400, "cut short or malformed"),
+    ([("report", "cut.txt", REPORT % 7)], 80, 400, "cut short or malformed"),
+])
+def test_a_malformed_form_is_400_and_writes_nothing(
+        web_archive: WebArchive, archivist: httpx.Client,
+        parts: list[tuple[str, str | None, bytes]], cut: int, status: int, message: str) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    token = _token(archivist)
+    body, headers = multipart_body([("csrf", None, token.encode()), *parts])
+    if cut:
+        body = body[:-cut]  # the end of the body (its last boundary) never comes
+    response = archivist.post("/upload", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    assert message in html.unescape(response.text)
+    assert written(data_dir) == before
+
+
+@pytest.mark.parametrize("name", ["bad\x01name.txt", "tab\tname.txt", "del\x7f.txt",
+                                  "new\x85line.txt"])
+def test_a_name_with_control_characters_is_400(web_archive: WebArchive, archivist: httpx.Client,
+                                               name: str) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
+                                    ("report", name, REPORT % 9)])
+    response = archivist.post("/upload", content=body, headers=headers)
+    assert response.status_code == 400
+    assert "control characters" in response.text
+    assert written(data_dir) == before
+
+
+def test_not_a_multipart_body_is_415(archivist: httpx.Client) -> None:
+    response = archivist.post("/upload", data={"csrf": _token(archivist)})
+    assert response.status_code == 415
+    no_boundary = archivist.post("/upload", content=b"x",
+                                 headers={"Content-Type": "multipart/form-data"})
+    assert no_boundary.status_code == 400
+
+
+@pytest.mark.parametrize("role", ["viewer", "legal"])
+def test_only_archivists_upload(web_archive: WebArchive, clients: dict[str, httpx.Client],
+                                role: str) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    client = clients[role]
+    assert client.get("/upload").status_code == 403
+    token = csrf_of(client.get("/reports").text)
+    assert upload(client, "r.txt", REPORT % 10, csrf=token).status_code == 403
+    api = upload(client, "r.txt", REPORT % 10, csrf=None, path="/api/reports",
+                 headers={"X-CSRF-Token": token})
+    assert api.status_code == 403
+    assert "archivist" in api.json()["error"]
+    assert written(data_dir) == before
+
+
+# -- the size bound -----------------------------------------------------------------------
+
+
+@pytest.mark.slow  # its own archive and server
+def test_an_upload_within_the_bound_is_ingested(small: WebSite) -> None:
+    data = (REPORT % 11).ljust(4096, b" ")  # exactly max_upload
+    with closing(small.signed_in("archivist")) as client:
+        response = upload(client, "fits.txt", data, csrf=_token(client))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.slow  # its own archive and server
+def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None:
+    data_dir = _data_dir(small)
+    data = (REPORT % 12).ljust(4097, b" ")
+    with closing(small.signed_in("archivist")) as client:
+        token = _token(client)
+        before = written(data_dir)
+        declared = upload(client, "big.txt", data, csrf=token)
+        assert declared.status_code == 413
+        assert "max_upload" in declared.text
+        assert written(data_dir) == before
+        # chunked, no Content-Length: refused once the file passes the bound
+        body, headers = multipart_body([("csrf", None, token.encode()),
+                                        ("report", "big.txt", data)])
+
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(body), 512):
+                yield body[start:start + 512]
+
+        streamed = client.post("/upload", content=chunks(), headers=headers)
+        assert streamed.status_code == 413
+        assert written(data_dir) == before
+        # a Content-Length past the bound: refused before a byte of the body is read
+        raw = http.client.HTTPConnection(urlsplit(small.url).netloc, timeout=30)
+        raw.putrequest("POST", "/upload")
+        raw.putheader("Cookie", "; ".join(f"{k}={v}" for k, v in client.cookies.items()))
+        raw.putheader("Content-Type", headers["Content-Type"])
+        raw.putheader("Content-Length", str(10**12))
+        raw.endheaders()
+        assert raw.getresponse().status == 413
+        raw.close()
+        assert written(data_dir) == before
+
+
+def test_the_action_pages_have_both_languages(archivist: httpx.Client) -> None:
+    from preserver.web.messages import MESSAGES
+    from preserver.web.messages_actions import ACTIONS
+
+    assert all(set(texts) == {"en", "ar"} and all(texts.values()) for texts in ACTIONS.values())
+    assert set(ACTIONS) <= set(MESSAGES)
+    upload_ar = archivist.get("/upload", headers={"Accept-Language": "ar"})
+    assert 'dir="rtl"' in upload_ar.text
+    assert "رفع تقرير" in upload_ar.text
+    runs_ar = archivist.get("/runs", headers={"Accept-Language": "ar"})
+    assert "عمليات الحفظ" in runs_ar.text

@@ -47,6 +47,7 @@ def create_app(config: Config) -> FastAPI:
 
     app = FastAPI(title="preserver", version=__version__, lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  swagger_ui_oauth2_redirect_url=None,  # no OAuth2: no public page for it
                   description="The archive's HTTP API: the shapes the CLI prints with --json. "
                               "Send `Authorization: Bearer <token>` (`preserver token create`).")
     app.include_router(api.router)

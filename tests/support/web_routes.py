@@ -150,7 +150,7 @@ def endpoints() -> tuple[Endpoint, ...]:
             found.append(Endpoint(method="GET", path=path, role=None, params=(), query=()))
             continue
         if not isinstance(context.original_route, Route | APIRoute):
-            raise AssertionError(f"a route of a kind the tests do not know: {context!r}")
+            raise TypeError(f"a route of a kind the tests do not know: {context!r}")
         dependant = getattr(context, "dependant", None)
         role = None if dependant is None else route_role(dependant)
         query = () if dependant is None else _required_query(dependant)

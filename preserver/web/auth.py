@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 SESSION_COOKIE = "preserver_session"
+CSRF_HEADER = "x-csrf-token"
 
 
 async def principal_of(request: Request) -> Principal | None:
@@ -84,6 +85,16 @@ def route_role(dependant: Dependant) -> Role | None:
     found = [dependant.call.role] if isinstance(dependant.call, Require) else []
     found += [r for sub in dependant.dependencies if (r := route_role(sub)) is not None]
     return max(found, key=lambda r: r.rank, default=None)
+
+
+async def offered_csrf(request: Request) -> str | None:
+    """The CSRF secret a request offers: its ``X-CSRF-Token`` header (a script's), else
+    its form's ``csrf`` field (the form is read, bounded, by ``forms.read_form``)."""
+    from preserver.web.forms import read_form
+
+    if (header := request.headers.get(CSRF_HEADER)) is not None:
+        return header
+    return (await read_form(request)).get("csrf")
 
 
 def check_csrf(principal: Principal, offered: str | None) -> None:

@@ -15,7 +15,14 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from preserver.accounts.roles import Principal, Role
-from preserver.web.auth import SESSION_COOKIE, check_csrf, principal_of, require, set_session_cookie
+from preserver.web.auth import (
+    SESSION_COOKIE,
+    check_csrf,
+    offered_csrf,
+    principal_of,
+    require,
+    set_session_cookie,
+)
 from preserver.web.context import web_state
 from preserver.web.errors import Forbidden
 from preserver.web.forms import read_form
@@ -102,7 +109,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, principal: Viewer) -> Response:
     from preserver.accounts import sign_out
 
-    check_csrf(principal, (await read_form(request)).get("csrf"))
+    check_csrf(principal, await offered_csrf(request))
     async with web_state(request).archive.db.session() as session:
         await sign_out(session, principal.session_id)
     response = RedirectResponse("/login", status_code=303)

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
@@ -89,6 +90,7 @@ class Endpoint:
     role: Role | None  # None: public
     params: tuple[str, ...]  # the path's parameters as written: ("{sha256}",)
     query: tuple[str, ...]  # required query parameters
+    body: tuple[str, ...] = ()  # declared body parameters: FastAPI reads them before require()
 
     @property
     def is_api(self) -> bool:
@@ -128,22 +130,28 @@ def _params(path: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _required_query(dependant: Dependant) -> tuple[str, ...]:
-    def walk(dependant: object) -> Iterator[str]:
-        for field in getattr(dependant, "query_params", []):
-            if field.field_info.is_required():
+def _fields(dependant: Dependant, kind: str, *, required: bool) -> tuple[str, ...]:
+    """The names of ``kind`` parameters (query_params, body_params) at any depth."""
+    def walk(dependant: Dependant) -> Iterator[str]:
+        for field in getattr(dependant, kind):
+            if not required or field.field_info.is_required():
                 yield field.alias
-        for sub in getattr(dependant, "dependencies", []):
+        for sub in dependant.dependencies:
             yield from walk(sub)
     return tuple(dict.fromkeys(walk(dependant)))
 
 
 @cache
 def endpoints() -> tuple[Endpoint, ...]:
-    """Every (method, path) the app serves, from ``create_app(...).routes`` as FastAPI
-    resolves them (an included router's own dependencies count)."""
+    """Every (method, path) ``preserver web`` serves."""
+    return endpoints_of(create_app(Config()))
+
+
+def endpoints_of(app: FastAPI) -> tuple[Endpoint, ...]:
+    """Every (method, path) of ``app``, from its routes as FastAPI resolves them (an
+    included router's own dependencies count)."""
     found = []
-    for context in iter_route_contexts(create_app(Config()).routes):
+    for context in iter_route_contexts(app.routes):
         path = context.path
         assert path is not None, context
         if isinstance(context.original_route, Mount):
@@ -153,10 +161,11 @@ def endpoints() -> tuple[Endpoint, ...]:
             raise TypeError(f"a route of a kind the tests do not know: {context!r}")
         dependant = getattr(context, "dependant", None)
         role = None if dependant is None else route_role(dependant)
-        query = () if dependant is None else _required_query(dependant)
+        query = () if dependant is None else _fields(dependant, "query_params", required=True)
+        body = () if dependant is None else _fields(dependant, "body_params", required=False)
         for method in sorted((context.methods or set()) - {"HEAD"}):
             found.append(Endpoint(method=method, path=path, role=role, params=_params(path),
-                                  query=query))
+                                  query=query, body=body))
     return tuple(found)
 
 

@@ -127,3 +127,13 @@ def test_a_server_error_tells_nothing_of_the_code(tmp_path: Path) -> None:
     assert "Traceback" not in response.text and "sqlite" not in response.text.lower()
     assert "reports" not in response.text
     assert PASSWORD not in response.text
+
+
+def test_a_script_may_send_the_csrf_secret_as_a_header(web_archive: WebArchive) -> None:
+    # docs/web.md: "A script sends the secret as X-CSRF-Token"; sign-out read only the form
+    with closing(web_archive.site.signed_in("viewer")) as client:
+        token = csrf_of(client.get("/reports").text)
+        assert client.post("/logout", headers={"X-CSRF-Token": "0" * 64}).status_code == 403
+        assert client.get("/api/me").status_code == 200
+        assert client.post("/logout", headers={"X-CSRF-Token": token}).status_code == 303
+        assert client.get("/api/me").status_code == 401

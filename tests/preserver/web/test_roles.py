@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
 
-from preserver.accounts.roles import Role
+from preserver.accounts.roles import Principal, Role
+from preserver.web.auth import require
 from tests.preserver.web.conftest import WebArchive
 from tests.support.web import ROLES
 from tests.support.web_routes import (
@@ -28,6 +32,7 @@ from tests.support.web_routes import (
     Facts,
     MissingSample,
     endpoints,
+    endpoints_of,
     facts_of,
 )
 
@@ -73,6 +78,30 @@ def test_every_route_declares_a_role_or_is_public() -> None:
                       if any(e.role is not None and (e.method, e.path) == (m, p)
                              for e in ENDPOINTS)]
     assert not guarded_public, f"listed as public but require a role: {guarded_public}"
+
+
+def test_no_route_reads_its_body_before_the_role_is_checked() -> None:
+    declared = [f"{e.id}: {', '.join(e.body)}" for e in GUARDED if e.body]
+    assert not declared, (
+        "these routes declare a request body (a model, Body, Form or File parameter), which "
+        "FastAPI reads and parses before require() runs: read it in the handler instead "
+        f"(forms.read_form, forms.read_body), after the role is checked: {declared}")
+
+
+class Note(BaseModel):
+    text: str
+
+
+def test_a_declared_body_is_found() -> None:
+    app = FastAPI()
+
+    @app.post("/notes")
+    async def add(note: Note, principal: Annotated[Principal, Depends(require(Role.LEGAL))],
+                  ) -> None:
+        return None
+
+    (endpoint,) = endpoints_of(app)[-1:]
+    assert (endpoint.id, endpoint.role, endpoint.body) == ("POST /notes", Role.LEGAL, ("note",))
 
 
 def test_every_path_parameter_has_a_sample() -> None:

@@ -26,7 +26,7 @@ from preserver.web import api, blobs, pages, targets
 from preserver.web.auth import principal_of
 from preserver.web.context import WebState, is_api
 from preserver.web.errors import Unauthenticated, WebError
-from preserver.web.headers import NoStore
+from preserver.web.headers import AnswerHeaders
 from preserver.web.render import environment, page
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(blobs.router)
     app.mount("/static", StaticFiles(directory=str(files("preserver.web") / "static")),
               name="static")
-    app.add_middleware(NoStore)
+    app.add_middleware(AnswerHeaders)
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]

@@ -1,6 +1,14 @@
-"""``NoStore``: every answer but the static files is sent with ``Cache-Control:
-no-store``, so that neither a shared cache nor the browser keeps a page, a JSON answer
-or a file of the archive for the next person (Back after signing out shows nothing)."""
+"""``Headers``: what every answer of ``preserver web`` carries, whoever made it (a page,
+the API, an error, a file):
+
+- ``X-Content-Type-Options: nosniff``: a JSON answer holding a report's or a platform's
+  text is never read as HTML;
+- ``Cache-Control: no-store`` (not for /static/): neither a shared cache nor the browser
+  keeps a page, a JSON answer or a file of the archive for the next person, and Back
+  after signing out shows nothing.
+
+An answer that set one of these itself keeps its own.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +17,29 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_ALWAYS = ((b"x-content-type-options", b"nosniff"),)
+_NOT_STATIC = ((b"cache-control", b"no-store"),)
 
-class NoStore:
-    """ASGI middleware: ``Cache-Control: no-store`` unless the path is under /static/ or
-    the answer set its own."""
+
+class AnswerHeaders:
+    """ASGI middleware adding the headers above to each HTTP answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or str(scope.get("path", "")).startswith("/static/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        static = str(scope.get("path", "")).startswith("/static/")
+        defaults = _ALWAYS if static else _ALWAYS + _NOT_STATIC
 
-        async def send_no_store(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in defaults if name not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_no_store)
+        await self.app(scope, receive, send_with_headers)

@@ -137,3 +137,10 @@ def test_a_script_may_send_the_csrf_secret_as_a_header(web_archive: WebArchive) 
         assert client.get("/api/me").status_code == 200
         assert client.post("/logout", headers={"X-CSRF-Token": token}).status_code == 303
         assert client.get("/api/me").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/api/reports", "/api/nothing", "/static/style.css", "/login"])
+def test_no_answer_is_sniffed_as_another_type(web_archive: WebArchive, path: str) -> None:
+    # a JSON answer holds report names and platform titles: never to be read as HTML
+    with closing(web_archive.site.signed_in("viewer")) as client:
+        assert client.get(path).headers.get("x-content-type-options") == "nosniff"

@@ -158,6 +158,27 @@ def _problems(endpoint: Endpoint, callers: Callers) -> Iterator[str]:
                 yield f"{who}, though the role is allowed"
             elif endpoint.method == "GET" and got.status_code >= 400:
                 yield f"{who}: a GET by an allowed role must succeed (is the sample real?)"
+            elif endpoint.method == "GET" and (problem := _unconfined(got)):
+                yield f"{who}: {problem}"
+
+
+# what a browser would run as a document of this site if served inline
+ACTIVE = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
+          "application/xml")
+
+
+def _unconfined(got: httpx.Response) -> str | None:
+    """Why an answer could run a captured page's scripts on this site, if it could: a
+    document type shown inline without a Content-Security-Policy of ours."""
+    kind = got.headers.get("content-type", "").split(";")[0].strip().lower()
+    inline = not got.headers.get("content-disposition", "").lower().startswith("attachment")
+    if kind in ACTIVE and inline and "content-security-policy" not in got.headers:
+        return (f"{kind} shown inline without a Content-Security-Policy: a captured page "
+                "would run on this site (send it as an attachment, or with "
+                "'Content-Security-Policy: sandbox')")
+    if got.headers.get("x-content-type-options") != "nosniff":
+        return "no X-Content-Type-Options: nosniff"
+    return None
 
 
 @pytest.mark.parametrize("endpoint", GUARDED, ids=[e.id for e in GUARDED])

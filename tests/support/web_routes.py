@@ -34,7 +34,6 @@ from tests.support.cli import run_cli
 PUBLIC = frozenset({
     ("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/lang/{code}"),
     ("GET", "/static"), ("GET", "/api/openapi.json"), ("GET", "/api/docs"),
-    ("GET", "/api/docs/oauth2-redirect"),
 })
 
 

@@ -4,10 +4,12 @@ shown first by a failing test, over real HTTP against the real app."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.preserver.web.conftest import WebArchive, write_web_config
@@ -60,6 +62,7 @@ def test_an_ipv6_network_is_one_address_to_the_rate_limit(tmp_path: Path) -> Non
     assert mapped == [401, 401, 401, 429]  # an IPv4-mapped address is the IPv4 one
 
 
+@pytest.mark.slow
 def test_the_forwarded_address_is_the_proxys_view_not_the_clients_claim(
         tmp_path: Path) -> None:
     # the proxy appends the address it saw; what the client put before it is ignored
@@ -70,6 +73,7 @@ def test_the_forwarded_address_is_the_proxys_view_not_the_clients_claim(
     assert codes == [401, 401, 429]
 
 
+@pytest.mark.slow
 def test_signing_in_again_ends_the_session_held_before(web_archive: WebArchive) -> None:
     with closing(web_archive.site.signed_in("viewer")) as client:
         before = client.cookies["preserver_session"]
@@ -81,12 +85,17 @@ def test_signing_in_again_ends_the_session_held_before(web_archive: WebArchive) 
         assert old.get("/api/me").status_code == 401
 
 
+@pytest.fixture(scope="module")
+def viewer(web_archive: WebArchive) -> Iterator[httpx.Client]:
+    with closing(web_archive.site.signed_in("viewer")) as client:
+        yield client
+
+
 @pytest.mark.parametrize("path", ["/reports", "/api/reports", "/api/me"])
-def test_signed_in_answers_are_not_cached(web_archive: WebArchive, path: str) -> None:
+def test_signed_in_answers_are_not_cached(viewer: httpx.Client, path: str) -> None:
     # without it a shared cache may keep a page for the next visitor, and Back after
     # signing out shows the evidence again
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        response = client.get(path)
+    response = viewer.get(path)
     assert response.status_code == 200
     assert response.headers.get("cache-control") == "no-store"
 
@@ -112,6 +121,7 @@ def test_the_language_switch_stays_on_the_site(web_archive: WebArchive, target: 
                    response.headers.multi_items())
 
 
+@pytest.mark.slow
 def test_a_server_error_tells_nothing_of_the_code(tmp_path: Path) -> None:
     # a broken database behind a signed-in request: the answer is a bare 500
     config = write_web_config(tmp_path)
@@ -129,6 +139,7 @@ def test_a_server_error_tells_nothing_of_the_code(tmp_path: Path) -> None:
     assert PASSWORD not in response.text
 
 
+@pytest.mark.slow
 def test_a_script_may_send_the_csrf_secret_as_a_header(web_archive: WebArchive) -> None:
     # docs/web.md: "A script sends the secret as X-CSRF-Token"; sign-out read only the form
     with closing(web_archive.site.signed_in("viewer")) as client:
@@ -140,7 +151,6 @@ def test_a_script_may_send_the_csrf_secret_as_a_header(web_archive: WebArchive) 
 
 
 @pytest.mark.parametrize("path", ["/api/reports", "/api/nothing", "/static/style.css", "/login"])
-def test_no_answer_is_sniffed_as_another_type(web_archive: WebArchive, path: str) -> None:
+def test_no_answer_is_sniffed_as_another_type(viewer: httpx.Client, path: str) -> None:
     # a JSON answer holds report names and platform titles: never to be read as HTML
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        assert client.get(path).headers.get("x-content-type-options") == "nosniff"
+    assert viewer.get(path).headers.get("x-content-type-options") == "nosniff"

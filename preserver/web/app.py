@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from preserver.version import __version__
-from preserver.web import api, blobs, pages, targets
+from preserver.web import api, apidocs, blobs, pages, targets
 from preserver.web.auth import principal_of
 from preserver.web.context import WebState, is_api
 from preserver.web.errors import Unauthenticated, WebError
@@ -47,11 +47,12 @@ def create_app(config: Config) -> FastAPI:
             yield
 
     app = FastAPI(title="preserver", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
                   swagger_ui_oauth2_redirect_url=None,  # no OAuth2: no public page for it
                   description="The archive's HTTP API: the shapes the CLI prints with --json. "
                               "Send `Authorization: Bearer <token>` (`preserver token create`).")
     app.include_router(api.router)
+    app.include_router(apidocs.router)  # /api/docs, Swagger UI pinned with SRI
     app.include_router(pages.router)
     app.include_router(targets.router)
     app.include_router(blobs.router)

@@ -8,13 +8,18 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+from preserver.web import apidocs
 from tests.preserver.web.conftest import WebArchive, write_web_config
 from tests.support.cli import run_cli
 from tests.support.web import PASSWORD, WebSite, csrf_of, serve_web, sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 def _limited_site(tmp_path: Path, extra: str) -> Path:
@@ -154,3 +159,38 @@ def test_a_script_may_send_the_csrf_secret_as_a_header(web_archive: WebArchive) 
 def test_no_answer_is_sniffed_as_another_type(viewer: httpx.Client, path: str) -> None:
     # a JSON answer holds report names and platform titles: never to be read as HTML
     assert viewer.get(path).headers.get("x-content-type-options") == "nosniff"
+
+
+def test_the_api_docs_pin_swagger_ui_with_integrity(web_archive: WebArchive) -> None:
+    # FastAPI's page ran whatever swagger-ui-dist@5 the CDN served, on this origin
+    with web_archive.site.client() as client:
+        page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "@5/" not in page.text
+    for url, digest in (apidocs.SCRIPT, apidocs.STYLESHEET):
+        assert f"{url}\" integrity=\"{digest}\" crossorigin=\"anonymous\"" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self' https://cdn.jsdelivr.net;" in policy
+    assert "connect-src 'self'" in policy and "unsafe-eval" not in policy
+    assert "<script>" not in page.text  # no inline script: it starts from /static/apidocs.js
+
+
+@pytest.mark.slow
+def test_a_browser_refuses_other_bytes_from_the_cdn(web_archive: WebArchive,
+                                                    chromium: Browser) -> None:
+    context = chromium.new_context(base_url=web_archive.site.url)
+    messages: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: messages.append(m.text))
+        page.route("https://cdn.jsdelivr.net/**", lambda route: route.fulfill(
+            body="window.tampered = true; window.SwaggerUIBundle = () => null;",
+            headers={"Access-Control-Allow-Origin": "*",
+                     "Content-Type": "application/javascript"}))
+        page.goto("/api/docs")
+        page.wait_for_load_state("load")
+        tampered = page.evaluate("() => window.tampered === true")
+    finally:
+        context.close()
+    assert not tampered
+    assert any("integrity" in m for m in messages), messages

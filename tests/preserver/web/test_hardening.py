@@ -146,7 +146,7 @@ def test_a_server_error_tells_nothing_of_the_code(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_script_may_send_the_csrf_secret_as_a_header(web_archive: WebArchive) -> None:
-    # docs/web.md: "A script sends the secret as X-CSRF-Token"; sign-out read only the form
+    # docs/web.md says a script may send the secret as X-CSRF-Token; sign-out read only the form
     with closing(web_archive.site.signed_in("viewer")) as client:
         token = csrf_of(client.get("/reports").text)
         assert client.post("/logout", headers={"X-CSRF-Token": "0" * 64}).status_code == 403

@@ -47,7 +47,8 @@ class Facts:
     target_url: str
     capture_id: str  # its capture
     manifest_sha256: str  # its signed manifest
-    file_sha256: str  # a file of that capture (the clip itself)
+    file_sha256: str  # a file of that capture: the clip itself
+    page_file_sha256: str = ""  # the captured page's record (a WARC of a hostile page)
 
 
 # a path parameter's sample, by its text in the path; PATH_SAMPLES overrides per route
@@ -68,6 +69,10 @@ SAMPLES: dict[str, Sample] = {
 PATH_SAMPLES: dict[str, dict[str, Sample]] = {
     "/reports/{sha256}": {"{sha256}": lambda f: f.report_sha256},
     "/api/reports/{sha256}": {"{sha256}": lambda f: f.report_sha256},
+}
+# more values to try a route with, each a set of overrides of SAMPLES (Endpoint.urls)
+MORE_SAMPLES: dict[str, list[dict[str, Sample]]] = {
+    "/files/{sha256}": [{"{sha256}": lambda f: f.page_file_sha256}],  # the page's record
 }
 # a required query parameter's sample, by its name
 QUERY_SAMPLES: dict[str, Sample] = {
@@ -99,11 +104,18 @@ class Endpoint:
     def id(self) -> str:
         return f"{self.method} {self.path}"
 
-    def url(self, facts: Facts) -> str:
+    def urls(self, facts: Facts) -> list[str]:
+        """``url``, and one more for each of the route's MORE_SAMPLES that has a value."""
+        more = [self.url(facts, extra) for extra in MORE_SAMPLES.get(self.path, [])
+                if all(sample(facts) for sample in extra.values())]
+        return [self.url(facts), *more]
+
+    def url(self, facts: Facts, extra: dict[str, Sample] | None = None) -> str:
         """The path with every parameter filled from SAMPLES (and the required query)."""
         path = self.path
         for param in self.params:
-            sample = PATH_SAMPLES.get(self.path, {}).get(param) or SAMPLES.get(param)
+            sample = ((extra or {}).get(param) or PATH_SAMPLES.get(self.path, {}).get(param)
+                      or SAMPLES.get(param))
             if sample is None:
                 raise MissingSample(f"{self.id}: no sample for the path parameter {param}: add "
                                     f"one to SAMPLES in tests/support/web_routes.py")
@@ -169,13 +181,17 @@ def endpoints_of(app: FastAPI) -> tuple[Endpoint, ...]:
 
 
 def facts_of(config: Path, report_name: str, clip_url: str) -> Facts:
+    # the captured page is the other target of report A (tests/preserver/web/conftest.py)
     """The sample values of an archive, read as the CLI prints them (``links --json``)."""
     targets = json.loads(run_cli("links", "--json", config=config, check=0).stdout)
     clip = next(t for t in targets if t["url"] == clip_url)
     capture = next(c for c in clip["captures"] if c["files"])
     cited = clip["citations"][0]
     assert cited["report"] == report_name, cited
+    media = next(f for f in capture["files"] if f["role"] == "media")
+    pages = [f["sha256"] for t in targets if t["url"] != clip_url for c in t["captures"]
+             for f in c["files"] if f["role"] == "page"]
     return Facts(report_sha256=cited["report_sha256"], report_name=report_name,
                  target_key=clip["key"], target_url=clip["url"], capture_id=capture["id"],
                  manifest_sha256=capture["manifest_sha256"],
-                 file_sha256=capture["files"][0]["sha256"])
+                 file_sha256=media["sha256"], page_file_sha256=pages[0] if pages else "")

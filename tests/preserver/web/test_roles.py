@@ -64,6 +64,11 @@ def callers(web_archive: WebArchive) -> Iterator[Callers]:
             client.close()
 
 
+def test_the_samples_are_real(callers: Callers) -> None:
+    assert callers.facts.page_file_sha256  # the captured page's record, for /files
+    assert callers.facts.page_file_sha256 != callers.facts.file_sha256
+
+
 def test_the_routes_are_listed() -> None:
     ids = {e.id for e in ENDPOINTS}
     assert {"GET /reports", "POST /logout", "GET /api/reports", "GET /login"} <= ids
@@ -133,8 +138,13 @@ def _send(client: httpx.Client, endpoint: Endpoint, url: str) -> httpx.Response:
 
 
 def _problems(endpoint: Endpoint, callers: Callers) -> Iterator[str]:
+    for url in endpoint.urls(callers.facts):
+        for problem in _problems_of(endpoint, url, callers):
+            yield f"{url}: {problem}"
+
+
+def _problems_of(endpoint: Endpoint, url: str, callers: Callers) -> Iterator[str]:
     assert endpoint.role is not None
-    url = endpoint.url(callers.facts)
     nobody = _send(callers.anonymous, endpoint, url)
     if endpoint.is_api:
         if nobody.status_code != 401 or "error" not in nobody.json():

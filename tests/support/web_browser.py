@@ -32,10 +32,13 @@ OVERFLOW_JS = Path(__file__).with_name("overflow.js")
 SCREENSHOTS_ENV = "PRESERVER_WEB_SCREENSHOTS"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """One headless Chromium for the session's tests (imported by the web tests'
-    conftest); each test opens its own context, so no cookie is shared."""
+    """One headless Chromium for a module's tests (imported by the web tests' conftest);
+    each test opens its own context, so no cookie is shared. Module, not session: while
+    Playwright's sync API runs, its event loop is this thread's, and ``asyncio.run`` or
+    another ``sync_playwright()`` in a later module would fail. A module that also runs
+    event loops in its own thread uses ``launch_chromium()`` inside the test instead."""
     with launch_chromium() as browser:
         yield browser
 

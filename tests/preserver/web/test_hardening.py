@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -19,9 +18,7 @@ from tests.preserver.web.conftest import WebArchive, write_web_config
 from tests.support.cli import run_cli
 from tests.support.postgres import BACKENDS, create_database, drop_database
 from tests.support.web import PASSWORD, WebSite, csrf_of, serve_web, sign_in
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+from tests.support.web_browser import launch_chromium
 
 
 @contextmanager
@@ -201,11 +198,10 @@ def test_the_api_docs_pin_swagger_ui_with_integrity(web_archive: WebArchive) -> 
 
 
 @pytest.mark.slow
-def test_a_browser_refuses_other_bytes_from_the_cdn(web_archive: WebArchive,
-                                                    chromium: Browser) -> None:
-    context = chromium.new_context(base_url=web_archive.site.url)
+def test_a_browser_refuses_other_bytes_from_the_cdn(web_archive: WebArchive) -> None:
     messages: list[str] = []
-    try:
+    with launch_chromium() as chromium:
+        context = chromium.new_context(base_url=web_archive.site.url)
         page = context.new_page()
         page.on("console", lambda m: messages.append(m.text))
         page.route("https://cdn.jsdelivr.net/**", lambda route: route.fulfill(
@@ -215,7 +211,5 @@ def test_a_browser_refuses_other_bytes_from_the_cdn(web_archive: WebArchive,
         page.goto("/api/docs")
         page.wait_for_load_state("load")
         tampered = page.evaluate("() => window.tampered === true")
-    finally:
-        context.close()
     assert not tampered
     assert any("integrity" in m for m in messages), messages

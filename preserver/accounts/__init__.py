@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from preserver.accounts.roles import Principal, Role
     from preserver.accounts.store import (
         add_user,
+        begin_attempt,
         create_token,
+        end_attempt,
         login_allowed,
         parse_role,
         session_principal,
@@ -31,7 +33,9 @@ __all__ = [
     "Principal",
     "Role",
     "add_user",
+    "begin_attempt",
     "create_token",
+    "end_attempt",
     "login_allowed",
     "parse_role",
     "session_principal",

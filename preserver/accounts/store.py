@@ -6,7 +6,9 @@ as its argon2id hash. Each function works inside the caller's transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import ipaddress
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -79,31 +81,66 @@ async def token_principal(session: AsyncSession, secret: str) -> Principal | Non
     return None if row is None else Principal(name=row.label, role=Role(row.role), via="token")
 
 
+def address_key(host: str) -> str:
+    """What the per-address limit counts a client by: an IPv4 address, or an IPv6
+    address's /64 (one subscriber's network: its 2^64 addresses are one client); a host
+    that is not an address as it is."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+async def begin_attempt(session: AsyncSession, *, name: str, address: str) -> int:
+    """Count a sign-in attempt as a failure before its password is checked, and return
+    its row. The caller commits it before ``login_allowed`` counts, so attempts sent at
+    the same moment see each other and at most the limit of them are checked;
+    ``sign_in`` removes the row if the password is right, ``end_attempt`` if the attempt
+    is refused unchecked."""
+    row = await session.execute(sa.insert(_FAILURES).values(
+        name=name[:64], address=address_key(address), time=utc_now()).returning(_FAILURES.c.id))
+    return int(row.scalar_one())
+
+
+async def end_attempt(session: AsyncSession, attempt: int) -> None:
+    await session.execute(sa.delete(_FAILURES).where(_FAILURES.c.id == attempt))
+
+
 async def login_allowed(session: AsyncSession, *, name: str, address: str,
                         window: timedelta, per_name: int, per_address: int) -> bool:
-    """Whether a sign-in may be tried: fewer than ``per_name`` failures for the name and
-    ``per_address`` from the address within ``window``."""
+    """Whether a sign-in counted by ``begin_attempt`` may be checked: at most
+    ``per_name`` attempts for the name and ``per_address`` from the address (this one
+    included) within ``window``."""
     since = utc_now() - window
     recent = _FAILURES.c.time > since
     by_name = await session.scalar(sa.select(sa.func.count()).where(
         recent, _FAILURES.c.name == name[:64]))
     by_address = await session.scalar(sa.select(sa.func.count()).where(
-        recent, _FAILURES.c.address == address[:64]))
-    return (by_name or 0) < per_name and (by_address or 0) < per_address
+        recent, _FAILURES.c.address == address_key(address)))
+    return (by_name or 0) <= per_name and (by_address or 0) <= per_address
 
 
-async def sign_in(session: AsyncSession, *, name: str, password: str, address: str,
-                  lifetime: timedelta) -> tuple[str, Principal] | None:
-    """Check a name and password. On success a new session: its cookie value (returned
-    once) and principal. On failure ``None``, and the failure is counted."""
+async def sign_in(session: AsyncSession, *, name: str, password: str, attempt: int,
+                  lifetime: timedelta, previous: str = "") -> tuple[str, Principal] | None:
+    """Check a name and password (argon2 in a thread: the server goes on answering). On
+    success a new session, its cookie value (returned once) and principal; the
+    ``attempt`` is no longer a failure, and the session the browser held before
+    (``previous``, its cookie) is ended. On failure ``None``: the attempt stays counted."""
     row = (await session.execute(sa.select(
         _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.password_hash).where(
         _USERS.c.name == name[:64], _USERS.c.disabled.is_(False)))).first()
-    if not password_matches(None if row is None else row.password_hash, password):
-        await session.execute(sa.insert(_FAILURES).values(
-            name=name[:64], address=address[:64], time=utc_now()))
+    stored = None if row is None else row.password_hash
+    if not await asyncio.to_thread(password_matches, stored, password):
         return None
     assert row is not None
+    await end_attempt(session, attempt)
+    if previous:
+        await sign_out(session, _digest(previous))
     cookie, csrf, now = secrets.token_urlsafe(32), secrets.token_hex(32), utc_now()
     await session.execute(sa.insert(_SESSIONS).values(
         id=_digest(cookie), user_id=row.id, csrf=csrf, created_at=now, expires_at=now + lifetime))

@@ -22,10 +22,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from preserver.version import __version__
-from preserver.web import actions, api, api_actions, blobs, pages, targets
+from preserver.web import actions, api, api_actions, apidocs, blobs, pages, targets
 from preserver.web.auth import principal_of
 from preserver.web.context import WebState, is_api
 from preserver.web.errors import Unauthenticated, WebError
+from preserver.web.headers import AnswerHeaders
 from preserver.web.render import environment, page
 from preserver.web.runs import stop_runs
 
@@ -50,17 +51,20 @@ def create_app(config: Config) -> FastAPI:
                 await stop_runs(app)  # the runs it started (web/launcher.py)
 
     app = FastAPI(title="preserver", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  swagger_ui_oauth2_redirect_url=None,  # no OAuth2: no public page for it
                   description="The archive's HTTP API: the shapes the CLI prints with --json. "
                               "Send `Authorization: Bearer <token>` (`preserver token create`).")
     app.include_router(api.router)
     app.include_router(api_actions.router)
+    app.include_router(apidocs.router)  # /api/docs, Swagger UI pinned with SRI
     app.include_router(pages.router)
     app.include_router(targets.router)
     app.include_router(blobs.router)
     app.include_router(actions.router)
     app.mount("/static", StaticFiles(directory=str(files("preserver.web") / "static")),
               name="static")
+    app.add_middleware(AnswerHeaders)
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]

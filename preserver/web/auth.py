@@ -14,7 +14,6 @@ A bearer token needs none, as no browser sends it by itself.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request  # at run time: FastAPI reads the annotations
@@ -24,9 +23,11 @@ from preserver.web.context import web_state
 from preserver.web.errors import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
+    from fastapi.dependencies.models import Dependant
     from starlette.responses import Response
 
 SESSION_COOKIE = "preserver_session"
+CSRF_HEADER = "x-csrf-token"
 
 
 async def principal_of(request: Request) -> Principal | None:
@@ -54,20 +55,46 @@ async def principal_of(request: Request) -> Principal | None:
     return found
 
 
-def require(role: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency: the request's principal, who must hold ``role`` or a higher one."""
+class Require:
+    """The dependency ``require(role)`` returns: the request's principal, who must hold
+    ``role`` or a higher one. ``role`` is public so that the routes' roles can be listed
+    (``route_role``; tests/preserver/web/test_roles.py checks every route with it)."""
 
-    async def dependency(request: Request) -> Principal:
+    def __init__(self, role: Role) -> None:
+        self.role = role
+        self.__name__ = f"require_{role.value}"
+
+    async def __call__(self, request: Request) -> Principal:
         principal = await principal_of(request)
         if principal is None:
             raise Unauthenticated()
-        if not principal.role.allows(role):
+        if not principal.role.allows(self.role):
             raise Forbidden(f"the {principal.role.value} role may not do this "
-                            f"({role.value} or above may)")
+                            f"({self.role.value} or above may)")
         return principal
 
-    dependency.__name__ = f"require_{role.value}"
-    return dependency
+
+def require(role: Role) -> Require:
+    """A dependency: the request's principal, who must hold ``role`` or a higher one."""
+    return Require(role)
+
+
+def route_role(dependant: Dependant) -> Role | None:
+    """The highest role a route's dependencies (at any depth) ``require``; ``None`` for a
+    public route."""
+    found = [dependant.call.role] if isinstance(dependant.call, Require) else []
+    found += [r for sub in dependant.dependencies if (r := route_role(sub)) is not None]
+    return max(found, key=lambda r: r.rank, default=None)
+
+
+async def offered_csrf(request: Request) -> str | None:
+    """The CSRF secret a request offers: its ``X-CSRF-Token`` header (a script's), else
+    its form's ``csrf`` field (the form is read, bounded, by ``forms.read_form``)."""
+    from preserver.web.forms import read_form
+
+    if (header := request.headers.get(CSRF_HEADER)) is not None:
+        return header
+    return (await read_form(request)).get("csrf")
 
 
 def check_csrf(principal: Principal, offered: str | None) -> None:

@@ -108,6 +108,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "state.retry": {"en": "to retry", "ar": "بانتظار إعادة المحاولة"},
     "state.done": {"en": "done", "ar": "تم"},
     "state.not_queued": {"en": "not queued", "ar": "غير مجدول"},
+    "avail.available": {"en": "available", "ar": "متاح"},
+    "avail.removed_uploader": {"en": "removed by the uploader", "ar": "حذفه الناشر"},
+    "avail.removed_policy": {"en": "removed for a policy", "ar": "حُذف لمخالفة سياسات المنصة"},
+    "avail.removed_copyright": {"en": "removed for copyright", "ar": "حُذف بسبب حقوق النشر"},
+    "avail.account_terminated": {"en": "account terminated", "ar": "أُغلق الحساب"},
+    "avail.not_found": {"en": "not found", "ar": "غير موجود"},
+    "avail.private": {"en": "private", "ar": "خاص"},
+    "avail.geo_blocked": {"en": "geo-blocked", "ar": "محجوب جغرافياً"},
+    "avail.age_restricted": {"en": "age-restricted", "ar": "مقيّد بالعمر"},
+    "avail.login_required": {"en": "login required", "ar": "يتطلب تسجيل الدخول"},
+    "avail.members_only": {"en": "members only", "ar": "للأعضاء فقط"},
+    "avail.bot_check": {"en": "not checked (bot check)",
+                        "ar": "تعذّر الفحص (حاجز التحقق من الروبوتات)"},
+    "avail.rate_limited": {"en": "not checked (rate limited)", "ar": "تعذّر الفحص (حدّ الطلبات)"},
+    "avail.error": {"en": "not checked (error)", "ar": "تعذّر الفحص"},
+    "avail.unknown": {"en": "not checked", "ar": "لم يُفحص"},
 }
 
 from preserver.web.messages_actions import ACTIONS  # the upload, runs and package texts

@@ -15,7 +15,14 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from preserver.accounts.roles import Principal, Role
-from preserver.web.auth import SESSION_COOKIE, check_csrf, principal_of, require, set_session_cookie
+from preserver.web.auth import (
+    SESSION_COOKIE,
+    check_csrf,
+    offered_csrf,
+    principal_of,
+    require,
+    set_session_cookie,
+)
 from preserver.web.context import web_state
 from preserver.web.errors import Forbidden
 from preserver.web.forms import read_form
@@ -56,7 +63,7 @@ async def login_form(request: Request, next: str = "/reports") -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    from preserver.accounts import login_allowed, sign_in
+    from preserver.accounts import begin_attempt, end_attempt, login_allowed, sign_in
 
     form = await read_form(request)
     cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -64,20 +71,30 @@ async def login(request: Request) -> Response:
                                                       form.get("csrf", "").encode()):
         raise Forbidden("the sign-in form's CSRF token is missing or wrong: reload the page")
     web = web_state(request).config.web
+    db = web_state(request).archive.db
     name, password = form.get("name", "").strip(), form.get("password", "")
     address = request.client.host if request.client else "unknown"
-    window = timedelta(seconds=web.login_window)
-    async with web_state(request).archive.db.session() as session:
-        if not await login_allowed(session, name=name, address=address, window=window,
-                                   per_name=web.login_attempts,
-                                   per_address=web.login_attempts_per_address):
-            minutes = max(1, round(web.login_window / 60))
-            return page(request, "login.html", principal=None, status=429,
-                        login_csrf=cookie_token, next=_local(form.get("next")),
-                        failed=("login.too_many", {"minutes": minutes}),
-                        headers={"Retry-After": str(int(web.login_window))})
-        signed = await sign_in(session, name=name, password=password, address=address,
-                               lifetime=timedelta(seconds=web.session_lifetime))
+    # counted (and committed) first, checked after: attempts sent at once see each other
+    async with db.session() as session:
+        attempt = await begin_attempt(session, name=name, address=address)
+    async with db.session() as session:
+        allowed = await login_allowed(session, name=name, address=address,
+                                      window=timedelta(seconds=web.login_window),
+                                      per_name=web.login_attempts,
+                                      per_address=web.login_attempts_per_address)
+        if not allowed:
+            await end_attempt(session, attempt)
+            signed = None
+        else:
+            signed = await sign_in(session, name=name, password=password, attempt=attempt,
+                                   lifetime=timedelta(seconds=web.session_lifetime),
+                                   previous=request.cookies.get(SESSION_COOKIE, ""))
+    if not allowed:
+        minutes = max(1, round(web.login_window / 60))
+        return page(request, "login.html", principal=None, status=429,
+                    login_csrf=cookie_token, next=_local(form.get("next")),
+                    failed=("login.too_many", {"minutes": minutes}),
+                    headers={"Retry-After": str(int(web.login_window))})
     if signed is None:
         return page(request, "login.html", principal=None, status=401, login_csrf=cookie_token,
                     next=_local(form.get("next")), failed=("login.failed", {}))
@@ -92,7 +109,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, principal: Viewer) -> Response:
     from preserver.accounts import sign_out
 
-    check_csrf(principal, (await read_form(request)).get("csrf"))
+    check_csrf(principal, await offered_csrf(request))
     async with web_state(request).archive.db.session() as session:
         await sign_out(session, principal.session_id)
     response = RedirectResponse("/login", status_code=303)

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse
 
 from preserver.web.context import web_state
 from preserver.web.i18n import LANG_COOKIE, choose, direction, translate
+from preserver.web.messages import MESSAGES
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -38,7 +39,7 @@ def page(request: Request, template: str, *, principal: Principal | None, status
         return translate(lang, key, **fields)
 
     html = web_state(request).templates.get_template(template).render(
-        lang=lang, dir=direction(lang), t=t, principal=principal,
+        lang=lang, dir=direction(lang), t=t, has_text=MESSAGES.__contains__, principal=principal,
         csrf=principal.csrf if principal is not None else "", path=request.url.path,
         **values)
     return HTMLResponse(html, status_code=status, headers=_HEADERS | (headers or {}))

@@ -62,7 +62,8 @@ def csrf_of(html: str) -> str:
 
 def sign_in(client: httpx.Client, name: str, password: str = PASSWORD) -> httpx.Response:
     """GET /login, then POST the form with its CSRF secret (redirects not followed)."""
-    token = csrf_of(client.get("/login").text)
+    html = client.get("/login").text
+    token = csrf_of(html[html.index('action="/login"'):])  # not the sign-out form's
     return client.post("/login", data={"csrf": token, "name": name, "password": password,
                                        "next": "/reports"})
 

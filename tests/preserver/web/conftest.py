@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.support.cli import NO_COLLECTION
 from tests.support.evidence import preserve
 from tests.support.fixture_site import FixtureSite, Media, html_page
 from tests.support.web import ROLES, WebSite, serve_web
+from tests.support.web_browser import chromium  # noqa: F401 (a fixture for the browser tests)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +52,8 @@ def web_archive(tmp_path_factory: pytest.TempPathFactory, media: Media) -> Itera
         report = root / "report-a.txt"
         report.write_text(f"1- الضحية الأولى <b>&amp;</b>\n{clip}\n2- شاهد\n{page}\n",
                           encoding="utf-8")
-        asyncio.run(preserve(config, report))
+        with ThreadPoolExecutor(1) as pool:  # a thread: Playwright's loop may run in this one
+            pool.submit(asyncio.run, preserve(config, report)).result()
         with serve_web(config) as site:
             for role in ROLES:
                 site.add_user(role, role)

@@ -45,6 +45,8 @@ async def upload_report(request: Request, principal: Principal) -> IngestResult:
     header = request.headers.get(CSRF_HEADER)
     if header is not None:  # a script's upload: refused before its body is read
         check_csrf(principal, header)
+    elif not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        check_csrf(principal, None)  # no header and no form to carry the secret: refused
 
     def before_file(fields: dict[str, str]) -> None:
         if header is None and "csrf" in fields:  # a form's token came before its file

@@ -13,6 +13,7 @@ a message naming it otherwise.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -25,7 +26,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
 from preserver.accounts.roles import Role
-from preserver.config import Config
+from preserver.config import Config, load_config
 from preserver.web import create_app
 from preserver.web.auth import route_role
 from tests.support.cli import run_cli
@@ -49,6 +50,7 @@ class Facts:
     manifest_sha256: str  # its signed manifest
     file_sha256: str  # a file of that capture: the clip itself
     page_file_sha256: str = ""  # the captured page's record (a WARC of a hostile page)
+    run_id: str = ""  # the capture run that preserved report A
 
 
 # a path parameter's sample, by its text in the path; PATH_SAMPLES overrides per route
@@ -65,10 +67,12 @@ SAMPLES: dict[str, Sample] = {
     "{target_key:path}": lambda f: f.target_key,
     "{capture_id}": lambda f: f.capture_id,
     "{capture}": lambda f: f.capture_id,
+    "{run_id}": lambda f: f.run_id,
 }
 PATH_SAMPLES: dict[str, dict[str, Sample]] = {
     "/reports/{sha256}": {"{sha256}": lambda f: f.report_sha256},
     "/api/reports/{sha256}": {"{sha256}": lambda f: f.report_sha256},
+    "/reports/{sha256}/package.zip": {"{sha256}": lambda f: f.report_sha256},
 }
 # more values to try a route with, each a set of overrides of SAMPLES (Endpoint.urls)
 MORE_SAMPLES: dict[str, list[dict[str, Sample]]] = {
@@ -191,7 +195,14 @@ def facts_of(config: Path, report_name: str, clip_url: str) -> Facts:
     media = next(f for f in capture["files"] if f["role"] == "media")
     pages = [f["sha256"] for t in targets if t["url"] != clip_url for c in t["captures"]
              for f in c["files"] if f["role"] == "page"]
-    return Facts(report_sha256=cited["report_sha256"], report_name=report_name,
+    # the run's id is in the database only (no command prints it)
+    database = load_config(config, env={}).data_dir / "preserver.db"
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        [(run_id,)] = db.execute("SELECT DISTINCT run_id FROM jobs WHERE run_id IS NOT NULL")
+    finally:
+        db.close()
+    return Facts(run_id=run_id, report_sha256=cited["report_sha256"], report_name=report_name,
                  target_key=clip["key"], target_url=clip["url"], capture_id=capture["id"],
                  manifest_sha256=capture["manifest_sha256"],
                  file_sha256=media["sha256"], page_file_sha256=pages[0] if pages else "")

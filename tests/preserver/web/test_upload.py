@@ -220,8 +220,12 @@ def test_a_name_with_control_characters_is_400(web_archive: WebArchive, archivis
 
 
 def test_not_a_multipart_body_is_415(archivist: httpx.Client) -> None:
-    response = archivist.post("/upload", data={"csrf": _token(archivist)})
+    token = _token(archivist)
+    response = archivist.post("/upload", data={"csrf": token},
+                              headers={"X-CSRF-Token": token})
     assert response.status_code == 415
+    # with no X-CSRF-Token and no multipart form to carry the secret: refused before reading
+    assert archivist.post("/upload", data={"csrf": token}).status_code == 403
     no_boundary = archivist.post("/upload", content=b"x",
                                  headers={"Content-Type": "multipart/form-data"})
     assert no_boundary.status_code == 400

@@ -16,10 +16,10 @@ from preserver.custody.events import rfc3339
 from preserver.db.reading import Reader
 from preserver.db.values import CAPTURE, as_utc
 
-# a target's state, from its job and its captures; the first that applies wins
-_STATE = """
-SELECT c.report_id AS report_id, t.id AS target_id, t.status AS availability,
-  CASE
+# A target's state, from its capture job ``j`` (LEFT JOINed: ``JOB_OF_TARGET``) and its
+# captures; the first that applies wins. An SQL expression over ``t`` (targets) and ``j``,
+# shared by every view that shows a link's state (``views.report`` too).
+STATE_OF_TARGET = """CASE
     WHEN j.state IN ('queued', 'running', 'retry') THEN j.state
     WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'complete')
       THEN 'complete'
@@ -28,10 +28,16 @@ SELECT c.report_id AS report_id, t.id AS target_id, t.status AS availability,
     WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id) THEN 'failed'
     WHEN j.state IS NOT NULL THEN j.state
     ELSE 'not_queued'
-  END AS state
+  END"""
+# the capture job of ``t``; bind ``:kind`` to ``db.values.CAPTURE``
+JOB_OF_TARGET = "LEFT JOIN jobs j ON j.target_id = t.id AND j.kind = :kind"
+
+_STATE = f"""
+SELECT c.report_id AS report_id, t.id AS target_id, t.status AS availability,
+  {STATE_OF_TARGET} AS state
 FROM (SELECT DISTINCT report_id, target_id FROM citations) c
 JOIN targets t ON t.id = c.target_id
-LEFT JOIN jobs j ON j.target_id = t.id AND j.kind = :kind
+{JOB_OF_TARGET}
 """
 
 

@@ -9,6 +9,7 @@ inside right-to-left text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 from preserver.views.linkrot.report import (
@@ -45,6 +46,8 @@ th{background:#f3f3f3}
 .lost{color:#c62828;font-weight:600}
 .legend span{display:inline-block;margin-inline-end:1rem}
 .swatch{display:inline-block;width:.8em;height:.8em;margin-inline-end:.3em}
+.swatch.up{background:#2e7d32}.swatch.down{background:#c62828}
+.swatch.restricted{background:#ef6c00}.swatch.unknown{background:#9e9e9e}
 figure{margin:1rem 0}
 """
 
@@ -73,10 +76,15 @@ def _counts_table(counts: Counts, reasons: tuple[tuple[str, int], ...]) -> str:
     return out
 
 
-def chart(history: tuple[DayCounts, ...], *, width: int = 720, height: int = 200) -> str:
-    """An inline SVG stacked-bar chart: links of each kind at the end of each day."""
+def chart(history: tuple[DayCounts, ...], *, width: int = 720, height: int = 200,
+          names: Mapping[str, str] = KIND_AR, title: str = "حالة الروابط يوماً بيوم",
+          empty: str = "لا توجد تغييرات في حالة الروابط بعد.") -> str:
+    """An inline SVG stacked-bar chart: links of each kind at the end of each day, its
+    kinds called ``names``. No ``style`` attribute (a page whose Content-Security-Policy
+    forbids inline styles shows it): the legend's swatches are coloured by the classes
+    ``swatch up`` … ``swatch unknown``, the bars by SVG ``fill``."""
     if not history:
-        return "<p>لا توجد تغييرات في حالة الروابط بعد.</p>"
+        return f"<p>{_e(empty)}</p>"
     top = max(d.counts.total for d in history) or 1
     pad, bottom = 30, 20
     plot_w, plot_h = width - 2 * pad, height - bottom - 10
@@ -93,15 +101,15 @@ def chart(history: tuple[DayCounts, ...], *, width: int = 720, height: int = 200
             parts.append(
                 f'<rect x="{pad + i * bar:.2f}" y="{y:.2f}" width="{max(bar - 1, 0.5):.2f}" '
                 f'height="{h:.2f}" fill="{COLORS[kind]}"><title>{_e(d.day)} '
-                f'{_e(KIND_AR[kind])}: {n}</title></rect>')
+                f'{_e(names[kind])}: {n}</title></rect>')
     axis = (f'<text x="{pad}" y="{height - 4}" font-size="11">{_e(history[0].day)}</text>'
             f'<text x="{width - pad}" y="{height - 4}" font-size="11" text-anchor="end">'
             f'{_e(history[-1].day)}</text>'
             f'<text x="{pad - 4}" y="18" font-size="11" text-anchor="end">{top}</text>')
-    legend = "".join(f'<span><span class="swatch" style="background:{COLORS[k]}"></span>'
-                     f"{_e(KIND_AR[k])}</span>" for k in KINDS)
+    legend = "".join(f'<span><span class="swatch {k}"></span>{_e(names[k])}</span>'
+                     for k in KINDS)
     return (f'<figure><svg dir="ltr" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}"><title>حالة الروابط يوماً بيوم</title>'
+            f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
             f'{"".join(parts)}{axis}</svg>'
             f'<figcaption class="legend">{legend}</figcaption></figure>')
 

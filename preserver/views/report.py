@@ -8,6 +8,9 @@ the latest of its state; with its media files (a page-only capture's page snapsh
 has no media). The queries are plain SQL through ``db.reading``, a fixed number of them
 whatever the report's size (no query per citation): the report, its counts, one page of
 citations with their targets, and those targets' best captures with their files.
+
+Messages (a target's last check's, a capture's) are the platforms' and the network's
+words: untrusted text, as the labels are.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ class Window:
 
 _CITATIONS = f"""
 SELECT c.line, c.page, c.label, c.raw_url, c.start_seconds, t.id AS target_id, t.key,
-  t.status AS availability, {STATE_OF_TARGET} AS state
+  t.status AS availability, t.last_message, {STATE_OF_TARGET} AS state
 FROM citations c JOIN targets t ON t.id = c.target_id
 {JOB_OF_TARGET}
 WHERE c.report_id = :report
@@ -44,12 +47,12 @@ ORDER BY c."offset"
 # functions: SQLite 3.25+ and PostgreSQL alike.
 _BEST = """
 WITH best AS (
-  SELECT k.id, k.target_id, k.state, k.finished_at,
+  SELECT k.id, k.target_id, k.state, k.message, k.finished_at,
     ROW_NUMBER() OVER (PARTITION BY k.target_id ORDER BY
       CASE k.state WHEN 'complete' THEN 0 WHEN 'partial' THEN 1 ELSE 2 END,
       k.finished_at DESC, k.id) AS rank
   FROM captures k WHERE k.target_id IN ({targets}))
-SELECT b.id, b.target_id, b.state, b.finished_at, f.role, f.sha256, f.size
+SELECT b.id, b.target_id, b.state, b.message, b.finished_at, f.role, f.sha256, f.size
 FROM best b LEFT JOIN files f ON f.capture_id = b.id AND f.role IN ('media', 'page')
 WHERE b.rank = 1
 ORDER BY b.target_id, f.id
@@ -98,7 +101,8 @@ async def report_of(reader: Reader, sha256: str,
         "items": [{
             "line": c["line"], "page": c["page"], "label": c["label"], "raw_url": c["raw_url"],
             "start_seconds": c["start_seconds"], "key": c["key"], "state": c["state"],
-            "availability": c["availability"], "copy": copies.get(c["target_id"]),
+            "availability": c["availability"], "last_message": c["last_message"],
+            "copy": copies.get(c["target_id"]),
         } for c in cited],
     }
 
@@ -115,7 +119,7 @@ async def _copies(reader: Reader, window: Window,
     copies: dict[int, dict[str, Any]] = {}
     for row in await reader.rows(_BEST.format(targets=targets), bound):
         copy = copies.setdefault(row["target_id"], {
-            "capture_id": row["id"], "state": row["state"],
+            "capture_id": row["id"], "state": row["state"], "message": row["message"],
             "captured_at": rfc3339(as_utc(row["finished_at"])), "files": []})
         if row["sha256"] is not None:
             copy["files"].append({"role": row["role"], "sha256": row["sha256"],

@@ -77,12 +77,14 @@ async def report_of(reader: Reader, sha256: str,
     params: dict[str, Any] = {"report": r["id"], "kind": CAPTURE}
     states: dict[str, int] = defaultdict(int)
     availability: dict[str, int] = defaultdict(int)
-    for row in await reader.rows(
+    for row in await reader.rows(  # counted by the database: a few rows, not one a link
+            "SELECT availability, state, count(*) AS n FROM ("
             f"SELECT t.status AS availability, {STATE_OF_TARGET} AS state FROM targets t "
             f"{JOB_OF_TARGET} WHERE t.id IN "
-            "(SELECT target_id FROM citations WHERE report_id = :report)", params):
-        states[row["state"]] += 1
-        availability[row["availability"]] += 1
+            "(SELECT target_id FROM citations WHERE report_id = :report)) s "
+            "GROUP BY availability, state", params):
+        states[row["state"]] += int(row["n"])
+        availability[row["availability"]] += int(row["n"])
     total = int((await reader.rows(
         "SELECT count(*) AS n FROM citations WHERE report_id = :report", params))[0]["n"])
     sql, page = _CITATIONS, dict(params)

@@ -139,7 +139,7 @@ def test_chromium_shows_both_pages_without_breaking_their_policy(
         web_archive: WebArchive, viewer: httpx.Client, hostile: HostileReport) -> None:
     """In a real browser: no Content-Security-Policy violation (the chart's colours come
     from style.css), and none of the hostile labels or messages runs."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Dialog, sync_playwright
 
     cookie = viewer.cookies["preserver_session"]
     complaints: list[str] = []
@@ -156,7 +156,12 @@ def test_chromium_shows_both_pages_without_breaking_their_policy(
             page.on("response", lambda r: complaints.append(f"{r.status} {r.url}") if (
                 r.status >= 400 and not r.url.endswith("/favicon.ico")) else None)
             page.on("pageerror", lambda e: complaints.append(str(e)))
-            page.on("dialog", lambda d: (complaints.append(f"dialog {d.message}"), d.dismiss()))
+
+            def dialog(d: Dialog) -> None:  # an alert() of a hostile label that ran
+                complaints.append(f"dialog {d.message}")
+                d.dismiss()
+
+            page.on("dialog", dialog)
             page.goto(f"{web_archive.site.url}/linkrot")
             assert page.locator("h1").inner_text() == "Link rot"
             colour = page.eval_on_selector(".swatch.down",

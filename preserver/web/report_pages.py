@@ -78,7 +78,7 @@ async def report_page(request: Request, principal: Viewer, sha256: str,
         request, "report.html", principal=principal, report=found, items=items,
         paged=any(item["page"] is not None for item in items),
         state_names=_names(lang, "state", {i["state"] for i in items} | set(found["states"])),
-        status_names=_names(lang, "status", {i["availability"] for i in items}),
+        status_names=_names(lang, "avail", {i["availability"] for i in items}),
         page_number=page_number, pages=pages, first=found["offset"] + 1,
         last=found["offset"] + len(items))
 
@@ -122,7 +122,7 @@ async def linkrot_page(request: Request, principal: Viewer,
                 for r in result.reports]
     return page(request, "linkrot.html", principal=principal, result=result, kinds=kinds,
                 chart=draw(result.history), sections=sections, shown=ROTTEN_SHOWN,
-                status_names=_names(lang, "status", statuses), filter=report or "")
+                status_names=_names(lang, "avail", statuses), filter=report or "")
 
 
 @router.get("/api/linkrot", tags=["api"],

@@ -72,7 +72,7 @@ def test_the_dashboard_shows_counts_the_chart_and_the_rotten_links(
     assert "<h1>Link rot</h1>" in html
     assert f"Total: {data['totals']['total']}" in html
     assert data["totals"]["down"] == 1 and f"down: {data['totals']['down']}" in html
-    assert "removed for a policy violation" in html and "removed_policy" in html
+    assert "removed for a policy" in html and "removed_policy" in html
     for report in data["reports"]:
         assert f'href="/reports/{report["sha256"]}"' in html
     # the chart: SVG bars and a legend coloured by classes, no inline style (the CSP)

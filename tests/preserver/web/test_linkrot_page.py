@@ -114,10 +114,12 @@ def test_the_filter_shows_one_report_and_refuses_an_unknown_one(
     assert everything.status_code == 200 and "hostile-report.txt" in everything.text
 
 
-def test_the_dashboard_in_arabic(web_archive: WebArchive, hostile: HostileReport) -> None:
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        client.cookies.set("preserver_lang", "ar")
-        html = client.get("/linkrot").text
+def test_the_dashboard_in_arabic(viewer: httpx.Client, hostile: HostileReport) -> None:
+    viewer.cookies.set("preserver_lang", "ar")  # beside the session's cookie
+    try:
+        html = viewer.get("/linkrot").text
+    finally:
+        viewer.cookies.delete("preserver_lang")
     assert '<html lang="ar" dir="rtl">' in html
     for text in ("<h1>تلف الروابط</h1>", "جميع التقارير المعروضة", "المجموع", "سبب الحذف",
                  "حُذف لمخالفة سياسات المنصة", "مفقود", "حالة الروابط يوماً بيوم"):

@@ -195,10 +195,12 @@ def test_a_big_report_is_listed_a_page_at_a_time(web_archive: WebArchive, viewer
     assert f"{count} citations of {count} links" in second  # counts are the report's
 
 
-def test_the_report_page_in_arabic(web_archive: WebArchive) -> None:
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        client.cookies.set("preserver_lang", "ar")  # beside the session's cookie
-        html = client.get(f"/reports/{_sha(web_archive.report)}").text
+def test_the_report_page_in_arabic(web_archive: WebArchive, viewer: httpx.Client) -> None:
+    viewer.cookies.set("preserver_lang", "ar")  # beside the session's cookie
+    try:
+        html = viewer.get(f"/reports/{_sha(web_archive.report)}").text
+    finally:
+        viewer.cookies.delete("preserver_lang")
     assert '<html lang="ar" dir="rtl">' in html
     for heading in ("السطر", "الاستشهاد", "الرابط كما ورد", "النسخة المحفوظة", "تنزيل ملف التقرير",
                     "كامل"):

@@ -27,6 +27,7 @@ from tests.preserver.web.report_data import (
     ingest_hostile,
 )
 from tests.support.cli import run_cli
+from tests.support.pdf_reports import Line, reshaped_pdf
 
 
 class _Tags(HTMLParser):
@@ -193,6 +194,24 @@ def test_a_big_report_is_listed_a_page_at_a_time(web_archive: WebArchive, viewer
     assert 'href="?page=2"' in first and '<strong aria-current="page">1</strong>' in first
     assert 'href="?page=1"' in second and '<strong aria-current="page">2</strong>' in second
     assert f"{count} citations of {count} links" in second  # counts are the report's
+
+
+@pytest.mark.slow
+def test_a_paged_report_shows_each_citation_s_page(web_archive: WebArchive,
+                                                  viewer: httpx.Client, tmp_path: Path) -> None:
+    report = tmp_path / "paged.pdf"
+    report.write_bytes(reshaped_pdf([
+        Line(text="1- سمير الحموري"), Line(text="http://127.0.0.1:9/paged/one"),
+        Line(text="2- عمر خليل", new_page=True), Line(text="http://127.0.0.1:9/paged/two")]))
+    run_cli("ingest", str(report), config=web_archive.site.config, check=0)
+    sha = _sha(report)
+    data = viewer.get(f"/api/reports/{sha}").json()
+    assert [(i["label"], i["page"]) for i in data["items"]] == [
+        ("1- سمير الحموري", 1), ("2- عمر خليل", 2)]
+    assert data["media_type"] == "application/pdf"
+    html = viewer.get(f"/reports/{sha}").text
+    assert "<th>Page</th>" in html
+    assert [row.split("</td>")[1] for row in html.split("<tr><td>")[1:]] == ["<td>1", "<td>2"]
 
 
 def test_the_report_page_in_arabic(web_archive: WebArchive, viewer: httpx.Client) -> None:

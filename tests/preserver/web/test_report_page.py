@@ -105,6 +105,7 @@ def test_the_report_page_shows_the_report_and_each_citation(
     # the page shows it
     assert "<h1 dir=\"auto\">report-a.txt</h1>" in html and sha in html
     assert f'href="/files/{data["blob_sha256"]}"' in html
+    assert viewer.get(f"/files/{data['blob_sha256']}").content == web_archive.report.read_bytes()
     assert "1- الضحية الأولى &lt;b&gt;&amp;amp;&lt;/b&gt;" in html
     assert clip["copy"]["files"][0]["sha256"][:12] in html
     assert str(clip["copy"]["files"][0]["size"]) in html
@@ -141,8 +142,11 @@ def test_hostile_labels_and_platform_messages_are_shown_as_text(
 def test_target_links_encode_the_key_as_one_path_segment(
         web_archive: WebArchive, viewer: httpx.Client, hostile: HostileReport) -> None:
     html = viewer.get(f"/reports/{hostile.sha256}").text
-    assert ('href="/targets/web%3Ahttp%3A%2F%2F127.0.0.1%3A9%2Fhostile%2Fthree%3Fa%3D1%26b%3D2"'
-            in html)
+    href = "/targets/web%3Ahttp%3A%2F%2F127.0.0.1%3A9%2Fhostile%2Fthree%3Fa%3D1%26b%3D2"
+    assert f'href="{href}"' in html
+    target = viewer.get(href)  # the link leads to its target's page, not a prefix of it
+    assert target.status_code == 200
+    assert "web:http://127.0.0.1:9/hostile/three?a=1&amp;b=2" in target.text
 
 
 def test_a_bad_sha256_is_400_and_an_unknown_one_404(

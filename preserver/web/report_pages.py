@@ -14,7 +14,7 @@ A SHA-256 that is not 64 hex is refused (400), an unknown one is 404.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,6 +30,10 @@ from preserver.web.i18n import translate
 from preserver.web.messages import MESSAGES
 from preserver.web.render import language, page
 
+if TYPE_CHECKING:
+    from preserver.views.linkrot import LinkrotReport
+    from preserver.views.report import Window
+
 router = APIRouter()
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 PER_PAGE = 1000  # citations on one page of a report
@@ -44,7 +48,7 @@ def _sha256(value: str) -> str:
     return value.lower()
 
 
-async def _report(request: Request, sha256: str, window: Any) -> dict[str, Any]:
+async def _report(request: Request, sha256: str, window: Window | None) -> dict[str, Any]:
     from preserver.views.report import report_of
 
     async with web_state(request).archive.db.reader() as reader:
@@ -77,7 +81,8 @@ async def report_page(request: Request, principal: Viewer, sha256: str,
     return page(
         request, "report.html", principal=principal, report=found, items=items,
         paged=any(item["page"] is not None for item in items),
-        state_names=_names(lang, "state", {i["state"] for i in items} | set(found["states"])),
+        state_names=_names(lang, "state", {i["state"] for i in items} | set(found["states"])
+                           | {i["copy"]["state"] for i in items if i["copy"]}),
         status_names=_names(lang, "avail", {i["availability"] for i in items}),
         page_number=page_number, pages=pages, first=found["offset"] + 1,
         last=found["offset"] + len(items))
@@ -89,7 +94,7 @@ async def report_json(request: Request, principal: Viewer, sha256: str) -> dict[
     return await _report(request, sha256, None)
 
 
-async def _linkrot(request: Request, report: str | None) -> Any:
+async def _linkrot(request: Request, report: str | None) -> LinkrotReport:
     from preserver.views.linkrot import linkrot
 
     if report is not None and not report.strip():

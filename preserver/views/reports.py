@@ -18,16 +18,17 @@ from preserver.db.values import CAPTURE, as_utc
 
 # A target's state, from its capture job ``j`` (LEFT JOINed: ``JOB_OF_TARGET``) and its
 # captures; the first that applies wins. An SQL expression over ``t`` (targets) and ``j``,
-# shared by every view that shows a link's state (``views.report`` too).
+# shared by every view that shows a link's state (``views.report`` too). The captures are
+# ranked by one correlated subquery (an index probe a target, on captures.target_id), not
+# an EXISTS for each state: PostgreSQL plans three EXISTS as three scans of every capture,
+# and estimates them dear enough to JIT-compile the query (half a second for 10,000 links).
 STATE_OF_TARGET = """CASE
     WHEN j.state IN ('queued', 'running', 'retry') THEN j.state
-    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'complete')
-      THEN 'complete'
-    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'partial')
-      THEN 'partial'
-    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id) THEN 'failed'
-    WHEN j.state IS NOT NULL THEN j.state
-    ELSE 'not_queued'
+    ELSE COALESCE(
+      CASE (SELECT MIN(CASE k.state WHEN 'complete' THEN 1 WHEN 'partial' THEN 2 ELSE 3 END)
+            FROM captures k WHERE k.target_id = t.id)
+        WHEN 1 THEN 'complete' WHEN 2 THEN 'partial' WHEN 3 THEN 'failed' END,
+      j.state, 'not_queued')
   END"""
 # the capture job of ``t``; bind ``:kind`` to ``db.values.CAPTURE``
 JOB_OF_TARGET = "LEFT JOIN jobs j ON j.target_id = t.id AND j.kind = :kind"

@@ -24,10 +24,14 @@ from preserver.views.report import Window, report_of
 from preserver.views.reports import reports
 
 REPORT = ("1- مقطع\nhttps://youtu.be/AAAAAAAAAAA\n2- a page\nhttps://example.org/post?a=1\n"
-          "3- again\nhttps://youtu.be/AAAAAAAAAAA\n4- waiting\nhttps://example.org/later\n")
+          "3- again\nhttps://youtu.be/AAAAAAAAAAA\n4- waiting\nhttps://example.org/later\n"
+          "5- broken\nhttps://example.org/broken\n6- unqueued\nhttps://example.org/none\n"
+          "7- done, nothing kept\nhttps://example.org/done\n")
 SHA = hashlib.sha256(REPORT.encode()).hexdigest()
 CLIP, PAGE, LATER = "youtube:AAAAAAAAAAA", "web:https://example.org/post?a=1", \
     "web:https://example.org/later"
+BROKEN, NONE, DONE = ("web:https://example.org/broken", "web:https://example.org/none",
+                      "web:https://example.org/done")
 
 
 def _capture(target_id: int, state: str, minutes: int, name: str) -> Capture:
@@ -49,7 +53,8 @@ def _file(capture: str, role: str, content: str) -> CaptureFile:
 @pytest.fixture
 async def archive_url(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """The clip: a complete capture (media and page) an hour ago and a failed one since;
-    the page: a partial one (its page) and a newer failed one; the last link still queued."""
+    the page: a partial one (its page) and a newer failed one; then a link still queued,
+    one that only failed, one with no job, one whose job is done with nothing kept."""
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'data_dir = "{tmp_path / "archive"}"\ndatabase_url = "{db_url}"\n',
                    encoding="utf-8")
@@ -62,13 +67,15 @@ async def archive_url(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
             s.add_all([_capture(ids[CLIP], "complete", 60, "clip-good"),
                        _capture(ids[CLIP], "failed", 5, "clip-late"),
                        _capture(ids[PAGE], "partial", 30, "page-part"),
-                       _capture(ids[PAGE], "failed", 1, "page-late")])
+                       _capture(ids[PAGE], "failed", 1, "page-late"),
+                       _capture(ids[BROKEN], "failed", 2, "broken")])
             await s.flush()
             s.add_all([_file("clip-good", "media", "clip"), _file("clip-good", "page", "pg"),
                        _file("page-part", "page", "warc")])
             jobs = Job.__table__  # type: ignore[attr-defined]
             await s.execute(jobs.update().where(jobs.c.target_id != ids[LATER])
                             .values(state="done"))
+            await s.execute(jobs.delete().where(jobs.c.target_id == ids[NONE]))
     yield db_url
 
 
@@ -93,11 +100,14 @@ async def _both(url: str, window: Window | None) -> dict[str, Any] | None:
 async def test_every_citation_with_its_state_and_best_copy(archive_url: str) -> None:
     found = await _both(archive_url, None)
     assert found is not None
-    assert found["citations"] == 4 and found["links"] == 3
-    assert found["states"] == {"complete": 1, "partial": 1, "queued": 1}
+    assert found["citations"] == 7 and found["links"] == 6
+    assert found["states"] == {"complete": 1, "done": 1, "failed": 1, "not_queued": 1,
+                               "partial": 1, "queued": 1}
     items = found["items"]
-    assert [(i["line"], i["key"]) for i in items] == [(2, CLIP), (4, PAGE), (6, CLIP), (8, LATER)]
-    assert [i["state"] for i in items] == ["complete", "partial", "complete", "queued"]
+    assert [(i["line"], i["key"]) for i in items] == [
+        (2, CLIP), (4, PAGE), (6, CLIP), (8, LATER), (10, BROKEN), (12, NONE), (14, DONE)]
+    assert [i["state"] for i in items] == ["complete", "partial", "complete", "queued",
+                                           "failed", "not_queued", "done"]
     clip = items[0]["copy"]
     assert (clip["capture_id"], clip["state"]) == ("clip-good", "complete")  # not the newer failure
     assert clip["files"] == [{"role": "media", "sha256": hashlib.sha256(b"clip").hexdigest(),
@@ -114,11 +124,11 @@ async def test_a_window_lists_its_citations_and_counts_the_whole_report(
     found = await _both(archive_url, Window(offset=1, limit=2))
     assert found is not None
     assert [i["line"] for i in found["items"]] == [4, 6]
-    assert found["offset"] == 1 and found["citations"] == 4
-    assert found["states"] == {"complete": 1, "partial": 1, "queued": 1}
+    assert found["offset"] == 1 and found["citations"] == 7
+    assert sum(found["states"].values()) == 6  # the whole report's links
     assert found["items"][1]["copy"]["capture_id"] == "clip-good"
     past = await _both(archive_url, Window(offset=10, limit=2))
-    assert past is not None and past["items"] == [] and past["citations"] == 4
+    assert past is not None and past["items"] == [] and past["citations"] == 7
 
 
 async def test_an_unknown_report_is_none(archive_url: str) -> None:

@@ -8,7 +8,6 @@ traceback. ``verify PACKAGE`` alone exits 3 when no check failed but some were n
 from __future__ import annotations
 
 import io
-import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -104,7 +103,7 @@ def _reading(query: Callable[[ReadArchive], Awaitable[T]]) -> T:
 
 
 def _json(value: Any) -> None:
-    out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
+    render.print_json(out, value)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

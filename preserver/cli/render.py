@@ -7,6 +7,7 @@ that draws one, so a command that prints neither starts without them (issue 12).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -359,3 +360,12 @@ async def with_audit_progress(console: Console, archive: Archive,
         task = bar.add_task("checking links", total=None, current="")
         return await audit(archive, progress=lambda done, total, key: bar.update(
             task, completed=done, total=total, current=key[:60]), **options)
+
+
+def print_json(out: Console, value: Any) -> None:
+    """``value`` as JSON, indented by 2: highlighted on a terminal; elsewhere written as
+    it is, the same bytes (rich's highlighter took 2.6 s per 1,000 links of ``links``)."""
+    if out.is_terminal:
+        out.print_json(json.dumps(value, ensure_ascii=False), ensure_ascii=False)
+        return
+    out.file.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")

@@ -36,7 +36,7 @@ def _digest(secret: str) -> str:
 
 def check_name(name: str, *, what: str = "user name") -> str:
     """A user name or token label: letters, digits and ``. _ @ -``, at most 64."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InputError(f"{what} {name[:80]!r} is not allowed: use 1 to 64 letters, digits "
                          "or . _ @ -, starting with a letter or digit")
     return name
@@ -81,6 +81,13 @@ async def token_principal(session: AsyncSession, secret: str) -> Principal | Non
     return None if row is None else Principal(name=row.label, role=Role(row.role), via="token")
 
 
+def _login_name(name: str) -> str:
+    """The name a sign-in is looked up and counted under: a name no user can have (too long,
+    or a character outside ``_NAME``, such as a NUL PostgreSQL cannot store) is ``""``,
+    which matches no user."""
+    return name if _NAME.fullmatch(name) else ""
+
+
 def address_key(host: str) -> str:
     """What the per-address limit counts a client by: an IPv4 address, or an IPv6
     address's /64 (one subscriber's network: its 2^64 addresses are one client); a host
@@ -103,7 +110,8 @@ async def begin_attempt(session: AsyncSession, *, name: str, address: str) -> in
     ``sign_in`` removes the row if the password is right, ``end_attempt`` if the attempt
     is refused unchecked."""
     row = await session.execute(sa.insert(_FAILURES).values(
-        name=name[:64], address=address_key(address), time=utc_now()).returning(_FAILURES.c.id))
+        name=_login_name(name), address=address_key(address), time=utc_now(),
+    ).returning(_FAILURES.c.id))
     return int(row.scalar_one())
 
 
@@ -119,7 +127,7 @@ async def login_allowed(session: AsyncSession, *, name: str, address: str,
     since = utc_now() - window
     recent = _FAILURES.c.time > since
     by_name = await session.scalar(sa.select(sa.func.count()).where(
-        recent, _FAILURES.c.name == name[:64]))
+        recent, _FAILURES.c.name == _login_name(name)))
     by_address = await session.scalar(sa.select(sa.func.count()).where(
         recent, _FAILURES.c.address == address_key(address)))
     return (by_name or 0) <= per_name and (by_address or 0) <= per_address
@@ -133,7 +141,7 @@ async def sign_in(session: AsyncSession, *, name: str, password: str, attempt: i
     (``previous``, its cookie) is ended. On failure ``None``: the attempt stays counted."""
     row = (await session.execute(sa.select(
         _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.password_hash).where(
-        _USERS.c.name == name[:64], _USERS.c.disabled.is_(False)))).first()
+        _USERS.c.name == _login_name(name), _USERS.c.disabled.is_(False)))).first()
     stored = None if row is None else row.password_hash
     if not await asyncio.to_thread(password_matches, stored, password):
         return None

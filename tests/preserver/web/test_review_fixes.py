@@ -1,0 +1,62 @@
+"""Defects found by the review of the first web work, each pinned by a test over real HTTP
+against ``preserver web`` (or the real function over a real store):
+
+- a login name PostgreSQL cannot hold (a NUL) was a 500 with a traceback in the log;
+- a user name ending in a newline was accepted by ``user add`` (``$`` before ``\\n``);
+- after signing in, or switching the language, a target whose key holds a ``%`` was
+  re-read with its percent-escapes decoded: a 404, or another target's page;
+- a blob store failure told every viewer where the store is (its path, bucket, endpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.preserver.web.conftest import write_web_config
+from tests.support.cli import run_cli
+from tests.support.postgres import BACKENDS, create_database, drop_database
+from tests.support.web import PASSWORD, csrf_of, serve_web
+
+
+def _archive(tmp_path: Path, report: bytes, database_url: str = "") -> Path:
+    config = write_web_config(tmp_path)
+    if database_url:
+        config.write_text(config.read_text().replace(
+            "operator =", f'database_url = "{database_url}"\noperator ='), encoding="utf-8")
+    run_cli("ingest", "-", config=config, stdin=report, check=0)
+    return config
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_login_name_the_database_cannot_hold_is_a_failed_sign_in(tmp_path: Path,
+                                                                    backend: str) -> None:
+    database = asyncio.run(create_database()) if backend == "postgresql" else ("", "")
+    try:
+        config = _archive(tmp_path, b"https://example.org/a\n", database[1])
+        with serve_web(config) as site:
+            site.add_user("ana", "viewer")
+            for name in ("ana\x00", "\x00", "ana\x00" + "x" * 100):
+                with site.client() as client:
+                    token = csrf_of(client.get("/login").text)
+                    response = client.post("/login", data={
+                        "csrf": token, "name": name, "password": PASSWORD, "next": "/reports"})
+                    assert response.status_code == 401, (name, response.text[:200])
+                    assert "session" not in " ".join(response.cookies.keys())
+            with site.client() as client:  # and the real name still signs in
+                token = csrf_of(client.get("/login").text)
+                assert client.post("/login", data={
+                    "csrf": token, "name": "ana", "password": PASSWORD}).status_code == 303
+    finally:
+        if database[0]:
+            asyncio.run(drop_database(database[0]))
+
+
+def test_a_user_name_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
+    config = _archive(tmp_path, b"https://example.org/a\n")
+    result = run_cli("user", "add", "ana\n", "--role", "viewer", "--password-stdin",
+                     config=config, stdin=f"{PASSWORD}\n".encode(), check=2)
+    assert "is not allowed" in result.stderr

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from preserver.version import __version__
 from preserver.web import actions, api, api_actions, apidocs, blobs, pages, report_pages, targets
 from preserver.web.auth import principal_of
-from preserver.web.context import WebState, is_api
+from preserver.web.context import WebState, is_api, sent_path
 from preserver.web.errors import Unauthenticated, WebError
 from preserver.web.headers import AnswerHeaders
 from preserver.web.render import environment, page
@@ -74,7 +74,7 @@ def create_app(config: Config) -> FastAPI:
 
 async def _web_error(request: Request, exc: WebError) -> Response:
     if isinstance(exc, Unauthenticated) and not is_api(request):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = sent_path(request) + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     return await _error_response(request, exc.status, exc.message)
 

@@ -29,6 +29,16 @@ def web_state(request: Request) -> WebState:
     return state
 
 
+def sent_path(request: Request) -> str:
+    """The request's path as the client sent it, its percent-escapes kept: a target key
+    holding ``%2F`` or ``%20`` names another page once decoded (``request.url.path``
+    decodes them), so a link or redirect back to this page is built from this."""
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes) or not raw.startswith(b"/"):
+        return request.url.path
+    return raw.decode("utf-8", "replace")
+
+
 def is_api(request: Request) -> bool:
     """``/api/…`` answers JSON; every other path is a page."""
     return request.url.path == "/api" or request.url.path.startswith("/api/")

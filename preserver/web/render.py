@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
-from preserver.web.context import web_state
+from preserver.web.context import sent_path, web_state
 from preserver.web.i18n import LANG_COOKIE, choose, direction, translate
 from preserver.web.messages import MESSAGES
 
@@ -40,7 +40,7 @@ def page(request: Request, template: str, *, principal: Principal | None, status
 
     html = web_state(request).templates.get_template(template).render(
         lang=lang, dir=direction(lang), t=t, has_text=MESSAGES.__contains__, principal=principal,
-        csrf=principal.csrf if principal is not None else "", path=request.url.path,
+        csrf=principal.csrf if principal is not None else "", path=sent_path(request),
         **values)
     return HTMLResponse(html, status_code=status, headers=_HEADERS | (headers or {}))
 

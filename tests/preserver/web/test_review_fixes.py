@@ -11,7 +11,9 @@ against ``preserver web`` (or the real function over a real store):
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -19,6 +21,8 @@ from tests.preserver.web.conftest import write_web_config
 from tests.support.cli import run_cli
 from tests.support.postgres import BACKENDS, create_database, drop_database
 from tests.support.web import PASSWORD, csrf_of, serve_web
+
+_KEY = re.compile(r'<h1>[^<]*<span dir="ltr" class="mono">([^<]*)</span></h1>')
 
 
 def _archive(tmp_path: Path, report: bytes, database_url: str = "") -> Path:
@@ -60,3 +64,34 @@ def test_a_user_name_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
     result = run_cli("user", "add", "ana\n", "--role", "viewer", "--password-stdin",
                      config=config, stdin=f"{PASSWORD}\n".encode(), check=2)
     assert "is not allowed" in result.stderr
+
+
+@pytest.mark.slow
+def test_sign_in_and_language_switch_return_to_the_same_target(tmp_path: Path) -> None:
+    """Two targets whose keys differ only in ``%2F`` against ``/``: signing in from the
+    first's page, and switching language on it, lead back to the first."""
+    config = _archive(tmp_path, b"https://example.org/x%2Fy\nhttps://example.org/x/y\n"
+                                b"https://example.org/a%20b?q=1#f\n")
+    with serve_web(config) as site:
+        site.add_user("ana", "viewer")
+        for key in ("web:https://example.org/x%2Fy", "web:https://example.org/a%20b?q=1"):
+            with site.client() as client:
+                to_login = client.get("/targets/" + quote(key, safe=""))
+                assert to_login.status_code == 303
+                form = client.get(to_login.headers["location"])
+                hidden = re.search(r'name="next" value="([^"]*)"', form.text)
+                assert hidden is not None
+                signed = client.post("/login", data={
+                    "csrf": csrf_of(form.text), "name": "ana", "password": PASSWORD,
+                    "next": hidden.group(1).replace("&amp;", "&")})
+                assert signed.status_code == 303
+                back = client.get(signed.headers["location"])
+                assert back.status_code == 200, signed.headers["location"]
+                assert _KEY.findall(back.text) == [key]
+                switch = re.search(r'href="(/lang/ar\?next=[^"]*)"', back.text)
+                assert switch is not None
+                switched = client.get(switch.group(1).replace("&amp;", "&"))
+                again = client.get(switched.headers["location"])
+                assert again.status_code == 200, switched.headers["location"]
+                assert _KEY.findall(again.text) == [key]
+                assert 'dir="rtl"' in again.text

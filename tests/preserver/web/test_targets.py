@@ -171,8 +171,7 @@ def test_anonymous_is_sent_to_sign_in_and_the_api_answers_401(web_archive: WebAr
     with web_archive.site.client() as client:
         page = client.get(path_of(clip["key"]))
         assert page.status_code == 303
-        assert page.headers["location"] == "/login?next=" + quote(
-            "/targets/" + clip["key"], safe="")
+        assert page.headers["location"] == "/login?next=" + quote(path_of(clip["key"]), safe="")
         for path in ("/api/targets/" + quote(clip["key"], safe=""), "/api/links",
                      "/api/lookup/" + "0" * 64):
             api = client.get(path)

@@ -9,12 +9,14 @@ served. ``manifest_facts`` reads one manifest and its detached signature from th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from preserver.db.reading import Reader
-from storage import BlobStore, StorageError
+from storage import BlobNotFound, BlobStore, BlobTooLarge, StorageError
 
+log = logging.getLogger(__name__)
 MAX_SIGNATURE_BYTES = 1024  # an Ed25519 signature is 64 bytes
 
 
@@ -69,7 +71,7 @@ def manifest_facts(store: BlobStore, *, manifest_sha256: str, signature_sha256: 
         data = _read_capped(store, manifest_sha256, MAX_MANIFEST_BYTES)
         manifest = CaptureManifest.from_bytes(data)
     except (StorageError, OSError, ManifestError) as exc:
-        facts["error"] = f"the manifest cannot be read: {exc}"
+        facts["error"] = f"the manifest cannot be read: {_why(manifest_sha256, exc)}"
         return facts
     facts |= {"readable": True, "manifest_version": manifest.manifest_version,
               "capture_id": manifest.capture_id, "target": manifest.target.key,
@@ -83,12 +85,23 @@ def manifest_facts(store: BlobStore, *, manifest_sha256: str, signature_sha256: 
         signature = _read_capped(store, signature_sha256, MAX_SIGNATURE_BYTES)
         facts["signed_by"] = verify_signature(public_key_pem, data, signature)
     except (StorageError, OSError, ManifestError) as exc:
-        facts["error"] = f"the signature does not verify: {exc}"
+        facts["error"] = f"the signature does not verify: {_why(signature_sha256, exc)}"
     return facts
+
+
+def _why(sha256: str, exc: Exception) -> str:
+    """What a reader of the page is told: a store's own message names where it is (a
+    path, a bucket, an endpoint), so that goes to the log; a manifest's is kept."""
+    if isinstance(exc, BlobNotFound):
+        return f"no blob {sha256} in the blob store"
+    if isinstance(exc, (StorageError, OSError)) and not isinstance(exc, BlobTooLarge):
+        log.error("reading blob %s failed: %s", sha256, exc)
+        return "the blob store cannot be read: the server's log says why"
+    return str(exc)
 
 
 def _read_capped(store: BlobStore, sha256: str, cap: int) -> bytes:
     if store.size(sha256) > cap:
-        raise StorageError(f"blob {sha256} is larger than {cap} bytes")
+        raise BlobTooLarge(f"blob {sha256} is larger than {cap} bytes")
     with store.open(sha256) as fh:
         return fh.read(cap)

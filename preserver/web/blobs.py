@@ -53,7 +53,7 @@ SANDBOX = ("sandbox; default-src 'none'; img-src 'self'; media-src 'self'; "
 @router.api_route("/files/{sha256}", methods=["GET", "HEAD"])
 async def serve_file(request: Request, sha256: str, principal: Viewer) -> Response:
     from preserver.views.files import named_blob
-    from storage import BlobNotFound, StorageError
+    from storage import StorageError
 
     if not _HEX.fullmatch(sha256):
         raise WebError(400, "a file is named by its SHA-256: 64 hexadecimal digits")
@@ -65,11 +65,8 @@ async def serve_file(request: Request, sha256: str, principal: Viewer) -> Respon
         raise WebError(404, f"the archive names no file with SHA-256 {address}")
     try:
         size = await to_thread.run_sync(archive.store.size, address)
-    except BlobNotFound as exc:
-        raise WebError(404, f"{named.name} is not in the blob store: run `preserver verify`") \
-            from exc
     except StorageError as exc:
-        raise WebError(503, f"the blob store cannot be read: {exc}") from exc
+        raise _unreadable(address, named.name, exc) from exc
     etag = f'"{address}"'
     media_type = named.media_type.split(";", 1)[0].strip().lower()
     if not _MEDIA_TYPE.fullmatch(media_type):
@@ -106,10 +103,21 @@ async def serve_file(request: Request, sha256: str, principal: Viewer) -> Respon
         stream = await to_thread.run_sync(archive.store.open_range, address, part.start,
                                           part.length)
     except StorageError as exc:
-        raise WebError(503, f"the blob store cannot be read: {exc}") from exc
+        raise _unreadable(address, named.name, exc) from exc
     return StreamingResponse(_chunks(stream, part.length, address), status_code=status,
                              headers=headers,
                              background=BackgroundTask(stream.close))
+
+
+def _unreadable(address: str, name: str, exc: Exception) -> WebError:
+    """404 for a blob the store does not hold; else 503, the store's message (a path, a
+    bucket, an endpoint) going to the server's log, not to the visitor."""
+    from storage import BlobNotFound
+
+    if isinstance(exc, BlobNotFound):
+        return WebError(404, f"{name} is not in the blob store: run `preserver verify`")
+    log.error("reading blob %s failed: %s", address, exc)
+    return WebError(503, "the blob store cannot be read: the server's log says why")
 
 
 async def _chunks(stream: BinaryIO, length: int, address: str) -> AsyncIterator[bytes]:

@@ -11,7 +11,9 @@ against ``preserver web`` (or the real function over a real store):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +22,7 @@ import pytest
 from tests.preserver.web.conftest import write_web_config
 from tests.support.cli import run_cli
 from tests.support.postgres import BACKENDS, create_database, drop_database
+from tests.support.s3 import MotoServer
 from tests.support.web import PASSWORD, csrf_of, serve_web
 
 _KEY = re.compile(r'<h1>[^<]*<span dir="ltr" class="mono">([^<]*)</span></h1>')
@@ -95,3 +98,37 @@ def test_sign_in_and_language_switch_return_to_the_same_target(tmp_path: Path) -
                 assert again.status_code == 200, switched.headers["location"]
                 assert _KEY.findall(again.text) == [key]
                 assert 'dir="rtl"' in again.text
+
+
+@pytest.mark.slow
+def test_a_store_failure_does_not_say_where_the_store_is(tmp_path: Path) -> None:
+    report = b"https://example.org/a\n"
+    config = _archive(tmp_path, report)
+    sha = hashlib.sha256(report).hexdigest()
+    blob = next(p for p in (tmp_path / "archive").rglob(sha) if p.is_file())
+    blob.chmod(0o644)
+    blob.unlink()
+    blob.mkdir()  # the blob is now unreadable: not absent, not a file
+    with serve_web(config) as site:
+        site.add_user("ana", "viewer")
+        with closing(site.signed_in("ana")) as client:
+            response = client.get(f"/files/{sha}")
+    assert response.status_code == 503
+    assert "the blob store cannot be read" in response.text
+    assert str(tmp_path) not in response.text
+    assert "blobs" not in response.text
+
+
+def test_a_missing_manifest_on_s3_does_not_name_the_bucket(tmp_path: Path, moto: MotoServer,
+                                                           bucket: str) -> None:
+    from preserver.views.files import manifest_facts
+    from storage import S3BlobStore, S3Settings
+
+    store = S3BlobStore(S3Settings(bucket=bucket, endpoint_url=moto.url, region="us-east-1"),
+                        tmp_path / "tmp", read_only=True)
+    absent = "ab" * 32
+    facts = manifest_facts(store, manifest_sha256=absent, signature_sha256="cd" * 32,
+                           public_key_pem=b"")
+    assert facts["readable"] is False
+    assert facts["error"] == f"the manifest cannot be read: no blob {absent} in the blob store"
+    assert bucket not in facts["error"] and moto.url not in facts["error"]

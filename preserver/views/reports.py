@@ -1,8 +1,8 @@
 """The reports in the archive, each with its links counted by state (the web's reports
 page and ``/api/reports``).
 
-A link's *state* is what the archive holds of it: its capture job's state while it is
-queued, running or retrying, else its best capture (``complete`` over ``partial`` over
+A link's *state* is what the archive holds of it: its newest capture job's state while it
+is queued, running or retrying, else its best capture (``complete`` over ``partial`` over
 ``failed``), else ``not_queued``. Its *availability* is the target's confirmed status
 (``online``, ``removed``, ... ``unknown``), as ``links`` shows it.
 """
@@ -30,8 +30,10 @@ STATE_OF_TARGET = """CASE
         WHEN 1 THEN 'complete' WHEN 2 THEN 'partial' WHEN 3 THEN 'failed' END,
       j.state, 'not_queued')
   END"""
-# the capture job of ``t``; bind ``:kind`` to ``db.values.CAPTURE``
-JOB_OF_TARGET = "LEFT JOIN jobs j ON j.target_id = t.id AND j.kind = :kind"
+# the newest capture job of ``t`` (a target has several once a later report cites it
+# again without a complete capture); bind ``:kind`` to ``db.values.CAPTURE``
+JOB_OF_TARGET = ("LEFT JOIN jobs j ON j.id = "
+                 "(SELECT max(n.id) FROM jobs n WHERE n.target_id = t.id AND n.kind = :kind)")
 
 _STATE = f"""
 SELECT c.report_id AS report_id, t.id AS target_id, t.status AS availability,

@@ -5,7 +5,8 @@ against ``preserver web`` (or the real function over a real store):
 - a user name ending in a newline was accepted by ``user add`` (``$`` before ``\\n``);
 - after signing in, or switching the language, a target whose key holds a ``%`` was
   re-read with its percent-escapes decoded: a 404, or another target's page;
-- a blob store failure told every viewer where the store is (its path, bucket, endpoint).
+- a blob store failure told every viewer where the store is (its path, bucket, endpoint);
+- the reports page counted a link once per capture job its target ever had.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from tests.preserver.web.conftest import write_web_config
 from tests.support.cli import run_cli
+from tests.support.fixture_site import FixtureSite
 from tests.support.postgres import BACKENDS, create_database, drop_database
 from tests.support.s3 import MotoServer
 from tests.support.web import PASSWORD, csrf_of, serve_web
@@ -132,3 +134,35 @@ def test_a_missing_manifest_on_s3_does_not_name_the_bucket(tmp_path: Path, moto:
     assert facts["readable"] is False
     assert facts["error"] == f"the manifest cannot be read: no blob {absent} in the blob store"
     assert bucket not in facts["error"] and moto.url not in facts["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_target_queued_again_is_one_link_of_its_reports(tmp_path: Path, backend: str) -> None:
+    """A target whose capture failed, cited again by a later report, gets a second capture
+    job: each report still has one link, in the state of the newest job."""
+    database = asyncio.run(create_database()) if backend == "postgresql" else ("", "")
+    fixtures = FixtureSite.start()
+    try:
+        gone = fixtures.url("/gone")  # never added: 404
+        first, again = tmp_path / "first.txt", tmp_path / "again.txt"
+        first.write_text(f"1- first\n{gone}\n", encoding="utf-8")
+        again.write_text(f"2- again\n{gone}\n", encoding="utf-8")
+        config = _archive(tmp_path, first.read_bytes(), database[1])
+        run_cli("run", config=config, check=None)
+        run_cli("ingest", str(again), config=config, check=0)
+        jobs = run_cli("status", "--json", config=config, check=0).stdout
+        with serve_web(config) as site:
+            site.add_user("ana", "viewer")
+            with closing(site.signed_in("ana")) as client:
+                found = client.get("/api/reports").json()
+                page = client.get("/reports").text
+    finally:
+        fixtures.close()
+        if database[0]:
+            asyncio.run(drop_database(database[0]))
+    assert [(r["citations"], r["links"], sum(r["states"].values()),
+             sum(r["availability"].values())) for r in found] == [(1, 1, 1, 1)] * 2, jobs
+    assert [r["states"] for r in found] == [{"queued": 1}] * 2
+    assert page.count('class="badge state-queued"') == 2
+

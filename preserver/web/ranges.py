@@ -72,4 +72,5 @@ def wanted(range_header: str | None, if_range: str | None, *, etag: str,
 
 
 def _number(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"  # leading zeros do not make a number larger
     return int(digits) if len(digits) <= 19 else _HUGE

@@ -6,7 +6,8 @@ against ``preserver web`` (or the real function over a real store):
 - after signing in, or switching the language, a target whose key holds a ``%`` was
   re-read with its percent-escapes decoded: a 404, or another target's page;
 - a blob store failure told every viewer where the store is (its path, bucket, endpoint);
-- the reports page counted a link once per capture job its target ever had.
+- the reports page counted a link once per capture job its target ever had;
+- a byte position written with 20 digits or more (leading zeros) was taken for a huge one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import quote
 
 import pytest
 
+from preserver.web.ranges import NotSatisfiable, Slice, wanted
 from tests.preserver.web.conftest import write_web_config
 from tests.support.cli import run_cli
 from tests.support.fixture_site import FixtureSite
@@ -166,3 +168,11 @@ def test_a_target_queued_again_is_one_link_of_its_reports(tmp_path: Path, backen
     assert [r["states"] for r in found] == [{"queued": 1}] * 2
     assert page.count('class="badge state-queued"') == 2
 
+
+def test_a_range_with_leading_zeros_is_its_number() -> None:
+    zeros = "0" * 30
+    assert wanted(f"bytes={zeros}1-{zeros}3", None, etag='"x"', size=10) == \
+        Slice(start=1, length=3)
+    assert wanted(f"bytes=-{zeros}2", None, etag='"x"', size=10) == Slice(start=8, length=2)
+    with pytest.raises(NotSatisfiable, match="bytes=1"):
+        wanted("bytes=1" + "0" * 30 + "-", None, etag='"x"', size=10)

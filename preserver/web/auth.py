@@ -32,7 +32,9 @@ CSRF_HEADER = "x-csrf-token"
 
 async def principal_of(request: Request) -> Principal | None:
     """The request's principal, from its bearer token or its session cookie (once per
-    request). A bad token is refused rather than passed over for the cookie."""
+    request). A bad token is refused rather than passed over for the cookie; another
+    scheme (``Basic``, sent by every request once a proxy in front has asked for it) is
+    not ours, and passed over."""
     if hasattr(request.state, "principal"):
         found: Principal | None = request.state.principal
         return found
@@ -42,9 +44,9 @@ async def principal_of(request: Request) -> Principal | None:
     header = request.headers.get("authorization", "")
     found = None
     async with archive.db.session() as session:
-        if header:
-            scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() == "bearer":
+            if not secret.strip():
                 raise Unauthenticated("Authorization must be: Bearer <token>")
             found = await token_principal(session, secret.strip())
             if found is None:

@@ -7,7 +7,10 @@ against ``preserver web`` (or the real function over a real store):
   re-read with its percent-escapes decoded: a 404, or another target's page;
 - a blob store failure told every viewer where the store is (its path, bucket, endpoint);
 - the reports page counted a link once per capture job its target ever had;
-- a byte position written with 20 digits or more (leading zeros) was taken for a huge one.
+- a byte position written with 20 digits or more (leading zeros) was taken for a huge one;
+- behind a proxy that asks for HTTP Basic authentication (the browser then sends
+  ``Authorization: Basic`` with every request) no page could be reached: /login itself
+  redirected to /login.
 """
 
 from __future__ import annotations
@@ -176,3 +179,20 @@ def test_a_range_with_leading_zeros_is_its_number() -> None:
     assert wanted(f"bytes=-{zeros}2", None, etag='"x"', size=10) == Slice(start=8, length=2)
     with pytest.raises(NotSatisfiable, match="bytes=1"):
         wanted("bytes=1" + "0" * 30 + "-", None, etag='"x"', size=10)
+
+
+@pytest.mark.slow
+def test_pages_behind_a_proxy_with_basic_authentication(tmp_path: Path) -> None:
+    config = _archive(tmp_path, b"https://example.org/a\n")
+    with serve_web(config) as site:
+        site.add_user("ana", "viewer")
+        with site.client(headers={"Authorization": "Basic cHJveHk6c2VjcmV0"}) as client:
+            form = client.get("/login")
+            assert form.status_code == 200, form.headers.get("location")
+            signed = client.post("/login", data={"csrf": csrf_of(form.text), "name": "ana",
+                                                 "password": PASSWORD, "next": "/reports"})
+            assert signed.status_code == 303
+            assert client.get("/reports").status_code == 200
+            assert client.get("/api/me").json()["name"] == "ana"
+        with site.client(headers={"Authorization": "Bearer pvt_not-a-token"}) as client:
+            assert client.get("/api/me").status_code == 401  # a bad token is still refused

@@ -62,7 +62,7 @@ class Report(SQLModel, table=True):
     sha256: str = Field(unique=True, max_length=64)
     size: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
     media_type: str
-    blob_sha256: str = Field(max_length=64)  # the report file itself, kept in the blob store
+    blob_sha256: str = Field(max_length=64, index=True)  # the report file, in the blob store
     ingested_at: datetime = Field(sa_column=_time())
 
 
@@ -170,7 +170,7 @@ class Capture(SQLModel, table=True):
     started_at: datetime = Field(sa_column=_time())
     finished_at: datetime = Field(sa_column=_time())
     manifest_sha256: str = Field(unique=True, max_length=64)
-    signature_sha256: str = Field(max_length=64)
+    signature_sha256: str = Field(max_length=64, index=True)  # indexed: /files looks it up
     key_id: str = Field(max_length=64)  # SHA-256 of the raw Ed25519 public key that signed
     # how the content was seen: "anonymous, direct", "session LABEL, through its proxy"
     # (workers.access.seen_as of the manifest's collection.access; revision 0005)

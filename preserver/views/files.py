@@ -38,13 +38,12 @@ async def named_blob(reader: Reader, sha256: str) -> NamedBlob | None:
             "SELECT name, media_type FROM files WHERE sha256 = :sha ORDER BY id LIMIT 1", params):
         return NamedBlob(sha256=sha256, kind="file", name=row["name"],
                          media_type=row["media_type"])
+    for row in await reader.rows(  # each column by its own index (no OR: a scan)
+            "SELECT id FROM captures WHERE manifest_sha256 = :sha ORDER BY id LIMIT 1", params):
+        return NamedBlob(sha256=sha256, kind="manifest", name=f"manifest-{row['id']}.json",
+                         media_type="application/json")
     for row in await reader.rows(
-            "SELECT id, manifest_sha256 FROM captures "
-            "WHERE manifest_sha256 = :sha OR signature_sha256 = :sha ORDER BY id LIMIT 1",
-            params):
-        if row["manifest_sha256"] == sha256:
-            return NamedBlob(sha256=sha256, kind="manifest", name=f"manifest-{row['id']}.json",
-                             media_type="application/json")
+            "SELECT id FROM captures WHERE signature_sha256 = :sha ORDER BY id LIMIT 1", params):
         return NamedBlob(sha256=sha256, kind="signature",
                          name=f"manifest-{row['id']}.json.sig",
                          media_type="application/octet-stream")

@@ -1,4 +1,5 @@
-"""``GET /check``: "is this the file?", for a viewer or above.
+"""``GET /check``: "is this the file?", for a viewer or above (docs/web.md
+"Is this the file?").
 
 Without ``sha256`` the page offers two ways to ask: choose a file, which the browser
 hashes itself (``static/check.js``, ``static/sha256-worker.js``: the file is never

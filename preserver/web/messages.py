@@ -227,6 +227,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                               "archive.",
                         "ar": "حُسبت البصمة ({size} ميغابايت في {seconds} ث، {rate} "
                               "ميغابايت/ث)؛ جارٍ سؤال الأرشيف."},
+    "check.js.hashed": {"en": "Hashed {size} MB in {seconds} s ({rate} MB/s).",
+                        "ar": "حُسبت البصمة ({size} ميغابايت في {seconds} ث، {rate} ميغابايت/ث)."},
     "check.js.failed": {"en": "The file could not be hashed: {message}",
                         "ar": "تعذّر حساب بصمة الملف: {message}"},
 }

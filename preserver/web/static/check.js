@@ -63,7 +63,7 @@
     result.setAttribute("data-sha256", "");
   }
 
-  function ask(sha256, mine) {
+  function ask(sha256, mine, hashed) {
     var url = "/check?sha256=" + sha256;
     field.value = sha256;
     fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}})
@@ -77,6 +77,7 @@
         if (!fresh) { throw new Error("no result in the answer"); }
         document.getElementById("result").replaceWith(document.adoptNode(fresh));
         history.pushState({sha256: sha256}, "", url);
+        status.textContent = hashed;
       })
       .catch(function () {
         if (mine === generation) { window.location.assign(url); }
@@ -93,7 +94,7 @@
       status.removeAttribute(name);
     });
     if (!file) { bar.hidden = true; status.textContent = ""; return; }
-    var size = number(file.size / 1e6, 1);
+    var size = number(file.size / 1e6, file.size < 1e6 ? 3 : 1);
     bar.value = 0;
     bar.hidden = false;
     status.textContent = say("hashing", {name: file.name, percent: 0, size: size, rate: "…"});
@@ -113,9 +114,10 @@
         status.setAttribute("data-bytes", String(m.bytes));
         status.setAttribute("data-ms", String(Math.round(m.ms)));
         status.setAttribute("data-via", m.via);
-        status.textContent = say("asking", {size: size, seconds: number(m.ms / 1000, 1),
-                                            rate: rate(m.bytes, m.ms)});
-        ask(m.sha256, mine);
+        var took = {size: size, seconds: number(m.ms / 1000, m.ms < 1000 ? 2 : 1),
+                    rate: rate(m.bytes, m.ms)};
+        status.textContent = say("asking", took);
+        ask(m.sha256, mine, say("hashed", took));
       } else {
         fail(m.message);
       }

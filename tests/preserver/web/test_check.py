@@ -78,6 +78,8 @@ def test_the_archived_clip_is_found_by_its_hash_computed_in_the_browser(
     expected = lookup_json(web_archive, media.mp4)
     assert expected["matches"], "the fixture's clip is archived byte for byte"
     sign_in_page(page, web_archive.site.url)
+    assert page.is_visible("#check-file")  # shown by check.js
+    assert not page.is_visible("#check-progress")
     sent: list[tuple[str, str, bytes | None]] = []
     page.on("request", lambda r: sent.append((r.method, r.url, r.post_data_buffer)))
     computed = choose(page, media.mp4)
@@ -137,6 +139,23 @@ def test_arabic_page_hashes_and_answers_in_arabic(
     choose(page, media.mp4)
     assert page.inner_text("#check-status").startswith("حُسبت البصمة (")
     assert "في الأرشيف" in page.inner_text("#result")
+
+
+@pytest.mark.slow
+def test_without_javascript_a_pasted_hash_is_looked_up(
+        web_archive: WebArchive, media: Media, chromium: Browser) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in_page(page, web_archive.site.url)
+        assert not page.is_visible("#check-file")  # nothing could hash it
+        page.fill("#check-sha256", media.sha256("mp4").upper())
+        page.click("#check-form button[type=submit]")
+        page.wait_for_url(f"{web_archive.site.url}/check?sha256=*")
+        assert page.get_attribute("#result", "data-sha256") == media.sha256("mp4")
+        assert "In the archive." in page.inner_text("#result")
+    finally:
+        context.close()
 
 
 def _vectors() -> dict[str, bytes]:

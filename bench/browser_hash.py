@@ -61,25 +61,29 @@ _ON_THREAD = """async (size) => {
 }"""
 
 
-def _chromium_pss() -> int:
-    """PSS in bytes summed over every Chromium process under this one."""
-    total, todo, seen = 0, [os.getpid()], set()
+def _chromium_pss() -> dict[str, int]:
+    """PSS in bytes of the Chromium processes under this one, summed by process type
+    (browser, renderer, gpu-process, utility, zygote)."""
+    found: dict[str, int] = {}
+    todo, seen = [os.getpid()], set()
     while todo:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
-            if b"chrom" in cmd.rsplit(b"/", 1)[-1]:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "chrom" in args.split(" ", 1)[0].rsplit("/", 1)[-1]:
+                kind = next((a.split("=", 1)[1] for a in args.split() if a.startswith("--type=")),
+                            "browser")
                 for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                     if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
+                        found[kind] = found.get(kind, 0) + int(line.split()[1]) * 1024
             for task in Path(f"/proc/{pid}/task").iterdir():
                 todo += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             continue
-    return total
+    return found
 
 
 def _make_file(path: Path, mib: int) -> None:
@@ -105,13 +109,15 @@ def _hashlib(path: Path) -> tuple[float, str]:
 def _browser_run(page: Page, path: Path) -> dict[str, float | str]:
     page.reload()
     page.evaluate(_GAPS)
-    peak = [_chromium_pss()]
-    before = peak[0]
+    before = _chromium_pss()
+    peak = [before]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _chromium_pss())
+            now = _chromium_pss()
+            if sum(now.values()) > sum(peak[0].values()):
+                peak[0] = now
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -129,7 +135,9 @@ def _browser_run(page: Page, path: Path) -> dict[str, float | str]:
                                              or "nan") / 1000,
             "via": page.get_attribute("#check-status", "data-via") or "", "wall_s": wall,
             "max_gap_ms": gaps["max"], "ticks": gaps["ticks"],
-            "pss_before": before, "pss_peak": peak[0]}
+            "pss_before": sum(before.values()), "pss_peak": sum(peak[0].values()),
+            "growth": ", ".join(f"{k} {(v - before.get(k, 0)) / 1e6:+.0f} MB"
+                                for k, v in sorted(peak[0].items()))}
 
 
 def main() -> None:
@@ -191,7 +199,7 @@ def main() -> None:
     print(f"chromium PSS: {int(best['pss_before']) / 1e6:.0f} MB before, peak "
           f"{int(best['pss_peak']) / 1e6:.0f} MB while hashing "
           f"(+{(int(best['pss_peak']) - int(best['pss_before'])) / 1e6:.0f} MB "
-          f"for a {mb:.0f} MB file)")
+          f"for a {mb:.0f} MB file: {best['growth']})")
     for r in runs:
         print(f"  run: worker {float(r['worker_s']):.2f} s, wall {float(r['wall_s']):.2f} s, "
               f"max gap {float(r['max_gap_ms']):.0f} ms")

@@ -90,7 +90,7 @@
     var file = input.files && input.files[0];
     emptyResult();
     status.className = "";
-    ["data-sha256", "data-bytes", "data-ms", "data-via"].forEach(function (name) {
+    ["data-sha256", "data-bytes", "data-ms", "data-via", "data-read"].forEach(function (name) {
       status.removeAttribute(name);
     });
     if (!file) { bar.hidden = true; status.textContent = ""; return; }
@@ -114,6 +114,7 @@
         status.setAttribute("data-bytes", String(m.bytes));
         status.setAttribute("data-ms", String(Math.round(m.ms)));
         status.setAttribute("data-via", m.via);
+        status.setAttribute("data-read", m.read || "");
         var took = {size: size, seconds: number(m.ms / 1000, m.ms < 1000 ? 2 : 1),
                     rate: rate(m.bytes, m.ms)};
         status.textContent = say("asking", took);

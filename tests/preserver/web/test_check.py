@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -124,6 +125,7 @@ def test_a_file_of_several_chunks_is_hashed_incrementally_as_hashlib_does(
     computed = choose(page, big)
     assert computed == hashlib.sha256(big.read_bytes()).hexdigest()
     assert page.get_attribute("#check-status", "data-via") == "js"
+    assert page.get_attribute("#check-status", "data-read") == "stream"  # one buffer, reused
     assert page.get_attribute("#check-status", "data-bytes") == str(big.stat().st_size)
     assert page.get_attribute("#check-progress", "value") == "100"
     assert "Not in the archive" in page.inner_text("#result")
@@ -196,8 +198,9 @@ _HASH_VECTORS = """async (vectors) => {
   return out;
 }"""
 
-# The worker over a Blob, with a chunk size that makes chunk edges fall mid-block.
-_HASH_IN_WORKER = """async ([b64, chunkSize]) => {
+# The worker over a Blob, with a chunk size that makes chunk edges fall mid-block, reading
+# it as a byte stream into one buffer (Chromium's way) or by File.slice (the fallback).
+_HASH_IN_WORKER = """async ([b64, chunkSize, slices]) => {
   const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
   const worker = new Worker("/static/sha256-worker.js");
   const progress = [];
@@ -205,7 +208,7 @@ _HASH_IN_WORKER = """async ([b64, chunkSize]) => {
     worker.onmessage = e => e.data.type === "progress" ? progress.push(e.data.done)
                                                        : resolve(e.data);
     worker.onerror = e => reject(new Error(e.message));
-    worker.postMessage({file: new Blob([bytes]), chunkSize});
+    worker.postMessage({file: new Blob([bytes]), chunkSize, slices});
   });
   worker.terminate();
   return [done, progress];
@@ -224,15 +227,19 @@ def test_the_javascript_sha256_equals_webcrypto_and_hashlib(
     for name, data in vectors.items():
         assert got[name] == [hashlib.sha256(data).hexdigest()] * 3, name
     random = vectors["random"]
-    for data, chunk in ((random[:5000], 64), (random[:5000], 1000), (random, 1_048_576 + 3),
-                        (random, len(random)), (random, len(random) + 1)):
-        done, progress = page.evaluate(_HASH_IN_WORKER, [base64.b64encode(data).decode(), chunk])
-        assert done["sha256"] == hashlib.sha256(data).hexdigest(), chunk
+    cases = [(random[:5000], 64), (random[:5000], 1000), (random, 1_048_576 + 3),
+             (random, len(random)), (random, len(random) + 1)]
+    for (data, chunk), slices in itertools.product(cases, (False, True)):
+        done, progress = page.evaluate(_HASH_IN_WORKER,
+                                       [base64.b64encode(data).decode(), chunk, slices])
+        assert done["sha256"] == hashlib.sha256(data).hexdigest(), (chunk, slices)
         assert done["bytes"] == len(data)
-        assert done["via"] == ("webcrypto" if chunk >= len(data) else "js"), chunk
-        if chunk < len(data):
-            assert progress[-1] == len(data)
-            assert len(progress) == -(-len(data) // chunk)
+        if chunk >= len(data):
+            assert done["via"] == "webcrypto"
+            continue
+        assert (done["via"], done["read"]) == ("js", "slices" if slices else "stream")
+        assert progress[-1] == len(data)
+        assert len(progress) == -(-len(data) // chunk)  # one report a chunk
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ reader finds it in the page cache (the figure is the hashing, not the disk). Pri
   beside the longest gap of the same page idle for 5 s (what the machine's scheduling
   alone costs); for contrast, how long one 8 MiB chunk holds the thread when hashed on it;
 - Chromium's memory: the peak PSS of all its processes while hashing, against before
-  (the file is read a chunk at a time, so this should not grow with the file).
+  (the file is read a chunk at a time, so this should not grow with the file);
+  `--slices` makes the worker read as it does where Blob.stream() has no BYOB reader.
 """
 
 from __future__ import annotations
@@ -86,6 +87,16 @@ def _chromium_pss() -> dict[str, int]:
     return found
 
 
+def _force_slices(page: Page) -> None:
+    """Serve the page a worker that reads by File.slice, as where there is no BYOB reader."""
+    source = (Path(__file__).resolve().parents[1] / "preserver/web/static/sha256-worker.js"
+              ).read_text(encoding="utf-8")
+    forced = source.replace("event.data.slices === true", "true")
+    assert forced != source
+    page.route("**/static/sha256-worker.js",
+               lambda route: route.fulfill(body=forced, content_type="text/javascript"))
+
+
 def _make_file(path: Path, mib: int) -> None:
     block = os.urandom(1 << 20)
     with path.open("wb") as fh:
@@ -134,6 +145,7 @@ def _browser_run(page: Page, path: Path) -> dict[str, float | str]:
     return {"sha256": sha, "worker_s": float(page.get_attribute("#check-status", "data-ms")
                                              or "nan") / 1000,
             "via": page.get_attribute("#check-status", "data-via") or "", "wall_s": wall,
+            "read": page.get_attribute("#check-status", "data-read") or "",
             "max_gap_ms": gaps["max"], "ticks": gaps["ticks"],
             "pss_before": sum(before.values()), "pss_peak": sum(peak[0].values()),
             "growth": ", ".join(f"{k} {(v - before.get(k, 0)) / 1e6:+.0f} MB"
@@ -144,6 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=1024, help="size of the file, MiB")
     parser.add_argument("--runs", type=int, default=1, help="browser runs (the best is shown)")
+    parser.add_argument("--slices", action="store_true",
+                        help="make the worker read by File.slice (its fallback), not the stream")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -165,6 +179,8 @@ def main() -> None:
                                                  headless=True)
             try:
                 page = browser.new_page()
+                if args.slices:
+                    _force_slices(page)
                 page.goto(f"{site.url}/login?next=%2Fcheck")
                 page.fill("input[name=name]", "bench")
                 page.fill("input[name=password]", PASSWORD)
@@ -182,6 +198,7 @@ def main() -> None:
     assert all(r["sha256"] == sum_sha for r in runs), "the browser's hash differs"
     mb = size / 1e6
     worker_s, wall_s = float(best["worker_s"]), float(best["wall_s"])
+    print(f"worker reads by: {best['read']}")
     print(f"file: {size:,} bytes ({args.mib} MiB) in the page cache; chunk {CHUNK_BYTES >> 20} MiB; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'':34}{'seconds':>9}{'MB/s':>8}{'time / sha256sum':>18}")

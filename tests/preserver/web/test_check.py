@@ -27,12 +27,16 @@ from tests.support.fixture_site import Media
 from tests.support.web import PASSWORD
 
 WAIT_MS = 120_000
+INSECURE = "insecure.test"
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        # insecure.test: this site by a name that is not a secure context (not loopback)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True,
+            args=[f"--host-resolver-rules=MAP {INSECURE} 127.0.0.1"])
         try:
             yield browser
         finally:
@@ -141,6 +145,19 @@ def test_arabic_page_hashes_and_answers_in_arabic(
     choose(page, media.mp4)
     assert page.inner_text("#check-status").startswith("حُسبت البصمة (")
     assert "في الأرشيف" in page.inner_text("#result")
+
+
+@pytest.mark.slow
+def test_outside_a_secure_context_the_javascript_sha256_hashes_even_a_small_file(
+        web_archive: WebArchive, media: Media, page: Page) -> None:
+    site = web_archive.site.url.replace("127.0.0.1", INSECURE)
+    sign_in_page(page, site)
+    assert page.evaluate("() => [window.isSecureContext, typeof crypto.subtle]") == [
+        False, "undefined"]
+    computed = choose(page, media.mp4)
+    assert computed == media.sha256("mp4")
+    assert page.get_attribute("#check-status", "data-via") == "js"
+    assert "In the archive." in page.inner_text("#result")
 
 
 @pytest.mark.slow
@@ -275,11 +292,13 @@ def test_a_bad_hash_is_a_400_page_and_nothing_is_written(web_archive: WebArchive
     assert after == before
 
 
-def test_capitals_and_surrounding_spaces_are_accepted(viewer: httpx.Client,
-                                                      media: Media) -> None:
+def test_capitals_and_surrounding_spaces_are_accepted_and_nothing_is_written(
+        web_archive: WebArchive, viewer: httpx.Client, media: Media) -> None:
     sha = media.sha256("mp4")
+    before = _written(web_archive)
     upper = viewer.get("/check", params={"sha256": f"  {sha.upper()}\n"})
     lower = viewer.get("/check", params={"sha256": sha})
+    assert _written(web_archive) == before
     assert upper.status_code == lower.status_code == 200
     assert upper.text == lower.text
     assert f'data-sha256="{sha}"' in upper.text

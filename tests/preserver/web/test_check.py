@@ -31,7 +31,8 @@ INSECURE = "insecure.test"
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
+def mapped_chromium() -> Iterator[Browser]:
+    """Chromium that also reaches this site as insecure.test (not a secure context)."""
     with sync_playwright() as playwright:
         # insecure.test: this site by a name that is not a secure context (not loopback)
         browser = playwright.chromium.launch(
@@ -44,8 +45,8 @@ def chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context()
+def page(mapped_chromium: Browser) -> Iterator[Page]:
+    context = mapped_chromium.new_context()
     try:
         yield context.new_page()
     finally:
@@ -162,8 +163,8 @@ def test_outside_a_secure_context_the_javascript_sha256_hashes_even_a_small_file
 
 @pytest.mark.slow
 def test_without_javascript_a_pasted_hash_is_looked_up(
-        web_archive: WebArchive, media: Media, chromium: Browser) -> None:
-    context = chromium.new_context(java_script_enabled=False)
+        web_archive: WebArchive, media: Media, mapped_chromium: Browser) -> None:
+    context = mapped_chromium.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
         sign_in_page(page, web_archive.site.url)

@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from preserver.version import __version__
 from preserver.web import actions, api, api_actions, apidocs, blobs, pages, report_pages, targets
 from preserver.web.auth import principal_of
+from preserver.web.check import router as check_router
 from preserver.web.context import WebState, is_api, sent_path
 from preserver.web.errors import Unauthenticated, WebError
 from preserver.web.headers import AnswerHeaders
@@ -63,6 +64,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(blobs.router)
     app.include_router(actions.router)
     app.include_router(report_pages.router)  # /reports/{sha256}, /linkrot, their /api twins
+    app.include_router(check_router)  # /check: is this the file?
     app.mount("/static", StaticFiles(directory=str(files("preserver.web") / "static")),
               name="static")
     app.add_middleware(AnswerHeaders)

@@ -181,6 +181,56 @@ MESSAGES: dict[str, dict[str, str]] = {
     "avail.rate_limited": {"en": "not checked (rate limited)", "ar": "تعذّر الفحص (حدّ الطلبات)"},
     "avail.error": {"en": "not checked (error)", "ar": "تعذّر الفحص"},
     "avail.unknown": {"en": "not checked", "ar": "لم يُفحص"},
+    "check.title": {"en": "Is this the file?", "ar": "هل هذا هو الملف؟"},
+    "check.intro": {"en": "Choose a file, or paste its SHA-256, to learn whether the archive "
+                          "holds exactly these bytes: what they were captured from, when, and "
+                          "which reports cite it.",
+                    "ar": "اختر ملفًا أو الصق بصمته SHA-256 لتعرف هل يحفظ الأرشيف هذه البايتات "
+                          "نفسها: من أين التُقطت، ومتى، وأيّ التقارير تستشهد بها."},
+    "check.choose": {"en": "File", "ar": "الملف"},
+    "check.private": {"en": "The file is hashed in this browser and never uploaded: only its "
+                            "SHA-256 is sent to the archive.",
+                      "ar": "تُحسب بصمة الملف في هذا المتصفح ولا يُرفع الملف: لا يُرسل إلى "
+                            "الأرشيف إلا بصمته SHA-256."},
+    "check.paste": {"en": "SHA-256", "ar": "بصمة SHA-256"},
+    "check.pattern": {"en": "64 hexadecimal digits (0-9, a-f)",
+                      "ar": "64 رقمًا ست عشريًا (0-9، a-f)"},
+    "check.submit": {"en": "Look up", "ar": "ابحث"},
+    "check.howto": {"en": "Or hash the file yourself and paste the result:",
+                    "ar": "أو احسب بصمة الملف بنفسك والصق النتيجة:"},
+    "check.bad": {"en": "This is not a SHA-256: a SHA-256 is 64 hexadecimal digits (0-9 and "
+                        "a-f; capital letters are accepted). What was given has {length} "
+                        "characters.",
+                  "ar": "هذه ليست بصمة SHA-256: البصمة 64 رقمًا ست عشريًا (0-9 و a-f، وتُقبل "
+                        "الأحرف الكبيرة). وما أُدخل طوله {length} حرفًا."},
+    "check.asked": {"en": "SHA-256", "ar": "بصمة SHA-256"},
+    "check.absent": {"en": "Not in the archive: the archive holds no file with this SHA-256.",
+                     "ar": "ليس في الأرشيف: لا يحفظ الأرشيف أي ملف بهذه البصمة."},
+    "check.present": {"en": "In the archive. Archived files with exactly these bytes: {count}.",
+                      "ar": "في الأرشيف. عدد الملفات المحفوظة بهذه البايتات نفسها: {count}."},
+    "check.captured_at": {"en": "Captured", "ar": "تاريخ الالتقاط"},
+    "check.url": {"en": "Captured from", "ar": "التُقط من"},
+    "check.file": {"en": "File", "ar": "الملف"},
+    "check.file_is": {"en": "{role}, {size} bytes, {media_type}",
+                      "ar": "{role}، {size} بايت، {media_type}"},
+    "check.capture": {"en": "Capture", "ar": "الالتقاط"},
+    "check.manifest": {"en": "Signed manifest (SHA-256)", "ar": "البيان الموقّع (SHA-256)"},
+    "check.citations": {"en": "Cited in", "ar": "مُستشهد به في"},
+    "check.no_citations": {"en": "No report cites this link.",
+                           "ar": "لا يستشهد أي تقرير بهذا الرابط."},
+    "check.cited_in": {"en": "{report}, line {line}", "ar": "{report}، السطر {line}"},
+    "check.page": {"en": "(page {page})", "ar": "(الصفحة {page})"},
+    "check.js.hashing": {"en": "Hashing {name}: {percent}% of {size} MB, {rate} MB/s",
+                         "ar": "جارٍ حساب بصمة {name}: {percent}% من {size} ميغابايت، "
+                               "{rate} ميغابايت/ث"},
+    "check.js.asking": {"en": "Hashed {size} MB in {seconds} s ({rate} MB/s); asking the "
+                              "archive.",
+                        "ar": "حُسبت البصمة ({size} ميغابايت في {seconds} ث، {rate} "
+                              "ميغابايت/ث)؛ جارٍ سؤال الأرشيف."},
+    "check.js.hashed": {"en": "Hashed {size} MB in {seconds} s ({rate} MB/s).",
+                        "ar": "حُسبت البصمة ({size} ميغابايت في {seconds} ث، {rate} ميغابايت/ث)."},
+    "check.js.failed": {"en": "The file could not be hashed: {message}",
+                        "ar": "تعذّر حساب بصمة الملف: {message}"},
 }
 
 from preserver.web.messages_actions import ACTIONS  # the upload, runs and package texts

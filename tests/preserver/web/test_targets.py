@@ -368,7 +368,7 @@ def test_the_page_files_and_api_on_postgresql(tmp_path: Path, media: Any) -> Non
 def test_chromium_plays_the_video_from_the_archive(web_archive: WebArchive,
                                                    clip: dict[str, Any]) -> None:
     """Signed in through the form, Chromium loads the page under its CSP and plays the
-    video's metadata from /files (Range requests); no request of the page fails (the
+    video from /files (Range requests) until it can play, and plays it; no request of the page fails (the
     browser's own /favicon.ico, a 404, is not the page's)."""
     from playwright.sync_api import sync_playwright
 
@@ -389,7 +389,13 @@ def test_chromium_plays_the_video_from_the_archive(web_archive: WebArchive,
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url("**/targets/**")
-            page.wait_for_function("document.querySelector('video').readyState >= 1",
+            # HAVE_FUTURE_DATA: the element says it can play (its canplay event) ...
+            page.wait_for_function("() => document.querySelector('video').readyState >= 3",
+                                   timeout=20000)
+            # ... and it does: muted (autoplay rules), its time moves on
+            page.evaluate("(v => { v.muted = true; return v.play(); })"
+                          "(document.querySelector('video'))")
+            page.wait_for_function("() => document.querySelector('video').currentTime > 0.2",
                                    timeout=20000)
             duration = page.evaluate("document.querySelector('video').duration")
             dims = page.evaluate("[document.querySelector('video').videoWidth,"

@@ -47,22 +47,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import asyncpg
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.ingest_memory import peak_kib
+from tests.support.postgres import scratch_database
 
 TARGET = 1_000_000 / 86_400  # checks per second: 1,000,000 a day (issue 14)
 LIMITS = "[audit]\nconcurrency = 64\nper_host = 64\nrate = 1000000\n"
 
-
-async def _admin(server: str, sql: str) -> None:
-    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-    finally:
-        await engine.dispose()
 
 
 def _rows(size: int, hosts: int, now: datetime) -> Iterator[tuple[Any, ...]]:
@@ -122,10 +113,7 @@ async def child(config: Path) -> dict[str, Any]:
 
 
 def run(server: str, size: int, hosts: int, tmp: Path) -> dict[str, Any]:
-    name = f"bench_audit_{os.getpid()}_{size}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    try:
-        url = server.rsplit("/", 1)[0] + "/" + name
+    with scratch_database(server, f"bench_audit_{os.getpid()}_{size}") as url:
         root = tmp / str(size)
         root.mkdir()
         config = root / "config.toml"
@@ -140,8 +128,6 @@ def run(server: str, size: int, hosts: int, tmp: Path) -> dict[str, Any]:
         got: dict[str, Any] = json.loads(done.stdout)
         got["fill_seconds"] = filled
         return got
-    finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ machine; read the ratios.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -32,25 +31,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.ingest_memory import douma_report
+from tests.support.postgres import scratch_database
 
 CHILD = ROOT / "tests" / "support" / "ingest_memory.py"
 TARGET_MIB = 300 * 10**6 / 2**20  # "< 300 MB RSS" (issue 14)
 
-
-async def _admin(server: str, sql: str) -> None:
-    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-    finally:
-        await engine.dispose()
 
 
 def ingest_in_child(code: Path, report: Path, root: Path, server: str = "") -> dict[str, Any]:
@@ -58,12 +47,9 @@ def ingest_in_child(code: Path, report: Path, root: Path, server: str = "") -> d
     SQLite, or a PostgreSQL database made on ``server`` for it and dropped afterwards."""
     if not server:
         return _ingest(code, report, root, "")
-    name = f"bench_ingest_{os.getpid()}_{root.name.replace('-', '_')}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    try:
-        return _ingest(code, report, root, server.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(server, f"bench_ingest_{os.getpid()}_{root.name.replace('-', '_')}"
+                          ) as url:
+        return _ingest(code, report, root, url)
 
 
 def _ingest(code: Path, report: Path, root: Path, database_url: str) -> dict[str, Any]:

@@ -42,6 +42,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.postgres import scratch_database
+
 TARGET_SECONDS, TARGET_BYTES = 1.0, 2 * 10**6
 _NAMES = ("محمد أحمد الخطيب", "فاطمة حسن", "عبد الله يوسف", "ليلى إبراهيم النجار", "سامر")
 
@@ -257,14 +259,6 @@ def measure(config: Path, citations: int, runs: int, cli_runs: int, label: str) 
           f"{'':>7} {'':>7} {'':>7} {view / baseline:>7.2f} {1:>7.2f}   (in process)")
 
 
-async def _admin(server: str, sql: str) -> None:
-    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(sql))
-    finally:
-        await engine.dispose()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -284,20 +278,13 @@ def main() -> None:
                               'operator = "bench"\n', encoding="utf-8")
             measure(config, args.citations, args.runs, args.cli_runs, "SQLite")
         if args.database_url:
-            db = f"bench_report_{os.getpid()}"
-            asyncio.run(_admin(args.database_url, f'CREATE DATABASE "{db}"'))
-            try:
+            with scratch_database(args.database_url, f"bench_report_{os.getpid()}") as url:
                 (tmp / "pg").mkdir()
                 config = tmp / "pg" / "config.toml"
-                url = args.database_url.rsplit("/", 1)[0] + "/" + db
                 config.write_text(f'data_dir = "{tmp / "pg" / "archive"}"\n'
                                   f'database_url = "{url}"\noperator = "bench"\n',
                                   encoding="utf-8")
                 measure(config, args.citations, args.runs, args.cli_runs, "PostgreSQL")
-            finally:
-                asyncio.run(_admin(args.database_url,
-                                   f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-
 
 if __name__ == "__main__":
     main()

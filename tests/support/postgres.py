@@ -4,10 +4,11 @@ run on."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -16,21 +17,42 @@ PG_URL = os.environ.get("PRESERVER_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 
 
+async def admin(server: str, sql: str) -> None:
+    """Run ``sql`` (CREATE or DROP DATABASE) on the server ``server`` names, outside a
+    transaction."""
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(sql))
+    finally:
+        await engine.dispose()
+
+
+def url_of(server: str, name: str) -> str:
+    """The URL of database ``name`` on the server ``server`` names."""
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
 async def create_database() -> tuple[str, str]:
     """A new, empty database on the server: ``(name, url)``."""
     name = f"preserver_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return name, PG_URL.rsplit("/", 1)[0] + "/" + name
+    await admin(PG_URL, f'CREATE DATABASE "{name}"')
+    return name, url_of(PG_URL, name)
 
 
 async def drop_database(name: str) -> None:
-    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
+    await admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(server: str, name: str) -> Iterator[str]:
+    """A new database ``name`` on ``server``, its URL, dropped on exit (for the benches,
+    which run it outside an event loop)."""
+    asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield url_of(server, name)
+    finally:
+        asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @asynccontextmanager

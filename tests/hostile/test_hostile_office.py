@@ -385,6 +385,7 @@ def test_nested_hyperlink_fields_keep_their_links(tmp_path: Path) -> None:
     assert all(f"<https://n{n}.example/>" in text for n in range(40))
 
 
+@pytest.mark.slow
 def test_a_paragraph_of_a_million_elements_is_refused(tmp_path: Path) -> None:
     """A block (a paragraph, a table) is held whole while it is read: one paragraph of 4
     million runs, an 11 MB file, held 1.2 GB. Past a million elements it is refused."""
@@ -397,6 +398,7 @@ def test_a_paragraph_of_a_million_elements_is_refused(tmp_path: Path) -> None:
     refused(path, "word/document.xml: a paragraph or table of more than 1000000 elements")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["row", "hyperlinks"])
 def test_a_sheet_element_of_too_many_elements_is_refused(tmp_path: Path, where: str) -> None:
     """A row was held whole, and the sheet's elements after its rows all: one row of 3

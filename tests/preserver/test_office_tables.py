@@ -262,6 +262,7 @@ def test_shared_strings_as_excel_writes_them(tmp_path: Path) -> None:
     assert found(read_report(path)) == [(2, "سمير أبو علي", "https://youtu.be/u7qI99N8OM8")]
 
 
+@pytest.mark.slow
 def test_many_shared_strings_are_held_compactly_and_found_by_index(tmp_path: Path) -> None:
     """Each shared string was a Python string of its own (~50 bytes besides its text): 8
     million short ones held 550 MB. Held joined, they cost their text and 4 bytes each;

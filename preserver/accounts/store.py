@@ -123,8 +123,10 @@ async def login_allowed(session: AsyncSession, *, name: str, address: str,
                         window: timedelta, per_name: int, per_address: int) -> bool:
     """Whether a sign-in counted by ``begin_attempt`` may be checked: at most
     ``per_name`` attempts for the name and ``per_address`` from the address (this one
-    included) within ``window``."""
+    included) within ``window``. Failures older than ``window`` are deleted."""
     since = utc_now() - window
+    # failures older than the window count no more: they go (the table stays small)
+    await session.execute(sa.delete(_FAILURES).where(_FAILURES.c.time <= since))
     recent = _FAILURES.c.time > since
     by_name = await session.scalar(sa.select(sa.func.count()).where(
         recent, _FAILURES.c.name == _login_name(name)))

@@ -175,3 +175,23 @@ def test_the_openapi_document_lists_the_api(web_archive: WebArchive) -> None:
         spec = client.get("/api/openapi.json").json()
     assert "/api/reports" in spec["paths"]
     assert all(path.startswith("/api/") for path in spec["paths"])
+
+
+def test_failures_older_than_the_window_are_deleted(tmp_path: Path) -> None:
+    """``login_failures`` keeps only the window's rows: an old failure goes at the next
+    sign-in attempt, and no longer counts."""
+    import sqlite3
+
+    config = write_web_config(tmp_path)
+    config.write_text(config.read_text() + '[web]\nlogin_attempts = 1\n', encoding="utf-8")
+    run_cli("ingest", "-", config=config, stdin=b"https://example.org/a\n", check=0)
+    with serve_web(config) as site:
+        site.add_user("ana", "viewer")
+        db = sqlite3.connect(tmp_path / "archive" / "preserver.db")
+        with db:
+            db.execute("INSERT INTO login_failures (name, address, time) VALUES "
+                       "('ana', '127.0.0.1', '2026-01-01 00:00:00.000000')")
+        with site.client() as client:
+            assert sign_in(client, "ana").status_code == 303  # the old one counts no more
+        assert db.execute("SELECT count(*) FROM login_failures").fetchone() == (0,)
+        db.close()

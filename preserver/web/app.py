@@ -4,7 +4,9 @@ It opens the archive once (as ``Access.UPDATE``: an existing archive, its schema
 up to date) for its lifetime, mounts the pages (``pages``), the JSON API (``api``, with
 OpenAPI documentation at ``/api/docs``) and the static files, and turns every
 ``WebError`` into a 4xx: a page in the visitor's language, or ``{"error": message}``
-under ``/api/``. A page asked for by nobody signed in redirects to ``/login``.
+under ``/api/``; an application error (``PreserverError``) no route translated is a 400
+(``InputError``) or 500 with its one line, never a bare traceback page. A page asked for
+by nobody signed in redirects to ``/login``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from preserver.errors import InputError, PreserverError
 from preserver.version import __version__
 from preserver.web import actions, api, api_actions, apidocs, blobs, pages, report_pages, targets
 from preserver.web.auth import principal_of
@@ -71,6 +74,7 @@ def create_app(config: Config) -> FastAPI:
     app.add_exception_handler(WebError, _web_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(PreserverError, _preserver_error)  # type: ignore[arg-type]
     return app
 
 
@@ -83,6 +87,12 @@ async def _web_error(request: Request, exc: WebError) -> Response:
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     return await _error_response(request, exc.status_code, str(exc.detail))
+
+
+async def _preserver_error(request: Request, exc: PreserverError) -> Response:
+    """An application error no route translated: its one line, not a bare 500."""
+    status = 400 if isinstance(exc, InputError) else 500
+    return await _error_response(request, status, str(exc))
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -4,6 +4,9 @@
     WebError(status, message)      any refusal: 400 bad input, 404, 413 too big, 429 ...
     ├── Unauthenticated            401: no session or token (a page redirects to /login)
     └── Forbidden                  403: the role does not allow it, or a bad CSRF token
+
+``server_error(exc, doing)`` is the server's own failure as a ``WebError``: 507 when its
+disk is full, else 500; the message says what could not be done, never a traceback.
 """
 
 from __future__ import annotations
@@ -30,3 +33,18 @@ class Forbidden(WebError):
 
     def __init__(self, message: str) -> None:
         super().__init__(403, message)
+
+
+def server_error(exc: BaseException, doing: str) -> WebError:
+    """A failure of the server's own (``OSError``, ``RunError``...) while ``doing`` something,
+    as a 5xx with a one-line message: 507 when its disk (or quota) is full, else 500."""
+    import errno
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WebError(507, f"{doing}: the server's disk is full; tell the archive's "
+                             "administrator")
+    reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(exc)
+    return WebError(500, f"{doing}: {reason}")

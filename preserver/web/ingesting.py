@@ -8,7 +8,8 @@ preserved, then ingests it with ``ingest_report``, the function behind ``preserv
 ingest``, under the uploaded file's (sanitised) name. Its ``report_ingested`` custody
 event names the signed-in user as operator (``Principal.operator``).
 
-Whatever is refused leaves nothing behind: no report row, no blob, no file in ``tmp/``.
+The server's own failures (its disk full: 507; any other: 500) are ``WebError`` too,
+with a one-line message. Whatever is refused leaves nothing behind: no report row, no blob, no file in ``tmp/``.
 The checks before ``ingest_report`` read the report once more (in a worker thread);
 ``ingest_report`` itself reads it again and records it in one transaction.
 """
@@ -23,7 +24,7 @@ from preserver.config import with_operator
 from preserver.errors import InvalidReport, InvalidURL, RunError
 from preserver.web.auth import check_csrf
 from preserver.web.context import web_state
-from preserver.web.errors import WebError
+from preserver.web.errors import WebError, server_error
 from preserver.web.uploads import Upload, receive_upload
 
 if TYPE_CHECKING:
@@ -60,8 +61,8 @@ async def upload_report(request: Request, principal: Principal) -> IngestResult:
             if header is None:
                 check_csrf(principal, upload.fields.get("csrf"))
             return await ingest_upload(archive, upload, operator=principal.operator)
-    except OSError as exc:  # the work directory, or the file in it
-        raise RunError(f"cannot receive the upload in {tmp_dir}: {exc.strerror or exc}") from exc
+    except (OSError, RunError) as exc:  # the work directory, the file in it, the blob store
+        raise server_error(exc, "the upload cannot be received or stored") from exc
 
 
 async def ingest_upload(archive: Archive, upload: Upload, *, operator: str) -> IngestResult:

@@ -5,7 +5,9 @@ checkpointed, self-verified, a ``package_exported`` custody event naming the sig
 user as operator) into a work directory of its own under the archive's ``tmp/``, sent,
 and the directory removed once the response has been sent (or failed to be). A process
 killed while sending leaves that directory locked by nobody; the next download sweeps
-it (``ingest._workdir``).
+it (``ingest._workdir``). A package that cannot be written (the disk full: 507) or that
+fails its own verification (500) is a ``WebError`` with a one-line message, and leaves
+no directory behind.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import FileResponse
 
 from preserver.config import with_operator
-from preserver.errors import InputError, RunError, UnknownKey
-from preserver.web.errors import WebError
+from preserver.errors import InputError, IntegrityError, RunError, UnknownKey
+from preserver.web.errors import WebError, server_error
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -65,10 +67,13 @@ async def package_download(archive: Archive, *, sha256: str, principal: Principa
     except InputError as exc:
         cleanup.close()
         raise WebError(400, str(exc)) from exc
-    except OSError as exc:
+    except IntegrityError as exc:  # the package failed its own check: nothing is sent
         cleanup.close()
-        raise RunError(f"cannot export in {archive.config.tmp_dir}: {exc.strerror or exc}"
-                       ) from exc
+        raise WebError(500, f"the package failed its own verification and is not sent: "
+                            f"{exc}") from exc
+    except (OSError, RunError) as exc:  # tmp/ unwritable or full (507)
+        cleanup.close()
+        raise server_error(exc, "the package cannot be written") from exc
     except BaseException:
         cleanup.close()
         raise

@@ -13,9 +13,9 @@ import re
 import socket
 from typing import TYPE_CHECKING, Any
 
-from preserver.errors import UnknownKey
+from preserver.errors import RunError, UnknownKey
 from preserver.web.context import web_state
-from preserver.web.errors import WebError
+from preserver.web.errors import WebError, server_error
 from preserver.web.launcher import Launcher, RunBusy, WebRun, log_tail
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ async def start(request: Request, principal: Principal, report: str | None) -> W
         return await launcher(request).start(operator=principal.operator, report=report)
     except RunBusy as exc:
         raise WebError(409, str(exc)) from exc
+    except RunError as exc:  # the child cannot be started, or not with this configuration
+        raise server_error(exc, "the run cannot be started") from exc
 
 
 async def listing(request: Request) -> dict[str, Any]:

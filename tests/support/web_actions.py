@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,3 +89,18 @@ def wait_for_run(client: httpx.Client, run_id: str, *, timeout: float = 180) -> 
             return found
         assert time.monotonic() < deadline, f"run {run_id} still running: {found}"
         time.sleep(0.2)
+
+
+@contextmanager
+def full_disk(path: Path, size: str = "64k") -> Iterator[None]:
+    """``path`` (a directory, made if missing) on a tmpfs of ``size`` for the block: a real
+    ENOSPC for what is written there. Skips the test where mounting is not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(path)], check=True)

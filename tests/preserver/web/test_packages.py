@@ -20,7 +20,7 @@ from manifests import load_signing_key
 from tests.preserver.web.conftest import WebArchive
 from tests.support.cli import run_cli
 from tests.support.web import PASSWORD, ROLES, WebSite
-from tests.support.web_actions import events, written
+from tests.support.web_actions import events, full_disk, written
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -128,6 +128,21 @@ def test_an_unknown_report_is_404_and_writes_nothing(web_archive: WebArchive,
     response = legal.get(f"/reports/{sha}/package.zip")
     assert response.status_code == 404
     assert written(data_dir) == before
+
+
+def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
+        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
+    data_dir = _data_dir(web_archive.site)
+    exported = len(events(data_dir, "package_exported"))
+    before = written(data_dir).tmp
+    with full_disk(data_dir / "tmp", size="16k"):  # smaller than the clip the package holds
+        page = clients["legal"].get(f"/reports/{_sha256(web_archive)}/package.zip")
+        assert list((data_dir / "tmp").iterdir()) == []  # no work or staging directory left
+    assert page.status_code == 507, page.text
+    assert "disk is full" in page.text
+    assert str(data_dir) not in page.text
+    assert len(events(data_dir, "package_exported")) == exported  # nothing was sent
+    assert written(data_dir).tmp == before
 
 
 def test_anonymous_is_sent_to_sign_in(web_archive: WebArchive) -> None:

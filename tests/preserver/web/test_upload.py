@@ -20,6 +20,7 @@ from tests.support.cli import run_cli
 from tests.support.web import ROLES, WebSite, csrf_of, serve_web
 from tests.support.web_actions import (
     events,
+    full_disk,
     multipart_body,
     report_names,
     upload,
@@ -290,6 +291,25 @@ def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None
         assert raw.getresponse().status == 413
         raw.close()
         assert written(data_dir) == before
+
+
+def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
+        web_archive: WebArchive, archivist: httpx.Client) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    token = _token(archivist)
+    data = (REPORT % 13).ljust(256 * 1024, b" ")  # more than the tmpfs under tmp/ holds
+    with full_disk(data_dir / "tmp"):
+        page = upload(archivist, "big.txt", data, csrf=token)
+        api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
+                     headers={"X-CSRF-Token": token})
+        assert list((data_dir / "tmp").iterdir()) == []  # its work directory is gone
+    assert page.status_code == 507, page.text
+    assert "disk is full" in page.text
+    assert "Traceback" not in page.text
+    assert api.status_code == 507
+    assert "disk is full" in api.json()["error"]
+    assert written(data_dir) == before
 
 
 def test_the_action_pages_have_both_languages(archivist: httpx.Client) -> None:

@@ -29,9 +29,12 @@ def _time(value: Any) -> str | None:
 
 
 async def reports_named(reader: Reader, report: str) -> list[int]:
-    """Report ids matching a name, a path's basename, or a SHA-256 (prefix of 8+ hex)."""
+    """Report ids matching a name, a path's basename, or a SHA-256 (prefix of 8+ hex); a
+    whole SHA-256 that is a report's names that report alone, whatever others are named."""
     name = report.rsplit("/", 1)[-1]
     rows = await reader.rows("SELECT id, name, sha256 FROM reports")
+    if exact := [r["id"] for r in rows if len(report) == 64 and r["sha256"] == report.lower()]:
+        return exact
     ids = [r["id"] for r in rows
            if r["name"] == name or (len(report) >= 8 and r["sha256"].startswith(report.lower()))]
     if not ids:

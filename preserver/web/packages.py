@@ -55,6 +55,9 @@ async def package_download(archive: Archive, *, sha256: str, principal: Principa
 
     if not SHA256.fullmatch(sha256):
         raise WebError(404, "no such report: give its SHA-256 (64 lowercase hex digits)")
+    async with archive.db.reader() as reader:  # by its SHA-256 only, never by its name
+        if not await reader.rows("SELECT 1 FROM reports WHERE sha256 = :sha", {"sha": sha256}):
+            raise WebError(404, f"no report with SHA-256 {sha256} in the archive")
     as_user = replace(archive, config=with_operator(archive.config, principal.operator))
     cleanup = ExitStack()
     try:

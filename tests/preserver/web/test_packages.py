@@ -19,8 +19,8 @@ import pytest
 from manifests import load_signing_key
 from tests.preserver.web.conftest import WebArchive
 from tests.support.cli import run_cli
-from tests.support.web import PASSWORD, ROLES, WebSite
-from tests.support.web_actions import events, full_disk, written
+from tests.support.web import PASSWORD, ROLES, WebSite, csrf_of
+from tests.support.web_actions import events, full_disk, upload, written
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -145,6 +145,24 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
     assert written(data_dir).tmp == before
 
 
+@pytest.mark.slow  # an upload and an export
+def test_a_report_named_like_another_reports_sha256_does_not_hide_it(
+        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
+    sha256 = _sha256(web_archive)
+    archivist = clients["archivist"]
+    token = csrf_of(archivist.get("/upload").text)
+    named = upload(archivist, sha256, b"https://example.org/decoy\n", csrf=token)
+    assert named.status_code == 201, named.text
+    response = clients["legal"].get(f"/reports/{sha256}/package.zip")
+    assert response.status_code == 200, response.text
+    assert 'filename="report-a.package.zip"' in response.headers["content-disposition"]
+    # and the decoy's own name, 64 hex digits that are no report's SHA-256, is no key
+    decoy = "f" * 64
+    assert upload(archivist, decoy, b"https://example.org/decoy-2\n",
+                  csrf=token).status_code == 201
+    assert clients["legal"].get(f"/reports/{decoy}/package.zip").status_code == 404
+
+
 def test_anonymous_is_sent_to_sign_in(web_archive: WebArchive) -> None:
     with web_archive.site.client() as client:
         response = client.get(f"/reports/{_sha256(web_archive)}/package.zip")
@@ -167,7 +185,7 @@ def test_in_a_browser_a_package_downloads_and_verifies(web_archive: WebArchive,
             page.click("button[type=submit]")
             page.wait_for_url("**/reports")
             with page.expect_download(timeout=120_000) as download:
-                page.click("a.package")
+                page.click(f'a.package[href="/reports/{_sha256(web_archive)}/package.zip"]')
             assert download.value.suggested_filename == "report-a.package.zip"
             package = tmp_path / download.value.suggested_filename
             download.value.save_as(package)

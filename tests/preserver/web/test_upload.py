@@ -312,6 +312,32 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
     assert written(data_dir) == before
 
 
+@pytest.mark.slow  # waits for the idle bound
+def test_a_client_that_stops_sending_is_408_and_leaves_nothing(
+        web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from preserver.web import uploads
+
+    monkeypatch.setattr(uploads, "IDLE_SECONDS", 0.3)  # 60 s in service
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
+                                    ("report", "stalled.txt", REPORT % 14)])
+    raw = http.client.HTTPConnection(urlsplit(web_archive.site.url).netloc, timeout=20)
+    try:
+        raw.putrequest("POST", "/upload")
+        raw.putheader("Cookie", "; ".join(f"{k}={v}" for k, v in archivist.cookies.items()))
+        raw.putheader("Content-Type", headers["Content-Type"])
+        raw.putheader("Content-Length", str(len(body)))
+        raw.endheaders()
+        raw.send(body[:-40])  # the file has begun; the rest never comes
+        response = raw.getresponse()
+        assert response.status == 408
+        assert "stalled" in response.read().decode()
+    finally:
+        raw.close()
+    assert written(data_dir) == before
+
+
 def test_the_action_pages_have_both_languages(archivist: httpx.Client) -> None:
     from preserver.web.messages import MESSAGES
     from preserver.web.messages_actions import ACTIONS

@@ -2,10 +2,11 @@
 
 - ``capture_progress(reader, report=SHA256 or None)``: the capture jobs of the targets a
   report cites (or of every target) counted by job state, and those targets counted by
-  link state. A link's state is the one the reports page shows (``views.reports``): its
-  job's while it is queued, running or retrying, else its best capture (``complete``,
-  ``partial``, ``failed``), else its job's, else ``not_queued``. ``pending`` counts the
-  jobs a run has yet to finish (queued, running, retry).
+  link state, each once. A link's state is the one the reports page shows
+  (``views.reports``): its newest job's while it is queued, running or retrying, else
+  its best capture (``complete``, ``partial``, ``failed``), else its newest job's, else
+  ``not_queued``. ``pending`` counts the jobs a run has yet to finish (queued, running,
+  retry).
 - ``capture_runs(reader)``: the ``runs`` table (``db.runs``): every capture run that is
   working, or that ended while jobs still name it.
 """
@@ -34,7 +35,7 @@ SELECT
     ELSE 'not_queued'
   END AS state, count(*) AS n
 FROM targets t
-LEFT JOIN jobs j ON j.target_id = t.id AND j.kind = :kind
+LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs WHERE target_id = t.id AND kind = :kind)
 WHERE {where}
 GROUP BY 1
 """

@@ -278,3 +278,35 @@ async def test_progress_is_counted_alike_on_every_database(db_url: str, tmp_path
     assert of_all == {"report": None, "jobs": {"queued": 3}, "links": {"queued": 3},
                       "pending": 3}
     assert runs == []
+
+
+async def test_a_link_queued_again_is_counted_once(db_url: str, tmp_path: Path) -> None:
+    """A target whose capture job failed, cited again (so queued again: a second job), is
+    one link, in the state of its newest job, on SQLite and PostgreSQL."""
+    from preserver.archive import open_archive, read_archive
+    from preserver.db.queue import claim, finish
+    from preserver.db.values import JobState
+    from preserver.ingest import ingest_report
+    from preserver.views.progress import capture_progress
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'data_dir = "{tmp_path / "archive"}"\ndatabase_url = "{db_url}"\n'
+                           'operator = "test-archivist"\n', encoding="utf-8")
+    config = load_config(config_file, env={})
+    first, again = tmp_path / "first.txt", tmp_path / "again.txt"
+    first.write_text("https://example.org/a\n", encoding="utf-8")
+    again.write_text("cited again\nhttps://example.org/a\n", encoding="utf-8")
+    async with open_archive(config) as archive:
+        await ingest_report(archive, first)
+        async with archive.db.session() as session:
+            job = await claim(session)
+            assert job is not None
+            assert await finish(session, job.id, state=JobState.FAILED, error="gone")
+        result = await ingest_report(archive, again)
+        assert result.queued == 1  # a second capture job for the same target
+    async with read_archive(config) as archive:
+        of_report = await capture_progress(archive.db, report=result.report_sha256)
+        of_all = await capture_progress(archive.db, report=None)
+    assert of_report["links"] == {"queued": 1}
+    assert of_report["jobs"] == {"failed": 1, "queued": 1}
+    assert of_all["links"] == {"queued": 1}

@@ -6,6 +6,7 @@ Chromium's download."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 import zipfile
@@ -89,6 +90,26 @@ def test_legal_downloads_a_package_that_verifies(web_archive: WebArchive,
     assert exported["actor"]["operator"] == "legal"
     assert exported["subject"] == sha256
     assert exported["details"]["zip"] is True
+    assert _tmp_settles(data_dir, before.tmp) == before.tmp
+
+
+@pytest.mark.slow  # three exports at once
+def test_concurrent_downloads_of_one_report_each_get_the_package(
+        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    exported = len(events(data_dir, "package_exported"))
+    url = f"/reports/{_sha256(web_archive)}/package.zip"
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda role: clients[role].get(url),
+                                ["legal", "archivist", "legal"]))
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text[:300] for a in answers]
+    for answer in answers:
+        with zipfile.ZipFile(io.BytesIO(answer.content)) as package:
+            assert package.testzip() is None
+    assert len(events(data_dir, "package_exported")) == exported + 3
     assert _tmp_settles(data_dir, before.tmp) == before.tmp
 
 

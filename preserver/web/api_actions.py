@@ -50,8 +50,8 @@ async def start_run(request: Request, principal: Archivist) -> JSONResponse:
     if body.strip():
         try:
             given = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise WebError(400, f"the body is not JSON: {exc}") from exc
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # "[[[[…" nests past
+            raise WebError(400, f"the body is not JSON: {exc}") from exc  # the parser's stack
         if not isinstance(given, dict) or not isinstance(given.get("report", ""), str | None):
             raise WebError(400, 'the body must be {"report": "<SHA-256>"} or empty')
         report = given.get("report")

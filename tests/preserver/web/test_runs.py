@@ -98,12 +98,14 @@ def test_a_bad_report_to_watch_is_400(archivist: httpx.Client, report: str,
     assert _web_runs(archivist) == before
 
 
-@pytest.mark.parametrize("body", [b"[1]", b"{not json", b'{"report": 5}'])
+@pytest.mark.parametrize("body", [b"[1]", b"{not json", b'{"report": 5}', b"\xff",
+                                  b"[" * 60_000])  # nested past the parser's recursion
 def test_a_bad_api_body_is_400(archivist: httpx.Client, body: bytes) -> None:
     token = csrf_of(archivist.get("/runs").text)
     response = archivist.post("/api/runs", content=body,
                               headers={"X-CSRF-Token": token, "Content-Type": "application/json"})
     assert response.status_code == 400
+    assert "the body" in response.json()["error"]
 
 
 @pytest.mark.parametrize("run_id", ["0" * 32, "nope", "../../etc"])

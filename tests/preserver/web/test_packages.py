@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import socket
 import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -111,6 +113,21 @@ def test_concurrent_downloads_of_one_report_each_get_the_package(
             assert package.testzip() is None
     assert len(events(data_dir, "package_exported")) == exported + 3
     assert _tmp_settles(data_dir, before.tmp) == before.tmp
+
+
+@pytest.mark.slow  # an export
+def test_a_download_cut_short_leaves_nothing_in_tmp(
+        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir).tmp
+    cookies = "; ".join(f"{k}={v}" for k, v in clients["legal"].cookies.items())
+    where = urlsplit(web_archive.site.url)
+    assert where.hostname is not None and where.port is not None
+    with socket.create_connection((where.hostname, where.port), timeout=30) as raw:
+        raw.sendall(f"GET /reports/{_sha256(web_archive)}/package.zip HTTP/1.1\r\n"
+                    f"Host: x\r\nCookie: {cookies}\r\n\r\n".encode())
+        assert raw.recv(12).startswith(b"HTTP/1.1 200")  # then the client goes away
+    assert _tmp_settles(data_dir, before) == before
 
 
 def test_a_token_exports_in_its_name(web_archive: WebArchive) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import http.client
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -309,6 +310,26 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
     assert "Traceback" not in page.text
     assert api.status_code == 507
     assert "disk is full" in api.json()["error"]
+    assert written(data_dir) == before
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_nothing(
+        web_archive: WebArchive, archivist: httpx.Client) -> None:
+    data_dir = _data_dir(web_archive.site)
+    before = written(data_dir)
+    body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
+                                    ("report", "gone.txt", (REPORT % 15).ljust(200_000, b" "))])
+    raw = http.client.HTTPConnection(urlsplit(web_archive.site.url).netloc, timeout=20)
+    raw.putrequest("POST", "/upload")
+    raw.putheader("Cookie", "; ".join(f"{k}={v}" for k, v in archivist.cookies.items()))
+    raw.putheader("Content-Type", headers["Content-Type"])
+    raw.putheader("Content-Length", str(len(body)))
+    raw.endheaders()
+    raw.send(body[:100_000])  # half the file, then the connection is closed
+    raw.close()
+    deadline = time.monotonic() + 10
+    while written(data_dir) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert written(data_dir) == before
 
 

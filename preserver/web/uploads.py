@@ -8,8 +8,8 @@ field's bytes to ``work/<its name>``. It promises:
   body will pass it) the request is refused with 413 at once, and the caller's work
   directory, which holds the partial file, is removed by the caller;
 - the name kept is the file's own name, sanitised (``safe_filename``): the part after
-  the last ``/`` or ``\\``, NFC-normalised, with no control or bidirectional-override
-  character, not ``.``/``..``, at most 255 bytes; otherwise 400;
+  the last ``/`` or ``\\``, NFC-normalised, with no control, line- or paragraph-separator
+  or bidirectional-override character, not ``.``/``..``, at most 255 bytes; otherwise 400;
 - the small text fields (the CSRF token, …) are at most ``FIELD_BYTES`` each, and the
   ``before_file`` callback sees those that came before the file, so a forged form is
   refused before its file is written;
@@ -43,6 +43,7 @@ IDLE_SECONDS = 60.0  # the longest wait for the body's next bytes (nginx's clien
 MAX_NAME_BYTES = 255
 # Unicode's bidirectional controls: a name shown as "report.txt" may be "txt.troper" spelled
 # backwards with U+202E; no report needs them in its file name.
+_BREAKS = frozenset({"Cc", "Zl", "Zp"})  # controls (NUL, LF, NEL...), U+2028, U+2029
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -59,7 +60,7 @@ def safe_filename(given: str | None) -> str:
     if given is None or not given.strip():
         raise WebError(400, "the uploaded file has no name: choose a report file to upload")
     name = unicodedata.normalize("NFC", given.replace("\\", "/").rsplit("/", 1)[-1]).strip()
-    if any(unicodedata.category(c) == "Cc" or c in _BIDI for c in name):
+    if any(unicodedata.category(c) in _BREAKS or c in _BIDI for c in name):
         raise WebError(400, "the uploaded file's name has control characters: rename the "
                             "file and upload it again")
     if name in ("", ".", ".."):

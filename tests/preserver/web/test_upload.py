@@ -208,7 +208,7 @@ def test_a_malformed_form_is_400_and_writes_nothing(
 
 
 @pytest.mark.parametrize("name", ["bad\x01name.txt", "tab\tname.txt", "del\x7f.txt",
-                                  "new\x85line.txt"])
+                                  "new\x85line.txt", "line\u2028sep.txt", "para\u2029sep.txt"])
 def test_a_name_with_control_characters_is_400(web_archive: WebArchive, archivist: httpx.Client,
                                                name: str) -> None:
     data_dir = _data_dir(web_archive.site)

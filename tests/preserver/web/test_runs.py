@@ -312,3 +312,28 @@ async def test_a_link_queued_again_is_counted_once(db_url: str, tmp_path: Path) 
     assert of_report["links"] == {"queued": 1}
     assert of_report["jobs"] == {"failed": 1, "queued": 1}
     assert of_all["links"] == {"queued": 1}
+
+
+@pytest.mark.slow  # a web server of its own
+def test_a_run_that_cannot_be_started_is_a_500_with_its_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    env = _env_config(tmp_path)
+    (tmp_path / "report.txt").write_text("https://example.org/x\n", encoding="utf-8")
+    run_cli("ingest", str(tmp_path / "report.txt"), env=env, cwd=tmp_path, check=0)
+    run_cli("user", "add", "ana", "--role", "archivist", "--password-stdin", env=env,
+            cwd=tmp_path, stdin=f"{PASSWORD}\n".encode(), check=0)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, env=env)
+    odd = replace(config, capture=replace(config.capture, timeout=0.0005))  # no whole ms
+    with serve_web(odd) as web, web.client() as client:
+        assert sign_in(client, "ana").status_code == 303
+        token = csrf_of(client.get("/runs").text)
+        api = client.post("/api/runs", headers={"X-CSRF-Token": token})
+        assert api.status_code == 500
+        assert "cannot be passed to a run" in api.json()["error"]
+        page = client.post("/runs", data={"csrf": token})
+        assert page.status_code == 500
+        assert "cannot be passed to a run" in page.text
+        assert client.get("/api/runs").json()["web_runs"] == []

@@ -2,11 +2,11 @@
 
 - ``capture_progress(reader, report=SHA256 or None)``: the capture jobs of the targets a
   report cites (or of every target) counted by job state, and those targets counted by
-  link state, each once. A link's state is the one the reports page shows
-  (``views.reports``): its newest job's while it is queued, running or retrying, else
-  its best capture (``complete``, ``partial``, ``failed``), else its newest job's, else
-  ``not_queued``. ``pending`` counts the jobs a run has yet to finish (queued, running,
-  retry).
+  link state, each once. A link's state is the one the reports page shows, by its one
+  SQL definition (``views.reports.STATE_OF_TARGET``): its newest job's while it is
+  queued, running or retrying, else its best capture (``complete``, ``partial``,
+  ``failed``), else its newest job's, else ``not_queued``. ``pending`` counts the jobs a
+  run has yet to finish (queued, running, retry).
 - ``capture_runs(reader)``: the ``runs`` table (``db.runs``): every capture run that is
   working, or that ended while jobs still name it.
 """
@@ -19,24 +19,15 @@ from preserver.custody.events import rfc3339
 from preserver.db.reading import Reader
 from preserver.db.values import CAPTURE, JobState, as_utc
 from preserver.errors import UnknownKey
+from preserver.views.reports import JOB_OF_TARGET, STATE_OF_TARGET
 
 _PENDING = (JobState.QUEUED, JobState.RUNNING, JobState.RETRY)
 
-_LINKS = """
-SELECT
-  CASE
-    WHEN j.state IN ('queued', 'running', 'retry') THEN j.state
-    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'complete')
-      THEN 'complete'
-    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id AND k.state = 'partial')
-      THEN 'partial'
-    WHEN EXISTS (SELECT 1 FROM captures k WHERE k.target_id = t.id) THEN 'failed'
-    WHEN j.state IS NOT NULL THEN j.state
-    ELSE 'not_queued'
-  END AS state, count(*) AS n
+_LINKS = f"""
+SELECT {STATE_OF_TARGET} AS state, count(*) AS n
 FROM targets t
-LEFT JOIN jobs j ON j.id = (SELECT max(id) FROM jobs WHERE target_id = t.id AND kind = :kind)
-WHERE {where}
+{JOB_OF_TARGET}
+WHERE {{where}}
 GROUP BY 1
 """
 _JOBS = "SELECT j.state AS state, count(*) AS n FROM jobs j WHERE j.kind = :kind AND {where} " \

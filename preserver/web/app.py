@@ -29,7 +29,7 @@ from preserver.web import actions, api, api_actions, apidocs, blobs, pages, repo
 from preserver.web.auth import principal_of
 from preserver.web.check import router as check_router
 from preserver.web.context import WebState, is_api, sent_path
-from preserver.web.errors import Unauthenticated, WebError
+from preserver.web.errors import Unauthenticated, WebError, server_error
 from preserver.web.headers import AnswerHeaders
 from preserver.web.render import environment, page
 from preserver.web.runs import stop_runs
@@ -90,9 +90,11 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _preserver_error(request: Request, exc: PreserverError) -> Response:
-    """An application error no route translated: its one line, not a bare 500."""
-    status = 400 if isinstance(exc, InputError) else 500
-    return await _error_response(request, status, str(exc))
+    """An application error no route translated: an ``InputError``'s one line (400), else a
+    500 that says no more than the log does not (paths, buckets); never a bare traceback."""
+    if isinstance(exc, InputError):
+        return await _error_response(request, 400, str(exc))
+    return await _error_response(request, 500, server_error(exc, "the request failed").message)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -6,7 +6,8 @@
     └── Forbidden                  403: the role does not allow it, or a bad CSRF token
 
 ``server_error(exc, doing)`` is the server's own failure as a ``WebError``: 507 when its
-disk is full, else 500; the message says what could not be done, never a traceback.
+disk is full, else 500; the message says what could not be done, never a traceback nor
+where the archive keeps its files (those go to the log).
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ class Forbidden(WebError):
 
 def server_error(exc: BaseException, doing: str) -> WebError:
     """A failure of the server's own (``OSError``, ``RunError``...) while ``doing`` something,
-    as a 5xx with a one-line message: 507 when its disk (or quota) is full, else 500."""
+    as a 5xx with a one-line message: 507 when its disk (or quota) is full, else 500. The
+    message names no path, bucket or endpoint (the failure's whole text goes to the log)."""
     import errno
+    import logging
 
+    logging.getLogger("preserver.web").error("%s: %s", doing, exc, exc_info=exc)
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, OSError):
         cause = cause.__cause__
     if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
         return WebError(507, f"{doing}: the server's disk is full; tell the archive's "
                              "administrator")
-    reason = (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(exc)
-    return WebError(500, f"{doing}: {reason}")
+    reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else None
+    return WebError(500, f"{doing}: {reason or 'the server could not; its log says why'}")

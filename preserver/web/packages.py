@@ -72,8 +72,8 @@ async def package_download(archive: Archive, *, sha256: str, principal: Principa
         raise WebError(400, str(exc)) from exc
     except IntegrityError as exc:  # the package failed its own check: nothing is sent
         cleanup.close()
-        raise WebError(500, f"the package failed its own verification and is not sent: "
-                            f"{exc}") from exc
+        raise server_error(exc, "the package failed its own verification and is not sent"
+                           ) from exc
     except (OSError, RunError) as exc:  # tmp/ unwritable or full (507)
         cleanup.close()
         raise server_error(exc, "the package cannot be written") from exc

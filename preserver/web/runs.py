@@ -63,7 +63,9 @@ async def start(request: Request, principal: Principal, report: str | None) -> W
     except RunBusy as exc:
         raise WebError(409, str(exc)) from exc
     except RunError as exc:  # the child cannot be started, or not with this configuration
-        raise server_error(exc, "the run cannot be started") from exc
+        if isinstance(exc.__cause__, OSError):
+            raise server_error(exc, "the run cannot be started") from exc
+        raise WebError(500, str(exc)) from exc  # launcher's own words: no path in them
 
 
 async def listing(request: Request) -> dict[str, Any]:

@@ -308,6 +308,7 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
     assert page.status_code == 507, page.text
     assert "disk is full" in page.text
     assert "Traceback" not in page.text
+    assert str(data_dir) not in page.text
     assert api.status_code == 507
     assert "disk is full" in api.json()["error"]
     assert written(data_dir) == before

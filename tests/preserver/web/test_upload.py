@@ -191,6 +191,11 @@ def test_a_bearer_token_uploads_in_its_name(web_archive: WebArchive) -> None:
      "one file at a time"),
     ([("report", "cut.txt", REPORT % 7)], 20, 400, "cut short or malformed"),
     ([("report", "cut.txt", REPORT % 7)], 80, 400, "cut short or malformed"),
+    ([("note", None, b"x" * 5000), ("report", "r.txt", REPORT % 7)], 0, 400,
+     "field 'note' is over 4096 bytes"),  # a text field is not a second file
+    ([(f"f{i}", None, b"x") for i in range(20)], 0, 400, "Maximum segment count exceeded"),
+    ([("report", "x" * 5000 + ".txt", REPORT % 7)], 0, 400,
+     "Maximum segment header length exceeded"),
 ])
 def test_a_malformed_form_is_400_and_writes_nothing(
         web_archive: WebArchive, archivist: httpx.Client,

@@ -1,7 +1,9 @@
-"""Errors a web request ends with: each becomes a 4xx page, or a JSON error under
-``/api/``, with a one-line message (``app._error_response``).
+"""Errors a web request ends with: each becomes a page with its status (4xx, or 5xx for
+the server's own failures), or a JSON error under ``/api/``, with a one-line message
+(``app._error_response``).
 
-    WebError(status, message)      any refusal: 400 bad input, 404, 413 too big, 429 ...
+    WebError(status, message)      any refusal: 400 bad input, 404, 413 too big, 429 ...;
+                                   or 500/507 (``server_error``)
     ├── Unauthenticated            401: no session or token (a page redirects to /login)
     └── Forbidden                  403: the role does not allow it, or a bad CSRF token
 

@@ -1,7 +1,7 @@
 /* The "Is this the file?" page (/check): hash a chosen file in this browser and ask the
    archive about its SHA-256 only.
 
-   The hashing runs in a Web Worker (sha256-worker.js) over File.slice chunks, so the
+   The hashing runs in a Web Worker (sha256-worker.js), a chunk at a time, so the
    page stays responsive and a file of any size is never held whole in memory; the worker
    reports progress after each chunk. When the hash is known the page fetches
    /check?sha256=<hex> (the same server-rendered answer the form without JavaScript

@@ -41,9 +41,23 @@ async function hash(file, chunkSize, slices) {
   var reader = slices ? null : byobReader(file);
   var read = reader ? await viaStream(reader, hasher, chunkSize, progress)
                     : await viaSlices(file, hasher, chunkSize, progress);
-  if (read !== total) { throw new Error("the file changed while it was read"); }
+  if (read !== total || (reader && !(await unchanged(file)))) {
+    throw new Error("the file changed while it was read");
+  }
   return {type: "done", sha256: hasher.hex(), bytes: total, ms: performance.now() - started,
           via: "js", read: reader ? "stream" : "slices"};
+}
+
+/* Whether the file is still the one chosen. A byte stream notices a change only before it
+   starts (Chromium): a file rewritten while it is read gave a hash of no version of it.
+   Reading a slice checks the file's modification time against the one of its choice. */
+async function unchanged(file) {
+  try {
+    await file.slice(0, 1).arrayBuffer();
+    return true;
+  } catch (error) {
+    return false;
+  }
 }
 
 /* A reader that fills a buffer of ours (a byte stream's "BYOB" reader), or null where

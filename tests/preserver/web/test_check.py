@@ -338,3 +338,89 @@ def test_anonymous_visitors_are_sent_to_sign_in(web_archive: WebArchive) -> None
         response = client.get("/check", params={"sha256": "0" * 64})
     assert response.status_code == 303
     assert response.headers["location"] == f"/login?next=%2Fcheck%3Fsha256%3D{'0' * 64}"
+
+
+# The worker over a file chosen in the page; with ``change``, the test changes the file
+# (window.changeFile, exposed by the test) once the first chunk is hashed, and the answer
+# says whether the change was made before the worker had finished.
+_HASH_CHOSEN = """async ([chunkSize, slices, change]) => {
+  const file = document.getElementById("chosen").files[0];
+  const worker = new Worker("/static/sha256-worker.js");
+  let changed = false, asked = false;
+  const done = await new Promise((resolve, reject) => {
+    worker.onmessage = e => {
+      if (e.data.type !== "progress") { resolve(e.data); return; }
+      if (change && !asked) { asked = true; window.changeFile().then(() => { changed = true; }); }
+    };
+    worker.onerror = e => reject(new Error(e.message));
+    worker.postMessage({file, chunkSize, slices});
+  });
+  worker.terminate();
+  return [done, changed];
+}"""
+
+
+def _rewrite(path: Path) -> None:
+    """The same size, other bytes at its start and at its end, a later time."""
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.write(os.urandom(4096))
+        f.seek(size - 4096)
+        f.write(os.urandom(4096))
+    os.utime(path, (path.stat().st_atime + 10, path.stat().st_mtime + 10))
+
+
+@pytest.mark.slow
+def test_a_file_changed_after_it_was_chosen_is_an_error_not_a_hash(
+        web_archive: WebArchive, page: Page, tmp_path: Path) -> None:
+    chosen = tmp_path / "chosen.bin"
+    page.goto(f"{web_archive.site.url}/login")  # a page of the site, under its CSP
+    page.evaluate("""() => { const i = document.createElement("input");
+                             i.type = "file"; i.id = "chosen"; document.body.append(i); }""")
+    page.expose_function("changeFile", lambda: _rewrite(chosen))
+    size = 3 * 65536 + 5
+    # changed between the choice and the reading
+    for chunk, slices in ((65536, False), (65536, True), (size + 1, False)):
+        chosen.write_bytes(os.urandom(size))
+        page.set_input_files("#chosen", str(chosen))
+        _rewrite(chosen)
+        done, _ = page.evaluate(_HASH_CHOSEN, [chunk, slices, False])
+        assert (done["type"], bool(done["message"])) == ("error", True), (chunk, slices, done)
+    # changed while it is read (after the first chunk): a hash of no version of the file
+    # must not come back; the file is made larger until the change lands before the end
+    for slices in (False, True):
+        for size in (32 << 20, 128 << 20, 512 << 20):
+            chosen.write_bytes(bytes(size))
+            page.set_input_files("#chosen", str(chosen))
+            done, changed = page.evaluate(_HASH_CHOSEN, [1 << 20, slices, True])
+            if changed:
+                break
+        assert changed, "the file was changed only after the worker had read it all"
+        assert done["type"] == "error", (slices, done)
+        assert slices or done["message"] == "the file changed while it was read"
+    # a 0-byte file, unchanged: the hash of nothing, by either way of reading
+    chosen.write_bytes(b"")
+    page.set_input_files("#chosen", str(chosen))
+    for chunk, slices in ((1, False), (1, True), (65536, False)):
+        done, _ = page.evaluate(_HASH_CHOSEN, [chunk, slices, False])
+        assert (done["type"], done["sha256"], done["bytes"]) == (
+            "done", hashlib.sha256(b"").hexdigest(), 0), (chunk, slices)
+
+
+@pytest.mark.slow
+def test_the_javascript_sha256_counts_lengths_past_32_bits_of_bits(
+        web_archive: WebArchive, page: Page) -> None:
+    # 600 MiB + 7 bytes: a length in bits over 2^32, fed from one reused 1 MiB buffer
+    expected = hashlib.sha256()
+    zeros = bytes(1 << 20)
+    for _ in range(600):
+        expected.update(zeros)
+    expected.update(b"x" * 7)
+    page.goto(f"{web_archive.site.url}/login")
+    page.add_script_tag(url="/static/sha256.js")
+    got = page.evaluate("""() => {
+      const zeros = new Uint8Array(1 << 20), h = new Sha256();
+      for (let i = 0; i < 600; i++) h.update(zeros);
+      return h.update(new Uint8Array(7).fill(120)).hex();
+    }""")
+    assert got == expected.hexdigest()

@@ -82,7 +82,9 @@ def chart(history: tuple[DayCounts, ...], *, width: int = 720, height: int = 200
     """An inline SVG stacked-bar chart: links of each kind at the end of each day, its
     kinds called ``names``. No ``style`` attribute (a page whose Content-Security-Policy
     forbids inline styles shows it): the legend's swatches are coloured by the classes
-    ``swatch up`` … ``swatch unknown``, the bars by SVG ``fill``."""
+    ``swatch up`` … ``swatch unknown``, the bars by SVG ``fill``. Left to right by SVG's
+    own ``direction`` attribute: its text ignores HTML's ``dir``, and on a right to left
+    page the axis labels ran out of the chart."""
     if not history:
         return f"<p>{_e(empty)}</p>"
     top = max(d.counts.total for d in history) or 1
@@ -108,7 +110,7 @@ def chart(history: tuple[DayCounts, ...], *, width: int = 720, height: int = 200
             f'<text x="{pad - 4}" y="18" font-size="11" text-anchor="end">{top}</text>')
     legend = "".join(f'<span><span class="swatch {k}"></span>{_e(names[k])}</span>'
                      for k in KINDS)
-    return (f'<figure><svg dir="ltr" role="img" width="{width}" height="{height}" '
+    return (f'<figure><svg dir="ltr" direction="ltr" role="img" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}"><title>{_e(title)}</title>'
             f'{"".join(parts)}{axis}</svg>'
             f'<figcaption class="legend">{legend}</figcaption></figure>')

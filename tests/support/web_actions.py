@@ -41,7 +41,12 @@ def _listing(root: Path) -> tuple[str, ...]:
 
 
 def written(data_dir: Path) -> Written:
-    """What the archive at ``data_dir`` holds now."""
+    """What the archive at ``data_dir`` holds now, once the work directories of packages
+    already sent are gone: a download's directory is removed just after its last byte
+    reached the client, so the next test may look a moment before (up to 10 s here)."""
+    deadline = time.monotonic() + 10
+    while any((data_dir / "tmp").glob("package-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
     return Written(reports=_query(data_dir, "SELECT count(*) FROM reports")[0][0],
                    events=_query(data_dir, "SELECT count(*) FROM events")[0][0],
                    blobs=_listing(data_dir / "blobs"), tmp=_listing(data_dir / "tmp"))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.preserver.web.report_data import HostileReport, ingest_hostile
 from tests.support.cli import NO_COLLECTION
 from tests.support.evidence import preserve
 from tests.support.fixture_site import FixtureSite, Media, html_page
@@ -60,3 +63,34 @@ def web_archive(tmp_path_factory: pytest.TempPathFactory, media: Media) -> Itera
             yield WebArchive(site=site, report=report, clip_url=clip, page_url=page)
     finally:
         fixtures.close()
+
+
+def data_dir_of(site: WebSite) -> Path:
+    """The data directory of a site served from a config file (conftest's)."""
+    assert site.config is not None
+    return site.config.parent / "archive"
+
+
+@pytest.fixture(scope="module")
+def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
+    """A client signed in through the login form per role, for the module (signing in
+    costs an argon2 check)."""
+    with ExitStack() as stack:
+        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
+               for role in ROLES}
+
+
+@pytest.fixture(scope="module")
+def viewer(clients: dict[str, httpx.Client]) -> httpx.Client:
+    return clients["viewer"]
+
+
+@pytest.fixture(scope="module")
+def archivist(clients: dict[str, httpx.Client]) -> httpx.Client:
+    return clients["archivist"]
+
+
+@pytest.fixture(scope="module")
+def hostile(web_archive: WebArchive, tmp_path_factory: pytest.TempPathFactory) -> HostileReport:
+    """A report of hostile labels and platform messages, ingested (report_data.py)."""
+    return ingest_hostile(web_archive.site.config, tmp_path_factory.mktemp("hostile"))

@@ -260,12 +260,6 @@ def test_the_javascript_sha256_equals_webcrypto_and_hashlib(
         assert len(progress) == -(-len(data) // chunk)  # one report a chunk
 
 
-@pytest.fixture(scope="module")
-def viewer(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        yield client
-
-
 def _written(archive: WebArchive) -> tuple[list[tuple[str, int]], dict[str, int]]:
     """What the archive holds: its files (but the database's) and its tables' row counts."""
     root = archive.site.config.parent / "archive"

@@ -39,12 +39,6 @@ def file_of(item: dict[str, Any], role: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def viewer(web_archive: WebArchive) -> Any:
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def clip(web_archive: WebArchive, media: Media) -> dict[str, Any]:
     media_file = file_of(shown(web_archive, web_archive.clip_url), "media")
     assert media_file["sha256"] == media.sha256("mp4")

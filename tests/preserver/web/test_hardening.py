@@ -112,12 +112,6 @@ def test_signing_in_again_ends_the_session_held_before(web_archive: WebArchive) 
         assert old.get("/api/me").status_code == 401
 
 
-@pytest.fixture(scope="module")
-def viewer(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        yield client
-
-
 @pytest.mark.parametrize("path", ["/reports", "/api/reports", "/api/me"])
 def test_signed_in_answers_are_not_cached(viewer: httpx.Client, path: str) -> None:
     # without it a shared cache may keep a page for the next visitor, and Back after

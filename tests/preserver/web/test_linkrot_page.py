@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import closing
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 
 from tests.preserver.web.conftest import WebArchive
-from tests.preserver.web.report_data import IMG, SCRIPT, URLS, HostileReport, ingest_hostile
+from tests.preserver.web.report_data import IMG, SCRIPT, URLS, HostileReport
 from tests.support.cli import run_cli
 
 
@@ -31,18 +29,6 @@ def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
     parser.feed(html)
     parser.close()
     return parser.tags
-
-
-@pytest.fixture(scope="module")
-def viewer(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    """A viewer signed in once for the module (signing in costs an argon2 check)."""
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def hostile(web_archive: WebArchive, tmp_path_factory: pytest.TempPathFactory) -> HostileReport:
-    return ingest_hostile(web_archive.site.config, tmp_path_factory.mktemp("hostile"))
 
 
 def _without_time(data: dict[str, object]) -> dict[str, object]:

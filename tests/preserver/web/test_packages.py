@@ -11,8 +11,6 @@ import json
 import socket
 import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import ExitStack, closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,17 +18,12 @@ import httpx
 import pytest
 
 from manifests import load_signing_key
-from tests.preserver.web.conftest import WebArchive
+from tests.preserver.web.conftest import WebArchive, data_dir_of
 from tests.support.cli import run_cli
-from tests.support.web import PASSWORD, ROLES, WebSite, csrf_of
+from tests.support.web import PASSWORD, csrf_of
 from tests.support.web_actions import events, full_disk, upload, written
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-def _data_dir(site: WebSite) -> Path:
-    assert site.config is not None
-    return site.config.parent / "archive"
 
 
 def _sha256(web_archive: WebArchive) -> str:
@@ -39,16 +32,8 @@ def _sha256(web_archive: WebArchive) -> str:
 
 def _key_id(web_archive: WebArchive) -> str:
     """The archive's key id, as its owner publishes it for recipients to pin."""
-    key: str = load_signing_key(_data_dir(web_archive.site) / "keys").key_id
+    key: str = load_signing_key(data_dir_of(web_archive.site) / "keys").key_id
     return key
-
-
-@pytest.fixture(scope="module")
-def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
-    """A signed-in client per role, for the module."""
-    with ExitStack() as stack:
-        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
-               for role in ROLES}
 
 
 def _tmp_settles(data_dir: Path, before: tuple[str, ...]) -> tuple[str, ...]:
@@ -77,7 +62,7 @@ def _verify(package: Path, web_archive: WebArchive) -> None:
 def test_legal_downloads_a_package_that_verifies(web_archive: WebArchive,
                                                  clients: dict[str, httpx.Client],
                                                  tmp_path: Path) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     sha256 = _sha256(web_archive)
     response = clients["legal"].get(f"/reports/{sha256}/package.zip")
@@ -100,7 +85,7 @@ def test_concurrent_downloads_of_one_report_each_get_the_package(
         web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     exported = len(events(data_dir, "package_exported"))
     url = f"/reports/{_sha256(web_archive)}/package.zip"
@@ -118,7 +103,7 @@ def test_concurrent_downloads_of_one_report_each_get_the_package(
 @pytest.mark.slow  # an export
 def test_a_download_cut_short_leaves_nothing_in_tmp(
         web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir).tmp
     cookies = "; ".join(f"{k}={v}" for k, v in clients["legal"].cookies.items())
     where = urlsplit(web_archive.site.url)
@@ -135,7 +120,7 @@ def test_a_token_exports_in_its_name(web_archive: WebArchive) -> None:
     with web_archive.site.client(headers={"Authorization": f"Bearer {secret}"}) as client:
         response = client.get(f"/reports/{_sha256(web_archive)}/package.zip")
     assert response.status_code == 200
-    exported = events(_data_dir(web_archive.site), "package_exported")[-1]
+    exported = events(data_dir_of(web_archive.site), "package_exported")[-1]
     assert exported["actor"]["operator"] == "token:court-clerk"
 
 
@@ -145,7 +130,7 @@ def test_a_token_exports_in_its_name(web_archive: WebArchive) -> None:
 ])
 def test_a_viewer_may_not_download(web_archive: WebArchive, clients: dict[str, httpx.Client],
                                   path: str, status: int) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     viewer = clients["viewer"]
     response = viewer.get(path.format(sha=_sha256(web_archive), zero="0" * 64))
@@ -159,7 +144,7 @@ def test_a_viewer_may_not_download(web_archive: WebArchive, clients: dict[str, h
 def test_an_unknown_report_is_404_and_writes_nothing(web_archive: WebArchive,
                                                      clients: dict[str, httpx.Client],
                                                      sha: str) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     legal = clients["legal"]
     assert f"/reports/{_sha256(web_archive)}/package.zip" in legal.get("/reports").text
@@ -170,7 +155,7 @@ def test_an_unknown_report_is_404_and_writes_nothing(web_archive: WebArchive,
 
 def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
         web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     exported = len(events(data_dir, "package_exported"))
     before = written(data_dir).tmp
     with full_disk(data_dir / "tmp", size="16k"):  # smaller than the clip the package holds
@@ -230,5 +215,5 @@ def test_in_a_browser_a_package_downloads_and_verifies(web_archive: WebArchive,
         finally:
             browser.close()
     _verify(package, web_archive)
-    assert events(_data_dir(web_archive.site), "package_exported")[-1]["actor"]["operator"] \
+    assert events(data_dir_of(web_archive.site), "package_exported")[-1]["actor"]["operator"] \
         == "legal"

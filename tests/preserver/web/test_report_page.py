@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import closing
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -24,7 +22,6 @@ from tests.preserver.web.report_data import (
     RLO_LABEL,
     SCRIPT,
     HostileReport,
-    ingest_hostile,
 )
 from tests.support.cli import run_cli
 from tests.support.pdf_reports import Line, reshaped_pdf
@@ -63,18 +60,6 @@ def _parsed(html: str) -> _Tags:
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def viewer(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    """A viewer signed in once for the module (signing in costs an argon2 check)."""
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def hostile(web_archive: WebArchive, tmp_path_factory: pytest.TempPathFactory) -> HostileReport:
-    return ingest_hostile(web_archive.site.config, tmp_path_factory.mktemp("hostile"))
 
 
 def test_the_report_page_shows_the_report_and_each_citation(

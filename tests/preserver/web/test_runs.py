@@ -7,39 +7,19 @@ Chromium: sign in, upload through the file chooser, start the run, see it comple
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import ExitStack, closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 from preserver.config import load_config
-from tests.preserver.web.conftest import WebArchive
+from tests.preserver.web.conftest import WebArchive, data_dir_of
 from tests.support.cli import run_cli
 from tests.support.fixture_site import FixtureSite, Media, html_page
-from tests.support.web import PASSWORD, ROLES, WebSite, csrf_of, serve_web, sign_in
+from tests.support.web import PASSWORD, csrf_of, serve_web, sign_in
 from tests.support.web_actions import events, upload, wait_for_run, written
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-def _data_dir(site: WebSite) -> Path:
-    assert site.config is not None
-    return site.config.parent / "archive"
-
-
-@pytest.fixture(scope="module")
-def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
-    """A signed-in client per role, for the module."""
-    with ExitStack() as stack:
-        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
-               for role in ROLES}
-
-
-@pytest.fixture(scope="module")
-def archivist(clients: dict[str, httpx.Client]) -> httpx.Client:
-    return clients["archivist"]
 
 
 def _web_runs(client: httpx.Client) -> list[dict[str, object]]:
@@ -118,7 +98,7 @@ def test_an_unknown_run_is_404(archivist: httpx.Client, run_id: str) -> None:
 def test_a_run_from_the_web_captures_in_the_users_name(web_archive: WebArchive,
                                                        archivist: httpx.Client, site: FixtureSite,
                                                        media: Media) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     clip = site.add_file("/b/clip.mp4", media.mp4_b, "video/mp4")
     slow = site.add_trickle("/b/slow.html", html_page(title="Slow", body="<p>slow</p>"),
                             "text/html", pieces=4, pause=0.75)  # the run lasts 3 s at least
@@ -230,7 +210,7 @@ def test_in_a_browser_upload_run_and_watch_it_complete(web_archive: WebArchive, 
             assert report.name in page.content()
         finally:
             browser.close()
-    stored = events(_data_dir(web_archive.site), "capture_stored")[-1]
+    stored = events(data_dir_of(web_archive.site), "capture_stored")[-1]
     assert stored["subject"] == f"web:{clip}"
     assert stored["actor"]["operator"] == "archivist"
 

@@ -49,12 +49,6 @@ def path_of(key: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def viewer(web_archive: WebArchive) -> Iterator[httpx.Client]:
-    with closing(web_archive.site.signed_in("viewer")) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def clip(web_archive: WebArchive) -> dict[str, Any]:
     item: dict[str, Any] = cli_json(web_archive.site.config, "show",
                                     f"web:{web_archive.clip_url}")

@@ -9,16 +9,15 @@ import html
 import http.client
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing
-from pathlib import Path
+from contextlib import closing
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.preserver.web.conftest import WebArchive, write_web_config
+from tests.preserver.web.conftest import WebArchive, data_dir_of, write_web_config
 from tests.support.cli import run_cli
-from tests.support.web import ROLES, WebSite, csrf_of, serve_web
+from tests.support.web import WebSite, csrf_of, serve_web
 from tests.support.web_actions import (
     events,
     full_disk,
@@ -29,24 +28,6 @@ from tests.support.web_actions import (
 )
 
 REPORT = b"1- a witness\nhttps://example.org/upload-test/%d\n"
-
-
-def _data_dir(site: WebSite) -> Path:
-    assert site.config is not None
-    return site.config.parent / "archive"
-
-
-@pytest.fixture(scope="module")
-def clients(web_archive: WebArchive) -> Iterator[dict[str, httpx.Client]]:
-    """A signed-in client per role, for the module."""
-    with ExitStack() as stack:
-        yield {role: stack.enter_context(closing(web_archive.site.signed_in(role)))
-               for role in ROLES}
-
-
-@pytest.fixture(scope="module")
-def archivist(clients: dict[str, httpx.Client]) -> httpx.Client:
-    return clients["archivist"]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +56,7 @@ def test_the_upload_form_is_a_multipart_form_with_a_csrf_field(archivist: httpx.
 
 def test_an_upload_is_ingested_in_the_users_name(web_archive: WebArchive,
                                                  archivist: httpx.Client) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     response = upload(archivist, "../../etc/شهادة 1.txt", REPORT % 1, csrf=_token(archivist))
     assert response.status_code == 201, response.text
@@ -100,7 +81,7 @@ def test_a_windows_path_keeps_its_last_part(web_archive: WebArchive,
                                             archivist: httpx.Client) -> None:
     response = upload(archivist, "C:\\Users\\ana\\report.md", REPORT % 3, csrf=_token(archivist))
     assert response.status_code == 201
-    assert report_names(_data_dir(web_archive.site))[-1] == "report.md"
+    assert report_names(data_dir_of(web_archive.site))[-1] == "report.md"
 
 
 # -- refused, and nothing written -------------------------------------------------------
@@ -124,7 +105,7 @@ DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200)
 def test_a_bad_upload_is_refused_and_writes_nothing(
         web_archive: WebArchive, archivist: httpx.Client, name: str, data: bytes, status: int,
         message: str) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     response = upload(archivist, name, data, csrf=_token(archivist))
     assert response.status_code == status, response.text
@@ -141,7 +122,7 @@ def test_a_bad_upload_is_refused_and_writes_nothing(
 @pytest.mark.parametrize("where", ["before", "after", "missing"])
 def test_a_forged_csrf_token_ingests_nothing(web_archive: WebArchive, archivist: httpx.Client,
                                              where: str) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     parts: list[tuple[str, str | None, bytes]] = [("report", "forged.txt", REPORT % 4)]
     if where != "missing":
@@ -156,7 +137,7 @@ def test_a_forged_csrf_token_ingests_nothing(web_archive: WebArchive, archivist:
 
 def test_the_api_needs_the_csrf_header_from_a_session(web_archive: WebArchive,
                                                       archivist: httpx.Client) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     forged = upload(archivist, "r.txt", REPORT % 5, csrf=None, path="/api/reports",
                     headers={"X-CSRF-Token": "forged"})
@@ -178,7 +159,7 @@ def test_a_bearer_token_uploads_in_its_name(web_archive: WebArchive) -> None:
     assert summary["report"] == "by-token.txt"
     assert summary["queued"] == 1
     assert summary["already_ingested"] is False
-    ingested = events(_data_dir(web_archive.site), "report_ingested")[-1]
+    ingested = events(data_dir_of(web_archive.site), "report_ingested")[-1]
     assert ingested["actor"]["operator"] == "token:ci-upload"
     assert ingested["subject"] == summary["report_sha256"]
 
@@ -200,7 +181,7 @@ def test_a_bearer_token_uploads_in_its_name(web_archive: WebArchive) -> None:
 def test_a_malformed_form_is_400_and_writes_nothing(
         web_archive: WebArchive, archivist: httpx.Client,
         parts: list[tuple[str, str | None, bytes]], cut: int, status: int, message: str) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     token = _token(archivist)
     body, headers = multipart_body([("csrf", None, token.encode()), *parts])
@@ -216,7 +197,7 @@ def test_a_malformed_form_is_400_and_writes_nothing(
                                   "new\x85line.txt", "line\u2028sep.txt", "para\u2029sep.txt"])
 def test_a_name_with_control_characters_is_400(web_archive: WebArchive, archivist: httpx.Client,
                                                name: str) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
                                     ("report", name, REPORT % 9)])
@@ -241,7 +222,7 @@ def test_not_a_multipart_body_is_415(archivist: httpx.Client) -> None:
 @pytest.mark.parametrize("role", ["viewer", "legal"])
 def test_only_archivists_upload(web_archive: WebArchive, clients: dict[str, httpx.Client],
                                 role: str) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     client = clients[role]
     assert client.get("/upload").status_code == 403
@@ -267,7 +248,7 @@ def test_an_upload_within_the_bound_is_ingested(small: WebSite) -> None:
 
 @pytest.mark.slow  # its own archive and server
 def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None:
-    data_dir = _data_dir(small)
+    data_dir = data_dir_of(small)
     data = (REPORT % 12).ljust(4097, b" ")
     with closing(small.signed_in("archivist")) as client:
         token = _token(client)
@@ -305,7 +286,7 @@ def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None
 ])
 def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
         web_archive: WebArchive, archivist: httpx.Client, size: int) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     token = _token(archivist)
     data = (REPORT % 13).ljust(size, b" ")
@@ -325,7 +306,7 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
 
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(
         web_archive: WebArchive, archivist: httpx.Client) -> None:
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
                                     ("report", "gone.txt", (REPORT % 15).ljust(200_000, b" "))])
@@ -349,7 +330,7 @@ def test_a_client_that_stops_sending_is_408_and_leaves_nothing(
     from preserver.web import uploads
 
     monkeypatch.setattr(uploads, "IDLE_SECONDS", 0.3)  # 60 s in service
-    data_dir = _data_dir(web_archive.site)
+    data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
                                     ("report", "stalled.txt", REPORT % 14)])

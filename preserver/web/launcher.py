@@ -105,6 +105,27 @@ def config_env(config: Config) -> dict[str, str]:
     return env
 
 
+def preserver_child(config: Config, *args: str, operator: str
+                    ) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of ``python -m preserver [--config PATH] ARGS`` with
+    the web's configuration (``config_env``), acting as ``operator``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")
+           or k.startswith("PRESERVER_TEST_")} | config_env(config)
+    env["PRESERVER_OPERATOR"] = operator
+    command = [sys.executable, "-m", "preserver"]
+    if config.path is not None:
+        command += ["--config", str(config.path.resolve())]
+    return [*command, *args], env
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """``sig`` to the process group of ``pid`` (a child started in a session of its own)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:  # ended meanwhile
+        pass
+
+
 @dataclass(kw_only=True)
 class _Child:
     run: WebRun
@@ -136,12 +157,8 @@ class Launcher:
         async with self._lock:
             if (busy := self.running()) is not None:
                 raise RunBusy(busy)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")
-                   or k.startswith("PRESERVER_TEST_")} | config_env(self.config)
-            command = [sys.executable, "-m", "preserver"]
-            if self.config.path is not None:
-                command += ["--config", str(self.config.path.resolve())]
-            command += ["run", "--operator", operator]
+            command, env = preserver_child(self.config, "run", "--operator", operator,
+                                           operator=operator)
             run_id = uuid.uuid4().hex
             logs = self.config.data_dir / "logs"
             try:
@@ -168,22 +185,15 @@ class Launcher:
         """Stop every run still going (the web server is stopping)."""
         going = [c for c in self._children.values() if c.run.status == "running"]
         for child in going:
-            _signal_group(child.process.pid, signal.SIGTERM)
+            signal_group(child.process.pid, signal.SIGTERM)
         for child in going:
             try:
                 await asyncio.wait_for(asyncio.shield(child.process.wait()), STOP_GRACE)
             except TimeoutError:
-                _signal_group(child.process.pid, signal.SIGKILL)
+                signal_group(child.process.pid, signal.SIGKILL)
                 await child.process.wait()
             if child.watcher is not None:
                 await child.watcher
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:  # ended meanwhile
-        pass
 
 
 def log_tail(run: WebRun, *, limit: int = 4096) -> str:

@@ -1,8 +1,9 @@
 """A report's evidence package as a download: ``GET /reports/{sha256}/package.zip``.
 
-The package is exported by ``export_package`` (what ``preserver export --zip`` does:
-checkpointed, self-verified, a ``package_exported`` custody event naming the signed-in
-user as operator) into a work directory of its own under the archive's ``tmp/``, sent,
+The package is exported by ``preserver export --zip`` in a child process (checkpointed,
+self-verified, a ``package_exported`` custody event naming the signed-in user as
+operator), so the server goes on answering meanwhile, into a work directory of its own
+under the archive's ``tmp/``, sent,
 and the directory removed once the response has been sent (or failed to be). A process
 killed while sending leaves that directory locked by nobody; the next download sweeps
 it (``ingest._workdir``). A package that cannot be written (the disk full: 507) or that
@@ -12,17 +13,21 @@ no directory behind.
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import logging
+import os
 import re
+import signal
 from contextlib import ExitStack
-from dataclasses import replace
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import FileResponse
 
-from preserver.config import with_operator
-from preserver.errors import InputError, IntegrityError, RunError, UnknownKey
+from preserver.errors import RunError
 from preserver.web.errors import WebError, server_error
+from preserver.web.launcher import preserver_child, signal_group
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from preserver.archive import Archive
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
+log = logging.getLogger("preserver.web")
 
 
 class _Package(FileResponse):
@@ -50,37 +56,62 @@ class _Package(FileResponse):
 async def package_download(archive: Archive, *, sha256: str, principal: Principal
                            ) -> FileResponse:
     """The ZIP of report ``sha256``'s package, exported now in ``principal``'s name."""
-    from preserver.export.package import export_package
     from preserver.ingest._workdir import work_dir
 
     if not SHA256.fullmatch(sha256):
         raise WebError(404, "no such report: give its SHA-256 (64 lowercase hex digits)")
     async with archive.db.reader() as reader:  # by its SHA-256 only, never by its name
-        if not await reader.rows("SELECT 1 FROM reports WHERE sha256 = :sha", {"sha": sha256}):
-            raise WebError(404, f"no report with SHA-256 {sha256} in the archive")
-    as_user = replace(archive, config=with_operator(archive.config, principal.operator))
+        rows = await reader.rows("SELECT name FROM reports WHERE sha256 = :sha", {"sha": sha256})
+    if not rows:
+        raise WebError(404, f"no report with SHA-256 {sha256} in the archive")
     cleanup = ExitStack()
     try:
         work = cleanup.enter_context(work_dir(archive.config.tmp_dir, "package-"))
-        result = await export_package(as_user, report=sha256, zip=True,
-                                      out=work / f"package-{sha256[:12]}.zip")
-    except UnknownKey as exc:
-        cleanup.close()
-        raise WebError(404, str(exc)) from exc
-    except InputError as exc:
-        cleanup.close()
-        raise WebError(400, str(exc)) from exc
-    except IntegrityError as exc:  # the package failed its own check: nothing is sent
-        cleanup.close()
-        raise server_error(exc, "the package failed its own verification and is not sent"
-                           ) from exc
-    except (OSError, RunError) as exc:  # tmp/ unwritable or full (507)
+        out = work / f"package-{sha256[:12]}.zip"
+        await _export(archive, sha256=sha256, out=out, operator=principal.operator)
+    except OSError as exc:  # tmp/ unwritable or full (507)
         cleanup.close()
         raise server_error(exc, "the package cannot be written") from exc
     except BaseException:
         cleanup.close()
         raise
-    stem = PurePath(result.report).stem or "report"
-    return _Package(result.path, media_type="application/zip", filename=f"{stem}.package.zip",
+    stem = PurePath(rows[0]["name"]).stem or "report"
+    return _Package(out, media_type="application/zip", filename=f"{stem}.package.zip",
                     headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
                     cleanup=cleanup)
+
+
+async def _export(archive: Archive, *, sha256: str, out: Path, operator: str) -> None:
+    """``preserver export --report SHA256 OUT --zip`` as ``operator``, in a child process:
+    bagit changes the working directory as it writes, so an export cannot run in a thread
+    of the server, and in its event loop it would hold up every other request. A download
+    given up while the package is made stops the child (its work directory is removed by
+    the caller). Its failure is translated from its exit code and last line."""
+    try:
+        command, env = preserver_child(archive.config, "export", "--report", sha256,
+                                       str(out), "--zip", operator=operator)
+    except RunError as exc:
+        raise server_error(exc, "the package cannot be made here") from exc
+    process = await asyncio.create_subprocess_exec(
+        *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=archive.config.data_dir,
+        start_new_session=True)
+    try:
+        _, errors = await process.communicate()
+    except BaseException:  # cancelled: the client went away
+        signal_group(process.pid, signal.SIGKILL)
+        await asyncio.shield(process.wait())
+        raise
+    if process.returncode == 0:
+        return
+    said = errors.decode("utf-8", errors="replace").strip()
+    line = said.splitlines()[-1].removeprefix("error: ") if said else "no message"
+    log.error("preserver export of report %s (exit %s): %s", sha256, process.returncode, said)
+    if process.returncode == 2:  # the request's fault: unknown report, say
+        raise WebError(404 if line.startswith("no report") else 400, line)
+    if any(os.strerror(code) in line for code in (errno.ENOSPC, errno.EDQUOT)):
+        raise WebError(507, "the package cannot be written: the server's disk is full; tell "
+                            "the archive's administrator")
+    if "would not verify" in line:
+        raise WebError(500, "the package failed its own verification and is not sent")
+    raise WebError(500, "the package cannot be written: the server's log says why")

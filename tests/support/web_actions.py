@@ -9,7 +9,9 @@ upload as a browser sends it, and waiting for a run started from the web.
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import sqlite3
 import subprocess
 import time
@@ -96,6 +98,29 @@ def wait_for_run(client: httpx.Client, run_id: str, *, timeout: float = 180) -> 
         time.sleep(0.2)
 
 
+def _holders(path: Path) -> list[str]:
+    """What under ``path`` each process holds open, maps or works in (for the message)."""
+    def links(proc: Path) -> list[str]:
+        found = []
+        for link in [proc / "cwd", *(proc / "fd").iterdir()]:
+            try:
+                found.append(os.readlink(link))
+            except OSError:  # gone meanwhile
+                continue
+        found += [line.split()[-1] for line in (proc / "maps").read_text().splitlines()
+                  if len(line.split()) >= 6]
+        return [x for x in found if x.startswith(str(path))]
+
+    held = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (inside := links(proc)):
+                held.append(f"{proc.name} {(proc / 'cmdline').read_bytes()[:100]!r}: {inside[:3]}")
+        except OSError:
+            continue
+    return held
+
+
 @contextmanager
 def full_disk(path: Path, size: str = "64k") -> Iterator[None]:
     """``path`` (a directory, made if missing) on a tmpfs of ``size`` for the block: a real
@@ -108,4 +133,10 @@ def full_disk(path: Path, size: str = "64k") -> Iterator[None]:
     try:
         yield
     finally:
-        subprocess.run(["umount", str(path)], check=True)
+        # a blob store holds its tmp/ open while it lives (storage._stale): one this
+        # process no longer uses is closed once collected; a child may take a moment to go
+        deadline = time.monotonic() + 15
+        while gc.collect() >= 0 and subprocess.run(["umount", str(path)], capture_output=True,
+                                                   check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"{path} stays busy: {_holders(path)}"
+            time.sleep(0.1)

@@ -5,12 +5,15 @@ Chromium's download."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
+import os
 import socket
 import time
 import zipfile
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,9 +21,11 @@ import httpx
 import pytest
 
 from manifests import load_signing_key
-from tests.preserver.web.conftest import WebArchive, data_dir_of
+from tests.preserver.web.conftest import WebArchive, data_dir_of, write_web_config
 from tests.support.cli import run_cli
-from tests.support.web import PASSWORD, csrf_of
+from tests.support.evidence import preserve
+from tests.support.fixture_site import FixtureSite
+from tests.support.web import PASSWORD, csrf_of, serve_web
 from tests.support.web_actions import events, full_disk, upload, written
 
 CHROMIUM = "/usr/bin/chromium"
@@ -153,19 +158,39 @@ def test_an_unknown_report_is_404_and_writes_nothing(web_archive: WebArchive,
     assert written(data_dir) == before
 
 
-def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
-        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
-    data_dir = data_dir_of(web_archive.site)
-    exported = len(events(data_dir, "package_exported"))
-    before = written(data_dir).tmp
-    with full_disk(data_dir / "tmp", size="16k"):  # smaller than the clip the package holds
-        page = clients["legal"].get(f"/reports/{_sha256(web_archive)}/package.zip")
-        assert list((data_dir / "tmp").iterdir()) == []  # no work or staging directory left
-    assert page.status_code == 507, page.text
-    assert "disk is full" in page.text
-    assert str(data_dir) not in page.text
-    assert len(events(data_dir, "package_exported")) == exported  # nothing was sent
-    assert written(data_dir).tmp == before
+@pytest.mark.slow  # an archive of its own on a small disk
+def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(tmp_path: Path) -> None:
+    """The whole archive on a real 16 MiB tmpfs (tmp/ and blobs/ on one filesystem, as
+    the archive requires), filled to within 1 MiB once a 3 MiB file is preserved: the
+    export (a child process) runs out of space, the download is 507 with one line naming
+    no path, and nothing is left in tmp/."""
+    root = tmp_path / "disk"
+    with full_disk(root, size="16m"):
+        fixtures = FixtureSite.start()
+        try:
+            big = fixtures.add_bytes("/a/big.mp4", os.urandom(3 << 20), "video/mp4")
+            config = write_web_config(root)
+            report = root / "report-big.txt"
+            report.write_text(f"1- شاهد\n{big}\n", encoding="utf-8")
+            asyncio.run(preserve(config, report))
+        finally:
+            fixtures.close()
+        data_dir = root / "archive"
+        with serve_web(config) as site:
+            site.add_user("legal", "legal")
+            with closing(site.signed_in("legal")) as legal:
+                free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
+                (root / "filler").write_bytes(b"\0" * max(0, free - (1 << 20)))
+                exported = len(events(data_dir, "package_exported"))
+                before = written(data_dir).tmp
+                sha = hashlib.sha256(report.read_bytes()).hexdigest()
+                page = legal.get(f"/reports/{sha}/package.zip")
+                assert page.status_code == 507, page.text
+                assert "disk is full" in page.text
+                assert str(root) not in page.text
+                assert len(events(data_dir, "package_exported")) == exported  # not sent
+                assert written(data_dir).tmp == before  # no work directory left
+                assert legal.get("/reports").status_code == 200  # the server goes on
 
 
 @pytest.mark.slow  # an upload and an export

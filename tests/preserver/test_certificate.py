@@ -7,7 +7,6 @@ import base64
 import hashlib
 import html
 import re
-from html.parser import HTMLParser
 
 import pytest
 
@@ -20,6 +19,7 @@ from preserver.export.certificate import (
     render_certificate,
     screenshot_of,
 )
+from tests.support.html_tags import start_tags
 
 HOSTILE = "<script>alert(1)</script>\u202egnp.exe\u2066 \x07 \"'&"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -57,19 +57,6 @@ def _render(manifest: CaptureManifest | None = None, *, collection: JsonValue = 
         exported_at="2026-11-26T11:00:00.000000Z", screenshot=screenshot)
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def _tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(page)
-    return parser.tags
 
 
 def test_states_the_target_citations_capture_files_and_how_to_check() -> None:
@@ -100,11 +87,11 @@ def test_hostile_label_and_title_are_escaped_and_their_controls_shown() -> None:
     assert "\x07" not in page
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;[U+202E]gnp.exe[U+2066] [U+0007]"
                       " &quot;&#x27;&amp;") == 5  # label, link, title, record key and value
-    tags = {tag for tag, _ in _tags(page)}
+    tags = {tag for tag, _ in start_tags(page)}
     assert "script" not in tags and tags <= {
         "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "span", "bdi",
         "table", "colgroup", "col", "tr", "th", "td", "code", "pre", "a", "img"}
-    csp = next(a["content"] for t, a in _tags(page) if a.get("http-equiv") ==
+    csp = next(a["content"] for t, a in start_tags(page) if a.get("http-equiv") ==
                "Content-Security-Policy")
     assert csp is not None and "default-src 'none'" in csp and "script" not in csp
 
@@ -145,10 +132,10 @@ def test_screenshot_in_the_html_links_the_file_and_in_the_pdf_is_embedded() -> N
     shot = screenshot_of(m)
     assert shot is not None and shot.role == "screenshot"
     linked = _render(m, screenshot=Screenshot(file=shot))
-    img = [a for t, a in _tags(linked) if t == "img"]
+    img = [a for t, a in start_tags(linked) if t == "img"]
     assert img == [{"src": "files/web-1.screenshot.png", "alt": "the screenshot"}]
     embedded = _render(m, screenshot=Screenshot(file=shot, data=PNG))
-    [img_attrs] = [a for t, a in _tags(embedded) if t == "img"]
+    [img_attrs] = [a for t, a in start_tags(embedded) if t == "img"]
     assert img_attrs["src"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
     assert "This capture holds no screenshot" in _render(m, screenshot=None)
 
@@ -168,5 +155,6 @@ def test_a_screenshot_the_pdf_cannot_carry_is_named_not_embedded(size: int, data
 def test_a_file_name_with_quotes_is_a_safe_link() -> None:
     shot = ManifestFile(role="screenshot", name="a\" onerror=\"x.png", sha256="e" * 64,
                         size=8, media_type="image/png")
-    [(_, attrs)] = [t for t in _tags(_render(screenshot=Screenshot(file=shot))) if t[0] == "img"]
+    [(_, attrs)] = [t for t in start_tags(_render(screenshot=Screenshot(file=shot)))
+                    if t[0] == "img"]
     assert attrs == {"src": "files/a%22%20onerror%3D%22x.png", "alt": "the screenshot"}

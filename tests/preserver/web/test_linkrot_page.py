@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -13,22 +12,7 @@ import pytest
 from tests.preserver.web.conftest import WebArchive
 from tests.preserver.web.report_data import IMG, SCRIPT, URLS, HostileReport
 from tests.support.cli import run_cli
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(html)
-    parser.close()
-    return parser.tags
+from tests.support.html_tags import start_tags
 
 
 def _without_time(data: dict[str, object]) -> dict[str, object]:
@@ -63,7 +47,7 @@ def test_the_dashboard_shows_counts_the_chart_and_the_rotten_links(
         assert f'href="/reports/{report["sha256"]}"' in html
     # the chart: SVG bars and a legend coloured by classes, no inline style (the CSP)
     assert data["history"], "the preserved links changed state: there is a history"
-    tags = _tags(html)
+    tags = start_tags(html)
     assert any(t == "svg" for t, _ in tags) and any(t == "rect" for t, _ in tags)
     swatches = [a["class"] for t, a in tags if t == "span" and "swatch" in (a.get("class") or "")]
     charts = 1 + sum(1 for r in data["reports"] if r["history"])  # all, then each report's

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -24,20 +23,20 @@ from tests.preserver.web.report_data import (
     HostileReport,
 )
 from tests.support.cli import run_cli
+from tests.support.html_tags import StartTags
 from tests.support.pdf_reports import Line, reshaped_pdf
 
 
-class _Tags(HTMLParser):
+class _Tags(StartTags):
     """The page's start tags, and the text of each ``dir="auto"`` cell or note."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.auto: list[str] = []
         self._depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
+        super().handle_starttag(tag, attrs)
         if tag in ("td", "small") and dict(attrs).get("dir") == "auto":
             self.auto.append("")
             self._depth = 1

@@ -17,6 +17,7 @@ by RFC 3161 authorities.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,14 +25,27 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from manifests import (
-    Checkpoint,
-    leaf_hash,
-    root_hash,
-    sign_checkpoint,
+from manifests import Checkpoint, leaf_hash, sign_checkpoint
+from preserver.custody import nodes
+from preserver.custody.nodes import (
+    Fetch,
+    Key,
+    frontier,
+    grow,
+    leaf,
+    leaves_query,
+    nodes_query,
+    resolve,
 )
 from preserver.custody.tsa import TsaFailed, ask_tsa, trusted_roots
-from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event, utc_now
+from preserver.db.models import (
+    CheckpointRow,
+    CheckpointTimestamp,
+    Event,
+    LedgerNode,
+    core_table,
+    utc_now,
+)
 from preserver.db.singleton import singleton
 from preserver.net import http_client
 
@@ -41,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TSA_TIMEOUT = 30.0
+_BATCH = 5000  # events sequenced per statement batch (bodies held at once)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,23 +72,71 @@ def origin(archive: Archive) -> str:
 
 
 async def sequence_events(session: AsyncSession) -> int:
-    """Give every unsequenced event its leaf index, in id order. Returns the tree size."""
+    """Give every unsequenced event its leaf index, in id order, and store the subtree
+    hashes (``ledger_nodes``) that the new leaves complete. Returns the tree size.
+
+    Both happen under the lock that orders sequencing (PostgreSQL: a table lock that a
+    second sequencer waits on; SQLite: the database's write lock), in the caller's
+    transaction, so the nodes always describe exactly the committed sequence."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(sa.text("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE"))
     else:  # SQLite: a write statement takes the database's write lock before we count
         await session.execute(sa.update(Event).where(col(Event.id).is_(None)).values(seq=None))
     size = int(await session.scalar(select(sa.func.count()).where(col(Event.seq).is_not(None)))
                or 0)
-    pending = (await session.scalars(
-        select(Event.id).where(col(Event.seq).is_(None)).order_by(col(Event.id)))).all()
-    for offset, event_id in enumerate(pending):
-        await session.execute(sa.update(Event).where(col(Event.id) == event_id)
-                              .values(seq=size + offset))
-    return size + len(pending)
+    await _drop_stale_nodes(session, size)
+    pending = list((await session.scalars(
+        select(Event.id).where(col(Event.seq).is_(None)).order_by(col(Event.id)))).all())
+    if not pending:
+        return size
+    fetch = session_fetch(session)
+    known = await resolve(fetch, frontier(size))
+    stack = [(k, known[k]) for k in frontier(size)]
+    done = size
+    for at in range(0, len(pending), _BATCH):
+        ids = pending[at:at + _BATCH]
+        bodies = {int(i): bytes(b) for i, b in (await session.execute(
+            select(Event.id, Event.body).where(col(Event.id).in_(ids)))).all()}
+        await session.execute(sa.text("UPDATE events SET seq = :seq WHERE id = :id"),
+                              [{"seq": done + n, "id": i} for n, i in enumerate(ids)])
+        grown, stack = grow(stack, done, [leaf(bodies[i]) for i in ids])
+        await session.execute(sa.insert(core_table(LedgerNode)), [
+            {"level": level, "idx": idx, "hash": h} for (level, idx), h in grown])
+        done += len(ids)
+    return done
+
+
+async def _drop_stale_nodes(session: AsyncSession, size: int) -> None:
+    """Nodes over leaves at or beyond ``size`` (the events under them were deleted, which
+    ``verify`` reports) are dropped, so the leaves given those indexes now are stored."""
+    top = await session.scalar(sa.text("SELECT max(idx) FROM ledger_nodes WHERE level = 0"))
+    if top is None or int(top) < size:
+        return
+    log.warning("custody ledger: node hashes beyond the %d sequenced events (events were "
+                "deleted: run `preserver verify`); dropping them", size)
+    for level in range(64):
+        await session.execute(sa.text("DELETE FROM ledger_nodes WHERE level = :l AND idx >= :i"),
+                              {"l": level, "i": size >> level})
+
+
+def session_fetch(session: AsyncSession) -> Fetch:
+    """A ``custody.nodes.Fetch`` reading the ledger's rows in ``session``."""
+
+    async def read_nodes(keys: Sequence[Key]) -> dict[Key, bytes]:
+        sql, params = nodes_query(keys)
+        rows = await session.execute(sa.text(sql), params)
+        return {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
+
+    async def read_leaves(indexes: Sequence[int]) -> dict[int, bytes]:
+        sql, params = leaves_query(indexes)
+        return {int(r[0]): leaf(bytes(r[1])) for r in await session.execute(sa.text(sql), params)}
+
+    return Fetch(nodes=read_nodes, leaves=read_leaves)
 
 
 async def leaf_hashes(session: AsyncSession, size: int | None = None) -> list[bytes]:
-    """The ledger's leaf hashes in order (the first ``size`` of them)."""
+    """The ledger's leaf hashes in order (the first ``size`` of them), from the event
+    bodies: O(ledger size), for ``verify``, which checks the stored nodes against them."""
     query = select(Event.body).where(col(Event.seq).is_not(None)).order_by(col(Event.seq))
     if size is not None:
         query = query.limit(size)
@@ -92,7 +155,7 @@ async def make_checkpoint(archive: Archive) -> CheckpointOutcome:
 async def _make_checkpoint(archive: Archive) -> CheckpointOutcome:
     async with archive.db.session() as session:
         size = await sequence_events(session)
-        root = root_hash(await leaf_hashes(session, size))
+        root = await nodes.root(session_fetch(session), size)
         row = await session.scalar(select(CheckpointRow).where(CheckpointRow.size == size))
         created = row is None
         if row is None:

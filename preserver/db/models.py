@@ -216,6 +216,20 @@ class Event(SQLModel, table=True):
     seq: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger(), nullable=True))
 
 
+class LedgerNode(SQLModel, table=True):
+    """A stored subtree hash of the custody ledger (``custody.nodes``): the hash of the
+    complete subtree of 2**level leaves starting at leaf idx * 2**level; level 0 is the
+    leaf hash. Written when its last leaf is sequenced; ``verify`` recomputes them all."""
+
+    __tablename__ = "ledger_nodes"
+
+    level: int = Field(sa_column=sa.Column(sa.SmallInteger(), primary_key=True,
+                                           autoincrement=False))
+    idx: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True,
+                                         autoincrement=False))
+    hash: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+
+
 class CheckpointRow(SQLModel, table=True):
     """A signed tree head of the custody ledger (C2SP tlog-checkpoint text)."""
 

@@ -40,8 +40,9 @@ from sqlmodel import col, select
 
 from manifests import FindingOutcome, Package, verify_package
 from preserver.archive import Archive
+from preserver.custody import nodes
 from preserver.custody.events import EventAction, record_event
-from preserver.custody.ledger import leaf_hashes, make_checkpoint
+from preserver.custody.ledger import make_checkpoint, session_fetch
 from preserver.custody.tsa import trusted_roots
 from preserver.db.models import (
     Capture,
@@ -221,9 +222,14 @@ async def _gather(archive: Archive, session: AsyncSession, report_id: int,
                                                raw_url=citation.raw_url,
                                                start_seconds=citation.start_seconds,
                                                page=citation.page))
+    fetch = session_fetch(session)  # proofs from the stored subtree hashes: O(log² n) rows
+    proofs = {e.seq or 0: await nodes.inclusion_proof(fetch, e.seq or 0, main.size)
+              for e in events}
+    consistency = {s.row.size: await nodes.consistency_proof(fetch, s.row.size, main.size)
+                   for s in stamps[1:]}
     return Gathered(report=report, targets=targets, events=events, captures=captures,
-                     checkpoint=stamps[0], earlier=stamps[1:],
-                     leaves=await leaf_hashes(session, main.size), cited=cited)
+                    checkpoint=stamps[0], earlier=stamps[1:], proofs=proofs,
+                    consistency=consistency, cited=cited)
 
 
 def _details(event: Event) -> dict[str, Any]:

@@ -16,8 +16,6 @@ from pathlib import Path
 from manifests import (
     CaptureManifest,
     InvalidManifest,
-    consistency_proof,
-    inclusion_proof,
     sign,
 )
 from manifests import package_layout as layout
@@ -56,7 +54,8 @@ class Gathered:
     captures: list[CaptureRef]
     checkpoint: Stamped
     earlier: list[Stamped]
-    leaves: list[bytes]
+    proofs: dict[int, tuple[bytes, ...]]  # leaf index -> its inclusion proof in `checkpoint`
+    consistency: dict[int, tuple[bytes, ...]]  # earlier size -> its proof to `checkpoint`
     cited: dict[str, list[Cited]]  # target key -> this report's citations of it
 
 
@@ -127,13 +126,13 @@ async def write_payload(archive: Archive, got: Gathered, staging: Path, warning:
         _put(staging, layout.event_path(seq), e.body)
         _put(staging, layout.proof_path(seq), layout.InclusionProof(
             leaf_index=seq, tree_size=main.row.size,
-            hashes=inclusion_proof(got.leaves, seq)).to_bytes())
+            hashes=got.proofs[seq]).to_bytes())
     for early in got.earlier:
         directory = layout.earlier_dir(early.row.size)
         _put_checkpoint(staging, directory, early)
         _put(staging, directory + "consistency.json", layout.ConsistencyProof(
             old_size=early.row.size, new_size=main.row.size,
-            hashes=consistency_proof(got.leaves, early.row.size)).to_bytes())
+            hashes=got.consistency[early.row.size]).to_bytes())
     exported_at = rfc3339(utc_now())
     certified = await write_certificates(archive, staging, written, report_name=report_name,
                                          report_sha256=got.report.sha256, cited=got.cited,

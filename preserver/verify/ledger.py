@@ -11,7 +11,9 @@ Steps (each records findings; nothing stops at the first failure):
   (4) each checkpoint is consistent with the one before it (RFC 9162 2.1.4 proof
       from the current events);
   (5) every kept RFC 3161 token verifies over its checkpoint's exact text against
-      the trusted roots.
+      the trusted roots;
+  (6) the stored subtree hashes that checkpoints and proofs are computed from
+      (``ledger_nodes``) equal the tree recomputed from the bodies (``verify.nodes``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from preserver.custody.ledger import leaf_hashes, origin
 from preserver.custody.tsa import trusted_roots
 from preserver.db.models import CheckpointRow, CheckpointTimestamp, Event
 from preserver.errors import ConfigError
+from preserver.verify.nodes import verify_nodes
 
 
 def _f(subject: str, check: str, ok: bool, detail: str = "") -> Finding:
@@ -56,6 +59,7 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
         stamps = (await session.scalars(select(CheckpointTimestamp))).all()
         unsequenced = len((await session.scalars(
             select(Event.id).where(col(Event.seq).is_(None)))).all())
+        stored_nodes = await verify_nodes(session, leaves)
 
     # (1) leaves in order, bodies agreeing with their rows
     gaps = [i for i, e in enumerate(events) if e.seq != i]
@@ -75,6 +79,7 @@ async def verify_ledger(archive: Archive) -> list[Finding]:
         if not agrees:
             out.append(_f(f"event {event.seq}", "event", False,
                           f"row says {event.action} of {event.subject}; its signed body does not"))
+    out.append(stored_nodes)
     if unsequenced:
         out.append(Finding(subject="ledger", check="checkpoint", outcome=FindingOutcome.NOT_CHECKED,
                            detail=f"{unsequenced} events newer than the last checkpoint"))

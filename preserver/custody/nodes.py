@@ -145,7 +145,7 @@ async def resolve(fetch: Fetch, keys: Iterable[Key]) -> dict[Key, bytes]:
             for at in range(0, len(leaves), _CHUNK):
                 found.update(await fetch.leaves(leaves[at:at + _CHUNK]))
             if len(found) != len(leaves):
-                lost = sorted(set(leaves) - found.keys())[0]
+                lost = min(set(leaves) - found.keys())
                 raise IntegrityError(f"the custody ledger has no event at leaf {lost} "
                                      "(run `preserver verify`)")
             known.update(((0, i), h) for i, h in found.items())

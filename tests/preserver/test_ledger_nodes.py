@@ -1,0 +1,213 @@
+"""The custody ledger's stored subtree hashes (``custody.nodes``, ``ledger_nodes``): roots
+and proofs from them equal ``manifests``' over every leaf, byte for byte; sequencing
+writes them under its lock (two sequencers at once leave one consistent tree); a node
+row altered is a failed ``verify`` finding; migration 0011 backfills an archive built at
+0010."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Sequence
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from manifests import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from preserver.custody import nodes
+from preserver.custody.ledger import leaf_hashes, sequence_events, session_fetch
+from preserver.db.engine import Database, make_engine, migrate
+from preserver.db.models import Event, LedgerNode, utc_now
+from preserver.verify.nodes import verify_nodes
+from tests.support.schema import HEAD, downgrade
+
+
+def _tree(leaves: Sequence[bytes]) -> dict[nodes.Key, bytes]:
+    stack: list[nodes.Node] = []
+    out: dict[nodes.Key, bytes] = {}
+    for i, h in enumerate(leaves):
+        grown, stack = nodes.grow(stack, i, [h])
+        out.update(grown)
+    return out
+
+
+def _fetch(tree: dict[nodes.Key, bytes], leaves: Sequence[bytes],
+           reads: list[int] | None = None) -> nodes.Fetch:
+    async def read_nodes(keys: Sequence[nodes.Key]) -> dict[nodes.Key, bytes]:
+        if reads is not None:
+            reads.append(len(keys))
+        return {k: tree[k] for k in keys if k in tree}
+
+    async def read_leaves(indexes: Sequence[int]) -> dict[int, bytes]:
+        return {i: leaves[i] for i in indexes if i < len(leaves)}
+
+    return nodes.Fetch(nodes=read_nodes, leaves=read_leaves)
+
+
+def _leaves(n: int) -> list[bytes]:
+    return [leaf_hash(f"event {i}".encode()) for i in range(n)]
+
+
+def _sizes() -> list[int]:
+    rng = random.Random(9162)
+    return [*range(1, 71), *(rng.randrange(71, 3000) for _ in range(6))]
+
+
+def test_grow_in_batches_equals_grow_one_at_a_time() -> None:
+    leaves = _leaves(300)
+    stack: list[nodes.Node] = []
+    batched: dict[nodes.Key, bytes] = {}
+    at = 0
+    for step in (1, 2, 5, 64, 100, 128):
+        grown, stack = nodes.grow(stack, at, leaves[at:at + step])
+        batched.update(grown)
+        at += step
+    assert batched == _tree(leaves)
+    assert [k for k, _ in stack] == nodes.frontier(300)
+    assert len(batched) == 2 * 300 - bin(300).count("1")  # every complete aligned subtree
+
+
+async def test_roots_and_proofs_equal_manifests_for_every_size() -> None:
+    all_leaves = _leaves(3000)
+    tree = _tree(all_leaves)
+    for size in _sizes():
+        leaves = all_leaves[:size]
+        fetch = _fetch(tree, all_leaves)
+        root = await nodes.root(fetch, size)
+        assert root == root_hash(leaves), size
+        for index in (range(size) if size <= 70 else random.Random(size).sample(range(size), 8)):
+            proof = await nodes.inclusion_proof(fetch, index, size)
+            assert proof == inclusion_proof(leaves, index), (index, size)
+            assert verify_inclusion(leaf=leaves[index], index=index, size=size, proof=proof,
+                                    root=root) == root
+        for old in (range(size + 1) if size <= 70 else (0, 1, size // 3, size - 1, size)):
+            proof = await nodes.consistency_proof(fetch, old, size)
+            assert proof == consistency_proof(leaves, old), (old, size)
+            assert verify_consistency(old_size=old, new_size=size, old_root=root_hash(
+                leaves[:old]), new_root=root, proof=proof) == root
+
+
+async def test_a_root_reads_log_n_nodes_and_a_missing_row_is_computed() -> None:
+    leaves = _leaves(1000)
+    tree = _tree(leaves)
+    reads: list[int] = []
+    assert await nodes.root(_fetch(tree, leaves, reads), 1000) == root_hash(leaves)
+    assert reads == [bin(1000).count("1")]  # 6 rows, not 1000 bodies
+    reads.clear()
+    await nodes.inclusion_proof(_fetch(tree, leaves, reads), 999, 1000)
+    assert sum(reads) <= 10 * 10
+    del tree[(9, 0)], tree[(3, 124)], tree[(0, 992)]  # rows lost: computed from below
+    assert await nodes.root(_fetch(tree, leaves), 1000) == root_hash(leaves)
+    assert await nodes.inclusion_proof(_fetch(tree, leaves), 5, 1000) == inclusion_proof(
+        leaves, 5)
+
+
+async def test_a_lost_event_under_a_missing_node_is_an_integrity_error() -> None:
+    leaves = _leaves(8)
+    tree = _tree(leaves)
+    del tree[(3, 0)], tree[(2, 1)], tree[(1, 3)], tree[(0, 7)]
+    with pytest.raises(Exception, match=r"no event at leaf 7 \(run `preserver verify`\)"):
+        await nodes.root(_fetch(tree, leaves[:7]), 8)
+
+
+async def _add_events(db: Database, count: int, tag: str) -> None:
+    if not count:
+        return
+    async with db.session() as s:
+        await s.execute(sa.insert(Event), [
+            {"time": utc_now(), "action": "report_ingested", "subject": f"{tag}{i}",
+             "body": f'{{"n": "{tag}{i}"}}'.encode()} for i in range(count)])
+
+
+async def _stored(db: Database) -> dict[nodes.Key, bytes]:
+    async with db.session() as s:
+        return {(n.level, n.idx): n.hash for n in (await s.scalars(select(LedgerNode))).all()}
+
+
+async def _body_leaves(db: Database) -> list[bytes]:
+    async with db.session() as s:
+        return await leaf_hashes(s)
+
+
+async def test_sequencing_stores_every_complete_subtree(db: Database) -> None:
+    for count in (1, 6, 0, 37):  # across several sequencings: the frontier is carried on
+        await _add_events(db, count, f"b{count}-")
+        async with db.session() as s:
+            await sequence_events(s)
+    leaves = await _body_leaves(db)
+    assert len(leaves) == 44 and await _stored(db) == _tree(leaves)
+    async with db.session() as s:
+        assert await nodes.root(session_fetch(s), 44) == root_hash(leaves)
+        assert (await verify_nodes(s, leaves)).outcome == "passed"
+
+
+async def test_two_sequencers_at_once_leave_one_consistent_tree(db: Database,
+                                                                db_url: str) -> None:
+    other = await Database.open(db_url)
+    try:
+        async def sequence(database: Database, tag: str) -> int:
+            total = 0
+            for round_ in range(4):
+                await _add_events(database, 25, f"{tag}{round_}-")
+                async with database.session() as s:
+                    total = await sequence_events(s)
+            return total
+
+        await asyncio.gather(sequence(db, "a"), sequence(other, "b"))
+    finally:
+        await other.close()
+    leaves = await _body_leaves(db)
+    async with db.session() as s:
+        seqs = (await s.scalars(select(Event.seq).order_by(col(Event.seq)))).all()
+    assert list(seqs) == list(range(200))
+    assert await _stored(db) == _tree(leaves)
+
+
+async def test_an_altered_node_row_is_a_failed_finding(db: Database) -> None:
+    await _add_events(db, 11, "e")
+    async with db.session() as s:
+        await sequence_events(s)
+    async with db.session() as s:
+        await s.execute(sa.update(LedgerNode).where(col(LedgerNode.level) == 2,
+                                                    col(LedgerNode.idx) == 1)
+                        .values(hash=b"\x07" * 32))
+    leaves = await _body_leaves(db)
+    async with db.session() as s:
+        finding = await verify_nodes(s, leaves)
+    assert finding.outcome == "failed"
+    assert finding.detail.startswith("1 stored subtree hashes altered, first node (level 2, "
+                                     "index 1) is 0707070707070707…"), finding.detail
+
+
+async def test_migration_0011_backfills_an_archive_built_at_0010(db: Database,
+                                                                 db_url: str) -> None:
+    await _add_events(db, 23, "m")
+    async with db.session() as s:
+        await sequence_events(s)  # 23 sequenced ...
+    await _add_events(db, 4, "late")  # ... and 4 not yet
+    before = await _stored(db)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(downgrade, "0010")
+        tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+    assert "ledger_nodes" not in tables
+    engine = make_engine(db_url)
+    try:
+        assert (await migrate(engine)).after == HEAD
+    finally:
+        await engine.dispose()
+    reopened = await Database.open(db_url)
+    try:
+        assert await _stored(reopened) == before == _tree(await _body_leaves(reopened))
+        async with reopened.session() as s:
+            assert await sequence_events(s) == 27
+        assert await _stored(reopened) == _tree(await _body_leaves(reopened))
+    finally:
+        await reopened.close()

@@ -12,7 +12,8 @@ seconds and its peak resident memory (``VmHWM``): ``idle`` (imports and an open
 database, the floor), ``root`` (``make_checkpoint``'s root: ``custody.nodes.root`` vs
 ``root_hash`` over every body), ``proof`` (``views.custody.ledger_entries`` for the middle
 event, through the read path, vs the old code: every body up to the checkpoint,
-``inclusion_proof``, ``verify_inclusion``). SQLite by default; ``--database-url`` (a
+``inclusion_proof``, ``verify_inclusion``). It also prints the table's size and the time
+and peak memory of migration 0011 backfilling the same ledger (taken back to 0010). SQLite by default; ``--database-url`` (a
 PostgreSQL server's URL) runs on a fresh database made there and dropped after. Absolute
 figures depend on this shared machine; read the ratios.
 """
@@ -78,7 +79,17 @@ async def build(url: str, n: int) -> dict[str, float]:
 
 async def measure(url: str, mode: str, way: str) -> dict[str, Any]:
     out: Any = None
-    if mode == "root":  # as make_checkpoint: in an SQLAlchemy session
+    if mode == "migrate":  # the database was taken back to 0010: migration 0011's backfill
+        from preserver.db.engine import make_engine, migrate
+
+        engine = make_engine(url)
+        began = time.perf_counter()
+        try:
+            out = (await migrate(engine)).after
+        finally:
+            await engine.dispose()
+        seconds = time.perf_counter() - began
+    elif mode == "root":  # as make_checkpoint: in an SQLAlchemy session
         from manifests import root_hash
         from preserver.custody.ledger import leaf_hashes, session_fetch
         from preserver.custody.nodes import root
@@ -113,9 +124,43 @@ async def measure(url: str, mode: str, way: str) -> dict[str, Any]:
             else:
                 out = await _old_proof(reader, int(middle["seq"]), size)
             seconds = time.perf_counter() - began
+    return {"seconds": seconds, "vmhwm_mib": _hwm_kib() / 1024, "result": out}
+
+
+def _hwm_kib() -> int:
     with open("/proc/self/status", encoding="ascii") as fh:
-        hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
-    return {"seconds": seconds, "vmhwm_mib": hwm / 1024, "result": out}
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+
+
+def await_size(url: str) -> int:
+    """Bytes the ledger_nodes table (and its primary key) take."""
+    sql = ("SELECT pg_total_relation_size('ledger_nodes')" if url.startswith("postgresql")
+           else "SELECT sum(pgsize) FROM dbstat WHERE name IN "
+                "('ledger_nodes', 'sqlite_autoindex_ledger_nodes_1')")
+
+    async def run() -> int:
+        from preserver.db.engine import Database
+
+        db = await Database.open(url, read_only=True)
+        try:
+            async with db.session() as s:
+                return int(await s.scalar(sa_text(sql)) or 0)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+async def _downgrade(url: str) -> None:
+    from preserver.db.engine import make_engine
+    from tests.support.schema import downgrade
+
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade, "0010")
+    finally:
+        await engine.dispose()
 
 
 def sa_text(sql: str) -> Any:
@@ -152,6 +197,11 @@ def bench(url: str, n: int) -> None:
     built = asyncio.run(build(url, n))
     print(f"\n{n:,} events: inserted in {built['insert_s']:.1f} s; sequence_events (leaf "
           f"indexes and {int(built['nodes']):,} node rows) {built['sequence_s']:.1f} s")
+    print(f"  ledger_nodes takes {await_size(url) / 2**20:.0f} MiB (table and key)")
+    asyncio.run(_downgrade(url))
+    again = child(url, "migrate", "nodes")
+    print(f"  migration 0011 (the backfill of an archive at 0010): {again['seconds']:.1f} s, "
+          f"VmHWM {again['vmhwm_mib']:.0f} MiB")
     idle = child(url, "idle", "nodes")
     print(f"  floor (read path's imports, an open database): {idle['vmhwm_mib']:.0f} MiB; "
           "the root's process also loads SQLAlchemy (about 50 MiB more)")

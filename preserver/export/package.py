@@ -58,6 +58,7 @@ from preserver.export.certificate import Cited
 from preserver.export.write import (
     CaptureRef,
     Gathered,
+    Proofs,
     Stamped,
     sha256_file,
     write_payload,
@@ -222,14 +223,20 @@ async def _gather(archive: Archive, session: AsyncSession, report_id: int,
                                                raw_url=citation.raw_url,
                                                start_seconds=citation.start_seconds,
                                                page=citation.page))
-    fetch = session_fetch(session)  # proofs from the stored subtree hashes: O(log² n) rows
-    proofs = {e.seq or 0: await nodes.inclusion_proof(fetch, e.seq or 0, main.size)
-              for e in events}
-    consistency = {s.row.size: await nodes.consistency_proof(fetch, s.row.size, main.size)
-                   for s in stamps[1:]}
     return Gathered(report=report, targets=targets, events=events, captures=captures,
-                    checkpoint=stamps[0], earlier=stamps[1:], proofs=proofs,
-                    consistency=consistency, cited=cited)
+                    checkpoint=stamps[0], earlier=stamps[1:], cited=cited,
+                    proofs=await _proofs(session, events, [c.size for c in chosen]))
+
+
+async def _proofs(session: AsyncSession, events: list[Event], sizes: list[int]) -> Proofs:
+    """Each event's inclusion proof in the tree of ``sizes[0]`` leaves, and each earlier
+    size's consistency proof to it, from the stored subtree hashes: O(log² n) rows each."""
+    fetch = session_fetch(session)
+    size = sizes[0]
+    return Proofs(
+        inclusion={e.seq or 0: await nodes.inclusion_proof(fetch, e.seq or 0, size)
+                   for e in events},
+        consistency={old: await nodes.consistency_proof(fetch, old, size) for old in sizes[1:]})
 
 
 def _details(event: Event) -> dict[str, Any]:

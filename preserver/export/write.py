@@ -47,6 +47,12 @@ class Stamped:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Proofs:
+    inclusion: dict[int, tuple[bytes, ...]]  # leaf index -> its inclusion proof in the checkpoint
+    consistency: dict[int, tuple[bytes, ...]]  # an earlier size -> its proof to the checkpoint
+
+
+@dataclass(frozen=True, kw_only=True)
 class Gathered:
     report: Report
     targets: list[Target]
@@ -54,8 +60,7 @@ class Gathered:
     captures: list[CaptureRef]
     checkpoint: Stamped
     earlier: list[Stamped]
-    proofs: dict[int, tuple[bytes, ...]]  # leaf index -> its inclusion proof in `checkpoint`
-    consistency: dict[int, tuple[bytes, ...]]  # earlier size -> its proof to `checkpoint`
+    proofs: Proofs
     cited: dict[str, list[Cited]]  # target key -> this report's citations of it
 
 
@@ -126,13 +131,13 @@ async def write_payload(archive: Archive, got: Gathered, staging: Path, warning:
         _put(staging, layout.event_path(seq), e.body)
         _put(staging, layout.proof_path(seq), layout.InclusionProof(
             leaf_index=seq, tree_size=main.row.size,
-            hashes=got.proofs[seq]).to_bytes())
+            hashes=got.proofs.inclusion[seq]).to_bytes())
     for early in got.earlier:
         directory = layout.earlier_dir(early.row.size)
         _put_checkpoint(staging, directory, early)
         _put(staging, directory + "consistency.json", layout.ConsistencyProof(
             old_size=early.row.size, new_size=main.row.size,
-            hashes=got.consistency[early.row.size]).to_bytes())
+            hashes=got.proofs.consistency[early.row.size]).to_bytes())
     exported_at = rfc3339(utc_now())
     certified = await write_certificates(archive, staging, written, report_name=report_name,
                                          report_sha256=got.report.sha256, cited=got.cited,

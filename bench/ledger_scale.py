@@ -196,7 +196,8 @@ def child(url: str, mode: str, way: str) -> dict[str, Any]:
 def bench(url: str, n: int) -> None:
     built = asyncio.run(build(url, n))
     print(f"\n{n:,} events: inserted in {built['insert_s']:.1f} s; sequence_events (leaf "
-          f"indexes and {int(built['nodes']):,} node rows) {built['sequence_s']:.1f} s")
+          f"indexes and {int(built['nodes']):,} node rows) {built['sequence_s']:.1f} s; "
+          f"this process's VmHWM since: {_hwm_kib() / 1024:.0f} MiB")
     print(f"  ledger_nodes takes {await_size(url) / 2**20:.0f} MiB (table and key)")
     asyncio.run(_downgrade(url))
     again = child(url, "migrate", "nodes")

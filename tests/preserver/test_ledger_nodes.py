@@ -211,3 +211,33 @@ async def test_migration_0011_backfills_an_archive_built_at_0010(db: Database,
         assert await _stored(reopened) == _tree(await _body_leaves(reopened))
     finally:
         await reopened.close()
+
+
+async def test_the_read_path_proofs_equal_manifests_and_lost_rows_are_computed(
+    db: Database, db_url: str,
+) -> None:
+    from preserver.db.models import CheckpointRow
+    from preserver.db.reading import open_reader
+    from preserver.views.custody import ledger_entries
+
+    await _add_events(db, 45, "r")
+    async with db.session() as s:
+        await sequence_events(s)
+    leaves = await _body_leaves(db)
+    async with db.session() as s:
+        s.add(CheckpointRow(size=45, root=root_hash(leaves).hex(), text=b"-",
+                            created_at=utc_now()))
+        await s.execute(sa.delete(LedgerNode).where(  # lost rows: (5, 0) and a leaf under it
+            ((col(LedgerNode.level) == 5) & (col(LedgerNode.idx) == 0))
+            | ((col(LedgerNode.level) == 0) & (col(LedgerNode.idx) == 3))))
+        ids = list((await s.scalars(select(Event.id).order_by(col(Event.seq)))).all())
+    async with open_reader(db_url) as reader:
+        entries = await ledger_entries(reader, ids)
+    for seq, event_id in enumerate(ids):
+        proof = entries[event_id]["proof"]
+        assert proof["verified"] and proof["checkpoint"]["size"] == 45
+        assert proof["hashes"] == [h.hex() for h in inclusion_proof(leaves, seq)]
+    async with db.session() as s:
+        finding = await verify_nodes(s, leaves)
+    assert finding.outcome == "failed"
+    assert finding.detail == "2 stored subtree hashes missing, first node (level 0, index 3)"

@@ -3,6 +3,7 @@ signed checkpoints of it, and RFC 3161 timestamps on those checkpoints.
 
 - ``events``: ``record_event`` (canonical JSON rows) and ``EventAction``, every action;
 - ``ledger``: sequencing, ``make_checkpoint``, timestamping pending checkpoints;
+- ``nodes``: the tree head and proofs from the stored subtree hashes (``ledger_nodes``);
 - ``tsa``: the trusted TSA roots and asking a TSA for a verified token.
 
 Public names are imported on first use (``preserver._lazy``).

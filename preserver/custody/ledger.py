@@ -4,7 +4,9 @@ by RFC 3161 authorities.
 
 - Events are *sequenced* (given their leaf index, ``seq``) in id order, under a
   table lock, only when a checkpoint is made: an event whose transaction commits
-  late can never slip in below a checkpointed size.
+  late can never slip in below a checkpointed size. The same transaction stores the
+  subtree hashes the new leaves complete (``ledger_nodes``, ``custody.nodes``), from
+  which a checkpoint's root is read: O(log n) rows, not every body.
 - A checkpoint is made after every run and on ``preserver checkpoint``; a size
   already checkpointed is not signed again. One process makes it at a time, whatever
   the machine (an advisory lock on PostgreSQL: ``preserver.db.singleton``).

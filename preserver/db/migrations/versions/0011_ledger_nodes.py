@@ -8,7 +8,8 @@ A row (level, idx, hash) is the hash of the complete subtree of 2**level leaves 
 at leaf idx * 2**level (level 0: the leaf hash, SHA-256(0x00 || body)); see
 ``preserver.custody.nodes``. The backfill reads the sequenced events in seq order, a
 batch at a time, keeping only the frontier (one hash per level) between batches: memory
-is one batch of bodies, whatever the ledger's size. It writes about 2 rows per event.
+is one batch of bodies, whatever the ledger's size. It writes about 2 rows per event:
+per million events about 15 s and 115 MiB on SQLite (bench/ledger_scale.py).
 Self-contained on purpose: it does not import preserver, whose code moves on.
 """
 

@@ -191,7 +191,13 @@ def _unconfined(got: httpx.Response) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("endpoint", GUARDED, ids=[e.id for e in GUARDED])
+# routes whose every allowed call does real work (a package exported per caller): slow
+SLOW = frozenset({"GET /reports/{sha256}/package.zip"})
+
+
+@pytest.mark.parametrize("endpoint", [
+    pytest.param(e, id=e.id, marks=[pytest.mark.slow] if e.id in SLOW else [])
+    for e in GUARDED])
 def test_the_role_matrix(callers: Callers, endpoint: Endpoint) -> None:
     problems = list(_problems(endpoint, callers))
     assert not problems, f"{endpoint.id} (needs {endpoint.role}):\n" + "\n".join(problems)

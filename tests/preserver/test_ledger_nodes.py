@@ -241,3 +241,21 @@ async def test_the_read_path_proofs_equal_manifests_and_lost_rows_are_computed(
         finding = await verify_nodes(s, leaves)
     assert finding.outcome == "failed"
     assert finding.detail == "2 stored subtree hashes missing, first node (level 0, index 3)"
+
+
+async def test_an_extra_node_row_above_every_level_in_use_is_a_failed_finding(
+    db: Database,
+) -> None:
+    """A row at a level no complete subtree reaches yet (here level 9 over 5 leaves) is
+    never read, but it would collide with the node sequencing writes at 512 leaves:
+    verify reports it, whatever levels lie empty between."""
+    await _add_events(db, 5, "x")
+    async with db.session() as s:
+        await sequence_events(s)
+        await s.execute(sa.insert(LedgerNode), [{"level": 9, "idx": 0, "hash": b"\x09" * 32}])
+    leaves = await _body_leaves(db)
+    async with db.session() as s:
+        finding = await verify_nodes(s, leaves)
+    assert finding.outcome == "failed"
+    assert finding.detail == ("1 stored subtree hashes beyond the ledger's 5 events, first "
+                              "node (level 9, index 0)"), finding.detail

@@ -259,3 +259,66 @@ async def test_an_extra_node_row_above_every_level_in_use_is_a_failed_finding(
     assert finding.outcome == "failed"
     assert finding.detail == ("1 stored subtree hashes beyond the ledger's 5 events, first "
                               "node (level 9, index 0)"), finding.detail
+
+
+async def test_a_failure_in_a_later_batch_leaves_no_seq_and_no_node_of_the_earlier(
+    db: Database,
+) -> None:
+    """Sequencing is one transaction: 5002 events (two batches) whose second batch's
+    node insert fails (a row already at (1, 2500), over leaves 5000-5001) leave every
+    event unsequenced and no node written, the first batch's included."""
+    from preserver.errors import RunError
+
+    async with db.session() as s:
+        await s.execute(sa.insert(Event), [
+            {"time": utc_now(), "action": "report_ingested", "subject": f"t{i}",
+             "body": f'{{"n": {i}}}'.encode()} for i in range(5002)])
+    planted = {(1, 2500): b"\x05" * 32}
+    async with db.session() as s:
+        await s.execute(sa.insert(LedgerNode), [{"level": 1, "idx": 2500,
+                                                 "hash": planted[(1, 2500)]}])
+    with pytest.raises(RunError, match=r"database error: .*(UNIQUE|unique|duplicate)"):
+        async with db.session() as s:
+            await sequence_events(s)
+    async with db.session() as s:
+        sequenced = await s.scalar(select(sa.func.count()).where(col(Event.seq).is_not(None)))
+    assert sequenced == 0
+    assert await _stored(db) == planted
+
+
+async def test_an_event_committed_late_below_a_sequenced_id_waits_for_the_sequencer(
+    db: Database, db_url: str,
+) -> None:
+    """PostgreSQL: an event whose transaction took id 1 and commits after id 2's: the
+    sequencer waits on its table lock until id 1 commits, then gives 1 leaf 0 and 2 leaf
+    1, and the nodes are those of the bodies in that order (SQLite's one writer cannot
+    interleave so)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: an insert cannot stay open beside another")
+    row = {"time": utc_now(), "action": "report_ingested", "body": b'{"n": "late"}'}
+    async with db.engine.connect() as late:
+        transaction = await late.begin()
+        first = (await late.execute(sa.insert(Event).returning(col(Event.id)),
+                                    [{**row, "subject": "late"}])).scalar_one()
+        async with db.session() as s:
+            second = (await s.execute(sa.insert(Event).returning(col(Event.id)), [
+                {**row, "subject": "early", "body": b'{"n": "early"}'}])).scalar_one()
+        assert first < second
+
+        async def sequence() -> int:
+            async with db.session() as s:
+                return await sequence_events(s)
+
+        task = asyncio.create_task(sequence())
+        async with db.engine.connect() as watch:
+            while not await watch.scalar(sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = "
+                    "'ShareRowExclusiveLock'")):
+                assert not task.done(), task
+                await asyncio.sleep(0.01)
+        await transaction.commit()
+    assert await task == 2
+    async with db.session() as s:
+        order = (await s.scalars(select(Event.id).order_by(col(Event.seq)))).all()
+    assert list(order) == [first, second]
+    assert await _stored(db) == _tree(await _body_leaves(db))

@@ -6,7 +6,9 @@ by RFC 3161 authorities.
   table lock, only when a checkpoint is made: an event whose transaction commits
   late can never slip in below a checkpointed size. The same transaction stores the
   subtree hashes the new leaves complete (``ledger_nodes``, ``custody.nodes``), from
-  which a checkpoint's root is read: O(log n) rows, not every body.
+  which a checkpoint's root is read: O(log n) rows, not every body. A new root is signed
+  only if a consistency proof from the rows extends the last checkpoint; else the
+  bodies' root is (``_checked_root``).
 - A checkpoint is made after every run and on ``preserver checkpoint``; a size
   already checkpointed is not signed again. One process makes it at a time, whatever
   the machine (an advisory lock on PostgreSQL: ``preserver.db.singleton``).
@@ -27,7 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from manifests import Checkpoint, leaf_hash, sign_checkpoint
+from manifests import (
+    Checkpoint,
+    VerificationError,
+    leaf_hash,
+    root_hash,
+    sign_checkpoint,
+    verify_consistency,
+)
 from preserver.custody import nodes
 from preserver.custody.nodes import (
     Fetch,
@@ -161,6 +170,7 @@ async def _make_checkpoint(archive: Archive) -> CheckpointOutcome:
         row = await session.scalar(select(CheckpointRow).where(CheckpointRow.size == size))
         created = row is None
         if row is None:
+            root = await _checked_root(session, size, root)
             checkpoint = Checkpoint(origin=origin(archive), size=size, root=root)
             text = sign_checkpoint(checkpoint, archive.key, name=origin(archive))
             row = CheckpointRow(size=size, root=root.hex(), text=text, created_at=utc_now(),
@@ -171,6 +181,27 @@ async def _make_checkpoint(archive: Archive) -> CheckpointOutcome:
     return CheckpointOutcome(size=size, root=root.hex(), created=created,
                              timestamped_by=stamped.get(size, ()),
                              pending=tuple(pending.get(size, ())))
+
+
+async def _checked_root(session: AsyncSession, size: int, root: bytes) -> bytes:
+    """``root`` (read from the stored nodes) if it extends the last signed checkpoint by
+    a consistency proof from the same nodes, O(log² n) rows; else the bodies' root, as
+    before the nodes were stored: a node row altered is never signed into a checkpoint.
+    ``verify`` reports the row (``verify.nodes``)."""
+    last = await session.scalar(select(CheckpointRow).where(col(CheckpointRow.size) < size)
+                                .order_by(col(CheckpointRow.size).desc()).limit(1))
+    if last is None:  # every node under this root was written now, from the bodies
+        return root
+    try:
+        verify_consistency(old_size=last.size, new_size=size, old_root=bytes.fromhex(last.root),
+                           new_root=root, proof=await nodes.consistency_proof(
+                               session_fetch(session), last.size, size))
+        return root
+    except (VerificationError, ValueError):
+        log.warning("custody ledger: the stored subtree hashes do not extend checkpoint %d "
+                    "(run `preserver verify`); the root is computed from the %d events",
+                    last.size, size)
+        return root_hash(await leaf_hashes(session, size))
 
 
 async def timestamp_checkpoints(

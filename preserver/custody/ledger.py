@@ -119,15 +119,17 @@ async def sequence_events(session: AsyncSession) -> int:
 
 async def _drop_stale_nodes(session: AsyncSession, size: int) -> None:
     """Nodes over leaves at or beyond ``size`` (the events under them were deleted, which
-    ``verify`` reports) are dropped, so the leaves given those indexes now are stored."""
-    top = await session.scalar(sa.text("SELECT max(idx) FROM ledger_nodes WHERE level = 0"))
-    if top is None or int(top) < size:
-        return
-    log.warning("custody ledger: node hashes beyond the %d sequenced events (events were "
-                "deleted: run `preserver verify`); dropping them", size)
-    for level in range(64):
-        await session.execute(sa.text("DELETE FROM ledger_nodes WHERE level = :l AND idx >= :i"),
-                              {"l": level, "i": size >> level})
+    ``verify`` reports) are dropped, at every level a node can be written at, so the
+    leaves given those indexes now are stored (a stale row would collide with them)."""
+    dropped = 0
+    for level in range(64):  # a key range per level (the primary key): cheap when none
+        result = await session.execute(
+            sa.text("DELETE FROM ledger_nodes WHERE level = :l AND idx >= :i"),
+            {"l": level, "i": size >> level})
+        dropped += max(getattr(result, "rowcount", 0) or 0, 0)
+    if dropped:
+        log.warning("custody ledger: %d node hashes beyond the %d sequenced events (events "
+                    "were deleted: run `preserver verify`); dropped them", dropped, size)
 
 
 def session_fetch(session: AsyncSession) -> Fetch:

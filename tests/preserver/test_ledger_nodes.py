@@ -265,25 +265,35 @@ async def test_a_failure_in_a_later_batch_leaves_no_seq_and_no_node_of_the_earli
     db: Database,
 ) -> None:
     """Sequencing is one transaction: 5002 events (two batches) whose second batch's
-    node insert fails (a row already at (1, 2500), over leaves 5000-5001) leave every
-    event unsequenced and no node written, the first batch's included."""
+    node insert fails (a database trigger refuses (1, 2500), over leaves 5000-5001) leave
+    every event unsequenced and no node written, the first batch's included."""
     from preserver.errors import RunError
 
     async with db.session() as s:
         await s.execute(sa.insert(Event), [
             {"time": utc_now(), "action": "report_ingested", "subject": f"t{i}",
              "body": f'{{"n": {i}}}'.encode()} for i in range(5002)])
-    planted = {(1, 2500): b"\x05" * 32}
-    async with db.session() as s:
-        await s.execute(sa.insert(LedgerNode), [{"level": 1, "idx": 2500,
-                                                 "hash": planted[(1, 2500)]}])
-    with pytest.raises(RunError, match=r"database error: .*(UNIQUE|unique|duplicate)"):
+    async with db.engine.begin() as conn:
+        for sql in _REFUSE[db.engine.dialect.name]:
+            await conn.execute(sa.text(sql))
+    with pytest.raises(RunError, match=r"database error: .*node refused"):
         async with db.session() as s:
             await sequence_events(s)
     async with db.session() as s:
         sequenced = await s.scalar(select(sa.func.count()).where(col(Event.seq).is_not(None)))
     assert sequenced == 0
-    assert await _stored(db) == planted
+    assert await _stored(db) == {}
+
+
+_REFUSE = {
+    "sqlite": [("CREATE TRIGGER refuse BEFORE INSERT ON ledger_nodes WHEN NEW.level = 1 "
+               "AND NEW.idx = 2500 BEGIN SELECT RAISE(ABORT, 'node refused'); END")],
+    "postgresql": [("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   "IF NEW.level = 1 AND NEW.idx = 2500 THEN RAISE EXCEPTION 'node refused'; "
+                   "END IF; RETURN NEW; END $$"),
+                   ("CREATE TRIGGER refuse BEFORE INSERT ON ledger_nodes FOR EACH ROW "
+                   "EXECUTE FUNCTION refuse()")],
+}
 
 
 async def test_an_event_committed_late_below_a_sequenced_id_waits_for_the_sequencer(
@@ -321,4 +331,22 @@ async def test_an_event_committed_late_below_a_sequenced_id_waits_for_the_sequen
     async with db.session() as s:
         order = (await s.scalars(select(Event.id).order_by(col(Event.seq)))).all()
     assert list(order) == [first, second]
+    assert await _stored(db) == _tree(await _body_leaves(db))
+
+
+async def test_stale_rows_above_level_0_over_deleted_events_do_not_block_sequencing(
+    db: Database,
+) -> None:
+    """Events 6 and 7 of 8 deleted with their leaf rows, but not the rows above them
+    ((1, 3), (2, 1), (3, 0)): the next sequencing drops those too instead of failing on
+    the key of the first node it completes, and the rows are the new bodies' tree."""
+    await _add_events(db, 8, "d")
+    async with db.session() as s:
+        await sequence_events(s)
+        await s.execute(sa.delete(Event).where(col(Event.seq) >= 6))
+        await s.execute(sa.delete(LedgerNode).where(col(LedgerNode.level) == 0,
+                                                    col(LedgerNode.idx) >= 6))
+    await _add_events(db, 3, "n")
+    async with db.session() as s:
+        assert await sequence_events(s) == 9
     assert await _stored(db) == _tree(await _body_leaves(db))

@@ -95,6 +95,24 @@ async def test_roots_and_proofs_equal_manifests_for_every_size() -> None:
                 leaves[:old]), new_root=root, proof=proof) == root
 
 
+@pytest.mark.slow
+async def test_every_root_and_every_proof_equal_manifests_up_to_300_leaves() -> None:
+    """Exhaustive where the sampled test above is not: every root of sizes 0..300, every
+    inclusion and consistency proof for sizes 1..130 and around 256 and 300."""
+    all_leaves = _leaves(300)
+    fetch = _fetch(_tree(all_leaves), all_leaves)
+    for size in range(301):
+        assert await nodes.root(fetch, size) == root_hash(all_leaves[:size]), size
+    for size in [*range(1, 131), 255, 256, 257, 299, 300]:
+        leaves = all_leaves[:size]
+        for index in range(size):
+            assert await nodes.inclusion_proof(fetch, index, size) == inclusion_proof(
+                leaves, index), (index, size)
+        for old in range(size + 1):
+            assert await nodes.consistency_proof(fetch, old, size) == consistency_proof(
+                leaves, old), (old, size)
+
+
 async def test_a_root_reads_log_n_nodes_and_a_missing_row_is_computed() -> None:
     leaves = _leaves(1000)
     tree = _tree(leaves)

@@ -106,8 +106,11 @@ async def sequence_events(session: AsyncSession) -> int:
     done = size
     for at in range(0, len(pending), _BATCH):
         ids = pending[at:at + _BATCH]
+        # by id range (two parameters, not one per id): under the lock, the unsequenced
+        # events between this batch's first and last id are exactly the batch
         bodies = {int(i): bytes(b) for i, b in (await session.execute(
-            select(Event.id, Event.body).where(col(Event.id).in_(ids)))).all()}
+            select(Event.id, Event.body).where(col(Event.seq).is_(None),
+                                               col(Event.id).between(ids[0], ids[-1])))).all()}
         await session.execute(sa.text("UPDATE events SET seq = :seq WHERE id = :id"),
                               [{"seq": done + n, "id": i} for n, i in enumerate(ids)])
         grown, stack = grow(stack, done, [leaf(bodies[i]) for i in ids])

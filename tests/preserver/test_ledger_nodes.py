@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -368,3 +370,25 @@ async def test_stale_rows_above_level_0_over_deleted_events_do_not_block_sequenc
     async with db.session() as s:
         assert await sequence_events(s) == 9
     assert await _stored(db) == _tree(await _body_leaves(db))
+
+
+async def test_sequencing_a_batch_binds_few_parameters(tmp_path: Path) -> None:
+    """SQLite builds before 3.32 allow 999 parameters a statement: 1,200 pending events
+    are sequenced on such a limit (the batch's bodies are read by an id range, not an
+    IN list of every id)."""
+    import sqlite3
+
+    db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'limit.db'}")
+    try:
+        @sa.event.listens_for(db.engine.sync_engine, "connect")
+        def _limit(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.driver_connection._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER,
+                                                        999)
+
+        await db.engine.dispose()  # new connections, with the limit
+        await _add_events(db, 1200, "p")
+        async with db.session() as s:
+            assert await sequence_events(s) == 1200
+        assert await _stored(db) == _tree(await _body_leaves(db))
+    finally:
+        await db.close()

@@ -6,7 +6,9 @@ by RFC 3161 authorities.
   table lock, only when a checkpoint is made: an event whose transaction commits
   late can never slip in below a checkpointed size. The same transaction stores the
   subtree hashes the new leaves complete (``ledger_nodes``, ``custody.nodes``), from
-  which a checkpoint's root is read: O(log n) rows, not every body.
+  which a checkpoint's root is read: O(log n) rows, not every body. A new root is signed
+  only if a consistency proof from the rows extends the last checkpoint; else the
+  bodies' root is (``_checked_root``).
 - A checkpoint is made after every run and on ``preserver checkpoint``; a size
   already checkpointed is not signed again. One process makes it at a time, whatever
   the machine (an advisory lock on PostgreSQL: ``preserver.db.singleton``).
@@ -27,7 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from manifests import Checkpoint, leaf_hash, sign_checkpoint
+from manifests import (
+    Checkpoint,
+    VerificationError,
+    leaf_hash,
+    root_hash,
+    sign_checkpoint,
+    verify_consistency,
+)
 from preserver.custody import nodes
 from preserver.custody.nodes import (
     Fetch,
@@ -97,8 +106,11 @@ async def sequence_events(session: AsyncSession) -> int:
     done = size
     for at in range(0, len(pending), _BATCH):
         ids = pending[at:at + _BATCH]
+        # by id range (two parameters, not one per id): under the lock, the unsequenced
+        # events between this batch's first and last id are exactly the batch
         bodies = {int(i): bytes(b) for i, b in (await session.execute(
-            select(Event.id, Event.body).where(col(Event.id).in_(ids)))).all()}
+            select(Event.id, Event.body).where(col(Event.seq).is_(None),
+                                               col(Event.id).between(ids[0], ids[-1])))).all()}
         await session.execute(sa.text("UPDATE events SET seq = :seq WHERE id = :id"),
                               [{"seq": done + n, "id": i} for n, i in enumerate(ids)])
         grown, stack = grow(stack, done, [leaf(bodies[i]) for i in ids])
@@ -110,15 +122,17 @@ async def sequence_events(session: AsyncSession) -> int:
 
 async def _drop_stale_nodes(session: AsyncSession, size: int) -> None:
     """Nodes over leaves at or beyond ``size`` (the events under them were deleted, which
-    ``verify`` reports) are dropped, so the leaves given those indexes now are stored."""
-    top = await session.scalar(sa.text("SELECT max(idx) FROM ledger_nodes WHERE level = 0"))
-    if top is None or int(top) < size:
-        return
-    log.warning("custody ledger: node hashes beyond the %d sequenced events (events were "
-                "deleted: run `preserver verify`); dropping them", size)
-    for level in range(64):
-        await session.execute(sa.text("DELETE FROM ledger_nodes WHERE level = :l AND idx >= :i"),
-                              {"l": level, "i": size >> level})
+    ``verify`` reports) are dropped, at every level a node can be written at, so the
+    leaves given those indexes now are stored (a stale row would collide with them)."""
+    dropped = 0
+    for level in range(64):  # a key range per level (the primary key): cheap when none
+        result = await session.execute(
+            sa.text("DELETE FROM ledger_nodes WHERE level = :l AND idx >= :i"),
+            {"l": level, "i": size >> level})
+        dropped += max(getattr(result, "rowcount", 0) or 0, 0)
+    if dropped:
+        log.warning("custody ledger: %d node hashes beyond the %d sequenced events (events "
+                    "were deleted: run `preserver verify`); dropped them", dropped, size)
 
 
 def session_fetch(session: AsyncSession) -> Fetch:
@@ -161,6 +175,7 @@ async def _make_checkpoint(archive: Archive) -> CheckpointOutcome:
         row = await session.scalar(select(CheckpointRow).where(CheckpointRow.size == size))
         created = row is None
         if row is None:
+            root = await _checked_root(session, size, root)
             checkpoint = Checkpoint(origin=origin(archive), size=size, root=root)
             text = sign_checkpoint(checkpoint, archive.key, name=origin(archive))
             row = CheckpointRow(size=size, root=root.hex(), text=text, created_at=utc_now(),
@@ -171,6 +186,27 @@ async def _make_checkpoint(archive: Archive) -> CheckpointOutcome:
     return CheckpointOutcome(size=size, root=root.hex(), created=created,
                              timestamped_by=stamped.get(size, ()),
                              pending=tuple(pending.get(size, ())))
+
+
+async def _checked_root(session: AsyncSession, size: int, root: bytes) -> bytes:
+    """``root`` (read from the stored nodes) if it extends the last signed checkpoint by
+    a consistency proof from the same nodes, O(log² n) rows; else the bodies' root, as
+    before the nodes were stored: a node row altered is never signed into a checkpoint.
+    ``verify`` reports the row (``verify.nodes``)."""
+    last = await session.scalar(select(CheckpointRow).where(col(CheckpointRow.size) < size)
+                                .order_by(col(CheckpointRow.size).desc()).limit(1))
+    if last is None:  # every node under this root was written now, from the bodies
+        return root
+    try:
+        verify_consistency(old_size=last.size, new_size=size, old_root=bytes.fromhex(last.root),
+                           new_root=root, proof=await nodes.consistency_proof(
+                               session_fetch(session), last.size, size))
+        return root
+    except (VerificationError, ValueError):
+        log.warning("custody ledger: the stored subtree hashes do not extend checkpoint %d "
+                    "(run `preserver verify`); the root is computed from the %d events",
+                    last.size, size)
+        return root_hash(await leaf_hashes(session, size))
 
 
 async def timestamp_checkpoints(

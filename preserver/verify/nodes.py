@@ -20,13 +20,19 @@ async def verify_nodes(session: AsyncSession, leaves: list[bytes]) -> Finding:
     altered: list[str] = []
     missing: list[str] = []
     extra: list[str] = []
-    level, expected = 0, leaves
-    while True:
+    # every level that holds a row, not only those the leaves reach: a row above them
+    # (or at a negative level) is never read, but sequencing would collide with it later
+    levels = {int(lv) for lv in (await session.scalars(sa.text(
+        "SELECT DISTINCT level FROM ledger_nodes"))).all()}
+    levels.update(range(len(leaves).bit_length()))  # consecutive from 0: `expected` halves
+    expected = leaves
+    for level in sorted(levels):
         rows = (await session.execute(sa.text(
             "SELECT idx, hash FROM ledger_nodes WHERE level = :l ORDER BY idx"),
             {"l": level})).all()
-        if not rows and not expected:
-            break
+        if level < 0:
+            extra.extend(f"node (level {level}, index {int(i)})" for i, _ in rows)
+            continue
         stored = {int(i): bytes(h) for i, h in rows}
         for i, want in enumerate(expected):
             got = stored.pop(i, None)
@@ -38,7 +44,6 @@ async def verify_nodes(session: AsyncSession, leaves: list[bytes]) -> Finding:
         extra.extend(f"node (level {level}, index {i})" for i in sorted(stored))
         expected = [node_hash(expected[j], expected[j + 1])
                     for j in range(0, len(expected) - 1, 2)]
-        level += 1
     problems = [(altered, "altered"), (missing, "missing"),
                 (extra, f"beyond the ledger's {len(leaves)} events")]
     if not any(found for found, _ in problems):

@@ -249,3 +249,39 @@ async def test_the_fixity_event_counts_each_outcome(archive: Archive) -> None:
         "not_checked": sum(f.outcome == "not_checked" for f in findings),
     }
     assert body["details"]["passed"] > 0 and body["details"]["blobs"] > 0
+
+
+async def test_a_corrupt_stored_node_is_never_signed_into_a_checkpoint(archive: Archive) -> None:
+    """A checkpoint's root is read from the stored subtree hashes (``ledger_nodes``); one
+    of them altered (a bad disk, a hand edit) must not make the archive sign a root that
+    its events do not hash to: the new root is checked against the last checkpoint and,
+    when they disagree, taken from the bodies, as before the rows existed."""
+    from manifests import root_hash
+    from preserver.custody.ledger import leaf_hashes
+    from preserver.custody.nodes import frontier
+    from preserver.db.models import LedgerNode
+
+    first = await make_checkpoint(archive)
+    level, idx = frontier(first.size)[0]  # the largest subtree the next root folds in
+    async with archive.db.session() as s:
+        await s.execute(sa.update(LedgerNode).where(col(LedgerNode.level) == level,
+                                                    col(LedgerNode.idx) == idx)
+                        .values(hash=b"\x07" * 32))
+        s.add(Event(time=(await _events(archive))[0].time, action="report_ingested",
+                    subject="next", body=json.dumps(
+                        {"action": "report_ingested", "subject": "next"}).encode()))
+    second = await make_checkpoint(archive)
+    async with archive.db.session() as s:
+        leaves = await leaf_hashes(s)
+    assert second.size == first.size + 1
+    assert second.root == root_hash(leaves).hex()
+    found = failed(await verify_archive(archive))
+    assert found == [(f"ledger: nodes: 1 stored subtree hashes altered, first node (level "
+                      f"{level}, index {idx}) is 0707070707070707…, the events hash to "
+                      f"{_node_hash(leaves, level, idx)[:16]}…")], found
+
+
+def _node_hash(leaves: list[bytes], level: int, idx: int) -> str:
+    from manifests import root_hash
+
+    return root_hash(leaves[idx << level:(idx + 1) << level]).hex()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -93,6 +95,24 @@ async def test_roots_and_proofs_equal_manifests_for_every_size() -> None:
             assert proof == consistency_proof(leaves, old), (old, size)
             assert verify_consistency(old_size=old, new_size=size, old_root=root_hash(
                 leaves[:old]), new_root=root, proof=proof) == root
+
+
+@pytest.mark.slow
+async def test_every_root_and_every_proof_equal_manifests_up_to_300_leaves() -> None:
+    """Exhaustive where the sampled test above is not: every root of sizes 0..300, every
+    inclusion and consistency proof for sizes 1..130 and around 256 and 300."""
+    all_leaves = _leaves(300)
+    fetch = _fetch(_tree(all_leaves), all_leaves)
+    for size in range(301):
+        assert await nodes.root(fetch, size) == root_hash(all_leaves[:size]), size
+    for size in [*range(1, 131), 255, 256, 257, 299, 300]:
+        leaves = all_leaves[:size]
+        for index in range(size):
+            assert await nodes.inclusion_proof(fetch, index, size) == inclusion_proof(
+                leaves, index), (index, size)
+        for old in range(size + 1):
+            assert await nodes.consistency_proof(fetch, old, size) == consistency_proof(
+                leaves, old), (old, size)
 
 
 async def test_a_root_reads_log_n_nodes_and_a_missing_row_is_computed() -> None:
@@ -241,3 +261,170 @@ async def test_the_read_path_proofs_equal_manifests_and_lost_rows_are_computed(
         finding = await verify_nodes(s, leaves)
     assert finding.outcome == "failed"
     assert finding.detail == "2 stored subtree hashes missing, first node (level 0, index 3)"
+
+
+async def test_an_extra_node_row_above_every_level_in_use_is_a_failed_finding(
+    db: Database,
+) -> None:
+    """A row at a level no complete subtree reaches yet (here level 9 over 5 leaves) is
+    never read, but it would collide with the node sequencing writes at 512 leaves:
+    verify reports it, whatever levels lie empty between."""
+    await _add_events(db, 5, "x")
+    async with db.session() as s:
+        await sequence_events(s)
+        await s.execute(sa.insert(LedgerNode), [{"level": 9, "idx": 0, "hash": b"\x09" * 32}])
+    leaves = await _body_leaves(db)
+    async with db.session() as s:
+        finding = await verify_nodes(s, leaves)
+    assert finding.outcome == "failed"
+    assert finding.detail == ("1 stored subtree hashes beyond the ledger's 5 events, first "
+                              "node (level 9, index 0)"), finding.detail
+
+
+async def test_a_failure_in_a_later_batch_leaves_no_seq_and_no_node_of_the_earlier(
+    db: Database,
+) -> None:
+    """Sequencing is one transaction: 5002 events (two batches) whose second batch's
+    node insert fails (a database trigger refuses (1, 2500), over leaves 5000-5001) leave
+    every event unsequenced and no node written, the first batch's included."""
+    from preserver.errors import RunError
+
+    async with db.session() as s:
+        await s.execute(sa.insert(Event), [
+            {"time": utc_now(), "action": "report_ingested", "subject": f"t{i}",
+             "body": f'{{"n": {i}}}'.encode()} for i in range(5002)])
+    async with db.engine.begin() as conn:
+        for sql in _REFUSE[db.engine.dialect.name]:
+            await conn.execute(sa.text(sql))
+    with pytest.raises(RunError, match=r"database error: .*node refused"):
+        async with db.session() as s:
+            await sequence_events(s)
+    async with db.session() as s:
+        sequenced = await s.scalar(select(sa.func.count()).where(col(Event.seq).is_not(None)))
+    assert sequenced == 0
+    assert await _stored(db) == {}
+
+
+_REFUSE = {
+    "sqlite": [("CREATE TRIGGER refuse BEFORE INSERT ON ledger_nodes WHEN NEW.level = 1 "
+               "AND NEW.idx = 2500 BEGIN SELECT RAISE(ABORT, 'node refused'); END")],
+    "postgresql": [("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   "IF NEW.level = 1 AND NEW.idx = 2500 THEN RAISE EXCEPTION 'node refused'; "
+                   "END IF; RETURN NEW; END $$"),
+                   ("CREATE TRIGGER refuse BEFORE INSERT ON ledger_nodes FOR EACH ROW "
+                   "EXECUTE FUNCTION refuse()")],
+}
+
+
+async def test_an_event_committed_late_below_a_sequenced_id_waits_for_the_sequencer(
+    db: Database, db_url: str,
+) -> None:
+    """PostgreSQL: an event whose transaction took id 1 and commits after id 2's: the
+    sequencer waits on its table lock until id 1 commits, then gives 1 leaf 0 and 2 leaf
+    1, and the nodes are those of the bodies in that order (SQLite's one writer cannot
+    interleave so)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: an insert cannot stay open beside another")
+    row = {"time": utc_now(), "action": "report_ingested", "body": b'{"n": "late"}'}
+    async with db.engine.connect() as late:
+        transaction = await late.begin()
+        first = (await late.execute(sa.insert(Event).returning(col(Event.id)),
+                                    [{**row, "subject": "late"}])).scalar_one()
+        async with db.session() as s:
+            second = (await s.execute(sa.insert(Event).returning(col(Event.id)), [
+                {**row, "subject": "early", "body": b'{"n": "early"}'}])).scalar_one()
+        assert first < second
+
+        async def sequence() -> int:
+            async with db.session() as s:
+                return await sequence_events(s)
+
+        task = asyncio.create_task(sequence())
+        async with db.engine.connect() as watch:
+            while not await watch.scalar(sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = "
+                    "'ShareRowExclusiveLock'")):
+                assert not task.done(), task
+                await asyncio.sleep(0.01)
+        await transaction.commit()
+    assert await task == 2
+    async with db.session() as s:
+        order = (await s.scalars(select(Event.id).order_by(col(Event.seq)))).all()
+    assert list(order) == [first, second]
+    assert await _stored(db) == _tree(await _body_leaves(db))
+
+
+async def test_stale_rows_above_level_0_over_deleted_events_do_not_block_sequencing(
+    db: Database,
+) -> None:
+    """Events 6 and 7 of 8 deleted with their leaf rows, but not the rows above them
+    ((1, 3), (2, 1), (3, 0)): the next sequencing drops those too instead of failing on
+    the key of the first node it completes, and the rows are the new bodies' tree."""
+    await _add_events(db, 8, "d")
+    async with db.session() as s:
+        await sequence_events(s)
+        await s.execute(sa.delete(Event).where(col(Event.seq) >= 6))
+        await s.execute(sa.delete(LedgerNode).where(col(LedgerNode.level) == 0,
+                                                    col(LedgerNode.idx) >= 6))
+    await _add_events(db, 3, "n")
+    async with db.session() as s:
+        assert await sequence_events(s) == 9
+    assert await _stored(db) == _tree(await _body_leaves(db))
+
+
+async def test_sequencing_a_batch_binds_few_parameters(tmp_path: Path) -> None:
+    """SQLite builds before 3.32 allow 999 parameters a statement: 1,200 pending events
+    are sequenced on such a limit (the batch's bodies are read by an id range, not an
+    IN list of every id)."""
+    import sqlite3
+
+    db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'limit.db'}")
+    try:
+        @sa.event.listens_for(db.engine.sync_engine, "connect")
+        def _limit(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.driver_connection._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER,
+                                                        999)
+
+        await db.engine.dispose()  # new connections, with the limit
+        await _add_events(db, 1200, "p")
+        async with db.session() as s:
+            assert await sequence_events(s) == 1200
+        assert await _stored(db) == _tree(await _body_leaves(db))
+    finally:
+        await db.close()
+
+
+async def test_an_altered_body_under_unchanged_rows_is_a_failed_finding(db: Database) -> None:
+    """The bodies are the truth: event 3 of 11 edited, its rows still the old body's: the
+    leaf row and the three above it are reported altered."""
+    await _add_events(db, 11, "a")
+    async with db.session() as s:
+        await sequence_events(s)
+        await s.execute(sa.update(Event).where(col(Event.seq) == 3).values(body=b'{"n": 0}'))
+    leaves = await _body_leaves(db)
+    async with db.session() as s:
+        finding = await verify_nodes(s, leaves)
+    assert finding.outcome == "failed"
+    assert finding.detail.startswith("4 stored subtree hashes altered, first node (level 0, "
+                                     "index 3)"), finding.detail
+
+
+async def test_migration_0011_stops_its_backfill_at_a_gap(db: Database, db_url: str) -> None:
+    """Event 5 of 10 deleted before the upgrade: the rows are the tree of leaves 0-4 only
+    (nothing is guessed past a gap, which `verify` reports)."""
+    await _add_events(db, 10, "g")
+    async with db.session() as s:
+        await sequence_events(s)
+        await s.execute(sa.delete(Event).where(col(Event.seq) == 5))
+    async with db.engine.begin() as conn:
+        await conn.run_sync(downgrade, "0010")
+    engine = make_engine(db_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    reopened = await Database.open(db_url)
+    try:
+        assert await _stored(reopened) == _tree((await _body_leaves(reopened))[:5])
+    finally:
+        await reopened.close()

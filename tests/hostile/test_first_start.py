@@ -21,8 +21,7 @@ import random
 import signal
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from tests.support.cli import (
     run_cli,
     start_cli,
 )
-from tests.support.postgres import BACKENDS, create_database, drop_database, new_database
+from tests.support.postgres import BACKENDS, database_for, new_database
 
 PROCESSES = 4
 
@@ -235,7 +234,7 @@ def test_first_start_killed_before_any_statement_opens_and_verifies(
     while killed:
         root = tmp_path / f"kill-{statement}"
         root.mkdir()
-        with _fresh(database_url) as url:
+        with database_for("postgresql" if database_url else "sqlite") as url:
             cfg = _archive(root, url)
             report = _report(root, "report.md", ["https://example.org/a", "https://example.org/b"])
             killed = _first_start_killed_at(statement, cfg, report)
@@ -244,17 +243,6 @@ def test_first_start_killed_before_any_statement_opens_and_verifies(
     assert statement > 40  # a first start runs 50+ statements, and was killed before each
 
 
-@contextmanager
-def _fresh(database_url: str) -> Iterator[str]:
-    """A new database on the server for each kill (PostgreSQL), else the archive's file."""
-    if not database_url:
-        yield ""
-        return
-    name, url = asyncio.run(create_database())
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(name))
 
 
 @pytest.mark.slow

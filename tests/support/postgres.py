@@ -63,3 +63,14 @@ async def new_database() -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(name)
+
+
+@contextmanager
+def database_for(backend: str) -> Iterator[str]:
+    """``database_url`` for ``backend``, outside an event loop: "" for "sqlite" (the
+    archive's own file), else a new PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
+        yield ""
+        return
+    with scratch_database(PG_URL, f"preserver_test_{uuid.uuid4().hex[:12]}") as url:
+        yield url

@@ -3,11 +3,9 @@ shown first by a failing test, over real HTTP against the real app."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -16,23 +14,9 @@ import pytest
 from preserver.web import apidocs
 from tests.preserver.web.conftest import WebArchive, write_web_config
 from tests.support.cli import run_cli
-from tests.support.postgres import BACKENDS, create_database, drop_database
+from tests.support.postgres import BACKENDS, database_for
 from tests.support.web import PASSWORD, WebSite, csrf_of, serve_web, sign_in
 from tests.support.web_browser import launch_chromium
-
-
-@contextmanager
-def _database(backend: str) -> Iterator[str]:
-    """``database_url`` for ``backend``: "" (SQLite in the archive), or a new
-    PostgreSQL database, dropped afterwards."""
-    if backend == "sqlite":
-        yield ""
-        return
-    name, url = asyncio.run(create_database())
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(name))
 
 
 def _limited_site(tmp_path: Path, extra: str, database_url: str = "") -> Path:
@@ -56,7 +40,7 @@ def _try(site: WebSite, name: str, password: str, forwarded_for: str | None = No
 def test_concurrent_sign_ins_cannot_outrun_the_rate_limit(tmp_path: Path, backend: str) -> None:
     # checking the count, then checking the password, then counting the failure let
     # every attempt sent at once pass the check before any failure was counted
-    with _database(backend) as url:
+    with database_for(backend) as url:
         config = _limited_site(tmp_path, "login_attempts = 3", url)
         with serve_web(config) as site:
             site.add_user("ana", "viewer")

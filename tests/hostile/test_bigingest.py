@@ -54,6 +54,7 @@ def test_20000_links_are_ingested_in_bounded_memory(tmp_path: Path) -> None:
     assert growth < 24 * 1024, (small, big)  # measured here: ~10 MiB
 
 
+@pytest.mark.slow
 def test_a_paragraph_of_bare_links_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Links with no entry, heading or word above them take the label of their paragraph,
     which is found, or not, once per paragraph: before, each link looked again from the

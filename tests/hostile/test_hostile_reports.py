@@ -32,6 +32,7 @@ def test_a_mislabelled_report_is_named_for_its_content(tmp_path: Path, name: str
     assert json.loads(run_in(tmp_path, "status", "--json").stdout)["reports"] == 0
 
 
+@pytest.mark.slow
 def test_a_ten_megabyte_url_is_reported_skipped_not_dropped(tmp_path: Path) -> None:
     huge = "https://example.org/" + "a" * (10 * 1024 * 1024)
     report = tmp_path / "huge-url.txt"

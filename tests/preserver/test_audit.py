@@ -56,6 +56,7 @@ async def _states(archive: Archive) -> dict[str, str]:
         return {t.url.rsplit("/", 1)[-1]: t.status for t in (await s.scalars(select(Target)))}
 
 
+@pytest.mark.slow
 async def test_audit_records_every_answer_and_confirms_down(
     archive: Archive, site: FixtureSite,
 ) -> None:
@@ -88,6 +89,7 @@ def _stable(key: str, now: datetime) -> Target:
                   status_since=now - timedelta(days=30), created_at=now - timedelta(days=30))
 
 
+@pytest.mark.slow
 def test_checks_spread_over_the_day_and_keep_their_place() -> None:
     """10,000 stable targets all checked at one moment (as after a mass ingest) next come
     up spread over the following week, evenly over the hours of the day, and from then on
@@ -156,6 +158,7 @@ async def test_following_the_schedule_confirms_a_dead_link(db: Database) -> None
     assert blip == ["available"] * 4
 
 
+@pytest.mark.slow
 async def test_a_lost_link_gets_its_wayback_snapshot_queued_and_the_webhook_told(
     tmp_path: Path, site: FixtureSite,
 ) -> None:

@@ -228,6 +228,7 @@ def test_the_same_urls_on_another_day_name_the_first_days_report(
     assert {c["report"] for c in citations(tmp_path)} == {name}
 
 
+@pytest.mark.slow
 def test_standard_input_on_a_terminal_says_how_to_end_it(tmp_path: Path) -> None:
     terminal, its_side = os.openpty()
     proc = start_cli("ingest", "-", config=default_config(tmp_path), cwd=tmp_path,

@@ -48,6 +48,7 @@ def test_the_operator_check(tmp_path: Path) -> None:
         assert check.outcome == "fail" and "--operator NAME" in check.fix
 
 
+@pytest.mark.slow
 def test_the_real_chromium_starts_headless(tmp_path: Path) -> None:
     check = check_chromium(_config(tmp_path, ""))
     assert check.outcome == "ok", check

@@ -77,6 +77,7 @@ def test_grow_in_batches_equals_grow_one_at_a_time() -> None:
     assert len(batched) == 2 * 300 - (300).bit_count()  # every complete aligned subtree
 
 
+@pytest.mark.slow
 async def test_roots_and_proofs_equal_manifests_for_every_size() -> None:
     all_leaves = _leaves(3000)
     tree = _tree(all_leaves)

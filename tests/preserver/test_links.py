@@ -509,6 +509,7 @@ def test_found_link_is_frozen() -> None:
         link.url = "x"  # type: ignore[misc]
 
 
+@pytest.mark.slow
 def test_random_text_never_raises_and_every_link_is_a_target() -> None:
     rng = random.Random(20150816)
     pieces = ["https://", "http://", "www.", "youtu.be/", "m.facebook.com/", "Xq3vT9aLm2Q",

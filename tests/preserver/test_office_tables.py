@@ -207,6 +207,7 @@ def test_an_xlsx_reads_cells_hyperlinks_and_formulas_sheet_after_sheet(tmp_path:
     assert report.text.split("\n")[2] == "خالد\tشاهد الفيديو <https://youtu.be/aS2aYAJEb0M>"
 
 
+@pytest.mark.slow
 def test_an_xlsx_read_only_workbook_of_many_rows(tmp_path: Path) -> None:
     """openpyxl's write-only mode (inline strings) and 2,000 rows: every row, in order."""
     book = openpyxl.Workbook(write_only=True)

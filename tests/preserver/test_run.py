@@ -122,6 +122,7 @@ async def _rows(archive: Archive) -> tuple[list[Job], list[Capture], list[Availa
                 (await s.scalars(sa.select(AvailabilityCheck))).all())
 
 
+@pytest.mark.slow
 async def test_transient_failure_is_retried_within_the_run_and_kept_once(
     tmp_path: Path, site: FixtureSite, media: Media,
 ) -> None:
@@ -145,6 +146,7 @@ async def test_transient_failure_is_retried_within_the_run_and_kept_once(
     assert [c.status for c in checks][-1] == "available"
 
 
+@pytest.mark.slow
 async def test_a_cancelled_run_still_records_what_it_was_doing(
     tmp_path: Path, site: FixtureSite, media: Media,
 ) -> None:
@@ -211,6 +213,7 @@ async def test_a_manifest_that_cannot_be_stored_is_retried_not_lost(
         assert (await run_jobs(archive)).captured == 1
 
 
+@pytest.mark.slow
 def test_a_run_without_chromium_keeps_every_capture_and_says_why(
         tmp_path: Path, site: FixtureSite, media: Media) -> None:
     """``[browser] enabled`` (the default) and no Chromium: the run still captures (the

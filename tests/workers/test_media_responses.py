@@ -103,6 +103,7 @@ async def test_direct_file_response_with_cookies_removed(
 
 
 @pytest.mark.parametrize("master", [False, True], ids=["media-playlist", "master-playlist"])
+@pytest.mark.slow
 async def test_hls_playlist_and_first_fragment(
     site: FixtureSite, media: Media, tmp_path: Path, work_dir: Path, master: bool
 ) -> None:

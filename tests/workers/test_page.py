@@ -312,6 +312,7 @@ async def test_too_many_redirects(site: FixtureSite, tmp_path: Path) -> None:
     assert outcome.message == "too many redirects (more than 3)"
 
 
+@pytest.mark.slow
 async def test_slow_body_hits_the_deadline(site: FixtureSite, snap: Snap) -> None:
     site.add_slow("/slow", b"x" * 100, "text/html", delay=0.05)
     started = time.monotonic()

@@ -48,6 +48,7 @@ async def test_children_inherit_every_extractor_module_loaded() -> None:
     assert lazy == 0
 
 
+@pytest.mark.slow
 async def test_child_that_lingers_after_answering_gets_its_grace() -> None:
     start = time.monotonic()
     got = await run_child(answer_then_linger, (b"done", 0.5), name="test-child", timeout=60.0,

@@ -114,6 +114,7 @@ def test_login_never_redirects_off_the_site(web_archive: WebArchive, target: str
     assert response.headers["location"] == "/reports"
 
 
+@pytest.mark.slow
 def test_failed_logins_are_rate_limited_per_name(tmp_path: Path) -> None:
     config = write_web_config(tmp_path)
     config.write_text(config.read_text() + '[web]\nlogin_attempts = 3\n', encoding="utf-8")
@@ -177,6 +178,7 @@ def test_the_openapi_document_lists_the_api(web_archive: WebArchive) -> None:
     assert all(path.startswith("/api/") for path in spec["paths"])
 
 
+@pytest.mark.slow
 def test_failures_older_than_the_window_are_deleted(tmp_path: Path) -> None:
     """``login_failures`` keeps only the window's rows: an old failure goes at the next
     sign-in attempt, and no longer counts."""

@@ -120,6 +120,7 @@ def test_a_download_cut_short_leaves_nothing_in_tmp(
     assert _tmp_settles(data_dir, before) == before
 
 
+@pytest.mark.slow
 def test_a_token_exports_in_its_name(web_archive: WebArchive) -> None:
     secret = web_archive.site.token("legal", "court-clerk")
     with web_archive.site.client(headers={"Authorization": f"Bearer {secret}"}) as client:

@@ -76,7 +76,7 @@ async def serve_file(request: Request, sha256: str, principal: Viewer) -> Respon
         "Cache-Control": "private, no-cache",
         "Content-Disposition": disposition(named.name,
                                            inline=_INLINE.fullmatch(media_type) is not None),
-        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": SANDBOX,
+        "Content-Security-Policy": SANDBOX,  # nosniff: every answer has it (web/headers.py)
         "Cross-Origin-Resource-Policy": "same-origin", "Referrer-Policy": "same-origin",
     }
     if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")} \

@@ -76,8 +76,8 @@ async def package_download(archive: Archive, *, sha256: str, principal: Principa
         cleanup.close()
         raise
     stem = PurePath(rows[0]["name"]).stem or "report"
+    # nosniff and no-store: every answer has them (web/headers.py)
     return _Package(out, media_type="application/zip", filename=f"{stem}.package.zip",
-                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
                     cleanup=cleanup)
 
 

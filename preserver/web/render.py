@@ -45,11 +45,11 @@ def page(request: Request, template: str, *, principal: Principal | None, status
     return HTMLResponse(html, status_code=status, headers=_HEADERS | (headers or {}))
 
 
-# no page is framed by another site, sniffed as another type, or runs a script we did not send
+# no page is framed by another site or runs a script we did not send (nosniff and no-store:
+# every answer has them, web/headers.py)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self'; "
                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
                                "form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }

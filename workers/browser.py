@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Browser", "BrowserFile", "BrowserOutcome", "BrowserSettings", "BrowserUnavailable",
            "chromium_args", "first_line", "is_not_a_page", "launch_chromium", "not_a_page",
-           "render_page"]
+           "render_page", "to_the_end"]
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,27 @@ async def launch_chromium(executable: str) -> tuple[PwBrowser, Callable[[], Awai
             headless=True, chromium_sandbox=False, timeout=30_000, handle_sigint=False,
             handle_sigterm=False, handle_sighup=False)
     except BaseException:
-        try:
-            await stop()
-        except Exception:
-            log.debug("stopping a browser that did not start", exc_info=True)
+        await to_the_end(stop())
         raise
     return browser, stop
+
+
+async def to_the_end(stopping: Awaitable[None]) -> None:
+    """Await ``stopping`` (a browser's or its driver's stop) to its end even if the
+    caller is cancelled meanwhile, once or more, then let the cancellation go on: two
+    deadlines that expire together (a print's and its printer's) cancel twice, and a stop
+    cut short by the second left the driver running. Its own failure is logged."""
+    task = asyncio.ensure_future(stopping)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("stopping the browser failed", exc_info=task.exception())
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,12 +241,16 @@ class Browser:
     async def _shutdown(self) -> None:
         browser, stop = self._browser, self._stop
         self._browser = self._stop = self._stamper = None
-        for close in ((browser.close if browser else None), stop):
-            if close is not None:
-                try:
-                    await close()
-                except Exception:
-                    log.debug("closing a dead browser", exc_info=True)
+
+        async def closing() -> None:
+            for close in ((browser.close if browser else None), stop):
+                if close is not None:
+                    try:
+                        await close()
+                    except Exception:
+                        log.debug("closing a dead browser", exc_info=True)
+
+        await to_the_end(closing())  # a run cancelled meanwhile leaves no driver behind
 
     async def close(self) -> None:
         async with self._lock:

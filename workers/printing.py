@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from workers.browser import first_line, launch_chromium
+from workers.browser import first_line, launch_chromium, to_the_end
 from workers.errors import PrintFailed
 
 if TYPE_CHECKING:
@@ -97,10 +97,14 @@ class Printer:
         """Stop the browser and the driver; safe to call twice, never raises their errors."""
         browser, stop = self._browser, self._stop
         self._browser = self._stop = None
-        if browser is not None:
-            await _quietly(browser.close())
-        if stop is not None:
-            await _quietly(stop())
+
+        async def closing() -> None:
+            if browser is not None:
+                await _quietly(browser.close())
+            if stop is not None:
+                await _quietly(stop())
+
+        await to_the_end(closing())  # cancelled meanwhile: the driver is still stopped
 
 
 async def print_pdf(html: str, *, executable: str, timeout: float) -> bytes:

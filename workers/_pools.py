@@ -12,9 +12,14 @@ spent more time choosing connections than checking.
 
 Here each origin (scheme, host, port) has a pool of its own, made on its first request,
 with the caller's per-pool limits; a request touches only its origin's few connections.
-Pools whose requests have all ended are kept for reuse, the ``idle_origins`` most recently
-used of them; an older one is closed (its connections with it), so the pools held stay
-bounded by the requests under way plus ``idle_origins``, however many hosts a run meets.
+Pools whose requests have all ended are kept for reuse, the most recently used of them:
+at most ``idle_origins`` pools, holding at most ``idle_connections`` connections between
+them (each counted as it went idle); an older one is closed (its connections with it), so
+what is held stays bounded by the requests under way plus those limits, however many hosts
+a run meets. The bound is wide enough for an audit's rotation over its hosts: an audit
+takes its targets in id order, so one report's hosts come round again and again, and
+with only 32 idle pools an audit over 50 hosts found each host's pool closed by the time
+it came back and opened a connection for one check in two (``bench/audit_rate.py``).
 
 Every connection of every pool is opened by the same ``network_backend`` (the guard: the
 address is resolved, checked, and connected to as checked), as before.
@@ -38,21 +43,25 @@ _Key = tuple[bytes, bytes, int | None]
 class _Entry:
     pool: httpcore.AsyncConnectionPool
     busy: int = 0  # requests sent and not yet closed
+    held: int = 0  # its connections when it went idle (counted against idle_connections)
 
 
 class OriginPools(httpcore.AsyncConnectionPool):
     """An ``httpcore.AsyncConnectionPool`` (what httpx's transport holds) that sends each
     request through the pool of its origin: ``max_connections`` and
     ``max_keepalive_connections`` hold per origin, and at most ``idle_origins`` origins
-    without a request under way keep their pools (the least recently used is closed)."""
+    without a request under way, holding at most ``idle_connections`` connections, keep
+    their pools (the least recently used is closed)."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext, max_connections: int | None,
                  max_keepalive_connections: int | None, keepalive_expiry: float | None,
-                 network_backend: httpcore.AsyncNetworkBackend, idle_origins: int) -> None:
+                 network_backend: httpcore.AsyncNetworkBackend, idle_origins: int,
+                 idle_connections: int) -> None:
         super().__init__(ssl_context=ssl_context, network_backend=network_backend)
         self._ssl_context, self._backend = ssl_context, network_backend
         self._limits = (max_connections, max_keepalive_connections, keepalive_expiry)
-        self._idle_origins = idle_origins
+        self._idle_origins, self._idle_connections = idle_origins, idle_connections
+        self._idle_held = 0  # connections of the idle pools, as counted when they went idle
         self._pools: dict[_Key, _Entry] = {}
         self._idle: OrderedDict[_Key, _Entry] = OrderedDict()  # least recently used first
 
@@ -62,7 +71,8 @@ class OriginPools(httpcore.AsyncConnectionPool):
         entry = self._pools.get(key)
         if entry is None:
             entry = self._pools[key] = _Entry(self._new_pool())
-        self._idle.pop(key, None)
+        if self._idle.pop(key, None) is not None:
+            self._idle_held -= entry.held
         entry.busy += 1
         try:
             response = await entry.pool.handle_async_request(request)
@@ -86,9 +96,13 @@ class OriginPools(httpcore.AsyncConnectionPool):
         if self._pools.get(key) is not entry:  # all pools closed (``aclose``) meanwhile
             await entry.pool.aclose()
             return
+        entry.held = len(entry.pool.connections)
         self._idle[key] = entry
-        while len(self._idle) > self._idle_origins:
+        self._idle_held += entry.held
+        while self._idle and (len(self._idle) > self._idle_origins
+                              or self._idle_held > self._idle_connections):
             old_key, old = self._idle.popitem(last=False)
+            self._idle_held -= old.held
             del self._pools[old_key]
             await old.pool.aclose()
 
@@ -100,6 +114,7 @@ class OriginPools(httpcore.AsyncConnectionPool):
     async def aclose(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         self._idle.clear()
+        self._idle_held = 0
         for entry in pools:
             await entry.pool.aclose()
 

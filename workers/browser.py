@@ -49,6 +49,7 @@ from workers._browser_page import (
     settle,
 )
 from workers._chromium_features import DISABLE_FEATURES
+from workers._closing import close_in_turn, to_the_end
 from workers._warc import WarcRecorder
 from workers.page import _new_record_id
 from workers.types import CaptureJob
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Browser", "BrowserFile", "BrowserOutcome", "BrowserSettings", "BrowserUnavailable",
            "chromium_args", "first_line", "is_not_a_page", "launch_chromium", "not_a_page",
-           "render_page", "to_the_end"]
+           "render_page"]
 
 log = logging.getLogger(__name__)
 
@@ -143,23 +144,6 @@ async def launch_chromium(executable: str) -> tuple[PwBrowser, Callable[[], Awai
     return browser, stop
 
 
-async def to_the_end(stopping: Awaitable[None]) -> None:
-    """Await ``stopping`` (a browser's or its driver's stop) to its end even if the
-    caller is cancelled meanwhile, once or more, then let the cancellation go on: two
-    deadlines that expire together (a print's and its printer's) cancel twice, and a stop
-    cut short by the second left the driver running. Its own failure is logged."""
-    task = asyncio.ensure_future(stopping)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError:
-            cancelled = True
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("stopping the browser failed", exc_info=task.exception())
-    if cancelled:
-        raise asyncio.CancelledError
-
 
 @dataclass(frozen=True, kw_only=True)
 class BrowserSettings:
@@ -241,16 +225,7 @@ class Browser:
     async def _shutdown(self) -> None:
         browser, stop = self._browser, self._stop
         self._browser = self._stop = self._stamper = None
-
-        async def closing() -> None:
-            for close in ((browser.close if browser else None), stop):
-                if close is not None:
-                    try:
-                        await close()
-                    except Exception:
-                        log.debug("closing a dead browser", exc_info=True)
-
-        await to_the_end(closing())  # a run cancelled meanwhile leaves no driver behind
+        await close_in_turn(browser.close if browser else None, stop)
 
     async def close(self) -> None:
         async with self._lock:

@@ -26,7 +26,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from workers.browser import first_line, launch_chromium, to_the_end
+from workers._closing import to_the_end
+from workers.browser import first_line, launch_chromium
 from workers.errors import PrintFailed
 
 if TYPE_CHECKING:

@@ -48,7 +48,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.chunks: deque[bytes] = deque()
-        self.size = 0
+        self.offset = 0  # of the first chunk, handed out already
+        self.size = 0  # bytes waiting to be read
         self.ended = False  # the peer's EOF, or the connection lost
         self.error: BaseException | None = None  # why it was lost, if it broke
         self.tls = False  # after start_tls: the transport is asyncio's TLS transport
@@ -92,15 +93,22 @@ class _Connection(asyncio.Protocol):
 
     # -- for _Stream ----------------------------------------------------------------------
     def take(self, max_bytes: int) -> bytes:
-        chunk = self.chunks.popleft()
-        if len(chunk) > max_bytes:
-            self.chunks.appendleft(chunk[max_bytes:])
-            chunk = chunk[:max_bytes]
-        self.size -= len(chunk)
+        """At most ``max_bytes`` of what waits, from the first chunk: a chunk larger than
+        that (asyncio reads up to 256 KiB at once) is handed out in pieces, each copied
+        once, the rest kept where it is (``offset``)."""
+        chunk, start = self.chunks[0], self.offset
+        end = min(len(chunk), start + max_bytes)
+        if end == len(chunk):
+            self.chunks.popleft()
+            self.offset = 0
+        else:
+            self.offset = end
+        piece = chunk if start == 0 and end == len(chunk) else chunk[start:end]
+        self.size -= len(piece)
         if self._reading_paused and self.size <= _LOW and self.transport is not None:
             self._reading_paused = False
             self.transport.resume_reading()
-        return chunk
+        return piece
 
     async def readable(self, timeout: float | None) -> None:
         self._readable = asyncio.get_running_loop().create_future()

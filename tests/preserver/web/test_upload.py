@@ -327,9 +327,9 @@ def test_a_client_that_goes_away_mid_upload_leaves_nothing(
 @pytest.mark.slow  # waits for the idle bound
 def test_a_client_that_stops_sending_is_408_and_leaves_nothing(
         web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from preserver.web import uploads
+    from preserver.web import bodies
 
-    monkeypatch.setattr(uploads, "IDLE_SECONDS", 0.3)  # 60 s in service
+    monkeypatch.setattr(bodies, "IDLE_SECONDS", 0.3)  # 60 s in service
     data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     body, headers = multipart_body([("csrf", None, _token(archivist).encode()),

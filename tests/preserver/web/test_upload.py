@@ -5,11 +5,15 @@ upload refused with a clear 4xx, leaving no report row, no blob and no file in t
 
 from __future__ import annotations
 
+import hashlib
 import html
 import http.client
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -280,16 +284,13 @@ def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None
         assert written(data_dir) == before
 
 
-@pytest.mark.parametrize("size", [
-    256 * 1024,  # more than the 64 KiB tmpfs under tmp/ holds: the upload itself fails
-    40_000,  # the upload fits; the blob store's copy of it (in tmp/ too) does not
-])
 def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
-        web_archive: WebArchive, archivist: httpx.Client, size: int) -> None:
+        web_archive: WebArchive, archivist: httpx.Client) -> None:
+    """More than the 64 KiB tmpfs under tmp/ holds: the upload itself fails."""
     data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     token = _token(archivist)
-    data = (REPORT % 13).ljust(size, b" ")
+    data = (REPORT % 13).ljust(256 * 1024, b" ")
     with full_disk(data_dir / "tmp"):
         page = upload(archivist, "big.txt", data, csrf=token)
         api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
@@ -302,6 +303,36 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
     assert api.status_code == 507
     assert "disk is full" in api.json()["error"]
     assert written(data_dir) == before
+
+
+@pytest.mark.slow  # an archive of its own on a small disk
+def test_a_full_disk_in_the_ingest_is_507_and_leaves_nothing(tmp_path: Path) -> None:
+    """The whole archive on a real 16 MiB tmpfs (tmp/ and blobs/ on one filesystem, as
+    the archive requires), filled to within 1 MiB: a 700 KiB upload fits in tmp/, and the
+    ingest (a child process) cannot copy it into the blob store."""
+    root = tmp_path / "disk"
+    with full_disk(root, size="16m"):
+        config = write_web_config(root)
+        run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+        data_dir = root / "archive"
+        with serve_web(config) as site:
+            site.add_user("archivist", "archivist")
+            with closing(site.signed_in("archivist")) as archivist:
+                token = _token(archivist)
+                before = written(data_dir)
+                free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
+                (root / "filler").write_bytes(b"\0" * max(0, free - (1 << 20)))
+                data = (REPORT % 13).ljust(700 * 1024, b" ")
+                page = upload(archivist, "big.txt", data, csrf=token)
+                api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
+                             headers={"X-CSRF-Token": token})
+                assert page.status_code == 507, page.text
+                assert "disk is full" in page.text
+                assert str(root) not in page.text
+                assert api.status_code == 507
+                assert "disk is full" in api.json()["error"]
+                assert written(data_dir) == before
+                assert archivist.get("/reports").status_code == 200  # the server goes on
 
 
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(
@@ -361,3 +392,31 @@ def test_the_action_pages_have_both_languages(archivist: httpx.Client) -> None:
     assert "رفع تقرير" in upload_ar.text
     runs_ar = archivist.get("/runs", headers={"Accept-Language": "ar"})
     assert "عمليات الحفظ" in runs_ar.text
+
+
+@pytest.mark.slow  # reads a report that takes seconds to read
+def test_other_requests_are_answered_while_a_large_report_is_ingested(
+        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
+    """The report is read by ``preserver ingest`` in a child process: a viewer's pages are
+    answered while it reads (before, the reading held the server's event loop)."""
+    archivist, viewer = clients["archivist"], clients["viewer"]
+    data_dir = data_dir_of(web_archive.site)
+    prose = b"The witness said the convoy passed the checkpoint at dawn; nobody stopped it.\n"
+    data = b"1- a witness\nhttps://example.org/large-report/1\n" + prose * 40_000  # ~3 MiB
+    token = _token(archivist)
+    finished: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+        ingest = pool.submit(upload, archivist, "large.txt", data, csrf=token)
+        ingest.add_done_callback(lambda _: finished.append("ingest"))
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size == len(data)
+                      for p in (data_dir / "tmp").glob("upload-*/large.txt")):
+            assert not ingest.done(), ingest.result().text  # received whole, being read
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert viewer.get("/reports").status_code == 200
+        assert viewer.get(f"/reports/{hashlib.sha256(web_archive.report.read_bytes()).hexdigest()}").status_code == 200
+        finished.append("pages")
+        response = ingest.result()
+    assert response.status_code == 201, response.text
+    assert finished == ["pages", "ingest"]

@@ -21,6 +21,15 @@ import pytest
 
 from tests.preserver.web.conftest import WebArchive, data_dir_of, write_web_config
 from tests.support.cli import run_cli
+from tests.support.office import (
+    CONTENT_TYPES_DOCX,
+    RawPart,
+    deflate_bomb,
+    document_xml,
+    paragraph_xml,
+    raw_part,
+    raw_zip,
+)
 from tests.support.web import WebSite, csrf_of, serve_web
 from tests.support.web_actions import (
     events,
@@ -93,12 +102,21 @@ def test_a_windows_path_keeps_its_last_part(web_archive: WebArchive,
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(200)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
 DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200)
+CUT_DOCX = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+                    raw_part("word/document.xml", document_xml(paragraph_xml(
+                        "https://example.org/cut")))])[:-60]  # no end of central directory
+BOMB_DOCX = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+                     RawPart(name="word/document.xml", size=(256 << 20) - 1, crc=0,
+                             data=deflate_bomb(document_xml("").split(b"<w:body>")[0]
+                                               + b"<w:body><w:p><w:r><w:t>", b"A", 256 << 20))])
 
 
 @pytest.mark.parametrize(("name", "data", "status", "message"), [
     ("tool.txt", ELF, 422, "a Linux program"),
     ("photo.txt", PNG, 422, "a PNG image"),
     ("old.doc", DOC, 422, "(DOC) reports are not supported"),
+    ("cut.docx", CUT_DOCX, 422, "a truncated or corrupt ZIP container"),
+    ("bomb.docx", BOMB_DOCX, 422, "decompress"),
     ("empty.txt", b"", 422, "empty"),
     ("notes.txt", b"no links in here at all\njust words\n", 422, "no link in it"),
     ("\u202etxt.exe", REPORT % 9, 400, "control characters"),

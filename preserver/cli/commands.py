@@ -422,5 +422,6 @@ def main() -> None:
             err.print_exception()
         from rich.markup import escape
 
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # "[storage]"
+        # escaped: "[storage]" is no markup; no emoji: a file "a:smile:.txt" is named as it is
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, emoji=False)
         sys.exit(exc.exit_code)

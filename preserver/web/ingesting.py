@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from preserver.errors import RunError
@@ -87,7 +88,8 @@ async def ingest_upload(archive: Archive, upload: Upload, *, operator: str) -> I
               done.stderr.strip())
     if done.exit_code == 2:  # the file's fault: the child was given one file that exists
         # the message names the file by its name, not where it waited in tmp/
-        raise WebError(422, done.last_line.replace(path, upload.name))
+        line = done.last_line.replace(path, upload.name)
+        raise WebError(422, line.replace(str(upload.path.resolve().parent) + os.sep, ""))
     if done.disk_full:
         raise WebError(507, "the upload cannot be received or stored: the server's disk is "
                             "full; tell the archive's administrator")

@@ -119,6 +119,8 @@ BOMB_DOCX = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
     ("bomb.docx", BOMB_DOCX, 422, "decompress"),
     ("empty.txt", b"", 422, "empty"),
     ("notes.txt", b"no links in here at all\njust words\n", 422, "no link in it"),
+    # named as it is, not as a terminal's emoji (":smile:"), nor by where it waited
+    ("a:smile:[b].txt", b"just words\n", 422, "a:smile:[b].txt: no link in it"),
     ("\u202etxt.exe", REPORT % 9, 400, "control characters"),
     ("..", REPORT % 9, 400, "is not a file name"),
     ("", REPORT % 9, 400, "choose a report file to upload"),

@@ -114,17 +114,43 @@ OperatorOpt = Annotated[str | None, typer.Option(
 ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help="Report files (.txt, .md, .html, .pdf, .docx, .xlsx, .csv), URLs, or - for URLs on standard input, one a line. All the URLs of a command are one report of their own, urls-<date>-<hash>.txt.")]
 
 
+ActingOpt = Annotated[str | None, typer.Option(
+    "--operator", metavar="NAME",
+    help="Who does it: named in the custody event (over the config's operator and "
+         "PRESERVER_OPERATOR).")]
+
+
+def _acting(operator: str | None) -> Config | None:
+    """The configuration with ``operator`` over the file's and the environment's, when given."""
+    from preserver.config import with_operator
+
+    return None if operator is None else with_operator(_config(), operator)
+
+
 @app.command()
-def ingest(reports: ReportsArg) -> None:
+def ingest(
+    reports: ReportsArg,
+    as_json: JsonOpt = False,
+    operator: ActingOpt = None,
+    require_links: Annotated[bool, typer.Option(
+        "--require-links", help="Refuse (exit 2, record nothing) a report citing no link "
+                                "that can be preserved.")] = False,
+) -> None:
     """Extract and record the citations of REPORTS (files or URLs) and queue their captures."""
+    from dataclasses import asdict
+
     from preserver.ingest.urls import ingest_sources, parse_arguments
     sources = parse_arguments(reports, on_terminal=err.print)
 
-    async def go(archive: Archive) -> None:
-        for result in await ingest_sources(archive, sources):
+    async def go(archive: Archive) -> list[Any]:
+        results = await ingest_sources(archive, sources, require_links=require_links)
+        for result in results:
             render.ingest_result(err, result)
+        return results
 
-    _with_archive(go)
+    results = _with_archive(go, config=_acting(operator))
+    if as_json:
+        _json([asdict(result) for result in results])
 
 
 async def _run(archive: Archive) -> Any:
@@ -353,12 +379,14 @@ def export(
     out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Where to write the package (a new folder, or a .zip with --zip).")],
     report: Annotated[str, typer.Option("--report", help="The report: its name or SHA-256 (8+ hex digits).")],
     as_zip: Annotated[bool, typer.Option("--zip", help="Write one ZIP file instead of a folder.")] = False,
+    operator: ActingOpt = None,
 ) -> None:
     """Export REPORT's evidence package (BagIt): files, manifests, custody proofs, VERIFY.md."""
     from preserver.export.package import export_package
 
     result = _with_archive(lambda archive: export_package(archive, report=report, out=out_path,
-                                                          zip=as_zip), access="update")
+                                                          zip=as_zip), access="update",
+                           config=_acting(operator))
     render.export_result(out, err, result)
 
 
@@ -394,5 +422,6 @@ def main() -> None:
             err.print_exception()
         from rich.markup import escape
 
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # "[storage]"
+        # escaped: "[storage]" is no markup; no emoji: a file "a:smile:.txt" is named as it is
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, emoji=False)
         sys.exit(exc.exit_code)

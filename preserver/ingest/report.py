@@ -93,15 +93,32 @@ class _Tally:
         return resolved
 
 
+def _cites_a_target(text: ReportText) -> bool:
+    """Whether a link of ``text`` has a target; stops at the first that has."""
+    for link in iter_links(text.text, tables=text.tables):
+        try:
+            link.target or canonical_target(link.url)
+        except InvalidURL:
+            continue
+        return True
+    return False
+
+
 def _batches(text: str, *, tables: tuple[int, ...]) -> Iterator[list[FoundLink]]:
     links = iter_links(text, tables=tables)
     while batch := list(islice(links, BATCH)):
         yield batch
 
 
-async def ingest_report(archive: Archive, path: Path) -> IngestResult:
-    """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report."""
+async def ingest_report(archive: Archive, path: Path, *, require_links: bool = False
+                        ) -> IngestResult:
+    """Read, extract, record. Raises ``InvalidReport`` for a file that is not a report, and
+    with ``require_links`` for one citing no link that has a target (``preserver ingest
+    --require-links``, the web's uploads): refused before anything is stored."""
     text: ReportText = read_report(path)
+    if require_links and not _cites_a_target(text):
+        raise InvalidReport(f"{path}: no link in it that can be preserved: this is not a "
+                            "report citing links")
     blob = _store(archive, path, text.sha256)
     # Only the links hold the text from here on: it is freed once they are recorded.
     links = _batches(text.text, tables=text.tables)

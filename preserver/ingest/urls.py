@@ -172,13 +172,18 @@ def read_url_lines(stream: BinaryIO | None, *, max_bytes: int = DEFAULT_MAX_BYTE
     return UrlList(urls=tuple(urls), lines=tuple(lines), skipped=tuple(skipped))
 
 
-async def ingest_sources(archive: Archive, sources: Sequence[Source]) -> list[IngestResult]:
-    """Ingest each report: a path with ``ingest_report``, a ``UrlList`` with ``ingest_urls``."""
-    return [await (ingest_report(archive, source) if isinstance(source, Path)
-                   else ingest_urls(archive, source)) for source in sources]
+async def ingest_sources(archive: Archive, sources: Sequence[Source], *,
+                         require_links: bool = False) -> list[IngestResult]:
+    """Ingest each report: a path with ``ingest_report``, a ``UrlList`` with ``ingest_urls``
+    (``require_links``: a report citing no link that has a target is ``InvalidReport``)."""
+    return [await (ingest_report(archive, source, require_links=require_links)
+                   if isinstance(source, Path)
+                   else ingest_urls(archive, source, require_links=require_links))
+            for source in sources]
 
 
-async def ingest_urls(archive: Archive, given: UrlList) -> IngestResult:
+async def ingest_urls(archive: Archive, given: UrlList, *, require_links: bool = False
+                      ) -> IngestResult:
     """Record ``given`` as a report of its own (see the module docstring)."""
     tmp_dir = archive.config.tmp_dir
     try:
@@ -190,7 +195,7 @@ async def ingest_urls(archive: Archive, given: UrlList) -> IngestResult:
             except OSError as exc:
                 raise RunError(f"cannot write the URLs' report in {tmp_dir}: "
                                f"{exc.strerror or exc}") from exc
-            result = await ingest_report(archive, path)
+            result = await ingest_report(archive, path, require_links=require_links)
     except OSError as exc:  # the work directory: made, locked
         raise RunError(f"cannot make a work directory in {tmp_dir}: "
                        f"{exc.strerror or exc}") from exc

@@ -61,13 +61,15 @@ def create_app(config: Config) -> FastAPI:
                               "Send `Authorization: Bearer <token>` (`preserver token create`).")
     app.include_router(api.router)
     app.include_router(api_actions.router)
-    app.include_router(apidocs.router)  # /api/docs, Swagger UI pinned with SRI
+    app.include_router(apidocs.router)  # /api/docs, Swagger UI from this server, with SRI
     app.include_router(pages.router)
     app.include_router(targets.router)
     app.include_router(blobs.router)
     app.include_router(actions.router)
     app.include_router(report_pages.router)  # /reports/{sha256}, /linkrot, their /api twins
     app.include_router(check_router)  # /check: is this the file?
+    # before /static, which would answer 404 for these: Swagger UI's files (apidocs.py)
+    app.mount(apidocs.ASSETS_URL, StaticFiles(directory=apidocs.ASSETS), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(files("preserver.web") / "static")),
               name="static")
     app.add_middleware(AnswerHeaders)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from preserver.web.bodies import stream_body
 from preserver.web.errors import WebError
 
 if TYPE_CHECKING:
@@ -19,12 +20,13 @@ MAX_FORM_BYTES = 64 * 1024
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request's body, refused with 413 as soon as it passes ``limit`` bytes."""
+    """The request's body, refused with 413 as soon as it passes ``limit`` bytes, and with
+    408 when its next bytes do not come within ``bodies.IDLE_SECONDS``."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise WebError(413, f"request body over {limit} bytes")
     chunks, total = [], 0
-    async for chunk in request.stream():
+    async for chunk in stream_body(request):
         total += len(chunk)
         if total > limit:
             raise WebError(413, f"request body over {limit} bytes")

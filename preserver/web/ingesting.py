@@ -1,30 +1,36 @@
-"""An archivist's upload, ingested as ``preserver ingest`` ingests a file, in their name.
+"""An archivist's upload, ingested by ``preserver ingest`` in a child process, in their name.
 
 ``upload_report`` receives the form's file (``uploads``) into a work directory of its
 own under the archive's ``tmp/`` (``ingest._workdir``: removed after, and swept by the
 next upload if this process is killed meanwhile), checks the CSRF token before anything
-is ingested, checks that the file is a report citing at least one link that can be
-preserved, then ingests it with ``ingest_report``, the function behind ``preserver
-ingest``, under the uploaded file's (sanitised) name. Its ``report_ingested`` custody
-event names the signed-in user as operator (``Principal.operator``).
+is ingested, then runs ``preserver ingest --require-links --json --operator USER FILE``
+(``launcher.run_preserver``): the file is ingested under its uploaded (sanitised) name,
+refused when it is not a report citing at least one link that can be preserved, and its
+``report_ingested`` custody event names the signed-in user (``Principal.operator``).
 
-The server's own failures (its disk full: 507; any other: 500) are ``WebError`` too,
-with a one-line message. Whatever is refused leaves nothing behind: no report row, no blob, no file in ``tmp/``.
-The checks before ``ingest_report`` read the report once more (in a worker thread);
-``ingest_report`` itself reads it again and records it in one transaction.
+Reading a report (a large DOCX, PDF or CSV) takes seconds of CPU; in a child it holds up
+no other request, as it would in the server's event loop (or, holding the GIL, in one of
+its threads), and a reader that crashes or runs out of memory takes down the child only.
+
+The child's input error (exit 2: not a report, no link, a corrupt or bomb-like file) is
+422 with its one line, the file named by its name, not where it waited in ``tmp/``. The
+server's own failures (its disk full: 507; any other: 500) are ``WebError`` too, with a
+one-line message; the child's own words go to the log. Whatever is refused leaves
+nothing behind: no report row, no blob, no file in ``tmp/``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import replace
+import json
+import logging
+import os
 from typing import TYPE_CHECKING
 
-from preserver.config import with_operator
-from preserver.errors import InvalidReport, InvalidURL, RunError
+from preserver.errors import RunError
 from preserver.web.auth import check_csrf
 from preserver.web.context import web_state
 from preserver.web.errors import WebError, server_error
+from preserver.web.launcher import Finished, run_preserver
 from preserver.web.uploads import Upload, receive_upload
 
 if TYPE_CHECKING:
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
 FILE_FIELD = "report"
 CSRF_HEADER = "x-csrf-token"
+log = logging.getLogger("preserver.web")
 
 
 async def upload_report(request: Request, principal: Principal) -> IngestResult:
@@ -66,29 +73,37 @@ async def upload_report(request: Request, principal: Principal) -> IngestResult:
 
 
 async def ingest_upload(archive: Archive, upload: Upload, *, operator: str) -> IngestResult:
-    """``ingest_report`` of the uploaded file, its custody event in ``operator``'s name;
-    a file that is not a report citing a link is ``WebError(422)`` and records nothing."""
-    from preserver.ingest import ingest_report
-
-    as_user = replace(archive, config=with_operator(archive.config, operator))
+    """``preserver ingest`` of the uploaded file in a child process, its custody event in
+    ``operator``'s name; a file that is not a report citing a link is ``WebError(422)`` and
+    records nothing."""
+    path = str(upload.path.resolve())
     try:
-        await asyncio.to_thread(_check_report, upload)
-        return await ingest_report(as_user, upload.path)
-    except InvalidReport as exc:
+        done = await run_preserver(archive.config, "ingest", "--require-links", "--json", "--",
+                                   path, operator=operator)
+    except RunError as exc:
+        raise server_error(exc, "the report cannot be ingested here") from exc
+    if done.exit_code == 0:
+        return _result(done)
+    log.error("preserver ingest of upload %r (exit %s): %s", upload.name, done.exit_code,
+              done.stderr.strip())
+    if done.exit_code == 2:  # the file's fault: the child was given one file that exists
         # the message names the file by its name, not where it waited in tmp/
-        raise WebError(422, str(exc).replace(str(upload.path), upload.name)) from exc
+        line = done.last_line.replace(path, upload.name)
+        raise WebError(422, line.replace(str(upload.path.resolve().parent) + os.sep, ""))
+    if done.disk_full:
+        raise WebError(507, "the upload cannot be received or stored: the server's disk is "
+                            "full; tell the archive's administrator")
+    raise WebError(500, "the upload cannot be ingested: the server's log says why")
 
 
-def _check_report(upload: Upload) -> None:
-    """A report we can read, with at least one link that has a target; else ``InvalidReport``."""
-    from preserver.ingest import canonical_target, iter_links, read_report
+def _result(done: Finished) -> IngestResult:
+    """The one result ``preserver ingest --json`` printed."""
+    from preserver.ingest import IngestResult, SkippedLink
 
-    text = read_report(upload.path)
-    for link in iter_links(text.text, tables=text.tables):
-        try:
-            link.target or canonical_target(link.url)
-        except InvalidURL:
-            continue
-        return
-    raise InvalidReport(f"{upload.name}: no link in it that can be preserved: this is not "
-                        "a report citing links")
+    try:
+        [given] = json.loads(done.stdout)
+        skipped = tuple(SkippedLink(**item) for item in given.pop("skipped"))
+        return IngestResult(**given, skipped=skipped)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise server_error(RunError(f"preserver ingest printed no result: {exc}"),
+                           "the upload cannot be ingested") from exc

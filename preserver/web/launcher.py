@@ -6,9 +6,10 @@ standard output and error going to ``<data_dir>/logs/web-run-<id>.log``. So:
 
 - a capture that crashes, hangs or runs out of memory takes down that child, never the
   web server; the crash-safety of ``preserver run`` applies (its jobs are requeued by
-  the next run, ``db.runs``), and its custody events name the user (``--operator``);
-- the child reads the web's own configuration: every setting is passed as its
-  ``PRESERVER_*`` variable (``config_env``; the file, when there is one, still gives the
+  the next run, ``db.runs``), and its custody events name the user (``--operator``, the
+  one way the child is told who acts: ``preserver_child``);
+- the child reads the web's own configuration: every setting but the operator is passed
+  as its ``PRESERVER_*`` variable (``config_env``; the file, when there is one, still gives the
   ``[access.<group>]`` tables, which have no variables), and the start is refused if
   those variables do not read back as the same configuration;
 - one run at a time from this web process (``RunBusy``, 409 to the user); ``preserver
@@ -17,11 +18,16 @@ standard output and error going to ``<data_dir>/logs/web-run-<id>.log``. So:
 - the runs are remembered by this process only (``runs``), newest first; when the web
   server stops, a run still going is stopped (SIGTERM to its group, SIGKILL after
   ``STOP_GRACE``), and its claimed jobs go back to the queue as after any interrupted run.
+
+``run_preserver`` runs a shorter ``preserver`` command the same way and waits for it:
+the web's evidence packages (``export``) and uploaded reports (``ingest``), so that their
+work is never done in the server's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
@@ -105,17 +111,65 @@ def config_env(config: Config) -> dict[str, str]:
     return env
 
 
-def preserver_child(config: Config, *args: str, operator: str
+def preserver_child(config: Config, name: str, *args: str, operator: str
                     ) -> tuple[list[str], dict[str, str]]:
-    """The command and environment of ``python -m preserver [--config PATH] ARGS`` with
-    the web's configuration (``config_env``), acting as ``operator``."""
+    """The command and environment of ``python -m preserver [--config PATH] NAME --operator
+    OPERATOR ARGS`` with the web's configuration (``config_env``).
+
+    The operator is given once, as ``--operator`` (the CLI's first way, over
+    ``PRESERVER_OPERATOR`` and the file's ``operator``), and the child's environment has no
+    ``PRESERVER_OPERATOR``: neither the web server's own operator nor one it inherited can
+    stand in for the signed-in user."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")
            or k.startswith("PRESERVER_TEST_")} | config_env(config)
-    env["PRESERVER_OPERATOR"] = operator
+    env.pop("PRESERVER_OPERATOR", None)
     command = [sys.executable, "-m", "preserver"]
     if config.path is not None:
         command += ["--config", str(config.path.resolve())]
-    return [*command, *args], env
+    return [*command, name, "--operator", operator, *args], env
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finished:
+    """A ``preserver`` child that ran to its end: its exit code and what it printed."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def last_line(self) -> str:
+        """Its last line on standard error, without ``error: ``: the CLI's one-line message."""
+        said = self.stderr.strip()
+        return said.splitlines()[-1].removeprefix("error: ") if said else "no message"
+
+    @property
+    def disk_full(self) -> bool:
+        """Whether its message says a disk (or quota) is full."""
+        return any(os.strerror(code) in self.last_line for code in (errno.ENOSPC, errno.EDQUOT))
+
+
+async def run_preserver(config: Config, name: str, *args: str, operator: str) -> Finished:
+    """``preserver NAME ARGS`` as ``operator`` (``preserver_child``) in a process group of
+    its own, in the data directory, run to its end; cancelled (the client went away, the
+    server stops), it is killed first. ``RunError`` when it cannot be started."""
+    command, env = preserver_child(config, name, *args, operator=operator)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, cwd=config.data_dir,
+            start_new_session=True)
+    except OSError as exc:
+        raise RunError(f"cannot start `preserver {name}`: {exc.strerror or exc}") from exc
+    try:
+        stdout, stderr = await process.communicate()
+    except BaseException:
+        signal_group(process.pid, signal.SIGKILL)
+        await asyncio.shield(process.wait())
+        raise
+    assert process.returncode is not None
+    return Finished(exit_code=process.returncode, stdout=stdout,
+                    stderr=stderr.decode("utf-8", errors="replace"))
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
@@ -157,8 +211,7 @@ class Launcher:
         async with self._lock:
             if (busy := self.running()) is not None:
                 raise RunBusy(busy)
-            command, env = preserver_child(self.config, "run", "--operator", operator,
-                                           operator=operator)
+            command, env = preserver_child(self.config, "run", operator=operator)
             run_id = uuid.uuid4().hex
             logs = self.config.data_dir / "logs"
             try:

@@ -13,12 +13,8 @@ no directory behind.
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import logging
-import os
 import re
-import signal
 from contextlib import ExitStack
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
@@ -27,7 +23,7 @@ from starlette.responses import FileResponse
 
 from preserver.errors import RunError
 from preserver.web.errors import WebError, server_error
-from preserver.web.launcher import preserver_child, signal_group
+from preserver.web.launcher import run_preserver
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -88,28 +84,18 @@ async def _export(archive: Archive, *, sha256: str, out: Path, operator: str) ->
     given up while the package is made stops the child (its work directory is removed by
     the caller). Its failure is translated from its exit code and last line."""
     try:
-        command, env = preserver_child(archive.config, "export", "--report", sha256,
-                                       str(out), "--zip", operator=operator)
+        done = await run_preserver(archive.config, "export", "--report", sha256, str(out),
+                                   "--zip", operator=operator)
     except RunError as exc:
         raise server_error(exc, "the package cannot be made here") from exc
-    process = await asyncio.create_subprocess_exec(
-        *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=archive.config.data_dir,
-        start_new_session=True)
-    try:
-        _, errors = await process.communicate()
-    except BaseException:  # cancelled: the client went away
-        signal_group(process.pid, signal.SIGKILL)
-        await asyncio.shield(process.wait())
-        raise
-    if process.returncode == 0:
+    if done.exit_code == 0:
         return
-    said = errors.decode("utf-8", errors="replace").strip()
-    line = said.splitlines()[-1].removeprefix("error: ") if said else "no message"
-    log.error("preserver export of report %s (exit %s): %s", sha256, process.returncode, said)
-    if process.returncode == 2:  # the request's fault: unknown report, say
+    line = done.last_line
+    log.error("preserver export of report %s (exit %s): %s", sha256, done.exit_code,
+              done.stderr.strip())
+    if done.exit_code == 2:  # the request's fault: unknown report, say
         raise WebError(404 if line.startswith("no report") else 400, line)
-    if any(os.strerror(code) in line for code in (errno.ENOSPC, errno.EDQUOT)):
+    if done.disk_full:
         raise WebError(507, "the package cannot be written: the server's disk is full; tell "
                             "the archive's administrator")
     if "would not verify" in line:

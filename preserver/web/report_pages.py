@@ -28,6 +28,7 @@ from preserver.web.context import web_state
 from preserver.web.errors import WebError
 from preserver.web.i18n import translate
 from preserver.web.messages import MESSAGES
+from preserver.web.pager import page_links
 from preserver.web.render import language, page
 
 if TYPE_CHECKING:
@@ -84,7 +85,8 @@ async def report_page(request: Request, principal: Viewer, sha256: str,
         state_names=_names(lang, "state", {i["state"] for i in items} | set(found["states"])
                            | {i["copy"]["state"] for i in items if i["copy"]}),
         status_names=_names(lang, "avail", {i["availability"] for i in items}),
-        page_number=page_number, pages=pages, first=found["offset"] + 1,
+        page_number=page_number, pages=pages, pager=page_links(page_number, pages),
+        first=found["offset"] + 1,
         last=found["offset"] + len(items))
 
 

@@ -15,15 +15,14 @@ field's bytes to ``work/<its name>``. It promises:
   refused before its file is written;
 - a body that is not ``multipart/form-data`` is 415; one that is cut short, malformed,
   or has no file, two files, or too many parts is 400; one whose next bytes do not come
-  within ``IDLE_SECONDS`` is 408 (a stalled or slowloris client). Every refusal is a
-  ``WebError``.
+  within ``bodies.IDLE_SECONDS`` (60 s) is 408 (a stalled or slowloris client). Every refusal is a
+  ``WebError``. The idle bound is the one every body read has (``bodies.stream_body``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from preserver.web.bodies import stream_body
 from preserver.web.errors import WebError
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 FIELD_BYTES = 4096  # a text field of the form (the CSRF token is 43 characters)
 OVERHEAD = 64 * 1024  # the body's bytes besides the file: boundaries, part headers, fields
 MAX_PARTS = 16
-IDLE_SECONDS = 60.0  # the longest wait for the body's next bytes (nginx's client_body_timeout)
 MAX_NAME_BYTES = 255
 # Unicode's bidirectional controls: a name shown as "report.txt" may be "txt.troper" spelled
 # backwards with U+202E; no report needs them in its file name.
@@ -103,7 +102,7 @@ async def receive_upload(request: Request, work: Path, *, limit: int, file_field
     received = 0
     try:
         try:
-            async for chunk in _stream(request, IDLE_SECONDS):
+            async for chunk in stream_body(request, what="upload"):
                 if not chunk:
                     continue
                 received += len(chunk)
@@ -124,22 +123,6 @@ async def receive_upload(request: Request, work: Path, *, limit: int, file_field
         raise WebError(400, f"the form has no file in its field {file_field!r}: choose a "
                             "report file to upload")
     return Upload(path=state.path, name=state.name, size=state.size, fields=state.fields)
-
-
-async def _stream(request: Request, idle: float) -> AsyncIterator[bytes]:
-    """The body's chunks; ``WebError(408)`` when none comes for ``idle`` seconds (a client
-    that stopped sending would otherwise hold the request and its file open for ever)."""
-    chunks = request.stream().__aiter__()
-    while True:
-        try:
-            async with asyncio.timeout(idle):
-                chunk = await anext(chunks)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise WebError(408, f"the upload stalled: nothing came for {idle:g} seconds"
-                           ) from None
-        yield chunk
 
 
 @dataclass(kw_only=True)

@@ -11,6 +11,7 @@ import pytest
 from preserver.config import load_config
 from preserver.doctor import check_ffprobe
 from tests.support.cli import OFFLINE, OPERATOR, assert_one_line_error, run_in
+from tests.support.web_actions import events
 
 
 def init_archive(tmp_path: Path) -> None:
@@ -237,3 +238,28 @@ def test_json_is_written_as_rich_printed_it(tmp_path: Path) -> None:
         json.dumps(json.loads(written), ensure_ascii=False), ensure_ascii=False)
     assert written == rich.getvalue()
     assert "ضحية" in written
+
+
+def test_ingest_json_names_its_operator_and_may_require_links(tmp_path: Path) -> None:
+    """``ingest --json --operator NAME --require-links`` (what the web's upload runs): the
+    result as JSON, the custody event in NAME's name; a report citing no link that can be
+    preserved exits 2 with one line and records nothing."""
+    report = tmp_path / "r.txt"
+    report.write_text("1- شاهد\nhttps://example.org/cli-json\nnot-a-url\n", encoding="utf-8")
+    proc = run_in(tmp_path, "ingest", "--json", "--operator", "  Ana ", "--require-links",
+                  str(report), env={"PRESERVER_OPERATOR": "env-operator"})
+    assert proc.code == 0, proc.stderr
+    [result] = json.loads(proc.stdout)
+    assert (result["report"], result["citations"], result["already_ingested"]) == (
+        "r.txt", 1, False)
+    assert set(result) == {"report", "report_sha256", "already_ingested", "citations",
+                           "targets", "new_targets", "queued", "skipped", "skipped_count"}
+    assert [e["actor"]["operator"] for e in events(tmp_path / "archive", "report_ingested")] \
+        == ["Ana"]
+    no_links = tmp_path / "words.txt"
+    no_links.write_text("only words\nhttp://\n", encoding="utf-8")
+    assert_one_line_error(run_in(tmp_path, "ingest", "--require-links", str(no_links)), 2,
+                          "no link in it that can be preserved")
+    assert json.loads(run_in(tmp_path, "status", "--json").stdout)["reports"] == 1
+    assert_one_line_error(run_in(tmp_path, "ingest", "--operator", " ", str(report)), 2,
+                          "no operator")

@@ -31,11 +31,16 @@ from preserver.web import create_app
 from preserver.web.auth import route_role
 from tests.support.cli import run_cli
 
-# routes anyone may reach: signing in, the language switch, the API's documentation
+# routes anyone may reach: signing in, the language switch, the API's documentation,
+# the static files
 PUBLIC = frozenset({
     ("GET", "/"), ("GET", "/login"), ("POST", "/login"), ("GET", "/lang/{code}"),
     ("GET", "/static"), ("GET", "/api/openapi.json"), ("GET", "/api/docs"),
+    ("GET", "/static/swagger-ui"),  # the API documentation's Swagger UI files
 })
+# a file each mount of static files serves
+STATIC_SAMPLES = {"/static": "/static/style.css",
+                  "/static/swagger-ui": "/static/swagger-ui/swagger-ui.css"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,8 @@ shown first by a failing test, over real HTTP against the real app."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -161,31 +163,65 @@ def test_no_answer_is_sniffed_as_another_type(viewer: httpx.Client, path: str) -
     assert viewer.get(path).headers.get("x-content-type-options") == "nosniff"
 
 
-def test_the_api_docs_pin_swagger_ui_with_integrity(web_archive: WebArchive) -> None:
-    # FastAPI's page ran whatever swagger-ui-dist@5 the CDN served, on this origin
+def test_the_api_docs_and_their_assets_come_from_this_server(web_archive: WebArchive) -> None:
+    # FastAPI's page ran whatever swagger-ui-dist@5 a CDN served: blank offline
     with web_archive.site.client() as client:
         page = client.get("/api/docs")
-    assert page.status_code == 200
-    assert "@5/" not in page.text
-    for url, digest in (apidocs.SCRIPT, apidocs.STYLESHEET):
-        assert f"{url}\" integrity=\"{digest}\" crossorigin=\"anonymous\"" in page.text
+        assert page.status_code == 200
+        assert "https://" not in page.text and "//cdn" not in page.text
+        for url, digest in (apidocs.SCRIPT, apidocs.STYLESHEET):
+            assert url.startswith("/static/swagger-ui/")
+            assert f"{url}\" integrity=\"{digest}\">" in page.text
+            asset = client.get(url)
+            assert asset.status_code == 200
+            algorithm, _, want = digest.partition("-")
+            assert base64.b64encode(hashlib.new(algorithm, asset.content).digest()).decode() \
+                == want  # the bytes pinned, as the browser checks them
+            assert asset.headers["x-content-type-options"] == "nosniff"
+        assert "SwaggerUIBundle" in client.get(apidocs.SCRIPT[0]).text
+        assert client.get("/static/swagger-ui/nothing.js").status_code == 404
     policy = page.headers["content-security-policy"]
-    assert "script-src 'self' https://cdn.jsdelivr.net;" in policy
-    assert "connect-src 'self'" in policy and "unsafe-eval" not in policy
+    assert policy == apidocs.POLICY
+    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'",
+                      "frame-ancestors 'none'"):  # as strict as every other page's
+        assert directive in policy
+    assert "unsafe" not in policy and "http" not in policy
     assert "<script>" not in page.text  # no inline script: it starts from /static/apidocs.js
 
 
 @pytest.mark.slow
-def test_a_browser_refuses_other_bytes_from_the_cdn(web_archive: WebArchive) -> None:
+def test_a_browser_renders_the_api_docs_with_no_request_leaving_the_server(
+        web_archive: WebArchive) -> None:
+    requested: list[str] = []
+    messages: list[str] = []
+    with launch_chromium() as chromium:
+        context = chromium.new_context(base_url=web_archive.site.url)
+        page = context.new_page()
+        page.on("request", lambda r: requested.append(r.url))
+        page.on("console", lambda m: messages.append(m.text))
+        page.goto("/api/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        paths = page.eval_on_selector_all(".opblock-summary-path",
+                                          "els => els.map(e => e.textContent)")
+        styled = page.evaluate("() => getComputedStyle(document.querySelector('.opblock'))"
+                               ".borderStyle")
+    assert "/api/reports" in {p.replace("\u200b", "") for p in paths}, paths
+    assert styled == "solid"  # the stylesheet applied
+    assert requested and all(u.startswith((web_archive.site.url + "/", "data:"))
+                             for u in requested), requested
+    assert not [m for m in messages if "Content Security Policy" in m], messages
+
+
+@pytest.mark.slow
+def test_a_browser_refuses_other_swagger_ui_bytes(web_archive: WebArchive) -> None:
     messages: list[str] = []
     with launch_chromium() as chromium:
         context = chromium.new_context(base_url=web_archive.site.url)
         page = context.new_page()
         page.on("console", lambda m: messages.append(m.text))
-        page.route("https://cdn.jsdelivr.net/**", lambda route: route.fulfill(
+        page.route("**/static/swagger-ui/swagger-ui-bundle.js", lambda route: route.fulfill(
             body="window.tampered = true; window.SwaggerUIBundle = () => null;",
-            headers={"Access-Control-Allow-Origin": "*",
-                     "Content-Type": "application/javascript"}))
+            headers={"Content-Type": "application/javascript"}))
         page.goto("/api/docs")
         page.wait_for_load_state("load")
         tampered = page.evaluate("() => window.tampered === true")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -182,6 +183,31 @@ def test_a_big_report_is_listed_a_page_at_a_time(web_archive: WebArchive, viewer
     assert 'href="?page=2"' in first and '<strong aria-current="page">1</strong>' in first
     assert 'href="?page=1"' in second and '<strong aria-current="page">2</strong>' in second
     assert f"{count} citations of {count} links" in second  # counts are the report's
+
+
+def test_a_report_of_many_pages_links_first_last_and_neighbours(
+        web_archive: WebArchive, viewer: httpx.Client, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """30 pages (one citation a page here; 1,000 in service): page 15 links 1, 13, 14, 16,
+    17 and 30, with a gap on each side, not all 30."""
+    from preserver.web import report_pages
+
+    report = tmp_path / "many-pages.txt"
+    report.write_text("".join(f"{n}- شاهد\nhttp://127.0.0.1:9/many/{n}\n" for n in range(1, 31)),
+                      encoding="utf-8")
+    run_cli("ingest", str(report), config=web_archive.site.config, check=0)
+    monkeypatch.setattr(report_pages, "PER_PAGE", 1)  # the server reads it per request
+    sha = _sha(report)
+    for number, linked in ((15, {1, 13, 14, 16, 17, 30}), (1, {2, 3, 30}), (30, {1, 28, 29}),
+                           (4, {1, 2, 3, 5, 6, 30})):
+        html = viewer.get(f"/reports/{sha}?page={number}").text
+        pagers = re.findall(r'<nav class="pager".*?</nav>', html, re.DOTALL)
+        assert len(pagers) == 2  # above and below the table
+        for pager in pagers:
+            assert {int(n) for n in re.findall(r'href="\?page=(\d+)"', pager)} == linked
+            assert f'<strong aria-current="page">{number}</strong>' in pager
+            gaps = 2 if number == 15 else 1
+            assert pager.count('<span aria-hidden="true">…</span>') == gaps, number
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from tests.preserver.web.conftest import WebArchive
 from tests.support.web import ROLES
 from tests.support.web_routes import (
     PUBLIC,
+    STATIC_SAMPLES,
     Endpoint,
     Facts,
     MissingSample,
@@ -207,7 +208,7 @@ def test_public_routes_answer_nobody(callers: Callers) -> None:
     for endpoint in ENDPOINTS:
         if (endpoint.method, endpoint.path) not in PUBLIC or endpoint.method != "GET":
             continue
-        url = "/static/style.css" if endpoint.path == "/static" else endpoint.url(callers.facts)
+        url = STATIC_SAMPLES.get(endpoint.path) or endpoint.url(callers.facts)
         got = callers.anonymous.get(url)
         assert got.status_code in (200, 303), f"{endpoint.id}: {got.status_code}"
         assert not got.headers.get("location", "").startswith("/login?"), endpoint.id

@@ -6,6 +6,7 @@ Chromium: sign in, upload through the file chooser, start the run, see it comple
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -317,3 +318,42 @@ def test_a_run_that_cannot_be_started_is_a_500_with_its_reason(
         assert page.status_code == 500
         assert "cannot be passed to a run" in page.text
         assert client.get("/api/runs").json()["web_runs"] == []
+
+
+def test_a_child_is_told_its_operator_once(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--operator``, and no ``PRESERVER_OPERATOR``: neither the web server's own operator
+    (its file's, its environment's) nor one it inherited reaches the child."""
+    from preserver.web.launcher import preserver_child
+
+    monkeypatch.setenv("PRESERVER_OPERATOR", "inherited")
+    config = load_config(None, env={"PRESERVER_DATA_DIR": str(tmp_path),
+                                    "PRESERVER_OPERATOR": "the-server"})
+    for name, args in (("run", ()), ("export", ("--report", "ab" * 32, "out.zip", "--zip")),
+                       ("ingest", ("--json", "--", "/r.txt"))):
+        command, env = preserver_child(config, name, *args, operator="ana")
+        assert command.count("--operator") == 1
+        at = command.index("--operator")
+        assert command[at - 1:at + 2] == [name, "--operator", "ana"]
+        assert command[at + 2:] == list(args)
+        assert not any("PRESERVER_OPERATOR" in k or v in ("inherited", "the-server")
+                       for k, v in env.items())
+
+
+@pytest.mark.slow  # an upload and an export, each a child process
+def test_an_inherited_operator_does_not_stand_in_for_the_user(
+        web_archive: WebArchive, clients: dict[str, httpx.Client],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web server's own environment says PRESERVER_OPERATOR (a unit file left over):
+    the custody events of what its users do still name them."""
+    monkeypatch.setenv("PRESERVER_OPERATOR", "inherited")  # this process serves the web
+    data_dir = data_dir_of(web_archive.site)
+    archivist = clients["archivist"]
+    token = csrf_of(archivist.get("/upload").text)
+    sent = upload(archivist, "inherited.txt", b"1- x\nhttps://example.org/inherited\n",
+                  csrf=token)
+    assert sent.status_code == 201, sent.text
+    assert events(data_dir, "report_ingested")[-1]["actor"]["operator"] == "archivist"
+    sha = hashlib.sha256(web_archive.report.read_bytes()).hexdigest()
+    assert clients["legal"].get(f"/reports/{sha}/package.zip").status_code == 200
+    assert events(data_dir, "package_exported")[-1]["actor"]["operator"] == "legal"

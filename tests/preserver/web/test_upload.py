@@ -5,11 +5,15 @@ upload refused with a clear 4xx, leaving no report row, no blob and no file in t
 
 from __future__ import annotations
 
+import hashlib
 import html
 import http.client
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,6 +21,15 @@ import pytest
 
 from tests.preserver.web.conftest import WebArchive, data_dir_of, write_web_config
 from tests.support.cli import run_cli
+from tests.support.office import (
+    CONTENT_TYPES_DOCX,
+    RawPart,
+    deflate_bomb,
+    document_xml,
+    paragraph_xml,
+    raw_part,
+    raw_zip,
+)
 from tests.support.web import WebSite, csrf_of, serve_web
 from tests.support.web_actions import (
     events,
@@ -89,14 +102,25 @@ def test_a_windows_path_keeps_its_last_part(web_archive: WebArchive,
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(200)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
 DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200)
+CUT_DOCX = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+                    raw_part("word/document.xml", document_xml(paragraph_xml(
+                        "https://example.org/cut")))])[:-60]  # no end of central directory
+BOMB_DOCX = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
+                     RawPart(name="word/document.xml", size=(256 << 20) - 1, crc=0,
+                             data=deflate_bomb(document_xml("").split(b"<w:body>")[0]
+                                               + b"<w:body><w:p><w:r><w:t>", b"A", 256 << 20))])
 
 
 @pytest.mark.parametrize(("name", "data", "status", "message"), [
     ("tool.txt", ELF, 422, "a Linux program"),
     ("photo.txt", PNG, 422, "a PNG image"),
     ("old.doc", DOC, 422, "(DOC) reports are not supported"),
+    ("cut.docx", CUT_DOCX, 422, "a truncated or corrupt ZIP container"),
+    ("bomb.docx", BOMB_DOCX, 422, "decompress"),
     ("empty.txt", b"", 422, "empty"),
     ("notes.txt", b"no links in here at all\njust words\n", 422, "no link in it"),
+    # named as it is, not as a terminal's emoji (":smile:"), nor by where it waited
+    ("a:smile:[b].txt", b"just words\n", 422, "a:smile:[b].txt: no link in it"),
     ("\u202etxt.exe", REPORT % 9, 400, "control characters"),
     ("..", REPORT % 9, 400, "is not a file name"),
     ("", REPORT % 9, 400, "choose a report file to upload"),
@@ -280,16 +304,13 @@ def test_an_upload_over_the_bound_is_413_declared_or_not(small: WebSite) -> None
         assert written(data_dir) == before
 
 
-@pytest.mark.parametrize("size", [
-    256 * 1024,  # more than the 64 KiB tmpfs under tmp/ holds: the upload itself fails
-    40_000,  # the upload fits; the blob store's copy of it (in tmp/ too) does not
-])
 def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
-        web_archive: WebArchive, archivist: httpx.Client, size: int) -> None:
+        web_archive: WebArchive, archivist: httpx.Client) -> None:
+    """More than the 64 KiB tmpfs under tmp/ holds: the upload itself fails."""
     data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     token = _token(archivist)
-    data = (REPORT % 13).ljust(size, b" ")
+    data = (REPORT % 13).ljust(256 * 1024, b" ")
     with full_disk(data_dir / "tmp"):
         page = upload(archivist, "big.txt", data, csrf=token)
         api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
@@ -302,6 +323,36 @@ def test_a_full_disk_is_507_with_a_message_and_leaves_nothing(
     assert api.status_code == 507
     assert "disk is full" in api.json()["error"]
     assert written(data_dir) == before
+
+
+@pytest.mark.slow  # an archive of its own on a small disk
+def test_a_full_disk_in_the_ingest_is_507_and_leaves_nothing(tmp_path: Path) -> None:
+    """The whole archive on a real 16 MiB tmpfs (tmp/ and blobs/ on one filesystem, as
+    the archive requires), filled to within 1 MiB: a 700 KiB upload fits in tmp/, and the
+    ingest (a child process) cannot copy it into the blob store."""
+    root = tmp_path / "disk"
+    with full_disk(root, size="16m"):
+        config = write_web_config(root)
+        run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+        data_dir = root / "archive"
+        with serve_web(config) as site:
+            site.add_user("archivist", "archivist")
+            with closing(site.signed_in("archivist")) as archivist:
+                token = _token(archivist)
+                before = written(data_dir)
+                free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
+                (root / "filler").write_bytes(b"\0" * max(0, free - (1 << 20)))
+                data = (REPORT % 13).ljust(700 * 1024, b" ")
+                page = upload(archivist, "big.txt", data, csrf=token)
+                api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
+                             headers={"X-CSRF-Token": token})
+                assert page.status_code == 507, page.text
+                assert "disk is full" in page.text
+                assert str(root) not in page.text
+                assert api.status_code == 507
+                assert "disk is full" in api.json()["error"]
+                assert written(data_dir) == before
+                assert archivist.get("/reports").status_code == 200  # the server goes on
 
 
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(
@@ -327,9 +378,9 @@ def test_a_client_that_goes_away_mid_upload_leaves_nothing(
 @pytest.mark.slow  # waits for the idle bound
 def test_a_client_that_stops_sending_is_408_and_leaves_nothing(
         web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from preserver.web import uploads
+    from preserver.web import bodies
 
-    monkeypatch.setattr(uploads, "IDLE_SECONDS", 0.3)  # 60 s in service
+    monkeypatch.setattr(bodies, "IDLE_SECONDS", 0.3)  # 60 s in service
     data_dir = data_dir_of(web_archive.site)
     before = written(data_dir)
     body, headers = multipart_body([("csrf", None, _token(archivist).encode()),
@@ -361,3 +412,31 @@ def test_the_action_pages_have_both_languages(archivist: httpx.Client) -> None:
     assert "رفع تقرير" in upload_ar.text
     runs_ar = archivist.get("/runs", headers={"Accept-Language": "ar"})
     assert "عمليات الحفظ" in runs_ar.text
+
+
+@pytest.mark.slow  # reads a report that takes seconds to read
+def test_other_requests_are_answered_while_a_large_report_is_ingested(
+        web_archive: WebArchive, clients: dict[str, httpx.Client]) -> None:
+    """The report is read by ``preserver ingest`` in a child process: a viewer's pages are
+    answered while it reads (before, the reading held the server's event loop)."""
+    archivist, viewer = clients["archivist"], clients["viewer"]
+    data_dir = data_dir_of(web_archive.site)
+    prose = b"The witness said the convoy passed the checkpoint at dawn; nobody stopped it.\n"
+    data = b"1- a witness\nhttps://example.org/large-report/1\n" + prose * 40_000  # ~3 MiB
+    token = _token(archivist)
+    finished: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+        ingest = pool.submit(upload, archivist, "large.txt", data, csrf=token)
+        ingest.add_done_callback(lambda _: finished.append("ingest"))
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size == len(data)
+                      for p in (data_dir / "tmp").glob("upload-*/large.txt")):
+            assert not ingest.done(), ingest.result().text  # received whole, being read
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert viewer.get("/reports").status_code == 200
+        assert viewer.get(f"/reports/{hashlib.sha256(web_archive.report.read_bytes()).hexdigest()}").status_code == 200
+        finished.append("pages")
+        response = ingest.result()
+    assert response.status_code == 201, response.text
+    assert finished == ["pages", "ingest"]

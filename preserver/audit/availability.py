@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from preserver.custody.events import EventAction, record_event
+from preserver.custody.events import EventAction, event_row, record_events
 from preserver.db.models import AvailabilityCheck, Target, core_table, utc_now
 from workers import Status
 
@@ -224,11 +224,14 @@ async def _record(session: AsyncSession, checks: Sequence[tuple[_Checked, Answer
         for i, (_, a) in zip(ids, checks, strict=True)])
     down = [i for i, (_, a) in zip(ids, checks, strict=True) if a.status.kind == "down"]
     recent = await _recent(session, down, confirmations) if down else {}
-    outcomes = []
+    outcomes, events = [], []
     for i, (target, answer) in zip(ids, checks, strict=True):
-        outcomes.append(await _apply(session, target, answer, recent.get(i, []),
-                                     confirmations=confirmations, confirm_after=confirm_after,
-                                     operator=operator))
+        outcome, event = _apply(target, answer, recent.get(i, []), confirmations=confirmations,
+                                confirm_after=confirm_after, operator=operator)
+        outcomes.append(outcome)
+        if event is not None:
+            events.append(event)
+    await record_events(session, events)  # one statement, in the answers' order
     return outcomes
 
 
@@ -237,10 +240,11 @@ def _id(target: _Checked) -> int:
     return target.id
 
 
-async def _apply(session: AsyncSession, target: _Checked, answer: Answer,
-                 recent: Sequence[RecentCheck], *, confirmations: int, confirm_after: float,
-                 operator: str) -> CheckOutcome:
-    """The rule for one stored answer: ``target``'s latest fields, its new state, the event."""
+def _apply(target: _Checked, answer: Answer, recent: Sequence[RecentCheck], *,
+           confirmations: int, confirm_after: float, operator: str
+           ) -> tuple[CheckOutcome, dict[str, Any] | None]:
+    """The rule for one stored answer: ``target``'s latest fields, its new state, and the
+    row of its custody event if the state changed."""
     message, now = answer.message[:4000], answer.at
     target.last_status = answer.status.value
     target.last_message = message
@@ -249,14 +253,15 @@ async def _apply(session: AsyncSession, target: _Checked, answer: Answer,
     new = None if answer.wall else next_state(previous, answer.status, recent,
                                               confirmations=confirmations,
                                               confirm_after=confirm_after)
+    event = None
     if new is not None:
         target.status = new
         target.status_since = now
-        await record_event(session, action=EventAction.AVAILABILITY_CHANGED, subject=target.key,
-                           operator=operator,
-                           details={"from": previous, "to": new, "probe": answer.probe,
-                                    "message": message}, time=now)
-    return CheckOutcome(previous=previous, current=new or previous)
+        event = event_row(action=EventAction.AVAILABILITY_CHANGED, subject=target.key,
+                          operator=operator, time=now,
+                          details={"from": previous, "to": new, "probe": answer.probe,
+                                   "message": message})
+    return CheckOutcome(previous=previous, current=new or previous), event
 
 
 async def _recent(session: AsyncSession, target_ids: Sequence[int], n: int

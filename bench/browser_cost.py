@@ -1,21 +1,29 @@
 """What the browser evidence costs: `preserver preserve` on a 20-link fixture report,
 once with `[browser] enabled = false` and once with it on (the default), side by side.
 
-    .venv/bin/python bench/browser_cost.py [--links 20] [--seconds 2]
+    .venv/bin/python bench/browser_cost.py [--links 20] [--seconds 2] [--chromium PATH]
 
 Each link is a page holding a `<video>` of a short clip and a script that fills in the
 page's text from a fetch, as a post would. Both runs use the default concurrency. The
 figures: wall time of each run, the time the browser adds per target, and the peak RSS
 and PSS of the whole process tree (preserver, yt-dlp's children, Playwright's driver,
 Chromium and its renderers), sampled every 50 ms from /proc, with when the peak came
-and the PSS and number of each kind of process then. PSS is the figure: RSS counts
+and the PSS and number of each kind of process then (a Chromium utility process by the
+service it runs: NetworkService, StorageService). PSS is the figure: RSS counts
 Chromium's shared pages once per process. Targets from issue 10: at most
 1.5 s more per target; under 600 MB with two pages at once.
+
+``--chromium``: the browser to run (``[browser] executable``), e.g.
+``chromium-headless-shell`` (docs/design.md "Browser evidence"). PSS shares a page among
+every process mapping it, this tree's or not: another Chromium or Playwright driver
+running on the machine at the same time lowers the figures (by up to 100 MB seen), so
+compare medians of several runs made on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -70,6 +78,10 @@ def _kind(pid: int) -> str:
     if "chromium" in program or "chrome" in program:
         kind = next((part.split("=", 1)[1] for part in cmdline.split()
                      if part.startswith("--type=")), "browser")
+        service = next((part.split("=", 1)[1] for part in cmdline.split()
+                        if part.startswith("--utility-sub-type=")), "")
+        if service:  # "network.mojom.NetworkService": which service the utility runs
+            kind += " " + service.rsplit(".", 1)[-1]
         return f"chromium {kind}" + (" (webui)" if "--top-chrome-webui" in cmdline else "")
     return program
 
@@ -134,6 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--links", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=2, help="length of each fixture video")
+    parser.add_argument("--chromium", default="chromium", help="[browser] executable")
     args = parser.parse_args()
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,7 +177,8 @@ def main() -> None:
                 config.write_text(
                     f'data_dir = "archive-{enabled}"\n[network]\nallow_networks = ["127.0.0.1/32"]\n'
                     f'[collection]\nip_echo_url = ""\nntp_server = ""\n'
-                    f"[browser]\nenabled = {enabled}\n", encoding="utf-8")
+                    f"[browser]\nenabled = {enabled}\nexecutable = {json.dumps(args.chromium)}\n",
+                    encoding="utf-8")
                 results[label] = timed_run([str(bindir / "preserver"), "--config", str(config),
                                             "preserve", str(report)], env)
         finally:

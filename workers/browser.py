@@ -50,6 +50,7 @@ from workers._browser_page import (
 )
 from workers._chromium_features import DISABLE_FEATURES
 from workers._closing import close_in_turn, to_the_end
+from workers._driver import start_driver
 from workers._warc import WarcRecorder
 from workers.page import _new_record_id
 from workers.types import CaptureJob
@@ -114,15 +115,14 @@ def first_line(exc: BaseException) -> str:
 
 
 async def launch_chromium(executable: str) -> tuple[PwBrowser, Callable[[], Awaitable[None]]]:
-    """Start Playwright's driver and Chromium (``executable``, a path) with the captures'
-    switches and environment; the browser and a function that stops both.
+    """Start Playwright's driver (its Node options: ``workers._driver``) and Chromium
+    (``executable``, a path) with the captures' switches and environment; the browser and
+    a function that stops both.
 
     Failed or cancelled at any point (a run's deadline, an export's timeout), it leaves
     nothing running: the driver's start is shielded, so a driver cancelled mid-start is
     waited for and stopped, never left behind. Playwright's ``Error`` propagates."""
-    from playwright.async_api import async_playwright  # a run's first page, an export
-
-    starting = asyncio.ensure_future(async_playwright().start())
+    starting = start_driver()  # a run's first page, an export
 
     async def stop() -> None:
         try:

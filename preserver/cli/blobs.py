@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from preserver.cli.commands import JsonOpt, _config, _json, _with_archive, app, err, out
+from preserver.cli.commands import _config, _json, _with_archive, app, err, out
+from preserver.cli.options import JsonOpt
 from preserver.errors import InputError, IntegrityError
 
 if TYPE_CHECKING:

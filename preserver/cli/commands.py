@@ -18,7 +18,9 @@ import typer
 from rich.console import Console
 
 from preserver.cli import render, render_audit, render_show
-from preserver.errors import InputError, IntegrityError, PreserverError
+from preserver.cli.capturing import run_queued
+from preserver.cli.options import ActingOpt, JsonOpt, OperatorOpt, ReportsArg
+from preserver.errors import InputError, PreserverError
 
 if TYPE_CHECKING:
     from preserver.archive import Archive, ReadArchive
@@ -106,20 +108,6 @@ def _json(value: Any) -> None:
     render.print_json(out, value)
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-OperatorOpt = Annotated[str | None, typer.Option(
-    "--operator", metavar="NAME",
-    help="Who collects: recorded in every manifest and custody event (over the config's "
-         "operator and PRESERVER_OPERATOR; required).")]
-ReportsArg = Annotated[list[str], typer.Argument(metavar="REPORT|URL|-...", help="Report files (.txt, .md, .html, .pdf, .docx, .xlsx, .csv), URLs, or - for URLs on standard input, one a line. All the URLs of a command are one report of their own, urls-<date>-<hash>.txt.")]
-
-
-ActingOpt = Annotated[str | None, typer.Option(
-    "--operator", metavar="NAME",
-    help="Who does it: named in the custody event (over the config's operator and "
-         "PRESERVER_OPERATOR).")]
-
-
 def _acting(operator: str | None) -> Config | None:
     """The configuration with ``operator`` over the file's and the environment's, when given."""
     from preserver.config import with_operator
@@ -151,19 +139,6 @@ def ingest(
     results = _with_archive(go, config=_acting(operator))
     if as_json:
         _json([asdict(result) for result in results])
-
-
-async def _run(archive: Archive) -> Any:
-    """Capture what is queued, then checkpoint the custody ledger."""
-    from preserver import views
-    from preserver.capture.run import run_jobs
-    from preserver.custody.ledger import make_checkpoint
-
-    async with archive.db.reader() as reader:
-        total = await views.jobs_to_run(reader)
-    summary = await render.with_run_progress(err, archive, total, run_jobs)
-    render.checkpoint_result(err, await make_checkpoint(archive))
-    return summary
 
 
 @app.command()
@@ -214,7 +189,7 @@ def run(operator: OperatorOpt = None) -> None:
     config = _collecting(operator)
 
     async def go(archive: Archive) -> None:
-        summary = await _run(archive)
+        summary = await run_queued(err, archive)
         render.run_summary(err, summary)
 
     _with_archive(go, config=config)
@@ -235,7 +210,7 @@ def preserve(reports: ReportsArg, as_json: JsonOpt = False, operator: OperatorOp
         for result in results:
             render.ingest_result(err, result)
         started = rfc3339(utc_now())
-        await _run(archive)
+        await run_queued(err, archive)
         items: dict[str, dict[str, Any]] = {}
         async with archive.db.reader() as reader:
             for result in results:
@@ -342,7 +317,7 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
     """Re-hash every blob and check every manifest and signature; with PACKAGE, verify an
     exported evidence package instead. Exit 1 on any failure; with PACKAGE, exit 3 when
     every check passed but some were not done (the key not pinned with --key-id)."""
-    from manifests import FindingOutcome
+    from preserver.cli.verdict import verdict
 
     findings: list[Any]
     if package is not None:
@@ -356,22 +331,13 @@ def verify(package: Annotated[Path | None, typer.Argument(help="An exported pack
         findings = _with_archive(
             lambda archive: render.with_verify_progress(err, archive, verify_archive),
             access="record")
-    failed = [f for f in findings if f.outcome == FindingOutcome.FAILED]
     if as_json:
         _json([f.__dict__ for f in findings])
     elif package is not None:
         render.package_verdicts(out, err, findings)
     else:
         render.verify_result(out, findings)
-    if failed:
-        raise IntegrityError(f"verification failed: {len(failed)} check(s) failed")
-    skipped = [f for f in findings if f.outcome == FindingOutcome.NOT_CHECKED]
-    if package is not None and skipped:  # as data/verify_package.py: not "verified"
-        pin = any(f.check == "pin" for f in skipped)
-        err.print(f"[yellow]incomplete:[/] no check failed, but {len(skipped)} not checked"
-                  + (": the key was not checked (give --key-id)" if pin else ""),
-                  highlight=False)
-        raise typer.Exit(3)
+    verdict(err, findings, package=package is not None)
 
 
 @app.command()

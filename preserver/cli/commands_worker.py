@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from preserver.cli.commands import OperatorOpt, _collecting, app, err
+from preserver.cli.commands import _collecting, app, err
+from preserver.cli.options import OperatorOpt
 
 
 @app.command()

@@ -461,3 +461,28 @@ def test_a_terminal_forced_in_the_servers_environment_does_not_reach_the_ingest(
     assert refused.status_code == 422
     assert refused.json()["error"].startswith("words.txt: no link in it"), refused.json()
     assert "\x1b" not in refused.text
+
+
+def test_an_input_error_of_the_child_not_about_the_file_is_a_500_naming_no_path(
+        tmp_path: Path) -> None:
+    """The child reads the server's config file again; edited since the server started into
+    one that is not TOML, the child exits 2 (an input error) naming that file. That is no
+    fault of the upload: before, it was a 422 saying the config file's path and problem."""
+    config = write_web_config(tmp_path)
+    run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+    data_dir = tmp_path / "archive"
+    with serve_web(config) as site:
+        site.add_user("archivist", "archivist")
+        with closing(site.signed_in("archivist")) as archivist:
+            token = _token(archivist)
+            before = written(data_dir)
+            config.write_text(config.read_text() + "[web\n", encoding="utf-8")  # no TOML
+            page = upload(archivist, "fine.txt", REPORT % 50, csrf=token)
+            api = upload(archivist, "fine.txt", REPORT % 50, csrf=None, path="/api/reports",
+                         headers={"X-CSRF-Token": token})
+            assert page.status_code == 500, page.text
+            assert api.status_code == 500, api.text
+            for said in (html.unescape(page.text), api.json()["error"]):
+                assert str(tmp_path) not in said and "config" not in said
+                assert "the server's log says why" in said
+            assert written(data_dir) == before

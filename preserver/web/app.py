@@ -106,7 +106,12 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 
 async def _error_response(request: Request, status: int, message: str) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 408:  # RFC 9110 15.5.9: the connection is closed after it. Kept open, the
+        # rest of the stalled body would be read and dropped by uvicorn for as long as the
+        # client sent it, each byte stopping its keep-alive timer: held for ever. (Not for
+        # 413: a browser still sending its body would see a reset, not the answer.)
+        headers["Connection"] = "close"
     if is_api(request):
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     try:

@@ -12,8 +12,10 @@ Reading a report (a large DOCX, PDF or CSV) takes seconds of CPU; in a child it 
 no other request, as it would in the server's event loop (or, holding the GIL, in one of
 its threads), and a reader that crashes or runs out of memory takes down the child only.
 
-The child's input error (exit 2: not a report, no link, a corrupt or bomb-like file) is
-422 with its one line, the file named by its name, not where it waited in ``tmp/``. The
+The child's input error about the file (exit 2 and a line that starts with the file's
+path: not a report, no link, a corrupt or bomb-like file) is 422 with its one line, the
+file named by its name, not where it waited in ``tmp/``; any other exit 2 (the server's
+configuration file no longer valid, say) is the server's failure. The
 server's own failures (its disk full: 507; any other: 500) are ``WebError`` too, with a
 one-line message; the child's own words go to the log. Whatever is refused leaves
 nothing behind: no report row, no blob, no file in ``tmp/``.
@@ -86,9 +88,12 @@ async def ingest_upload(archive: Archive, upload: Upload, *, operator: str) -> I
         return _result(done)
     log.error("preserver ingest of upload %r (exit %s): %s", upload.name, done.exit_code,
               done.stderr.strip())
-    if done.exit_code == 2:  # the file's fault: the child was given one file that exists
-        # the message names the file by its name, not where it waited in tmp/
-        line = done.last_line.replace(path, upload.name)
+    line = done.last_line
+    if done.exit_code == 2 and line.startswith(f"{path}: "):  # the file's fault
+        # the message names the file by its name, not where it waited in tmp/; an input
+        # error about anything else (the server's config file edited into an invalid one,
+        # a usage error) is the server's, and its words may name the server's files
+        line = line.replace(path, upload.name)
         raise WebError(422, line.replace(str(upload.path.resolve().parent) + os.sep, ""))
     if done.disk_full:
         raise WebError(507, "the upload cannot be received or stored: the server's disk is "

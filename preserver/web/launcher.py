@@ -119,10 +119,16 @@ def preserver_child(config: Config, name: str, *args: str, operator: str
     The operator is given once, as ``--operator`` (the CLI's first way, over
     ``PRESERVER_OPERATOR`` and the file's ``operator``), and the child's environment has no
     ``PRESERVER_OPERATOR``: neither the web server's own operator nor one it inherited can
-    stand in for the signed-in user."""
+    stand in for the signed-in user.
+
+    Its output is read (``ingest --json``'s JSON, the last line of its errors) and logged:
+    ``TTY_COMPATIBLE=0`` tells rich its pipes are no terminal, whatever the server
+    inherited (``FORCE_COLOR``, ``TTY_COMPATIBLE=1``: colours and highlighted JSON)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRESERVER_")
            or k.startswith("PRESERVER_TEST_")} | config_env(config)
     env.pop("PRESERVER_OPERATOR", None)
+    env.pop("FORCE_COLOR", None)
+    env["TTY_COMPATIBLE"] = "0"
     command = [sys.executable, "-m", "preserver"]
     if config.path is not None:
         command += ["--config", str(config.path.resolve())]

@@ -93,8 +93,10 @@ async def _export(archive: Archive, *, sha256: str, out: Path, operator: str) ->
     line = done.last_line
     log.error("preserver export of report %s (exit %s): %s", sha256, done.exit_code,
               done.stderr.strip())
-    if done.exit_code == 2:  # the request's fault: unknown report, say
-        raise WebError(404 if line.startswith("no report") else 400, line)
+    if done.exit_code == 2 and line.startswith("no report"):  # the request's fault
+        raise WebError(404, line)
+    # any other input error is the server's (the report was looked up, its work
+    # directory is its own): its config file no longer valid, say, whose path it names
     if done.disk_full:
         raise WebError(507, "the package cannot be written: the server's disk is full; tell "
                             "the archive's administrator")

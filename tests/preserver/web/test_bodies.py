@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 from contextlib import closing
 from urllib.parse import urlsplit
 
@@ -64,3 +65,53 @@ def test_a_body_that_stalls_is_408_and_others_are_answered_meanwhile(
         response = raw.getresponse()
         assert response.status == 408
         assert "stalled" in response.read().decode()
+
+
+def _closed_after_answer(sock: socket.socket, more: bytes) -> tuple[bytes, bool]:
+    """The answer read to its end, then ``more`` of the body sent: whether the server has
+    closed the connection (an end of file, or a reset, within 30 s; not a time measured:
+    a connection it keeps open is one it holds for as long as the client trickles)."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return answer, True
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return answer, True
+        body += chunk
+    try:
+        sock.sendall(more)  # the slow client goes on, one byte at a time
+        sock.settimeout(30)
+        return head, sock.recv(65536) == b""
+    except TimeoutError:
+        return head, False
+    except OSError:  # reset: closed
+        return head, True
+
+
+@pytest.mark.slow  # waits for the idle bound
+def test_a_408_closes_the_connection(web_archive: WebArchive,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 9110 15.5.9: a 408 says ``Connection: close``, and the server closes it. Before,
+    the connection stayed open after the 408, and a client sending one more byte every few
+    seconds (or once, and then nothing) held it for ever: uvicorn's keep-alive timer is
+    stopped by each byte of a body nobody reads."""
+    from preserver.web import bodies
+
+    monkeypatch.setattr(bodies, "IDLE_SECONDS", 1.0)  # 60 s in service
+    netloc = urlsplit(web_archive.site.url).netloc
+    host, port = netloc.rsplit(":", 1)
+    with closing(socket.create_connection((host, int(port)), timeout=60)) as sock:
+        sock.sendall(b"POST /login HTTP/1.1\r\nHost: " + netloc.encode()
+                     + b"\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 200\r\n\r\n" + STALL_AFTER)
+        head, closed = _closed_after_answer(sock, b"x")
+    assert head.startswith(b"HTTP/1.1 408 "), head
+    assert b"\r\nconnection: close" in head.lower()
+    assert closed

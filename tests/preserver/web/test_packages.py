@@ -243,3 +243,26 @@ def test_in_a_browser_a_package_downloads_and_verifies(web_archive: WebArchive,
     _verify(package, web_archive)
     assert events(data_dir_of(web_archive.site), "package_exported")[-1]["actor"]["operator"] \
         == "legal"
+
+
+def test_an_input_error_of_the_export_child_is_a_500_naming_no_path(tmp_path: Path) -> None:
+    """The child reads the server's config file again; edited since the server started into
+    one that is not TOML, ``preserver export`` exits 2 naming that file. Before, that was a
+    400 with the config file's path and problem: the request's fault, said the server."""
+    config = write_web_config(tmp_path)
+    report = tmp_path / "report.txt"
+    report.write_text("1- a witness\nhttps://example.org/export-config\n", encoding="utf-8")
+    run_cli("ingest", str(report), config=config, check=0)
+    data_dir = tmp_path / "archive"
+    with serve_web(config) as site:
+        site.add_user("legal", "legal")
+        with closing(site.signed_in("legal")) as legal:
+            exported = len(events(data_dir, "package_exported"))
+            before = written(data_dir).tmp
+            config.write_text(config.read_text() + "[web\n", encoding="utf-8")  # no TOML
+            sha = hashlib.sha256(report.read_bytes()).hexdigest()
+            page = legal.get(f"/reports/{sha}/package.zip")
+            assert page.status_code == 500, page.text
+            assert str(tmp_path) not in page.text and "config" not in page.text
+            assert len(events(data_dir, "package_exported")) == exported
+            assert written(data_dir).tmp == before

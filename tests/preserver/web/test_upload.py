@@ -440,3 +440,49 @@ def test_other_requests_are_answered_while_a_large_report_is_ingested(
         response = ingest.result()
     assert response.status_code == 201, response.text
     assert finished == ["pages", "ingest"]
+
+
+@pytest.mark.parametrize("variable", ["FORCE_COLOR", "TTY_COMPATIBLE"])
+def test_a_terminal_forced_in_the_servers_environment_does_not_reach_the_ingest(
+        web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch,
+        variable: str) -> None:
+    """The web server was started with ``FORCE_COLOR=1`` (or ``TTY_COMPATIBLE=1``: a CI
+    runner's, a container image's): its ``preserver ingest`` child must still print plain
+    JSON and a plain error line, not a terminal's colours. Before, the upload was ingested
+    and answered 500 (its JSON unreadable), and a refusal's 422 carried escape codes."""
+    monkeypatch.setenv(variable, "1")  # this process serves the web
+    data_dir = data_dir_of(web_archive.site)
+    sent = upload(archivist, f"colour-{variable}.txt", REPORT % (40 + len(variable)),
+                  csrf=_token(archivist))
+    assert sent.status_code == 201, sent.text
+    assert report_names(data_dir)[-1] == f"colour-{variable}.txt"
+    refused = upload(archivist, "words.txt", b"just words\n", csrf=None, path="/api/reports",
+                     headers={"X-CSRF-Token": _token(archivist)})
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith("words.txt: no link in it"), refused.json()
+    assert "\x1b" not in refused.text
+
+
+def test_an_input_error_of_the_child_not_about_the_file_is_a_500_naming_no_path(
+        tmp_path: Path) -> None:
+    """The child reads the server's config file again; edited since the server started into
+    one that is not TOML, the child exits 2 (an input error) naming that file. That is no
+    fault of the upload: before, it was a 422 saying the config file's path and problem."""
+    config = write_web_config(tmp_path)
+    run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+    data_dir = tmp_path / "archive"
+    with serve_web(config) as site:
+        site.add_user("archivist", "archivist")
+        with closing(site.signed_in("archivist")) as archivist:
+            token = _token(archivist)
+            before = written(data_dir)
+            config.write_text(config.read_text() + "[web\n", encoding="utf-8")  # no TOML
+            page = upload(archivist, "fine.txt", REPORT % 50, csrf=token)
+            api = upload(archivist, "fine.txt", REPORT % 50, csrf=None, path="/api/reports",
+                         headers={"X-CSRF-Token": token})
+            assert page.status_code == 500, page.text
+            assert api.status_code == 500, api.text
+            for said in (html.unescape(page.text), api.json()["error"]):
+                assert str(tmp_path) not in said and "config" not in said
+                assert "the server's log says why" in said
+            assert written(data_dir) == before

@@ -17,7 +17,9 @@ future with one timer:
 - Reading is paused while more than ``_HIGH`` bytes wait to be read, so a slow reader
   (the guard proxy relaying a download) holds a bounded buffer, as with anyio.
 - ``start_tls`` is ``loop.start_tls`` (TLS inside TLS, to a target through an https
-  proxy, included); the same protocol goes on receiving, now the decrypted bytes.
+  proxy, included); the same protocol goes on receiving, now the decrypted bytes. Bytes
+  that came before the handshake (the TLS client speaks first: no server's) end the
+  connection with ``httpcore.ConnectError``; kept, they would be read as decrypted.
 - ``get_extra_info``: ``ssl_object``, ``client_addr``, ``server_addr``, ``socket`` and
   ``is_readable`` (an idle connection with bytes or the end waiting: the server closed it
   or broke the protocol, so the pool drops it), as httpcore asks.
@@ -187,6 +189,13 @@ class _Stream(httpcore.AsyncNetworkStream):
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         c = self._connection
+        if c.chunks or c.ended:
+            # The TLS client speaks first: bytes already here (an on-path attacker's forged
+            # answer, a proxy's leftovers) are no server's, and the protocol kept across
+            # ``loop.start_tls`` would hand them out as the first decrypted ones.
+            self._transport.close()
+            raise httpcore.ConnectError("the peer sent data before the TLS handshake"
+                                        if c.chunks else _closed(c))
         c.tls = True
         try:
             async with asyncio.timeout(timeout):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -246,3 +247,38 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(
         await asyncio.sleep(0.3)
         assert (await http.get(url)).text == "ok"
     assert accepted == 2
+
+
+async def test_bytes_sent_before_the_tls_handshake_never_pass_for_decrypted_ones(
+        servers: list[asyncio.Server], pki: Pki) -> None:
+    """Bytes that arrived on the plain connection before TLS started (an on-path attacker's
+    forged answer, or a proxy's) are not the server's: were they kept, they would be read
+    as the first decrypted bytes, an answer no certificate vouches for. The handshake is
+    refused instead (the TLS client speaks first, so no server sends anything before)."""
+
+    async def forge_then_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
+        try:
+            await writer.start_tls(pki.server_context())
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+            await writer.drain()
+            await reader.read(100)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(forge_then_tls, "127.0.0.1", 0)
+    servers.append(server)
+    port = server.sockets[0].getsockname()[1]
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    async with asyncio.timeout(5):
+        while not stream.get_extra_info("is_readable"):  # the forged answer has arrived
+            await asyncio.sleep(0.01)
+    with pytest.raises(httpcore.ConnectError, match="before the TLS handshake"):
+        tls = await stream.start_tls(pki.client_context(), server_hostname="127.0.0.1",
+                                     timeout=5)
+        await tls.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        pytest.fail(f"read as decrypted: {await tls.read(100, timeout=5)!r}")
+    with pytest.raises(httpcore.WriteError):  # and the connection is closed
+        await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)

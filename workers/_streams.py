@@ -27,8 +27,10 @@ future with one timer:
   ``is_readable`` (an idle connection with bytes or the end waiting: the server closed it
   or broke the protocol, so the pool drops it), as httpcore asks.
 
-Connecting resolves nothing: the guard (``workers.net._GuardedBackend``) passes the
-address it checked, and an IP literal is connected to as it is.
+Connecting to a target resolves nothing: the guard (``workers.net._GuardedBackend``)
+passes the address it checked, and an IP literal is connected to as it is. The one name
+ever given here is the operator's proxy's (``workers._upstream.tunnel``: named by the
+operator, not checked), which ``loop.create_connection`` resolves, as anyio did.
 """
 
 from __future__ import annotations

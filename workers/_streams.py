@@ -14,16 +14,23 @@ future with one timer:
 - ``write`` hands the bytes to the transport and waits, within its timeout
   (``httpcore.WriteTimeout``), only while the transport asks the writer to pause;
   ``httpcore.WriteError`` once the connection is closed or broken.
+- ``aclose`` aborts: the socket is closed at once, what the peer has not taken is dropped
+  and TLS sends no close_notify (as with anyio), so a peer that never reads or never
+  answers cannot hold a closed connection's socket.
 - Reading is paused while more than ``_HIGH`` bytes wait to be read, so a slow reader
   (the guard proxy relaying a download) holds a bounded buffer, as with anyio.
 - ``start_tls`` is ``loop.start_tls`` (TLS inside TLS, to a target through an https
-  proxy, included); the same protocol goes on receiving, now the decrypted bytes.
+  proxy, included); the same protocol goes on receiving, now the decrypted bytes. Bytes
+  that came before the handshake (the TLS client speaks first: no server's) end the
+  connection with ``httpcore.ConnectError``; kept, they would be read as decrypted.
 - ``get_extra_info``: ``ssl_object``, ``client_addr``, ``server_addr``, ``socket`` and
   ``is_readable`` (an idle connection with bytes or the end waiting: the server closed it
   or broke the protocol, so the pool drops it), as httpcore asks.
 
-Connecting resolves nothing: the guard (``workers.net._GuardedBackend``) passes the
-address it checked, and an IP literal is connected to as it is.
+Connecting to a target resolves nothing: the guard (``workers.net._GuardedBackend``)
+passes the address it checked, and an IP literal is connected to as it is. The one name
+ever given here is the operator's proxy's (``workers._upstream.tunnel``: named by the
+operator, not checked), which ``loop.create_connection`` resolves, as anyio did.
 """
 
 from __future__ import annotations
@@ -181,12 +188,23 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(_closed(c)) from c.error
 
     async def aclose(self) -> None:
-        self._transport.close()
+        # abort, not close: ``close`` waits for the peer to take what is still buffered
+        # (one that never reads: for ever) and, on TLS, for its close_notify (asyncio's
+        # 30 s shutdown timeout), the socket held all along; httpcore's anyio backend sent
+        # no close_notify either, and dropped what was unsent
+        self._transport.abort()
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         c = self._connection
+        if c.chunks or c.ended:
+            # The TLS client speaks first: bytes already here (an on-path attacker's forged
+            # answer, a proxy's leftovers) are no server's, and the protocol kept across
+            # ``loop.start_tls`` would hand them out as the first decrypted ones.
+            self._transport.abort()
+            raise httpcore.ConnectError("the peer sent data before the TLS handshake"
+                                        if c.chunks else _closed(c))
         c.tls = True
         try:
             async with asyncio.timeout(timeout):
@@ -194,10 +212,10 @@ class _Stream(httpcore.AsyncNetworkStream):
                     self._transport, c, ssl_context, server_hostname=server_hostname,
                     ssl_handshake_timeout=timeout or None)
         except TimeoutError as exc:
-            self._transport.close()
+            self._transport.abort()
             raise httpcore.ConnectTimeout(f"TLS handshake not done within {timeout:g} s") from exc
         except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; said for the reader
-            self._transport.close()
+            self._transport.abort()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         if transport is None:  # the connection was closed meanwhile
             raise httpcore.ConnectError(_closed(c))

@@ -58,3 +58,53 @@ async def test_a_closer_that_fails_does_not_keep_the_next_from_running(
         await close_in_turn(dead_browser, None, driver)
     assert ran == ["browser", "driver"]
     assert "closing a dead browser" in caplog.text
+
+
+async def test_a_stop_that_hangs_holds_a_cancellation_only_for_the_grace(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A wedged driver whose stop never ends must not swallow a run's deadline for ever:
+    once cancelled, the stop is given ``STOP_GRACE`` seconds, then it is cancelled too and
+    the cancellation goes on (logged)."""
+    import workers._closing as closing
+
+    monkeypatch.setattr(closing, "STOP_GRACE", 0.2, raising=False)
+    steps: list[str] = []
+
+    async def hung_stop() -> None:
+        steps.append("stopping")
+        try:
+            await asyncio.Event().wait()  # never set: the driver does not answer
+        finally:
+            steps.append("stop cancelled")
+
+    async def owner() -> None:
+        await to_the_end(hung_stop())
+        steps.append("went on")  # never
+
+    task = asyncio.ensure_future(owner())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with caplog.at_level("WARNING", logger="workers._closing"):
+        await asyncio.wait({task}, timeout=10)  # a hang guard, not a timing assertion
+    assert task.done(), "the cancellation is held while the stop hangs"
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert steps == ["stopping", "stop cancelled"]
+    assert "did not end" in caplog.text
+
+
+async def test_a_hung_stop_is_not_bounded_without_a_cancellation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grace runs from a cancellation, not from the stop's start: a slow stop nobody
+    cancelled is awaited to its end."""
+    import workers._closing as closing
+
+    monkeypatch.setattr(closing, "STOP_GRACE", 0.05, raising=False)
+    done: list[bool] = []
+
+    async def slow_stop() -> None:
+        await asyncio.sleep(0.3)
+        done.append(True)
+
+    await to_the_end(slow_stop())
+    assert done == [True]

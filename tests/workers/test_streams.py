@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -246,3 +248,98 @@ async def test_an_idle_connection_the_server_closed_is_not_reused(
         await asyncio.sleep(0.3)
         assert (await http.get(url)).text == "ok"
     assert accepted == 2
+
+
+async def test_bytes_sent_before_the_tls_handshake_never_pass_for_decrypted_ones(
+        servers: list[asyncio.Server], pki: Pki) -> None:
+    """Bytes that arrived on the plain connection before TLS started (an on-path attacker's
+    forged answer, or a proxy's) are not the server's: were they kept, they would be read
+    as the first decrypted bytes, an answer no certificate vouches for. The handshake is
+    refused instead (the TLS client speaks first, so no server sends anything before)."""
+
+    async def forge_then_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
+        try:
+            await writer.start_tls(pki.server_context())
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+            await writer.drain()
+            await reader.read(100)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(forge_then_tls, "127.0.0.1", 0)
+    servers.append(server)
+    port = server.sockets[0].getsockname()[1]
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    async with asyncio.timeout(5):
+        while not stream.get_extra_info("is_readable"):  # the forged answer has arrived
+            await asyncio.sleep(0.01)
+    with pytest.raises(httpcore.ConnectError, match="before the TLS handshake"):
+        tls = await stream.start_tls(pki.client_context(), server_hostname="127.0.0.1",
+                                     timeout=5)
+        await tls.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        pytest.fail(f"read as decrypted: {await tls.read(100, timeout=5)!r}")
+    with pytest.raises(httpcore.WriteError):  # and the connection is closed
+        await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+
+
+async def _until_closed(stream: httpcore.AsyncNetworkStream) -> None:
+    """Wait (a hang guard, not a timing assertion) until the stream's socket is closed."""
+    sock = stream.get_extra_info("socket")
+    async with asyncio.timeout(10):
+        while sock.fileno() != -1:
+            await asyncio.sleep(0.01)
+
+
+async def test_closing_a_connection_the_peer_does_not_read_frees_its_socket(
+        servers: list[asyncio.Server]) -> None:
+    """After a write timeout the transport still holds what the peer never read; closing
+    must not wait for the peer to read it (it may never), or the socket and the buffer
+    stay for ever."""
+    def never(transport: asyncio.Transport) -> None:
+        transport.pause_reading()
+
+    server, url = await _serve(never)
+    servers.append(server)
+    port = int(url.rsplit(":", 1)[1])
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+    with pytest.raises(httpcore.WriteTimeout):
+        for _ in range(4096):
+            await stream.write(b"\0" * 65536, timeout=0.3)
+    await stream.aclose()
+    await _until_closed(stream)
+
+
+async def test_closing_a_tls_connection_does_not_wait_for_the_peers_close_notify(
+        pki: Pki) -> None:
+    """A TLS peer that never answers our close_notify (it holds the connection open)
+    does not keep the socket for asyncio's 30 s shutdown timeout: as with httpcore's
+    anyio backend, closing does not wait for the TLS shutdown."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    done = threading.Event()
+
+    def serve() -> None:  # a peer that handshakes, says hello, then never reads again
+        conn, _ = listener.accept()
+        with pki.server_context().wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(b"hello")
+            done.wait(30)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        plain = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        stream = await plain.start_tls(pki.client_context(), server_hostname="127.0.0.1",
+                                       timeout=5)
+        assert await stream.read(100, timeout=5) == b"hello"
+        await stream.aclose()
+        await _until_closed(stream)
+    finally:
+        done.set()
+        thread.join(5)
+        listener.close()

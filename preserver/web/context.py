@@ -3,7 +3,8 @@ the app (``request.app.state.web``), and the signed-in principal of the request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,10 +15,16 @@ if TYPE_CHECKING:
     from preserver.config import Config
 
 
+INGESTS_AT_ONCE = 2  # ``preserver ingest`` children of uploads at once (web.ingesting)
+
+
 @dataclass(frozen=True, kw_only=True)
 class WebState:
     archive: Archive
     templates: Environment
+    # each child may read a report with hundreds of MiB: the others wait for a slot
+    ingests: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(INGESTS_AT_ONCE))
 
     @property
     def config(self) -> Config:

@@ -11,6 +11,8 @@ refused when it is not a report citing at least one link that can be preserved, 
 Reading a report (a large DOCX, PDF or CSV) takes seconds of CPU; in a child it holds up
 no other request, as it would in the server's event loop (or, holding the GIL, in one of
 its threads), and a reader that crashes or runs out of memory takes down the child only.
+At most ``context.INGESTS_AT_ONCE`` (2) such children run at once; a received upload
+waits for a slot, so uploads sent at once cannot start a reader each.
 
 The child's input error about the file (exit 2 and a line that starts with the file's
 path: not a report, no link, a corrupt or bomb-like file) is 422 with its one line, the
@@ -69,7 +71,8 @@ async def upload_report(request: Request, principal: Principal) -> IngestResult:
                                           file_field=FILE_FIELD, before_file=before_file)
             if header is None:
                 check_csrf(principal, upload.fields.get("csrf"))
-            return await ingest_upload(archive, upload, operator=principal.operator)
+            async with web_state(request).ingests:  # INGESTS_AT_ONCE children at most
+                return await ingest_upload(archive, upload, operator=principal.operator)
     except (OSError, RunError) as exc:  # the work directory, the file in it, the blob store
         raise server_error(exc, "the upload cannot be received or stored") from exc
 

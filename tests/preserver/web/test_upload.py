@@ -496,3 +496,29 @@ def test_an_input_error_of_the_child_not_about_the_file_is_a_500_naming_no_path(
                 assert str(tmp_path) not in said and "config" not in said
                 assert "the server's log says why" in said
             assert written(data_dir) == before
+
+
+def test_at_most_two_uploads_are_ingested_at_once(
+        web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five uploads sent at once: every one is ingested, by at most two ``preserver
+    ingest`` children at a time (each may read a report with hundreds of MiB). The real
+    child runs; the wrapper only counts those under way."""
+    from preserver.web import ingesting
+
+    real, running, most = ingesting.run_preserver, [0], [0]
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        try:
+            return await real(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(ingesting, "run_preserver", counted)
+    token = _token(archivist)
+    with ThreadPoolExecutor(5) as pool:
+        sent = list(pool.map(lambda n: upload(archivist, f"at-once-{n}.txt",
+                                              REPORT % (60 + n), csrf=token), range(5)))
+    assert [s.status_code for s in sent] == [201] * 5, [s.text for s in sent]
+    assert most[0] == 2

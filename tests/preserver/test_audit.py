@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 from preserver.archive import Archive, open_archive
 from preserver.audit.availability import record_check
-from preserver.audit.runner import audit
+from preserver.audit.runner import audit, jitter
 from preserver.audit.schedule import next_check
 from preserver.config import load_config
 from preserver.db.engine import Database
@@ -389,3 +389,12 @@ async def test_an_answer_the_database_refuses_does_not_stop_the_audit(
     assert (summary.checked, summary.unrecorded) == (1, 1)
     assert await _states(archive) == {"up": "available", "flaky": "unknown"}
     assert (await audit(archive)).unrecorded == 1  # the refused one is still due
+
+
+def test_a_probes_jitter_is_a_fifth_of_its_groups_interval_at_most_0_2_s() -> None:
+    """At the default rate (1 a second) and slower, 0.2 s as before; an audit configured
+    for 1,000 a second waits at most 0.2 ms at random, not 0.2 s (which held 64 probes at
+    once to about 640 checks a second)."""
+    assert jitter(1.0) == jitter(0.1) == 0.2
+    assert jitter(2.0) == 0.1
+    assert jitter(1000.0) == pytest.approx(0.0002)

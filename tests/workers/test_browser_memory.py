@@ -5,7 +5,6 @@ banner stacked above the page's pixels without changing one."""
 from __future__ import annotations
 
 import io
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,28 +14,12 @@ from PIL import Image
 
 from tests.support.browser import CHROMIUM, browser_job, browser_settings
 from tests.support.fixture_site import FixtureSite, html_page
+from tests.support.procs import descendants
 from workers._banner import BANNER_HEIGHT, Banner
 from workers.browser import Browser, render_page
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                                 "(.ci/run installs it)")
-
-
-def _descendants() -> list[tuple[int, list[str]]]:
-    """(pid, command line) of every process under this one. Chromium rewrites its
-    command line as one string, so it is split on spaces."""
-    found, todo = [], [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        try:
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                todo += [int(p) for p in (task / "children").read_text().split()]
-            if pid != os.getpid():
-                found.append((pid, Path(f"/proc/{pid}/cmdline").read_bytes()
-                              .replace(b"\0", b" ").decode("utf-8", "replace").split()))
-        except OSError:
-            continue
-    return found
 
 
 def _features(cmdline: list[str]) -> list[set[str]]:
@@ -56,7 +39,8 @@ async def test_two_contexts_get_no_webui_renderer_and_keep_playwrights_features(
             for context in (first, second):
                 page = await context.new_page()
                 await page.set_content("<p>page</p>")
-            processes = _descendants()
+            # Chromium rewrites its command line as one string: split on spaces
+            processes = [(pid, line.split()) for pid, line in descendants()]
             assert browser._browser is not None
             session = await browser._browser.new_browser_cdp_session()
             targets = (await session.send("Target.getTargets", {"filter": [{}]}))["targetInfos"]

@@ -12,6 +12,7 @@ import pytest
 from playwright._impl import transport
 
 from tests.support.browser import CHROMIUM, browser_settings
+from tests.support.procs import descendants
 from workers._driver import NODE_OPTIONS, DriverHookMissing, driver_options
 from workers.browser import Browser, BrowserUnavailable, launch_chromium
 
@@ -33,22 +34,6 @@ def _anonymous_executable(pid: int) -> list[str]:
     """The anonymous executable mappings of a process: where a JIT puts its code."""
     return [line for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
             if "x" in line.split()[1] and len(line.split()) == 5]
-
-
-def _children() -> list[tuple[int, str]]:
-    """(pid, command line) of every process under this one."""
-    found, todo = [], [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        try:
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                todo += [int(p) for p in (task / "children").read_text().split()]
-            if pid != os.getpid():
-                found.append((pid, Path(f"/proc/{pid}/cmdline").read_bytes()
-                              .replace(b"\0", b" ").decode("utf-8", "replace")))
-        except OSError:
-            continue
-    return found
 
 
 def test_the_options_are_added_within_the_block_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,7 +105,7 @@ async def test_a_real_driver_gets_the_options_and_chromium_does_not(
     try:
         page = await browser.new_page()
         await page.set_content("<p>a page</p>")  # the driver has run a while
-        processes = _children()
+        processes = descendants()
         drivers = [pid for pid, cmdline in processes if "run-driver" in cmdline]
         chromium = [pid for pid, cmdline in processes if "--remote-debugging-pipe" in cmdline]
         assert len(drivers) == 1 and chromium

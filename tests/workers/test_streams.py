@@ -140,8 +140,8 @@ async def test_a_slow_reader_holds_a_bounded_buffer_and_loses_nothing(
     assert got == payload
 
 
-async def test_a_peer_that_never_reads_is_a_write_timeout(
-        servers: list[asyncio.Server]) -> None:
+async def _stuck_writing(servers: list[asyncio.Server]) -> httpcore.AsyncNetworkStream:
+    """A connection to a server that never reads, written to until ``WriteTimeout``."""
     def never(transport: asyncio.Transport) -> None:
         transport.pause_reading()
 
@@ -153,6 +153,12 @@ async def test_a_peer_that_never_reads_is_a_write_timeout(
     with pytest.raises(httpcore.WriteTimeout):
         for _ in range(4096):  # far more than the kernel's buffers hold
             await stream.write(b"\0" * 65536, timeout=0.3)
+    return stream
+
+
+async def test_a_peer_that_never_reads_is_a_write_timeout(
+        servers: list[asyncio.Server]) -> None:
+    stream = await _stuck_writing(servers)
     await stream.aclose()
 
 
@@ -298,17 +304,7 @@ async def test_closing_a_connection_the_peer_does_not_read_frees_its_socket(
     """After a write timeout the transport still holds what the peer never read; closing
     must not wait for the peer to read it (it may never), or the socket and the buffer
     stay for ever."""
-    def never(transport: asyncio.Transport) -> None:
-        transport.pause_reading()
-
-    server, url = await _serve(never)
-    servers.append(server)
-    port = int(url.rsplit(":", 1)[1])
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
-    with pytest.raises(httpcore.WriteTimeout):
-        for _ in range(4096):
-            await stream.write(b"\0" * 65536, timeout=0.3)
+    stream = await _stuck_writing(servers)
     await stream.aclose()
     await _until_closed(stream)
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from tests.support.cli import OFFLINE, OPERATOR, run_cli, start_cli
 from tests.support.fixture_site import FixtureSite, Media, send
+from tests.support.procs import descendants
 
 pytestmark = pytest.mark.slow
 
@@ -75,21 +76,7 @@ def _wait_for(what: str, check: Callable[[], bool]) -> None:
 
 def _descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (forkserver, resource tracker, capture children, ffmpeg)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
+    return {child for child, _ in descendants(pid)}
 
 
 def _running(pid: int) -> bool:

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.support.fixture_site import FixtureSite
+from tests.support.procs import descendants
 from workers import Printer, PrintFailed, print_pdf
 
 pytestmark = pytest.mark.slow
@@ -61,21 +62,7 @@ def _cmdline(pid: int) -> str:
 def _descendants() -> list[int]:
     """Processes below this one that are Playwright's driver, or Chromium and its
     helpers (other tests in this process may leave a forkserver of their own)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [os.getpid()]
-    while frontier:
-        pid = frontier.pop()
-        children = [p for p, parent in parents.items() if parent == pid]
-        found += children
-        frontier += children
-    return [p for p in found if re.search("playwright|chrom", _cmdline(p))]
+    return [pid for pid, line in descendants() if re.search("playwright|chrom", line)]
 
 
 async def _none_left() -> list[int]:

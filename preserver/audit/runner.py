@@ -90,19 +90,13 @@ class AuditSummary:
 Progress = Callable[[int, int, str], None]  # done, total, current key
 
 
-JITTER = 0.2  # at most this many seconds, and this share of a group's interval
+JITTER = 0.2  # seconds at most, and the share of a group's interval
 
 
 def jitter(rate: float) -> float:
-    """The most a probe waits at random after its turn (``RateLimiter``'s jitter), so that
-    the probes of a group do not come in lockstep: a fifth of the group's interval, at most
-    0.2 s (0.2 s at the default 1 request per second). A fixed 0.2 s, as before, held each
-    of an unthrottled audit's probes 0.1 s on average, whatever its rate: 64 probes at once
-    could not make more than about 640 checks a second (``bench/audit_rate.py``).
-
-    >>> jitter(1.0), jitter(0.5), jitter(1000.0)
-    (0.2, 0.2, 0.0002)
-    """
+    """A probe's longest random wait after its turn (``RateLimiter``'s jitter), so that a
+    group's probes do not come in lockstep: a fifth of its interval, at most 0.2 s (0.2 s
+    at the default 1/s). A fixed 0.2 s held an unthrottled audit to about 640 checks/s."""
     return min(JITTER, JITTER / rate)
 
 

@@ -245,6 +245,7 @@ def test_in_a_browser_a_package_downloads_and_verifies(web_archive: WebArchive,
         == "legal"
 
 
+@pytest.mark.slow  # an export child
 def test_an_input_error_of_the_export_child_is_a_500_naming_no_path(tmp_path: Path) -> None:
     """The child reads the server's config file again; edited since the server started into
     one that is not TOML, ``preserver export`` exits 2 naming that file. Before, that was a

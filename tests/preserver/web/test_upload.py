@@ -83,6 +83,7 @@ def test_an_upload_is_ingested_in_the_users_name(web_archive: WebArchive,
     assert ingested["details"]["targets"] == ["web:https://example.org/upload-test/1"]
 
 
+@pytest.mark.slow  # a preserver ingest child each: about 1.5 s
 def test_the_same_report_again_is_already_ingested(archivist: httpx.Client) -> None:
     upload(archivist, "twice.txt", REPORT % 2, csrf=_token(archivist))
     again = upload(archivist, "twice.txt", REPORT % 2, csrf=_token(archivist))
@@ -90,6 +91,7 @@ def test_the_same_report_again_is_already_ingested(archivist: httpx.Client) -> N
     assert "Already in the archive: twice.txt" in again.text
 
 
+@pytest.mark.slow  # a preserver ingest child: about 1 s
 def test_a_windows_path_keeps_its_last_part(web_archive: WebArchive,
                                             archivist: httpx.Client) -> None:
     response = upload(archivist, "C:\\Users\\ana\\report.md", REPORT % 3, csrf=_token(archivist))
@@ -111,6 +113,7 @@ BOMB_DOCX = raw_zip([raw_part("[Content_Types].xml", CONTENT_TYPES_DOCX),
                                                + b"<w:body><w:p><w:r><w:t>", b"A", 256 << 20))])
 
 
+@pytest.mark.slow  # a preserver ingest child each: about 1.5 s
 @pytest.mark.parametrize(("name", "data", "status", "message"), [
     ("tool.txt", ELF, 422, "a Linux program"),
     ("photo.txt", PNG, 422, "a PNG image"),
@@ -159,6 +162,7 @@ def test_a_forged_csrf_token_ingests_nothing(web_archive: WebArchive, archivist:
     assert written(data_dir) == before
 
 
+@pytest.mark.slow  # a preserver ingest child: about 1 s
 def test_the_api_needs_the_csrf_header_from_a_session(web_archive: WebArchive,
                                                       archivist: httpx.Client) -> None:
     data_dir = data_dir_of(web_archive.site)
@@ -174,6 +178,7 @@ def test_the_api_needs_the_csrf_header_from_a_session(web_archive: WebArchive,
     assert done.json()["citations"] == 1
 
 
+@pytest.mark.slow  # a preserver ingest child: about 1 s
 def test_a_bearer_token_uploads_in_its_name(web_archive: WebArchive) -> None:
     secret = web_archive.site.token("archivist", "ci-upload")
     with web_archive.site.client(headers={"Authorization": f"Bearer {secret}"}) as client:
@@ -452,6 +457,7 @@ def test_other_requests_are_answered_while_a_large_report_is_ingested(
     assert finished == ["pages", "ingest"]
 
 
+@pytest.mark.slow  # a preserver ingest child each: about 1.5 s
 @pytest.mark.parametrize("variable", ["FORCE_COLOR", "TTY_COMPATIBLE"])
 def test_a_terminal_forced_in_the_servers_environment_does_not_reach_the_ingest(
         web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch,
@@ -473,6 +479,7 @@ def test_a_terminal_forced_in_the_servers_environment_does_not_reach_the_ingest(
     assert "\x1b" not in refused.text
 
 
+@pytest.mark.slow  # a preserver ingest child each: about 1.5 s
 def test_an_input_error_of_the_child_not_about_the_file_is_a_500_naming_no_path(
         tmp_path: Path) -> None:
     """The child reads the server's config file again; edited since the server started into
@@ -498,6 +505,7 @@ def test_an_input_error_of_the_child_not_about_the_file_is_a_500_naming_no_path(
             assert written(data_dir) == before
 
 
+@pytest.mark.slow  # a preserver ingest child each: about 1.5 s
 def test_at_most_two_uploads_are_ingested_at_once(
         web_archive: WebArchive, archivist: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """Five uploads sent at once: every one is ingested, by at most two ``preserver

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -336,28 +336,35 @@ def test_a_full_disk_in_the_ingest_is_507_and_leaves_nothing(tmp_path: Path) -> 
     the archive requires), filled to within 1 MiB: a 700 KiB upload fits in tmp/, and the
     ingest (a child process) cannot copy it into the blob store."""
     root = tmp_path / "disk"
-    with full_disk(root, size="16m"):
-        config = write_web_config(root)
-        run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+    with full_disk(root, size="16m"), _own_server(root) as (_, archivist):
         data_dir = root / "archive"
-        with serve_web(config) as site:
-            site.add_user("archivist", "archivist")
-            with closing(site.signed_in("archivist")) as archivist:
-                token = _token(archivist)
-                before = written(data_dir)
-                free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
-                (root / "filler").write_bytes(b"\0" * max(0, free - (1 << 20)))
-                data = (REPORT % 13).ljust(700 * 1024, b" ")
-                page = upload(archivist, "big.txt", data, csrf=token)
-                api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
-                             headers={"X-CSRF-Token": token})
-                assert page.status_code == 507, page.text
-                assert "disk is full" in page.text
-                assert str(root) not in page.text
-                assert api.status_code == 507
-                assert "disk is full" in api.json()["error"]
-                assert written(data_dir) == before
-                assert archivist.get("/reports").status_code == 200  # the server goes on
+        token = _token(archivist)
+        before = written(data_dir)
+        free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
+        (root / "filler").write_bytes(b"\0" * max(0, free - (1 << 20)))
+        data = (REPORT % 13).ljust(700 * 1024, b" ")
+        page = upload(archivist, "big.txt", data, csrf=token)
+        api = upload(archivist, "big.txt", data, csrf=None, path="/api/reports",
+                     headers={"X-CSRF-Token": token})
+        assert page.status_code == 507, page.text
+        assert "disk is full" in page.text
+        assert str(root) not in page.text
+        assert api.status_code == 507
+        assert "disk is full" in api.json()["error"]
+        assert written(data_dir) == before
+        assert archivist.get("/reports").status_code == 200  # the server goes on
+
+
+@contextmanager
+def _own_server(root: Path) -> Iterator[tuple[Path, httpx.Client]]:
+    """A web server of its own over an archive in ``root`` holding one report: its config
+    file and a signed-in archivist."""
+    config = write_web_config(root)
+    run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
+    with serve_web(config) as site:
+        site.add_user("archivist", "archivist")
+        with closing(site.signed_in("archivist")) as archivist:
+            yield config, archivist
 
 
 def test_a_client_that_goes_away_mid_upload_leaves_nothing(
@@ -485,24 +492,20 @@ def test_an_input_error_of_the_child_not_about_the_file_is_a_500_naming_no_path(
     """The child reads the server's config file again; edited since the server started into
     one that is not TOML, the child exits 2 (an input error) naming that file. That is no
     fault of the upload: before, it was a 422 saying the config file's path and problem."""
-    config = write_web_config(tmp_path)
-    run_cli("ingest", "-", config=config, stdin=b"https://example.org/first\n", check=0)
     data_dir = tmp_path / "archive"
-    with serve_web(config) as site:
-        site.add_user("archivist", "archivist")
-        with closing(site.signed_in("archivist")) as archivist:
-            token = _token(archivist)
-            before = written(data_dir)
-            config.write_text(config.read_text() + "[web\n", encoding="utf-8")  # no TOML
-            page = upload(archivist, "fine.txt", REPORT % 50, csrf=token)
-            api = upload(archivist, "fine.txt", REPORT % 50, csrf=None, path="/api/reports",
-                         headers={"X-CSRF-Token": token})
-            assert page.status_code == 500, page.text
-            assert api.status_code == 500, api.text
-            for said in (html.unescape(page.text), api.json()["error"]):
-                assert str(tmp_path) not in said and "config" not in said
-                assert "the server's log says why" in said
-            assert written(data_dir) == before
+    with _own_server(tmp_path) as (config, archivist):
+        token = _token(archivist)
+        before = written(data_dir)
+        config.write_text(config.read_text() + "[web\n", encoding="utf-8")  # no TOML
+        page = upload(archivist, "fine.txt", REPORT % 50, csrf=token)
+        api = upload(archivist, "fine.txt", REPORT % 50, csrf=None, path="/api/reports",
+                     headers={"X-CSRF-Token": token})
+        assert page.status_code == 500, page.text
+        assert api.status_code == 500, api.text
+        for said in (html.unescape(page.text), api.json()["error"]):
+            assert str(tmp_path) not in said and "config" not in said
+            assert "the server's log says why" in said
+        assert written(data_dir) == before
 
 
 @pytest.mark.slow  # a preserver ingest child each: about 1.5 s

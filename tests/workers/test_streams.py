@@ -124,11 +124,7 @@ async def test_a_slow_reader_holds_a_bounded_buffer_and_loses_nothing(
         transport.write(payload)
         transport.close()
 
-    server, url = await _serve(flood)
-    servers.append(server)
-    port = int(url.rsplit(":", 1)[1])
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+    stream = await _requested(servers, flood)
     await asyncio.sleep(0.5)
     held = stream._connection.size  # type: ignore[attr-defined]
     assert 0 < held <= _HIGH + (1 << 18), held
@@ -140,16 +136,24 @@ async def test_a_slow_reader_holds_a_bounded_buffer_and_loses_nothing(
     assert got == payload
 
 
+async def _requested(servers: list[asyncio.Server], on_request: Callable[[asyncio.Transport], None]
+                     ) -> httpcore.AsyncNetworkStream:
+    """A connection, by the backend itself, to a server answering with ``on_request``; a
+    request's head already sent."""
+    server, url = await _serve(on_request)
+    servers.append(server)
+    port = int(url.rsplit(":", 1)[1])
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+    await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+    return stream
+
+
 async def _stuck_writing(servers: list[asyncio.Server]) -> httpcore.AsyncNetworkStream:
     """A connection to a server that never reads, written to until ``WriteTimeout``."""
     def never(transport: asyncio.Transport) -> None:
         transport.pause_reading()
 
-    server, url = await _serve(never)
-    servers.append(server)
-    port = int(url.rsplit(":", 1)[1])
-    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=5)
+    stream = await _requested(servers, never)
     with pytest.raises(httpcore.WriteTimeout):
         for _ in range(4096):  # far more than the kernel's buffers hold
             await stream.write(b"\0" * 65536, timeout=0.3)
